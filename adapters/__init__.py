@@ -1,0 +1,1 @@
+"""Protocol adapters: one module per legacy protocol, found by name (see ``registry``)."""

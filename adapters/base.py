@@ -1,0 +1,164 @@
+"""The interface every protocol adapter implements.
+
+An adapter owns one backend: its config model (a subclass of ``BackendConfig``), how to
+load its metadata (a WSDL, a catalogue) for validation, how to open and close connections,
+how to call one operation, how to check health, and the single place where the driver's
+exceptions become the gateway's error tree (``translate_error``).
+
+Life cycle, driven by ``gateway.runtime``::
+
+    adapter = SoapAdapter(name, config)            # cheap, no I/O
+    adapter.load()                                  # metadata; config errors surface here
+    prepared = adapter.prepare(tool)                # once per tool, at config load
+    await adapter.open()
+    raw = await adapter.call(prepared, params, ctx) # many times
+    await adapter.check()
+    await adapter.close()
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, SecretStr
+
+from gateway.config.models import BackendConfig, ToolConfig
+from gateway.errors import GatewayError
+
+ConfigT = TypeVar("ConfigT", bound=BackendConfig)
+
+
+class OperationUnknown(ValueError):
+    """A tool names an operation the backend does not have; lists the ones it has."""
+
+    def __init__(self, operation: str, known: list[str]) -> None:
+        self.operation = operation
+        self.known = known
+        listing = ", ".join(known) if known else "none"
+        super().__init__(f"operation '{operation}' does not exist; known operations: {listing}")
+
+
+class BackendSetupError(GatewayError):
+    """A backend cannot be set up from its config (WSDL unreadable, unknown port...)."""
+
+    code = "config_invalid"
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message, details={"key": key})
+        self.key = key
+
+
+@dataclass
+class Interaction:
+    """One exchange with the legacy system, as it is put on the record."""
+
+    adapter: str
+    backend: str
+    operation: str
+    attempt: int
+    request: dict[str, Any]
+    response: dict[str, Any] | None = None
+    duration_ms: float = 0.0
+    error: dict[str, Any] | None = None
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "adapter": self.adapter,
+            "backend": self.backend,
+            "operation": self.operation,
+            "attempt": self.attempt,
+            "request": self.request,
+            "response": self.response,
+            "duration_ms": round(self.duration_ms, 3),
+            "error": self.error,
+        }
+
+
+@dataclass
+class CallContext:
+    """What an adapter knows of the call it serves: ids, deadline and where to record."""
+
+    call_id: str
+    trace_id: str
+    tool: str
+    timeout_s: float
+    record: Callable[[Interaction], None]
+    attempt: int = 1
+    started: float = field(default_factory=time.perf_counter)
+
+
+@dataclass(frozen=True)
+class Health:
+    ok: bool
+    detail: str
+    latency_ms: float
+
+
+class Adapter(ABC, Generic[ConfigT]):
+    """Base of every protocol adapter; subclasses set ``name`` and ``config_model``."""
+
+    name: ClassVar[str]
+    config_model: ClassVar[type[BackendConfig]]
+
+    def __init__(self, backend: str, config: ConfigT) -> None:
+        self.backend = backend
+        self.config = config
+        # Values of SecretStr fields (passwords, tokens): scrubbed from every record.
+        self.secrets = frozenset(_secret_values(config))
+
+    @abstractmethod
+    def load(self) -> None:
+        """Read the backend's metadata (WSDL...). Raises ``GatewayError`` on failure."""
+
+    @abstractmethod
+    def operations(self) -> list[str]:
+        """Names of the operations tools may use."""
+
+    @abstractmethod
+    def prepare(self, tool: ToolConfig) -> Any:
+        """Compile what a tool needs to call its operation; raise ``OperationUnknown``."""
+
+    @abstractmethod
+    async def open(self) -> None: ...
+
+    @abstractmethod
+    async def call(self, prepared: Any, params: dict[str, Any], ctx: CallContext) -> Any:
+        """Perform the operation; return the legacy answer as plain dicts, lists and strings."""
+
+    @abstractmethod
+    def render(self, prepared: Any, params: dict[str, Any]) -> dict[str, Any]:
+        """The exact request ``call`` would send, without sending it (dry runs)."""
+
+    @abstractmethod
+    async def check(self) -> Health: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    def translate_error(self, exc: BaseException) -> GatewayError:
+        """The one place where this driver's exceptions become gateway errors."""
+
+    def redact(self, text: str) -> str:
+        """Remove every secret value from text that is about to be recorded."""
+        for secret in self.secrets:
+            if len(secret) >= 4 and secret in text:
+                text = text.replace(secret, "***")
+        return text
+
+
+def _secret_values(model: BaseModel) -> list[str]:
+    found: list[str] = []
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, SecretStr):
+            found.append(value.get_secret_value())
+        elif isinstance(value, BaseModel):
+            found.extend(_secret_values(value))
+        elif isinstance(value, dict):
+            found.extend(v.get_secret_value() for v in value.values() if isinstance(v, SecretStr))
+    return found

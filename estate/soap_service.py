@@ -1,0 +1,445 @@
+"""The legacy estate as a raw ASGI app: CustomerMaster (doc/literal) and FxRates (rpc/literal).
+
+Routes of an :class:`EstateApp` (build one with :func:`create_app`):
+
+* ``POST /customer-master`` and ``POST /customer-master/soap12``: CustomerMaster;
+  ``POST /fx-rates``: FxRates. SOAP 1.1 and 1.2 are accepted on every path; the answer
+  uses the version of the request envelope (the content type decides only when the body
+  cannot be parsed).
+* ``GET <path>?wsdl``: the WSDL from ``mappings/demo/wsdl`` with its placeholder
+  ``soap:address`` rewritten to the URL the client used (Host header).
+* ``GET /healthz``: ``ok``.
+
+Every POST is kept in :attr:`EstateApp.received` (last 200) so tests can assert on the
+exact envelope that arrived. ``credentials`` turns on WS-Security UsernameToken
+(PasswordText) checking; ``hostile`` turns on the failure CUSTNOs of ``GetCustomer``
+(:data:`estate.envelope.HOSTILE_CUSTNOS`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import re
+from collections import deque
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Protocol
+
+from lxml import etree
+
+from estate.customers import CustomerStore
+from estate.envelope import (
+    CM_NS,
+    FX_NS,
+    HOSTILE_CUSTNOS,
+    SOAP11_NS,
+    SOAP12_NS,
+    V11,
+    V12,
+    Reply,
+    SoapFaultError,
+    SoapVersion,
+    envelope,
+    fault_reply,
+    hostile_reply,
+    render_customer,
+)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+WSSE_NS: Final = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+PASSWORD_TEXT: Final = (
+    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0"
+    "#PasswordText"
+)
+CUSTOMER_MASTER_PATH: Final = "/customer-master"
+CUSTOMER_MASTER_SOAP12_PATH: Final = "/customer-master/soap12"
+FX_RATES_PATH: Final = "/fx-rates"
+#: Base URL written in the static WSDL files; replaced by the real one when served.
+WSDL_PLACEHOLDER_BASE: Final = "http://127.0.0.1:8801"
+DEFAULT_WSDL_DIR: Final = Path(__file__).resolve().parent.parent / "mappings" / "demo" / "wsdl"
+MAX_BODY_BYTES: Final = 4 * 1024 * 1024
+RECEIVED_MAXLEN: Final = 200
+
+_log = logging.getLogger(__name__)
+_HOST_RE: Final = re.compile(r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
+_TEXT: Final = "text/plain; charset=utf-8"
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedRequest:
+    """One POST as it arrived: header names are lower case, the body is untouched."""
+
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class _Service(Protocol):
+    detail_tag: str
+    detail_ns: str
+    err_prefix: str
+
+    def handle(self, op: etree._Element, v: SoapVersion) -> str | Reply: ...
+
+
+def _invalid(err_txt: str, prefix: str = "CM") -> SoapFaultError:
+    return SoapFaultError("INVALID REQUEST", f"{prefix}400", err_txt)
+
+
+def _not_found(custno: str) -> SoapFaultError:
+    return SoapFaultError("CUSTOMER NOT FOUND", "CM404", f"NO RECORD FOR CUSTNO {custno}")
+
+
+class CustomerMasterService:
+    """Operation handlers of CustomerMaster over one :class:`CustomerStore`."""
+
+    detail_tag = "CM_ERROR"
+    detail_ns = CM_NS
+    err_prefix = "CM"
+
+    def __init__(self, store: CustomerStore, *, hostile: bool = False) -> None:
+        self.store = store
+        self.hostile = hostile
+        # Rendered once; ListCustomers of 1,000 records is then one join.
+        self._xml = {c.custno: render_customer(c) for c in store}
+        self._ops: dict[str, Callable[[etree._Element, SoapVersion], str | Reply]] = {
+            "GetCustomer": self._get_customer,
+            "SearchCustomers": self._search,
+            "ListCustomers": self._list,
+            "UpdateCustomerAddress": self._update_address,
+            "GetCustomerCount": self._count,
+        }
+
+    def handle(self, op: etree._Element, v: SoapVersion) -> str | Reply:
+        qname = etree.QName(op)
+        handler = self._ops.get(qname.localname) if qname.namespace == CM_NS else None
+        if handler is None:
+            raise SoapFaultError(
+                "UNKNOWN OPERATION", "CM400", f"NO OPERATION {qname.localname[:40]}"
+            )
+        return handler(op, v)
+
+    # Request children are qualified (elementFormDefault="qualified"); an unqualified child
+    # counts as missing, as a strict legacy stack would treat it.
+    @staticmethod
+    def _opt(op: etree._Element, name: str) -> str | None:
+        child = op.find(f"{{{CM_NS}}}{name}")
+        return None if child is None else (child.text or "")
+
+    def _req(self, op: etree._Element, name: str) -> str:
+        value = self._opt(op, name)
+        if value is None:
+            raise _invalid(f"MISSING FIELD {name}")
+        return value
+
+    def _int(self, op: etree._Element, name: str, default: int | None = None) -> int:
+        text = (self._opt(op, name) or "").strip()
+        if not text:
+            if default is None:
+                raise _invalid(f"MISSING FIELD {name}")
+            return default
+        try:
+            return int(text)
+        except ValueError:
+            raise _invalid(f"{name} NOT NUMERIC") from None
+
+    def _custno(self, op: etree._Element) -> str:
+        custno = self._req(op, "CUSTNO").strip()
+        if len(custno) != 8 or not (custno.isascii() and custno.isdigit()):
+            raise _invalid(f"CUSTNO MUST BE 8 DIGITS: {custno[:20]}")
+        return custno
+
+    def _get_customer(self, op: etree._Element, v: SoapVersion) -> str | Reply:
+        custno = self._custno(op)
+        if self.hostile and custno in HOSTILE_CUSTNOS:
+            return hostile_reply(custno, v)
+        fragment = self._xml.get(custno)
+        if fragment is None:
+            raise _not_found(custno)
+        return f'<GetCustomerResponse xmlns="{CM_NS}">{fragment}</GetCustomerResponse>'
+
+    def _search(self, op: etree._Element, v: SoapVersion) -> str:
+        prefix = self._req(op, "NAME_PREFIX")
+        stat_cd = (self._opt(op, "STAT_CD") or "").strip() or None
+        if stat_cd is not None and stat_cd not in ("A", "C", "S", "P"):
+            raise _invalid(f"STAT_CD MUST BE A, C, S OR P: {stat_cd[:10]}")
+        max_hits = self._int(op, "MAX_HITS", default=50)
+        if not 1 <= max_hits <= 1000:
+            raise _invalid("MAX_HITS MUST BE 1 TO 1000")
+        hits = self.store.search(prefix, stat_cd, max_hits)
+        records = "".join([self._xml[c.custno] for c in hits])
+        return (
+            f'<SearchCustomersResponse xmlns="{CM_NS}"><HIT_COUNT>{len(hits)}</HIT_COUNT>'
+            f"{records}</SearchCustomersResponse>"
+        )
+
+    def _list(self, op: etree._Element, v: SoapVersion) -> str:
+        page_no, page_size = self._int(op, "PAGE_NO"), self._int(op, "PAGE_SIZE")
+        if page_no < 1:
+            raise _invalid("PAGE_NO MUST BE 1 OR MORE")
+        if not 1 <= page_size <= 1000:
+            raise _invalid("PAGE_SIZE MUST BE 1 TO 1000")
+        records = "".join([self._xml[c.custno] for c in self.store.page(page_no, page_size)])
+        return (
+            f'<ListCustomersResponse xmlns="{CM_NS}"><TOTAL_COUNT>{len(self.store)}'
+            f"</TOTAL_COUNT><PAGE_NO>{page_no}</PAGE_NO><PAGE_SIZE>{page_size}</PAGE_SIZE>"
+            f"{records}</ListCustomersResponse>"
+        )
+
+    def _update_address(self, op: etree._Element, v: SoapVersion) -> str:
+        custno = self._custno(op)
+        try:
+            updated = self.store.update_address(
+                custno,
+                addr_line1=self._req(op, "ADDR_LINE1"),
+                addr_line2=self._opt(op, "ADDR_LINE2") or "",
+                city=self._req(op, "CITY"),
+                post_cd=self._req(op, "POST_CD"),
+                ctry_cd=self._req(op, "CTRY_CD"),
+            )
+        except KeyError:
+            raise _not_found(custno) from None
+        except ValueError as exc:
+            raise _invalid(str(exc)) from None
+        fragment = self._xml[custno] = render_customer(updated)
+        return (
+            f'<UpdateCustomerAddressResponse xmlns="{CM_NS}"><RESULT_CD>OK</RESULT_CD>'
+            f"{fragment}</UpdateCustomerAddressResponse>"
+        )
+
+    def _count(self, op: etree._Element, v: SoapVersion) -> str:
+        return (
+            f'<GetCustomerCountResponse xmlns="{CM_NS}"><TOTAL_COUNT>{len(self.store)}'
+            "</TOTAL_COUNT></GetCustomerCountResponse>"
+        )
+
+
+#: Units of each currency per EUR, times 1,000,000; cross rates derive from it, so the
+#: table is consistent (EUR->USD 1085000, USD->EUR 921659, ...).
+FX_PER_EUR: Final = {"EUR": 1_000_000, "USD": 1_085_000, "GBP": 845_000, "CHF": 965_000}
+FX_RATES: Final = {
+    (a, b): (pb * 1_000_000 + pa // 2) // pa
+    for a, pa in FX_PER_EUR.items()
+    for b, pb in FX_PER_EUR.items()
+}
+FX_RATE_DT: Final = "20240611"
+
+
+class FxRatesService:
+    """FxRates (rpc/literal): parts are unqualified children of ``<tns:GetRate>``."""
+
+    detail_tag = "FX_ERROR"
+    detail_ns = FX_NS
+    err_prefix = "FX"
+
+    def handle(self, op: etree._Element, v: SoapVersion) -> str:
+        if op.tag != f"{{{FX_NS}}}GetRate":
+            name = etree.QName(op).localname[:40]
+            raise SoapFaultError("UNKNOWN OPERATION", "FX400", f"NO OPERATION {name}")
+        src, dst = ((op.findtext(part) or "").strip().upper() for part in ("FROM_CCY", "TO_CCY"))
+        rate = FX_RATES.get((src, dst))
+        if rate is None:
+            raise SoapFaultError("UNKNOWN CURRENCY", "FX404", f"NO RATE FOR {src[:8]}/{dst[:8]}")
+        return (
+            f'<ns:GetRateResponse xmlns:ns="{FX_NS}"><RATE_MILLIONTHS>{rate}</RATE_MILLIONTHS>'
+            f"<RATE_DT>{FX_RATE_DT}</RATE_DT></ns:GetRateResponse>"
+        )
+
+
+class EstateApp:
+    """The ASGI application. Use :func:`create_app` to build one."""
+
+    def __init__(
+        self,
+        store: CustomerStore,
+        *,
+        hostile: bool = False,
+        credentials: tuple[str, str] | None = None,
+        wsdl_dir: Path = DEFAULT_WSDL_DIR,
+    ) -> None:
+        self.customer_master = CustomerMasterService(store, hostile=hostile)
+        self.fx_rates = FxRatesService()
+        self.hostile = hostile
+        self.credentials = credentials
+        self.received: deque[ReceivedRequest] = deque(maxlen=RECEIVED_MAXLEN)
+        self._services: dict[str, _Service] = {
+            CUSTOMER_MASTER_PATH: self.customer_master,
+            CUSTOMER_MASTER_SOAP12_PATH: self.customer_master,
+            FX_RATES_PATH: self.fx_rates,
+        }
+        cm_wsdl = (wsdl_dir / "customer_master.wsdl").read_text(encoding="utf-8")
+        self._wsdl = {
+            CUSTOMER_MASTER_PATH: cm_wsdl,
+            CUSTOMER_MASTER_SOAP12_PATH: cm_wsdl,
+            FX_RATES_PATH: (wsdl_dir / "fx_rates.wsdl").read_text(encoding="utf-8"),
+        }
+        self._wsdl_cache: dict[tuple[str, str], bytes] = {}
+        # One parser per app: an lxml parser must not be used by two threads at once, and
+        # each embedded server runs its own loop thread.
+        self._parser = etree.XMLParser(
+            resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        if scope["type"] != "http":
+            return
+        method: str = scope["method"]
+        if method == "POST":
+            reply = await self._post(scope, receive)
+            if reply.delay:
+                await asyncio.sleep(reply.delay)
+        elif method in ("GET", "HEAD"):
+            reply = self._get(scope)
+        else:
+            reply = Reply(405, _TEXT, b"method not allowed")
+        headers = [(b"content-length", str(len(reply.body)).encode())]
+        if reply.content_type:
+            headers.append((b"content-type", reply.content_type.encode()))
+        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+        body = b"" if method == "HEAD" else reply.body
+        await send({"type": "http.response.body", "body": body})
+
+    def _get(self, scope: Scope) -> Reply:
+        path: str = scope["path"]
+        if path == "/healthz":
+            return Reply(200, _TEXT, b"ok")
+        template = self._wsdl.get(path)
+        if template is None:
+            return Reply(404, _TEXT, b"not found")
+        if scope["query_string"].lower() not in (b"wsdl", b"wsdl="):
+            return Reply(200, _TEXT, b"SOAP endpoint; add ?wsdl for its description")
+        base = f"{scope.get('scheme', 'http')}://{self._host(scope)}"
+        body = self._wsdl_cache.get((path, base))
+        if body is None:
+            body = template.replace(
+                f'location="{WSDL_PLACEHOLDER_BASE}', f'location="{base}'
+            ).encode()
+            if len(self._wsdl_cache) < 64:  # the Host header is client-chosen: bound the cache
+                self._wsdl_cache[path, base] = body
+        return Reply(200, "text/xml; charset=utf-8", body)
+
+    @staticmethod
+    def _host(scope: Scope) -> str:
+        for name, value in scope["headers"]:
+            if name == b"host":
+                host: str = value.decode("latin-1")
+                # Only a plain host[:port] may be echoed into the WSDL's attribute.
+                if _HOST_RE.fullmatch(host):
+                    return host
+        server = scope.get("server") or ("127.0.0.1", 80)
+        return f"{server[0]}:{server[1]}"
+
+    async def _post(self, scope: Scope, receive: Receive) -> Reply:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size <= MAX_BODY_BYTES:
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        headers: dict[str, str] = {}
+        for raw_name, raw_value in scope["headers"]:
+            name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        path: str = scope["path"]
+        query = scope["query_string"].decode("latin-1")
+        self.received.append(ReceivedRequest("POST", path, query, headers, body))
+        service = self._services.get(path)
+        if service is None:
+            return Reply(404, _TEXT, b"not found")
+        if size > MAX_BODY_BYTES:
+            return Reply(413, _TEXT, b"request too large")
+        soap12 = "application/soap+xml" in headers.get("content-type", "").lower()
+        return self.dispatch(service, body, V12 if soap12 else V11)
+
+    def dispatch(self, service: _Service, body: bytes, v: SoapVersion) -> Reply:
+        """Parse one SOAP request and run it through ``service``; never raises.
+
+        ``v`` is only the guess from the content type, used if the envelope is unreadable.
+        """
+        tag, ns, prefix = service.detail_tag, service.detail_ns, service.err_prefix
+
+        def fault(reason: str, err_cd: str, err_txt: str, *, client: bool = True) -> Reply:
+            return fault_reply(SoapFaultError(reason, err_cd, err_txt, client=client), v, tag, ns)
+
+        try:
+            root = etree.fromstring(body, self._parser)
+        except etree.XMLSyntaxError as exc:
+            return fault("MALFORMED REQUEST", f"{prefix}400", str(exc)[:120])
+        if root.tag == f"{{{SOAP12_NS}}}Envelope":
+            v = V12
+        elif root.tag == f"{{{SOAP11_NS}}}Envelope":
+            v = V11
+        else:
+            return fault("MALFORMED REQUEST", f"{prefix}400", "NOT A SOAP ENVELOPE")
+        # SOAP forbids DTDs in messages. (getattr: lxml-stubs lacks DocInfo.doctype.)
+        if getattr(root.getroottree().docinfo, "doctype", ""):
+            return fault("MALFORMED REQUEST", f"{prefix}400", "DTD NOT ALLOWED")
+        if not self._authenticated(root.find(f"{{{v.env_ns}}}Header")):
+            # The estate's security front end is shared, so the code is CM401 on every path.
+            failed = SoapFaultError("AUTHENTICATION FAILED", "CM401", "INVALID USERNAMETOKEN")
+            return fault_reply(failed, v)
+        body_el = root.find(f"{{{v.env_ns}}}Body")
+        op = None if body_el is None else next(body_el.iterchildren("{*}*"), None)
+        if op is None:
+            return fault("INVALID REQUEST", f"{prefix}400", "EMPTY SOAP BODY")
+        try:
+            result = service.handle(op, v)
+        except SoapFaultError as exc:
+            return fault_reply(exc, v, tag, ns)
+        except Exception:  # a fixture bug must still answer the way a server would
+            _log.exception("estate handler failed")
+            return fault("INTERNAL ERROR", f"{prefix}500", "ABEND", client=False)
+        return result if isinstance(result, Reply) else envelope(result, v)
+
+    def _authenticated(self, header: etree._Element | None) -> bool:
+        if self.credentials is None:
+            return True
+        path = f"{{{WSSE_NS}}}Security/{{{WSSE_NS}}}UsernameToken"
+        token = None if header is None else header.find(path)
+        password = None if token is None else token.find(f"{{{WSSE_NS}}}Password")
+        if token is None or password is None:
+            return False
+        # Only PasswordText is understood; a digest token is refused, as old stacks did.
+        if password.get("Type", PASSWORD_TEXT) != PASSWORD_TEXT:
+            return False
+        user = (token.findtext(f"{{{WSSE_NS}}}Username") or "").encode()
+        user_ok = hmac.compare_digest(user, self.credentials[0].encode())
+        pass_ok = hmac.compare_digest((password.text or "").encode(), self.credentials[1].encode())
+        return user_ok and pass_ok
+
+
+def create_app(
+    *,
+    hostile: bool = False,
+    credentials: tuple[str, str] | None = None,
+    store: CustomerStore | None = None,
+    wsdl_dir: Path = DEFAULT_WSDL_DIR,
+) -> EstateApp:
+    """A fresh estate app with its own customer data (generated unless ``store`` is given)."""
+    return EstateApp(
+        store if store is not None else CustomerStore.generated(),
+        hostile=hostile,
+        credentials=credentials,
+        wsdl_dir=wsdl_dir,
+    )

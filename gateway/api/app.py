@@ -1,0 +1,81 @@
+"""The FastAPI application: routers, the error handlers, and the gateway's life cycle."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+
+from gateway.api import calls, health, tools
+from gateway.api.responses import JSON, error_response
+from gateway.errors import GatewayError, InvalidArguments
+from gateway.runtime import Gateway
+
+
+class RouteNotFound(GatewayError):
+    code = "not_found"
+    status = 404
+
+
+class MethodNotAllowed(GatewayError):
+    code = "method_not_allowed"
+    status = 405
+
+
+def create_app(gateway_factory: Callable[[], Gateway]) -> FastAPI:
+    """An app serving the gateway built by ``gateway_factory`` at start-up."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        gateway = gateway_factory()
+        await gateway.start()
+        app.state.gateway = gateway
+        try:
+            yield
+        finally:
+            await gateway.stop()
+
+    app = FastAPI(
+        title="legacy-gateway",
+        version="1",
+        summary="Legacy systems as typed, recorded agent tools.",
+        lifespan=lifespan,
+        default_response_class=JSON,
+    )
+    app.include_router(tools.router)
+    app.include_router(calls.router)
+    app.include_router(health.router)
+
+    @app.exception_handler(GatewayError)
+    async def gateway_error(request: Request, exc: GatewayError) -> JSON:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSON:
+        errors = [
+            {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "message": e["msg"]}
+            for e in exc.errors()
+        ]
+        return error_response(InvalidArguments(errors))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSON:
+        if exc.status_code == 405:
+            return error_response(
+                MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
+            )
+        if exc.status_code == 404:
+            return error_response(RouteNotFound(f"no such endpoint: {request.url.path}"))
+        error = GatewayError(str(exc.detail))
+        return JSON(
+            {"error": {**error.to_dict(), "code": "http_error"}}, status_code=exc.status_code
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSON:
+        return error_response(GatewayError(f"internal error: {type(exc).__name__}"))
+
+    return app

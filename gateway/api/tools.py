@@ -1,0 +1,89 @@
+"""``/v1/tools``: listing tools and calling them."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import orjson
+from fastapi import APIRouter, Header, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from gateway.api.deps import gateway_of
+from gateway.api.responses import JSON
+from gateway.errors import InvalidArguments
+
+router = APIRouter(prefix="/v1")
+
+MAX_CONTEXT_BYTES = 16 * 1024
+
+
+class CallContextIn(BaseModel):
+    """What the agent wants on the record next to the call."""
+
+    model_config = ConfigDict(extra="allow")
+    session_id: str | None = None
+    reasoning: str | None = None
+    step: int | str | None = None
+    on_behalf_of: str | None = None
+
+
+class CallRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    context: CallContextIn = Field(default_factory=CallContextIn)
+    dry_run: bool = False
+
+
+@router.get("/tools")
+async def list_tools(request: Request, format: Literal["json", "openai"] = Query("json")) -> JSON:
+    gateway = gateway_of(request)
+    if format == "openai":
+        return JSON([tool.openai() for tool in gateway.tools.values()])
+    return JSON(
+        {
+            "config_version": gateway.config.version,
+            "tools": [tool.listing for tool in gateway.tools.values()],
+        }
+    )
+
+
+@router.get("/tools/{name}")
+async def get_tool(name: str, request: Request) -> JSON:
+    return JSON(gateway_of(request).tool(name).listing)
+
+
+@router.post(
+    "/tools/{name}/call",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": CallRequest.model_json_schema()}},
+        }
+    },
+)
+async def call_tool(
+    name: str,
+    request: Request,
+    traceparent: str | None = Header(None),
+) -> JSON:
+    gateway = gateway_of(request)
+    gateway.tool(name)  # an unknown tool is a 404 before the body is judged
+    body = await request.body()
+    try:
+        call = CallRequest.model_validate_json(body or b"{}")
+    except ValidationError as exc:
+        raise InvalidArguments(
+            [
+                {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]}
+                for e in exc.errors(include_url=False)
+            ]
+        ) from None
+    context = call.context.model_dump(exclude_none=True)
+    if len(orjson.dumps(context)) > MAX_CONTEXT_BYTES:
+        raise InvalidArguments(
+            [{"field": "context", "message": f"larger than {MAX_CONTEXT_BYTES} bytes"}]
+        )
+    result = await gateway.call(
+        name, call.arguments, context, traceparent=traceparent, dry_run=call.dry_run
+    )
+    return JSON(result.as_dict())

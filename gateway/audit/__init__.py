@@ -1,0 +1,1 @@
+"""Recording calls: the append-only store and the views read back from it."""

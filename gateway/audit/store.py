@@ -1,0 +1,173 @@
+"""The call record store: the interface, and the embedded SQLite implementation.
+
+Records are append-only. Each carries the SHA-256 of the previous record, so any edit,
+deletion or reordering breaks the chain at the first record touched (``verify_chain``).
+The tamper-evident log with Merkle proofs and signed checkpoints implements the same
+``AuditStore`` interface.
+
+Durability: ``append`` returns only once the record is committed. SQLite in WAL mode with
+``synchronous=NORMAL`` keeps every acknowledged record through a ``kill -9`` of the process;
+``synchronous=FULL`` (``durability="full"``) also through a power loss, at an fsync per record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import sqlite3
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+
+from gateway.errors import AuditUnavailable
+
+GENESIS = "0" * 64
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    seq       INTEGER PRIMARY KEY,
+    at        TEXT NOT NULL,
+    kind      TEXT NOT NULL,
+    call_id   TEXT,
+    body      BLOB NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_call ON records (call_id);
+CREATE TRIGGER IF NOT EXISTS records_no_update BEFORE UPDATE ON records
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS records_no_delete BEFORE DELETE ON records
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"""
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    seq: int
+    at: str
+    kind: str
+    call_id: str | None
+    body: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "at": self.at,
+            "kind": self.kind,
+            "hash": self.hash,
+            "prev_hash": self.prev_hash,
+        }
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    ok: bool
+    records: int
+    first_bad_seq: int | None = None
+    problem: str | None = None
+
+
+def canonical(seq: int, at: str, kind: str, call_id: str | None, body: bytes) -> bytes:
+    """The bytes a record's hash covers: its position, time, kind, call and body."""
+    head = orjson.dumps({"seq": seq, "at": at, "kind": kind, "call_id": call_id})
+    return head + b"\n" + body
+
+
+def link(prev_hash: str, content: bytes) -> str:
+    return hashlib.sha256(bytes.fromhex(prev_hash) + content).hexdigest()
+
+
+class AuditStore(ABC):
+    """Where calls are recorded; every implementation is append-only and durable."""
+
+    @abstractmethod
+    def append(self, kind: str, call_id: str | None, body: dict[str, Any]) -> StoredRecord:
+        """Write one record durably; raise ``AuditUnavailable`` if it cannot be written."""
+
+    @abstractmethod
+    def records_of(self, call_id: str) -> list[StoredRecord]: ...
+
+    @abstractmethod
+    def verify_chain(self) -> ChainCheck: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+class SQLiteStore(AuditStore):
+    def __init__(self, path: Path | str, durability: Literal["normal", "full"] = "normal") -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={durability.upper()}")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise AuditUnavailable(f"cannot open the audit store {self.path}: {exc}") from exc
+        self._lock = threading.Lock()
+
+    def append(self, kind: str, call_id: str | None, body: dict[str, Any]) -> StoredRecord:
+        data = orjson.dumps(body, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+        at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+        with self._lock:
+            try:
+                # IMMEDIATE takes the write lock before reading the chain head, so two
+                # processes sharing the file (serve and a CLI call) never fork the chain.
+                self._db.execute("BEGIN IMMEDIATE")
+                row = self._db.execute(
+                    "SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1"
+                ).fetchone()
+                seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
+                digest = link(prev, canonical(seq, at, kind, call_id, data))
+                self._db.execute(
+                    "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (seq, at, kind, call_id, data, prev, digest),
+                )
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise AuditUnavailable(f"cannot write the audit store {self.path}: {exc}") from exc
+        return StoredRecord(seq, at, kind, call_id, body, prev, digest)
+
+    def records_of(self, call_id: str) -> list[StoredRecord]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, at, kind, call_id, body, prev_hash, hash FROM records "
+                "WHERE call_id = ? ORDER BY seq",
+                (call_id,),
+            ).fetchall()
+        return [StoredRecord(r[0], r[1], r[2], r[3], orjson.loads(r[4]), r[5], r[6]) for r in rows]
+
+    def verify_chain(self) -> ChainCheck:
+        prev, count = GENESIS, 0
+        with self._lock:
+            cursor = self._db.execute(
+                "SELECT seq, at, kind, call_id, body, prev_hash, hash FROM records ORDER BY seq"
+            )
+            for seq, at, kind, call_id, body, prev_hash, digest in cursor:
+                count += 1
+                if seq != count:
+                    return ChainCheck(False, count, seq, f"expected record {count}, found {seq}")
+                if prev_hash != prev:
+                    return ChainCheck(
+                        False, count, seq, "prev_hash does not match the record before"
+                    )
+                if link(prev, canonical(seq, at, kind, call_id, body)) != digest:
+                    return ChainCheck(
+                        False, count, seq, "the record's content does not match its hash"
+                    )
+                prev = digest
+        return ChainCheck(True, count)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,49 @@
+"""Reading a call back from its records: what ``GET /v1/calls/{id}`` and ``calls show`` print."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.audit.store import StoredRecord
+
+
+def call_view(call_id: str, records: list[StoredRecord]) -> dict[str, Any]:
+    view: dict[str, Any] = {"call_id": call_id, "status": "in_progress"}
+    interactions: list[dict[str, Any]] = []
+    for record in records:
+        body = record.body
+        if record.kind in ("call.intent", "call.rejected"):
+            view.update(
+                {
+                    key: body.get(key)
+                    for key in (
+                        "tool",
+                        "tool_version",
+                        "backend",
+                        "operation",
+                        "effect",
+                        "arguments",
+                        "context",
+                        "principal",
+                        "config_version",
+                        "trace_id",
+                        "dry_run",
+                    )
+                }
+            )
+            view["started_at"] = record.at
+            if record.kind == "call.rejected":
+                view.update(status="rejected", error=body.get("error"), finished_at=record.at)
+        elif record.kind == "interaction":
+            interactions.append({"at": record.at, **body})
+        elif record.kind == "call.outcome":
+            view["status"] = body.get("status")
+            view["finished_at"] = record.at
+            view["duration_ms"] = body.get("duration_ms")
+            if "result" in body:
+                view["result"] = body["result"]
+            if "error" in body:
+                view["error"] = body["error"]
+    view["interactions"] = interactions
+    view["records"] = [record.summary() for record in records]
+    return view

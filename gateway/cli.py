@@ -1,0 +1,182 @@
+"""The ``legacy-gateway`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+
+from gateway.errors import ConfigError, GatewayError
+
+app = typer.Typer(
+    help="Legacy systems (SOAP, ODBC, queues) as typed, recorded tools for AI agents.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+calls_app = typer.Typer(help="Read recorded calls.", no_args_is_help=True)
+config_app = typer.Typer(help="The config format.", no_args_is_help=True)
+app.add_typer(calls_app, name="calls")
+app.add_typer(config_app, name="config")
+
+DEFAULT_AUDIT_DB = ".legacy-gateway/audit.sqlite"
+AuditDb = Annotated[
+    Path,
+    typer.Option(
+        "--audit-db",
+        envvar="LEGACY_GATEWAY_AUDIT_DB",
+        help="SQLite file of the call record.",
+    ),
+]
+ConfigDir = Annotated[Path, typer.Argument(help="Directory of YAML config files (or one file).")]
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def _fail(error: GatewayError) -> typer.Exit:
+    if isinstance(error, ConfigError):
+        typer.echo(f"configuration has {len(error.issues)} problem(s):", err=True)
+        for issue in error.issues:
+            typer.echo(f"  {issue}", err=True)
+    else:
+        typer.echo(f"error [{error.code}]: {error.message}", err=True)
+        if error.details:
+            typer.echo(orjson.dumps(error.details, option=orjson.OPT_INDENT_2).decode(), err=True)
+    return typer.Exit(1 if isinstance(error, ConfigError) else 2)
+
+
+def _registry(config: Path) -> Any:
+    from gateway.config.loader import load_config
+    from gateway.registry import build_registry
+
+    try:
+        return build_registry(load_config(config))
+    except GatewayError as exc:
+        raise _fail(exc) from None
+
+
+@app.command()
+def validate(config: ConfigDir) -> None:
+    """Check a config: YAML, keys, ${VAR}s, WSDLs and that every operation exists."""
+    registry = _registry(config)
+    typer.echo(
+        f"ok: {len(registry.config.backends)} backend(s), {len(registry.tools)} tool(s) "
+        f"in {len(registry.config.files)} file(s); version {registry.config.version}"
+    )
+
+
+@app.command()
+def tools(
+    config: ConfigDir,
+    format: Annotated[str, typer.Option("--format", help="json or openai")] = "json",
+) -> None:
+    """Print the tools a config defines, as agents see them."""
+    registry = _registry(config)
+    if format == "openai":
+        _print_json([tool.openai() for tool in registry.tools.values()])
+    elif format == "json":
+        _print_json([tool.listing for tool in registry.tools.values()])
+    else:
+        raise typer.BadParameter("--format must be json or openai")
+
+
+@app.command()
+def call(
+    config: ConfigDir,
+    tool: Annotated[str, typer.Argument(help="Tool name.")],
+    args: Annotated[str, typer.Option("--args", help="Arguments as a JSON object.")] = "{}",
+    context: Annotated[str, typer.Option("--context", help="Context as a JSON object.")] = "{}",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Render the request only.")] = False,
+    audit_db: AuditDb = Path(DEFAULT_AUDIT_DB),
+) -> None:
+    """Call a tool in-process (recorded like any call) and print the result."""
+    from gateway.audit.store import SQLiteStore
+    from gateway.runtime import Gateway
+
+    try:
+        arguments, call_context = orjson.loads(args), orjson.loads(context)
+    except orjson.JSONDecodeError as exc:
+        raise typer.BadParameter(f"--args and --context take JSON objects: {exc}") from None
+    registry = _registry(config)
+
+    async def run() -> dict[str, Any]:
+        gateway = Gateway(registry, SQLiteStore(audit_db))
+        await gateway.start()
+        try:
+            result = await gateway.call(
+                tool, arguments, call_context, principal="cli", dry_run=dry_run
+            )
+            return result.as_dict()
+        finally:
+            await gateway.stop()
+            gateway.store.close()
+
+    try:
+        _print_json(asyncio.run(run()))
+    except GatewayError as exc:
+        if exc.call_id:
+            typer.echo(f"call_id: {exc.call_id}", err=True)
+        raise _fail(exc) from None
+
+
+@calls_app.command("show")
+def calls_show(call_id: str, audit_db: AuditDb = Path(DEFAULT_AUDIT_DB)) -> None:
+    """Print the whole record of a call, with every legacy interaction."""
+    from gateway.audit.store import SQLiteStore
+    from gateway.audit.views import call_view
+
+    if not audit_db.exists():
+        raise _fail(GatewayError(f"no audit store at {audit_db} (set --audit-db)"))
+    store = SQLiteStore(audit_db)
+    records = store.records_of(call_id)
+    store.close()
+    if not records:
+        raise _fail(GatewayError(f"no call with id '{call_id}' in {audit_db}"))
+    _print_json(call_view(call_id, records))
+
+
+@config_app.command("schema")
+def config_schema() -> None:
+    """Print the JSON Schema of the YAML config files (for editors)."""
+    from gateway.config.schema import config_json_schema
+
+    _print_json(config_json_schema())
+
+
+@app.command()
+def serve(
+    config: Annotated[Path, typer.Option("--config", help="Config directory.")],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    audit_db: AuditDb = Path(DEFAULT_AUDIT_DB),
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve the agent API for a config directory."""
+    _registry(config)  # fail fast, with every config issue, before binding a port
+    from gateway.serving import run_server
+
+    run_server(config, host, port, audit_db, log_level)
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Address of the gateway.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the gateway.")] = 8080,
+    estate_port: Annotated[int, typer.Option(help="Port of the demo SOAP service.")] = 8801,
+    audit_db: AuditDb = Path(DEFAULT_AUDIT_DB),
+) -> None:
+    """Start the demo legacy estate and the gateway in front of it."""
+    from gateway.demo import run_demo
+
+    run_demo(host, port, estate_port, audit_db)
+
+
+def main() -> None:  # pragma: no cover - console script entry
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    app()

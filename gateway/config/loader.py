@@ -1,0 +1,254 @@
+"""Loading a config directory: parse, expand ``${VAR}``, merge, validate, hash.
+
+Every problem becomes a ``ConfigIssue`` naming the file, the line and the dotted key; all
+issues of a directory are collected and raised together as one ``ConfigError``, so that an
+integrator fixes a broken config in one pass rather than one error at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ValidationError
+
+from adapters.registry import UnknownAdapter, adapter_class
+from gateway.config.models import NAME_PATTERN, BackendConfig, ToolConfig
+from gateway.config.pydantic_errors import issues_from_validation
+from gateway.config.source import SourceFile, dotted, expand, parse_yaml
+from gateway.errors import ConfigError, ConfigIssue, InvalidArguments
+from gateway.mapping.records import InputMapper
+from gateway.suggest import did_you_mean
+
+SECTIONS = ("backends", "tools")
+
+
+@dataclass
+class Entry:
+    """A backend or tool as declared: where it came from and its raw (unexpanded) YAML."""
+
+    section: str
+    name: str
+    source: SourceFile
+    raw: Any
+
+
+@dataclass
+class LoadedConfig:
+    directory: Path
+    files: list[str]
+    backends: dict[str, BackendConfig]
+    tools: dict[str, ToolConfig]
+    entries: dict[tuple[str, str], Entry]
+    version: str
+    canonical: dict[str, Any] = field(repr=False)
+
+    def issue(
+        self, section: str, name: str, loc: tuple[str | int, ...], message: str
+    ) -> ConfigIssue:
+        """A located issue about part of a backend or tool, for checks done after loading."""
+        entry = self.entries[(section, name)]
+        full = (section, name, *loc)
+        return ConfigIssue(entry.source.display, entry.source.line_of(full), dotted(full), message)
+
+
+def config_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    return sorted(
+        p
+        for p in path.rglob("*")
+        if p.suffix in (".yaml", ".yml") and p.is_file() and not p.name.startswith(".")
+    )
+
+
+def load_config(path: Path | str) -> LoadedConfig:
+    """Load and validate a config directory (or one file); raise ``ConfigError`` on issues."""
+    root = Path(path)
+    if not root.exists():
+        raise ConfigError([ConfigIssue(str(root), None, "", "no such file or directory")])
+    files = config_files(root)
+    if not files:
+        raise ConfigError([ConfigIssue(str(root), None, "", "no .yaml or .yml files found")])
+    issues: list[ConfigIssue] = []
+    entries = _collect(root, files, issues)
+
+    backends: dict[str, BackendConfig] = {}
+    tools: dict[str, ToolConfig] = {}
+    for (section, name), entry in entries.items():
+        if section == "backends":
+            backend = _validate_backend(entry, issues)
+            if backend is not None:
+                backends[name] = backend
+        else:
+            tool = _validate_tool(entry, issues)
+            if tool is not None:
+                tools[name] = tool
+    for (section, name), entry in entries.items():
+        backend = entry.raw.get("backend") if isinstance(entry.raw, dict) else None
+        if section == "tools" and isinstance(backend, str) and ("backends", backend) not in entries:
+            hint = did_you_mean(backend, _names(entries, "backends"))
+            message = f"unknown backend '{backend}'{hint}"
+            issues.append(_issue(entry, ("tools", name, "backend"), message))
+    for name, tool in tools.items():
+        issues.extend(_check_examples(entries[("tools", name)], tool))
+    if issues:
+        raise ConfigError(issues)
+
+    canonical = {
+        section: {name: e.raw for (s, name), e in sorted(entries.items()) if s == section}
+        for section in SECTIONS
+    }
+    digest = hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return LoadedConfig(
+        directory=root,
+        files=[_display(root, f) for f in files],
+        backends=backends,
+        tools=tools,
+        entries=entries,
+        version=f"sha256:{digest}",
+        canonical=canonical,
+    )
+
+
+def _display(root: Path, file: Path) -> str:
+    # Paths as the operator typed them: rglob on a relative directory yields relative paths.
+    return str(file)
+
+
+def _names(entries: dict[tuple[str, str], Entry], section: str) -> list[str]:
+    return [name for (s, name) in entries if s == section]
+
+
+def _issue(entry: Entry, loc: tuple[str | int, ...], message: str) -> ConfigIssue:
+    return ConfigIssue(entry.source.display, entry.source.line_of(loc), dotted(loc), message)
+
+
+def _collect(
+    root: Path, files: list[Path], issues: list[ConfigIssue]
+) -> dict[tuple[str, str], Entry]:
+    entries: dict[tuple[str, str], Entry] = {}
+    for file in files:
+        source, problems = parse_yaml(file, _display(root, file))
+        issues.extend(problems)
+        if source is None:
+            continue
+        for key, section in source.tree.items():
+            if key not in SECTIONS:
+                issues.append(
+                    ConfigIssue(
+                        source.display,
+                        source.line_of((key,)),
+                        str(key),
+                        f"unknown top-level key{did_you_mean(str(key), SECTIONS)}",
+                    )
+                )
+                continue
+            if section is None:
+                continue
+            if not isinstance(section, dict):
+                issues.append(
+                    ConfigIssue(
+                        source.display, source.line_of((key,)), key, "must be a mapping of names"
+                    )
+                )
+                continue
+            for name, body in section.items():
+                _add_entry(entries, Entry(key, str(name), source, body), issues)
+    return entries
+
+
+def _add_entry(
+    entries: dict[tuple[str, str], Entry], entry: Entry, issues: list[ConfigIssue]
+) -> None:
+    loc = (entry.section, entry.name)
+    previous = entries.get(loc)
+    if previous is not None:
+        first = f"{previous.source.display}:{previous.source.line_of(loc)}"
+        issues.append(_issue(entry, loc, f"declared twice; first declared at {first}"))
+        return
+    if not _valid_name(entry.name):
+        issues.append(_issue(entry, loc, "names are lower_snake_case, at most 64 characters"))
+    # Plain JSON-able copy for the version hash, ${VAR} references left unexpanded.
+    entry.raw = orjson.loads(orjson.dumps(_plain(entry.raw)))
+    entries[loc] = entry
+
+
+def _valid_name(name: str) -> bool:
+    return re.match(NAME_PATTERN, name) is not None
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
+
+
+def _expanded(entry: Entry, issues: list[ConfigIssue]) -> Any | None:
+    loc = (entry.section, entry.name)
+    node = entry.source.tree[entry.section][entry.name]
+    expansion = expand(node, entry.source, loc)
+    issues.extend(expansion.issues)
+    if expansion.issues:
+        return None
+    if not isinstance(expansion.value, dict):
+        issues.append(_issue(entry, loc, "must be a mapping of keys"))
+        return None
+    return expansion.value
+
+
+def _validate(model: type[BaseModel], data: Any, entry: Entry, issues: list[ConfigIssue]) -> Any:
+    loc = (entry.section, entry.name)
+    try:
+        return model.model_validate(data, context={"base_dir": entry.source.path.parent})
+    except ValidationError as exc:
+        issues.extend(issues_from_validation(exc, model, entry.source, loc))
+        return None
+
+
+def _validate_backend(entry: Entry, issues: list[ConfigIssue]) -> BackendConfig | None:
+    data = _expanded(entry, issues)
+    if data is None:
+        return None
+    loc = (entry.section, entry.name)
+    kind = data.get("adapter")
+    if not isinstance(kind, str):
+        issues.append(_issue(entry, (*loc, "adapter"), "required key 'adapter' is missing"))
+        return None
+    try:
+        cls = adapter_class(kind)
+    except UnknownAdapter as exc:
+        issues.append(_issue(entry, (*loc, "adapter"), str(exc)))
+        return None
+    except ImportError as exc:
+        issues.append(_issue(entry, (*loc, "adapter"), f"cannot load adapter '{kind}': {exc}"))
+        return None
+    result: BackendConfig | None = _validate(cls.config_model, data, entry, issues)
+    return result
+
+
+def _validate_tool(entry: Entry, issues: list[ConfigIssue]) -> ToolConfig | None:
+    data = _expanded(entry, issues)
+    if data is None:
+        return None
+    result: ToolConfig | None = _validate(ToolConfig, data, entry, issues)
+    return result
+
+
+def _check_examples(entry: Entry, tool: ToolConfig) -> list[ConfigIssue]:
+    """Examples are shown to agents as working calls, so each must pass the input mapping."""
+    mapper = InputMapper(tool.input)
+    found = []
+    for index, example in enumerate(tool.examples):
+        try:
+            mapper(example)
+        except InvalidArguments as exc:
+            loc = ("tools", entry.name, "examples", index)
+            found.append(_issue(entry, loc, f"example does not validate: {exc.message}"))
+    return found

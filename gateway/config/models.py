@@ -1,0 +1,55 @@
+"""Pydantic models of the YAML config: backends and tools.
+
+Each adapter extends ``BackendConfig`` with its own keys (``adapters.soap.SoapBackendConfig``
+and so on); the loader picks the model from the backend's ``adapter`` name.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from gateway.mapping.spec import InputField, OutputSpec, StrictModel
+
+NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+
+
+class BackendConfig(StrictModel):
+    """Keys every backend has, whatever its protocol."""
+
+    adapter: str = Field(description="Protocol adapter name: soap, ...")
+    description: str | None = None
+    timeout_s: float = Field(10.0, gt=0, le=3600, description="Per-call timeout in seconds.")
+    max_concurrency: int = Field(
+        4, ge=1, le=1024, description="Calls in flight at once: legacy hosts break under load."
+    )
+
+
+class ToolConfig(StrictModel):
+    """One tool an agent can call: a backend operation plus its input and output mappings."""
+
+    description: str = Field(min_length=1, description="What the tool does, for the agent.")
+    backend: str
+    operation: str = Field(min_length=1, description="Operation, statement or queue to use.")
+    effect: Literal["read", "write"] = "read"
+    idempotent: bool | None = Field(
+        None, description="Safe to retry; defaults to true for reads, false for writes."
+    )
+    timeout_s: float | None = Field(None, gt=0, le=3600)
+    input: dict[str, InputField] = Field(default_factory=dict)
+    output: OutputSpec = Field(default_factory=OutputSpec)
+    examples: list[dict[str, Any]] = Field(
+        default_factory=list, description="Argument sets that work; shown to agents."
+    )
+
+    @property
+    def is_idempotent(self) -> bool:
+        return self.idempotent if self.idempotent is not None else self.effect == "read"
+
+
+class ConfigFile(StrictModel):
+    """The top level of one YAML file (used for the published JSON Schema)."""
+
+    backends: dict[str, Any] = Field(default_factory=dict)
+    tools: dict[str, ToolConfig] = Field(default_factory=dict)

@@ -1,0 +1,64 @@
+"""``legacy-gateway demo``: the demo legacy estate plus the gateway in front of it.
+
+The estate (``estate/``, a fixture kept apart from product code) serves a real SOAP
+customer-master system on loopback; the gateway serves ``mappings/demo/`` on top of it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+_HERE = Path(__file__).resolve().parent
+# A source checkout has mappings/ beside gateway/; a wheel carries it inside gateway/.
+DEMO_CONFIG = next(
+    (p for p in (_HERE.parent / "mappings" / "demo", _HERE / "mappings" / "demo") if p.is_dir()),
+    _HERE.parent / "mappings" / "demo",
+)
+
+
+def _free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def run_demo(host: str, port: int, estate_port: int, audit_db: Path) -> None:
+    from estate.server import EstateServer
+
+    from gateway.serving import run_server
+
+    if not _free(host, port):
+        raise SystemExit(f"port {port} on {host} is taken; pick another with --port")
+    estate = EstateServer(port=estate_port if _free("127.0.0.1", estate_port) else 0)
+    estate.start()
+    os.environ["CUSTOMER_MASTER_URL"] = f"{estate.base_url}/customer-master"
+    os.environ["FX_RATES_URL"] = f"{estate.base_url}/fx-rates"
+    base = f"http://{host}:{port}"
+    print(
+        f"""
+legacy-gateway demo
+  legacy estate (SOAP): {estate.base_url}/customer-master?wsdl
+  gateway (agents):     {base}   (API docs: {base}/docs)
+  call record:          {audit_db}
+
+Try it:
+  curl -s {base}/v1/tools | python3 -m json.tool
+  curl -s -X POST {base}/v1/tools/get_customer/call \\
+       -H 'content-type: application/json' \\
+       -d '{{"arguments": {{"customer_number": "10000001"}}, "context": {{"session_id": "demo"}}}}'
+  curl -s {base}/v1/calls/<call_id from the answer>    # the exact SOAP envelope sent
+
+No authentication in the demo: anyone on this host can call these tools.
+Press Ctrl+C to stop.
+""",
+        flush=True,
+    )
+    try:
+        run_server(DEMO_CONFIG, host, port, audit_db, log_level="warning")
+    finally:
+        estate.stop()

@@ -1,0 +1,164 @@
+"""The gateway's one error tree.
+
+Every failure an agent, an integrator or an operator can see is a ``GatewayError`` with a
+stable ``code``, an HTTP ``status`` and a ``retryable`` flag; one handler in ``gateway.api``
+renders them all as ``{"error": {"code", "message", "retryable", "call_id", "details"}}``.
+Driver exceptions (zeep, httpx, pyodbc, pika...) are translated into this tree in exactly
+one place per adapter (``Adapter.translate_error``).
+
+GatewayError
+├── ConfigError               500 config_invalid       a YAML / WSDL / mapping mistake
+├── DependencyMissing         500 dependency_missing   a protocol or system library is absent
+├── ToolNotFound              404 tool_not_found
+├── CallNotFound              404 call_not_found
+├── InvalidArguments          422 invalid_arguments    names the failing field(s)
+├── AuditUnavailable          503 audit_unavailable    the record cannot be written: call refused
+└── LegacyError                                         something went wrong on the legacy side
+    ├── LegacyFault           502 legacy_fault         the legacy system answered with a fault
+    ├── LegacyHTTPError       502 legacy_http_error    an HTTP error status instead of an answer
+    ├── LegacyBadResponse     502 legacy_bad_response  unparseable or hostile (XXE, DTD) response
+    ├── MappingFailed         502 mapping_failed       a legacy value the output mapping cannot map
+    ├── LegacyTimeout         504 legacy_timeout       retryable
+    └── BackendUnavailable    503 backend_unavailable  connection refused, DNS... retryable
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+
+class GatewayError(Exception):
+    """Base of every error the gateway reports."""
+
+    code: ClassVar[str] = "gateway_error"
+    status: ClassVar[int] = 500
+    retryable: ClassVar[bool] = False
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details or {}
+        self.call_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "message": self.message,
+            "retryable": self.retryable,
+            "call_id": self.call_id,
+            "details": self.details,
+        }
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One problem in the configuration, located as precisely as the source allows."""
+
+    file: str
+    line: int | None
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+
+
+class ConfigError(GatewayError):
+    code = "config_invalid"
+
+    def __init__(self, issues: list[ConfigIssue]) -> None:
+        self.issues = issues
+        summary = "; ".join(str(issue) for issue in issues[:3])
+        more = f" (and {len(issues) - 3} more)" if len(issues) > 3 else ""
+        super().__init__(
+            f"invalid configuration: {summary}{more}",
+            details={"issues": [issue.__dict__ for issue in issues]},
+        )
+
+
+class DependencyMissing(GatewayError):
+    code = "dependency_missing"
+
+
+class ToolNotFound(GatewayError):
+    code = "tool_not_found"
+    status = 404
+
+
+class CallNotFound(GatewayError):
+    code = "call_not_found"
+    status = 404
+
+
+class InvalidArguments(GatewayError):
+    code = "invalid_arguments"
+    status = 422
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        fields = ", ".join(error["field"] for error in errors)
+        first = errors[0]["message"] if errors else ""
+        super().__init__(f"invalid arguments ({fields}): {first}", details={"errors": errors})
+
+
+class AuditUnavailable(GatewayError):
+    code = "audit_unavailable"
+    status = 503
+    retryable = True
+
+
+class LegacyError(GatewayError):
+    status = 502
+
+
+class LegacyFault(LegacyError):
+    code = "legacy_fault"
+
+    def __init__(self, faultcode: str, faultstring: str, detail: Any = None) -> None:
+        super().__init__(
+            f"legacy fault {faultcode}: {faultstring}",
+            details={"faultcode": faultcode, "faultstring": faultstring, "detail": detail},
+        )
+
+
+class LegacyHTTPError(LegacyError):
+    code = "legacy_http_error"
+
+    def __init__(self, http_status: int, body_excerpt: str) -> None:
+        super().__init__(
+            f"legacy system answered HTTP {http_status}",
+            details={"http_status": http_status, "body_excerpt": body_excerpt},
+        )
+        # A 503 from the legacy side means "try later", anything else is final.
+        self.retryable_status = http_status in (502, 503, 504)
+
+    @property
+    def retryable(self) -> bool:  # type: ignore[override]
+        return self.retryable_status
+
+
+class LegacyBadResponse(LegacyError):
+    code = "legacy_bad_response"
+
+
+class MappingFailed(LegacyError):
+    code = "mapping_failed"
+
+    def __init__(self, field: str, raw: Any, reason: str) -> None:
+        super().__init__(
+            f"cannot map legacy value {raw!r} of field '{field}': {reason}",
+            details={"field": field, "raw_value": raw, "reason": reason},
+        )
+
+
+class LegacyTimeout(LegacyError):
+    code = "legacy_timeout"
+    status = 504
+    retryable = True
+
+
+class BackendUnavailable(LegacyError):
+    code = "backend_unavailable"
+    status = 503
+    retryable = True

@@ -1,0 +1,82 @@
+"""Reading legacy XML into plain values: dicts keyed by local name, lists, strings.
+
+Namespaces are dropped (legacy schemas rarely reuse a local name within one record) and a
+repeated element becomes a list; a single occurrence stays a value, and the output mapping's
+``list: true`` turns it into a list of one. ``xsi:nil`` becomes None.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lxml import etree
+
+XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
+
+
+_REFUSED = (
+    "the response carries a DTD; refused (entity declarations enable XXE and "
+    "entity-expansion attacks)"
+)
+
+
+class HostileXML(ValueError):
+    """A document that carries a DTD: entity declarations are how XXE and billion laughs work."""
+
+
+def hardened_parser() -> etree.XMLParser:
+    # No entity resolution, no network, no DTD loading: the document is parsed as data only.
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+
+
+def parse_untrusted(data: bytes, parser: etree.XMLParser) -> etree._Element:
+    """Parse bytes from a legacy system; refuse any document with a DOCTYPE."""
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError:
+        # libxml2 may give up on an entity bomb before we can look at the DOCTYPE.
+        if b"<!DOCTYPE" in data[:4096]:
+            raise HostileXML(_REFUSED) from None
+        raise
+    docinfo: Any = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
+        raise HostileXML(_REFUSED)
+    return root
+
+
+def local_name(tag: Any) -> str:
+    text = str(tag)
+    return text.rpartition("}")[2]
+
+
+def element_to_value(element: etree._Element) -> Any:
+    """The element's content as a dict of children, or its text for a leaf."""
+    children = [child for child in element if isinstance(child.tag, str)]
+    if not children:
+        if element.get(XSI_NIL) in ("true", "1"):
+            return None
+        return element.text or ""
+    record: dict[str, Any] = {}
+    for child in children:
+        key = local_name(child.tag)
+        value = element_to_value(child)
+        existing = record.get(key, _ABSENT)
+        if existing is _ABSENT:
+            record[key] = value
+        elif isinstance(existing, list):
+            # An element's own value is never a list, so a list here is made of repeats.
+            existing.append(value)
+        else:
+            record[key] = [existing, value]
+    return record
+
+
+_ABSENT = object()

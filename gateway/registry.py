@@ -1,0 +1,113 @@
+"""From a loaded config to callable tools: backends loaded, operations checked, mappings built."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from adapters.base import Adapter, BackendSetupError, OperationUnknown
+from adapters.registry import adapter_class
+from gateway.config.loader import LoadedConfig
+from gateway.config.models import ToolConfig
+from gateway.errors import ConfigError, ConfigIssue, GatewayError
+from gateway.mapping.records import InputMapper, OutputMapper
+from gateway.mapping.schema import input_schema, output_schema
+
+
+@dataclass
+class Tool:
+    """One tool, ready to call: its adapter, prepared operation and compiled mappings."""
+
+    name: str
+    config: ToolConfig
+    adapter: Adapter[Any]
+    prepared: Any
+    input: InputMapper
+    output: OutputMapper
+    input_schema: dict[str, Any]
+    output_schema: dict[str, Any]
+    version: str
+    listing: dict[str, Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.listing = {
+            "name": self.name,
+            "description": self.config.description,
+            "effect": self.config.effect,
+            "idempotent": self.config.is_idempotent,
+            "version": self.version,
+            "backend": self.config.backend,
+            "input_schema": self.input_schema,
+            "output_schema": self.output_schema,
+        }
+
+    def openai(self) -> dict[str, Any]:
+        """The tool as an OpenAI function-calling definition."""
+        parameters = {
+            k: v for k, v in self.input_schema.items() if k not in ("$schema", "examples")
+        }
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.config.description,
+                "parameters": parameters,
+            },
+        }
+
+
+@dataclass
+class Registry:
+    config: LoadedConfig
+    adapters: dict[str, Adapter[Any]]
+    tools: dict[str, Tool]
+
+
+def build_registry(config: LoadedConfig) -> Registry:
+    """Load every backend's metadata and prepare every tool; raise ``ConfigError`` on issues."""
+    issues: list[ConfigIssue] = []
+    adapters: dict[str, Adapter[Any]] = {}
+    for name, backend in config.backends.items():
+        adapter = adapter_class(backend.adapter)(name, backend)
+        try:
+            adapter.load()
+        except BackendSetupError as exc:
+            issues.append(config.issue("backends", name, (exc.key,), exc.message))
+            continue
+        except GatewayError as exc:
+            issues.append(config.issue("backends", name, ("adapter",), exc.message))
+            continue
+        adapters[name] = adapter
+
+    tools: dict[str, Tool] = {}
+    for name, tool in config.tools.items():
+        if tool.backend not in adapters:
+            continue  # the backend's own issue is already reported
+        backend_adapter = adapters[tool.backend]
+        try:
+            prepared = backend_adapter.prepare(tool)
+        except OperationUnknown as exc:
+            issues.append(config.issue("tools", name, ("operation",), str(exc)))
+            continue
+        except BackendSetupError as exc:
+            issues.append(config.issue("tools", name, (exc.key,), exc.message))
+            continue
+        raw = config.entries[("tools", name)].raw
+        version = hashlib.sha256(orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
+        tools[name] = Tool(
+            name=name,
+            config=tool,
+            adapter=backend_adapter,
+            prepared=prepared,
+            input=InputMapper(tool.input),
+            output=OutputMapper(tool.output),
+            input_schema=input_schema(tool.input, tool.examples),
+            output_schema=output_schema(tool.output),
+            version=version,
+        )
+    if issues:
+        raise ConfigError(issues)
+    return Registry(config, adapters, tools)

@@ -1,0 +1,197 @@
+"""The gateway at run time: one path for every call, whoever makes it (REST, CLI, MCP).
+
+A call goes: find the tool, map the arguments (422 on bad ones), write the intent record
+(no record, no call), call the adapter under the backend's concurrency cap (each interaction
+recorded by the adapter), map the answer, write the outcome record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from adapters.base import Adapter, CallContext, Health, Interaction
+from gateway.audit.store import AuditStore, StoredRecord
+from gateway.audit.views import call_view
+from gateway.config.loader import load_config
+from gateway.errors import BackendUnavailable, CallNotFound, GatewayError, ToolNotFound
+from gateway.registry import Registry, Tool, build_registry
+from gateway.suggest import did_you_mean
+
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
+
+
+@dataclass(frozen=True)
+class CallResult:
+    call_id: str
+    trace_id: str
+    status: str
+    result: Any
+    receipt: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "call_id": self.call_id,
+            "trace_id": self.trace_id,
+            "status": self.status,
+            "result": self.result,
+            "receipt": self.receipt,
+        }
+
+
+def trace_ids(traceparent: str | None) -> tuple[str, str | None]:
+    """(trace id, parent span id) from a W3C traceparent, or a fresh trace id."""
+    if traceparent:
+        match = _TRACEPARENT.match(traceparent.strip().lower())
+        if match and match.group(1) != "0" * 32:
+            return match.group(1), match.group(2)
+    return secrets.token_hex(16), None
+
+
+class Gateway:
+    def __init__(self, registry: Registry, store: AuditStore) -> None:
+        self.registry = registry
+        self.store = store
+        self.config = registry.config
+        self.tools = registry.tools
+        self._limits = {
+            name: asyncio.Semaphore(backend.max_concurrency)
+            for name, backend in self.config.backends.items()
+        }
+
+    @classmethod
+    def from_directory(cls, path: Path | str, store: AuditStore) -> Gateway:
+        return cls(build_registry(load_config(path)), store)
+
+    async def start(self) -> None:
+        opened: list[Adapter[Any]] = []
+        try:
+            for adapter in self.registry.adapters.values():
+                await adapter.open()
+                opened.append(adapter)
+        except BaseException:
+            for adapter in opened:
+                await adapter.close()
+            raise
+        self.store.append(
+            "config.loaded",
+            None,
+            {
+                "config_version": self.config.version,
+                "directory": str(self.config.directory),
+                "files": self.config.files,
+                "tools": sorted(self.tools),
+                "backends": sorted(self.config.backends),
+            },
+        )
+
+    async def stop(self) -> None:
+        for adapter in self.registry.adapters.values():
+            await adapter.close()
+
+    def tool(self, name: str) -> Tool:
+        tool = self.tools.get(name)
+        if tool is None:
+            raise ToolNotFound(f"no tool named '{name}'{did_you_mean(name, self.tools)}")
+        return tool
+
+    async def call(
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        context: dict[str, Any] | None = None,
+        *,
+        principal: str = "anonymous",
+        traceparent: str | None = None,
+        dry_run: bool = False,
+    ) -> CallResult:
+        tool = self.tool(name)
+        call_id = str(uuid.uuid4())
+        trace_id, parent_span = trace_ids(traceparent)
+        started = time.perf_counter()
+        intent = {
+            "tool": name,
+            "tool_version": tool.version,
+            "backend": tool.config.backend,
+            "operation": tool.config.operation,
+            "effect": tool.config.effect,
+            "arguments": arguments,
+            "context": context or {},
+            "principal": principal,
+            "config_version": self.config.version,
+            "trace_id": trace_id,
+            "parent_span_id": parent_span,
+            "dry_run": dry_run,
+        }
+        try:
+            params = tool.input(arguments)
+        except GatewayError as exc:
+            # A refused call is on the record too: what the agent tried, and why not.
+            exc.call_id = call_id
+            self.store.append("call.rejected", call_id, {**intent, "error": exc.to_dict()})
+            raise
+        self.store.append("call.intent", call_id, intent)
+        try:
+            if dry_run:
+                result: Any = {"request": tool.adapter.render(tool.prepared, params)}
+            else:
+                answer = await self._invoke(tool, params, call_id, trace_id)
+                result = tool.output(answer)
+        except GatewayError as exc:
+            exc.call_id = call_id
+            self._finish(call_id, started, {"status": "error", "error": exc.to_dict()})
+            raise
+        except Exception as exc:
+            error = GatewayError(f"internal error: {type(exc).__name__}: {exc}")
+            error.call_id = call_id
+            self._finish(call_id, started, {"status": "error", "error": error.to_dict()})
+            raise error from exc
+        outcome = self._finish(call_id, started, {"status": "ok", "result": result})
+        receipt = {"record": outcome.seq, "hash": outcome.hash, "prev_hash": outcome.prev_hash}
+        return CallResult(call_id, trace_id, "ok", result, receipt)
+
+    async def _invoke(self, tool: Tool, params: dict[str, Any], call_id: str, trace_id: str) -> Any:
+        backend = tool.config.backend
+        timeout = tool.config.timeout_s or self.config.backends[backend].timeout_s
+
+        def record(interaction: Interaction) -> None:
+            self.store.append("interaction", call_id, interaction.as_record())
+
+        ctx = CallContext(call_id, trace_id, tool.name, timeout, record)
+        limit = self._limits[backend]
+        try:
+            if limit.locked():
+                # Bounded wait: a queue behind a stuck legacy host must not grow forever.
+                await asyncio.wait_for(limit.acquire(), timeout)
+            else:
+                await limit.acquire()
+        except TimeoutError:
+            raise BackendUnavailable(
+                f"backend {backend} is at its concurrency limit "
+                f"({self.config.backends[backend].max_concurrency}); try again shortly"
+            ) from None
+        try:
+            return await tool.adapter.call(tool.prepared, params, ctx)
+        finally:
+            limit.release()
+
+    def _finish(self, call_id: str, started: float, outcome: dict[str, Any]) -> StoredRecord:
+        outcome["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
+        return self.store.append("call.outcome", call_id, outcome)
+
+    def call_record(self, call_id: str) -> dict[str, Any]:
+        records = self.store.records_of(call_id)
+        if not records:
+            raise CallNotFound(f"no call with id '{call_id}'")
+        return call_view(call_id, records)
+
+    async def readiness(self) -> dict[str, Health]:
+        names = list(self.registry.adapters)
+        checks = await asyncio.gather(*(self.registry.adapters[n].check() for n in names))
+        return dict(zip(names, checks, strict=True))

@@ -1,0 +1,37 @@
+"""Running the API under uvicorn."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import uvicorn
+
+from gateway.api import create_app
+from gateway.audit.store import SQLiteStore
+from gateway.runtime import Gateway
+
+log = logging.getLogger("legacy_gateway")
+
+
+def run_server(config: Path, host: str, port: int, audit_db: Path, log_level: str = "info") -> None:
+    def build() -> Gateway:
+        gateway = Gateway.from_directory(config, SQLiteStore(audit_db))
+        log.warning(
+            "serving %d tool(s) from %s (config %s); calls recorded in %s",
+            len(gateway.tools),
+            config,
+            gateway.config.version[:19],
+            audit_db,
+        )
+        return gateway
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    uvicorn.run(
+        create_app(build),
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        server_header=False,
+    )
