@@ -12,6 +12,7 @@ import re
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -137,32 +138,42 @@ class Gateway:
             self.store.append("call.rejected", call_id, {**intent, "error": exc.to_dict()})
             raise
         self.store.append("call.intent", call_id, intent)
+        # Interactions are written with the outcome, in one commit: the intent is already
+        # durable, so a crash in between leaves a call on the record without an outcome.
+        interactions: list[Interaction] = []
         try:
             if dry_run:
                 result: Any = {"request": tool.adapter.render(tool.prepared, params)}
             else:
-                answer = await self._invoke(tool, params, call_id, trace_id)
+                answer = await self._invoke(tool, params, call_id, trace_id, interactions.append)
                 result = tool.output(answer)
         except GatewayError as exc:
             exc.call_id = call_id
-            self._finish(call_id, started, {"status": "error", "error": exc.to_dict()})
+            self._finish(
+                call_id, started, interactions, {"status": "error", "error": exc.to_dict()}
+            )
             raise
         except Exception as exc:
             error = GatewayError(f"internal error: {type(exc).__name__}: {exc}")
             error.call_id = call_id
-            self._finish(call_id, started, {"status": "error", "error": error.to_dict()})
+            self._finish(
+                call_id, started, interactions, {"status": "error", "error": error.to_dict()}
+            )
             raise error from exc
-        outcome = self._finish(call_id, started, {"status": "ok", "result": result})
+        outcome = self._finish(call_id, started, interactions, {"status": "ok", "result": result})
         receipt = {"record": outcome.seq, "hash": outcome.hash, "prev_hash": outcome.prev_hash}
         return CallResult(call_id, trace_id, "ok", result, receipt)
 
-    async def _invoke(self, tool: Tool, params: dict[str, Any], call_id: str, trace_id: str) -> Any:
+    async def _invoke(
+        self,
+        tool: Tool,
+        params: dict[str, Any],
+        call_id: str,
+        trace_id: str,
+        record: Callable[[Interaction], None],
+    ) -> Any:
         backend = tool.config.backend
         timeout = tool.config.timeout_s or self.config.backends[backend].timeout_s
-
-        def record(interaction: Interaction) -> None:
-            self.store.append("interaction", call_id, interaction.as_record())
-
         ctx = CallContext(call_id, trace_id, tool.name, timeout, record)
         limit = self._limits[backend]
         try:
@@ -181,9 +192,19 @@ class Gateway:
         finally:
             limit.release()
 
-    def _finish(self, call_id: str, started: float, outcome: dict[str, Any]) -> StoredRecord:
+    def _finish(
+        self,
+        call_id: str,
+        started: float,
+        interactions: list[Interaction],
+        outcome: dict[str, Any],
+    ) -> StoredRecord:
         outcome["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
-        return self.store.append("call.outcome", call_id, outcome)
+        records: list[tuple[str, str | None, dict[str, Any]]] = [
+            ("interaction", call_id, interaction.as_record()) for interaction in interactions
+        ]
+        records.append(("call.outcome", call_id, outcome))
+        return self.store.append_many(records)[-1]
 
     def call_record(self, call_id: str) -> dict[str, Any]:
         records = self.store.records_of(call_id)

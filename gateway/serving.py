@@ -27,6 +27,8 @@ def run_server(config: Path, host: str, port: int, audit_db: Path, log_level: st
         return gateway
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    # Per-request client logs would drown the operator's log; calls are in the record.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     uvicorn.run(
         create_app(build),
         host=host,

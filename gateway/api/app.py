@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from gateway.api import calls, health, tools
+from gateway.api.fastpath import FastCallPath
 from gateway.api.responses import JSON, error_response
 from gateway.errors import GatewayError, InvalidArguments
 from gateway.runtime import Gateway
@@ -25,7 +26,7 @@ class MethodNotAllowed(GatewayError):
     status = 405
 
 
-def create_app(gateway_factory: Callable[[], Gateway]) -> FastAPI:
+def create_app(gateway_factory: Callable[[], Gateway]) -> FastCallPath:
     """An app serving the gateway built by ``gateway_factory`` at start-up."""
 
     @asynccontextmanager
@@ -78,4 +79,4 @@ def create_app(gateway_factory: Callable[[], Gateway]) -> FastAPI:
     async def unexpected(request: Request, exc: Exception) -> JSON:
         return error_response(GatewayError(f"internal error: {type(exc).__name__}"))
 
-    return app
+    return FastCallPath(app)

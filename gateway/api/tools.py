@@ -10,11 +10,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gateway.api.deps import gateway_of
 from gateway.api.responses import JSON
-from gateway.errors import InvalidArguments
+from gateway.errors import GatewayError, InvalidArguments
+from gateway.runtime import Gateway
 
 router = APIRouter(prefix="/v1")
 
 MAX_CONTEXT_BYTES = 16 * 1024
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class RequestTooLarge(GatewayError):
+    code = "request_too_large"
+    status = 413
 
 
 class CallContextIn(BaseModel):
@@ -66,9 +73,17 @@ async def call_tool(
     request: Request,
     traceparent: str | None = Header(None),
 ) -> JSON:
-    gateway = gateway_of(request)
-    gateway.tool(name)  # an unknown tool is a 404 before the body is judged
     body = await request.body()
+    return JSON(await handle_call(gateway_of(request), name, body, traceparent))
+
+
+async def handle_call(
+    gateway: Gateway, name: str, body: bytes, traceparent: str | None
+) -> dict[str, Any]:
+    """One tool call from its raw request body; shared by the route and ``FastCallPath``."""
+    gateway.tool(name)  # an unknown tool is a 404 before the body is judged
+    if len(body) > MAX_BODY_BYTES:
+        raise RequestTooLarge(f"the request body is larger than {MAX_BODY_BYTES} bytes")
     try:
         call = CallRequest.model_validate_json(body or b"{}")
     except ValidationError as exc:
@@ -86,4 +101,4 @@ async def call_tool(
     result = await gateway.call(
         name, call.arguments, context, traceparent=traceparent, dry_run=call.dry_run
     )
-    return JSON(result.as_dict())
+    return result.as_dict()

@@ -86,9 +86,15 @@ def link(prev_hash: str, content: bytes) -> str:
 class AuditStore(ABC):
     """Where calls are recorded; every implementation is append-only and durable."""
 
-    @abstractmethod
     def append(self, kind: str, call_id: str | None, body: dict[str, Any]) -> StoredRecord:
         """Write one record durably; raise ``AuditUnavailable`` if it cannot be written."""
+        return self.append_many([(kind, call_id, body)])[-1]
+
+    @abstractmethod
+    def append_many(
+        self, entries: list[tuple[str, str | None, dict[str, Any]]]
+    ) -> list[StoredRecord]:
+        """Write records in order, durably and all or none (one commit for all of them)."""
 
     @abstractmethod
     def records_of(self, call_id: str) -> list[StoredRecord]: ...
@@ -114,9 +120,15 @@ class SQLiteStore(AuditStore):
             raise AuditUnavailable(f"cannot open the audit store {self.path}: {exc}") from exc
         self._lock = threading.Lock()
 
-    def append(self, kind: str, call_id: str | None, body: dict[str, Any]) -> StoredRecord:
-        data = orjson.dumps(body, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
-        at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+    def append_many(
+        self, entries: list[tuple[str, str | None, dict[str, Any]]]
+    ) -> list[StoredRecord]:
+        option = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+        encoded = [
+            (kind, call_id, body, orjson.dumps(body, option=option))
+            for kind, call_id, body in entries
+        ]
+        stored: list[StoredRecord] = []
         with self._lock:
             try:
                 # IMMEDIATE takes the write lock before reading the chain head, so two
@@ -125,18 +137,23 @@ class SQLiteStore(AuditStore):
                 row = self._db.execute(
                     "SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1"
                 ).fetchone()
-                seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
-                digest = link(prev, canonical(seq, at, kind, call_id, data))
-                self._db.execute(
-                    "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (seq, at, kind, call_id, data, prev, digest),
-                )
+                seq, prev = (row[0], row[1]) if row else (0, GENESIS)
+                for kind, call_id, body, data in encoded:
+                    seq += 1
+                    at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+                    digest = link(prev, canonical(seq, at, kind, call_id, data))
+                    self._db.execute(
+                        "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (seq, at, kind, call_id, data, prev, digest),
+                    )
+                    stored.append(StoredRecord(seq, at, kind, call_id, body, prev, digest))
+                    prev = digest
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 raise AuditUnavailable(f"cannot write the audit store {self.path}: {exc}") from exc
-        return StoredRecord(seq, at, kind, call_id, body, prev, digest)
+        return stored
 
     def records_of(self, call_id: str) -> list[StoredRecord]:
         with self._lock:

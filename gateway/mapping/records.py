@@ -23,6 +23,20 @@ def _path(dotted: str) -> tuple[str, ...]:
     return tuple(part for part in dotted.split(".") if part)
 
 
+def _getter(keys: tuple[str, ...]) -> Callable[[Any], Any]:
+    """A function reading ``keys`` from a record; one key (the usual case) is a dict lookup."""
+    if len(keys) == 1:
+        key = keys[0]
+
+        def one(node: Any) -> Any:
+            if isinstance(node, dict):
+                return node.get(key)
+            return _get(node, keys)
+
+        return one
+    return lambda node: _get(node, keys)
+
+
 def _get(node: Any, keys: tuple[str, ...]) -> Any:
     for key in keys:
         if node is None:
@@ -97,6 +111,7 @@ RecordMapper = Callable[[Any, str], Any]
 def _field_mapper(name: str, spec: OutputField) -> Callable[[Any, str], Any]:
     """A function (legacy record, path of the record) -> the field's JSON value."""
     keys = _path(spec.source or name)
+    get = _getter(keys)
     if spec.fields is not None:
         inner = _record_mapper(spec.fields)
 
@@ -110,15 +125,22 @@ def _field_mapper(name: str, spec: OutputField) -> Callable[[Any, str], Any]:
     convert = legacy_to_agent(spec)
 
     def scalar(record: Any, where: str) -> Any:
-        raw = _located(record, keys, where, name)
         try:
+            raw = get(record)
             if spec.list:
                 return [convert(item) for item in _items(raw)]
             return convert(raw)
         except Unmappable as exc:
-            raise MappingFailed(f"{where}{name}", raw, str(exc)) from None
+            raise MappingFailed(f"{where}{name}", _raw_or_none(record, keys), str(exc)) from None
 
     return scalar
+
+
+def _raw_or_none(record: Any, keys: tuple[str, ...]) -> Any:
+    try:
+        return _get(record, keys)
+    except Unmappable:
+        return None
 
 
 def _located(record: Any, keys: tuple[str, ...], where: str, name: str) -> Any:

@@ -91,7 +91,9 @@ def test_unknown_top_level_key(tmp_path: Path) -> None:
 
 def test_unknown_backend_suggests_the_closest(tmp_path: Path) -> None:
     issue = only_issue(
-        write(tmp_path, **{"b.yaml": BACKEND, "t.yaml": TOOL.replace("backend: crm", "backend: crn")})
+        write(
+            tmp_path, **{"b.yaml": BACKEND, "t.yaml": TOOL.replace("backend: crm", "backend: crn")}
+        )
     )
     assert (issue.line, issue.key) == (4, "tools.get_customer.backend")
     assert issue.message == "unknown backend 'crn' (did you mean 'crm'?)"
@@ -107,12 +109,16 @@ def test_unknown_operation_lists_the_known_ones(tmp_path: Path) -> None:
 
 
 def test_unknown_adapter(tmp_path: Path) -> None:
-    issue = only_issue(write(tmp_path, **{"b.yaml": BACKEND.replace("adapter: soap", "adapter: sopa")}))
+    issue = only_issue(
+        write(tmp_path, **{"b.yaml": BACKEND.replace("adapter: soap", "adapter: sopa")})
+    )
     assert issue.key == "backends.crm.adapter"
     assert "unknown adapter 'sopa' (did you mean 'soap'?)" in issue.message
 
 
-def test_missing_env_var_is_named_but_never_its_value(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_env_var_is_named_but_never_its_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("CRM_URL_FOR_TEST", raising=False)
     backend = BACKEND.replace("http://127.0.0.1:9/customer-master", "${CRM_URL_FOR_TEST}")
     issue = only_issue(write(tmp_path, **{"b.yaml": backend}))
@@ -123,7 +129,9 @@ def test_missing_env_var_is_named_but_never_its_value(tmp_path: Path, monkeypatc
 def test_env_var_expands_with_default_and_secret_never_in_version(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    backend = BACKEND.replace("http://127.0.0.1:9/customer-master", "${CRM_URL_T:-http://127.0.0.1:9/x}")
+    backend = BACKEND.replace(
+        "http://127.0.0.1:9/customer-master", "${CRM_URL_T:-http://127.0.0.1:9/x}"
+    )
     backend += "    wsse:\n      username: app\n      password: ${CRM_PASSWORD_T}\n"
     monkeypatch.setenv("CRM_PASSWORD_T", "s3cret-value")
     config = load_config(write(tmp_path, **{"b.yaml": backend}))
@@ -182,7 +190,12 @@ def test_all_issues_reported_at_once(tmp_path: Path) -> None:
 
 def test_demo_config_is_valid() -> None:
     registry = build_registry(load_config(DEMO))
-    assert set(registry.tools) >= {"get_customer", "search_customers", "list_customers", "update_customer_address"}
+    assert set(registry.tools) >= {
+        "get_customer",
+        "search_customers",
+        "list_customers",
+        "update_customer_address",
+    }
     for tool in registry.tools.values():
         assert tool.input_schema["examples"], f"{tool.name} has no working example"
 

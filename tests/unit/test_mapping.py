@@ -29,7 +29,11 @@ def test_legacy_record_becomes_clean_json() -> None:
         last_order_on={"from": "LAST_ORD_DT", "type": "date", "format": "%Y%m%d"},
         status={"from": "STAT_CD", "codes": {"A": "active", "C": "closed"}},
         vip={"from": "VIP_FLG", "type": "boolean", "flags": ["Y", "N"]},
-        height_cm={"from": "HEIGHT_IN", "type": "decimal", "unit": {"from": "inch", "to": "cm", "round": 1}},
+        height_cm={
+            "from": "HEIGHT_IN",
+            "type": "decimal",
+            "unit": {"from": "inch", "to": "cm", "round": 1},
+        },
         visits={"from": "VISITS", "type": "integer"},
     )
     record = {
@@ -190,7 +194,11 @@ def test_output_schema_describes_types_units_and_nullability() -> None:
             "from": "CUSTOMER",
             "fields": {
                 "opened_on": {"from": "OPEN_DT", "type": "date", "format": "%Y%m%d"},
-                "height_cm": {"from": "HEIGHT_IN", "type": "decimal", "unit": {"from": "inch", "to": "cm"}},
+                "height_cm": {
+                    "from": "HEIGHT_IN",
+                    "type": "decimal",
+                    "unit": {"from": "inch", "to": "cm"},
+                },
                 "status": {"from": "STAT_CD", "codes": {"A": "active"}},
             },
         }
@@ -213,6 +221,8 @@ def test_units_of_different_dimensions_are_rejected() -> None:
 
 
 def test_temperature_offset_units() -> None:
-    mapper = out(t={"from": "T", "type": "number", "unit": {"from": "degF", "to": "degC", "round": 1}})
+    mapper = out(
+        t={"from": "T", "type": "number", "unit": {"from": "degF", "to": "degC", "round": 1}}
+    )
     assert mapper({"T": "212"}) == {"t": 100.0}
     assert Decimal("100.0") == Decimal(str(mapper({"T": "212"})["t"]))

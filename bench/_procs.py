@@ -1,0 +1,81 @@
+"""Starting the estate and the gateway as separate processes for benchmarks."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_http(url: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up within {seconds} s")
+
+
+@contextmanager
+def estate_process() -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "estate", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{base}/healthz")
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@contextmanager
+def gateway_process(config: Path, env: dict[str, str]) -> Iterator[str]:
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.Popen(
+            [
+                str(BIN / "legacy-gateway"),
+                "serve",
+                "--config",
+                str(config),
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env={**os.environ, **env, "LEGACY_GATEWAY_AUDIT_DB": f"{tmp}/audit.sqlite"},
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_http(f"{base}/healthz")
+            yield base
+        finally:
+            proc.terminate()
+            proc.wait(10)

@@ -1,0 +1,77 @@
+"""P1: a small SOAP tool call through the gateway vs the same operation called with zeep.
+
+Both paths hit the same demo SOAP service (its own process) and run alternately in one run,
+so machine noise hits both alike. The gateway path is the full one an agent takes: an HTTP
+POST to /v1/tools/get_customer/call, argument validation, intent record, SOAP call, output
+mapping, interaction and outcome records (SQLite, committed), JSON answer.
+
+Prints p50 and p99 of each and, last, ``P1 gateway/direct = X`` (p50 over p50; target <= 1.0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import requests
+import zeep
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _procs import ROOT, estate_process, gateway_process
+
+
+def percentile(samples: list[float], q: float) -> float:
+    return (
+        statistics.quantiles(samples, n=100, method="inclusive")[q - 1] if q < 100 else max(samples)
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--calls", type=int, default=2000, help="calls per path")
+    parser.add_argument("--warmup", type=int, default=200)
+    args = parser.parse_args()
+
+    with estate_process() as estate:
+        env = {
+            "CUSTOMER_MASTER_URL": f"{estate}/customer-master",
+            "FX_RATES_URL": f"{estate}/fx-rates",
+        }
+        with gateway_process(ROOT / "mappings" / "demo", env) as gateway:
+            direct = zeep.Client(f"{estate}/customer-master?wsdl")
+            # The agent's HTTP client is requests, the library zeep itself sends with:
+            # both paths pay for the same client.
+            agent = requests.Session()
+            url = f"{gateway}/v1/tools/get_customer/call"
+            body = {"arguments": {"customer_number": "10000001"}}
+
+            def via_zeep() -> None:
+                customer = direct.service.GetCustomer(CUSTNO="10000001")
+                assert customer.CUSTNO == "10000001"
+
+            def via_gateway() -> None:
+                response = agent.post(url, json=body)
+                assert response.status_code == 200, response.text
+
+            for _ in range(args.warmup):
+                via_zeep()
+                via_gateway()
+            times: dict[str, list[float]] = {"direct": [], "gateway": []}
+            for _ in range(args.calls):
+                for name, fn in (("direct", via_zeep), ("gateway", via_gateway)):
+                    started = time.perf_counter()
+                    fn()
+                    times[name].append((time.perf_counter() - started) * 1000)
+
+    for name, samples in times.items():
+        p50, p99 = percentile(samples, 50), percentile(samples, 99)
+        print(f"{name:8s} p50 {p50:6.3f} ms   p99 {p99:6.3f} ms   ({len(samples)} calls)")
+    ratio = statistics.median(times["gateway"]) / statistics.median(times["direct"])
+    print(f"P1 gateway/direct = {ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()
