@@ -20,8 +20,10 @@ app = typer.Typer(
 )
 calls_app = typer.Typer(help="Read recorded calls.", no_args_is_help=True)
 config_app = typer.Typer(help="The config format.", no_args_is_help=True)
+audit_app = typer.Typer(help="Check the call record.", no_args_is_help=True)
 app.add_typer(calls_app, name="calls")
 app.add_typer(config_app, name="config")
+app.add_typer(audit_app, name="audit")
 
 DEFAULT_AUDIT_DB = ".legacy-gateway/audit.sqlite"
 AuditDb = Annotated[
@@ -139,6 +141,22 @@ def calls_show(call_id: str, audit_db: AuditDb = Path(DEFAULT_AUDIT_DB)) -> None
     if not records:
         raise _fail(GatewayError(f"no call with id '{call_id}' in {audit_db}"))
     _print_json(call_view(call_id, records))
+
+
+@audit_app.command("verify")
+def audit_verify(audit_db: AuditDb = Path(DEFAULT_AUDIT_DB)) -> None:
+    """Recompute the hash chain of the call record; name the first record that fails."""
+    from gateway.audit.store import SQLiteStore
+
+    if not audit_db.exists():
+        raise _fail(GatewayError(f"no audit store at {audit_db} (set --audit-db)"))
+    store = SQLiteStore(audit_db)
+    check = store.verify_chain()
+    store.close()
+    if not check.ok:
+        typer.echo(f"FAILED at record {check.first_bad_seq}: {check.problem}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"ok: {check.records} record(s), hash chain intact")
 
 
 @config_app.command("schema")

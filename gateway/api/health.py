@@ -10,6 +10,19 @@ from gateway.api.responses import JSON
 router = APIRouter()
 
 
+@router.get("/")
+async def index(request: Request) -> JSON:
+    gateway = gateway_of(request)
+    return JSON(
+        {
+            "name": "legacy-gateway",
+            "config_version": gateway.config.version,
+            "tools": len(gateway.tools),
+            "links": {"tools": "/v1/tools", "docs": "/docs", "ready": "/readyz"},
+        }
+    )
+
+
 @router.get("/healthz")
 async def healthz(request: Request) -> JSON:
     return JSON({"status": "ok", "config_version": gateway_of(request).config.version})

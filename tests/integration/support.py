@@ -1,0 +1,103 @@
+"""Helpers the integration tests share: calling tools, reading records, watching the estate."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi.testclient import TestClient
+
+from estate.server import EstateServer
+from estate.soap_service import ReceivedRequest
+from gateway.api import create_app
+from gateway.audit.store import SQLiteStore
+from gateway.runtime import Gateway
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_CONFIG = ROOT / "mappings" / "demo"
+SOAP_TEST_CONFIG = ROOT / "tests" / "fixtures" / "soap_test"
+
+CM_NS = "urn:legacy:customer-master:v1"
+SOAP11_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+SOAP12_NS = "http://www.w3.org/2003/05/soap-envelope"
+WSSE_NS = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+
+ANNA = "10000001"  # the fixed demo customer: MULLER, ANNA of BERLIN
+UNKNOWN_CUSTOMER = "12345678"
+SECURE_USER = "agent"
+SECURE_PASSWORD = "pa55-word-xyz"
+
+
+@contextmanager
+def gateway_client(config_dir: Path, audit_db: Path) -> Iterator[TestClient]:
+    """The agent API for ``config_dir``, in process, with its lifespan (adapters) running."""
+    app = create_app(lambda: Gateway.from_directory(config_dir, SQLiteStore(audit_db)))
+    with TestClient(app) as client:
+        yield client
+        client.app.state.gateway.store.close()  # type: ignore[attr-defined]
+
+
+def gateway_of(client: TestClient) -> Gateway:
+    gateway: Gateway = client.app.state.gateway  # type: ignore[attr-defined]
+    return gateway
+
+
+def call_tool(
+    client: TestClient,
+    tool: str,
+    arguments: dict[str, Any],
+    **body: Any,
+) -> httpx.Response:
+    return client.post(f"/v1/tools/{tool}/call", json={"arguments": arguments, **body})
+
+
+def call_record(client: TestClient, call_id: str) -> dict[str, Any]:
+    response = client.get(f"/v1/calls/{call_id}")
+    assert response.status_code == 200, response.text
+    record: dict[str, Any] = response.json()
+    return record
+
+
+def error_of(response: httpx.Response) -> dict[str, Any]:
+    """The ``error`` object of an error answer, checked to have the one error shape."""
+    body = response.json()
+    assert set(body) == {"error"}, body
+    error: dict[str, Any] = body["error"]
+    assert set(error) == {"code", "message", "retryable", "call_id", "details"}, error
+    assert isinstance(error["message"], str)
+    assert error["message"]
+    assert isinstance(error["retryable"], bool)
+    assert isinstance(error["details"], dict)
+    return error
+
+
+def sole_interaction(record: dict[str, Any]) -> dict[str, Any]:
+    interactions: list[dict[str, Any]] = record["interactions"]
+    assert len(interactions) == 1, interactions
+    return interactions[0]
+
+
+class EstateWatch:
+    """The POSTs an estate receives from now on (robust to its bounded ``received`` deque)."""
+
+    def __init__(self, estate: EstateServer) -> None:
+        self.estate = estate
+        received = estate.received
+        self._last: ReceivedRequest | None = received[-1] if received else None
+
+    def new(self) -> list[ReceivedRequest]:
+        seen = list(self.estate.received)
+        if self._last is None:
+            return seen
+        for index in range(len(seen) - 1, -1, -1):
+            if seen[index] is self._last:
+                return seen[index + 1 :]
+        return seen
+
+    def sole(self) -> ReceivedRequest:
+        new = self.new()
+        assert len(new) == 1, [r.body for r in new]
+        return new[0]
