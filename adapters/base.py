@@ -43,13 +43,16 @@ class OperationUnknown(ValueError):
 
 
 class BackendSetupError(GatewayError):
-    """A backend cannot be set up from its config (WSDL unreadable, unknown port...)."""
+    """A backend or tool cannot be set up from its config (WSDL unreadable, unknown port...).
+
+    ``loc`` is the path of the offending key below the backend or tool, for the config issue.
+    """
 
     code = "config_invalid"
 
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(message, details={"key": key})
-        self.key = key
+    def __init__(self, key: str | tuple[str, ...], message: str) -> None:
+        self.loc: tuple[str, ...] = (key,) if isinstance(key, str) else key
+        super().__init__(message, details={"key": ".".join(self.loc)})
 
 
 @dataclass

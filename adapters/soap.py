@@ -55,6 +55,7 @@ from gateway.errors import (
     LegacyTimeout,
 )
 from gateway.mapping.spec import StrictModel
+from gateway.suggest import did_you_mean
 from gateway.mapping.xml import (
     HostileXML,
     element_to_value,
@@ -166,8 +167,20 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
         return sorted(self._binding._operations)
 
     def prepare(self, tool: ToolConfig) -> PreparedSoap:
-        if tool.operation not in self._binding._operations:
+        operation = self._binding._operations.get(tool.operation)
+        if operation is None:
             raise OperationUnknown(tool.operation, self.operations())
+        body = operation.input.body
+        known = [name for name, _ in body.type.elements] if body is not None else []
+        for field, spec in tool.input.items():
+            parameter = (spec.to or field).split(".")[0]
+            if parameter not in known:
+                # zeep would refuse it on every call; say so once, at load, with the choices.
+                raise BackendSetupError(
+                    ("input", field, "to"),
+                    f"operation {tool.operation} has no parameter '{parameter}'"
+                    f"{did_you_mean(parameter, known)}",
+                )
         return PreparedSoap(tool.operation, self._address)
 
     @property

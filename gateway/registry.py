@@ -75,7 +75,7 @@ def build_registry(config: LoadedConfig) -> Registry:
         try:
             adapter.load()
         except BackendSetupError as exc:
-            issues.append(config.issue("backends", name, (exc.key,), exc.message))
+            issues.append(config.issue("backends", name, exc.loc, exc.message))
             continue
         except GatewayError as exc:
             issues.append(config.issue("backends", name, ("adapter",), exc.message))
@@ -93,7 +93,7 @@ def build_registry(config: LoadedConfig) -> Registry:
             issues.append(config.issue("tools", name, ("operation",), str(exc)))
             continue
         except BackendSetupError as exc:
-            issues.append(config.issue("tools", name, (exc.key,), exc.message))
+            issues.append(config.issue("tools", name, exc.loc, exc.message))
             continue
         raw = config.entries[("tools", name)].raw
         version = hashlib.sha256(orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]

@@ -37,7 +37,7 @@ def gateway_client(config_dir: Path, audit_db: Path) -> Iterator[TestClient]:
     app = create_app(lambda: Gateway.from_directory(config_dir, SQLiteStore(audit_db)))
     with TestClient(app) as client:
         yield client
-        client.app.state.gateway.store.close()  # type: ignore[attr-defined]
+    gateway_of(client).store.close()
 
 
 def gateway_of(client: TestClient) -> Gateway:

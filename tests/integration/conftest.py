@@ -1,0 +1,82 @@
+"""Real services for the integration tests.
+
+Two demo estates (real SOAP servers over HTTP on free ports) run for the whole session: a
+hostile one without credentials, and a hostile one that demands a WS-Security
+UsernameToken. The gateway is driven in process through FastAPI's TestClient, with its
+lifespan running, on a fresh SQLite call record per test.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from estate.server import EstateServer
+from tests.integration.support import (
+    DEMO_CONFIG,
+    SECURE_PASSWORD,
+    SECURE_USER,
+    SOAP_TEST_CONFIG,
+    gateway_client,
+)
+
+
+@pytest.fixture(scope="session")
+def estate() -> Iterator[EstateServer]:
+    """The demo estate with its hostile customer numbers on, no credentials required."""
+    server = EstateServer(hostile=True).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def secure_estate() -> Iterator[EstateServer]:
+    """A second estate that refuses any request without the right UsernameToken."""
+    server = EstateServer(hostile=True, credentials=(SECURE_USER, SECURE_PASSWORD)).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def estate_env(estate: EstateServer, secure_estate: EstateServer) -> Iterator[dict[str, str]]:
+    """The ${VAR}s the demo and soap_test configs read, pointed at the session's estates."""
+    values = {
+        "CUSTOMER_MASTER_URL": estate.customer_master_url,
+        "FX_RATES_URL": estate.fx_rates_url,
+        "TEST_CM_URL": estate.customer_master_url,
+        "TEST_CM12_URL": estate.customer_master_soap12_url,
+        "TEST_FX_URL": estate.fx_rates_url,
+        "TEST_SECURE_URL": secure_estate.customer_master_url,
+        "TEST_SECURE_PASSWORD": SECURE_PASSWORD,
+    }
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    yield values
+    for name, old in saved.items():
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
+
+
+@pytest.fixture
+def audit_db(tmp_path: Path) -> Path:
+    return tmp_path / "audit.sqlite"
+
+
+@pytest.fixture
+def demo_client(estate_env: dict[str, str], audit_db: Path) -> Iterator[TestClient]:
+    """The gateway on the shipped demo config (mappings/demo) in front of the hostile estate."""
+    with gateway_client(DEMO_CONFIG, audit_db) as client:
+        yield client
+
+
+@pytest.fixture
+def soap_client(estate_env: dict[str, str], audit_db: Path) -> Iterator[TestClient]:
+    """The gateway on tests/fixtures/soap_test: SOAP 1.1/1.2, rpc, WS-Security, a dead host."""
+    with gateway_client(SOAP_TEST_CONFIG, audit_db) as client:
+        yield client
