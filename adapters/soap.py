@@ -55,7 +55,6 @@ from gateway.errors import (
     LegacyTimeout,
 )
 from gateway.mapping.spec import StrictModel
-from gateway.suggest import did_you_mean
 from gateway.mapping.xml import (
     HostileXML,
     element_to_value,
@@ -63,6 +62,7 @@ from gateway.mapping.xml import (
     local_name,
     parse_untrusted,
 )
+from gateway.suggest import did_you_mean
 
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
@@ -194,9 +194,7 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
 
         cfg = self.config
         self._http = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(
-                limit=cfg.max_concurrency, ssl=cfg.verify_tls
-            ),
+            connector=aiohttp.TCPConnector(limit=cfg.max_concurrency, ssl=cfg.verify_tls),
             timeout=aiohttp.ClientTimeout(total=cfg.timeout_s),
             headers={k: v.get_secret_value() for k, v in cfg.headers.items()},
             auto_decompress=True,
