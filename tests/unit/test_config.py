@@ -218,6 +218,5 @@ def test_unknown_operation_parameter_suggests_the_closest(tmp_path: Path) -> Non
     tool = TOOL.replace("to: CUSTNO", "to: CustNo")
     issue = only_issue(write(tmp_path, **{"b.yaml": BACKEND, "t.yaml": tool}))
     assert (issue.line, issue.key) == (7, "tools.get_customer.input.customer_number.to")
-    assert (
-        issue.message == "operation GetCustomer has no parameter 'CustNo' (did you mean 'CUSTNO'?)"
-    )
+    expected = "operation GetCustomer has no parameter 'CustNo' (did you mean 'CUSTNO'?)"
+    assert issue.message == expected
