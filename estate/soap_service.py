@@ -43,6 +43,7 @@ from estate.envelope import (
     fault_reply,
 )
 from estate.operations import CustomerMasterService, FxRatesService, Service
+from gateway.demo import DEMO_CONFIG
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -59,7 +60,8 @@ CUSTOMER_MASTER_SOAP12_PATH: Final = "/customer-master/soap12"
 FX_RATES_PATH: Final = "/fx-rates"
 #: Base URL written in the static WSDL files; replaced by the real one when served.
 WSDL_PLACEHOLDER_BASE: Final = "http://127.0.0.1:8801"
-DEFAULT_WSDL_DIR: Final = Path(__file__).resolve().parent.parent / "mappings" / "demo" / "wsdl"
+# The WSDLs are those of the demo config (a checkout's mappings/, or the one a wheel carries).
+DEFAULT_WSDL_DIR: Final = DEMO_CONFIG / "wsdl"
 MAX_BODY_BYTES: Final = 4 * 1024 * 1024
 RECEIVED_MAXLEN: Final = 200
 
