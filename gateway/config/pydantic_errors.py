@@ -36,13 +36,9 @@ def _message(error: Any, model: type[BaseModel], loc: tuple[str | int, ...]) -> 
         return f"unknown key '{loc[-1]}'{did_you_mean(str(loc[-1]), known)}"
     if kind == "missing":
         return f"required key '{loc[-1]}' is missing"
+    # pydantic's message, never the offending value: it may hold an expanded secret.
     message: str = error["msg"]
-    if message.startswith("Value error, "):
-        message = message[len("Value error, ") :]
-    if kind in ("literal_error", "enum"):
-        return message
-    # Never echo the offending value of a backend: it may hold an expanded secret.
-    return message
+    return message.removeprefix("Value error, ")
 
 
 def _known_keys(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
