@@ -341,16 +341,17 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
         return self.redact(text)
 
     def translate_error(self, exc: BaseException) -> GatewayError:
-        import httpx
+        import aiohttp
 
         if isinstance(exc, GatewayError):
             return exc
-        if isinstance(exc, httpx.TimeoutException):
-            return LegacyTimeout(
-                f"no answer from {self.backend} within the timeout ({_reason(exc)})"
-            )
-        if isinstance(exc, httpx.TransportError):
+        # TimeoutError is an OSError: it must be told apart first.
+        if isinstance(exc, TimeoutError):
+            return LegacyTimeout(f"no answer from backend {self.backend} within the timeout")
+        if isinstance(exc, aiohttp.ClientConnectionError | OSError):
             return BackendUnavailable(f"cannot reach backend {self.backend}: {_reason(exc)}")
+        if isinstance(exc, aiohttp.ClientError):
+            return LegacyBadResponse(f"HTTP exchange with {self.backend} failed: {_reason(exc)}")
         if isinstance(exc, HostileXML):
             return LegacyBadResponse(str(exc))
         if isinstance(exc, etree.XMLSyntaxError):

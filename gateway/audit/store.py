@@ -150,10 +150,18 @@ class SQLiteStore(AuditStore):
                     prev = digest
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
+                self._rollback()
                 raise AuditUnavailable(f"cannot write the audit store {self.path}: {exc}") from exc
         return stored
+
+    def _rollback(self) -> None:
+        # The connection itself may be the broken part (closed, disk gone): a failed
+        # rollback must not hide the error that made the write fail.
+        try:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
 
     def records_of(self, call_id: str) -> list[StoredRecord]:
         with self._lock:

@@ -51,7 +51,10 @@ def call_tool(
     arguments: dict[str, Any],
     **body: Any,
 ) -> httpx.Response:
-    return client.post(f"/v1/tools/{tool}/call", json={"arguments": arguments, **body})
+    response: httpx.Response = client.post(
+        f"/v1/tools/{tool}/call", json={"arguments": arguments, **body}
+    )
+    return response
 
 
 def call_record(client: TestClient, call_id: str) -> dict[str, Any]:

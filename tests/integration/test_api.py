@@ -1,0 +1,470 @@
+"""The agent API: tool listings, calling tools, refusing bad calls, and the call record.
+
+Every call, refused or made, is on a hash-linked, append-only record; a call that cannot
+be recorded is not made.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from estate.server import EstateServer
+from gateway.audit.store import GENESIS, SQLiteStore
+from gateway.config.loader import load_config
+from tests.integration.support import (
+    ANNA,
+    DEMO_CONFIG,
+    EstateWatch,
+    call_record,
+    call_tool,
+    error_of,
+    gateway_of,
+)
+
+DEMO_TOOLS = {
+    "get_customer",
+    "search_customers",
+    "list_customers",
+    "update_customer_address",
+    "get_exchange_rate",
+}
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
+
+
+def sqlite_store(client: TestClient) -> SQLiteStore:
+    store = gateway_of(client).store
+    assert isinstance(store, SQLiteStore)
+    return store
+
+
+def successful_call(client: TestClient, **body: Any) -> dict[str, Any]:
+    response = call_tool(client, "get_customer", {"customer_number": ANNA}, **body)
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+# --------------------------------------------------------------------------- tool listings
+
+
+def test_the_tool_listing_describes_every_demo_tool(demo_client: TestClient) -> None:
+    response = demo_client.get("/v1/tools")
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["config_version"].startswith("sha256:")
+    tools = {tool["name"]: tool for tool in body["tools"]}
+    assert set(tools) == DEMO_TOOLS
+    for name, tool in tools.items():
+        assert tool["description"], name
+        assert re.fullmatch(r"[0-9a-f]{16}", tool["version"]), name
+        assert tool["input_schema"]["$schema"] == DIALECT, name
+        assert tool["input_schema"]["type"] == "object", name
+        assert tool["input_schema"]["additionalProperties"] is False, name
+        assert tool["input_schema"]["examples"], name
+        assert tool["output_schema"]["$schema"] == DIALECT, name
+        assert tool["output_schema"]["type"] == "object", name
+        assert tool["output_schema"]["properties"], name
+    assert {name: tool["effect"] for name, tool in tools.items()} == {
+        "get_customer": "read",
+        "search_customers": "read",
+        "list_customers": "read",
+        "update_customer_address": "write",
+        "get_exchange_rate": "read",
+    }
+    assert tools["update_customer_address"]["idempotent"] is False
+    assert tools["get_customer"]["input_schema"]["required"] == ["customer_number"]
+    assert tools["get_customer"]["input_schema"]["properties"]["customer_number"]["pattern"] == (
+        "^[0-9]{8}$"
+    )
+
+
+def test_one_tool_can_be_read_on_its_own(demo_client: TestClient) -> None:
+    listing = {tool["name"]: tool for tool in demo_client.get("/v1/tools").json()["tools"]}
+
+    response = demo_client.get("/v1/tools/get_customer")
+
+    assert response.status_code == 200, response.text
+    assert response.json() == listing["get_customer"]
+
+
+def test_the_openai_listing_is_function_definitions(demo_client: TestClient) -> None:
+    response = demo_client.get("/v1/tools", params={"format": "openai"})
+
+    assert response.status_code == 200, response.text
+    functions = response.json()
+    assert isinstance(functions, list)
+    assert {entry["function"]["name"] for entry in functions} == DEMO_TOOLS
+    for entry in functions:
+        assert set(entry) == {"type", "function"}
+        assert entry["type"] == "function"
+        function = entry["function"]
+        assert set(function) == {"name", "description", "parameters"}
+        assert function["description"]
+        assert function["parameters"]["type"] == "object"
+        assert "$schema" not in function["parameters"]
+        assert "examples" not in function["parameters"]
+
+
+@pytest.mark.parametrize("tool", sorted(load_config(DEMO_CONFIG).tools))
+def test_every_demo_tool_works_with_each_of_its_examples(
+    demo_client: TestClient, estate: EstateServer, tool: str
+) -> None:
+    schema = demo_client.get(f"/v1/tools/{tool}").json()
+    examples = schema["input_schema"]["examples"]
+    assert examples, f"{tool} shows agents no example"
+
+    for example in examples:
+        watch = EstateWatch(estate)
+        response = call_tool(demo_client, tool, example)
+
+        assert response.status_code == 200, f"{tool} {example}: {response.text}"
+        result = response.json()["result"]
+        declared = schema["output_schema"]["properties"]
+        assert set(result) == set(declared), f"{tool} {example}"
+        assert len(watch.new()) == 1
+
+
+# --------------------------------------------------------------------------- refused calls
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "field", "message"),
+    [
+        ("get_customer", {"customer_number": "1234"}, "customer_number", "pattern"),
+        ("get_customer", {}, "customer_number", "required"),
+        ("get_customer", {"customer_number": 10000001}, "customer_number", "string"),
+        (
+            "get_customer",
+            {"customer_number": ANNA, "customer_numbr": ANNA},
+            "customer_numbr",
+            "did you mean 'customer_number'",
+        ),
+        ("list_customers", {"page_size": "500"}, "page_size", "integer"),
+        ("list_customers", {"page_size": 5000}, "page_size", "maximum 1000"),
+        (
+            "search_customers",
+            {"name_prefix": "smith", "status": "asleep"},
+            "status",
+            "active, closed, suspended, pending",
+        ),
+        (
+            "get_exchange_rate",
+            {"from_currency": "EURO", "to_currency": "USD"},
+            "from_currency",
+            "pattern",
+        ),
+    ],
+    ids=[
+        "pattern-mismatch",
+        "missing-required",
+        "wrong-type",
+        "unknown-argument",
+        "string-for-integer",
+        "above-maximum",
+        "unknown-code",
+        "currency-pattern",
+    ],
+)
+def test_bad_arguments_are_refused_naming_the_field(
+    demo_client: TestClient,
+    estate: EstateServer,
+    tool: str,
+    arguments: dict[str, Any],
+    field: str,
+    message: str,
+) -> None:
+    watch = EstateWatch(estate)
+
+    response = call_tool(demo_client, tool, arguments)
+
+    assert response.status_code == 422, response.text
+    error = error_of(response)
+    assert error["code"] == "invalid_arguments"
+    assert error["retryable"] is False
+    errors = {e["field"]: e["message"] for e in error["details"]["errors"]}
+    assert field in errors, errors
+    assert message in errors[field]
+    assert field in error["message"]
+    assert watch.new() == []  # nothing reached the legacy system
+
+
+def test_a_refused_call_is_on_the_record(demo_client: TestClient) -> None:
+    response = call_tool(demo_client, "get_customer", {"customer_number": "ABC"})
+
+    assert response.status_code == 422, response.text
+    error = error_of(response)
+    record = call_record(demo_client, error["call_id"])
+    assert record["status"] == "rejected"
+    assert record["tool"] == "get_customer"
+    assert record["arguments"] == {"customer_number": "ABC"}
+    assert record["error"]["code"] == "invalid_arguments"
+    assert record["interactions"] == []
+    assert [r["kind"] for r in record["records"]] == ["call.rejected"]
+
+
+def test_an_unknown_tool_is_404_with_a_suggestion(demo_client: TestClient) -> None:
+    response = call_tool(demo_client, "get_custmer", {"customer_number": ANNA})
+
+    assert response.status_code == 404, response.text
+    error = error_of(response)
+    assert error["code"] == "tool_not_found"
+    assert "did you mean 'get_customer'" in error["message"]
+    assert demo_client.get("/v1/tools/get_custmer").status_code == 404
+
+
+def test_a_body_that_is_not_json_is_422_in_the_error_shape(demo_client: TestClient) -> None:
+    response = demo_client.post(
+        "/v1/tools/get_customer/call",
+        content=b'{"arguments": {"customer_number": ',
+        headers={"content-type": "application/json"},
+    )
+
+    assert response.status_code == 422, response.text
+    error = error_of(response)
+    assert error["code"] == "invalid_arguments"
+    assert error["details"]["errors"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"arguments": {"customer_number": ANNA}, "argumnets": {}}, "argumnets"),
+        ({"arguments": ["10000001"]}, "arguments"),
+        ({"arguments": {"customer_number": ANNA}, "dry_run": "perhaps"}, "dry_run"),
+        (
+            {"arguments": {"customer_number": ANNA}, "context": {"reasoning": "x" * 17_000}},
+            "context",
+        ),
+    ],
+    ids=["unknown-key", "arguments-not-an-object", "dry-run-not-a-boolean", "context-too-large"],
+)
+def test_a_malformed_call_body_is_422_naming_the_key(
+    demo_client: TestClient, body: dict[str, Any], field: str
+) -> None:
+    response = demo_client.post("/v1/tools/get_customer/call", json=body)
+
+    assert response.status_code == 422, response.text
+    error = error_of(response)
+    assert error["code"] == "invalid_arguments"
+    assert field in [e["field"] for e in error["details"]["errors"]]
+
+
+def test_an_unknown_endpoint_is_404_in_the_error_shape(demo_client: TestClient) -> None:
+    response = demo_client.get("/v1/nothing-here")
+
+    assert response.status_code == 404, response.text
+    assert error_of(response)["code"] == "not_found"
+
+
+def test_a_wrong_method_is_405_in_the_error_shape(demo_client: TestClient) -> None:
+    response = demo_client.get("/v1/tools/get_customer/call")
+
+    assert response.status_code == 405, response.text
+    assert error_of(response)["code"] == "method_not_allowed"
+
+
+def test_an_unknown_call_id_is_404(demo_client: TestClient) -> None:
+    response = demo_client.get("/v1/calls/00000000-0000-0000-0000-000000000000")
+
+    assert response.status_code == 404, response.text
+    assert error_of(response)["code"] == "call_not_found"
+
+
+def test_liveness_reports_the_config_version(demo_client: TestClient) -> None:
+    response = demo_client.get("/healthz")
+
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "ok"
+    assert (
+        response.json()["config_version"] == demo_client.get("/v1/tools").json()["config_version"]
+    )
+
+
+# --------------------------------------------------------------------------- the record
+
+
+def test_the_agent_context_and_the_trace_go_on_the_record(demo_client: TestClient) -> None:
+    context = {"session_id": "sess-42", "reasoning": "the customer asked for a refund", "step": 3}
+
+    response = demo_client.post(
+        "/v1/tools/get_customer/call",
+        json={"arguments": {"customer_number": ANNA}, "context": context},
+        headers={"traceparent": TRACEPARENT},
+    )
+
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["trace_id"] == TRACE_ID
+    record = call_record(demo_client, answer["call_id"])
+    assert record["context"] == context
+    assert record["trace_id"] == TRACE_ID
+    assert record["arguments"] == {"customer_number": ANNA}
+    assert record["tool"] == "get_customer"
+    assert record["principal"] == "anonymous"
+    assert record["config_version"] == demo_client.get("/v1/tools").json()["config_version"]
+    assert record["status"] == "ok"
+    assert record["result"] == answer["result"]
+
+
+def test_a_malformed_traceparent_gets_a_fresh_trace(demo_client: TestClient) -> None:
+    response = demo_client.post(
+        "/v1/tools/get_customer/call",
+        json={"arguments": {"customer_number": ANNA}},
+        headers={"traceparent": f"00-{TRACE_ID}-not-a-span"},
+    )
+
+    assert response.status_code == 200, response.text
+    trace_id = response.json()["trace_id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", trace_id)
+    assert trace_id != TRACE_ID
+
+
+def test_a_dry_run_renders_the_envelope_and_sends_nothing(
+    demo_client: TestClient, estate: EstateServer
+) -> None:
+    watch = EstateWatch(estate)
+
+    answer = successful_call(demo_client, dry_run=True)
+
+    request = answer["result"]["request"]
+    assert request["url"] == estate.customer_master_url
+    assert request["soap_version"] == "1.1"
+    assert "<ns0:CUSTNO>10000001</ns0:CUSTNO>" in request["envelope"]
+    assert request["http_headers"]["SOAPAction"] == '"urn:legacy:customer-master:v1#GetCustomer"'
+    assert watch.new() == []
+    record = call_record(demo_client, answer["call_id"])
+    assert record["dry_run"] is True
+    assert record["interactions"] == []
+    assert [r["kind"] for r in record["records"]] == ["call.intent", "call.outcome"]
+
+
+def test_a_call_is_a_hash_linked_chain_of_records(demo_client: TestClient) -> None:
+    answer = successful_call(demo_client)
+
+    records = call_record(demo_client, answer["call_id"])["records"]
+
+    assert [r["kind"] for r in records] == ["call.intent", "interaction", "call.outcome"]
+    assert [r["seq"] for r in records] == list(range(records[0]["seq"], records[0]["seq"] + 3))
+    for before, after in itertools.pairwise(records):
+        assert after["prev_hash"] == before["hash"]
+    assert all(re.fullmatch(r"[0-9a-f]{64}", r["hash"]) for r in records)
+    check = sqlite_store(demo_client).verify_chain()
+    assert check.ok, check
+    assert check.records == records[-1]["seq"]
+
+
+def test_the_chain_starts_at_genesis_with_the_config(
+    demo_client: TestClient, audit_db: Path
+) -> None:
+    with sqlite3.connect(audit_db) as db:
+        first = db.execute(
+            "SELECT seq, kind, prev_hash FROM records ORDER BY seq LIMIT 1"
+        ).fetchone()
+
+    assert first == (1, "config.loaded", GENESIS)
+
+
+def test_editing_a_record_breaks_the_chain_at_that_record(
+    demo_client: TestClient, audit_db: Path
+) -> None:
+    answer = successful_call(demo_client)
+    successful_call(demo_client)  # records after the edited one must not hide it
+    interaction = call_record(demo_client, answer["call_id"])["records"][1]
+    assert interaction["kind"] == "interaction"
+    seq = interaction["seq"]
+
+    db = sqlite3.connect(audit_db, isolation_level=None)
+    try:
+        db.execute("DROP TRIGGER records_no_update")
+        (body,) = db.execute("SELECT body FROM records WHERE seq = ?", (seq,)).fetchone()
+        index = body.index(b"MULLER")
+        forged = body[:index] + b"MILLER" + body[index + len(b"MULLER") :]
+        assert len(forged) == len(body)
+        assert sum(a != b for a, b in zip(body, forged, strict=True)) == 1
+        db.execute("UPDATE records SET body = ? WHERE seq = ?", (forged, seq))
+    finally:
+        db.close()
+
+    check = SQLiteStore(audit_db).verify_chain()
+
+    assert not check.ok
+    assert check.first_bad_seq == seq
+    assert check.problem is not None
+    assert "hash" in check.problem
+
+
+def test_records_cannot_be_updated_or_deleted(demo_client: TestClient, audit_db: Path) -> None:
+    successful_call(demo_client)
+
+    db = sqlite3.connect(audit_db, isolation_level=None)
+    try:
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            db.execute("UPDATE records SET kind = 'call.outcome' WHERE seq = 2")
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            db.execute("DELETE FROM records WHERE seq = (SELECT MAX(seq) FROM records)")
+    finally:
+        db.close()
+
+    check = sqlite_store(demo_client).verify_chain()
+    assert check.ok, check
+
+
+def test_a_call_that_cannot_be_recorded_is_not_made(
+    demo_client: TestClient, estate: EstateServer, audit_db: Path
+) -> None:
+    """Another writer holds the store's write lock: the intent cannot be written."""
+    store = sqlite_store(demo_client)
+    # Wait 50 ms for the lock instead of the store's 5 s, to keep the test fast.
+    store._db.execute("PRAGMA busy_timeout=50")
+    blocker = sqlite3.connect(audit_db, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    watch = EstateWatch(estate)
+    try:
+        response = call_tool(demo_client, "get_customer", {"customer_number": ANNA})
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+
+    assert response.status_code == 503, response.text
+    error = error_of(response)
+    assert error["code"] == "audit_unavailable"
+    assert error["retryable"] is True
+    assert watch.new() == []
+
+
+def test_a_call_on_a_closed_store_is_refused_as_audit_unavailable(
+    demo_client: TestClient, estate: EstateServer
+) -> None:
+    gateway_of(demo_client).store.close()
+    watch = EstateWatch(estate)
+
+    response = call_tool(demo_client, "get_customer", {"customer_number": ANNA})
+
+    assert watch.new() == []
+    assert response.status_code == 503, response.text
+    error = error_of(response)
+    assert error["code"] == "audit_unavailable"
+    assert error["retryable"] is True
+
+
+def test_a_call_on_a_closed_store_reaches_no_legacy_system(
+    demo_client: TestClient, estate: EstateServer
+) -> None:
+    """Whatever the error code, no record means no call."""
+    gateway_of(demo_client).store.close()
+    watch = EstateWatch(estate)
+
+    response = call_tool(demo_client, "get_customer", {"customer_number": ANNA})
+
+    assert response.status_code >= 500, response.text
+    assert watch.new() == []

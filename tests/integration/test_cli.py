@@ -1,0 +1,160 @@
+"""The ``legacy-gateway`` command, run as a real process from the project directory."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+from lxml import etree
+
+from estate.server import EstateServer
+from tests.integration.support import ANNA, CM_NS, ROOT, SOAP11_NS, EstateWatch
+
+# The console script installed next to the interpreter running the tests (the venv's).
+COMMAND = Path(sys.executable).parent / "legacy-gateway"
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(COMMAND), *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def json_out(result: subprocess.CompletedProcess[str]) -> Any:
+    assert result.returncode == 0, result.stderr
+    return orjson.loads(result.stdout)
+
+
+def test_validate_accepts_the_demo_config() -> None:
+    result = run("validate", "mappings/demo")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("ok:")
+    assert "2 backend(s), 5 tool(s)" in result.stdout
+
+
+def test_validate_names_the_file_line_and_key_of_each_problem(tmp_path: Path) -> None:
+    wsdl = ROOT / "mappings" / "demo" / "wsdl" / "customer_master.wsdl"
+    (tmp_path / "broken.yaml").write_text(
+        "backends:\n"  # 1
+        "  crm:\n"  # 2
+        "    adapter: soap\n"  # 3
+        f"    wsdl: {wsdl}\n"  # 4
+        "    endpoint: http://127.0.0.1:9/customer-master\n"  # 5
+        "tools:\n"  # 6
+        "  get_customer:\n"  # 7
+        "    description: Look up one customer.\n"  # 8
+        "    backend: crm\n"  # 9
+        "    operaton: GetCustomer\n"  # 10: typo
+        "    input:\n"
+        "      customer_number: {to: CUSTNO}\n",
+        encoding="utf-8",
+    )
+
+    result = run("validate", str(tmp_path))
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "broken.yaml:10: tools.get_customer.operaton" in result.stderr
+    assert "did you mean 'operation'" in result.stderr
+    assert "broken.yaml:7: tools.get_customer.operation" in result.stderr  # missing key
+
+
+def test_tools_prints_openai_function_definitions() -> None:
+    functions = json_out(run("tools", "mappings/demo", "--format", "openai"))
+
+    assert isinstance(functions, list)
+    assert {f["function"]["name"] for f in functions} == {
+        "get_customer",
+        "search_customers",
+        "list_customers",
+        "update_customer_address",
+        "get_exchange_rate",
+    }
+    assert all(f["type"] == "function" for f in functions)
+    assert all(f["function"]["parameters"]["type"] == "object" for f in functions)
+
+
+def test_a_cli_call_is_recorded_and_can_be_shown(estate: EstateServer, tmp_path: Path) -> None:
+    audit_db = tmp_path / "cli-audit.sqlite"
+    env = {"CUSTOMER_MASTER_URL": estate.customer_master_url}
+    watch = EstateWatch(estate)
+
+    answer = json_out(
+        run(
+            "call",
+            "mappings/demo",
+            "get_customer",
+            "--args",
+            f'{{"customer_number":"{ANNA}"}}',
+            "--audit-db",
+            str(audit_db),
+            env=env,
+        )
+    )
+
+    assert answer["status"] == "ok"
+    assert answer["result"]["name"] == "MULLER, ANNA"
+    assert answer["result"]["balance_eur"] == 1234.56
+    received = watch.sole()
+
+    record = json_out(run("calls", "show", answer["call_id"], "--audit-db", str(audit_db)))
+
+    assert record["call_id"] == answer["call_id"]
+    assert record["status"] == "ok"
+    assert record["principal"] == "cli"
+    assert record["result"] == answer["result"]
+    (interaction,) = record["interactions"]
+    envelope = interaction["request"]["envelope"]
+    assert envelope == received.body.decode("utf-8")
+    custno = etree.fromstring(envelope.encode()).find(
+        f"{{{SOAP11_NS}}}Body/{{{CM_NS}}}GetCustomer/{{{CM_NS}}}CUSTNO"
+    )
+    assert custno is not None
+    assert custno.text == ANNA
+    assert [r["kind"] for r in record["records"]] == ["call.intent", "interaction", "call.outcome"]
+
+
+def test_a_failed_cli_call_exits_non_zero_with_the_error(
+    estate: EstateServer, tmp_path: Path
+) -> None:
+    result = run(
+        "call",
+        "mappings/demo",
+        "get_customer",
+        "--args",
+        '{"customer_number":"12345678"}',
+        "--audit-db",
+        str(tmp_path / "audit.sqlite"),
+        env={"CUSTOMER_MASTER_URL": estate.customer_master_url},
+    )
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "call_id: " in result.stderr
+    assert "error [legacy_fault]" in result.stderr
+    assert "CM404" in result.stderr
+
+
+def test_calls_show_without_a_store_fails_cleanly(tmp_path: Path) -> None:
+    result = run("calls", "show", "nope", "--audit-db", str(tmp_path / "missing.sqlite"))
+
+    assert result.returncode != 0
+    assert "no audit store" in result.stderr
+    assert not (tmp_path / "missing.sqlite").exists()
+
+
+def test_config_schema_prints_a_json_schema() -> None:
+    schema = json_out(run("config", "schema"))
+
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["type"] == "object"
+    assert {"backends", "tools"} <= set(schema["properties"])
