@@ -29,7 +29,6 @@ def _free(host: str, port: int) -> bool:
 
 def run_demo(host: str, port: int, estate_port: int, audit_db: Path) -> None:
     from estate.server import EstateServer
-
     from gateway.serving import run_server
 
     if not _free(host, port):
