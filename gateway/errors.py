@@ -11,6 +11,9 @@ GatewayError
 ├── DependencyMissing         500 dependency_missing   a protocol or system library is absent
 ├── ToolNotFound              404 tool_not_found
 ├── CallNotFound              404 call_not_found
+├── RouteNotFound             404 not_found            no such endpoint
+├── MethodNotAllowed          405 method_not_allowed
+├── RequestTooLarge           413 request_too_large
 ├── InvalidArguments          422 invalid_arguments    names the failing field(s)
 ├── AuditUnavailable          503 audit_unavailable    the record cannot be written: call refused
 └── LegacyError                                         something went wrong on the legacy side
@@ -90,6 +93,21 @@ class ToolNotFound(GatewayError):
 class CallNotFound(GatewayError):
     code = "call_not_found"
     status = 404
+
+
+class RouteNotFound(GatewayError):
+    code = "not_found"
+    status = 404
+
+
+class MethodNotAllowed(GatewayError):
+    code = "method_not_allowed"
+    status = 405
+
+
+class RequestTooLarge(GatewayError):
+    code = "request_too_large"
+    status = 413
 
 
 class InvalidArguments(GatewayError):

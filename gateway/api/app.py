@@ -12,18 +12,8 @@ from starlette.exceptions import HTTPException
 from gateway.api import calls, health, tools
 from gateway.api.fastpath import FastCallPath
 from gateway.api.responses import JSON, error_response
-from gateway.errors import GatewayError, InvalidArguments
+from gateway.errors import GatewayError, InvalidArguments, MethodNotAllowed, RouteNotFound
 from gateway.runtime import Gateway
-
-
-class RouteNotFound(GatewayError):
-    code = "not_found"
-    status = 404
-
-
-class MethodNotAllowed(GatewayError):
-    code = "method_not_allowed"
-    status = 405
 
 
 def create_app(gateway_factory: Callable[[], Gateway]) -> FastCallPath:

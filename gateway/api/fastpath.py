@@ -14,8 +14,8 @@ import orjson
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
-from gateway.api.tools import MAX_BODY_BYTES, RequestTooLarge, handle_call
-from gateway.errors import GatewayError
+from gateway.api.tools import MAX_BODY_BYTES, handle_call
+from gateway.errors import GatewayError, RequestTooLarge
 
 PREFIX, SUFFIX = "/v1/tools/", "/call"
 _JSON = [(b"content-type", b"application/json")]

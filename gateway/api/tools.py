@@ -10,18 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gateway.api.deps import gateway_of
 from gateway.api.responses import JSON
-from gateway.errors import GatewayError, InvalidArguments
+from gateway.errors import InvalidArguments, RequestTooLarge
 from gateway.runtime import Gateway
 
 router = APIRouter(prefix="/v1")
 
 MAX_CONTEXT_BYTES = 16 * 1024
 MAX_BODY_BYTES = 1024 * 1024
-
-
-class RequestTooLarge(GatewayError):
-    code = "request_too_large"
-    status = 413
 
 
 class CallContextIn(BaseModel):
