@@ -26,6 +26,8 @@ import orjson
 from gateway.errors import AuditUnavailable
 
 GENESIS = "0" * 64
+_INSERT = "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?)"
+_MAX_RACES = 100
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -119,40 +121,66 @@ class SQLiteStore(AuditStore):
         except (OSError, sqlite3.Error) as exc:
             raise AuditUnavailable(f"cannot open the audit store {self.path}: {exc}") from exc
         self._lock = threading.Lock()
+        self._head: tuple[int, str] | None = None
 
     def append_many(
         self, entries: list[tuple[str, str | None, dict[str, Any]]]
     ) -> list[StoredRecord]:
         option = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
-        encoded = [
-            (kind, call_id, body, orjson.dumps(body, option=option))
-            for kind, call_id, body in entries
-        ]
-        stored: list[StoredRecord] = []
+        encoded = [(k, c, b, orjson.dumps(b, option=option)) for k, c, b in entries]
         with self._lock:
-            try:
-                # IMMEDIATE takes the write lock before reading the chain head, so two
-                # processes sharing the file (serve and a CLI call) never fork the chain.
-                self._db.execute("BEGIN IMMEDIATE")
-                row = self._db.execute(
-                    "SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1"
-                ).fetchone()
-                seq, prev = (row[0], row[1]) if row else (0, GENESIS)
-                for kind, call_id, body, data in encoded:
-                    seq += 1
-                    at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
-                    digest = link(prev, canonical(seq, at, kind, call_id, data))
-                    self._db.execute(
-                        "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (seq, at, kind, call_id, data, prev, digest),
-                    )
-                    stored.append(StoredRecord(seq, at, kind, call_id, body, prev, digest))
-                    prev = digest
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._rollback()
-                raise AuditUnavailable(f"cannot write the audit store {self.path}: {exc}") from exc
-        return stored
+            # Optimistic: the chain head is cached, and a record's seq is its primary key.
+            # If another process (a CLI call beside `serve`) appended meanwhile, our seq is
+            # taken, the insert fails, and we re-read the head: the chain never forks.
+            for _ in range(_MAX_RACES):
+                if self._head is None:
+                    self._head = self._read_head()
+                stored = self._chain(self._head, encoded)
+                rows = [(r.seq, r.at, r.kind, r.call_id, d, r.prev_hash, r.hash) for r, d in stored]
+                try:
+                    if len(rows) == 1:
+                        self._db.execute(_INSERT, rows[0])  # one statement, one commit
+                    else:
+                        self._db.execute("BEGIN")
+                        self._db.executemany(_INSERT, rows)
+                        self._db.execute("COMMIT")
+                except sqlite3.IntegrityError:
+                    self._rollback()
+                    self._head = None
+                    continue
+                except sqlite3.Error as exc:
+                    self._rollback()
+                    self._head = None
+                    raise AuditUnavailable(
+                        f"cannot write the audit store {self.path}: {exc}"
+                    ) from exc
+                last = stored[-1][0]
+                self._head = (last.seq, last.hash)
+                return [record for record, _ in stored]
+        raise AuditUnavailable(f"the audit store {self.path} is contended; try again")
+
+    def _read_head(self) -> tuple[int, str]:
+        try:
+            row = self._db.execute(
+                "SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+        except sqlite3.Error as exc:
+            raise AuditUnavailable(f"cannot read the audit store {self.path}: {exc}") from exc
+        return (row[0], row[1]) if row else (0, GENESIS)
+
+    @staticmethod
+    def _chain(
+        head: tuple[int, str], encoded: list[tuple[str, str | None, dict[str, Any], bytes]]
+    ) -> list[tuple[StoredRecord, bytes]]:
+        seq, prev = head
+        out = []
+        for kind, call_id, body, data in encoded:
+            seq += 1
+            at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+            digest = link(prev, canonical(seq, at, kind, call_id, data))
+            out.append((StoredRecord(seq, at, kind, call_id, body, prev, digest), data))
+            prev = digest
+        return out
 
     def _rollback(self) -> None:
         # The connection itself may be the broken part (closed, disk gone): a failed
