@@ -38,14 +38,9 @@ def wait_http(url: str, seconds: float = 30) -> None:
 
 
 @contextmanager
-def estate_process() -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "estate", "--port", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+def _running(command: list[str], base: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run a server process until the block ends; yield its base URL once /healthz answers."""
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
     try:
         wait_http(f"{base}/healthz")
         yield base
@@ -55,27 +50,27 @@ def estate_process() -> Iterator[str]:
 
 
 @contextmanager
+def estate_process() -> Iterator[str]:
+    port = free_port()
+    command = [sys.executable, "-m", "estate", "--port", str(port)]
+    with _running(command, f"http://127.0.0.1:{port}") as base:
+        yield base
+
+
+@contextmanager
 def gateway_process(config: Path, env: dict[str, str]) -> Iterator[str]:
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
-        proc = subprocess.Popen(
-            [
-                str(BIN / "legacy-gateway"),
-                "serve",
-                "--config",
-                str(config),
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env={**os.environ, **env, "LEGACY_GATEWAY_AUDIT_DB": f"{tmp}/audit.sqlite"},
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            wait_http(f"{base}/healthz")
+        command = [
+            str(BIN / "legacy-gateway"),
+            "serve",
+            "--config",
+            str(config),
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ]
+        environment = {**os.environ, **env, "LEGACY_GATEWAY_AUDIT_DB": f"{tmp}/audit.sqlite"}
+        with _running(command, f"http://127.0.0.1:{port}", environment) as base:
             yield base
-        finally:
-            proc.terminate()
-            proc.wait(10)
