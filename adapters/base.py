@@ -18,10 +18,9 @@ Life cycle, driven by ``gateway.runtime``::
 
 from __future__ import annotations
 
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, SecretStr
@@ -91,7 +90,6 @@ class CallContext:
     timeout_s: float
     record: Callable[[Interaction], None]
     attempt: int = 1
-    started: float = field(default_factory=time.perf_counter)
 
 
 @dataclass(frozen=True)

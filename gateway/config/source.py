@@ -57,7 +57,6 @@ class Expansion:
 
     value: Any
     issues: list[ConfigIssue] = field(default_factory=list)
-    secrets: set[str] = field(default_factory=set)
 
 
 def parse_yaml(path: Path, display: str) -> tuple[SourceFile | None, list[ConfigIssue]]:
@@ -90,8 +89,7 @@ def parse_yaml(path: Path, display: str) -> tuple[SourceFile | None, list[Config
 def expand(node: Any, source: SourceFile, loc: tuple[str | int, ...] = ()) -> Expansion:
     """Copy ``node`` into plain dicts and lists, expanding ``${VAR}`` in every string.
 
-    Values that came from the environment are collected in ``secrets`` so that recording
-    can scrub them; they are never put into an error message.
+    Values that came from the environment are never put into an error message.
     """
     result = Expansion(None)
     result.value = _expand(node, source, loc, result)
@@ -129,8 +127,6 @@ def _expand_string(
                 )
             )
             return ""
-        if value:
-            acc.secrets.add(value)
         return value
 
     return _VAR.sub(substitute, text)
