@@ -193,7 +193,53 @@ def _boolean_out(spec: OutputField) -> Converter:
     return convert
 
 
+_FIXED_WIDTH = {"%Y": ("year", 4), "%m": ("month", 2), "%d": ("day", 2)}
+
+
+def _digit_slicer(fmt: str) -> Callable[[str], dt.date] | None:
+    """A parser for formats made only of %Y, %m, %d and literals (%Y%m%d, %d.%m.%Y...).
+
+    strptime costs ~20 us a value; slicing fixed-width digits costs ~1 us, which matters
+    when every row of a large answer carries dates. Other formats return None (strptime).
+    """
+    parts = re.findall(r"%.|[^%]+", fmt)
+    slots: dict[str, tuple[int, int]] = {}
+    literals: list[tuple[int, str]] = []
+    position = 0
+    for part in parts:
+        if part in _FIXED_WIDTH:
+            name, width = _FIXED_WIDTH[part]
+            if name in slots:
+                return None
+            slots[name] = (position, position + width)
+            position += width
+        elif part.startswith("%"):
+            return None
+        else:
+            literals.append((position, part))
+            position += len(part)
+    if set(slots) != {"year", "month", "day"}:
+        return None
+    length = position
+    (y0, y1), (m0, m1), (d0, d1) = slots["year"], slots["month"], slots["day"]
+
+    def parse(text: str) -> dt.date:
+        if len(text) != length:
+            raise ValueError(text)
+        year, month, day = text[y0:y1], text[m0:m1], text[d0:d1]
+        if not (year.isdigit() and month.isdigit() and day.isdigit()):
+            raise ValueError(text)
+        for at, literal in literals:
+            if text[at : at + len(literal)] != literal:
+                raise ValueError(text)
+        return dt.date(int(year), int(month), int(day))
+
+    return parse
+
+
 def _date_out(fmt: str | None) -> Converter:
+    sliced = _digit_slicer(fmt) if fmt else None
+
     def convert(raw: Any) -> Any:
         if isinstance(raw, dt.date):
             return raw.isoformat()
@@ -201,6 +247,8 @@ def _date_out(fmt: str | None) -> Converter:
         if text in NULL_DATES:
             return None
         try:
+            if sliced is not None:
+                return sliced(text).isoformat()
             if fmt is None:
                 return dt.date.fromisoformat(text).isoformat()
             return dt.datetime.strptime(text, fmt).date().isoformat()

@@ -226,3 +226,23 @@ def test_temperature_offset_units() -> None:
     )
     assert mapper({"T": "212"}) == {"t": 100.0}
     assert Decimal("100.0") == Decimal(str(mapper({"T": "212"})["t"]))
+
+
+@pytest.mark.parametrize(
+    ("fmt", "raw", "iso"),
+    [
+        ("%Y%m%d", "19870315", "1987-03-15"),
+        ("%d.%m.%Y", "15.03.1987", "1987-03-15"),
+        ("%m/%d/%Y", "03/15/1987", "1987-03-15"),
+        ("%y%m%d", "870315", "1987-03-15"),  # not fixed-width digits only: strptime's path
+        ("%Y%m%d", "00000000", None),  # legacy zeros mean "no date"
+    ],
+)
+def test_legacy_date_formats(fmt: str, raw: str, iso: str | None) -> None:
+    assert out(d={"from": "D", "type": "date", "format": fmt})({"D": raw}) == {"d": iso}
+
+
+@pytest.mark.parametrize(("fmt", "raw"), [("%d.%m.%Y", "15-03-1987"), ("%Y%m%d", "1987031")])
+def test_a_date_that_does_not_fit_its_format_is_unmappable(fmt: str, raw: str) -> None:
+    with pytest.raises(MappingFailed, match="not a date"):
+        out(d={"from": "D", "type": "date", "format": fmt})({"D": raw})
