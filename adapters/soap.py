@@ -44,6 +44,7 @@ from adapters.base import (
     Interaction,
     OperationUnknown,
 )
+from adapters.soap_envelope import EnvelopeTemplate, compile_template, required_parameters
 from gateway.config.models import BackendConfig, ToolConfig
 from gateway.errors import (
     BackendUnavailable,
@@ -104,6 +105,8 @@ class SoapBackendConfig(BackendConfig):
 class PreparedSoap:
     operation: str
     address: str
+    # None: zeep builds this operation's envelopes (headers, WS-Security, complex parameters).
+    template: EnvelopeTemplate | None = None
 
 
 class SoapAdapter(Adapter[SoapBackendConfig]):
@@ -172,8 +175,8 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
             raise OperationUnknown(tool.operation, self.operations())
         body = operation.input.body
         known = [name for name, _ in body.type.elements] if body is not None else []
-        for field, spec in tool.input.items():
-            parameter = (spec.to or field).split(".")[0]
+        mapped = {(spec.to or field).split(".")[0]: field for field, spec in tool.input.items()}
+        for parameter, field in mapped.items():
             if parameter not in known:
                 # zeep would refuse it on every call; say so once, at load, with the choices.
                 raise BackendSetupError(
@@ -181,7 +184,15 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
                     f"operation {tool.operation} has no parameter '{parameter}'"
                     f"{did_you_mean(parameter, known)}",
                 )
-        return PreparedSoap(tool.operation, self._address)
+        unmapped = [name for name in required_parameters(operation) if name not in mapped]
+        if unmapped:
+            raise BackendSetupError(
+                ("input",),
+                f"operation {tool.operation} requires {', '.join(unmapped)}; "
+                "map an input field onto each (to: NAME)",
+            )
+        template = None if self.config.wsse else compile_template(self._binding, operation)
+        return PreparedSoap(tool.operation, self._address, template)
 
     @property
     def soap_version(self) -> str:
@@ -221,6 +232,13 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
     # ------------------------------------------------------------------ calls
 
     def _build(
+        self, prepared: PreparedSoap, params: dict[str, Any]
+    ) -> tuple[bytes, dict[str, str]]:
+        if prepared.template is not None:
+            return prepared.template.build(params), dict(prepared.template.headers)
+        return self._build_with_zeep(prepared, params)
+
+    def _build_with_zeep(
         self, prepared: PreparedSoap, params: dict[str, Any]
     ) -> tuple[bytes, dict[str, str]]:
         envelope, headers = self._binding._create(

@@ -220,3 +220,12 @@ def test_unknown_operation_parameter_suggests_the_closest(tmp_path: Path) -> Non
     assert (issue.line, issue.key) == (7, "tools.get_customer.input.customer_number.to")
     expected = "operation GetCustomer has no parameter 'CustNo' (did you mean 'CUSTNO'?)"
     assert issue.message == expected
+
+
+def test_a_required_parameter_no_field_maps_onto(tmp_path: Path) -> None:
+    tool = TOOL.replace("operation: GetCustomer", "operation: UpdateCustomerAddress")
+    issue = only_issue(write(tmp_path, **{"b.yaml": BACKEND, "t.yaml": tool}))
+    assert (issue.line, issue.key) == (6, "tools.get_customer.input")
+    assert issue.message.startswith(
+        "operation UpdateCustomerAddress requires ADDR_LINE1, CITY, POST_CD, CTRY_CD"
+    )
