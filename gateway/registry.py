@@ -105,7 +105,7 @@ def build_registry(config: LoadedConfig) -> Registry:
             input=InputMapper(tool.input),
             output=OutputMapper(tool.output),
             input_schema=input_schema(tool.input, tool.examples),
-            output_schema=output_schema(tool.output),
+            output_schema=output_schema(tool.output, tool.result_examples),
             version=version,
         )
     if issues:

@@ -14,14 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
 from pydantic import BaseModel, ValidationError
 
 from adapters.registry import UnknownAdapter, adapter_class
 from gateway.config.models import NAME_PATTERN, BackendConfig, ToolConfig
 from gateway.config.pydantic_errors import issues_from_validation
-from gateway.config.source import SourceFile, dotted, expand, parse_yaml
+from gateway.config.source import SourceFile, dotted, expand, parse_yaml, plain_scalar
 from gateway.errors import ConfigError, ConfigIssue, InvalidArguments
 from gateway.mapping.records import InputMapper
+from gateway.mapping.schema import output_schema
 from gateway.suggest import did_you_mean
 
 SECTIONS = ("backends", "tools")
@@ -187,7 +190,7 @@ def _plain(node: Any) -> Any:
         return {str(k): _plain(v) for k, v in node.items()}
     if isinstance(node, list):
         return [_plain(v) for v in node]
-    return node
+    return plain_scalar(node)
 
 
 def _expanded(entry: Entry, issues: list[ConfigIssue]) -> Any | None:
@@ -242,7 +245,7 @@ def _validate_tool(entry: Entry, issues: list[ConfigIssue]) -> ToolConfig | None
 
 
 def _check_examples(entry: Entry, tool: ToolConfig) -> list[ConfigIssue]:
-    """Examples are shown to agents as working calls, so each must pass the input mapping."""
+    """Examples are shown to agents as the truth, so each must pass its mapping or schema."""
     mapper = InputMapper(tool.input)
     found = []
     for index, example in enumerate(tool.examples):
@@ -251,4 +254,15 @@ def _check_examples(entry: Entry, tool: ToolConfig) -> list[ConfigIssue]:
         except InvalidArguments as exc:
             loc = ("tools", entry.name, "examples", index)
             found.append(_issue(entry, loc, f"example does not validate: {exc.message}"))
+    if tool.result_examples:
+        validator = Draft202012Validator(output_schema(tool.output, []))
+        for index, example in enumerate(tool.result_examples):
+            error = best_match(validator.iter_errors(example))
+            if error is not None:
+                where = "/".join(str(p) for p in error.absolute_path) or "(root)"
+                loc = ("tools", entry.name, "result_examples", index)
+                message = (
+                    f"result example does not match the output schema at {where}: {error.message}"
+                )
+                found.append(_issue(entry, loc, message))
     return found

@@ -42,6 +42,10 @@ class ToolConfig(StrictModel):
     examples: list[dict[str, Any]] = Field(
         default_factory=list, description="Argument sets that work; shown to agents."
     )
+    result_examples: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Results as the agent gets them; each must match the output schema.",
+    )
 
     @property
     def is_idempotent(self) -> bool:

@@ -18,6 +18,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.scalarbool import ScalarBoolean
 
 from gateway.errors import ConfigIssue
 
@@ -103,6 +104,21 @@ def _expand(node: Any, source: SourceFile, loc: tuple[str | int, ...], acc: Expa
         return [_expand(v, source, (*loc, i), acc) for i, v in enumerate(node)]
     if isinstance(node, str) and "${" in node:
         return _expand_string(node, source, loc, acc)
+    return plain_scalar(node)
+
+
+def plain_scalar(node: Any) -> Any:
+    """ruamel's scalar subclasses (ScalarFloat, ScalarInt...) as the plain Python type.
+
+    They carry formatting for round-trips, which JSON serialisers and hashing must not see.
+    """
+    if type(node) in (bool, int, float, str):
+        return node
+    if isinstance(node, ScalarBoolean):  # an int subclass in ruamel, a bool to everyone else
+        return bool(node)
+    for kind in (int, float, str):
+        if isinstance(node, kind) and type(node) is not kind:
+            return kind(node)
     return node
 
 

@@ -101,9 +101,10 @@ def _object(fields: dict[str, OutputField]) -> dict[str, Any]:
     }
 
 
-def output_schema(spec: OutputSpec) -> dict[str, Any]:
+def output_schema(spec: OutputSpec, examples: list[dict[str, Any]]) -> dict[str, Any]:
+    extra: dict[str, Any] = {"examples": examples} if examples else {}
     if not spec.fields:
-        return {"$schema": DIALECT, "description": "The legacy answer, unmapped."}
+        return {"$schema": DIALECT, "description": "The legacy answer, unmapped.", **extra}
     record = _object(spec.fields)
     if spec.list:
         body: dict[str, Any] = {
@@ -114,4 +115,4 @@ def output_schema(spec: OutputSpec) -> dict[str, Any]:
         }
     else:
         body = record
-    return {"$schema": DIALECT, **body}
+    return {"$schema": DIALECT, **body, **extra}

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from jsonschema import Draft202012Validator
 
 from estate.server import EstateServer
 from gateway.audit.store import GENESIS, SQLiteStore
@@ -122,13 +123,18 @@ def test_every_demo_tool_works_with_each_of_its_examples(
     schema = demo_client.get(f"/v1/tools/{tool}").json()
     examples = schema["input_schema"]["examples"]
     assert examples, f"{tool} shows agents no example"
+    assert schema["output_schema"]["examples"], f"{tool} shows agents no result example"
+    arguments_schema = Draft202012Validator(schema["input_schema"])
+    result_schema = Draft202012Validator(schema["output_schema"])
 
     for example in examples:
+        arguments_schema.validate(example)
         watch = EstateWatch(estate)
         response = call_tool(demo_client, tool, example)
 
         assert response.status_code == 200, f"{tool} {example}: {response.text}"
         result = response.json()["result"]
+        result_schema.validate(result)  # what the agent gets is what the schema promised
         declared = schema["output_schema"]["properties"]
         assert set(result) == set(declared), f"{tool} {example}"
         assert len(watch.new()) == 1

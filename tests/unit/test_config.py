@@ -229,3 +229,17 @@ def test_a_required_parameter_no_field_maps_onto(tmp_path: Path) -> None:
     assert issue.message.startswith(
         "operation UpdateCustomerAddress requires ADDR_LINE1, CITY, POST_CD, CTRY_CD"
     )
+
+
+def test_floats_and_other_yaml_scalars_load(tmp_path: Path) -> None:
+    backend = BACKEND + "    timeout_s: 2.5\n    verify_tls: yes\n"
+    config = load_config(write(tmp_path, **{"b.yaml": backend}))
+    assert config.backends["crm"].timeout_s == 2.5
+    assert type(config.canonical["backends"]["crm"]["timeout_s"]) is float
+
+
+def test_result_examples_must_match_the_output_schema(tmp_path: Path) -> None:
+    tool = TOOL + "    result_examples:\n      - {name: 42}\n"
+    issue = only_issue(write(tmp_path, **{"b.yaml": BACKEND, "t.yaml": tool}))
+    assert (issue.key, issue.line) == ("tools.get_customer.result_examples[0]", 13)
+    assert issue.message.startswith("result example does not match the output schema at name:")

@@ -203,7 +203,7 @@ def test_output_schema_describes_types_units_and_nullability() -> None:
             },
         }
     )
-    props = output_schema(spec)["properties"]
+    props = output_schema(spec, [])["properties"]
     assert props["opened_on"] == {
         "type": ["string", "null"],
         "format": "date",
