@@ -134,6 +134,25 @@ class Adapter(ABC, Generic[ConfigT]):
     def render(self, prepared: Any, params: dict[str, Any]) -> dict[str, Any]:
         """The exact request ``call`` would send, without sending it (dry runs)."""
 
+    def parse_answer(self, prepared: Any, payload: bytes) -> Any:
+        """A captured legacy answer (bytes) as ``call`` would return it, for offline mapping.
+
+        JSON becomes plain data, XML plain values (or the element when the tool's output is
+        XPath-mapped), anything else stays bytes (a record). Adapters with an envelope of
+        their own (SOAP) override this.
+        """
+        from gateway.mapping.xml import element_to_value, hardened_parser, parse_untrusted
+
+        head = payload.lstrip()[:1]
+        if head in (b"{", b"["):
+            import orjson
+
+            return orjson.loads(payload)
+        if head == b"<":
+            root = parse_untrusted(payload, hardened_parser())
+            return root if getattr(prepared, "xml_answer", False) else element_to_value(root)
+        return payload
+
     @abstractmethod
     async def check(self) -> Health: ...
 

@@ -46,7 +46,13 @@ from adapters.base import (
     OperationUnknown,
 )
 from adapters.http11 import HTTPClient, ResponseTooLarge, split_target
-from adapters.soap_envelope import EnvelopeTemplate, compile_template, required_parameters
+from adapters.soap_envelope import (
+    EnvelopeTemplate,
+    compile_template,
+    http_headers,
+    required_parameters,
+    wrap_document,
+)
 from gateway.config.models import BackendConfig, ToolConfig
 from gateway.errors import (
     BackendUnavailable,
@@ -109,6 +115,10 @@ class PreparedSoap:
     address: str
     # None: zeep builds this operation's envelopes (headers, WS-Security, complex parameters).
     template: EnvelopeTemplate | None = None
+    # The HTTP headers of a request whose body the input mapping built as XML.
+    document_headers: dict[str, str] | None = None
+    # The output mapping reads raw XML (XPath) rather than plain values.
+    xml_answer: bool = False
 
 
 class SoapAdapter(Adapter[SoapBackendConfig]):
@@ -176,6 +186,9 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
         operation = self._binding._operations.get(tool.operation)
         if operation is None:
             raise OperationUnknown(tool.operation, self.operations())
+        xml_answer = tool.output.uses_xml
+        if tool.request is not None:
+            return self._prepare_document(tool, operation, xml_answer)
         body = operation.input.body
         known = [name for name, _ in body.type.elements] if body is not None else []
         mapped = {(spec.to or field).split(".")[0]: field for field, spec in tool.input.items()}
@@ -195,7 +208,24 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
                 "map an input field onto each (to: NAME)",
             )
         template = None if self.config.wsse else compile_template(self._binding, operation)
-        return PreparedSoap(tool.operation, self._address, template)
+        return PreparedSoap(tool.operation, self._address, template, xml_answer=xml_answer)
+
+    def _prepare_document(self, tool: ToolConfig, operation: Any, xml_answer: bool) -> PreparedSoap:
+        """A tool whose input mapping builds the body element itself (request: xml)."""
+        if tool.request is None or tool.request.xml is None:
+            raise BackendSetupError(
+                ("request",), "a SOAP request is parameters or an XML document (request: xml)"
+            )
+        if self.config.wsse is not None:
+            raise BackendSetupError(
+                ("request", "xml"), "XML requests cannot be combined with WS-Security (wsse)"
+            )
+        return PreparedSoap(
+            tool.operation,
+            self._address,
+            document_headers=http_headers(self._binding, operation),
+            xml_answer=xml_answer,
+        )
 
     @property
     def soap_version(self) -> str:
@@ -237,9 +267,10 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
 
     # ------------------------------------------------------------------ calls
 
-    def _build(
-        self, prepared: PreparedSoap, params: dict[str, Any]
-    ) -> tuple[bytes, dict[str, str]]:
+    def _build(self, prepared: PreparedSoap, params: Any) -> tuple[bytes, dict[str, str]]:
+        if prepared.document_headers is not None:
+            envelope_ns = self._binding.nsmap["soap-env"]
+            return wrap_document(envelope_ns, params), dict(prepared.document_headers)
         if prepared.template is not None:
             return prepared.template.build(params), dict(prepared.template.headers)
         return self._build_with_zeep(prepared, params)
@@ -257,7 +288,7 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
         body = etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
         return body, {str(k): str(v) for k, v in headers.items()}
 
-    def render(self, prepared: PreparedSoap, params: dict[str, Any]) -> dict[str, Any]:
+    def render(self, prepared: PreparedSoap, params: Any) -> dict[str, Any]:
         body, headers = self._build(prepared, params)
         return {
             "url": prepared.address,
@@ -266,7 +297,7 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
             "envelope": self._redact_envelope(body),
         }
 
-    async def call(self, prepared: PreparedSoap, params: dict[str, Any], ctx: CallContext) -> Any:
+    async def call(self, prepared: PreparedSoap, params: Any, ctx: CallContext) -> Any:
         started = time.perf_counter()
         interaction = Interaction("soap", self.backend, prepared.operation, ctx.attempt, {})
         try:
@@ -285,7 +316,7 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
                 "http_headers": self._recordable(response_headers),
                 "body": self.redact(payload.decode("utf-8", errors="replace")),
             }
-            return self._read(status, payload)
+            return self._read(status, payload, prepared.xml_answer)
         except Exception as exc:
             error = self.translate_error(exc)
             interaction.error = {"code": error.code, "message": error.message, **error.details}
@@ -307,8 +338,18 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
         )
         return response.status, response.headers, response.body
 
-    def _read(self, status: int, payload: bytes) -> Any:
-        """The answer's body content as plain values; faults and HTTP errors raised."""
+    def parse_answer(self, prepared: PreparedSoap, payload: bytes) -> Any:
+        """A captured answer: a whole envelope, or only the body's content element."""
+        root = parse_untrusted(payload, self._parser)
+        if local_name(root.tag) == "Envelope":
+            return self._read(200, payload, prepared.xml_answer)
+        return root if prepared.xml_answer else element_to_value(root)
+
+    def _read(self, status: int, payload: bytes, xml_answer: bool = False) -> Any:
+        """The answer's body content as plain values (or as XML for XPath mappings).
+
+        Faults and HTTP errors are raised.
+        """
         root = None
         if payload.lstrip()[:1] == b"<":
             try:
@@ -330,6 +371,8 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
             raise _fault(content, ns)
         if status >= 400:
             raise LegacyHTTPError(status, payload[:500].decode("utf-8", errors="replace"))
+        if xml_answer:
+            return body if content is None else content
         return {} if content is None else element_to_value(content)
 
     # ------------------------------------------------------------------ recording

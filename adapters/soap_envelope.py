@@ -77,15 +77,26 @@ def compile_template(binding: Any, operation: Any) -> EnvelopeTemplate | None:
                 render=element.type.xmlvalue,
             )
         )
-    envelope_ns = binding.nsmap["soap-env"]
-    action = operation.soapaction or ""
-    headers = {"SOAPAction": f'"{action}"', "Content-Type": "text/xml; charset=utf-8"}
-    if envelope_ns == SOAP12_ENV:
-        headers["Content-Type"] = f'application/soap+xml; charset=utf-8; action="{action}"'
     return EnvelopeTemplate(
-        envelope_ns=envelope_ns,
+        envelope_ns=binding.nsmap["soap-env"],
         wrapper_tag=body.qname.text,
         wrapper_ns=body.qname.namespace,
         parameters=tuple(parameters),
-        headers=headers,
+        headers=http_headers(binding, operation),
     )
+
+
+def http_headers(binding: Any, operation: Any) -> dict[str, str]:
+    """The HTTP headers of a request to ``operation``: SOAPAction and content type."""
+    action = operation.soapaction or ""
+    headers = {"SOAPAction": f'"{action}"', "Content-Type": "text/xml; charset=utf-8"}
+    if binding.nsmap["soap-env"] == SOAP12_ENV:
+        headers["Content-Type"] = f'application/soap+xml; charset=utf-8; action="{action}"'
+    return headers
+
+
+def wrap_document(envelope_ns: str, content: etree._Element) -> bytes:
+    """A SOAP envelope whose body is ``content``: an XML request built by the input mapping."""
+    envelope = etree.Element(f"{{{envelope_ns}}}Envelope", nsmap={"soap-env": envelope_ns})
+    etree.SubElement(envelope, f"{{{envelope_ns}}}Body").append(content)
+    return bytes(etree.tostring(envelope, xml_declaration=True, encoding="utf-8"))

@@ -38,7 +38,20 @@ ConfigDir = Annotated[Path, typer.Argument(help="Directory of YAML config files 
 
 
 def _print_json(value: Any) -> None:
-    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+    sys.stdout.write(
+        orjson.dumps(value, option=orjson.OPT_INDENT_2, default=_json_default).decode() + "\n"
+    )
+
+
+def _json_default(value: Any) -> Any:
+    # Legacy requests may hold exact decimals and raw record bytes; print them faithfully.
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, bytes):
+        return value.hex().upper()
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def _fail(error: GatewayError) -> typer.Exit:
@@ -125,6 +138,66 @@ def call(
         if exc.call_id:
             typer.echo(f"call_id: {exc.call_id}", err=True)
         raise _fail(exc) from None
+
+
+@app.command("map")
+def map_offline(
+    config: ConfigDir,
+    tool: Annotated[str, typer.Argument(help="Tool name.")],
+    output_from: Annotated[
+        Path | None,
+        typer.Option(
+            "--output-from",
+            help="A captured legacy answer (XML, JSON or record bytes; - for stdin): "
+            "print the JSON the agent would get.",
+        ),
+    ] = None,
+    input_from: Annotated[
+        Path | None,
+        typer.Option(
+            "--input-from",
+            help="Agent arguments as a JSON file (- for stdin): print the legacy request.",
+        ),
+    ] = None,
+) -> None:
+    """Run a tool's mappings on captured data, with no backend running."""
+    if (output_from is None) == (input_from is None):
+        raise typer.BadParameter("give exactly one of --output-from FILE or --input-from FILE")
+    registry = _registry(config)
+    try:
+        selected = _tool(registry, tool)
+        if output_from is not None:
+            payload = _read_input(output_from)
+            answer = selected.adapter.parse_answer(selected.prepared, payload)
+            _print_json(selected.output(answer))
+            return
+        assert input_from is not None
+        try:
+            arguments = orjson.loads(_read_input(input_from))
+        except orjson.JSONDecodeError as exc:
+            raise typer.BadParameter(f"{input_from} is not JSON: {exc}") from None
+        params = selected.input(arguments)
+        _print_json(selected.adapter.render(selected.prepared, params))
+    except GatewayError as exc:
+        raise _fail(exc) from None
+
+
+def _tool(registry: Any, name: str) -> Any:
+    from gateway.errors import ToolNotFound
+    from gateway.suggest import did_you_mean
+
+    if name not in registry.tools:
+        raise ToolNotFound(f"no tool named '{name}'{did_you_mean(name, registry.tools)}")
+    return registry.tools[name]
+
+
+def _read_input(path: Path) -> bytes:
+    if str(path) == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot read {path}: {exc.strerror}") from None
 
 
 @calls_app.command("show")

@@ -23,11 +23,11 @@ from gateway.config.models import NAME_PATTERN, BackendConfig, ToolConfig
 from gateway.config.pydantic_errors import issues_from_validation
 from gateway.config.source import SourceFile, dotted, expand, parse_yaml, plain_scalar
 from gateway.errors import ConfigError, ConfigIssue, InvalidArguments
-from gateway.mapping.records import InputMapper
+from gateway.mapping.records import InputMapper, MappingConfigError, OutputMapper
 from gateway.mapping.schema import output_schema
 from gateway.suggest import did_you_mean
 
-SECTIONS = ("backends", "tools")
+SECTIONS = ("backends", "tools", "code_tables")
 
 
 @dataclass
@@ -47,6 +47,7 @@ class LoadedConfig:
     backends: dict[str, BackendConfig]
     tools: dict[str, ToolConfig]
     entries: dict[tuple[str, str], Entry]
+    mappers: dict[str, tuple[InputMapper, OutputMapper]]
     version: str
     canonical: dict[str, Any] = field(repr=False)
 
@@ -80,6 +81,7 @@ def load_config(path: Path | str) -> LoadedConfig:
     issues: list[ConfigIssue] = []
     entries = _collect(root, files, issues)
 
+    code_tables = _code_tables(entries, issues)
     backends: dict[str, BackendConfig] = {}
     tools: dict[str, ToolConfig] = {}
     for (section, name), entry in entries.items():
@@ -87,8 +89,8 @@ def load_config(path: Path | str) -> LoadedConfig:
             backend = _validate_backend(entry, issues)
             if backend is not None:
                 backends[name] = backend
-        else:
-            tool = _validate_tool(entry, issues)
+        elif section == "tools":
+            tool = _validate_tool(entry, code_tables, issues)
             if tool is not None:
                 tools[name] = tool
     for (section, name), entry in entries.items():
@@ -97,8 +99,12 @@ def load_config(path: Path | str) -> LoadedConfig:
             hint = did_you_mean(backend, _names(entries, "backends"))
             message = f"unknown backend '{backend}'{hint}"
             issues.append(_issue(entry, ("tools", name, "backend"), message))
+    mappers: dict[str, tuple[InputMapper, OutputMapper]] = {}
     for name, tool in tools.items():
-        issues.extend(_check_examples(entries[("tools", name)], tool))
+        compiled = _compile_mappers(entries[("tools", name)], tool, issues)
+        if compiled is not None:
+            mappers[name] = compiled
+            issues.extend(_check_examples(entries[("tools", name)], tool, compiled[0]))
     if issues:
         raise ConfigError(issues)
 
@@ -113,6 +119,7 @@ def load_config(path: Path | str) -> LoadedConfig:
         backends=backends,
         tools=tools,
         entries=entries,
+        mappers=mappers,
         version=f"sha256:{digest}",
         canonical=canonical,
     )
@@ -206,10 +213,18 @@ def _expanded(entry: Entry, issues: list[ConfigIssue]) -> Any | None:
     return expansion.value
 
 
-def _validate(model: type[BaseModel], data: Any, entry: Entry, issues: list[ConfigIssue]) -> Any:
+def _validate(
+    model: type[BaseModel],
+    data: Any,
+    entry: Entry,
+    issues: list[ConfigIssue],
+    context: dict[str, Any] | None = None,
+) -> Any:
     loc = (entry.section, entry.name)
     try:
-        return model.model_validate(data, context={"base_dir": entry.source.path.parent})
+        return model.model_validate(
+            data, context={"base_dir": entry.source.path.parent, **(context or {})}
+        )
     except ValidationError as exc:
         issues.extend(issues_from_validation(exc, model, entry.source, loc))
         return None
@@ -236,17 +251,65 @@ def _validate_backend(entry: Entry, issues: list[ConfigIssue]) -> BackendConfig 
     return result
 
 
-def _validate_tool(entry: Entry, issues: list[ConfigIssue]) -> ToolConfig | None:
+def _validate_tool(
+    entry: Entry, code_tables: dict[str, dict[str, str]], issues: list[ConfigIssue]
+) -> ToolConfig | None:
     data = _expanded(entry, issues)
     if data is None:
         return None
-    result: ToolConfig | None = _validate(ToolConfig, data, entry, issues)
+    result: ToolConfig | None = _validate(
+        ToolConfig, data, entry, issues, {"code_tables": code_tables}
+    )
     return result
 
 
-def _check_examples(entry: Entry, tool: ToolConfig) -> list[ConfigIssue]:
+def _code_tables(
+    entries: dict[tuple[str, str], Entry], issues: list[ConfigIssue]
+) -> dict[str, dict[str, str]]:
+    """Shared code tables, checked first: tools refer to them by name."""
+    tables: dict[str, dict[str, str]] = {}
+    for (section, name), entry in entries.items():
+        if section != "code_tables":
+            continue
+        loc = (section, name)
+        body = entry.raw
+        if not isinstance(body, dict) or not body:
+            issues.append(_issue(entry, loc, "a code table maps legacy codes to agent values"))
+            continue
+        bad = [code for code, value in body.items() if not isinstance(value, str | int)]
+        for code in bad:
+            issues.append(_issue(entry, (*loc, code), "agent values are strings"))
+        table = {str(code): str(value) for code, value in body.items()}
+        if len(set(table.values())) != len(table):
+            issues.append(
+                _issue(entry, loc, "each legacy code must map to a distinct agent value")
+            )
+        elif not bad:
+            tables[name] = table
+    return tables
+
+
+def _compile_mappers(
+    entry: Entry, tool: ToolConfig, issues: list[ConfigIssue]
+) -> tuple[InputMapper, OutputMapper] | None:
+    """The tool's mappers, compiled once here; a mistake is reported where it was made."""
+    prefix = ("tools", entry.name)
+    compiled: list[Any] = []
+    for build in (
+        lambda: InputMapper(tool.input, tool.request),
+        lambda: OutputMapper(tool.output),
+    ):
+        try:
+            compiled.append(build())
+        except MappingConfigError as exc:
+            issues.append(_issue(entry, (*prefix, *exc.loc), exc.message))
+    if len(compiled) != 2:
+        return None
+    return compiled[0], compiled[1]
+
+
+def _check_examples(entry: Entry, tool: ToolConfig, mapper: InputMapper) -> list[ConfigIssue]:
     """Examples are shown to agents as the truth, so each must pass its mapping or schema."""
-    mapper = InputMapper(tool.input)
     found = []
     for index, example in enumerate(tool.examples):
         try:

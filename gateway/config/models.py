@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from gateway.mapping.spec import InputField, OutputSpec, StrictModel
+from gateway.mapping.spec import InputField, OutputSpec, RequestSpec, StrictModel
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 
@@ -39,6 +39,9 @@ class ToolConfig(StrictModel):
     timeout_s: float | None = Field(None, gt=0, le=3600)
     input: dict[str, InputField] = Field(default_factory=dict)
     output: OutputSpec = Field(default_factory=OutputSpec)
+    request: RequestSpec | None = Field(
+        None, description="Serialise the request as an XML document or a record, not parameters."
+    )
     examples: list[dict[str, Any]] = Field(
         default_factory=list, description="Argument sets that work; shown to agents."
     )
@@ -52,8 +55,14 @@ class ToolConfig(StrictModel):
         return self.idempotent if self.idempotent is not None else self.effect == "read"
 
 
+CodeTable = dict[str, str]
+
+
 class ConfigFile(StrictModel):
     """The top level of one YAML file (used for the published JSON Schema)."""
 
     backends: dict[str, Any] = Field(default_factory=dict)
     tools: dict[str, ToolConfig] = Field(default_factory=dict)
+    code_tables: dict[str, CodeTable] = Field(
+        default_factory=dict, description="Code tables shared by tools: codes: NAME uses one."
+    )

@@ -1,43 +1,75 @@
-"""Compiled mappers for a tool: agent arguments -> legacy parameters, legacy answer -> result.
+"""Compiled mappers for a tool: agent arguments -> legacy request, legacy answer -> result.
 
-Both are built once from the YAML when the config loads. Per call, the input mapper runs one
-closure per argument; the output mapper walks precomputed key paths and runs one closure per
-field and record.
+Both are built once from the YAML when the config loads: paths are split or compiled
+(JMESPath, XPath), converters are closures with every decision taken, nested records and
+lists have their own compiled mappers. Per call, the input mapper runs one closure per
+argument; the output mapper runs one getter and one converter per field and record.
+
+Mistakes found while compiling (a JMESPath that does not parse, an undeclared XML prefix)
+raise ``MappingConfigError`` with the key's location, which the loader reports as a config
+issue with file and line.
 """
 
 from __future__ import annotations
 
+import base64
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
+from lxml import etree
+
 from gateway.errors import InvalidArguments, MappingFailed
-from gateway.mapping.spec import InputField, OutputField, OutputSpec
-from gateway.mapping.values import Converter, Unmappable, agent_to_legacy, legacy_to_agent
+from gateway.mapping.spec import InputField, OutputField, OutputSpec, RequestSpec
+from gateway.mapping.values import (
+    Converter,
+    Unmappable,
+    agent_to_legacy,
+    decimal_to_json,
+    legacy_to_agent,
+    record_codec,
+)
+from gateway.mapping.xml import XSI_NIL, element_to_value
+from gateway.mapping.xmlbuild import TEXT, XmlBuilder, XmlNameError
 from gateway.suggest import did_you_mean
 
 _MISSING = object()
+# A dotted path of plain names (copybook names may hold hyphens): read by dict lookups,
+# which is ten times faster than a JMESPath search and covers nearly every mapping.
+_PLAIN_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*(\.[A-Za-z_][A-Za-z0-9_\-]*)*$")
+
+Loc = tuple[str | int, ...]
+Getter = Callable[[Any], Any]
 
 
-def _path(dotted: str) -> tuple[str, ...]:
-    return tuple(part for part in dotted.split(".") if part)
+class MappingConfigError(ValueError):
+    """A mapping that cannot be compiled; ``loc`` is the key's path below the tool."""
+
+    def __init__(self, loc: Loc, message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+        self.message = message
 
 
-def _getter(keys: tuple[str, ...]) -> Callable[[Any], Any]:
-    """A function reading ``keys`` from a record; one key (the usual case) is a dict lookup."""
+# ---------------------------------------------------------------- reading paths
+
+
+def _plain_get(keys: tuple[str, ...]) -> Getter:
     if len(keys) == 1:
         key = keys[0]
 
         def one(node: Any) -> Any:
             if isinstance(node, dict):
                 return node.get(key)
-            return _get(node, keys)
+            return _walk(node, keys)
 
         return one
-    return lambda node: _get(node, keys)
+    return lambda node: _walk(node, keys)
 
 
-def _get(node: Any, keys: tuple[str, ...]) -> Any:
+def _walk(node: Any, keys: tuple[str, ...]) -> Any:
     for key in keys:
         if node is None:
             return None
@@ -49,105 +81,55 @@ def _get(node: Any, keys: tuple[str, ...]) -> Any:
     return node
 
 
-def _put(target: dict[str, Any], keys: tuple[str, ...], value: Any) -> None:
-    for key in keys[:-1]:
-        target = target.setdefault(key, {})
-    target[keys[-1]] = value
+def data_getter(expression: str, loc: Loc) -> Getter:
+    """A reader of plain data (dicts and lists): a dotted name, or any JMESPath expression."""
+    if not expression:
+        return lambda node: node
+    if _PLAIN_PATH.match(expression):
+        return _plain_get(tuple(expression.split(".")))
+    import jmespath
+    from jmespath.exceptions import JMESPathError
+
+    try:
+        compiled = jmespath.compile(expression)
+    except JMESPathError as exc:
+        raise MappingConfigError(loc, f"invalid JMESPath expression: {exc}") from None
+    return compiled.search
 
 
-@dataclass(frozen=True)
-class _InputSlot:
-    name: str
-    target: tuple[str, ...]
-    convert: Converter
-    required: bool
-    default: Any
+def xpath_getter(expression: str, namespaces: dict[str, str], loc: Loc) -> Getter:
+    """A reader of raw XML: every result of an XPath expression, as a list."""
+    try:
+        compiled = etree.XPath(expression, namespaces=namespaces, smart_strings=False)
+    except etree.XPathSyntaxError as exc:
+        raise MappingConfigError(loc, f"invalid XPath expression: {exc}") from None
+    except etree.XPathError as exc:  # undefined prefix and the like
+        raise MappingConfigError(loc, f"invalid XPath expression: {exc}") from None
 
-
-class InputMapper:
-    """Validates the agent's arguments and builds the legacy parameters from them."""
-
-    def __init__(self, fields: dict[str, InputField]) -> None:
-        self.slots = [
-            _InputSlot(
-                name,
-                _path(spec.to or name),
-                agent_to_legacy(spec),
-                spec.required,
-                spec.default,
-            )
-            for name, spec in fields.items()
-        ]
-        self.names = frozenset(fields)
-
-    def __call__(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        errors: list[dict[str, str]] = []
-        for name in arguments:
-            if name not in self.names:
-                hint = did_you_mean(name, self.names)
-                errors.append({"field": name, "message": f"unknown argument{hint}"})
-        params: dict[str, Any] = {}
-        for slot in self.slots:
-            value = arguments.get(slot.name, _MISSING)
-            if value is _MISSING or value is None:
-                if slot.required:
-                    errors.append({"field": slot.name, "message": "is required"})
-                    continue
-                if slot.default is None:
-                    continue
-                value = slot.default
-            try:
-                _put(params, slot.target, slot.convert(value))
-            except Unmappable as exc:
-                errors.append({"field": slot.name, "message": str(exc)})
-        if errors:
-            raise InvalidArguments(errors)
-        return params
-
-
-RecordMapper = Callable[[Any, str], Any]
-
-
-def _field_mapper(name: str, spec: OutputField) -> Callable[[Any, str], Any]:
-    """A function (legacy record, path of the record) -> the field's JSON value."""
-    keys = _path(spec.source or name)
-    get = _getter(keys)
-    if spec.fields is not None:
-        inner = _record_mapper(spec.fields)
-
-        def nested(record: Any, where: str) -> Any:
-            raw = _located(record, keys, where, name)
-            if spec.list:
-                return [inner(item, f"{where}{name}[{i}].") for i, item in enumerate(_items(raw))]
-            return None if raw is None else inner(raw, f"{where}{name}.")
-
-        return nested
-    convert = legacy_to_agent(spec)
-
-    def scalar(record: Any, where: str) -> Any:
+    def search(node: Any) -> Any:
         try:
-            raw = get(record)
-            if spec.list:
-                return [convert(item) for item in _items(raw)]
-            return convert(raw)
-        except Unmappable as exc:
-            raise MappingFailed(f"{where}{name}", _raw_or_none(record, keys), str(exc)) from None
+            return compiled(node)
+        except etree.XPathEvalError as exc:
+            raise Unmappable(f"XPath {expression} fails: {exc}") from None
 
-    return scalar
+    return search
 
 
-def _raw_or_none(record: Any, keys: tuple[str, ...]) -> Any:
-    try:
-        return _get(record, keys)
-    except Unmappable:
-        return None
+def _xml_scalar(found: Any) -> Any:
+    """The value of one XPath result: an element's text, an attribute's or text()'s string."""
+    if isinstance(found, etree._Element):
+        if found.get(XSI_NIL) in ("true", "1"):
+            return None
+        if len(found):
+            raise Unmappable("expected a single value, found an element with children")
+        return found.text or ""
+    return found
 
 
-def _located(record: Any, keys: tuple[str, ...], where: str, name: str) -> Any:
-    try:
-        return _get(record, keys)
-    except Unmappable as exc:
-        raise MappingFailed(f"{where}{name}", None, str(exc)) from None
+def _first(results: Any) -> Any:
+    if isinstance(results, list):
+        return results[0] if results else None
+    return results  # count(), string() and boolean XPath results are single values
 
 
 def _items(raw: Any) -> list[Any]:
@@ -157,37 +139,379 @@ def _items(raw: Any) -> list[Any]:
     return raw if isinstance(raw, list) else [raw]
 
 
-def _record_mapper(fields: dict[str, OutputField]) -> RecordMapper:
-    mappers = [(name, _field_mapper(name, spec)) for name, spec in fields.items()]
+# ---------------------------------------------------------------- output
+
+
+RecordMapper = Callable[[Any, str], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class _Mode:
+    xml: bool
+    namespaces: dict[str, str]
+
+
+def _field_getter(name: str, spec: OutputField, mode: _Mode, loc: Loc) -> Getter:
+    if mode.xml:
+        expression = spec.xpath or f"*[local-name()='{name}']"
+        return xpath_getter(expression, mode.namespaces, (*loc, "xpath"))
+    if spec.xpath is not None:
+        raise MappingConfigError(
+            (*loc, "xpath"), "xpath needs raw XML: declare output.xpath or use from"
+        )
+    return data_getter(spec.source or name, (*loc, "from"))
+
+
+def _field_mapper(name: str, spec: OutputField, mode: _Mode, loc: Loc) -> Callable[[Any, str], Any]:
+    """A function (legacy record, path of the record) -> the field's JSON value."""
+    if spec.const is not None:
+        constant = spec.const
+        return lambda record, where: constant
+    get = _field_getter(name, spec, mode, loc)
+    many, required, default = spec.list, spec.required, spec.default
+    one: Callable[[Any, str], Any]
+    if spec.fields is not None:
+        if spec.record is not None:
+            decode, _ = record_codec(spec.record)
+            inner = _record_mapper(spec.fields, _Mode(False, {}), (*loc, "fields"))
+
+            def one(item: Any, where: str) -> Any:
+                raw = _xml_scalar(item) if mode.xml else item
+                if raw is None or (isinstance(raw, str) and not raw.strip()):
+                    return None
+                try:
+                    decoded = decode(raw)
+                except Unmappable as exc:
+                    raise MappingFailed(where.rstrip("."), _shown(raw), str(exc)) from None
+                return inner(decoded, where)
+
+        else:
+            inner = _record_mapper(spec.fields, mode, (*loc, "fields"))
+
+            def one(item: Any, where: str) -> Any:
+                return None if item is None else inner(item, where)
+
+    else:
+        convert = legacy_to_agent(spec)
+        if mode.xml:
+            xml_convert = convert
+
+            def convert(raw: Any) -> Any:
+                return xml_convert(_xml_scalar(raw))
+
+        def one(item: Any, where: str) -> Any:
+            try:
+                return convert(item)
+            except Unmappable as exc:
+                raw = _xml_scalar(item) if mode.xml and item is not None else item
+                raise MappingFailed(where.rstrip("."), _shown(raw), str(exc)) from None
+
+    nested = spec.fields is not None
+
+    def mapped(record: Any, where: str) -> Any:
+        try:
+            found = get(record)
+        except Unmappable as exc:
+            raise MappingFailed(f"{where}{name}", None, str(exc)) from None
+        if many:
+            occurrences = found if mode.xml else _items(found)
+            return [
+                one(item, f"{where}{name}[{i}]." if nested else f"{where}{name}[{i}]")
+                for i, item in enumerate(occurrences)
+            ]
+        if mode.xml:
+            found = _first(found)
+        value = one(found, f"{where}{name}." if nested else f"{where}{name}")
+        if value is None:
+            if default is not None:
+                return default
+            if required:
+                raise MappingFailed(f"{where}{name}", None, "the legacy answer has no value")
+        return value
+
+    return mapped
+
+
+def _shown(raw: Any) -> Any:
+    """The raw legacy value as it goes into an error (and the call's record)."""
+    if isinstance(raw, bytes):
+        return raw.hex().upper()
+    if isinstance(raw, etree._Element):
+        return etree.tostring(raw, encoding="unicode")[:500]
+    if isinstance(raw, str | int | float | bool) or raw is None:
+        return raw
+    return str(raw)
+
+
+def _record_mapper(fields: dict[str, OutputField], mode: _Mode, loc: Loc) -> RecordMapper:
+    mappers = [
+        (name, _field_mapper(name, spec, mode, (*loc, name))) for name, spec in fields.items()
+    ]
 
     def record(raw: Any, where: str) -> dict[str, Any]:
-        if raw is not None and not isinstance(raw, dict):
-            raise MappingFailed(where.rstrip(".") or "$", raw, "expected a record")
+        if not mode.xml and raw is not None and not isinstance(raw, dict):
+            raise MappingFailed(where.rstrip(".") or "$", _shown(raw), "expected a record")
         return {name: mapper(raw, where) for name, mapper in mappers}
 
     return record
 
 
-class OutputMapper:
-    """Turns the legacy answer (plain dicts, lists and strings) into the tool's result."""
+def plain_json(value: Any) -> Any:
+    """Unmapped legacy data made JSON-safe: decimals as exact numbers, bytes as base64."""
+    if isinstance(value, dict):
+        return {key: plain_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain_json(item) for item in value]
+    if isinstance(value, Decimal):
+        try:
+            return decimal_to_json(value)
+        except Unmappable:
+            return str(value)
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, etree._Element):
+        return plain_json(element_to_value(value))
+    return value
 
-    def __init__(self, spec: OutputSpec) -> None:
-        self.root = _path(spec.source or "")
+
+class OutputMapper:
+    """Turns the legacy answer into the tool's result.
+
+    The answer is plain data (dicts, lists, strings) for ``from`` mappings, or an lxml
+    element for ``xpath`` mappings (``wants_xml``): the adapter hands over what is asked for.
+    """
+
+    def __init__(self, spec: OutputSpec, loc: Loc = ("output",)) -> None:
+        self.wants_xml = spec.uses_xml
+        mode = _Mode(self.wants_xml, dict(spec.namespaces))
+        if self.wants_xml:
+            root = spec.xpath or "."
+            self.root = xpath_getter(root, mode.namespaces, (*loc, "xpath"))
+        else:
+            self.root = data_getter(spec.source or "", (*loc, "from"))
+        self.root_name = spec.xpath or spec.source or "$"
         self.many = spec.list
+        self.decode = record_codec(spec.record)[0] if spec.record is not None else None
         self.passthrough = not spec.fields
-        self.record = _record_mapper(spec.fields)
+        # A decoded record is plain data even when the envelope around it was XML.
+        field_mode = _Mode(False, {}) if self.decode is not None else mode
+        self.record = _record_mapper(spec.fields, field_mode, (*loc, "fields"))
 
     def __call__(self, answer: Any) -> Any:
         try:
-            node = _get(answer, self.root)
+            node = self.root(answer)
         except Unmappable as exc:
-            raise MappingFailed(".".join(self.root), None, str(exc)) from None
+            raise MappingFailed(self.root_name, None, str(exc)) from None
+        if self.wants_xml and not self.many:
+            node = _first(node)
+        if self.decode is not None:
+            node = [self._decoded(item, i) for i, item in enumerate(_items(node))] if (
+                self.many
+            ) else self._decoded(node, None)
         if self.passthrough:
-            return node
+            return plain_json(node)
         if self.many:
             return {
                 "items": [self.record(item, f"items[{i}].") for i, item in enumerate(_items(node))]
             }
         if node is None:
-            raise MappingFailed(".".join(self.root) or "$", None, "the legacy answer is empty")
+            raise MappingFailed(self.root_name, None, "the legacy answer is empty")
         return self.record(node, "")
+
+    def _decoded(self, raw: Any, index: int | None) -> Any:
+        assert self.decode is not None
+        if self.wants_xml:
+            raw = _xml_scalar(raw)
+        if raw is None:
+            return None
+        try:
+            return self.decode(raw)
+        except Unmappable as exc:
+            where = "$" if index is None else f"items[{index}]"
+            raise MappingFailed(where, _shown(raw), str(exc)) from None
+
+
+# ---------------------------------------------------------------- input
+
+
+def _put(target: dict[str, Any], keys: tuple[str, ...], value: Any) -> None:
+    for key in keys[:-1]:
+        child = target.get(key)
+        if child is None:
+            child = target[key] = {}
+        elif not isinstance(child, dict):
+            # An element that carries both text and attributes: the text moves to #text.
+            child = target[key] = {TEXT: child}
+        target = child
+    last = keys[-1]
+    if isinstance(target.get(last), dict):
+        target[last][TEXT] = value
+    else:
+        target[last] = value
+
+
+@dataclass(frozen=True)
+class _InputSlot:
+    name: str
+    target: tuple[str, ...]
+    convert: Converter
+    required: bool
+    default: Any
+    absent: Any  # the legacy value for "none" (null_values[0]), or None to leave it out
+    const: Any
+
+
+class InputMapper:
+    """Validates the agent's arguments and builds the legacy parameters from them.
+
+    The result is a dict of legacy parameters (nested where ``to`` is dotted), or, with a
+    ``request`` spec, the XML element or the record the backend takes as its request body.
+    """
+
+    def __init__(
+        self,
+        fields: dict[str, InputField],
+        request: RequestSpec | None = None,
+        loc: Loc = ("input",),
+        names: XmlBuilder | None = None,
+    ) -> None:
+        # ``names`` resolves XML names of a nested record inside an XML request; only the
+        # top-level mapper (with the request spec) builds the document.
+        self.builder: XmlBuilder | None = None
+        xml = request.xml if request is not None else None
+        if xml is not None:
+            try:
+                self.builder = names = XmlBuilder(xml.root, xml.namespaces)
+            except XmlNameError as exc:
+                raise MappingConfigError(("request", "xml", "root"), str(exc)) from None
+        record = request.record if request is not None else None
+        self.encode = record_codec(record)[1] if record is not None else None
+        self.slots = []
+        for name, spec in fields.items():
+            target = _target(spec.to or name, names, (*loc, name, "to"))
+            convert = _input_converter(spec, (*loc, name), names)
+            absent = spec.null_values[0] if spec.null_values else None
+            self.slots.append(
+                _InputSlot(name, target, convert, spec.required, spec.default, absent, spec.const)
+            )
+        self.names = frozenset(name for name, spec in fields.items() if spec.const is None)
+
+    def fields_of(self, arguments: Any, where: str, errors: list[dict[str, str]]) -> Any:
+        if not isinstance(arguments, dict):
+            errors.append({"field": where.rstrip(".") or "$", "message": "expected an object"})
+            return {}
+        for name in arguments:
+            if name not in self.names:
+                hint = did_you_mean(name, self.names)
+                errors.append({"field": f"{where}{name}", "message": f"unknown argument{hint}"})
+        params: dict[str, Any] = {}
+        for slot in self.slots:
+            if slot.const is not None:
+                _put(params, slot.target, slot.const)
+                continue
+            value = arguments.get(slot.name, _MISSING)
+            if value is _MISSING or value is None:
+                if slot.required:
+                    errors.append({"field": f"{where}{slot.name}", "message": "is required"})
+                    continue
+                if slot.default is None:
+                    if slot.absent is not None:
+                        _put(params, slot.target, slot.absent)
+                    continue
+                value = slot.default
+            try:
+                _put(params, slot.target, slot.convert(value))
+            except Unmappable as exc:
+                errors.append({"field": f"{where}{slot.name}", "message": str(exc)})
+            except _NestedErrors as exc:
+                for error in exc.errors:
+                    errors.append({**error, "field": f"{where}{slot.name}{error['field']}"})
+        return params
+
+    def __call__(self, arguments: dict[str, Any]) -> Any:
+        errors: list[dict[str, str]] = []
+        params = self.fields_of(arguments, "", errors)
+        if errors:
+            raise InvalidArguments(errors)
+        if self.builder is not None:
+            return self.builder.build(params)
+        if self.encode is not None:
+            try:
+                return self.encode(params)
+            except Unmappable as exc:
+                raise InvalidArguments([{"field": "$", "message": str(exc)}]) from None
+        return params
+
+
+class _NestedErrors(Exception):
+    """Errors inside a nested object or list, with field paths relative to it."""
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+def _target(path: str, builder: XmlBuilder | None, loc: Loc) -> tuple[str, ...]:
+    if builder is None:
+        return tuple(part for part in path.split(".") if part)
+    parts = tuple(part for part in path.split("/") if part)
+    for part in parts:
+        try:
+            builder.resolve(part)
+        except XmlNameError as exc:
+            raise MappingConfigError(loc, str(exc)) from None
+    if any(part.startswith("@") for part in parts[:-1]):
+        raise MappingConfigError(loc, "an attribute (@name) can only end a path")
+    return parts
+
+
+def _input_converter(spec: InputField, loc: Loc, builder: XmlBuilder | None) -> Converter:
+    one: Converter
+    if spec.fields is not None:
+        # Nested records inside a copybook-encoded value are plain dicts, never XML.
+        inner = InputMapper(
+            spec.fields, None, (*loc, "fields"), builder if spec.record is None else None
+        )
+        encode = record_codec(spec.record)[1] if spec.record is not None else None
+
+        def one(value: Any, where: str = "") -> Any:
+            errors: list[dict[str, str]] = []
+            params = inner.fields_of(value, where + ".", errors)
+            if errors:
+                raise _NestedErrors(errors)
+            return encode(params) if encode is not None else params
+
+    else:
+        convert = agent_to_legacy(spec)
+
+        def one(value: Any, where: str = "") -> Any:
+            try:
+                return convert(value)
+            except Unmappable as exc:
+                if where:
+                    raise _NestedErrors([{"field": where, "message": str(exc)}]) from None
+                raise
+
+    if not spec.list:
+        return one
+    low, high = spec.min_items, spec.max_items
+
+    def many(value: Any) -> Any:
+        if not isinstance(value, list):
+            raise Unmappable("expected an array")
+        if low is not None and len(value) < low:
+            raise Unmappable(f"needs at least {low} items")
+        if high is not None and len(value) > high:
+            raise Unmappable(f"takes at most {high} items")
+        errors: list[dict[str, str]] = []
+        result = []
+        for index, item in enumerate(value):
+            try:
+                result.append(one(item, f"[{index}]"))
+            except _NestedErrors as exc:
+                errors.extend(exc.errors)
+        if errors:
+            raise _NestedErrors(errors)
+        return result
+
+    return many

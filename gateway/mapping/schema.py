@@ -1,4 +1,9 @@
-"""JSON Schema 2020-12 of a tool's arguments and result, generated from its mappings."""
+"""JSON Schema 2020-12 of a tool's arguments and result, generated from its mappings.
+
+What the mapping knows goes into the schema, so that an agent (or its framework) sees it:
+types and formats, patterns, enums from code tables, ranges and lengths, units and the legacy
+names in descriptions, required fields, defaults and examples.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from gateway.mapping.spec import InputField, OutputField, OutputSpec, ValueSpec
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
+_FORMATS = {"date": "date", "time": "time", "datetime": "date-time"}
 
 
 def _base(spec: ValueSpec) -> dict[str, Any]:
@@ -15,8 +21,9 @@ def _base(spec: ValueSpec) -> dict[str, Any]:
     schema: dict[str, Any]
     if kind == "string":
         schema = {"type": "string"}
-        if spec.codes:
-            schema["enum"] = list(spec.codes.values())
+        codes = spec.code_table
+        if codes:
+            schema["enum"] = list(codes.values())
     elif kind == "integer":
         schema = {"type": "integer"}
     elif kind in {"number", "decimal"}:
@@ -24,69 +31,104 @@ def _base(spec: ValueSpec) -> dict[str, Any]:
     elif kind == "boolean":
         schema = {"type": "boolean"}
     else:
-        schema = {"type": "string", "format": "date"}
+        schema = {"type": "string", "format": _FORMATS[kind]}
     return schema
 
 
 def _description(spec: ValueSpec, legacy_name: str, direction: str) -> str:
     words = [spec.description.rstrip(".") + "." if spec.description else ""]
     if spec.unit is not None:
-        words.append(f"In {spec.unit.agent}.")
-    if spec.codes:
-        words.append("Codes: " + ", ".join(f"{k}={v}" for k, v in spec.codes.items()) + ".")
+        words.append(f"In {spec.unit.agent} (legacy {spec.unit.legacy}).")
+    if spec.type == "datetime" and spec.timezone:
+        words.append(f"Legacy host time {spec.timezone}.")
+    codes = spec.code_table
+    if codes:
+        words.append("Codes: " + ", ".join(f"{k}={v}" for k, v in codes.items()) + ".")
     words.append(f"Legacy {direction} {legacy_name}.")
     return " ".join(w for w in words if w)
 
 
-def input_schema(fields: dict[str, InputField], examples: list[dict[str, Any]]) -> dict[str, Any]:
-    properties: dict[str, Any] = {}
-    required: list[str] = []
-    for name, spec in fields.items():
+def _input_property(name: str, spec: InputField) -> dict[str, Any]:
+    legacy = spec.to or name
+    if spec.fields is not None:
+        prop = _input_object(spec.fields)
+        what = "record" if spec.record is not None else "parameter"
+        prop["description"] = f"{spec.description or ''} Legacy {what} {legacy}.".strip()
+    else:
         prop = _base(spec)
         if spec.type == "decimal":
             # Money may be sent as a string so that it never passes through a float.
             prop = {"type": ["number", "string"], "pattern": DECIMAL_PATTERN}
-        prop["description"] = _description(spec, spec.to or name, "parameter")
+        prop["description"] = _description(spec, legacy, "parameter")
+        max_length = spec.max_length if spec.overflow == "error" else None
+        if max_length is None and spec.type == "string" and spec.overflow == "error":
+            max_length = spec.width
         for key, value in (
             ("pattern", spec.pattern),
             ("minLength", spec.min_length),
-            ("maxLength", spec.max_length),
+            ("maxLength", max_length),
             ("minimum", spec.minimum),
             ("maximum", spec.maximum),
-            ("default", spec.default),
         ):
-            if value is not None and not (key == "pattern" and spec.codes):
+            # A code table's enum says it all; the other checks apply to free text.
+            if value is not None and not spec.code_table:
                 prop[key] = value
-        if spec.example is not None:
-            prop["examples"] = [spec.example]
-        properties[name] = prop
-        if spec.required:
-            required.append(name)
-    schema: dict[str, Any] = {
-        "$schema": DIALECT,
+    if spec.default is not None:
+        prop["default"] = spec.default
+    if spec.example is not None:
+        prop["examples"] = [spec.example]
+    if spec.list:
+        array: dict[str, Any] = {"type": "array", "items": prop}
+        if spec.min_items is not None:
+            array["minItems"] = spec.min_items
+        if spec.max_items is not None:
+            array["maxItems"] = spec.max_items
+        return array
+    return prop
+
+
+def _input_object(fields: dict[str, InputField]) -> dict[str, Any]:
+    shown = {name: spec for name, spec in fields.items() if spec.const is None}
+    return {
         "type": "object",
-        "properties": properties,
-        "required": required,
+        "properties": {name: _input_property(name, spec) for name, spec in shown.items()},
+        "required": [name for name, spec in shown.items() if spec.required],
         "additionalProperties": False,
     }
+
+
+def input_schema(fields: dict[str, InputField], examples: list[dict[str, Any]]) -> dict[str, Any]:
+    schema: dict[str, Any] = {"$schema": DIALECT, **_input_object(fields)}
     if examples:
         schema["examples"] = examples
     return schema
 
 
 def _output_field(name: str, spec: OutputField) -> dict[str, Any]:
-    legacy = spec.source or name
+    legacy = spec.xpath or spec.source or name
     if spec.fields is not None:
         inner = _object(spec.fields)
-        inner["description"] = f"{spec.description or ''} Legacy record {legacy}.".strip()
+        what = "record" if spec.record is None else "encoded record"
+        inner["description"] = f"{spec.description or ''} Legacy {what} {legacy}.".strip()
         if spec.list:
             return {"type": "array", "items": inner}
-        return {**inner, "type": ["object", "null"]}
+        if not spec.required:
+            inner["type"] = ["object", "null"]
+        return inner
+    if spec.const is not None:
+        prop: dict[str, Any] = {"const": spec.const}
+        if spec.description:
+            prop["description"] = spec.description
+        return prop
     prop = _base(spec)
-    prop["type"] = [prop["type"], "null"]
-    if "enum" in prop:
-        prop["enum"] = [*prop["enum"], None]
+    nullable = not spec.required and spec.default is None
+    if nullable:
+        prop["type"] = [prop["type"], "null"]
+        if "enum" in prop:
+            prop["enum"] = [*prop["enum"], None]
     prop["description"] = _description(spec, legacy, "field")
+    if spec.example is not None:
+        prop["examples"] = [spec.example]
     if spec.list:
         return {"type": "array", "items": prop}
     return prop

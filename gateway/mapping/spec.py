@@ -1,20 +1,46 @@
-"""The YAML shape of a tool's ``input`` and ``output`` mappings.
+"""The YAML shape of a tool's mappings: ``input``, ``output`` and ``request``.
 
 Input fields are what the agent sends, each mapped onto a legacy parameter (``to``).
-Output fields are what the agent gets, each picked from the legacy response (``from``).
-A value spec (type, scale, date format, code table, unit...) is shared by both directions so
-that a code table or a unit is declared once and applied both ways.
+Output fields are what the agent gets, each picked from the legacy answer (``from`` as a
+JMESPath expression over plain data, or ``xpath`` over raw XML).
+A value spec (type, scale, date format, code table, unit, width...) is shared by both
+directions, so that a code table or a unit is declared once and applied both ways.
+
+Everything here is checked when the config loads: a unit pint cannot convert, a date format
+that cannot round-trip, a copybook that does not parse, an unknown code table are config
+errors naming the file, line and key.
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-FieldType = Literal["string", "integer", "number", "decimal", "boolean", "date"]
+FieldType = Literal[
+    "string", "integer", "number", "decimal", "boolean", "date", "time", "datetime", "object"
+]
 UnknownCode = Literal["error", "pass", "null"]
+Rounding = Literal["half_up", "half_even", "half_down", "down", "up", "floor", "ceiling"]
+Transport = Literal["base64", "hex", "text", "binary"]
+# The builtin is shadowed by the ``list`` flag inside the field models below.
+StrList = list[str]
+AnyList = list[Any]
+
+#: Legacy date layouts strftime cannot express: Julian days and IBM i century digits.
+LEGACY_DATE_FORMATS = ("CYYDDD", "YYDDD", "YYYYDDD", "CYYMMDD")
+NUMERIC_TYPES = ("integer", "number", "decimal")
+TEMPORAL_TYPES = ("date", "time", "datetime")
 
 
 class StrictModel(BaseModel):
@@ -28,7 +54,15 @@ class UnitSpec(StrictModel):
 
     legacy: str = Field(alias="from", description="Unit of the legacy value, e.g. inch.")
     agent: str = Field(alias="to", description="Unit the agent sees, e.g. cm.")
-    round: int = Field(2, ge=0, le=12, description="Decimal places after conversion.")
+    round: int = Field(2, ge=0, le=12, description="Decimal places of the agent's value.")
+    legacy_round: int | None = Field(
+        None,
+        ge=0,
+        le=12,
+        description="Decimal places of the legacy value on the way in; defaults to round "
+        "(or to the scale's places when the field has a scale).",
+    )
+    rounding: Rounding = Field("half_up", description="How values are rounded, both ways.")
 
     @model_validator(mode="after")
     def _convertible(self) -> UnitSpec:
@@ -38,18 +72,104 @@ class UnitSpec(StrictModel):
         return self
 
 
+class RecordSpec(StrictModel):
+    """A value that carries a whole fixed-length record: a COBOL copybook or plain widths.
+
+    ``copybook`` is a file path relative to the YAML file, or the copybook text itself when it
+    spans several lines. ``layout`` declares a plain fixed-width text record instead.
+    """
+
+    copybook: str | None = Field(None, description="Copybook file, or copybook text inline.")
+    layout: dict[str, int] | None = Field(
+        None, description="Fixed-width text fields in order: name -> width in characters."
+    )
+    encoding: str | None = Field(
+        None,
+        description="Code page of the record: cp037, cp500, cp1047, cp1140 (EBCDIC), "
+        "ascii, latin-1, utf-8. Defaults to cp037 for copybooks, latin-1 for layouts.",
+    )
+    transport: Transport = Field(
+        "base64",
+        description="How the record travels: base64 or hex text (e.g. in a SOAP field), "
+        "text (characters of the record itself), binary (raw bytes, e.g. a message body).",
+    )
+    _layout: Any = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _compile(self, info: ValidationInfo) -> RecordSpec:
+        from gateway.mapping.copybook import (
+            CopybookError,
+            check_encoding,
+            fixed_width_layout,
+            parse_copybook,
+        )
+
+        if (self.copybook is None) == (self.layout is None):
+            raise ValueError("declare exactly one of copybook or layout")
+        if self.layout is not None and any(width < 1 for width in self.layout.values()):
+            raise ValueError("layout widths are positive numbers of characters")
+        encoding = check_encoding(self.encoding or ("cp037" if self.copybook else "latin-1"))
+        if self.copybook is None:
+            self._layout = fixed_width_layout(self.layout or {}, encoding)
+            return self
+        text, origin = _copybook_text(self.copybook, info)
+        try:
+            self._layout = parse_copybook(text, encoding)
+        except CopybookError as exc:
+            where = f"{origin} line {exc.line}: " if exc.line else f"{origin}: "
+            raise ValueError(f"{where}{exc}") from None
+        return self
+
+    @property
+    def compiled(self) -> Any:
+        """The compiled ``RecordLayout`` (decode and encode)."""
+        return self._layout
+
+
+def _copybook_text(value: str, info: ValidationInfo) -> tuple[str, str]:
+    if "\n" in value:
+        return value, "copybook"
+    base = (info.context or {}).get("base_dir")
+    path = Path(value) if base is None or Path(value).is_absolute() else Path(base) / value
+    try:
+        return path.read_text(encoding="utf-8"), path.name
+    except OSError as exc:
+        raise ValueError(f"cannot read copybook {path}: {exc.strerror}") from None
+
+
 class ValueSpec(StrictModel):
     """How one value is typed and converted between the agent's JSON and the legacy shape."""
 
-    type: FieldType = "string"
-    description: str | None = None
-    scale: int | None = Field(
-        None,
-        description="Decimal point shift from legacy to agent: -2 turns cents into euros.",
+    type: FieldType = Field(
+        "string", description="Type the agent sees; object when the field has fields."
     )
-    format: str | None = Field(None, description="strftime format of a legacy date, e.g. %Y%m%d.")
-    codes: dict[str, str] | None = Field(
-        None, description="Code table: legacy code -> agent value (applied both ways)."
+    description: str | None = None
+    example: Any = None
+    # numbers
+    scale: int | None = Field(
+        None, description="Decimal point shift from legacy to agent: -2 turns cents into euros."
+    )
+    unit: UnitSpec | None = None
+    # dates and times
+    format: str | None = Field(
+        None,
+        description="Legacy layout of a date, time or datetime: a strftime format such as "
+        "%Y%m%d or %H%M%S, or one of CYYDDD, YYDDD, YYYYDDD (Julian), CYYMMDD.",
+    )
+    century_window: int = Field(
+        1950,
+        ge=1000,
+        le=9899,
+        description="First year of the hundred years that two-digit years fall in.",
+    )
+    timezone: str | None = Field(
+        None, description="IANA timezone of the legacy host's datetimes, e.g. Europe/Berlin."
+    )
+    # codes and flags
+    codes: dict[str, str] | str | None = Field(
+        None,
+        description="Code table: legacy code -> agent value (applied both ways), or the name "
+        "of a table declared under code_tables.",
     )
     unknown_code: UnknownCode = Field(
         "error", description="What an unknown legacy code becomes: error, pass (as is), null."
@@ -57,24 +177,109 @@ class ValueSpec(StrictModel):
     flags: tuple[str, str] | None = Field(
         None, description="Legacy values meaning true and false, e.g. [Y, N]."
     )
-    unit: UnitSpec | None = None
-    example: Any = None
+    # strings and widths
+    trim: bool = Field(False, description="Strip the padding legacy systems put around text.")
+    width: int | None = Field(
+        None, ge=1, description="Fixed legacy width: padded on the way in, stripped on the way out."
+    )
+    pad: str = Field(" ", min_length=1, max_length=1, description="Padding character.")
+    align: Literal["left", "right"] | None = Field(
+        None, description="Where the value sits in its width; left for text, right for numbers."
+    )
+    case: Literal["upper", "lower"] | None = Field(
+        None, description="Case the legacy system expects; applied on the way in."
+    )
+    max_length: int | None = Field(None, ge=1)
+    overflow: Literal["error", "truncate"] = Field(
+        "error", description="A value longer than max_length: refused, or cut."
+    )
+    # null handling
+    null_values: StrList | None = Field(
+        None,
+        description="Legacy values meaning 'none', e.g. ['0', '99999999']; the first is sent "
+        "for an absent optional value.",
+    )
+    blank_is_null: bool = Field(
+        False, description="Treat an all-blank legacy string as null (always so for non-strings)."
+    )
+    const: Any = Field(None, description="A fixed value: always sent, or always returned.")
+    record: RecordSpec | None = Field(
+        None, description="The value is an encoded fixed-length record; map it with fields."
+    )
+
+    @field_validator("codes", mode="before")
+    @classmethod
+    def _shared_table(cls, value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, str):
+            return value
+        tables: dict[str, dict[str, str]] = (info.context or {}).get("code_tables", {})
+        if value not in tables:
+            from gateway.suggest import did_you_mean
+
+            known = ", ".join(sorted(tables)) or "none declared"
+            raise ValueError(
+                f"unknown code table '{value}'{did_you_mean(value, tables)} (known: {known})"
+            )
+        return tables[value]
+
+    @field_validator("codes", mode="after")
+    @classmethod
+    def _distinct(cls, value: Any) -> Any:
+        if isinstance(value, dict) and len(set(value.values())) != len(value):
+            raise ValueError("codes must map each legacy code to a distinct agent value")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            import zoneinfo
+
+            try:
+                zoneinfo.ZoneInfo(value)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown timezone '{value}' (use an IANA name)") from None
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _implied_type(cls, data: Any) -> Any:
+        # A unit or scale says "number" and fields say "object"; do not make the integrator
+        # repeat it.
+        if isinstance(data, dict) and "type" not in data:
+            if data.get("fields") is not None:
+                return {**data, "type": "object"}
+            if data.get("unit") is not None or data.get("scale") is not None:
+                return {**data, "type": "decimal"}
+        return data
 
     @model_validator(mode="after")
     def _coherent(self) -> ValueSpec:
-        if self.scale is not None and self.type != "decimal":
+        kind = self.type
+        if self.scale is not None and kind != "decimal":
             raise ValueError("scale applies only to type: decimal")
-        if self.format is not None and self.type != "date":
-            raise ValueError("format applies only to type: date")
-        if self.flags is not None and self.type != "boolean":
-            raise ValueError("flags applies only to type: boolean")
-        if self.unit is not None and self.type not in ("number", "decimal"):
+        if self.unit is not None and kind not in ("number", "decimal"):
             raise ValueError("unit applies only to type: number or decimal")
-        if self.codes is not None and self.type != "string":
+        if self.format is not None and kind not in TEMPORAL_TYPES:
+            raise ValueError("format applies only to type: date, time or datetime")
+        if self.timezone is not None and kind != "datetime":
+            raise ValueError("timezone applies only to type: datetime")
+        if self.flags is not None and kind != "boolean":
+            raise ValueError("flags applies only to type: boolean")
+        if self.codes is not None and kind != "string":
             raise ValueError("codes applies only to type: string")
-        if self.codes is not None and len(set(self.codes.values())) != len(self.codes):
-            raise ValueError("codes must map each legacy code to a distinct agent value")
+        if self.record is not None and kind != "object":
+            raise ValueError("record needs fields: the record's parts are mapped by them")
+        if self.format is not None:
+            from gateway.mapping.temporal import check_format
+
+            check_format(kind, self.format)
         return self
+
+    @property
+    def code_table(self) -> dict[str, str] | None:
+        """The resolved code table (shared tables are resolved when the config loads)."""
+        return self.codes if isinstance(self.codes, dict) else None
 
 
 def _valid_regex(pattern: str | None) -> str | None:
@@ -87,27 +292,39 @@ def _valid_regex(pattern: str | None) -> str | None:
 
 
 class InputField(ValueSpec):
-    """One argument the agent sends."""
+    """One argument the agent sends, or a constant the legacy system always receives."""
 
-    to: str | None = Field(None, description="Legacy parameter name; defaults to the field name.")
+    to: str | None = Field(
+        None,
+        description="Legacy parameter; defaults to the field name. Dotted for nested "
+        "parameters (A.B); a path such as ns:Order/ns:Line or @attr in an XML request.",
+    )
     required: bool = True
     default: Any = None
     pattern: str | None = Field(None, description="Regular expression the agent's value matches.")
     min_length: int | None = Field(None, ge=0)
-    max_length: int | None = Field(None, ge=1)
     minimum: float | None = None
     maximum: float | None = None
-    case: Literal["upper", "lower"] | None = Field(
-        None, description="Case the legacy system expects; applied after validation."
+    list: bool = Field(False, description="The agent sends an array of these.")
+    min_items: int | None = Field(None, ge=0)
+    max_items: int | None = Field(None, ge=1)
+    fields: dict[str, InputField] | None = Field(
+        None, description="The agent sends an object with these fields (a nested record)."
     )
 
     _pattern_compiles = field_validator("pattern")(_valid_regex)
 
     @model_validator(mode="after")
-    def _default_is_optional(self) -> InputField:
+    def _input_coherent(self) -> InputField:
         if self.default is not None and self.required:
             # A field with a default is optional by nature; say so rather than guess.
             object.__setattr__(self, "required", False)
+        if self.const is not None:
+            object.__setattr__(self, "required", False)
+        if self.type == "object" and not self.fields:
+            raise ValueError("type: object needs fields")
+        if (self.min_items is not None or self.max_items is not None) and not self.list:
+            raise ValueError("min_items and max_items apply only to list: true")
         return self
 
 
@@ -115,23 +332,85 @@ class OutputField(ValueSpec):
     """One value the agent gets, or a nested object or list of them."""
 
     source: str | None = Field(
-        None, alias="from", description="Dotted path in the legacy response; defaults to the name."
+        None,
+        alias="from",
+        description="JMESPath expression (or plain dotted name) in the legacy answer; "
+        "defaults to the field name.",
     )
-    trim: bool = Field(False, description="Strip the padding legacy systems put around strings.")
-    blank_is_null: bool = Field(
-        False, description="Treat an all-blank legacy string as null (always so for non-strings)."
+    xpath: str | None = Field(
+        None, description="XPath in the legacy XML, with prefixes declared under namespaces."
     )
+    required: bool = Field(
+        False, description="The legacy answer always has this value; a missing one is an error."
+    )
+    default: Any = Field(None, description="What the agent gets when the legacy value is null.")
     list: bool = Field(False, description="The legacy value repeats: map each occurrence.")
     fields: dict[str, OutputField] | None = Field(
         None, description="Map a nested legacy record into an object with these fields."
     )
 
+    @model_validator(mode="after")
+    def _output_coherent(self) -> OutputField:
+        if self.source is not None and self.xpath is not None:
+            raise ValueError("declare from (JMESPath) or xpath, not both")
+        if self.type == "object" and not self.fields:
+            raise ValueError("type: object needs fields")
+        return self
+
 
 class OutputSpec(StrictModel):
-    """The tool's result: fields picked from the legacy response, optionally below a root."""
+    """The tool's result: fields picked from the legacy answer, optionally below a root."""
 
     source: str | None = Field(
-        None, alias="from", description="Dotted path of the record the fields are read from."
+        None, alias="from", description="JMESPath of the record the fields are read from."
+    )
+    xpath: str | None = Field(
+        None, description="XPath of the record in raw XML; fields then use xpath too."
+    )
+    namespaces: dict[str, str] = Field(
+        default_factory=dict, description="Prefix -> namespace URI for xpath expressions."
     )
     list: bool = Field(False, description="The root repeats: the result is {'items': [...]}.")
+    record: RecordSpec | None = Field(
+        None, description="The answer (or the value at from) is an encoded record."
+    )
     fields: dict[str, OutputField] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_language(self) -> OutputSpec:
+        if self.source is not None and self.xpath is not None:
+            raise ValueError("declare from (JMESPath) or xpath, not both")
+        return self
+
+    @property
+    def uses_xml(self) -> bool:
+        """The mapping reads raw XML (XPath) rather than plain data."""
+        return self.xpath is not None or any(
+            spec.xpath is not None for spec in self.fields.values()
+        )
+
+
+class XmlRequestSpec(StrictModel):
+    """A request body built as XML: the root element and the namespaces of its names."""
+
+    root: str = Field(description="Root element, e.g. ord:OrderRequest.")
+    namespaces: dict[str, str] = Field(
+        default_factory=dict, description="Prefix -> namespace URI for root and every to: path."
+    )
+
+
+class RequestSpec(StrictModel):
+    """How the mapped parameters are serialised for the legacy system, when not as parameters."""
+
+    xml: XmlRequestSpec | None = Field(
+        None, description="Build an XML document; input fields' to: are paths in it."
+    )
+    record: RecordSpec | None = Field(
+        None, description="Encode the parameters as one fixed-length record."
+    )
+
+    @model_validator(mode="after")
+    def _one_body(self) -> RequestSpec:
+        if (self.xml is None) == (self.record is None):
+            raise ValueError("declare exactly one of xml or record")
+        return self

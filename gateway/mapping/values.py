@@ -1,30 +1,46 @@
 """Compiling one value spec into converters, in both directions.
 
-``agent_to_legacy(spec)`` and ``legacy_to_agent(spec)`` are called once per field when the
+``legacy_to_agent(spec)`` and ``agent_to_legacy(spec)`` are called once per field when the
 config loads; they return small closures with every decision (type, scale, unit factor, code
-table, date format) already taken, so that a call or a row pays only for the conversion.
-Converters raise ``Unmappable`` with a reason; the record mapper adds the field path.
+table, date layout, width) already taken, so that a call or a row pays only for the
+conversion. Both are built from the same declaration, which is what makes a mapping two-way.
+Converters raise ``Unmappable`` with a reason; the record mappers add the field path.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
+import decimal
 import re
+import zoneinfo
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any
 
-from gateway.mapping.spec import InputField, OutputField, UnitSpec
+from gateway.mapping.spec import RecordSpec, UnitSpec, ValueSpec
+from gateway.mapping.temporal import BadTemporal, date_codec, datetime_codec, time_codec
 
 Converter = Callable[[Any], Any]
 
 TRUE_WORDS = frozenset({"Y", "YES", "T", "TRUE", "1", "J"})
 FALSE_WORDS = frozenset({"N", "NO", "F", "FALSE", "0"})
-# Legacy "no date" spellings: blanks (handled earlier) and zeros.
-NULL_DATES = frozenset({"0", "00000000", "000000", "0000-00-00"})
+# Legacy "no date" spellings beyond blanks: zeros.
+NULL_DATES = frozenset({"0", "00000000", "000000", "0000000", "00000", "0000-00-00"})
 # Floats carry 15 significant decimal digits exactly; beyond that a JSON number would lie.
 MAX_EXACT_DIGITS = 15
+ROUNDING = {
+    "half_up": decimal.ROUND_HALF_UP,
+    "half_even": decimal.ROUND_HALF_EVEN,
+    "half_down": decimal.ROUND_HALF_DOWN,
+    "down": decimal.ROUND_DOWN,
+    "up": decimal.ROUND_UP,
+    "floor": decimal.ROUND_FLOOR,
+    "ceiling": decimal.ROUND_CEILING,
+}
+_SCALARS = (str, int, float, Decimal, bool, dt.date, dt.time)
 
 
 class Unmappable(ValueError):
@@ -67,116 +83,169 @@ def decimal_to_json(value: Decimal) -> float | int:
     return float(value)
 
 
-def _as_decimal(value: Any) -> Decimal:
+def as_decimal(value: Any) -> Decimal:
     if isinstance(value, bool):
         raise Unmappable("expected a number, got a boolean")
     if isinstance(value, Decimal):
-        return value
-    if isinstance(value, int | float | str):
+        result = value
+    elif isinstance(value, int):
+        return Decimal(value)
+    elif isinstance(value, float | str):
         try:
+            # str() of a float is its shortest exact spelling; never Decimal(float).
             result = Decimal(str(value).strip())
         except InvalidOperation:
             raise Unmappable("not a number") from None
-        if not result.is_finite():
-            raise Unmappable("not a finite number")
-        return result
-    raise Unmappable(f"expected a number, got {type(value).__name__}")
+    else:
+        raise Unmappable(f"expected a number, got {type(value).__name__}")
+    if not result.is_finite():
+        raise Unmappable("not a finite number")
+    return result
+
+
+def _unit_steps(spec: ValueSpec) -> tuple[Decimal, Decimal, Decimal | None, Decimal | None, str]:
+    """(factor, offset, agent quantum, legacy quantum, rounding) of a field's unit."""
+    unit = spec.unit
+    if unit is None:
+        return Decimal(1), Decimal(0), None, None, decimal.ROUND_HALF_UP
+    factor, offset = unit_transform(unit)
+    legacy_places = unit.legacy_round
+    if legacy_places is None:
+        legacy_places = -spec.scale if spec.scale and spec.scale < 0 else unit.round
+    return (
+        factor,
+        offset,
+        Decimal(1).scaleb(-unit.round),
+        Decimal(1).scaleb(-legacy_places),
+        ROUNDING[unit.rounding],
+    )
 
 
 # ---------------------------------------------------------------- legacy -> agent
 
 
-def legacy_to_agent(spec: OutputField) -> Converter:
-    """Compile the conversion of one raw legacy value (a string, or None) to JSON."""
+def legacy_to_agent(spec: ValueSpec) -> Converter:
+    """Compile the conversion of one raw legacy value (a string, a number, or None) to JSON."""
     kind = spec.type
-    convert: Converter
+    if spec.const is not None:
+        constant = spec.const
+        return lambda raw: constant
+    typed: Converter
     if kind == "string":
-        convert = _string_out(spec)
+        typed = _string_out(spec)
     elif kind == "integer":
-        convert = _scalar_out(int, "not an integer")
+        typed = _integer_out
     elif kind in ("decimal", "number"):
-        convert = _number_out(spec)
+        typed = _number_out(spec)
     elif kind == "boolean":
-        convert = _boolean_out(spec)
+        typed = _boolean_out(spec)
+    elif kind == "date":
+        typed = _date_out(spec)
+    elif kind == "time":
+        typed = _time_out(spec)
+    elif kind == "datetime":
+        typed = _datetime_out(spec)
     else:
-        convert = _date_out(spec.format)
+        raise ValueError(f"{kind} values are mapped by their fields")
+    nulls = frozenset(spec.null_values or ())
+    if kind in ("date", "datetime") and not nulls:
+        nulls = NULL_DATES
     if kind == "string":
-        return convert
+        blank_null = spec.blank_is_null
+
+        def string(raw: Any) -> Any:
+            if raw is None:
+                return None
+            if not isinstance(raw, str):
+                if not isinstance(raw, _SCALARS):
+                    raise Unmappable(f"expected a single value, found {type(raw).__name__}")
+                raw = str(raw)
+            if (nulls and raw.strip() in nulls) or (blank_null and not raw.strip()):
+                return None
+            return typed(raw)
+
+        return string
 
     def non_string(raw: Any) -> Any:
         if raw is None:
             return None
-        if not isinstance(raw, str | int | float | Decimal | bool | dt.date):
-            raise Unmappable(f"expected a single value, found {type(raw).__name__}")
         if isinstance(raw, str):
             raw = raw.strip()
-            if not raw:
+            if not raw or raw in nulls:
                 return None
-        return convert(raw)
+        elif not isinstance(raw, _SCALARS):
+            raise Unmappable(f"expected a single value, found {type(raw).__name__}")
+        elif nulls and str(raw) in nulls:
+            return None
+        return typed(raw)
 
     return non_string
 
 
-def _string_out(spec: OutputField) -> Converter:
-    trim, blank_null = spec.trim, spec.blank_is_null
-    codes = dict(spec.codes) if spec.codes is not None else None
+def _string_out(spec: ValueSpec) -> Converter:
+    strip: Callable[[str], str] | None = None
+    if spec.trim:
+        strip = str.strip
+    elif spec.width is not None:
+        pad = spec.pad
+        # Strip only the padding the width added, on the side it was added.
+        strip = (lambda s: s.lstrip(pad)) if spec.align == "right" else (lambda s: s.rstrip(pad))
+    codes = spec.code_table
     unknown = spec.unknown_code
+    if codes is None:
+        if strip is None:
+            return lambda raw: raw
+        return strip
+    known = ", ".join(sorted(codes))
 
-    def convert(raw: Any) -> Any:
-        if raw is None:
-            return None
-        if not isinstance(raw, str):
-            if isinstance(raw, dict | list):
-                raise Unmappable(f"expected a single value, found {type(raw).__name__}")
-            raw = str(raw)
-        value = raw.strip() if trim else raw
-        if blank_null and not value.strip():
-            return None
-        if codes is None:
-            return value
+    def coded(raw: str) -> Any:
         key = raw.strip()
-        if key in codes:
-            return codes[key]
+        value = codes.get(key)
+        if value is not None:
+            return value
         if unknown == "pass":
             return key
         if unknown == "null":
             return None
-        raise Unmappable(f"unknown code (known: {', '.join(sorted(codes))})")
+        raise Unmappable(f"unknown code (known: {known})")
 
-    return convert
-
-
-def _scalar_out(parse: Callable[[Any], Any], reason: str) -> Converter:
-    def convert(raw: Any) -> Any:
-        try:
-            return parse(raw)
-        except (ValueError, TypeError):
-            raise Unmappable(reason) from None
-
-    return convert
+    return coded
 
 
-def _number_out(spec: OutputField) -> Converter:
+def _integer_out(raw: Any) -> Any:
+    if isinstance(raw, bool):
+        raise Unmappable("not an integer")
+    if isinstance(raw, int):
+        return raw
+    try:
+        value = Decimal(str(raw))
+    except InvalidOperation:
+        raise Unmappable("not an integer") from None
+    if not value.is_finite() or value != value.to_integral_value():
+        raise Unmappable("not an integer")
+    return int(value)
+
+
+def _number_out(spec: ValueSpec) -> Converter:
     scale = spec.scale or 0
-    factor, offset = unit_transform(spec.unit) if spec.unit else (Decimal(1), Decimal(0))
-    quantum = Decimal(1).scaleb(-spec.unit.round) if spec.unit else None
+    factor, offset, quantum, _, rounding = _unit_steps(spec)
     exact = spec.type == "decimal"
 
     def convert(raw: Any) -> Any:
-        value = _as_decimal(raw)
+        value = as_decimal(raw)
         if scale:
             value = value.scaleb(scale)
         if quantum is not None:
-            value = (value * factor + offset).quantize(quantum)
+            value = (value * factor + offset).quantize(quantum, rounding)
         return decimal_to_json(value) if exact else float(value)
 
     return convert
 
 
-def _boolean_out(spec: OutputField) -> Converter:
+def _boolean_out(spec: ValueSpec) -> Converter:
     if spec.flags is not None:
-        true_words = frozenset({spec.flags[0].upper()})
-        false_words = frozenset({spec.flags[1].upper()})
+        true_words = frozenset({spec.flags[0].upper(), spec.flags[0]})
+        false_words = frozenset({spec.flags[1].upper(), spec.flags[1]})
     else:
         true_words, false_words = TRUE_WORDS, FALSE_WORDS
 
@@ -188,72 +257,64 @@ def _boolean_out(spec: OutputField) -> Converter:
             return True
         if word in false_words:
             return False
-        raise Unmappable("not a known true/false flag")
+        expected = "/".join(spec.flags) if spec.flags else "Y/N, T/F, 1/0"
+        raise Unmappable(f"not a known true/false flag ({expected})")
 
     return convert
 
 
-_FIXED_WIDTH = {"%Y": ("year", 4), "%m": ("month", 2), "%d": ("day", 2)}
-
-
-def _digit_slicer(fmt: str) -> Callable[[str], dt.date] | None:
-    """A parser for formats made only of %Y, %m, %d and literals (%Y%m%d, %d.%m.%Y...).
-
-    strptime costs ~20 us a value; slicing fixed-width digits costs ~1 us, which matters
-    when every row of a large answer carries dates. Other formats return None (strptime).
-    """
-    parts = re.findall(r"%.|[^%]+", fmt)
-    slots: dict[str, tuple[int, int]] = {}
-    literals: list[tuple[int, str]] = []
-    position = 0
-    for part in parts:
-        if part in _FIXED_WIDTH:
-            name, width = _FIXED_WIDTH[part]
-            if name in slots:
-                return None
-            slots[name] = (position, position + width)
-            position += width
-        elif part.startswith("%"):
-            return None
-        else:
-            literals.append((position, part))
-            position += len(part)
-    if set(slots) != {"year", "month", "day"}:
-        return None
-    length = position
-    (y0, y1), (m0, m1), (d0, d1) = slots["year"], slots["month"], slots["day"]
-
-    def parse(text: str) -> dt.date:
-        if len(text) != length:
-            raise ValueError(text)
-        year, month, day = text[y0:y1], text[m0:m1], text[d0:d1]
-        if not (year.isdigit() and month.isdigit() and day.isdigit()):
-            raise ValueError(text)
-        for at, literal in literals:
-            if text[at : at + len(literal)] != literal:
-                raise ValueError(text)
-        return dt.date(int(year), int(month), int(day))
-
-    return parse
-
-
-def _date_out(fmt: str | None) -> Converter:
-    sliced = _digit_slicer(fmt) if fmt else None
+def _date_out(spec: ValueSpec) -> Converter:
+    parse, _ = date_codec(spec.format, spec.century_window)
+    expected = spec.format or "YYYY-MM-DD"
 
     def convert(raw: Any) -> Any:
+        if isinstance(raw, dt.datetime):
+            return raw.date().isoformat()
         if isinstance(raw, dt.date):
             return raw.isoformat()
-        text = str(raw)
-        if text in NULL_DATES:
-            return None
         try:
-            if sliced is not None:
-                return sliced(text).isoformat()
-            if fmt is None:
-                return dt.date.fromisoformat(text).isoformat()
-            return dt.datetime.strptime(text, fmt).date().isoformat()
-        except ValueError:
-            raise Unmappable(f"not a date in format {fmt or 'YYYY-MM-DD'}") from None
+            return parse(str(raw)).isoformat()
+        except BadTemporal as exc:
+            raise Unmappable(f"not a date in format {expected}: {exc}") from None
+
+    return convert
+
+
+def _time_out(spec: ValueSpec) -> Converter:
+    parse, _ = time_codec(spec.format)
+    expected = spec.format or "HH:MM:SS"
+
+    def convert(raw: Any) -> Any:
+        if isinstance(raw, dt.time):
+            return raw.isoformat()
+        text = str(raw)
+        if isinstance(raw, int | Decimal):
+            # A time kept in a numeric column loses its leading zeros: 93000 is 09:30:00.
+            text = text.zfill(6)
+        try:
+            return parse(text).isoformat()
+        except BadTemporal as exc:
+            raise Unmappable(f"not a time in format {expected}: {exc}") from None
+
+    return convert
+
+
+def _datetime_out(spec: ValueSpec) -> Converter:
+    parse, _ = datetime_codec(spec.format, spec.century_window)
+    zone = zoneinfo.ZoneInfo(spec.timezone) if spec.timezone else None
+    expected = spec.format or "ISO 8601"
+
+    def convert(raw: Any) -> Any:
+        if isinstance(raw, dt.datetime):
+            value = raw
+        else:
+            try:
+                value = parse(str(raw))
+            except BadTemporal as exc:
+                raise Unmappable(f"not a datetime in format {expected}: {exc}") from None
+        if zone is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=zone)
+        return value.isoformat()
 
     return convert
 
@@ -261,34 +322,64 @@ def _date_out(fmt: str | None) -> Converter:
 # ---------------------------------------------------------------- agent -> legacy
 
 
-def agent_to_legacy(spec: InputField) -> Converter:
-    """Compile validation and conversion of one agent argument to its legacy value."""
+def agent_to_legacy(spec: ValueSpec) -> Converter:
+    """Compile validation and conversion of one agent value to its legacy value.
+
+    Input-only checks (pattern, lengths, range) apply when ``spec`` declares them.
+    """
     kind = spec.type
+    convert: Converter
     if kind == "string":
-        return _string_in(spec)
-    if kind == "integer":
-        return _integer_in(spec)
-    if kind in ("decimal", "number"):
-        return _number_in(spec)
-    if kind == "boolean":
-        flags = spec.flags
+        convert = _string_in(spec)
+    elif kind == "integer":
+        convert = _integer_in(spec)
+    elif kind in ("decimal", "number"):
+        convert = _number_in(spec)
+    elif kind == "boolean":
+        convert = _boolean_in(spec)
+    elif kind == "date":
+        convert = _date_in(spec)
+    elif kind == "time":
+        convert = _time_in(spec)
+    elif kind == "datetime":
+        convert = _datetime_in(spec)
+    else:
+        raise ValueError(f"{kind} values are mapped by their fields")
+    if spec.width is None or kind == "string":
+        return convert
+    width, fill = spec.width, spec.pad
+    left = spec.align == "left"
 
-        def boolean(value: Any) -> Any:
-            if not isinstance(value, bool):
-                raise Unmappable("expected true or false")
-            if flags is None:
-                return value
-            return flags[0] if value else flags[1]
+    def fixed(value: Any) -> Any:
+        text = _legacy_text(convert(value))
+        if len(text) > width:
+            raise Unmappable(f"'{text}' does not fit the legacy width of {width}")
+        if left:
+            return text.ljust(width, fill)
+        if fill == "0" and text.startswith("-"):
+            return "-" + text[1:].rjust(width - 1, "0")
+        return text.rjust(width, fill)
 
-        return boolean
-    return _date_in(spec.format)
+    return fixed
 
 
-def _string_in(spec: InputField) -> Converter:
-    pattern = re.compile(spec.pattern) if spec.pattern else None
-    min_len, max_len = spec.min_length, spec.max_length
-    reverse = {agent: legacy for legacy, agent in spec.codes.items()} if spec.codes else None
+def _legacy_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)
+
+
+def _string_in(spec: ValueSpec) -> Converter:
+    pattern_text: str | None = getattr(spec, "pattern", None)
+    pattern = re.compile(pattern_text) if pattern_text else None
+    min_len: int | None = getattr(spec, "min_length", None)
+    max_len, truncate = spec.max_length, spec.overflow == "truncate"
+    codes = spec.code_table
+    reverse = {agent: legacy for legacy, agent in codes.items()} if codes else None
     case = spec.case
+    width, fill, right = spec.width, spec.pad, spec.align == "right"
 
     def convert(value: Any) -> Any:
         if not isinstance(value, str):
@@ -296,28 +387,41 @@ def _string_in(spec: InputField) -> Converter:
         if reverse is not None:
             if value not in reverse:
                 raise Unmappable(f"must be one of: {', '.join(reverse)}")
-            return reverse[value]
-        if pattern is not None and not pattern.search(value):
-            raise Unmappable(f"does not match pattern {pattern.pattern}")
-        if min_len is not None and len(value) < min_len:
-            raise Unmappable(f"shorter than {min_len} characters")
-        if max_len is not None and len(value) > max_len:
-            raise Unmappable(f"longer than {max_len} characters")
-        if case == "upper":
-            return value.upper()
-        return value.lower() if case == "lower" else value
+            value = reverse[value]
+        else:
+            if pattern is not None and not pattern.search(value):
+                raise Unmappable(f"does not match pattern {pattern.pattern}")
+            if min_len is not None and len(value) < min_len:
+                raise Unmappable(f"shorter than {min_len} characters")
+            if max_len is not None and len(value) > max_len:
+                if not truncate:
+                    raise Unmappable(f"longer than {max_len} characters")
+                value = value[:max_len]
+            if case == "upper":
+                value = value.upper()
+            elif case == "lower":
+                value = value.lower()
+        if width is not None:
+            if len(value) > width:
+                if not truncate:
+                    raise Unmappable(f"longer than the legacy width of {width} characters")
+                value = value[:width]
+            value = value.rjust(width, fill) if right else value.ljust(width, fill)
+        return value
 
     return convert
 
 
-def _check_range(value: Any, spec: InputField) -> None:
-    if spec.minimum is not None and value < spec.minimum:
-        raise Unmappable(f"less than the minimum {spec.minimum:g}")
-    if spec.maximum is not None and value > spec.maximum:
-        raise Unmappable(f"greater than the maximum {spec.maximum:g}")
+def _check_range(value: Any, spec: ValueSpec) -> None:
+    minimum = getattr(spec, "minimum", None)
+    maximum = getattr(spec, "maximum", None)
+    if minimum is not None and value < minimum:
+        raise Unmappable(f"less than the minimum {minimum:g}")
+    if maximum is not None and value > maximum:
+        raise Unmappable(f"greater than the maximum {maximum:g}")
 
 
-def _integer_in(spec: InputField) -> Converter:
+def _integer_in(spec: ValueSpec) -> Converter:
     def convert(value: Any) -> Any:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
@@ -329,19 +433,18 @@ def _integer_in(spec: InputField) -> Converter:
     return convert
 
 
-def _number_in(spec: InputField) -> Converter:
+def _number_in(spec: ValueSpec) -> Converter:
     scale = spec.scale or 0
-    factor, offset = unit_transform(spec.unit) if spec.unit else (Decimal(1), Decimal(0))
-    has_unit = spec.unit is not None
+    factor, offset, _, legacy_quantum, rounding = _unit_steps(spec)
     exact = spec.type == "decimal"
 
     def convert(value: Any) -> Any:
         if isinstance(value, str) and not exact:
             raise Unmappable("expected a number")
-        number = _as_decimal(value)
+        number = as_decimal(value)
         _check_range(number, spec)
-        if has_unit:
-            number = (number - offset) / factor
+        if legacy_quantum is not None:
+            number = ((number - offset) / factor).quantize(legacy_quantum, rounding)
         if scale:
             legacy = number.scaleb(-scale)
             if legacy != legacy.to_integral_value():
@@ -352,7 +455,23 @@ def _number_in(spec: InputField) -> Converter:
     return convert
 
 
-def _date_in(fmt: str | None) -> Converter:
+def _boolean_in(spec: ValueSpec) -> Converter:
+    flags = spec.flags
+
+    def convert(value: Any) -> Any:
+        if not isinstance(value, bool):
+            raise Unmappable("expected true or false")
+        if flags is None:
+            return value
+        return flags[0] if value else flags[1]
+
+    return convert
+
+
+def _date_in(spec: ValueSpec) -> Converter:
+    _, render = date_codec(spec.format, spec.century_window)
+    custom = spec.format is not None
+
     def convert(value: Any) -> Any:
         if not isinstance(value, str):
             raise Unmappable("expected a date as YYYY-MM-DD")
@@ -360,6 +479,105 @@ def _date_in(fmt: str | None) -> Converter:
             day = dt.date.fromisoformat(value)
         except ValueError:
             raise Unmappable("expected a date as YYYY-MM-DD") from None
-        return day.strftime(fmt) if fmt else day
+        try:
+            return render(day) if custom else day
+        except BadTemporal as exc:
+            raise Unmappable(str(exc)) from None
 
     return convert
+
+
+def _time_in(spec: ValueSpec) -> Converter:
+    _, render = time_codec(spec.format)
+
+    def convert(value: Any) -> Any:
+        if not isinstance(value, str):
+            raise Unmappable("expected a time as HH:MM:SS")
+        try:
+            moment = dt.time.fromisoformat(value)
+        except ValueError:
+            raise Unmappable("expected a time as HH:MM:SS") from None
+        if moment.tzinfo is not None:
+            raise Unmappable("send a local time of the legacy host, without a UTC offset")
+        try:
+            return render(moment)
+        except BadTemporal as exc:
+            raise Unmappable(str(exc)) from None
+
+    return convert
+
+
+def _datetime_in(spec: ValueSpec) -> Converter:
+    _, render = datetime_codec(spec.format, spec.century_window)
+    zone = zoneinfo.ZoneInfo(spec.timezone) if spec.timezone else None
+
+    def convert(value: Any) -> Any:
+        if not isinstance(value, str):
+            raise Unmappable("expected a datetime as ISO 8601")
+        try:
+            moment = dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise Unmappable("expected a datetime as ISO 8601") from None
+        if zone is not None:
+            if moment.tzinfo is None:
+                raise Unmappable("needs a UTC offset, e.g. 2024-06-11T14:30:05+02:00")
+            moment = moment.astimezone(zone).replace(tzinfo=None)
+        elif moment.tzinfo is not None:
+            raise Unmappable(
+                "send the legacy host's local time without a UTC offset "
+                "(the legacy timezone is not declared)"
+            )
+        try:
+            return render(moment)
+        except BadTemporal as exc:
+            raise Unmappable(str(exc)) from None
+
+    return convert
+
+
+# ---------------------------------------------------------------- records
+
+
+def record_codec(spec: RecordSpec) -> tuple[Converter, Converter]:
+    """(legacy value -> dict of the record's fields, dict -> legacy value) for a record."""
+    from gateway.mapping.copybook import RecordError
+
+    layout = spec.compiled
+    transport, encoding = spec.transport, layout.encoding
+
+    def unwrap(raw: Any) -> bytes:
+        if isinstance(raw, bytes | bytearray | memoryview):
+            return bytes(raw)
+        if not isinstance(raw, str):
+            raise Unmappable(f"expected an encoded record, found {type(raw).__name__}")
+        try:
+            if transport == "base64":
+                return base64.b64decode(raw.strip(), validate=True)
+            if transport == "hex":
+                return bytes.fromhex(raw.strip())
+            return raw.encode(encoding)
+        except (binascii.Error, ValueError, UnicodeError) as exc:
+            raise Unmappable(f"not a {transport} record: {exc}") from None
+
+    def decode(raw: Any) -> Any:
+        try:
+            return layout.decode(unwrap(raw))
+        except RecordError as exc:
+            where = f" at {exc.field}" if exc.field else ""
+            raise Unmappable(f"record{where}: {exc}") from None
+
+    def encode(values: Any) -> Any:
+        try:
+            data: bytes = layout.encode(values)
+        except RecordError as exc:
+            where = f" at {exc.field}" if exc.field else ""
+            raise Unmappable(f"record{where}: {exc}") from None
+        if transport == "base64":
+            return base64.b64encode(data).decode("ascii")
+        if transport == "hex":
+            return data.hex().upper()
+        if transport == "text":
+            return data.decode(encoding)
+        return data
+
+    return decode, encode

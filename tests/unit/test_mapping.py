@@ -209,7 +209,7 @@ def test_output_schema_describes_types_units_and_nullability() -> None:
         "format": "date",
         "description": "Legacy field OPEN_DT.",
     }
-    assert props["height_cm"]["description"] == "In cm. Legacy field HEIGHT_IN."
+    assert props["height_cm"]["description"] == "In cm (legacy inch). Legacy field HEIGHT_IN."
     assert props["status"]["enum"] == ["active", None]
 
 
