@@ -22,6 +22,7 @@ from typing import Any
 from lxml import etree
 
 from gateway.errors import InvalidArguments, MappingFailed
+from gateway.mapping.fastrecord import compile_fast_record
 from gateway.mapping.spec import InputField, OutputField, OutputSpec, RequestSpec
 from gateway.mapping.values import (
     Converter,
@@ -142,9 +143,6 @@ def _items(raw: Any) -> list[Any]:
 # ---------------------------------------------------------------- output
 
 
-RecordMapper = Callable[[Any, str], dict[str, Any]]
-
-
 @dataclass(frozen=True)
 class _Mode:
     xml: bool
@@ -173,7 +171,7 @@ def _field_mapper(name: str, spec: OutputField, mode: _Mode, loc: Loc) -> Callab
     if spec.fields is not None:
         if spec.record is not None:
             decode, _ = record_codec(spec.record)
-            inner = _record_mapper(spec.fields, _Mode(False, {}), (*loc, "fields"))
+            inner = RecordMapper(spec.fields, _Mode(False, {}), (*loc, "fields"))
 
             def one(item: Any, where: str) -> Any:
                 raw = _xml_scalar(item) if mode.xml else item
@@ -186,7 +184,7 @@ def _field_mapper(name: str, spec: OutputField, mode: _Mode, loc: Loc) -> Callab
                 return inner(decoded, where)
 
         else:
-            inner = _record_mapper(spec.fields, mode, (*loc, "fields"))
+            inner = RecordMapper(spec.fields, mode, (*loc, "fields"))
 
             def one(item: Any, where: str) -> Any:
                 return None if item is None else inner(item, where)
@@ -207,6 +205,7 @@ def _field_mapper(name: str, spec: OutputField, mode: _Mode, loc: Loc) -> Callab
                 raise MappingFailed(where.rstrip("."), _shown(raw), str(exc)) from None
 
     nested = spec.fields is not None
+    records = inner if nested and spec.record is None else None
 
     def mapped(record: Any, where: str) -> Any:
         try:
@@ -215,6 +214,8 @@ def _field_mapper(name: str, spec: OutputField, mode: _Mode, loc: Loc) -> Callab
             raise MappingFailed(f"{where}{name}", None, str(exc)) from None
         if many:
             occurrences = found if mode.xml else _items(found)
+            if records is not None and None not in occurrences:
+                return records.each(occurrences, f"{where}{name}")
             return [
                 one(item, f"{where}{name}[{i}]." if nested else f"{where}{name}[{i}]")
                 for i, item in enumerate(occurrences)
@@ -243,17 +244,40 @@ def _shown(raw: Any) -> Any:
     return str(raw)
 
 
-def _record_mapper(fields: dict[str, OutputField], mode: _Mode, loc: Loc) -> RecordMapper:
-    mappers = [
-        (name, _field_mapper(name, spec, mode, (*loc, name))) for name, spec in fields.items()
-    ]
+class RecordMapper:
+    """Maps one legacy record (a dict, or an element in XPath mode) to the agent's object."""
 
-    def record(raw: Any, where: str) -> dict[str, Any]:
-        if not mode.xml and raw is not None and not isinstance(raw, dict):
+    def __init__(self, fields: dict[str, OutputField], mode: _Mode, loc: Loc) -> None:
+        self.xml = mode.xml
+        self.mappers = [
+            (name, _field_mapper(name, spec, mode, (*loc, name))) for name, spec in fields.items()
+        ]
+        self.fast = None if mode.xml else compile_fast_record(fields, dict(self.mappers))
+
+    def general(self, raw: Any, where: str) -> dict[str, Any]:
+        if not self.xml and raw is not None and not isinstance(raw, dict):
             raise MappingFailed(where.rstrip(".") or "$", _shown(raw), "expected a record")
-        return {name: mapper(raw, where) for name, mapper in mappers}
+        return {name: mapper(raw, where) for name, mapper in self.mappers}
 
-    return record
+    def __call__(self, raw: Any, where: str) -> dict[str, Any]:
+        if self.fast is not None:
+            try:
+                return self.fast(raw)
+            except Exception:
+                # Anything unusual is mapped again on the general path, which gives the
+                # exact error (field path, raw value), or the same result when there is none.
+                pass
+        return self.general(raw, where)
+
+    def each(self, items: list[Any], where: str) -> list[Any]:
+        """Every record of a list; ``where[i].`` names an item in errors."""
+        if self.fast is not None:
+            fast = self.fast
+            try:
+                return [fast(item) for item in items]
+            except Exception:
+                pass  # mapped again one by one below, for the exact error
+        return [self.general(item, f"{where}[{i}].") for i, item in enumerate(items)]
 
 
 def plain_json(value: Any) -> Any:
@@ -295,7 +319,7 @@ class OutputMapper:
         self.passthrough = not spec.fields
         # A decoded record is plain data even when the envelope around it was XML.
         field_mode = _Mode(False, {}) if self.decode is not None else mode
-        self.record = _record_mapper(spec.fields, field_mode, (*loc, "fields"))
+        self.record = RecordMapper(spec.fields, field_mode, (*loc, "fields"))
 
     def __call__(self, answer: Any) -> Any:
         try:
@@ -311,9 +335,7 @@ class OutputMapper:
         if self.passthrough:
             return plain_json(node)
         if self.many:
-            return {
-                "items": [self.record(item, f"items[{i}].") for i, item in enumerate(_items(node))]
-            }
+            return {"items": self.record.each(_items(node), "items")}
         if node is None:
             raise MappingFailed(self.root_name, None, "the legacy answer is empty")
         return self.record(node, "")

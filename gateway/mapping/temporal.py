@@ -12,6 +12,7 @@ as 1950), and a year outside the window cannot be written back.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 from collections.abc import Callable
@@ -145,6 +146,47 @@ def compile_layout(fmt: str, window: int) -> Layout | None:
             literals.append((position, token))
             position += len(token)
     return Layout(fmt, tuple(slots), tuple(literals), position, window)
+
+
+def _month_days() -> frozenset[str]:
+    # Every valid MMDD of a leap year; 0229 is checked against the year separately.
+    first = dt.date(2024, 1, 1)
+    return frozenset((first + dt.timedelta(days=n)).strftime("%m%d") for n in range(366))
+
+
+_VALID_MMDD = _month_days()
+
+
+def iso_date_slicer(fmt: str) -> Callable[[str], str | None] | None:
+    """For digit-only year-month-day layouts (%Y%m%d, %d%m%Y...): legacy text -> ISO text.
+
+    Returns None for a value it cannot vouch for (the caller then parses it properly and
+    reports why it is wrong); builds no date objects, which halves the cost of a date in a
+    large answer.
+    """
+    layout = compile_layout(fmt, 1950)
+    if layout is None or layout.literals or {s.name for s in layout.slots} != {
+        "year",
+        "month",
+        "day",
+    }:
+        return None
+    where = {slot.name: (slot.start, slot.end) for slot in layout.slots}
+    (y0, y1), (m0, m1), (d0, d1) = where["year"], where["month"], where["day"]
+    length = layout.length
+
+    def iso(text: str) -> str | None:
+        if len(text) != length or not text.isdigit():
+            return None
+        year, month, day = text[y0:y1], text[m0:m1], text[d0:d1]
+        monthday = month + day
+        if monthday not in _VALID_MMDD or year == "0000":
+            return None
+        if monthday == "0229" and not calendar.isleap(int(year)):
+            return None
+        return f"{year}-{month}-{day}"
+
+    return iso
 
 
 def _date_of(parts: dict[str, int]) -> dt.date:

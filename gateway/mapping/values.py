@@ -21,7 +21,13 @@ from functools import cache
 from typing import Any
 
 from gateway.mapping.spec import RecordSpec, UnitSpec, ValueSpec
-from gateway.mapping.temporal import BadTemporal, date_codec, datetime_codec, time_codec
+from gateway.mapping.temporal import (
+    BadTemporal,
+    date_codec,
+    datetime_codec,
+    iso_date_slicer,
+    time_codec,
+)
 
 Converter = Callable[[Any], Any]
 
@@ -31,6 +37,7 @@ FALSE_WORDS = frozenset({"N", "NO", "F", "FALSE", "0"})
 NULL_DATES = frozenset({"0", "00000000", "000000", "0000000", "00000", "0000-00-00"})
 # Floats carry 15 significant decimal digits exactly; beyond that a JSON number would lie.
 MAX_EXACT_DIGITS = 15
+EXACT_INT = 10**MAX_EXACT_DIGITS
 ROUNDING = {
     "half_up": decimal.ROUND_HALF_UP,
     "half_even": decimal.ROUND_HALF_EVEN,
@@ -231,7 +238,15 @@ def _number_out(spec: ValueSpec) -> Converter:
     factor, offset, quantum, _, rounding = _unit_steps(spec)
     exact = spec.type == "decimal"
 
+    shift = 10**-scale if exact and scale < 0 and quantum is None else 0
+
     def convert(raw: Any) -> Any:
+        if shift and raw.__class__ is int and -EXACT_INT < raw < EXACT_INT:
+            # Integer cents from a database column: int / int is correctly rounded, so it is
+            # the float nearest the exact decimal, as float(Decimal) would give, in a tenth
+            # of the time.
+            units, rest = divmod(raw, shift)
+            return units if not rest else raw / shift
         value = as_decimal(raw)
         if scale:
             value = value.scaleb(scale)
@@ -266,8 +281,13 @@ def _boolean_out(spec: ValueSpec) -> Converter:
 def _date_out(spec: ValueSpec) -> Converter:
     parse, _ = date_codec(spec.format, spec.century_window)
     expected = spec.format or "YYYY-MM-DD"
+    quick = iso_date_slicer(spec.format) if spec.format else None
 
     def convert(raw: Any) -> Any:
+        if quick is not None and raw.__class__ is str:
+            iso = quick(raw)
+            if iso is not None:
+                return iso
         if isinstance(raw, dt.datetime):
             return raw.date().isoformat()
         if isinstance(raw, dt.date):

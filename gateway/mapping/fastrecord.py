@@ -1,0 +1,138 @@
+"""A generated fast path for mapping plain-data records: one function per record layout.
+
+Mapping a large answer costs per field and row, and the general field mapper makes four or
+five Python calls per value (getter, error guard, null handling, type conversion). For the
+common shape (a field read from one key of a dict) this module writes, when the config
+loads, one function per record mapping whose body is a single dict display with each
+field's conversion inlined:
+
+- text that is only trimmed is ``v.strip()``, text passed as is is ``v``;
+- values whose conversion is costly but repeat across rows (dates, codes, units, flags,
+  numbers held as text) go through a per-field memo of legacy text -> result, bounded in
+  size so that memory stays flat under any load;
+- everything else calls the field's compiled converter or general mapper.
+
+The generated code only ever names variables bound in its namespace (no YAML text is put
+into source code). The fast path is an optimisation only: when it meets anything unusual
+(a missing record, a value of the wrong type, a value that cannot be converted) it raises,
+and the caller maps the record again on the general path, which produces the exact error
+with the field's path and raw value. Both paths call the same converters, so their results
+are the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from gateway.mapping.spec import OutputField
+from gateway.mapping.values import EXACT_INT, Converter, legacy_to_agent
+
+#: Distinct legacy texts remembered per field; enough for every date of a century.
+MEMO_LIMIT = 50_000
+_MEMOISED = frozenset({"date", "time", "datetime", "boolean", "decimal", "number", "integer"})
+
+
+def _plain_key(spec: OutputField, name: str) -> str | None:
+    source = spec.source or name
+    bare = source.replace("_", "").replace("-", "")
+    simple = bare.isalnum() and bare.isascii() and not source[0].isdigit()
+    return source if simple and spec.xpath is None else None
+
+
+def _memo(convert: Converter, memo: dict[Any, Any]) -> Converter:
+    def fill(raw: Any) -> Any:
+        value = convert(raw)
+        # Only text is remembered: 1, 1.0 and True are equal as dict keys, texts never are.
+        if raw.__class__ is str and len(memo) < MEMO_LIMIT:
+            memo[raw] = value
+        return value
+
+    return fill
+
+
+def compile_fast_record(
+    fields: dict[str, OutputField],
+    general: dict[str, Callable[[Any, str], Any]],
+) -> Callable[[dict[str, Any]], dict[str, Any]] | None:
+    """The generated record function, or None when no field benefits from it."""
+    namespace: dict[str, Any] = {}
+    entries: list[str] = []
+    inlined = 0
+    for index, (name, spec) in enumerate(fields.items()):
+        label = f"N{index}"
+        namespace[label] = name
+        key = _plain_key(spec, name)
+        simple = (
+            key is not None
+            and not spec.list
+            and spec.fields is None
+            and spec.default is None
+            and not spec.required
+            and spec.const is None
+        )
+        if not simple:
+            namespace[f"M{index}"] = general[name]
+            entries.append(f"{label}: M{index}(raw, '')")
+            continue
+        inlined += 1
+        namespace[f"K{index}"] = key
+        convert = legacy_to_agent(spec)
+        namespace[f"C{index}"] = convert
+        get = f"(v := get(K{index}))"
+        if spec.type == "string" and _is_passthrough(spec):
+            expression = f"v if {get}.__class__ is str else C{index}(v)"
+        elif spec.type == "string" and _is_trim_only(spec):
+            if spec.blank_is_null:
+                stripped = "((s := v.strip()) or None)"
+                expression = f"{stripped} if {get}.__class__ is str else C{index}(v)"
+            else:
+                expression = f"v.strip() if {get}.__class__ is str else C{index}(v)"
+        elif _integer_shift(spec):
+            # Integer cents and the like: the same exact arithmetic as the converter's own
+            # fast case (values.py), without the calls.
+            namespace[f"S{index}"] = 10**-(spec.scale or 0)
+            namespace["EXACT"] = EXACT_INT
+            shifted = f"(v // S{index} if not v % S{index} else v / S{index})"
+            expression = (
+                f"{shifted} if {get}.__class__ is int and -EXACT < v < EXACT else C{index}(v)"
+            )
+        elif spec.type in _MEMOISED or spec.code_table is not None:
+            memo: dict[Any, Any] = {}
+            namespace[f"D{index}"] = memo
+            namespace[f"F{index}"] = _memo(convert, memo)
+            expression = f"D{index}[v] if {get}.__class__ is str and v in D{index} else F{index}(v)"
+        else:
+            expression = f"C{index}(v := get(K{index}))"
+        entries.append(f"{label}: ({expression})")
+    if not inlined:
+        return None
+    body = ",\n        ".join(entries)
+    source = f"def fast(raw):\n    get = raw.get\n    return {{\n        {body},\n    }}\n"
+    exec(compile(source, "<mapping fast path>", "exec"), namespace)
+    fast: Callable[[dict[str, Any]], dict[str, Any]] = namespace["fast"]
+    return fast
+
+
+def _integer_shift(spec: OutputField) -> bool:
+    return (
+        spec.type == "decimal"
+        and spec.scale is not None
+        and spec.scale < 0
+        and spec.unit is None
+        and not spec.null_values
+    )
+
+
+def _is_passthrough(spec: OutputField) -> bool:
+    return (
+        not spec.trim
+        and spec.width is None
+        and spec.code_table is None
+        and not spec.null_values
+        and not spec.blank_is_null
+    )
+
+
+def _is_trim_only(spec: OutputField) -> bool:
+    return spec.trim and spec.code_table is None and not spec.null_values
