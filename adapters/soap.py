@@ -342,16 +342,21 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
         """A captured answer: a whole envelope, or only the body's content element."""
         root = parse_untrusted(payload, self._parser)
         if local_name(root.tag) == "Envelope":
-            return self._read(200, payload, prepared.xml_answer)
+            return self._read(200, payload, prepared.xml_answer, root)
         return root if prepared.xml_answer else element_to_value(root)
 
-    def _read(self, status: int, payload: bytes, xml_answer: bool = False) -> Any:
+    def _read(
+        self,
+        status: int,
+        payload: bytes,
+        xml_answer: bool = False,
+        root: etree._Element | None = None,
+    ) -> Any:
         """The answer's body content as plain values (or as XML for XPath mappings).
 
         Faults and HTTP errors are raised.
         """
-        root = None
-        if payload.lstrip()[:1] == b"<":
+        if root is None and payload.lstrip()[:1] == b"<":
             try:
                 root = parse_untrusted(payload, self._parser)
             except etree.XMLSyntaxError:

@@ -94,7 +94,8 @@ def data_getter(expression: str, loc: Loc) -> Getter:
     try:
         compiled = jmespath.compile(expression)
     except JMESPathError as exc:
-        raise MappingConfigError(loc, f"invalid JMESPath expression: {exc}") from None
+        reason = " ".join(str(exc).split())  # jmespath's message spans lines
+        raise MappingConfigError(loc, f"invalid JMESPath: {reason}") from None
     return compiled.search
 
 

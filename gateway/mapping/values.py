@@ -23,6 +23,7 @@ from typing import Any
 from gateway.mapping.spec import RecordSpec, UnitSpec, ValueSpec
 from gateway.mapping.temporal import (
     BadTemporal,
+    compile_layout,
     date_codec,
     datetime_codec,
     iso_date_slicer,
@@ -241,6 +242,8 @@ def _number_out(spec: ValueSpec) -> Converter:
     shift = 10**-scale if exact and scale < 0 and quantum is None else 0
 
     def convert(raw: Any) -> Any:
+        if shift and raw.__class__ is str and raw.isascii() and raw.isdigit():
+            raw = int(raw)  # cents as text, as SOAP and CHAR columns carry them
         if shift and raw.__class__ is int and -EXACT_INT < raw < EXACT_INT:
             # Integer cents from a database column: int / int is correctly rounded, so it is
             # the float nearest the exact decimal, as float(Decimal) would give, in a tenth
@@ -282,6 +285,7 @@ def _date_out(spec: ValueSpec) -> Converter:
     parse, _ = date_codec(spec.format, spec.century_window)
     expected = spec.format or "YYYY-MM-DD"
     quick = iso_date_slicer(spec.format) if spec.format else None
+    width = _layout_width(spec.format)
 
     def convert(raw: Any) -> Any:
         if quick is not None and raw.__class__ is str:
@@ -293,26 +297,36 @@ def _date_out(spec: ValueSpec) -> Converter:
         if isinstance(raw, dt.date):
             return raw.isoformat()
         try:
-            return parse(str(raw)).isoformat()
+            return parse(_digits(raw, width)).isoformat()
         except BadTemporal as exc:
             raise Unmappable(f"not a date in format {expected}: {exc}") from None
 
     return convert
 
 
+def _layout_width(fmt: str | None) -> int:
+    layout = compile_layout(fmt, 1950) if fmt else None
+    return layout.length if layout is not None else 0
+
+
+def _digits(raw: Any, width: int) -> str:
+    """Legacy text of a date or time; a number (a PIC 9 field, a numeric column) has lost
+    its leading zeros, which the layout's width gives back: 95001 in CYYDDD is 095001."""
+    if width and isinstance(raw, int | Decimal) and not isinstance(raw, bool):
+        return str(raw).zfill(width)
+    return str(raw)
+
+
 def _time_out(spec: ValueSpec) -> Converter:
     parse, _ = time_codec(spec.format)
     expected = spec.format or "HH:MM:SS"
+    width = _layout_width(spec.format) or 6
 
     def convert(raw: Any) -> Any:
         if isinstance(raw, dt.time):
             return raw.isoformat()
-        text = str(raw)
-        if isinstance(raw, int | Decimal):
-            # A time kept in a numeric column loses its leading zeros: 93000 is 09:30:00.
-            text = text.zfill(6)
         try:
-            return parse(text).isoformat()
+            return parse(_digits(raw, width)).isoformat()
         except BadTemporal as exc:
             raise Unmappable(f"not a time in format {expected}: {exc}") from None
 
@@ -323,13 +337,14 @@ def _datetime_out(spec: ValueSpec) -> Converter:
     parse, _ = datetime_codec(spec.format, spec.century_window)
     zone = zoneinfo.ZoneInfo(spec.timezone) if spec.timezone else None
     expected = spec.format or "ISO 8601"
+    width = _layout_width(spec.format)
 
     def convert(raw: Any) -> Any:
         if isinstance(raw, dt.datetime):
             value = raw
         else:
             try:
-                value = parse(str(raw))
+                value = parse(_digits(raw, width))
             except BadTemporal as exc:
                 raise Unmappable(f"not a datetime in format {expected}: {exc}") from None
         if zone is not None and value.tzinfo is None:

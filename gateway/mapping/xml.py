@@ -59,15 +59,27 @@ def local_name(tag: Any) -> str:
 
 def element_to_value(element: etree._Element) -> Any:
     """The element's content as a dict of children, or its text for a leaf."""
-    children = [child for child in element if isinstance(child.tag, str)]
-    if not children:
+    if not len(element):
         if element.get(XSI_NIL) in ("true", "1"):
             return None
         return element.text or ""
     record: dict[str, Any] = {}
-    for child in children:
-        key = local_name(child.tag)
-        value = element_to_value(child)
+    names = _LOCAL_NAMES
+    for child in element:
+        tag = child.tag
+        if tag.__class__ is not str:
+            continue  # comments and processing instructions
+        key = names.get(tag)
+        if key is None:
+            key = local_name(tag)
+            if len(names) < 10_000:
+                names[tag] = key
+        if len(child):
+            value = element_to_value(child)
+        elif child.attrib and child.get(XSI_NIL) in ("true", "1"):
+            value = None
+        else:
+            value = child.text or ""
         existing = record.get(key, _ABSENT)
         if existing is _ABSENT:
             record[key] = value
@@ -76,7 +88,11 @@ def element_to_value(element: etree._Element) -> Any:
             existing.append(value)
         else:
             record[key] = [existing, value]
+    if not record:  # only comments or processing instructions inside: a leaf after all
+        return element.text or ""
     return record
 
 
+# Tag -> local name: a legacy schema has few distinct tags and every record repeats them.
+_LOCAL_NAMES: dict[str, str] = {}
 _ABSENT = object()
