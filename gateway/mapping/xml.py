@@ -60,39 +60,41 @@ def local_name(tag: Any) -> str:
 def element_to_value(element: etree._Element) -> Any:
     """The element's content as a dict of children, or its text for a leaf."""
     if not len(element):
-        if element.get(XSI_NIL) in ("true", "1"):
+        if element.get(XSI_NIL) in _TRUE:
             return None
         return element.text or ""
     record: dict[str, Any] = {}
     names = _LOCAL_NAMES
     for child in element:
         tag = child.tag
-        if tag.__class__ is not str:
-            continue  # comments and processing instructions
         key = names.get(tag)
         if key is None:
+            if tag.__class__ is not str:
+                continue  # comments and processing instructions
             key = local_name(tag)
             if len(names) < 10_000:
                 names[tag] = key
         if len(child):
             value = element_to_value(child)
-        elif child.attrib and child.get(XSI_NIL) in ("true", "1"):
-            value = None
         else:
-            value = child.text or ""
-        existing = record.get(key, _ABSENT)
-        if existing is _ABSENT:
+            value = child.text
+            if value is None:
+                # Only an element without text can be xsi:nil; most leaves skip the lookup.
+                value = None if child.get(XSI_NIL) in _TRUE else ""
+        if key not in record:
             record[key] = value
-        elif isinstance(existing, list):
-            # An element's own value is never a list, so a list here is made of repeats.
-            existing.append(value)
         else:
-            record[key] = [existing, value]
+            existing = record[key]
+            if isinstance(existing, list):
+                # An element's own value is never a list, so a list here is made of repeats.
+                existing.append(value)
+            else:
+                record[key] = [existing, value]
     if not record:  # only comments or processing instructions inside: a leaf after all
         return element.text or ""
     return record
 
 
+_TRUE = ("true", "1")
 # Tag -> local name: a legacy schema has few distinct tags and every record repeats them.
 _LOCAL_NAMES: dict[str, str] = {}
-_ABSENT = object()
