@@ -281,9 +281,7 @@ def _code_tables(
             issues.append(_issue(entry, (*loc, code), "agent values are strings"))
         table = {str(code): str(value) for code, value in body.items()}
         if len(set(table.values())) != len(table):
-            issues.append(
-                _issue(entry, loc, "each legacy code must map to a distinct agent value")
-            )
+            issues.append(_issue(entry, loc, "each legacy code must map to a distinct agent value"))
         elif not bad:
             tables[name] = table
     return tables

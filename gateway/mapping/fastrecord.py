@@ -91,7 +91,7 @@ def compile_fast_record(
         elif _integer_shift(spec):
             # Integer cents and the like: the same exact arithmetic as the converter's own
             # fast case (values.py), without the calls.
-            namespace[f"S{index}"] = 10**-(spec.scale or 0)
+            namespace[f"S{index}"] = 10 ** -(spec.scale or 0)
             namespace["EXACT"] = EXACT_INT
             shifted = f"(v // S{index} if not v % S{index} else v / S{index})"
             expression = (

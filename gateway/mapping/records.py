@@ -330,9 +330,11 @@ class OutputMapper:
         if self.wants_xml and not self.many:
             node = _first(node)
         if self.decode is not None:
-            node = [self._decoded(item, i) for i, item in enumerate(_items(node))] if (
-                self.many
-            ) else self._decoded(node, None)
+            node = (
+                [self._decoded(item, i) for i, item in enumerate(_items(node))]
+                if (self.many)
+                else self._decoded(node, None)
+            )
         if self.passthrough:
             return plain_json(node)
         if self.many:

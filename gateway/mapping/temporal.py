@@ -165,11 +165,16 @@ def iso_date_slicer(fmt: str) -> Callable[[str], str | None] | None:
     large answer.
     """
     layout = compile_layout(fmt, 1950)
-    if layout is None or layout.literals or {s.name for s in layout.slots} != {
-        "year",
-        "month",
-        "day",
-    }:
+    if (
+        layout is None
+        or layout.literals
+        or {s.name for s in layout.slots}
+        != {
+            "year",
+            "month",
+            "day",
+        }
+    ):
         return None
     where = {slot.name: (slot.start, slot.end) for slot in layout.slots}
     (y0, y1), (m0, m1), (d0, d1) = where["year"], where["month"], where["day"]

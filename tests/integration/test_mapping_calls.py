@@ -154,9 +154,7 @@ def test_map_input_from_prints_the_envelope_the_backend_would_get(tmp_path: Path
     arguments = tmp_path / "args.json"
     arguments.write_text('{"name_prefix": "smith", "status": "active", "max_hits": 5}')
 
-    code, request, _ = _map(
-        str(DEMO_CONFIG), "search_customers", "--input-from", str(arguments)
-    )
+    code, request, _ = _map(str(DEMO_CONFIG), "search_customers", "--input-from", str(arguments))
 
     assert code == 0
     assert request["http_headers"]["Content-Type"] == "text/xml; charset=utf-8"

@@ -42,14 +42,14 @@ def _blocks() -> dict[str, dict[str, tuple[str, str]]]:
 EXAMPLES = _blocks()
 
 
-def _tool(text: str) -> tuple[InputMapper, OutputMapper, ToolConfig]:
+def _tool(text: str) -> tuple[InputMapper, OutputMapper]:
     data = YAML(typ="safe").load(text)
     tables = data.pop("code_tables", {})
     tool = ToolConfig.model_validate(
         {"description": "example", "backend": "b", "operation": "op", **data},
         context={"base_dir": DOC.parent, "code_tables": tables},
     )
-    return InputMapper(tool.input, tool.request), OutputMapper(tool.output), tool
+    return InputMapper(tool.input, tool.request), OutputMapper(tool.output)
 
 
 def _legacy(language: str, body: str, wants_xml: bool) -> Any:
@@ -93,7 +93,7 @@ def test_the_page_has_examples_and_each_is_checked() -> None:
 @pytest.mark.parametrize("name", sorted(n for n, r in EXAMPLES.items() if "mapping" in r))
 def test_mapping_example(name: str) -> None:
     roles = EXAMPLES[name]
-    inputs, outputs, tool = _tool(roles["mapping"][1])
+    inputs, outputs = _tool(roles["mapping"][1])
     if "legacy" in roles:
         language, body = roles["legacy"]
         answer = _legacy(language, body, outputs.wants_xml)
@@ -129,8 +129,8 @@ def _assert_error(expected: tuple[str, str], message: str, details: dict[str, An
 )
 def test_argument_error_examples_reuse_a_mapping(name: str) -> None:
     # "decimal-too-precise" uses the mapping of "decimal": same name up to the first dash.
-    base = EXAMPLES[name.split("-")[0]]["mapping"][1]
-    inputs, _, _ = _tool(base)
+    base = EXAMPLES[name.split("-", maxsplit=1)[0]]["mapping"][1]
+    inputs, _ = _tool(base)
     with pytest.raises(InvalidArguments) as refusal:
         inputs(orjson.loads(EXAMPLES[name]["args"][1]))
     _assert_error(EXAMPLES[name]["error"], refusal.value.message, refusal.value.details)
