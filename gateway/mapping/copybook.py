@@ -609,9 +609,18 @@ def _lenient(decode: Decoder) -> Decoder:
 
 
 def _compile(
-    items: list[_Item], codecs_: _Codecs, infos: list[FieldInfo], path: str, shared: bool
+    items: list[_Item],
+    codecs_: _Codecs,
+    infos: list[FieldInfo],
+    path: str,
+    shared: bool,
+    start: int = 0,
 ) -> tuple[Decoder, Encoder, list[tuple[int, bytes]]]:
-    """A group's decoder and encoder, and the default bytes of its elementary items."""
+    """A group's decoder and encoder, and the default bytes of its elementary items.
+
+    Offsets inside are relative to the group's ``start``: a group decoder is called with the
+    absolute offset of the occurrence it reads.
+    """
     shared_names = {item.redefines for item in items if item.redefines}
     parts: list[tuple[str, Decoder, Encoder, bool]] = []
     defaults: list[tuple[int, bytes]] = []
@@ -620,20 +629,19 @@ def _compile(
         name_path = _join(path, item.name)
         count = item.occurs
         if item.children:
-            decode_one, encode_one, inner = _compile(
-                item.children, codecs_, infos, name_path, in_view
+            decode_one, encode_one, one_defaults = _compile(
+                item.children, codecs_, infos, name_path, in_view, item.offset
             )
-            one_defaults = [(offset - item.offset, data) for offset, data in inner]
         else:
             decode_one, encode_one, default = codecs_.elementary(item)
             if in_view:
                 decode_one = _lenient(decode_one)
             one_defaults = [(0, default)]
-        relative = item.offset
-        for index in range(count or 1):
+        relative = item.offset - start
+        # An empty record holds the originals' defaults; a REDEFINES view must not
+        # overwrite them with its own.
+        for index in range(count or 1 if item.redefines is None else 0):
             base = relative + index * item.size
-            if item.name is None and item.children:
-                continue  # a FILLER group: its bytes are in the default fill below
             defaults.extend((base + offset, data) for offset, data in one_defaults)
         if item.name is None:
             continue  # FILLER: only its default bytes
