@@ -3,7 +3,11 @@
 The data imitates a fixed-width customer master file of a mail-order tailoring firm: text
 fields are upper case and space-padded on the right to their full width, dates are
 ``YYYYMMDD`` strings (eight spaces meaning "none"), money is integer cents, and the
-customer's height (used for tailoring) is a one-decimal number of inches.
+customer's height (used for tailoring) is a one-decimal number of inches. Birth dates have
+two-digit years (``YYMMDD``, six spaces when unknown), the last update is a host-local
+``YYYYMMDDHHMMSS`` timestamp, the preferred time to call is ``HHMMSS`` (``000000``: none),
+and the tailoring measurements travel as a base64 EBCDIC record (see
+:mod:`estate.measurements`).
 
 Everything is generated from a seeded :class:`random.Random`, so every run (and every
 :class:`CustomerStore`) sees identical data. A few records are pinned so tests can assert
@@ -13,7 +17,10 @@ on them:
     CUST_NAME ``MULLER, ANNA``, ADDR_LINE1 ``KURFURSTENDAMM 21``, ADDR_LINE2 blank,
     CITY ``BERLIN``, POST_CD ``10719``, CTRY_CD ``DE``, BAL_CENTS ``123456``,
     CREDIT_LIM_CENTS ``500000``, OPEN_DT ``19870315``, LAST_ORD_DT ``20240611``,
-    STAT_CD ``A``, VIP_FLG ``Y``, HEIGHT_IN ``66.5``.
+    STAT_CD ``A``, VIP_FLG ``Y``, HEIGHT_IN ``66.5``, BIRTH_DT ``620704`` (YYMMDD),
+    UPD_TS ``20240611143005`` (host time, Europe/Berlin), PREF_CALL_TM ``093000``, and a
+    MEASURE_REC taken 2024-06-11 (Julian ``124163``): fit ``S``, chest 36.5, waist 30.0,
+    inseam 31.5, sleeve 24.0 inches, 2 alterations, note ``LEFT SHOULDER LOW``.
 ``10000002``
     ``O'BRIEN, SEAN`` in DUBLIN, IE (an apostrophe in the name).
 ``10000003``
@@ -37,6 +44,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final
 
+from estate.measurements import Measurements, to_base64
+
 DEFAULT_COUNT: Final = 1200
 DEFAULT_SEED: Final = 19870315
 FIRST_CUSTNO: Final = 10000001
@@ -52,7 +61,7 @@ STATUS_CODES: Final = frozenset("ACSP")
 FIELD_NAMES: Final = (
     "CUSTNO", "CUST_NAME", "ADDR_LINE1", "ADDR_LINE2", "CITY", "POST_CD", "CTRY_CD",
     "BAL_CENTS", "CREDIT_LIM_CENTS", "OPEN_DT", "LAST_ORD_DT", "STAT_CD", "VIP_FLG",
-    "HEIGHT_IN",
+    "HEIGHT_IN", "BIRTH_DT", "UPD_TS", "PREF_CALL_TM", "MEASURE_REC",
 )  # fmt: skip
 
 _CTRY_RE: Final = re.compile(r"[A-Z]{2}")
@@ -81,6 +90,10 @@ class Customer:
     stat_cd: str
     vip_flg: str
     height_in: Decimal
+    birth_dt: str = " " * 6
+    upd_ts: str = "20200101000000"
+    pref_call_tm: str = "000000"
+    measure_rec: str = ""
 
     @property
     def name(self) -> str:
@@ -93,6 +106,7 @@ class Customer:
             self.custno, self.cust_name, self.addr_line1, self.addr_line2, self.city,
             self.post_cd, self.ctry_cd, str(self.bal_cents), str(self.credit_lim_cents),
             self.open_dt, self.last_ord_dt, self.stat_cd, self.vip_flg, str(self.height_in),
+            self.birth_dt, self.upd_ts, self.pref_call_tm, self.measure_rec,
         )  # fmt: skip
 
 
@@ -351,6 +365,53 @@ def _random_customer(rng: random.Random, custno: int) -> Customer:
     )
 
 
+_PINNED_EXTRAS: Final = {
+    "10000001": {
+        "birth_dt": "620704",
+        "upd_ts": "20240611143005",
+        "pref_call_tm": "093000",
+        "measure_rec": to_base64(
+            Measurements(
+                "10000001", dt.date(2024, 6, 11), "S", Decimal("36.5"), Decimal("30.0"),
+                Decimal("31.5"), Decimal("24.0"), 2, "LEFT SHOULDER LOW",
+            )
+        ),
+    }
+}  # fmt: skip
+_NOTES: Final = (
+    "", "", "", "LEFT SHOULDER LOW", "PREFERS LONG JACKETS", "SHORT RIGHT ARM", "NO TURN-UPS",
+    "SLIGHT STOOP", "WAISTBAND EXTRA 1IN",
+)  # fmt: skip
+_FIRST_UPDATE: Final = dt.datetime(2020, 1, 1)
+
+
+def _half_inches(rng: random.Random, low: int, high: int) -> Decimal:
+    return Decimal(rng.randint(low * 2, high * 2)) / 2
+
+
+def _extras(rng: random.Random, customer: Customer) -> dict[str, str]:
+    """The fields added to the record later in its life, from their own random stream."""
+    birth = ""
+    if rng.random() >= 0.2:
+        birth = dt.date(rng.randint(1930, 2005), rng.randint(1, 12), rng.randint(1, 28))
+    updated = _FIRST_UPDATE + dt.timedelta(seconds=rng.randint(0, 5 * 365 * 86400 - 1))
+    call = "000000"
+    if rng.random() >= 0.4:
+        call = f"{rng.randint(8, 19):02d}{rng.choice((0, 15, 30, 45)):02d}00"
+    taken = dt.date(1995, 1, 1) + dt.timedelta(days=rng.randint(0, 30 * 365 - 1))
+    measurements = Measurements(
+        customer.custno, taken, rng.choice("SRC"), _half_inches(rng, 32, 50),
+        _half_inches(rng, 26, 46), _half_inches(rng, 26, 36), _half_inches(rng, 22, 27),
+        rng.randint(0, 5), rng.choice(_NOTES),
+    )  # fmt: skip
+    return {
+        "birth_dt": birth.strftime("%y%m%d") if birth else " " * 6,
+        "upd_ts": updated.strftime("%Y%m%d%H%M%S"),
+        "pref_call_tm": call,
+        "measure_rec": to_base64(measurements),
+    }
+
+
 def generate_customers(count: int = DEFAULT_COUNT, seed: int = DEFAULT_SEED) -> list[Customer]:
     """``count`` customers with CUSTNOs from ``10000001`` upward; same seed, same data."""
     return list(_generate(count, seed))
@@ -363,4 +424,9 @@ def _generate(count: int, seed: int) -> tuple[Customer, ...]:
     rng = random.Random(seed)
     customers = list(_PINNED[:count])
     customers.extend(_random_customer(rng, FIRST_CUSTNO + i) for i in range(len(customers), count))
-    return tuple(customers)
+    # A stream of its own, so that the older fields keep their values for any count.
+    later = random.Random(seed + 1)
+    return tuple(
+        dataclasses.replace(c, **(_PINNED_EXTRAS.get(c.custno) or _extras(later, c)))
+        for c in customers
+    )

@@ -131,7 +131,8 @@ def _odd_customer(custno: str, name: str, bal: str = "0", open_dt: str = "200101
     # ``name`` goes in unescaped on purpose: the XXE and billion-laughs replies put entity
     # references there.
     address = ("1 NOWHERE LANE".ljust(30), " " * 30, "NOWHERE".ljust(20), "00000".ljust(10))
-    values = (custno, name, *address, "GB", bal, "100000", open_dt, " " * 8, "A", "N", "70.0")
+    values = (custno, name, *address, "GB", bal, "100000", open_dt, " " * 8, "A", "N", "70.0",
+              " " * 6, "20010101000000", "000000", "")  # fmt: skip
     return f'<GetCustomerResponse xmlns="{CM_NS}">{record_xml(values)}</GetCustomerResponse>'
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+import re
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -13,6 +16,7 @@ from zeep.helpers import serialize_object
 from zeep.wsse.username import UsernameToken
 
 from estate import EstateServer
+from estate.customers import CustomerStore
 
 CM_NS = "urn:legacy:customer-master:v1"
 
@@ -44,9 +48,44 @@ def test_get_customer_returns_fixed_padded_record(client: zeep.Client) -> None:
         "STAT_CD": "A",
         "VIP_FLG": "Y",
         "HEIGHT_IN": Decimal("66.5"),
+        "BIRTH_DT": "620704",
+        "UPD_TS": "20240611143005",
+        "PREF_CALL_TM": "093000",
+        # The MEASFILE record in EBCDIC cp037, written out byte by byte: zoned CUSTNO and
+        # Julian date (124163 = 2024-06-11), fit S, four packed S9(3)V9 (36.5, 30.0, 31.5,
+        # 24.0), binary 2, the note padded with 0x40, five filler spaces.
+        "MEASURE_REC": bytes.fromhex(
+            "F1F0F0F0F0F0F0F1"
+            "F1F2F4F1F6F3"
+            "E2"
+            "00365C"
+            "00300C"
+            "00315C"
+            "00240C"
+            "0002"
+            "D3C5C6E340E2C8D6E4D3C4C5D940D3D6E6404040"
+            "4040404040"
+        ),
     }
     record = client.service.GetCustomer(CUSTNO="10000001")
     assert dict(serialize_object(record)) == expected
+
+
+def test_every_customer_carries_well_formed_later_fields() -> None:
+    store = CustomerStore.generated()
+    assert len({c.birth_dt for c in store}) > 100
+    for customer in store:
+        assert re.fullmatch(r"[0-9]{6}| {6}", customer.birth_dt), customer
+        assert dt.datetime.strptime(customer.upd_ts, "%Y%m%d%H%M%S").year in range(2020, 2025)
+        assert re.fullmatch(r"000000|(0[89]|1[0-9])(00|15|30|45)00", customer.pref_call_tm)
+        record = base64.b64decode(customer.measure_rec)
+        assert len(record) == 54
+        assert record[:8].decode("cp037") == customer.custno
+        julian = record[8:14].decode("cp037")  # CYYDDD
+        assert julian.isdigit() and julian[0] in "01" and 1 <= int(julian[3:]) <= 366
+        for start in range(15, 27, 3):  # four packed decimals, positive (sign nibble C)
+            nibbles = record[start : start + 3].hex()
+            assert nibbles[:-1].isdigit() and nibbles[-1] == "c", nibbles
 
 
 def test_unknown_customer_is_a_client_fault(client: zeep.Client) -> None:

@@ -200,3 +200,46 @@ def test_map_refuses_bad_arguments_and_unknown_tools(tmp_path: Path) -> None:
     code, _, stderr = _map(str(DEMO_CONFIG), "get_customer")
     assert code != 0
     assert "exactly one of" in stderr
+
+
+def test_the_demo_maps_dates_times_timezones_and_an_ebcdic_copybook_field(
+    demo_client: Any,
+) -> None:
+    response = call_tool(demo_client, "get_customer", {"customer_number": ANNA})
+
+    assert response.status_code == 200, response.text
+    result = response.json()["result"]
+    # BIRTH_DT 620704 with a 1925 window, UPD_TS host time in Berlin (summer: +02:00),
+    # PREF_CALL_TM 093000, and MEASURE_REC: base64 of a cp037 record with zoned, packed
+    # (COMP-3) and binary (COMP) fields, a Julian date and a code, in inches made cm.
+    assert result["born_on"] == "1962-07-04"
+    assert result["updated_at"] == "2024-06-11T14:30:05+02:00"
+    assert result["call_after"] == "09:30:00"
+    assert result["measurements"] == {
+        "taken_on": "2024-06-11",
+        "fit": "slim",
+        "chest_cm": 92.7,
+        "waist_cm": 76.2,
+        "inseam_cm": 80,
+        "sleeve_cm": 61,
+        "alterations": 2,
+        "note": "LEFT SHOULDER LOW",
+    }
+    schema = demo_client.get("/v1/tools").json()
+    tool = next(t for t in schema["tools"] if t["name"] == "get_customer")
+    measurements = tool["output_schema"]["properties"]["measurements"]
+    assert measurements["properties"]["fit"]["enum"] == ["slim", "regular", "comfort", None]
+    assert "Legacy encoded record MEASURE_REC" in measurements["description"]
+    assert tool["output_schema"]["properties"]["updated_at"]["format"] == "date-time"
+
+
+def test_a_page_of_customers_maps_every_record_of_the_estate(demo_client: Any) -> None:
+    response = call_tool(demo_client, "list_customers", {"page": 1, "page_size": 1000})
+
+    assert response.status_code == 200, response.text
+    customers = response.json()["result"]["customers"]
+    assert len(customers) == 1000
+    assert all(c["measurements"]["taken_on"] >= "1995-01-01" for c in customers)
+    assert {c["measurements"]["fit"] for c in customers} == {"slim", "regular", "comfort"}
+    assert any(c["born_on"] is None for c in customers)
+    assert any(c["call_after"] is None for c in customers)
