@@ -391,9 +391,10 @@ def _half_inches(rng: random.Random, low: int, high: int) -> Decimal:
 
 def _extras(rng: random.Random, customer: Customer) -> dict[str, str]:
     """The fields added to the record later in its life, from their own random stream."""
-    birth = ""
+    birth = " " * 6
     if rng.random() >= 0.2:
-        birth = dt.date(rng.randint(1930, 2005), rng.randint(1, 12), rng.randint(1, 28))
+        born = dt.date(rng.randint(1930, 2005), rng.randint(1, 12), rng.randint(1, 28))
+        birth = born.strftime("%y%m%d")
     updated = _FIRST_UPDATE + dt.timedelta(seconds=rng.randint(0, 5 * 365 * 86400 - 1))
     call = "000000"
     if rng.random() >= 0.4:
@@ -405,7 +406,7 @@ def _extras(rng: random.Random, customer: Customer) -> dict[str, str]:
         rng.randint(0, 5), rng.choice(_NOTES),
     )  # fmt: skip
     return {
-        "birth_dt": birth.strftime("%y%m%d") if birth else " " * 6,
+        "birth_dt": birth,
         "upd_ts": updated.strftime("%Y%m%d%H%M%S"),
         "pref_call_tm": call,
         "measure_rec": to_base64(measurements),
@@ -427,6 +428,15 @@ def _generate(count: int, seed: int) -> tuple[Customer, ...]:
     # A stream of its own, so that the older fields keep their values for any count.
     later = random.Random(seed + 1)
     return tuple(
-        dataclasses.replace(c, **(_PINNED_EXTRAS.get(c.custno) or _extras(later, c)))
-        for c in customers
+        _with_extras(c, _PINNED_EXTRAS.get(c.custno) or _extras(later, c)) for c in customers
+    )
+
+
+def _with_extras(customer: Customer, extras: dict[str, str]) -> Customer:
+    return dataclasses.replace(
+        customer,
+        birth_dt=extras["birth_dt"],
+        upd_ts=extras["upd_ts"],
+        pref_call_tm=extras["pref_call_tm"],
+        measure_rec=extras["measure_rec"],
     )
