@@ -421,7 +421,7 @@ def _join(path: str, name: str | None) -> str:
 
 # ---------------------------------------------------------------- compiled codecs
 
-Decoder = Callable[[bytes, int, str], Any]  # (record, base offset, path) -> value
+Decoder = Callable[[bytes, int], Any]  # (record, offset) -> value
 Encoder = Callable[[bytearray, int, Any, str], None]  # (buffer, base, value, path)
 
 
@@ -436,25 +436,29 @@ class _Codecs:
         self.encoding = encoding
         self.space = " ".encode(encoding)
 
-    def elementary(self, item: _Item) -> tuple[Decoder, Encoder, bytes]:
-        """(decode, encode, default bytes) of one occurrence of an elementary item."""
-        if item.kind == "text":
-            return self._text(item)
-        if item.usage == "display":
-            return self._zoned(item)
-        if item.usage == "comp-3":
-            return self._packed(item)
-        return self._binary(item)
+    def elementary(self, item: _Item, offset: int) -> tuple[Decoder, Encoder, bytes]:
+        """(decode, encode, default bytes) of one occurrence of an elementary item.
 
-    def _text(self, item: _Item) -> tuple[Decoder, Encoder, bytes]:
+        The decoder reads at ``offset`` past the base it is given; the encoder writes at the
+        position it is given.
+        """
+        if item.kind == "text":
+            return self._text(item, offset)
+        if item.usage == "display":
+            return self._zoned(item, offset)
+        if item.usage == "comp-3":
+            return self._packed(item, offset)
+        return self._binary(item, offset)
+
+    def _text(self, item: _Item, offset: int) -> tuple[Decoder, Encoder, bytes]:
         size, encoding, space = item.size, self.encoding, self.space
 
-        def decode(data: bytes, at: int, path: str) -> Any:
-            raw = data[at : at + size]
+        def decode(data: bytes, base: int) -> Any:
+            raw = data[base + offset : base + offset + size]
             try:
                 return raw.decode(encoding)
             except UnicodeDecodeError:
-                raise RecordError(f"not {encoding} text", path, _hex(raw)) from None
+                raise RecordError(f"not {encoding} text", "", _hex(raw)) from None
 
         def encode(buffer: bytearray, at: int, value: Any, path: str) -> None:
             if not isinstance(value, str):
@@ -506,26 +510,26 @@ class _Codecs:
             return lambda whole: whole
         return lambda whole: Decimal(whole).scaleb(-scale)
 
-    def _zoned(self, item: _Item) -> tuple[Decoder, Encoder, bytes]:
+    def _zoned(self, item: _Item, offset: int) -> tuple[Decoder, Encoder, bytes]:
         size, encoding, digits_of = item.size, self.encoding, self._number(item)
         width, signed = item.digits, item.signed
         leading, separate = item.sign_leading, item.sign_separate
         make = self._value(item)
         blank = (self.space * size, b"\x00" * size)
 
-        def decode(data: bytes, at: int, path: str) -> Any:
-            raw = data[at : at + size]
+        def decode(data: bytes, base: int) -> Any:
+            raw = data[base + offset : base + offset + size]
             if raw in blank:
                 return None
             try:
                 text = raw.decode(encoding)
             except UnicodeDecodeError:
-                raise RecordError("not a zoned decimal", path, _hex(raw)) from None
+                raise RecordError("not a zoned decimal", "", _hex(raw)) from None
             sign = 1
             if separate:
                 mark, text = (text[0], text[1:]) if leading else (text[-1], text[:-1])
                 if mark not in "+-":
-                    raise RecordError("missing sign character", path, _hex(raw))
+                    raise RecordError("missing sign character", "", _hex(raw))
                 sign = -1 if mark == "-" else 1
             elif signed:
                 index = 0 if leading else -1
@@ -536,7 +540,7 @@ class _Codecs:
                         str(digit) + text[1:] if leading else text[:-1] + str(digit)
                     )  # fmt: skip
             if not (text.isascii() and text.isdigit()):
-                raise RecordError("not a zoned decimal", path, _hex(raw))
+                raise RecordError("not a zoned decimal", "", _hex(raw))
             return make(sign * int(text))
 
         def encode(buffer: bytearray, at: int, value: Any, path: str) -> None:
@@ -554,24 +558,24 @@ class _Codecs:
             buffer[at : at + size] = text.encode(encoding)
 
         default = bytearray(size)
-        encode(default, 0, 0, "")
+        encode(default, 0, 0, "")  # zeros, in this code page and sign convention
         return decode, encode, bytes(default)
 
-    def _packed(self, item: _Item) -> tuple[Decoder, Encoder, bytes]:
+    def _packed(self, item: _Item, offset: int) -> tuple[Decoder, Encoder, bytes]:
         size, digits_of, signed = item.size, self._number(item), item.signed
         make = self._value(item)
         nibbles = size * 2 - 1
         blank = (self.space * size, b"\x00" * size)
 
-        def decode(data: bytes, at: int, path: str) -> Any:
-            raw = data[at : at + size]
+        def decode(data: bytes, base: int) -> Any:
+            raw = data[base + offset : base + offset + size]
             text = raw.hex()
             sign = text[-1]
             digits = text[:-1]
             if not digits.isdigit() or sign not in "abcdef":
                 if raw in blank:
                     return None
-                raise RecordError("not a packed decimal", path, _hex(raw))
+                raise RecordError("not a packed decimal", "", _hex(raw))
             whole = int(digits)
             return make(-whole if sign in "bd" else whole)
 
@@ -582,11 +586,12 @@ class _Codecs:
 
         return decode, encode, bytes.fromhex("0" * nibbles + ("c" if signed else "f"))
 
-    def _binary(self, item: _Item) -> tuple[Decoder, Encoder, bytes]:
+    def _binary(self, item: _Item, offset: int) -> tuple[Decoder, Encoder, bytes]:
         size, digits_of, signed = item.size, self._number(item), item.signed
         make = self._value(item)
 
-        def decode(data: bytes, at: int, path: str) -> Any:
+        def decode(data: bytes, base: int) -> Any:
+            at = base + offset
             return make(int.from_bytes(data[at : at + size], "big", signed=signed))
 
         def encode(buffer: bytearray, at: int, value: Any, path: str) -> None:
@@ -599,9 +604,9 @@ class _Codecs:
 def _lenient(decode: Decoder) -> Decoder:
     # Storage shared by REDEFINES holds one meaningful view per record; the others may
     # not decode, and are None rather than an error.
-    def view(data: bytes, at: int, path: str) -> Any:
+    def view(data: bytes, base: int) -> Any:
         try:
-            return decode(data, at, path)
+            return decode(data, base)
         except RecordError:
             return None
 
@@ -615,11 +620,13 @@ def _compile(
     path: str,
     shared: bool,
     start: int = 0,
+    offset: int = 0,
 ) -> tuple[Decoder, Encoder, list[tuple[int, bytes]]]:
     """A group's decoder and encoder, and the default bytes of its elementary items.
 
-    Offsets inside are relative to the group's ``start``: a group decoder is called with the
-    absolute offset of the occurrence it reads.
+    Each decoder is called with the start of the group occurrence around it and adds its own
+    offset (``offset`` for this group, relative to ``start`` for its items). An item that
+    repeats (OCCURS) is compiled at offset 0 and read by a loop that adds each occurrence's.
     """
     shared_names = {item.redefines for item in items if item.redefines}
     parts: list[tuple[str, Decoder, Encoder, bool]] = []
@@ -628,16 +635,17 @@ def _compile(
         in_view = shared or item.redefines is not None or item.name in shared_names
         name_path = _join(path, item.name)
         count = item.occurs
+        relative = item.offset - start
+        at = 0 if count else relative
         if item.children:
             decode_one, encode_one, one_defaults = _compile(
-                item.children, codecs_, infos, name_path, in_view, item.offset
+                item.children, codecs_, infos, name_path, in_view, item.offset, at
             )
         else:
-            decode_one, encode_one, default = codecs_.elementary(item)
+            decode_one, encode_one, default = codecs_.elementary(item, at)
             if in_view:
                 decode_one = _lenient(decode_one)
             one_defaults = [(0, default)]
-        relative = item.offset - start
         # An empty record holds the originals' defaults; a REDEFINES view must not
         # overwrite them with its own.
         for index in range(count or 1 if item.redefines is None else 0):
@@ -662,22 +670,33 @@ def _compile(
         parts.append(
             (
                 item.name,
-                _repeated(decode_one, relative, item.size, count),
+                decode_one
+                if count is None
+                else _occurrences(decode_one, relative, item.size, count),
                 _repeated_encode(encode_one, relative, item.size, count),
                 item.redefines is not None,
             )
         )
-    return _group_decoder(parts), _group_encoder(parts), defaults
+    return _group_decoder(parts, offset), _group_encoder(parts), defaults
 
 
-def _repeated(decode: Decoder, offset: int, size: int, count: int | None) -> Decoder:
-    if count is None:
-        return lambda data, base, path: decode(data, base + offset, path)
+def _within(exc: RecordError, name: str) -> RecordError:
+    """The error of a part, with the field's name put in front of its path."""
+    inner = exc.field
+    exc.field = name + ("" if not inner else inner if inner.startswith("[") else "." + inner)
+    return exc
 
-    def many(data: bytes, base: int, path: str) -> Any:
-        return [
-            decode(data, base + offset + index * size, f"{path}[{index}]") for index in range(count)
-        ]
+
+def _occurrences(decode: Decoder, offset: int, size: int, count: int) -> Decoder:
+    def many(data: bytes, base: int) -> Any:
+        at = base + offset
+        values = []
+        for index in range(count):
+            try:
+                values.append(decode(data, at + index * size))
+            except RecordError as exc:
+                raise _within(exc, f"[{index}]") from None
+        return values
 
     return many
 
@@ -698,12 +717,22 @@ def _repeated_encode(encode: Encoder, offset: int, size: int, count: int | None)
     return many
 
 
-def _group_decoder(parts: list[tuple[str, Decoder, Encoder, bool]]) -> Decoder:
+def _group_decoder(parts: list[tuple[str, Decoder, Encoder, bool]], offset: int) -> Decoder:
     readers = [(name, decode) for name, decode, _, _ in parts]
 
-    def group(data: bytes, base: int, path: str) -> Any:
-        prefix = f"{path}." if path else ""
-        return {name: decode(data, base, prefix + name) for name, decode in readers}
+    def group(data: bytes, base: int) -> Any:
+        at = base + offset
+        try:
+            return {name: decode(data, at) for name, decode in readers}
+        except RecordError:
+            pass
+        # Paths are built only when something fails: a good record costs no strings.
+        for name, decode in readers:
+            try:
+                decode(data, at)
+            except RecordError as exc:
+                raise _within(exc, name) from None
+        raise AssertionError("a field failed once and not twice")  # pragma: no cover
 
     return group
 
@@ -749,7 +778,7 @@ class RecordLayout:
                 "",
                 _hex(data[:64]),
             )
-        value: dict[str, Any] = self._decode(data, 0, "")
+        value: dict[str, Any] = self._decode(data, 0)
         return value
 
     def encode(self, values: Mapping[str, Any]) -> bytes:

@@ -33,18 +33,44 @@ MEMO_LIMIT = 50_000
 _MEMOISED = frozenset({"date", "time", "datetime", "boolean", "decimal", "number", "integer"})
 
 
-def _plain_key(spec: OutputField, name: str) -> str | None:
+def _plain_path(spec: OutputField, name: str) -> tuple[str, ...] | None:
+    """The keys of a plain dotted path (``A``, ``GROUP.FIELD``), or None for JMESPath."""
     source = spec.source or name
-    bare = source.replace("_", "").replace("-", "")
-    simple = bare.isalnum() and bare.isascii() and not source[0].isdigit()
-    return source if simple and spec.xpath is None else None
+    keys = tuple(source.split("."))
+    for key in keys:
+        bare = key.replace("_", "").replace("-", "")
+        if not (bare.isalnum() and bare.isascii() and not key[0].isdigit()):
+            return None
+    return keys if spec.xpath is None else None
+
+
+class _Unusual(Exception):
+    """Raised inside the fast path to hand a record over to the general path."""
+
+
+def _dotted(keys: tuple[str, ...]) -> Callable[[dict[str, Any]], Any]:
+    first, rest = keys[0], keys[1:]
+
+    def read(raw: dict[str, Any]) -> Any:
+        node = raw.get(first)
+        for key in rest:
+            if node.__class__ is dict:
+                node = node.get(key)
+            elif node is None:
+                return None
+            else:
+                raise _Unusual(key)  # a list or a text where a record should be
+        return node
+
+    return read
 
 
 def _memo(convert: Converter, memo: dict[Any, Any]) -> Converter:
     def fill(raw: Any) -> Any:
         value = convert(raw)
-        # Only text is remembered: 1, 1.0 and True are equal as dict keys, texts never are.
-        if raw.__class__ is str and len(memo) < MEMO_LIMIT:
+        # True equals 1 as a dict key but maps differently; every other equal pair of
+        # legacy values (1, 1.0, Decimal("1")) maps to the same result.
+        if raw.__class__ is not bool and len(memo) < MEMO_LIMIT:
             memo[raw] = value
         return value
 
@@ -62,9 +88,9 @@ def compile_fast_record(
     for index, (name, spec) in enumerate(fields.items()):
         label = f"N{index}"
         namespace[label] = name
-        key = _plain_key(spec, name)
+        keys = _plain_path(spec, name)
         simple = (
-            key is not None
+            keys is not None
             and not spec.list
             and spec.fields is None
             and spec.default is None
@@ -75,11 +101,16 @@ def compile_fast_record(
             namespace[f"M{index}"] = general[name]
             entries.append(f"{label}: M{index}(raw, '')")
             continue
+        assert keys is not None
         inlined += 1
-        namespace[f"K{index}"] = key
         convert = legacy_to_agent(spec)
         namespace[f"C{index}"] = convert
-        get = f"(v := get(K{index}))"
+        if len(keys) == 1:
+            namespace[f"K{index}"] = keys[0]
+            get = f"(v := get(K{index}))"
+        else:
+            namespace[f"P{index}"] = _dotted(keys)
+            get = f"(v := P{index}(raw))"
         if spec.type == "string" and _is_passthrough(spec):
             expression = f"v if {get}.__class__ is str else C{index}(v)"
         elif spec.type == "string" and _is_trim_only(spec):
@@ -101,9 +132,10 @@ def compile_fast_record(
             memo: dict[Any, Any] = {}
             namespace[f"D{index}"] = memo
             namespace[f"F{index}"] = _memo(convert, memo)
-            expression = f"D{index}[v] if {get}.__class__ is str and v in D{index} else F{index}(v)"
+            memoised = f"{get}.__class__ is not bool and v in D{index}"
+            expression = f"D{index}[v] if {memoised} else F{index}(v)"
         else:
-            expression = f"C{index}(v := get(K{index}))"
+            expression = f"C{index}{get}"
         entries.append(f"{label}: ({expression})")
     if not inlined:
         return None

@@ -194,6 +194,46 @@ def iso_date_slicer(fmt: str) -> Callable[[str], str | None] | None:
     return iso
 
 
+_DATETIME_SLOTS = ("year", "month", "day", "hour", "minute", "second")
+
+
+def iso_datetime_slicer(fmt: str, zone: dt.tzinfo | None) -> Callable[[str], str | None] | None:
+    """For digit-only timestamps (%Y%m%d%H%M%S and reorderings): legacy text -> ISO 8601,
+    with the UTC offset of ``zone`` when one is given.
+
+    Gives the same text as ``datetime.isoformat`` of the parsed value, at half the cost;
+    returns None for anything it cannot vouch for (the caller then parses properly).
+    """
+    layout = compile_layout(fmt, 1950)
+    if layout is None or layout.literals:
+        return None
+    where = {slot.name: (slot.start, slot.end) for slot in layout.slots}
+    if sorted(where) != sorted(_DATETIME_SLOTS):
+        return None
+    cuts = [where[name] for name in _DATETIME_SLOTS]
+    length = layout.length
+    offsets: dict[dt.timedelta | None, str] = {}
+
+    def iso(text: str) -> str | None:
+        if len(text) != length or not (text.isascii() and text.isdigit()):
+            return None
+        y, mo, d, h, mi, s = (text[a:b] for a, b in cuts)
+        try:
+            naive = dt.datetime(int(y), int(mo), int(d), int(h), int(mi), int(s))
+        except ValueError:
+            return None
+        stamp = f"{y}-{mo}-{d}T{h}:{mi}:{s}"
+        if zone is None:
+            return stamp
+        offset = zone.utcoffset(naive)
+        suffix = offsets.get(offset)
+        if suffix is None:
+            suffix = offsets[offset] = naive.replace(tzinfo=zone).isoformat()[19:]
+        return stamp + suffix
+
+    return iso
+
+
 def _date_of(parts: dict[str, int]) -> dt.date:
     try:
         if "yday" in parts:

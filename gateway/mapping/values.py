@@ -27,6 +27,7 @@ from gateway.mapping.temporal import (
     date_codec,
     datetime_codec,
     iso_date_slicer,
+    iso_datetime_slicer,
     time_codec,
 )
 
@@ -338,8 +339,13 @@ def _datetime_out(spec: ValueSpec) -> Converter:
     zone = zoneinfo.ZoneInfo(spec.timezone) if spec.timezone else None
     expected = spec.format or "ISO 8601"
     width = _layout_width(spec.format)
+    quick = iso_datetime_slicer(spec.format, zone) if spec.format else None
 
     def convert(raw: Any) -> Any:
+        if quick is not None and raw.__class__ is str:
+            iso = quick(raw)
+            if iso is not None:
+                return iso
         if isinstance(raw, dt.datetime):
             value = raw
         else:

@@ -118,7 +118,7 @@ def test_memoised_values_stay_bounded() -> None:
 
 
 def test_fields_with_nothing_to_gain_get_no_generated_code() -> None:
-    nested = {"n": OutputField.model_validate({"from": "A.B", "type": "integer"})}
+    nested = {"n": OutputField.model_validate({"from": "length(A)", "type": "integer"})}
     assert compile_fast_record(nested, {"n": lambda raw, where: None}) is None
 
 
