@@ -23,6 +23,7 @@ are the same.
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from gateway.mapping.spec import OutputField
@@ -65,13 +66,22 @@ def _dotted(keys: tuple[str, ...]) -> Callable[[dict[str, Any]], Any]:
     return read
 
 
-def _memo(convert: Converter, memo: dict[Any, Any]) -> Converter:
+def _memo(convert: Converter, texts: dict[str, Any], decimals: dict[str, Any]) -> Converter:
+    """The converter, remembering results by exact spelling.
+
+    Equal numbers of different types or spellings (0, 0.0, False, Decimal("0.0")) are one
+    dict key but may map differently (null_values compare spellings, a date reads digits),
+    so texts are remembered as themselves and decimals (as copybook fields decode) by their
+    spelling, in a table of their own; nothing else is remembered.
+    """
+
     def fill(raw: Any) -> Any:
         value = convert(raw)
-        # True equals 1 as a dict key but maps differently; every other equal pair of
-        # legacy values (1, 1.0, Decimal("1")) maps to the same result.
-        if raw.__class__ is not bool and len(memo) < MEMO_LIMIT:
-            memo[raw] = value
+        if raw.__class__ is str:
+            if len(texts) < MEMO_LIMIT:
+                texts[raw] = value
+        elif raw.__class__ is Decimal and len(decimals) < MEMO_LIMIT:
+            decimals[str(raw)] = value
         return value
 
     return fill
@@ -103,39 +113,7 @@ def compile_fast_record(
             continue
         assert keys is not None
         inlined += 1
-        convert = legacy_to_agent(spec)
-        namespace[f"C{index}"] = convert
-        if len(keys) == 1:
-            namespace[f"K{index}"] = keys[0]
-            get = f"(v := get(K{index}))"
-        else:
-            namespace[f"P{index}"] = _dotted(keys)
-            get = f"(v := P{index}(raw))"
-        if spec.type == "string" and _is_passthrough(spec):
-            expression = f"v if {get}.__class__ is str else C{index}(v)"
-        elif spec.type == "string" and _is_trim_only(spec):
-            if spec.blank_is_null:
-                stripped = "((s := v.strip()) or None)"
-                expression = f"{stripped} if {get}.__class__ is str else C{index}(v)"
-            else:
-                expression = f"v.strip() if {get}.__class__ is str else C{index}(v)"
-        elif _integer_shift(spec):
-            # Integer cents and the like: the same exact arithmetic as the converter's own
-            # fast case (values.py), without the calls.
-            namespace[f"S{index}"] = 10 ** -(spec.scale or 0)
-            namespace["EXACT"] = EXACT_INT
-            shifted = f"(v // S{index} if not v % S{index} else v / S{index})"
-            expression = (
-                f"{shifted} if {get}.__class__ is int and -EXACT < v < EXACT else C{index}(v)"
-            )
-        elif spec.type in _MEMOISED or spec.code_table is not None:
-            memo: dict[Any, Any] = {}
-            namespace[f"D{index}"] = memo
-            namespace[f"F{index}"] = _memo(convert, memo)
-            memoised = f"{get}.__class__ is not bool and v in D{index}"
-            expression = f"D{index}[v] if {memoised} else F{index}(v)"
-        else:
-            expression = f"C{index}{get}"
+        expression = _expression(index, spec, keys, namespace)
         entries.append(f"{label}: ({expression})")
     if not inlined:
         return None
@@ -144,6 +122,43 @@ def compile_fast_record(
     exec(compile(source, "<mapping fast path>", "exec"), namespace)
     fast: Callable[[dict[str, Any]], dict[str, Any]] = namespace["fast"]
     return fast
+
+
+def _expression(
+    index: int, spec: OutputField, keys: tuple[str, ...], namespace: dict[str, Any]
+) -> str:
+    """The inlined source of one field's value; binds what it uses in ``namespace``."""
+    namespace[f"C{index}"] = convert = legacy_to_agent(spec)
+    if len(keys) == 1:
+        namespace[f"K{index}"] = keys[0]
+        get = f"(v := get(K{index}))"
+    else:
+        namespace[f"P{index}"] = _dotted(keys)
+        get = f"(v := P{index}(raw))"
+    if spec.type == "string" and _is_passthrough(spec):
+        return f"v if {get}.__class__ is str else C{index}(v)"
+    if spec.type == "string" and _is_trim_only(spec):
+        if spec.blank_is_null:
+            return f"((s := v.strip()) or None) if {get}.__class__ is str else C{index}(v)"
+        return f"v.strip() if {get}.__class__ is str else C{index}(v)"
+    if _integer_shift(spec):
+        # Integer cents and the like: the same exact arithmetic as the converter's own
+        # fast case (values.py), without the calls.
+        namespace[f"S{index}"] = 10 ** -(spec.scale or 0)
+        namespace["EXACT"] = EXACT_INT
+        shifted = f"(v // S{index} if not v % S{index} else v / S{index})"
+        return f"{shifted} if {get}.__class__ is int and -EXACT < v < EXACT else C{index}(v)"
+    if spec.type in _MEMOISED or spec.code_table is not None:
+        texts: dict[str, Any] = {}
+        decimals: dict[str, Any] = {}
+        namespace[f"D{index}"] = texts
+        namespace[f"E{index}"] = decimals
+        namespace[f"F{index}"] = _memo(convert, texts, decimals)
+        namespace["Decimal"] = Decimal
+        by_text = f"D{index}[v] if {get}.__class__ is str and v in D{index}"
+        by_decimal = f"E{index}[k] if v.__class__ is Decimal and (k := str(v)) in E{index}"
+        return f"{by_text} else {by_decimal} else F{index}(v)"
+    return f"C{index}{get}"
 
 
 def _integer_shift(spec: OutputField) -> bool:
