@@ -105,8 +105,17 @@ def xpath_getter(expression: str, namespaces: dict[str, str], loc: Loc) -> Gette
         compiled = etree.XPath(expression, namespaces=namespaces, smart_strings=False)
     except etree.XPathSyntaxError as exc:
         raise MappingConfigError(loc, f"invalid XPath expression: {exc}") from None
-    except etree.XPathError as exc:  # undefined prefix and the like
+    except etree.XPathError as exc:
         raise MappingConfigError(loc, f"invalid XPath expression: {exc}") from None
+    try:
+        # lxml resolves prefixes only when it evaluates: try once on an empty element, so
+        # that an undeclared prefix is a config error, not a failure of every call.
+        compiled(etree.Element("probe"))
+    except etree.XPathEvalError as exc:
+        declared = ", ".join(sorted(namespaces)) or "none"
+        raise MappingConfigError(
+            loc, f"XPath {expression}: {exc} (declared prefixes: {declared})"
+        ) from None
 
     def search(node: Any) -> Any:
         try:

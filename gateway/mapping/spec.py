@@ -380,6 +380,11 @@ class OutputSpec(StrictModel):
     def _one_language(self) -> OutputSpec:
         if self.source is not None and self.xpath is not None:
             raise ValueError("declare from (JMESPath) or xpath, not both")
+        if self.source is not None and self.uses_xml and self.record is None:
+            raise ValueError(
+                "fields read by xpath need the record found by xpath too: "
+                "use output.xpath instead of output.from"
+            )
         return self
 
     @property
