@@ -6,7 +6,17 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: setup demo test lint typecheck unit bench schema clean
 
+# ODBC needs unixODBC and the drivers of the databases the demo and the tests reach.
+ODBC_PACKAGES := unixodbc unixodbc-dev odbc-postgresql odbc-mariadb libsqliteodbc
+
 $(STAMP): pyproject.toml
+	@missing=$$(for p in $(ODBC_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing ODBC packages: $$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

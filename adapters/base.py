@@ -90,6 +90,21 @@ class CallContext:
     timeout_s: float
     record: Callable[[Interaction], None]
     attempt: int = 1
+    # The agent's page token from an earlier truncated answer of the same tool.
+    cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    """Part of a large answer: the records of this page, and the token of the next one.
+
+    Adapters that cap answers return a Page; the output mapping maps ``records`` and the
+    agent's result says how to ask for more.
+    """
+
+    records: list[Any]
+    next_cursor: str | None
+    reason: str = ""
 
 
 @dataclass(frozen=True)

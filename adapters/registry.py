@@ -18,6 +18,7 @@ ENTRY_POINT_GROUP = "legacy_gateway.adapters"
 
 BUILTIN: dict[str, str] = {
     "soap": "adapters.soap:SoapAdapter",
+    "odbc": "adapters.odbc:OdbcAdapter",
 }
 
 

@@ -108,6 +108,9 @@ def call(
     args: Annotated[str, typer.Option("--args", help="Arguments as a JSON object.")] = "{}",
     context: Annotated[str, typer.Option("--context", help="Context as a JSON object.")] = "{}",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Render the request only.")] = False,
+    cursor: Annotated[
+        str | None, typer.Option("--cursor", help="next_cursor of a truncated answer.")
+    ] = None,
     audit_db: AuditDb = Path(DEFAULT_AUDIT_DB),
 ) -> None:
     """Call a tool in-process (recorded like any call) and print the result."""
@@ -125,7 +128,7 @@ def call(
         await gateway.start()
         try:
             result = await gateway.call(
-                tool, arguments, call_context, principal="cli", dry_run=dry_run
+                tool, arguments, call_context, principal="cli", dry_run=dry_run, cursor=cursor
             )
             return result.as_dict()
         finally:

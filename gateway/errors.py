@@ -180,3 +180,24 @@ class BackendUnavailable(LegacyError):
     code = "backend_unavailable"
     status = 503
     retryable = True
+
+
+class LegacyConflict(LegacyError):
+    """The legacy database refused a write that conflicts with its data (SQLSTATE 23)."""
+
+    code = "legacy_conflict"
+    status = 409
+
+
+class UnexpectedRowCount(LegacyError):
+    """A write touched another number of rows than the tool declares; it was rolled back."""
+
+    code = "unexpected_row_count"
+    status = 409
+
+
+class StatementInvalid(GatewayError):
+    """The database rejects a tool's statement itself (SQLSTATE 42): a config mistake."""
+
+    code = "statement_invalid"
+    status = 500

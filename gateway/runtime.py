@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from adapters.base import Adapter, CallContext, Health, Interaction
+from adapters.base import Adapter, CallContext, Health, Interaction, Page
 from gateway.audit.store import AuditStore, StoredRecord
 from gateway.audit.views import call_view
 from gateway.config.loader import load_config
@@ -111,6 +111,7 @@ class Gateway:
         principal: str = "anonymous",
         traceparent: str | None = None,
         dry_run: bool = False,
+        cursor: str | None = None,
     ) -> CallResult:
         tool = self.tool(name)
         call_id = str(uuid.uuid4())
@@ -129,6 +130,7 @@ class Gateway:
             "trace_id": trace_id,
             "parent_span_id": parent_span,
             "dry_run": dry_run,
+            "cursor": cursor,
         }
         try:
             params = tool.input(arguments)
@@ -145,8 +147,10 @@ class Gateway:
             if dry_run:
                 result: Any = {"request": tool.adapter.render(tool.prepared, params)}
             else:
-                answer = await self._invoke(tool, params, call_id, trace_id, interactions.append)
-                result = tool.output(answer)
+                answer = await self._invoke(
+                    tool, params, call_id, trace_id, interactions.append, cursor
+                )
+                result = self._result(tool, answer)
         except GatewayError as exc:
             exc.call_id = call_id
             self._finish(
@@ -171,10 +175,11 @@ class Gateway:
         call_id: str,
         trace_id: str,
         record: Callable[[Interaction], None],
+        cursor: str | None = None,
     ) -> Any:
         backend = tool.config.backend
         timeout = tool.config.timeout_s or self.config.backends[backend].timeout_s
-        ctx = CallContext(call_id, trace_id, tool.name, timeout, record)
+        ctx = CallContext(call_id, trace_id, tool.name, timeout, record, cursor=cursor)
         limit = self._limits[backend]
         try:
             if limit.locked():
@@ -191,6 +196,22 @@ class Gateway:
             return await tool.adapter.call(tool.prepared, params, ctx)
         finally:
             limit.release()
+
+    @staticmethod
+    def _result(tool: Tool, answer: Any) -> Any:
+        """The mapped answer; a page of a larger one says how to ask for the next."""
+        if not isinstance(answer, Page):
+            return tool.output(answer)
+        result = tool.output(answer.records)
+        if isinstance(result, dict):
+            result["truncated"] = answer.next_cursor is not None
+            result["next_cursor"] = answer.next_cursor
+            if answer.next_cursor is not None:
+                result["notice"] = (
+                    f"{answer.reason}; call again with the same arguments and "
+                    '"cursor": next_cursor for the next page'
+                )
+        return result
 
     def _finish(
         self,

@@ -34,6 +34,9 @@ class CallRequest(BaseModel):
     arguments: dict[str, Any] = Field(default_factory=dict)
     context: CallContextIn = Field(default_factory=CallContextIn)
     dry_run: bool = False
+    cursor: str | None = Field(
+        None, max_length=512, description="next_cursor of a truncated answer: the next page."
+    )
 
 
 @router.get("/tools")
@@ -94,6 +97,11 @@ async def handle_call(
             [{"field": "context", "message": f"larger than {MAX_CONTEXT_BYTES} bytes"}]
         )
     result = await gateway.call(
-        name, call.arguments, context, traceparent=traceparent, dry_run=call.dry_run
+        name,
+        call.arguments,
+        context,
+        traceparent=traceparent,
+        dry_run=call.dry_run,
+        cursor=call.cursor,
     )
     return result.as_dict()

@@ -37,6 +37,15 @@ class ToolConfig(StrictModel):
         None, description="Safe to retry; defaults to true for reads, false for writes."
     )
     timeout_s: float | None = Field(None, gt=0, le=3600)
+    max_rows: int | None = Field(
+        None, ge=1, description="Most rows (records) one call returns; more are paged."
+    )
+    max_bytes: int | None = Field(
+        None, ge=1024, description="Most bytes of rows one call returns; more are paged."
+    )
+    expect_rows: int | None = Field(
+        None, ge=0, description="Rows a write must touch; any other count is rolled back."
+    )
     input: dict[str, InputField] = Field(default_factory=dict)
     output: OutputSpec = Field(default_factory=OutputSpec)
     request: RequestSpec | None = Field(

@@ -1,0 +1,498 @@
+"""ODBC: legacy databases (DB2, AS/400, old SQL servers, and anything with a driver) as tools.
+
+A tool declares one fixed statement with named parameters (``:account``), which the adapter
+rewrites to ``?`` markers in order when the config loads; agents fill typed arguments and
+never send SQL. pyodbc is blocking, so statements run on a thread pool of the backend's
+size, each on a connection from the adapter's own pool (connecting to PostgreSQL costs
+about 11 ms, reusing a connection nothing). Every statement runs in a transaction:
+reads are rolled back, writes committed only when their row count is what the tool
+expects.
+
+Reads fetch in batches and stop at the tool's row or byte cap: the answer is a ``Page`` whose
+token lets the agent ask for the next one, so a million-row table never sits in memory.
+SQLSTATEs become the gateway's errors in one place (``translate_error``): class 08 (the
+connection) is a retryable 503 and the connection is dropped, 23 (integrity) a 409, 42
+(syntax, unknown table) a statement error that ``validate --connect`` finds before agents do,
+HYT00 a timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import re
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, ClassVar, Literal
+
+import orjson
+from pydantic import Field, SecretStr
+
+from adapters.base import (
+    Adapter,
+    BackendSetupError,
+    CallContext,
+    Health,
+    Interaction,
+    Page,
+)
+from gateway.config.models import BackendConfig, ToolConfig
+from gateway.errors import (
+    BackendUnavailable,
+    DependencyMissing,
+    GatewayError,
+    InvalidArguments,
+    LegacyConflict,
+    LegacyFault,
+    LegacyTimeout,
+    StatementInvalid,
+    UnexpectedRowCount,
+)
+
+WRITE_VERBS = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE", "CALL", "EXEC", "EXECUTE"})
+READ_VERBS = frozenset({"SELECT", "WITH", "VALUES"})
+# :name outside quotes; '::' (PostgreSQL casts) is left alone.
+_TOKENS = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|(?<!:):([A-Za-z_][A-Za-z0-9_]*)")
+_DRIVER = re.compile(r"DRIVER\s*=\s*\{?([^};]+)\}?", re.IGNORECASE)
+
+
+class OdbcBackendConfig(BackendConfig):
+    """A database reached through an ODBC driver."""
+
+    connection: SecretStr = Field(
+        description="ODBC connection string; put passwords in ${VAR}s. Never recorded."
+    )
+    read_only: bool = Field(False, description="Refuse write tools for this backend at load.")
+    max_rows: int = Field(500, ge=1, description="Default cap of rows a call returns.")
+    max_bytes: int = Field(1_048_576, ge=1024, description="Default cap of bytes of rows.")
+    fetch_batch: int = Field(200, ge=1, le=100_000, description="Rows fetched at a time.")
+
+
+@dataclass(frozen=True)
+class PreparedStatement:
+    text: str
+    sql: str
+    parameters: tuple[str, ...]
+    kind: Literal["read", "write"]
+    max_rows: int
+    max_bytes: int
+    expect_rows: int | None
+
+
+def bind_parameters(statement: str) -> tuple[str, tuple[str, ...]]:
+    """``SELECT .. WHERE A = :a AND B = :b`` -> (``.. A = ? AND B = ?``, (a, b))."""
+    names: list[str] = []
+
+    def marker(match: re.Match[str]) -> str:
+        if match.group(1) is None:
+            return match.group(0)  # a quoted literal or identifier: untouched
+        names.append(match.group(1))
+        return "?"
+
+    return _TOKENS.sub(marker, statement), tuple(names)
+
+
+def statement_kind(statement: str) -> str:
+    text = re.sub(r"--[^\n]*|/\*.*?\*/", " ", statement, flags=re.DOTALL).strip()
+    verb = text.split(None, 1)[0].upper().lstrip("{") if text else ""
+    if verb in READ_VERBS:
+        return "read"
+    if verb in WRITE_VERBS:
+        return "write"
+    return verb or "empty"
+
+
+def _driver_name(connection: str) -> str | None:
+    match = _DRIVER.search(connection)
+    return match.group(1).strip() if match else None
+
+
+class _Cursor:
+    """The page token: where the next page starts, bound to the arguments it pages."""
+
+    @staticmethod
+    def digest(prepared: PreparedStatement, values: list[Any]) -> str:
+        material = orjson.dumps([prepared.text, values], default=str)
+        return hashlib.sha256(material).hexdigest()[:16]
+
+    @staticmethod
+    def make(offset: int, digest: str) -> str:
+        raw = orjson.dumps({"offset": offset, "of": digest})
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @staticmethod
+    def read(token: str, digest: str) -> int:
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            data = orjson.loads(raw)
+            offset, of = int(data["offset"]), str(data["of"])
+        except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+            raise InvalidArguments(
+                [{"field": "cursor", "message": "not a cursor this gateway gave out"}]
+            ) from None
+        if of != digest or offset < 0:
+            raise InvalidArguments(
+                [{"field": "cursor", "message": "the cursor belongs to other arguments"}]
+            )
+        return offset
+
+
+class _Pool:
+    """Idle connections of one backend, opened on demand, at most ``size`` in all."""
+
+    def __init__(self, connect: Callable[[], Any], size: int) -> None:
+        self._connect = connect
+        self._idle: list[Any] = []
+        self._lock = threading.Lock()
+        self.size = size
+
+    def take(self) -> Any:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        return self._connect()
+
+    def give(self, connection: Any) -> None:
+        with self._lock:
+            if len(self._idle) < self.size:
+                self._idle.append(connection)
+                return
+        _close_quietly(connection)
+
+    def drop(self, connection: Any) -> None:
+        _close_quietly(connection)
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            _close_quietly(connection)
+
+
+def _close_quietly(connection: Any) -> None:
+    try:
+        connection.close()
+    except Exception:  # a connection that is already gone has nothing to close
+        return
+
+
+class OdbcAdapter(Adapter[OdbcBackendConfig]):
+    name: ClassVar[str] = "odbc"
+    config_model: ClassVar[type[BackendConfig]] = OdbcBackendConfig
+
+    def __init__(self, backend: str, config: OdbcBackendConfig) -> None:
+        super().__init__(backend, config)
+        self._pyodbc: Any = None
+        self._pool: _Pool | None = None
+        self._threads: ThreadPoolExecutor | None = None
+
+    # ------------------------------------------------------------------ metadata
+
+    def load(self) -> None:
+        try:
+            import pyodbc
+        except ImportError as exc:
+            raise DependencyMissing(
+                f"ODBC needs pyodbc and unixODBC (Debian: apt-get install unixodbc): {exc}"
+            ) from exc
+        self._pyodbc = pyodbc
+        pyodbc.pooling = False  # the adapter pools connections itself
+        driver = _driver_name(self.config.connection.get_secret_value())
+        installed = pyodbc.drivers()
+        if driver is not None and driver not in installed:
+            listing = ", ".join(installed) or "none"
+            raise BackendSetupError(
+                "connection", f"ODBC driver '{driver}' is not installed (installed: {listing})"
+            )
+
+    def operations(self) -> list[str]:
+        return []  # any statement: tools declare their own
+
+    def prepare(self, tool: ToolConfig) -> PreparedStatement:
+        text = tool.operation.strip()
+        kind = statement_kind(text)
+        if kind not in ("read", "write"):
+            verbs = ", ".join(sorted(READ_VERBS | WRITE_VERBS))
+            raise BackendSetupError(
+                "operation", f"the statement starts with '{kind}'; expected one of {verbs}"
+            )
+        if kind == "write" and tool.effect != "write":
+            raise BackendSetupError(
+                "effect", "the statement writes; declare effect: write (and review it)"
+            )
+        if kind == "write" and self.config.read_only:
+            raise BackendSetupError(
+                "operation", f"backend {self.backend} is read_only; it takes no writes"
+            )
+        sql, parameters = bind_parameters(text)
+        targets = {(spec.to or field).split(".")[0] for field, spec in tool.input.items()}
+        missing = [name for name in dict.fromkeys(parameters) if name not in targets]
+        if missing:
+            raise BackendSetupError(
+                "operation",
+                f"no input field is mapped to :{missing[0]} (to: {missing[0]})",
+            )
+        unused = sorted(targets - set(parameters))
+        if unused:
+            raise BackendSetupError(
+                "input", f"input mapped to {unused[0]}, which the statement does not use"
+            )
+        if tool.expect_rows is not None and kind != "write":
+            raise BackendSetupError("expect_rows", "expect_rows applies to writes")
+        return PreparedStatement(
+            text=text,
+            sql=sql,
+            parameters=parameters,
+            kind="read" if kind == "read" else "write",
+            max_rows=tool.max_rows or self.config.max_rows,
+            max_bytes=tool.max_bytes or self.config.max_bytes,
+            expect_rows=tool.expect_rows,
+        )
+
+    # ------------------------------------------------------------------ life cycle
+
+    def _connect(self) -> Any:
+        connection = self._pyodbc.connect(
+            self.config.connection.get_secret_value(),
+            autocommit=False,
+            timeout=max(1, int(self.config.timeout_s)),
+        )
+        connection.timeout = max(1, int(self.config.timeout_s))  # per statement
+        return connection
+
+    async def open(self) -> None:
+        size = self.config.max_concurrency
+        self._pool = _Pool(self._connect, size)
+        self._threads = ThreadPoolExecutor(size, thread_name_prefix=f"odbc-{self.backend}")
+
+    async def close(self) -> None:
+        if self._threads is not None:
+            self._threads.shutdown(wait=True)
+            self._threads = None
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    async def _run(self, work: Callable[[], Any]) -> Any:
+        if self._threads is None:
+            raise BackendUnavailable(f"backend {self.backend} is not open")
+        return await asyncio.get_running_loop().run_in_executor(self._threads, work)
+
+    async def check(self) -> Health:
+        started = time.perf_counter()
+        try:
+            await self._run(self._ping)
+            ok, detail = True, "connected"
+        except Exception as exc:
+            ok, detail = False, self.translate_error(exc).message
+        return Health(ok, detail, (time.perf_counter() - started) * 1000)
+
+    def _ping(self) -> None:
+        assert self._pool is not None
+        connection = self._pool.take()
+        try:
+            connection.getinfo(self._pyodbc.SQL_DBMS_NAME)
+        except Exception:
+            self._pool.drop(connection)
+            raise
+        self._pool.give(connection)
+
+    # ------------------------------------------------------------------ calls
+
+    def _values(self, prepared: PreparedStatement, params: Any) -> list[Any]:
+        return [params.get(name) for name in prepared.parameters]
+
+    def render(self, prepared: PreparedStatement, params: Any) -> dict[str, Any]:
+        return {
+            "statement": prepared.text,
+            "sql": prepared.sql,
+            "bind_values": [_recordable(v) for v in self._values(prepared, params)],
+            "transaction": "commit" if prepared.kind == "write" else "rollback",
+        }
+
+    async def call(self, prepared: PreparedStatement, params: Any, ctx: CallContext) -> Any:
+        values = self._values(prepared, params)
+        digest = _Cursor.digest(prepared, values)
+        offset = _Cursor.read(ctx.cursor, digest) if ctx.cursor else 0
+        interaction = Interaction(
+            "odbc",
+            self.backend,
+            prepared.text,
+            ctx.attempt,
+            {
+                "sql": prepared.sql,
+                "bind_values": [_recordable(v) for v in values],
+                "offset": offset,
+            },
+        )
+        started = time.perf_counter()
+        try:
+            if prepared.kind == "read":
+                rows, more, columns = await self._run(
+                    lambda: self._read(prepared, values, offset)
+                )
+                interaction.response = {
+                    "columns": columns,
+                    "rows_returned": len(rows),
+                    "more": more,
+                }
+                cursor = _Cursor.make(offset + len(rows), digest) if more else None
+                reason = ""
+                if more:
+                    reason = f"capped at {len(rows)} rows (max_rows {prepared.max_rows}"
+                    reason += f", max_bytes {prepared.max_bytes})"
+                return Page(rows, cursor, reason)
+            affected = await self._run(lambda: self._write(prepared, values))
+            interaction.response = {"rows_affected": affected, "committed": True}
+            return {"rows_affected": affected}
+        except Exception as exc:
+            error = self.translate_error(exc)
+            interaction.error = {"code": error.code, "message": error.message, **error.details}
+            raise error from exc
+        finally:
+            interaction.duration_ms = (time.perf_counter() - started) * 1000
+            ctx.record(interaction)
+
+    def _with_connection(self, work: Callable[[Any], Any]) -> Any:
+        assert self._pool is not None
+        connection = self._pool.take()
+        try:
+            result = work(connection)
+        except self._pyodbc.Error as exc:
+            if _sqlstate(exc).startswith("08") or _sqlstate(exc) in ("HY000", "HYT00"):
+                self._pool.drop(connection)  # gone, or in an unknown state: never reuse
+            else:
+                _rollback_or_drop(connection, self._pool)
+            raise
+        except BaseException:
+            _rollback_or_drop(connection, self._pool)
+            raise
+        self._pool.give(connection)
+        return result
+
+    def _read(
+        self, prepared: PreparedStatement, values: list[Any], offset: int
+    ) -> tuple[list[dict[str, Any]], bool, list[str]]:
+        def work(connection: Any) -> tuple[list[dict[str, Any]], bool, list[str]]:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(prepared.sql, values)
+                columns = [column[0] for column in cursor.description or ()]
+                skipped = 0
+                while skipped < offset:  # the rows of earlier pages, never kept
+                    batch = cursor.fetchmany(min(self.config.fetch_batch, offset - skipped))
+                    if not batch:
+                        break
+                    skipped += len(batch)
+                rows: list[dict[str, Any]] = []
+                size = 0
+                more = False
+                while True:
+                    batch = cursor.fetchmany(self.config.fetch_batch)
+                    if not batch:
+                        break
+                    for row in batch:
+                        record = dict(zip(columns, row, strict=True))
+                        size += _size_of(row)
+                        if len(rows) >= prepared.max_rows or (rows and size > prepared.max_bytes):
+                            more = True
+                            break
+                        rows.append(record)
+                    if more:
+                        break
+                return rows, more, columns
+            finally:
+                cursor.close()
+                connection.rollback()  # a read changes nothing, and holds no locks after
+
+        result: tuple[list[dict[str, Any]], bool, list[str]] = self._with_connection(work)
+        return result
+
+    def _write(self, prepared: PreparedStatement, values: list[Any]) -> int:
+        def work(connection: Any) -> int:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(prepared.sql, values)
+                affected = int(cursor.rowcount)
+            finally:
+                cursor.close()
+            if prepared.expect_rows is not None and affected != prepared.expect_rows:
+                connection.rollback()
+                raise UnexpectedRowCount(
+                    f"the statement would touch {affected} row(s), not "
+                    f"{prepared.expect_rows}; rolled back",
+                    details={"rows_affected": affected, "expected": prepared.expect_rows},
+                )
+            connection.commit()
+            return affected
+
+        affected: int = self._with_connection(work)
+        return affected
+
+    # ------------------------------------------------------------------ errors
+
+    def translate_error(self, exc: BaseException) -> GatewayError:
+        if isinstance(exc, GatewayError):
+            return exc
+        pyodbc = self._pyodbc
+        if pyodbc is None or not isinstance(exc, pyodbc.Error):
+            return BackendUnavailable(f"backend {self.backend}: {type(exc).__name__}: {exc}")
+        state = _sqlstate(exc)
+        message = self.redact(_message(exc))
+        details = {"sqlstate": state}
+        if state.startswith("08") or isinstance(exc, pyodbc.InterfaceError):
+            return BackendUnavailable(
+                f"database of backend {self.backend} unreachable ({state}): {message}"
+            )
+        if state in ("HYT00", "HYT01") or "timeout" in message.lower():
+            return LegacyTimeout(f"statement timed out after {self.config.timeout_s:g} s")
+        if state.startswith("23"):
+            error: GatewayError = LegacyConflict(
+                f"the database refused the write ({state}): {message}", details=details
+            )
+            return error
+        if state.startswith("42"):
+            return StatementInvalid(
+                f"the database rejects the statement ({state}): {message}", details=details
+            )
+        return LegacyFault(state, message)
+
+
+def _sqlstate(exc: BaseException) -> str:
+    args: tuple[Any, ...] = exc.args
+    return str(args[0]) if args and isinstance(args[0], str) else "HY000"
+
+
+def _message(exc: BaseException) -> str:
+    args: tuple[Any, ...] = exc.args
+    text = str(args[1]) if len(args) > 1 else str(exc)
+    # Drivers prefix messages with their stack of component names: keep the database's words.
+    return re.sub(r"^(\[[^\]]*\])+\s*", "", text).strip()
+
+
+def _rollback_or_drop(connection: Any, pool: _Pool) -> None:
+    try:
+        connection.rollback()
+    except Exception:
+        pool.drop(connection)
+        return
+    pool.give(connection)
+
+
+def _size_of(row: Any) -> int:
+    return sum(len(str(value)) for value in row) + 8
+
+
+def _recordable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, bytes):
+        return value.hex().upper()
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
