@@ -58,6 +58,19 @@ WRITE_VERBS = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE", "CALL", "EXEC", 
 READ_VERBS = frozenset({"SELECT", "WITH", "VALUES"})
 # :name outside quotes; '::' (PostgreSQL casts) is left alone.
 _TOKENS = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|(?<!:):([A-Za-z_][A-Za-z0-9_]*)")
+# Query timeout (ODBC), statement cancelled (PostgreSQL), interrupted (MariaDB, MySQL).
+TIMEOUT_STATES = frozenset({"HYT00", "HYT01", "57014", "70100"})
+# The connection is gone: class 08, and PostgreSQL's shutdown and restart states.
+LOST_STATES = ("08", "57P01", "57P02", "57P03")
+# Some drivers say HY000 for everything; these words in their messages say what happened.
+LOST_WORDS = (
+    "connection has been lost",
+    "connection is down",
+    "server has gone away",
+    "server closed the connection",
+    "lost connection",
+)
+TIMEOUT_WORDS = ("timeout", "timed out", "max_statement_time")
 _DRIVER = re.compile(r"DRIVER\s*=\s*\{?([^};]+)\}?", re.IGNORECASE)
 
 
@@ -71,6 +84,15 @@ class OdbcBackendConfig(BackendConfig):
     max_rows: int = Field(500, ge=1, description="Default cap of rows a call returns.")
     max_bytes: int = Field(1_048_576, ge=1024, description="Default cap of bytes of rows.")
     fetch_batch: int = Field(200, ge=1, le=100_000, description="Rows fetched at a time.")
+    on_connect: list[str] = Field(
+        default_factory=list,
+        description="Statements run on each new connection (SET SCHEMA, session options).",
+    )
+    column_case: Literal["as_is", "upper", "lower"] = Field(
+        "as_is",
+        description="Case of the column names mappings see: databases fold unquoted names "
+        "differently (PostgreSQL to lower, DB2 and Oracle to upper).",
+    )
 
 
 @dataclass(frozen=True)
@@ -257,13 +279,39 @@ class OdbcAdapter(Adapter[OdbcBackendConfig]):
     # ------------------------------------------------------------------ life cycle
 
     def _connect(self) -> Any:
+        seconds = max(1, int(self.config.timeout_s))
         connection = self._pyodbc.connect(
-            self.config.connection.get_secret_value(),
-            autocommit=False,
-            timeout=max(1, int(self.config.timeout_s)),
+            self.config.connection.get_secret_value(), autocommit=False, timeout=seconds
         )
-        connection.timeout = max(1, int(self.config.timeout_s))  # per statement
+        try:
+            self._limit_statements(connection, seconds)
+            cursor = connection.cursor()
+            for statement in self.config.on_connect:
+                cursor.execute(statement)
+            cursor.close()
+            connection.commit()
+        except Exception:
+            _close_quietly(connection)
+            raise
         return connection
+
+    def _limit_statements(self, connection: Any, seconds: int) -> None:
+        """A time limit on every statement of the connection: the server's own setting where
+        the driver's query timeout is refused (psqlODBC) or ignored (MariaDB's driver), the
+        driver's otherwise."""
+        dbms = str(connection.getinfo(self._pyodbc.SQL_DBMS_NAME)).lower()
+        server_side = {
+            "postgres": f"SET statement_timeout = {seconds * 1000}",
+            "mysql": f"SET SESSION max_statement_time = {seconds}",
+            "maria": f"SET SESSION max_statement_time = {seconds}",
+        }
+        for name, statement in server_side.items():
+            if name in dbms:
+                cursor = connection.cursor()
+                cursor.execute(statement)
+                cursor.close()
+                return
+        connection.timeout = seconds
 
     async def open(self) -> None:
         size = self.config.max_concurrency
@@ -333,9 +381,7 @@ class OdbcAdapter(Adapter[OdbcBackendConfig]):
         started = time.perf_counter()
         try:
             if prepared.kind == "read":
-                rows, more, columns = await self._run(
-                    lambda: self._read(prepared, values, offset)
-                )
+                rows, more, columns = await self._run(lambda: self._read(prepared, values, offset))
                 interaction.response = {
                     "columns": columns,
                     "rows_returned": len(rows),
@@ -364,7 +410,8 @@ class OdbcAdapter(Adapter[OdbcBackendConfig]):
         try:
             result = work(connection)
         except self._pyodbc.Error as exc:
-            if _sqlstate(exc).startswith("08") or _sqlstate(exc) in ("HY000", "HYT00"):
+            state = _sqlstate(exc)
+            if state.startswith(LOST_STATES) or state in ("HY000", *TIMEOUT_STATES):
                 self._pool.drop(connection)  # gone, or in an unknown state: never reuse
             else:
                 _rollback_or_drop(connection, self._pool)
@@ -378,11 +425,16 @@ class OdbcAdapter(Adapter[OdbcBackendConfig]):
     def _read(
         self, prepared: PreparedStatement, values: list[Any], offset: int
     ) -> tuple[list[dict[str, Any]], bool, list[str]]:
+        case = self.config.column_case
+        fold: Callable[[str], str] = (
+            str.upper if case == "upper" else str.lower if case == "lower" else str
+        )
+
         def work(connection: Any) -> tuple[list[dict[str, Any]], bool, list[str]]:
             cursor = connection.cursor()
             try:
                 cursor.execute(prepared.sql, values)
-                columns = [column[0] for column in cursor.description or ()]
+                columns = [fold(column[0]) for column in cursor.description or ()]
                 skipped = 0
                 while skipped < offset:  # the rows of earlier pages, never kept
                     batch = cursor.fetchmany(min(self.config.fetch_batch, offset - skipped))
@@ -445,13 +497,19 @@ class OdbcAdapter(Adapter[OdbcBackendConfig]):
         state = _sqlstate(exc)
         message = self.redact(_message(exc))
         details = {"sqlstate": state}
-        if state.startswith("08") or isinstance(exc, pyodbc.InterfaceError):
+        lowered = message.lower()
+        if (
+            state.startswith(LOST_STATES)
+            or isinstance(exc, pyodbc.InterfaceError)
+            or any(words in lowered for words in LOST_WORDS)
+        ):
             return BackendUnavailable(
                 f"database of backend {self.backend} unreachable ({state}): {message}"
             )
-        if state in ("HYT00", "HYT01") or "timeout" in message.lower():
+        if state in TIMEOUT_STATES or any(words in lowered for words in TIMEOUT_WORDS):
             return LegacyTimeout(f"statement timed out after {self.config.timeout_s:g} s")
-        if state.startswith("23"):
+        # SQLite's driver reports every database error as HY000; its words say which.
+        if state.startswith("23") or (state == "HY000" and "constraint failed" in message):
             error: GatewayError = LegacyConflict(
                 f"the database refused the write ({state}): {message}", details=details
             )
