@@ -119,6 +119,8 @@ class Adapter(ABC, Generic[ConfigT]):
 
     name: ClassVar[str]
     config_model: ClassVar[type[BackendConfig]]
+    # Reads answer a Page: results then carry truncated and next_cursor.
+    pages: ClassVar[bool] = False
 
     def __init__(self, backend: str, config: ConfigT) -> None:
         self.backend = backend

@@ -206,6 +206,7 @@ def _close_quietly(connection: Any) -> None:
 class OdbcAdapter(Adapter[OdbcBackendConfig]):
     name: ClassVar[str] = "odbc"
     config_model: ClassVar[type[BackendConfig]] = OdbcBackendConfig
+    pages: ClassVar[bool] = True
 
     def __init__(self, backend: str, config: OdbcBackendConfig) -> None:
         super().__init__(backend, config)
@@ -266,6 +267,10 @@ class OdbcAdapter(Adapter[OdbcBackendConfig]):
             )
         if tool.expect_rows is not None and kind != "write":
             raise BackendSetupError("expect_rows", "expect_rows applies to writes")
+        if kind == "read" and tool.output.fields and not tool.output.list:
+            raise BackendSetupError(
+                ("output", "list"), "a query answers rows: declare output list: true"
+            )
         return PreparedStatement(
             text=text,
             sql=sql,

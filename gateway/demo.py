@@ -1,7 +1,8 @@
 """``legacy-gateway demo``: the demo legacy estate plus the gateway in front of it.
 
 The estate (``estate/``, a fixture kept apart from product code) serves a real SOAP
-customer-master system on loopback; the gateway serves ``mappings/demo/`` on top of it.
+customer-master system on loopback and writes a legacy ledger database (SQLite, reached over
+ODBC); the gateway serves ``mappings/demo/`` on top of both.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ def _free(host: str, port: int) -> bool:
 
 
 def run_demo(host: str, port: int, estate_port: int, audit_db: Path) -> None:
+    from estate.ledger import create_ledger
     from estate.server import EstateServer
     from gateway.serving import run_server
 
@@ -37,11 +39,16 @@ def run_demo(host: str, port: int, estate_port: int, audit_db: Path) -> None:
     estate.start()
     os.environ["CUSTOMER_MASTER_URL"] = f"{estate.base_url}/customer-master"
     os.environ["FX_RATES_URL"] = f"{estate.base_url}/fx-rates"
+    ledger = create_ledger(
+        Path(os.environ.get("LEDGER_DB", audit_db.parent / "ledger.sqlite")).resolve()
+    )
+    os.environ["LEDGER_DB"] = str(ledger)
     base = f"http://{host}:{port}"
     print(
         f"""
 legacy-gateway demo
   legacy estate (SOAP): {estate.base_url}/customer-master?wsdl
+  legacy ledger (ODBC): {ledger}
   gateway (agents):     {base}   (API docs: {base}/docs)
   call record:          {audit_db}
 
@@ -51,6 +58,9 @@ Try it:
        -H 'content-type: application/json' \\
        -d '{{"arguments": {{"customer_number": "10000001"}}, "context": {{"session_id": "demo"}}}}'
   curl -s {base}/v1/calls/<call_id from the answer>    # the exact SOAP envelope sent
+  curl -s -X POST {base}/v1/tools/list_postings/call \
+       -H 'content-type: application/json' \
+       -d '{{"arguments": {{"account_number": "DE00000001"}}}}'
 
 No authentication in the demo: anyone on this host can call these tools.
 Press Ctrl+C to stop.

@@ -66,6 +66,23 @@ class Registry:
     tools: dict[str, Tool]
 
 
+def _paged(schema: dict[str, Any], pages: bool) -> dict[str, Any]:
+    """A paged tool's result also says whether it was cut, and how to get the rest."""
+    if not pages or schema.get("type") != "object":
+        return schema
+    properties = dict(schema["properties"])
+    properties["truncated"] = {
+        "type": "boolean",
+        "description": "More rows exist than this answer holds.",
+    }
+    properties["next_cursor"] = {
+        "type": ["string", "null"],
+        "description": "Send as cursor, with the same arguments, for the next page.",
+    }
+    properties["notice"] = {"type": "string", "description": "Why the answer was cut."}
+    return {**schema, "properties": properties}
+
+
 def build_registry(config: LoadedConfig) -> Registry:
     """Load every backend's metadata and prepare every tool; raise ``ConfigError`` on issues."""
     issues: list[ConfigIssue] = []
@@ -105,7 +122,10 @@ def build_registry(config: LoadedConfig) -> Registry:
             input=config.mappers[name][0],
             output=config.mappers[name][1],
             input_schema=input_schema(tool.input, tool.examples),
-            output_schema=output_schema(tool.output, tool.result_examples),
+            output_schema=_paged(
+                output_schema(tool.output, tool.result_examples),
+                backend_adapter.pages and tool.effect == "read",
+            ),
             version=version,
         )
     if issues:

@@ -203,14 +203,15 @@ class Gateway:
         if not isinstance(answer, Page):
             return tool.output(answer)
         result = tool.output(answer.records)
-        if isinstance(result, dict):
-            result["truncated"] = answer.next_cursor is not None
-            result["next_cursor"] = answer.next_cursor
-            if answer.next_cursor is not None:
-                result["notice"] = (
-                    f"{answer.reason}; call again with the same arguments and "
-                    '"cursor": next_cursor for the next page'
-                )
+        if not isinstance(result, dict):
+            result = {"items": result}
+        result["truncated"] = answer.next_cursor is not None
+        result["next_cursor"] = answer.next_cursor
+        if answer.next_cursor is not None:
+            result["notice"] = (
+                f"{answer.reason}; call again with the same arguments and "
+                '"cursor": next_cursor for the next page'
+            )
         return result
 
     def _finish(

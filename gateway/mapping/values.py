@@ -255,7 +255,10 @@ def _number_out(spec: ValueSpec) -> Converter:
         if scale:
             value = value.scaleb(scale)
         if quantum is not None:
-            value = (value * factor + offset).quantize(quantum, rounding)
+            try:
+                value = (value * factor + offset).quantize(quantum, rounding)
+            except InvalidOperation:
+                raise Unmappable(f"{value} is too large to convert") from None
         return decimal_to_json(value) if exact else float(value)
 
     return convert
@@ -485,7 +488,10 @@ def _number_in(spec: ValueSpec) -> Converter:
         number = as_decimal(value)
         _check_range(number, spec)
         if legacy_quantum is not None:
-            number = ((number - offset) / factor).quantize(legacy_quantum, rounding)
+            try:
+                number = ((number - offset) / factor).quantize(legacy_quantum, rounding)
+            except InvalidOperation:
+                raise Unmappable(f"{value} is too large to convert") from None
         if scale:
             legacy = number.scaleb(-scale)
             if legacy != legacy.to_integral_value():

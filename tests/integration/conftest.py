@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from estate.ledger import create_ledger
 from estate.server import EstateServer
 from tests.integration.support import (
     DEMO_CONFIG,
@@ -42,9 +43,18 @@ def secure_estate() -> Iterator[EstateServer]:
 
 
 @pytest.fixture(scope="session")
-def estate_env(estate: EstateServer, secure_estate: EstateServer) -> Iterator[dict[str, str]]:
+def ledger_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo ledger database (SQLite, reached over ODBC), written once for the session."""
+    return create_ledger(tmp_path_factory.mktemp("ledger") / "ledger.sqlite")
+
+
+@pytest.fixture(scope="session")
+def estate_env(
+    estate: EstateServer, secure_estate: EstateServer, ledger_db: Path
+) -> Iterator[dict[str, str]]:
     """The ${VAR}s the demo and soap_test configs read, pointed at the session's estates."""
     values = {
+        "LEDGER_DB": str(ledger_db),
         "CUSTOMER_MASTER_URL": estate.customer_master_url,
         "FX_RATES_URL": estate.fx_rates_url,
         "TEST_CM_URL": estate.customer_master_url,

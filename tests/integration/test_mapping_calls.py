@@ -48,11 +48,11 @@ tools:
       fields:
         name: {{xpath: cm:CUST_NAME, trim: true}}
         balance_eur: {{xpath: cm:BAL_CENTS, scale: -2}}
-        status: {{xpath: cm:STAT_CD, codes: account_status}}
+        status: {{xpath: cm:STAT_CD, codes: cm_status}}
         opened_on: {{xpath: cm:OPEN_DT, type: date, format: "%Y%m%d"}}
         height_cm: {{xpath: cm:HEIGHT_IN, unit: {{from: inch, to: cm, round: 1}}}}
 code_tables:
-  account_status: {{A: active, C: closed, S: suspended, P: pending}}
+  cm_status: {{A: active, C: closed, S: suspended, P: pending}}
 """
 
 

@@ -42,7 +42,8 @@ def test_compiled_envelopes_equal_zeeps(config: str, monkeypatch: pytest.MonkeyP
     compared = 0
     for tool in registry(ROOT / config, monkeypatch).tools.values():
         adapter = tool.adapter
-        assert isinstance(adapter, SoapAdapter)
+        if not isinstance(adapter, SoapAdapter):
+            continue  # the demo's ledger speaks ODBC
         if tool.prepared.template is None:
             assert adapter.config.wsse is not None  # only WS-Security falls back to zeep here
             continue

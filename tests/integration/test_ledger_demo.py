@@ -1,0 +1,135 @@
+"""The demo ledger: a legacy SQLite database behind the gateway's ODBC adapter."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from jsonschema import Draft202012Validator
+
+from gateway.config.loader import load_config
+from tests.integration.support import DEMO_CONFIG, call_record, call_tool, error_of
+
+LEDGER_TOOLS = sorted(
+    name for name, tool in load_config(DEMO_CONFIG).tools.items() if tool.backend == "ledger"
+)
+
+
+def test_the_ledger_holds_legacy_shaped_data_at_scale(ledger_db: Path) -> None:
+    with sqlite3.connect(ledger_db) as db:
+        accounts = db.execute("SELECT COUNT(*) FROM ACCOUNTS").fetchone()[0]
+        postings = db.execute("SELECT COUNT(*) FROM POSTINGS").fetchone()[0]
+        blank_close = db.execute("SELECT COUNT(*) FROM ACCOUNTS WHERE CLOSE_DT = '        '")
+        padded = db.execute("SELECT BOOK_TXT FROM POSTINGS WHERE POST_ID = 1").fetchone()[0]
+        assert blank_close.fetchone()[0] > 1000
+    assert accounts + postings >= 10_000
+    assert padded == "OPENING DEPOSIT".ljust(30)
+
+
+@pytest.mark.parametrize("tool", LEDGER_TOOLS)
+def test_every_ledger_tool_works_with_its_examples(demo_client: TestClient, tool: str) -> None:
+    schema = demo_client.get(f"/v1/tools/{tool}").json()
+    assert schema["output_schema"]["examples"], f"{tool} shows agents no result example"
+    result_schema = Draft202012Validator(schema["output_schema"])
+    for example in schema["input_schema"]["examples"]:
+        response = call_tool(demo_client, tool, example)
+        assert response.status_code == 200, f"{tool} {example}: {response.text}"
+        result_schema.validate(response.json()["result"])
+
+
+def test_an_account_reads_as_clean_json(demo_client: TestClient) -> None:
+    response = call_tool(demo_client, "get_account", {"account_number": "de00000001"})
+
+    assert response.status_code == 200, response.text
+    (account,) = response.json()["result"]["items"]
+    # BAL is kept by SQLite as 1234.5 and comes back as text without its cents' zero; the
+    # blank CHAR(8) CLOSE_DT is null; the codes read as words.
+    assert account == {
+        "account_number": "DE00000001",
+        "customer_number": "10000001",
+        "type": "current",
+        "currency": "EUR",
+        "balance": 1234.5,
+        "overdraft_limit": 500,
+        "opened_on": "1987-03-15",
+        "closed_on": None,
+        "status": "active",
+    }
+
+
+def test_a_posting_is_written_in_a_transaction_and_read_back(
+    demo_client: TestClient, ledger_db: Path
+) -> None:
+    arguments = {
+        "account_number": "DE00000001",
+        "booked_on": "2024-11-24",
+        "booked_at": "09:15:00",
+        "amount": "42.10",
+        "direction": "debit",
+        "text": "Alterations, jacket",
+        "reference": "TEST42",
+    }
+    written = call_tool(demo_client, "record_posting", arguments)
+    assert written.status_code == 200, written.text
+    assert written.json()["result"] == {"booked": 1}
+
+    with sqlite3.connect(ledger_db) as db:
+        row = db.execute(
+            "SELECT POST_DT, POST_TM, AMT_CENTS, DC_FLG, BOOK_TXT, REF_NO FROM POSTINGS"
+            " WHERE REF_NO = 'TEST42      '"
+        ).fetchone()
+    assert row == ("20241124", "091500", 4210, "D", "ALTERATIONS, JACKET".ljust(30), "TEST42      ")
+
+    record = call_record(demo_client, written.json()["call_id"])
+    (interaction,) = record["interactions"]
+    assert interaction["request"]["bind_values"] == [
+        "DE00000001", "20241124", "091500", 4210, "D", "ALTERATIONS, JACKET".ljust(30),
+        "TEST42      ",
+    ]  # fmt: skip
+    assert interaction["response"] == {"rows_affected": 1, "committed": True}
+
+    postings = call_tool(
+        demo_client, "list_postings", {"account_number": "DE00000001", "from_date": "2024-11-24"}
+    ).json()["result"]["items"]
+    assert {
+        "booked_on": "2024-11-24",
+        "booked_at": "09:15:00",
+        "amount": 42.1,
+        "direction": "debit",
+        "text": "ALTERATIONS, JACKET",
+        "reference": "TEST42",
+    }.items() <= postings[-1].items()
+
+
+def test_a_dry_run_shows_the_statement_and_bind_values_without_writing(
+    demo_client: TestClient, ledger_db: Path
+) -> None:
+    arguments = {
+        "account_number": "DE00000001",
+        "booked_on": "2024-11-25",
+        "amount": 1,
+        "direction": "credit",
+        "text": "dry",
+        "reference": "DRY1",
+    }
+    response = call_tool(demo_client, "record_posting", arguments, dry_run=True)
+
+    assert response.status_code == 200, response.text
+    request = response.json()["result"]["request"]
+    assert request["sql"].startswith("INSERT INTO POSTINGS")
+    assert "?, ?, ?, ?, ?, ?, ?" in request["sql"]
+    assert request["bind_values"][3] == 100
+    with sqlite3.connect(ledger_db) as db:
+        assert db.execute("SELECT COUNT(*) FROM POSTINGS WHERE REF_NO LIKE 'DRY1%'").fetchone() == (
+            0,
+        )
+
+
+def test_bad_arguments_never_reach_the_database(demo_client: TestClient) -> None:
+    response = call_tool(
+        demo_client, "list_postings", {"account_number": "DE1; DROP TABLE POSTINGS"}
+    )
+    assert response.status_code == 422
+    assert error_of(response)["details"]["errors"][0]["field"] == "account_number"
