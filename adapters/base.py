@@ -173,6 +173,14 @@ class Adapter(ABC, Generic[ConfigT]):
     @abstractmethod
     async def check(self) -> Health: ...
 
+    async def verify(self, prepared: Any) -> None:
+        """Try a tool's operation against the live backend without changing anything.
+
+        ``validate --connect`` calls it for every tool; a ``GatewayError`` says what is
+        wrong. Adapters that cannot try without side effects keep this default.
+        """
+        return
+
     @abstractmethod
     async def close(self) -> None: ...
 

@@ -355,6 +355,38 @@ class OdbcAdapter(Adapter[OdbcBackendConfig]):
             raise
         self._pool.give(connection)
 
+    async def verify(self, prepared: PreparedStatement) -> None:
+        """Run the statement with every parameter NULL inside a transaction, and roll back.
+
+        The database parses and plans it, so an unknown table or column, a syntax error or
+        a wrong number of markers is found here (SQLSTATE 42 and the like). A constraint
+        refusing the NULLs (SQLSTATE 23) means the statement itself is fine. Stored
+        procedures are not run: their effects may reach beyond the transaction.
+        """
+        if statement_kind(prepared.text) == "write" and prepared.text.split(None, 1)[
+            0
+        ].upper().lstrip("{") in ("CALL", "EXEC", "EXECUTE"):
+            return
+        values = [None] * len(prepared.parameters)
+
+        def attempt(connection: Any) -> None:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(prepared.sql, values)
+                if cursor.description:
+                    cursor.fetchmany(1)
+            finally:
+                cursor.close()
+                connection.rollback()
+
+        try:
+            await self._run(lambda: self._with_connection(attempt))
+        except Exception as exc:
+            error = self.translate_error(exc)
+            if isinstance(error, LegacyConflict):
+                return
+            raise error from exc
+
     # ------------------------------------------------------------------ calls
 
     def _values(self, prepared: PreparedStatement, params: Any) -> list[Any]:

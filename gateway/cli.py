@@ -24,6 +24,8 @@ audit_app = typer.Typer(help="Check the call record.", no_args_is_help=True)
 app.add_typer(calls_app, name="calls")
 app.add_typer(config_app, name="config")
 app.add_typer(audit_app, name="audit")
+import_app = typer.Typer(help="Start a config from what a backend says about itself.")
+app.add_typer(import_app, name="import")
 
 DEFAULT_AUDIT_DB = ".legacy-gateway/audit.sqlite"
 AuditDb = Annotated[
@@ -77,13 +79,53 @@ def _registry(config: Path) -> Any:
 
 
 @app.command()
-def validate(config: ConfigDir) -> None:
+def validate(
+    config: ConfigDir,
+    connect: Annotated[
+        bool,
+        typer.Option(
+            "--connect",
+            help="Also reach every backend and try every tool's operation against it "
+            "(ODBC statements run with NULL parameters in a transaction that is rolled back).",
+        ),
+    ] = False,
+) -> None:
     """Check a config: YAML, keys, ${VAR}s, WSDLs and that every operation exists."""
     registry = _registry(config)
+    if connect:
+        problems = asyncio.run(_connect_and_verify(registry))
+        if problems:
+            typer.echo(f"{len(problems)} problem(s) with the live backends:", err=True)
+            for problem in problems:
+                typer.echo(f"  {problem}", err=True)
+            raise typer.Exit(1)
     typer.echo(
         f"ok: {len(registry.config.backends)} backend(s), {len(registry.tools)} tool(s) "
         f"in {len(registry.config.files)} file(s); version {registry.config.version}"
+        + ("; every backend reached and every operation tried" if connect else "")
     )
+
+
+async def _connect_and_verify(registry: Any) -> list[str]:
+    problems: list[str] = []
+    config = registry.config
+    for name, adapter in registry.adapters.items():
+        await adapter.open()
+        health = await adapter.check()
+        if not health.ok:
+            problems.append(f"backend {name}: {health.detail}")
+    for name, tool in registry.tools.items():
+        if any(problem.startswith(f"backend {tool.config.backend}:") for problem in problems):
+            continue  # the backend's own problem says it all
+        try:
+            await tool.adapter.verify(tool.prepared)
+        except GatewayError as exc:
+            entry = config.entries[("tools", name)]
+            line = entry.source.line_of(("tools", name, "operation"))
+            problems.append(f"{entry.source.display}:{line}: tools.{name}.operation: {exc.message}")
+    for adapter in registry.adapters.values():
+        await adapter.close()
+    return problems
 
 
 @app.command()
@@ -201,6 +243,25 @@ def _read_input(path: Path) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         raise typer.BadParameter(f"cannot read {path}: {exc.strerror}") from None
+
+
+@import_app.command("odbc")
+def import_odbc(
+    connection: Annotated[str, typer.Argument(help="ODBC connection string.")],
+    table: Annotated[str, typer.Option("--table", help="Table (or view) to describe.")],
+    backend: Annotated[str, typer.Option("--backend", help="Backend name to use.")] = "db",
+) -> None:
+    """Print a YAML skeleton (backend, read tool by key, paged list tool) for a table."""
+    from gateway.importing import describe
+
+    try:
+        sys.stdout.write(describe(connection, table, backend))
+    except ImportError as exc:
+        raise _fail(GatewayError(f"ODBC is not available here: {exc}")) from None
+    except ValueError as exc:
+        raise _fail(GatewayError(str(exc))) from None
+    except Exception as exc:  # the driver's error: unreachable database, unknown driver
+        raise _fail(GatewayError(f"cannot read table {table}: {exc}")) from None
 
 
 @calls_app.command("show")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -133,3 +134,25 @@ def test_bad_arguments_never_reach_the_database(demo_client: TestClient) -> None
     )
     assert response.status_code == 422
     assert error_of(response)["details"]["errors"][0]["field"] == "account_number"
+
+
+def test_validate_connect_tries_every_statement_against_the_database(
+    estate_env: dict[str, str], tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
+
+    config = tmp_path / "config"
+    shutil.copytree(DEMO_CONFIG, config)
+    assert CliRunner().invoke(app, ["validate", str(config), "--connect"]).exit_code == 0
+
+    ledger = config / "ledger.yaml"
+    ledger.write_text(ledger.read_text().replace("FROM POSTINGS WHERE", "FROM POSTINGZ WHERE"))
+    result = CliRunner().invoke(app, ["validate", str(config), "--connect"])
+
+    assert result.exit_code == 1
+    assert "ledger.yaml:" in result.stderr
+    assert "tools.list_postings.operation" in result.stderr
+    assert "no such table: POSTINGZ" in result.stderr
+    assert "record_posting" not in result.stderr  # its statement is fine

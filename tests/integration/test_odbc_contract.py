@@ -403,3 +403,29 @@ def _restart_postgresql() -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def test_import_writes_a_skeleton_that_loads_and_answers(
+    database: Database, table: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
+
+    result = CliRunner().invoke(
+        app, ["import", "odbc", database.connection, "--table", table, "--backend", "books"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "# CHAR(8)" in result.stdout or "char(8)" in result.stdout.lower()
+    config = tmp_path / "imported"
+    config.mkdir()
+    (config / "books.yaml").write_text(result.stdout)
+    monkeypatch.setenv("BOOKS_ODBC", database.connection)
+    key = "100001"
+    with gateway_client(config, tmp_path / "audit.sqlite") as client:
+        tool = f"get_{table.lower()}"
+        response = call_tool(client, tool, {"acct_no": key})
+        listing = call_tool(client, f"list_{table.lower()}", {})
+    rows = _ok(response)["items"]
+    assert [(row["acct_no"], row["holder"]) for row in rows] == [(key, "MULLER, ANNA")]
+    assert _ok(listing)["items"][0]["acct_no"] == key
