@@ -10,6 +10,11 @@ COPY mappings mappings
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim
+# unixODBC and the ODBC drivers the image speaks to out of the box (PostgreSQL, MariaDB and
+# MySQL, SQLite); add your database's driver (IBM i Access, Db2, ...) in a derived image.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends unixodbc odbc-postgresql odbc-mariadb libsqliteodbc \
+ && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin gateway \
  && mkdir -p /var/lib/legacy-gateway /etc/legacy-gateway \
  && chown gateway:gateway /var/lib/legacy-gateway

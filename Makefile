@@ -40,6 +40,7 @@ test: lint typecheck
 bench: setup
 	$(BIN)/python bench/soap_overhead.py
 	$(BIN)/python bench/mapping.py
+	$(BIN)/python bench/odbc.py
 
 # Regenerate the published JSON Schema of the config files.
 schema: setup
