@@ -104,6 +104,14 @@ class PreparedStatement:
     max_rows: int
     max_bytes: int
     expect_rows: int | None
+    # Positions of bind values from fields marked sensitive: recorded as "***".
+    sensitive: frozenset[int] = frozenset()
+
+    def recordable(self, values: list[Any]) -> list[Any]:
+        return [
+            "***" if index in self.sensitive else _recordable(value)
+            for index, value in enumerate(values)
+        ]
 
 
 def bind_parameters(statement: str) -> tuple[str, tuple[str, ...]]:
@@ -265,6 +273,7 @@ class OdbcAdapter(Adapter[OdbcBackendConfig]):
             raise BackendSetupError(
                 "input", f"input mapped to {unused[0]}, which the statement does not use"
             )
+        secret = {(spec.to or f).split(".")[0] for f, spec in tool.input.items() if spec.sensitive}
         if tool.expect_rows is not None and kind != "write":
             raise BackendSetupError("expect_rows", "expect_rows applies to writes")
         if kind == "read" and tool.output.fields and not tool.output.list:
@@ -279,6 +288,7 @@ class OdbcAdapter(Adapter[OdbcBackendConfig]):
             max_rows=tool.max_rows or self.config.max_rows,
             max_bytes=tool.max_bytes or self.config.max_bytes,
             expect_rows=tool.expect_rows,
+            sensitive=frozenset(i for i, name in enumerate(parameters) if name in secret),
         )
 
     # ------------------------------------------------------------------ life cycle
@@ -396,7 +406,7 @@ class OdbcAdapter(Adapter[OdbcBackendConfig]):
         return {
             "statement": prepared.text,
             "sql": prepared.sql,
-            "bind_values": [_recordable(v) for v in self._values(prepared, params)],
+            "bind_values": prepared.recordable(self._values(prepared, params)),
             "transaction": "commit" if prepared.kind == "write" else "rollback",
         }
 
@@ -411,7 +421,7 @@ class OdbcAdapter(Adapter[OdbcBackendConfig]):
             ctx.attempt,
             {
                 "sql": prepared.sql,
-                "bind_values": [_recordable(v) for v in values],
+                "bind_values": prepared.recordable(values),
                 "offset": offset,
             },
         )
@@ -545,10 +555,13 @@ class OdbcAdapter(Adapter[OdbcBackendConfig]):
             or any(words in lowered for words in LOST_WORDS)
         ):
             return BackendUnavailable(
-                f"database of backend {self.backend} unreachable ({state}): {message}"
+                f"database of backend {self.backend} unreachable ({state}): {message}",
+                details=details,
             )
         if state in TIMEOUT_STATES or any(words in lowered for words in TIMEOUT_WORDS):
-            return LegacyTimeout(f"statement timed out after {self.config.timeout_s:g} s")
+            return LegacyTimeout(
+                f"statement timed out after {self.config.timeout_s:g} s", details=details
+            )
         # SQLite's driver reports every database error as HY000; its words say which.
         if state.startswith("23") or (state == "HY000" and "constraint failed" in message):
             error: GatewayError = LegacyConflict(

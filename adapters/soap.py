@@ -119,6 +119,8 @@ class PreparedSoap:
     document_headers: dict[str, str] | None = None
     # The output mapping reads raw XML (XPath) rather than plain values.
     xml_answer: bool = False
+    # Local names of elements carrying sensitive values: *** in every record.
+    sensitive: frozenset[str] = frozenset()
 
 
 class SoapAdapter(Adapter[SoapBackendConfig]):
@@ -208,7 +210,13 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
                 "map an input field onto each (to: NAME)",
             )
         template = None if self.config.wsse else compile_template(self._binding, operation)
-        return PreparedSoap(tool.operation, self._address, template, xml_answer=xml_answer)
+        return PreparedSoap(
+            tool.operation,
+            self._address,
+            template,
+            xml_answer=xml_answer,
+            sensitive=_sensitive_elements(tool),
+        )
 
     def _prepare_document(self, tool: ToolConfig, operation: Any, xml_answer: bool) -> PreparedSoap:
         """A tool whose input mapping builds the body element itself (request: xml)."""
@@ -225,6 +233,7 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
             self._address,
             document_headers=http_headers(self._binding, operation),
             xml_answer=xml_answer,
+            sensitive=_sensitive_elements(tool),
         )
 
     @property
@@ -294,7 +303,7 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
             "url": prepared.address,
             "soap_version": self.soap_version,
             "http_headers": self._recordable(headers),
-            "envelope": self._redact_envelope(body),
+            "envelope": self._redact_envelope(body, prepared.sensitive),
         }
 
     async def call(self, prepared: PreparedSoap, params: Any, ctx: CallContext) -> Any:
@@ -306,7 +315,7 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
                 "url": prepared.address,
                 "soap_version": self.soap_version,
                 "http_headers": self._recordable(headers),
-                "envelope": self._redact_envelope(body),
+                "envelope": self._redact_envelope(body, prepared.sensitive),
             }
             status, response_headers, payload = await self._post(
                 prepared.address, body, headers, ctx
@@ -314,7 +323,7 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
             interaction.response = {
                 "http_status": status,
                 "http_headers": self._recordable(response_headers),
-                "body": self.redact(payload.decode("utf-8", errors="replace")),
+                "body": self._redact_answer(payload, prepared.sensitive),
             }
             return self._read(status, payload, prepared.xml_answer)
         except Exception as exc:
@@ -393,14 +402,27 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
             if key.lower() in RECORDED_HEADERS or key in self.config.headers
         }
 
-    def _redact_envelope(self, body: bytes) -> str:
+    def _redact_envelope(self, body: bytes, sensitive: frozenset[str] = frozenset()) -> str:
         text = body.decode("utf-8")
-        if self.config.wsse is not None:
-            # The UsernameToken password is in the envelope itself; the record must not keep it.
+        if self.config.wsse is not None or sensitive:
+            # The UsernameToken password is in the envelope itself, and so are values the
+            # mapping marks sensitive; the record must keep neither.
             root = etree.fromstring(body)
             for node in root.iter(f"{{{WSSE}}}Password", f"{{{WSSE}}}Nonce"):
                 node.text = "***"
+            _blank_elements(root, sensitive)
             text = etree.tostring(root, xml_declaration=True, encoding="utf-8").decode("utf-8")
+        return self.redact(text)
+
+    def _redact_answer(self, payload: bytes, sensitive: frozenset[str]) -> str:
+        text = payload.decode("utf-8", errors="replace")
+        if sensitive and payload.lstrip()[:1] == b"<":
+            try:
+                root = parse_untrusted(payload, self._parser)
+            except (etree.XMLSyntaxError, HostileXML):
+                return self.redact(text)  # kept as received: the error says why
+            _blank_elements(root, sensitive)
+            text = etree.tostring(root, encoding="unicode")
         return self.redact(text)
 
     def translate_error(self, exc: BaseException) -> GatewayError:
@@ -423,6 +445,29 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
             # zeep refuses parameters the operation does not have: a mapping mistake.
             return GatewayError(f"cannot build the {self.backend} request: {exc}")
         return GatewayError(f"unexpected error calling {self.backend}: {_reason(exc)}")
+
+
+def _sensitive_elements(tool: ToolConfig) -> frozenset[str]:
+    """Local names of the request and answer elements that carry sensitive values."""
+    names = {
+        (spec.to or name).replace("/", ".").split(".")[-1].split(":")[-1]
+        for name, spec in tool.input.items()
+        if spec.sensitive
+    }
+    names |= {
+        (spec.source or name).split(".")[-1]
+        for name, spec in tool.output.fields.items()
+        if spec.sensitive
+    }
+    return frozenset(names)
+
+
+def _blank_elements(root: etree._Element, names: frozenset[str]) -> None:
+    if not names:
+        return
+    for node in root.iter():
+        if isinstance(node.tag, str) and local_name(node.tag) in names and len(node) == 0:
+            node.text = "***"
 
 
 def _fault(fault: etree._Element, ns: str) -> LegacyFault:

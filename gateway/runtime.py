@@ -123,7 +123,7 @@ class Gateway:
             "backend": tool.config.backend,
             "operation": tool.config.operation,
             "effect": tool.config.effect,
-            "arguments": arguments,
+            "arguments": tool.input.redact(arguments),
             "context": context or {},
             "principal": principal,
             "config_version": self.config.version,
@@ -164,7 +164,9 @@ class Gateway:
                 call_id, started, interactions, {"status": "error", "error": error.to_dict()}
             )
             raise error from exc
-        outcome = self._finish(call_id, started, interactions, {"status": "ok", "result": result})
+        outcome = self._finish(
+            call_id, started, interactions, {"status": "ok", "result": tool.output.redact(result)}
+        )
         receipt = {"record": outcome.seq, "hash": outcome.hash, "prev_hash": outcome.prev_hash}
         return CallResult(call_id, trace_id, "ok", result, receipt)
 

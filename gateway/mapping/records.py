@@ -330,6 +330,19 @@ class OutputMapper:
         # A decoded record is plain data even when the envelope around it was XML.
         field_mode = _Mode(False, {}) if self.decode is not None else mode
         self.record = RecordMapper(spec.fields, field_mode, (*loc, "fields"))
+        self.fields = spec.fields
+        self.has_sensitive = _any_sensitive(spec.fields)
+
+    def redact(self, result: Any) -> Any:
+        """The result as it may be recorded: values of sensitive fields as ***."""
+        if not self.has_sensitive or not isinstance(result, dict):
+            return result
+        if self.many:
+            items = result.get("items")
+            if isinstance(items, list):
+                return {**result, "items": [_shown_result(i, self.fields) for i in items]}
+            return result
+        return _shown_result(result, self.fields)
 
     def __call__(self, answer: Any) -> Any:
         try:
@@ -429,6 +442,11 @@ class InputMapper:
                 _InputSlot(name, target, convert, spec.required, spec.default, absent, spec.const)
             )
         self.names = frozenset(name for name, spec in fields.items() if spec.const is None)
+        self.specs = fields
+
+    def redact(self, arguments: Any) -> Any:
+        """The arguments as they may be recorded: values of sensitive fields as ***."""
+        return _redacted(arguments, self.specs)
 
     def fields_of(self, arguments: Any, where: str, errors: list[dict[str, str]]) -> Any:
         if not isinstance(arguments, dict):
@@ -475,6 +493,50 @@ class InputMapper:
             except Unmappable as exc:
                 raise InvalidArguments([{"field": "$", "message": str(exc)}]) from None
         return params
+
+
+def _any_sensitive(fields: dict[str, OutputField]) -> bool:
+    return any(
+        spec.sensitive or (spec.fields is not None and _any_sensitive(spec.fields))
+        for spec in fields.values()
+    )
+
+
+def _shown_result(value: Any, fields: dict[str, OutputField]) -> Any:
+    if not isinstance(value, dict):
+        return value
+    shown = dict(value)
+    for name, spec in fields.items():
+        item = shown.get(name)
+        if item is None:
+            continue
+        if spec.sensitive:
+            shown[name] = "***"
+        elif spec.fields is not None:
+            if isinstance(item, list):
+                shown[name] = [_shown_result(part, spec.fields) for part in item]
+            else:
+                shown[name] = _shown_result(item, spec.fields)
+    return shown
+
+
+def _redacted(value: Any, fields: dict[str, InputField]) -> Any:
+    if not isinstance(value, dict):
+        return value
+    shown: dict[str, Any] = {}
+    for name, item in value.items():
+        spec = fields.get(name)
+        if spec is not None and spec.sensitive and item is not None:
+            shown[name] = "***"
+        elif spec is not None and spec.fields is not None:
+            items = item if isinstance(item, list) else None
+            if items is not None:
+                shown[name] = [_redacted(part, spec.fields) for part in items]
+            else:
+                shown[name] = _redacted(item, spec.fields)
+        else:
+            shown[name] = item
+    return shown
 
 
 class _NestedErrors(Exception):

@@ -203,6 +203,11 @@ class ValueSpec(StrictModel):
         False, description="Treat an all-blank legacy string as null (always so for non-strings)."
     )
     const: Any = Field(None, description="A fixed value: always sent, or always returned.")
+    sensitive: bool = Field(
+        False,
+        description="Never recorded in clear: the value is replaced by *** in the call's "
+        "record (arguments, bind values, envelope elements).",
+    )
     record: RecordSpec | None = Field(
         None, description="The value is an encoded fixed-length record; map it with fields."
     )

@@ -243,3 +243,30 @@ def test_a_page_of_customers_maps_every_record_of_the_estate(demo_client: Any) -
     assert {c["measurements"]["fit"] for c in customers} == {"slim", "regular", "comfort"}
     assert any(c["born_on"] is None for c in customers)
     assert any(c["call_after"] is None for c in customers)
+
+
+def test_sensitive_fields_are_starred_in_every_record_of_a_soap_call(
+    estate_env: dict[str, str], tmp_path: Path
+) -> None:
+    config = tmp_path / "config"
+    shutil.copytree(DEMO_CONFIG, config)
+    customers = config / "customers.yaml"
+    text = customers.read_text()
+    text = text.replace("to: CUSTNO,\n", "to: CUSTNO, sensitive: true,\n", 1)
+    text = text.replace(
+        "name:            {from: CUST_NAME, trim: true,",
+        "name:            {from: CUST_NAME, trim: true, sensitive: true,",
+    )
+    customers.write_text(text)
+    with gateway_client(config, tmp_path / "audit.sqlite") as client:
+        response = call_tool(client, "get_customer", {"customer_number": ANNA})
+        record = call_record(client, response.json()["call_id"])
+
+    assert response.json()["result"]["name"] == "MULLER, ANNA"  # the agent gets it
+    assert record["arguments"] == {"customer_number": "***"}
+    assert record["result"]["name"] == "***"
+    assert record["result"]["city"] == "BERLIN"
+    (interaction,) = record["interactions"]
+    assert "<ns0:CUSTNO>***</ns0:CUSTNO>" in interaction["request"]["envelope"]
+    assert "<CUST_NAME>***</CUST_NAME>" in interaction["response"]["body"]
+    assert "MULLER" not in str(record)

@@ -129,7 +129,7 @@ tools:
       VALUES (:ACCT_NO, :HOLDER, :HOLDER2, :BAL, :OPENED, 'A')
     input:
       account: {{to: ACCT_NO, pattern: "^[0-9]{{6}}$"}}
-      holder: {{to: HOLDER, max_length: 20}}
+      holder: {{to: HOLDER, max_length: 20, sensitive: true}}
       co_holder: {{to: HOLDER2, required: false, max_length: 20, null_values: [""]}}
       balance_eur: {{to: BAL, type: decimal}}
       opened_on: {{to: OPENED, type: date, format: "%Y%m%d"}}
@@ -429,3 +429,24 @@ def test_import_writes_a_skeleton_that_loads_and_answers(
     rows = _ok(response)["items"]
     assert [(row["acct_no"], row["holder"]) for row in rows] == [(key, "MULLER, ANNA")]
     assert _ok(listing)["items"][0]["acct_no"] == key
+
+
+def test_sensitive_values_reach_the_database_but_not_the_record(
+    ledger: TestClient, database: Database, table: str
+) -> None:
+    arguments = {
+        "account": "100077",
+        "holder": "SECRET HOLDER",
+        "balance_eur": "3.00",
+        "opened_on": "2024-06-11",
+    }
+    body = call_tool(ledger, "open_account", arguments).json()
+    record = call_record(ledger, body["call_id"])
+
+    assert _rows(database, table, "WHERE ACCT_NO = '100077'")[0][1].rstrip() == "SECRET HOLDER"
+    assert record["arguments"]["holder"] == "***"
+    assert record["arguments"]["account"] == "100077"
+    (interaction,) = record["interactions"]
+    assert interaction["request"]["bind_values"][1] == "***"
+    assert interaction["request"]["bind_values"][0] == "100077"
+    assert "SECRET" not in str(record)
