@@ -522,6 +522,7 @@ class OdbcAdapter(Adapter[OdbcBackendConfig]):
             try:
                 cursor.execute(prepared.sql, values)
                 affected = int(cursor.rowcount)
+                _drain(cursor)
             finally:
                 cursor.close()
             if prepared.expect_rows is not None and affected != prepared.expect_rows:
@@ -585,6 +586,15 @@ def _message(exc: BaseException) -> str:
     text = str(args[1]) if len(args) > 1 else str(exc)
     # Drivers prefix messages with their stack of component names: keep the database's words.
     return re.sub(r"^(\[[^\]]*\])+\s*", "", text).strip()
+
+
+def _drain(cursor: Any) -> None:
+    """Read past every result set a procedure returned: MariaDB refuses to commit before."""
+    while True:
+        if cursor.description:
+            cursor.fetchall()
+        if not cursor.nextset():
+            return
 
 
 def _rollback_or_drop(connection: Any, pool: _Pool) -> None:

@@ -450,3 +450,51 @@ def test_sensitive_values_reach_the_database_but_not_the_record(
     assert interaction["request"]["bind_values"][1] == "***"
     assert interaction["request"]["bind_values"][0] == "100077"
     assert "SECRET" not in str(record)
+
+
+PROCEDURES = {
+    "postgresql": (
+        "CREATE PROCEDURE {name}(a CHAR(6), b NUMERIC) LANGUAGE SQL AS"
+        " $$ UPDATE {table} SET BAL = b WHERE ACCT_NO = a $$"
+    ),
+    "mariadb": (
+        "CREATE PROCEDURE {name}(IN a CHAR(6), IN b DECIMAL(11,2))"
+        " BEGIN UPDATE {table} SET BAL = b WHERE ACCT_NO = a; SELECT ROW_COUNT() AS N; END"
+    ),
+}
+
+
+@SERVERS  # SQLite has no stored procedures
+def test_a_stored_procedure_is_called_in_a_transaction(
+    database: Database, table: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    procedure = f"SET_BAL_{table[-8:]}"
+    admin = pyodbc.connect(database.connection, autocommit=True, timeout=5)
+    admin.cursor().execute(PROCEDURES[database.name].format(name=procedure, table=table))
+    monkeypatch.setenv("LEDGER_ODBC", database.connection)
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "ledger.yaml").write_text(
+        TOOLS.format(table=table)
+        + f"""\
+  set_balance_by_procedure:
+    description: The legacy way to set a balance.
+    backend: ledger
+    effect: write
+    operation: CALL {procedure}(:ACCT_NO, :BAL)
+    input:
+      account: {{to: ACCT_NO, pattern: "^[0-9]{{6}}$"}}
+      balance_eur: {{to: BAL, type: decimal}}
+"""
+    )
+    try:
+        with gateway_client(config, tmp_path / "audit.sqlite") as client:
+            arguments = {"account": "100003", "balance_eur": "77.70"}
+            response = call_tool(client, "set_balance_by_procedure", arguments)
+            assert response.status_code == 200, response.text
+            assert "rows_affected" in response.json()["result"]
+            balance = _ok(call_tool(client, "get_account", {"account": "100003"}))
+        assert balance["items"][0]["balance_eur"] == 77.7
+    finally:
+        admin.cursor().execute(f"DROP PROCEDURE {procedure}")
+        admin.close()
