@@ -92,6 +92,9 @@ class CallContext:
     attempt: int = 1
     # The agent's page token from an earlier truncated answer of the same tool.
     cursor: str | None = None
+    # The caller's Idempotency-Key: queue adapters send it as the message id, so the
+    # legacy consumer can drop a duplicate too.
+    idempotency_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,29 @@ class Page:
     records: list[Any]
     next_cursor: str | None
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """The request is handed over and the call stays open: its reply completes it later.
+
+    Returned by ``call`` for submit/poll tools; the agent gets the call id at once and reads
+    the outcome from ``GET /v1/calls/{call_id}``. ``detail`` goes on the record.
+    """
+
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A reply that arrived on its own, for a call that ``call`` answered with ``Submitted``.
+
+    ``describe`` builds the interaction to record, redacted for the tool that made the call
+    (its prepared form; None when the tool is no longer configured).
+    """
+
+    payload: bytes
+    describe: Callable[[Any], Interaction]
 
 
 @dataclass(frozen=True)
@@ -125,6 +151,12 @@ class Adapter(ABC, Generic[ConfigT]):
     def __init__(self, backend: str, config: ConfigT) -> None:
         self.backend = backend
         self.config = config
+        # Set by the runtime: records an interaction that arrives after its call ended
+        # (a late reply on a queue), against that call.
+        self.record_late: Callable[[str, Interaction], None] = lambda call_id, interaction: None
+        # Set by the runtime: completes a submitted call with its reply; False when no call
+        # of that id is on the record.
+        self.complete: Callable[[str, Reply], bool] = lambda call_id, reply: False
         # Values of SecretStr fields (passwords, tokens): scrubbed from every record.
         self.secrets = frozenset(_secret_values(config))
 
@@ -169,6 +201,10 @@ class Adapter(ABC, Generic[ConfigT]):
             root = parse_untrusted(payload, hardened_parser())
             return root if getattr(prepared, "xml_answer", False) else element_to_value(root)
         return payload
+
+    def result_schema(self, prepared: Any) -> dict[str, Any] | None:
+        """JSON Schema of a result the adapter makes itself (nothing to map), else None."""
+        return None
 
     @abstractmethod
     async def check(self) -> Health: ...

@@ -153,6 +153,12 @@ def call(
     cursor: Annotated[
         str | None, typer.Option("--cursor", help="next_cursor of a truncated answer.")
     ] = None,
+    idempotency_key: Annotated[
+        str | None,
+        typer.Option(
+            "--idempotency-key", help="A repeat with the same key answers, and sends nothing."
+        ),
+    ] = None,
     audit_db: AuditDb = Path(DEFAULT_AUDIT_DB),
 ) -> None:
     """Call a tool in-process (recorded like any call) and print the result."""
@@ -170,7 +176,13 @@ def call(
         await gateway.start()
         try:
             result = await gateway.call(
-                tool, arguments, call_context, principal="cli", dry_run=dry_run, cursor=cursor
+                tool,
+                arguments,
+                call_context,
+                principal="cli",
+                dry_run=dry_run,
+                cursor=cursor,
+                idempotency_key=idempotency_key,
             )
             return result.as_dict()
         finally:

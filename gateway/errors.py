@@ -15,12 +15,16 @@ GatewayError
 ├── MethodNotAllowed          405 method_not_allowed
 ├── RequestTooLarge           413 request_too_large
 ├── InvalidArguments          422 invalid_arguments    names the failing field(s)
+├── IdempotencyKeyReused      422 idempotency_key_reused  same key, other tool or arguments
+├── CallInProgress            409 call_in_progress     the key's first call has not ended yet
+├── ReplayedError             (as recorded)            a repeated key's first call failed so
 ├── AuditUnavailable          503 audit_unavailable    the record cannot be written: call refused
 └── LegacyError                                         something went wrong on the legacy side
     ├── LegacyFault           502 legacy_fault         the legacy system answered with a fault
     ├── LegacyHTTPError       502 legacy_http_error    an HTTP error status instead of an answer
     ├── LegacyBadResponse     502 legacy_bad_response  unparseable or hostile (XXE, DTD) response
     ├── MappingFailed         502 mapping_failed       a legacy value the output mapping cannot map
+    ├── MessageUnroutable     502 message_unroutable   no queue is bound for the message
     ├── LegacyTimeout         504 legacy_timeout       retryable
     └── BackendUnavailable    503 backend_unavailable  connection refused, DNS... retryable
 """
@@ -120,6 +124,42 @@ class InvalidArguments(GatewayError):
         super().__init__(f"invalid arguments ({fields}): {first}", details={"errors": errors})
 
 
+class IdempotencyKeyReused(GatewayError):
+    """An Idempotency-Key came back with another tool or other arguments than its first call."""
+
+    code = "idempotency_key_reused"
+    status = 422
+
+
+class CallInProgress(GatewayError):
+    """The first call with this Idempotency-Key is still running: ask again shortly."""
+
+    code = "call_in_progress"
+    status = 409
+    retryable = True
+
+
+class ReplayedError(GatewayError):
+    """The recorded error of a first call, answered again for a repeated Idempotency-Key."""
+
+    def __init__(self, recorded: dict[str, Any], call_id: str) -> None:
+        super().__init__(str(recorded.get("message", "")), details=recorded.get("details") or {})
+        self.recorded = recorded
+        self.call_id = call_id
+
+    @property
+    def code(self) -> str:  # type: ignore[override]
+        return str(self.recorded.get("code", GatewayError.code))
+
+    @property
+    def status(self) -> int:  # type: ignore[override]
+        return int(self.recorded.get("status") or _status_of(GatewayError).get(self.code, 500))
+
+    @property
+    def retryable(self) -> bool:  # type: ignore[override]
+        return bool(self.recorded.get("retryable", False))
+
+
 class AuditUnavailable(GatewayError):
     code = "audit_unavailable"
     status = 503
@@ -170,6 +210,12 @@ class MappingFailed(LegacyError):
         )
 
 
+class MessageUnroutable(LegacyError):
+    """A published message matched no queue; the broker returned it instead of delivering."""
+
+    code = "message_unroutable"
+
+
 class LegacyTimeout(LegacyError):
     code = "legacy_timeout"
     status = 504
@@ -201,3 +247,14 @@ class StatementInvalid(GatewayError):
 
     code = "statement_invalid"
     status = 500
+
+
+def _status_of(cls: type[GatewayError]) -> dict[str, int]:
+    """HTTP status by error code, for errors read back from the record."""
+    found = {}
+    for sub in cls.__subclasses__():
+        code = sub.__dict__.get("code")
+        if isinstance(code, str):
+            found[code] = int(sub.status)
+        found.update(_status_of(sub))
+    return found

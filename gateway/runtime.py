@@ -8,6 +8,7 @@ recorded by the adapter), map the answer, write the outcome record.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import re
 import secrets
 import time
@@ -17,11 +18,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from adapters.base import Adapter, CallContext, Health, Interaction, Page
+from adapters.base import Adapter, CallContext, Health, Interaction, Page, Reply, Submitted
 from gateway.audit.store import AuditStore, StoredRecord
 from gateway.audit.views import call_view
 from gateway.config.loader import load_config
-from gateway.errors import BackendUnavailable, CallNotFound, GatewayError, ToolNotFound
+from gateway.errors import (
+    BackendUnavailable,
+    CallNotFound,
+    GatewayError,
+    IdempotencyKeyReused,
+    ToolNotFound,
+)
+from gateway.policy.idempotency import check_key, fingerprint, replayed_answer
 from gateway.registry import Registry, Tool, build_registry
 from gateway.suggest import did_you_mean
 
@@ -35,15 +43,20 @@ class CallResult:
     status: str
     result: Any
     receipt: dict[str, Any]
+    # The answer of an earlier call with the same Idempotency-Key, not a new call.
+    replayed: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        answer = {
             "call_id": self.call_id,
             "trace_id": self.trace_id,
             "status": self.status,
             "result": self.result,
             "receipt": self.receipt,
         }
+        if self.replayed:
+            answer["replayed"] = True
+        return answer
 
 
 def trace_ids(traceparent: str | None) -> tuple[str, str | None]:
@@ -74,6 +87,8 @@ class Gateway:
         opened: list[Adapter[Any]] = []
         try:
             for adapter in self.registry.adapters.values():
+                adapter.record_late = self._record_late
+                adapter.complete = self._complete
                 await adapter.open()
                 opened.append(adapter)
         except BaseException:
@@ -91,6 +106,61 @@ class Gateway:
                 "backends": sorted(self.config.backends),
             },
         )
+
+    def _record_late(self, call_id: str, interaction: Interaction) -> None:
+        """An interaction that came after its call ended: on the record, never dropped."""
+        try:
+            self.store.append("interaction.late", call_id, interaction.as_record())
+        except Exception:
+            return  # the store's own failure is reported by the next call that needs it
+
+    def _complete(self, call_id: str, reply: Reply) -> bool:
+        """A submitted call's reply: map it and write the call's outcome.
+
+        Needs nothing but the record, so any replica sharing the store can complete any
+        call. A reply for a call that already ended is kept as a late interaction; one for
+        no call of ours is kept as an unmatched message.
+        """
+        records = self.store.records_of(call_id)
+        intent = next((r for r in records if r.kind == "call.intent"), None)
+        tool = self.tools.get(str(intent.body.get("tool"))) if intent is not None else None
+        interaction = reply.describe(tool.prepared if tool is not None else None)
+        if intent is None:
+            self.store.append(
+                "message.unmatched", None, {"correlation_id": call_id, **interaction.as_record()}
+            )
+            return False
+        if any(r.kind == "call.outcome" for r in records):
+            self.store.append("interaction.late", call_id, interaction.as_record())
+            return True
+        outcome: dict[str, Any]
+        payload = reply.payload
+        try:
+            if tool is None:
+                raise GatewayError(
+                    f"the reply came after tool '{intent.body.get('tool')}' was removed "
+                    "from the config: it cannot be mapped"
+                )
+            answer = tool.adapter.parse_answer(tool.prepared, payload)
+            result = self._result(tool, answer)
+            outcome = {"status": "ok", "result": tool.output.redact(result)}
+        except GatewayError as exc:
+            exc.call_id = call_id
+            outcome = {"status": "error", "error": exc.to_dict()}
+        except Exception as exc:
+            error = GatewayError(f"internal error: {type(exc).__name__}: {exc}")
+            error.call_id = call_id
+            outcome = {"status": "error", "error": error.to_dict()}
+        started = dt.datetime.fromisoformat(intent.at)
+        waited = dt.datetime.now(dt.UTC) - started
+        outcome["duration_ms"] = round(waited.total_seconds() * 1000, 3)
+        self.store.append_many(
+            [
+                ("interaction", call_id, interaction.as_record()),
+                ("call.outcome", call_id, outcome),
+            ]
+        )
+        return True
 
     async def stop(self) -> None:
         for adapter in self.registry.adapters.values():
@@ -112,8 +182,11 @@ class Gateway:
         traceparent: str | None = None,
         dry_run: bool = False,
         cursor: str | None = None,
+        idempotency_key: str | None = None,
     ) -> CallResult:
         tool = self.tool(name)
+        if idempotency_key is not None:
+            check_key(idempotency_key)
         call_id = str(uuid.uuid4())
         trace_id, parent_span = trace_ids(traceparent)
         started = time.perf_counter()
@@ -132,6 +205,8 @@ class Gateway:
             "dry_run": dry_run,
             "cursor": cursor,
         }
+        if idempotency_key is not None:
+            intent["idempotency_key"] = idempotency_key
         try:
             params = tool.input(arguments)
         except GatewayError as exc:
@@ -139,7 +214,20 @@ class Gateway:
             exc.call_id = call_id
             self.store.append("call.rejected", call_id, {**intent, "error": exc.to_dict()})
             raise
-        self.store.append("call.intent", call_id, intent)
+        if idempotency_key is not None and not dry_run:
+            scope = principal
+            first = self.store.claim_key(
+                scope, idempotency_key, call_id, fingerprint(name, arguments)
+            )
+            if first is not None:
+                return self._replay(first, name, arguments, intent)
+            try:
+                self.store.append("call.intent", call_id, intent)
+            except BaseException:
+                self.store.release_key(scope, idempotency_key, call_id)
+                raise
+        else:
+            self.store.append("call.intent", call_id, intent)
         # Interactions are written with the outcome, in one commit: the intent is already
         # durable, so a crash in between leaves a call on the record without an outcome.
         interactions: list[Interaction] = []
@@ -148,8 +236,10 @@ class Gateway:
                 result: Any = {"request": tool.adapter.render(tool.prepared, params)}
             else:
                 answer = await self._invoke(
-                    tool, params, call_id, trace_id, interactions.append, cursor
+                    tool, params, call_id, trace_id, interactions.append, cursor, idempotency_key
                 )
+                if isinstance(answer, Submitted):
+                    return self._submitted(call_id, trace_id, started, interactions, answer)
                 result = self._result(tool, answer)
         except GatewayError as exc:
             exc.call_id = call_id
@@ -178,10 +268,19 @@ class Gateway:
         trace_id: str,
         record: Callable[[Interaction], None],
         cursor: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Any:
         backend = tool.config.backend
         timeout = tool.config.timeout_s or self.config.backends[backend].timeout_s
-        ctx = CallContext(call_id, trace_id, tool.name, timeout, record, cursor=cursor)
+        ctx = CallContext(
+            call_id,
+            trace_id,
+            tool.name,
+            timeout,
+            record,
+            cursor=cursor,
+            idempotency_key=idempotency_key,
+        )
         limit = self._limits[backend]
         try:
             if limit.locked():
@@ -198,6 +297,64 @@ class Gateway:
             return await tool.adapter.call(tool.prepared, params, ctx)
         finally:
             limit.release()
+
+    def _replay(
+        self, first: tuple[str, str], name: str, arguments: dict[str, Any], intent: dict[str, Any]
+    ) -> CallResult:
+        """A repeated Idempotency-Key: the first call's answer, and nothing sent anywhere."""
+        first_call, first_fingerprint = first
+        if first_fingerprint != fingerprint(name, arguments):
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was used for another call (another tool or other "
+                "arguments); use a fresh key for a new call",
+                details={"first_call_id": first_call},
+            )
+        records = self.store.records_of(first_call)
+        view = call_view(first_call, records)
+        # Who repeated it, and why, is on the record of the first call.
+        self.store.append(
+            "call.replayed",
+            first_call,
+            {
+                key: intent[key]
+                for key in ("principal", "context", "trace_id", "idempotency_key", "arguments")
+            },
+        )
+        status, result = replayed_answer(view)
+        ending = next(
+            (r for r in reversed(records) if r.kind in ("call.outcome", "call.submitted")), None
+        )
+        receipt = (
+            {"record": ending.seq, "hash": ending.hash, "prev_hash": ending.prev_hash}
+            if ending is not None
+            else {}
+        )
+        return CallResult(
+            first_call, str(view.get("trace_id")), status, result, receipt, replayed=True
+        )
+
+    def _submitted(
+        self,
+        call_id: str,
+        trace_id: str,
+        started: float,
+        interactions: list[Interaction],
+        submitted: Submitted,
+    ) -> CallResult:
+        """A submit handed over: the call stays open until its reply completes it."""
+        result = {"poll": f"/v1/calls/{call_id}", **submitted.detail}
+        body = {
+            "status": "pending",
+            "result": result,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+        }
+        records: list[tuple[str, str | None, dict[str, Any]]] = [
+            ("interaction", call_id, interaction.as_record()) for interaction in interactions
+        ]
+        records.append(("call.submitted", call_id, body))
+        stored = self.store.append_many(records)[-1]
+        receipt = {"record": stored.seq, "hash": stored.hash, "prev_hash": stored.prev_hash}
+        return CallResult(call_id, trace_id, "pending", result, receipt)
 
     @staticmethod
     def _result(tool: Tool, answer: Any) -> Any:

@@ -14,7 +14,7 @@ import orjson
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
-from gateway.api.tools import MAX_BODY_BYTES, handle_call
+from gateway.api.tools import MAX_BODY_BYTES, handle_call, status_of
 from gateway.errors import GatewayError, RequestTooLarge
 
 PREFIX, SUFFIX = "/v1/tools/", "/call"
@@ -40,16 +40,18 @@ class FastCallPath:
         await self.app(scope, receive, send)
 
     async def _call(self, scope: Scope, receive: Receive, send: Send, name: str) -> None:
-        traceparent = None
+        traceparent = idempotency_key = None
         for key, value in scope["headers"]:
             if key == b"traceparent":
                 traceparent = value.decode("latin-1")
+            elif key == b"idempotency-key":
+                idempotency_key = value.decode("latin-1")
         try:
             body = await _read_body(receive)
-            status, payload = (
-                200,
-                await handle_call(self.app.state.gateway, name, body, traceparent),
+            payload = await handle_call(
+                self.app.state.gateway, name, body, traceparent, idempotency_key
             )
+            status = status_of(payload)
         except GatewayError as exc:
             status, payload = exc.status, {"error": exc.to_dict()}
         except Exception as exc:

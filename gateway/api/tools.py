@@ -70,13 +70,28 @@ async def call_tool(
     name: str,
     request: Request,
     traceparent: str | None = Header(None),
+    idempotency_key: str | None = Header(
+        None,
+        description="A repeat with the same key gets the first call's answer; nothing is "
+        "sent to the legacy system again. Queue tools send it as the message id.",
+    ),
 ) -> JSON:
     body = await request.body()
-    return JSON(await handle_call(gateway_of(request), name, body, traceparent))
+    answer = await handle_call(gateway_of(request), name, body, traceparent, idempotency_key)
+    return JSON(answer, status_code=status_of(answer))
+
+
+def status_of(answer: dict[str, Any]) -> int:
+    """202 for a submitted call still waiting for its reply, 200 for an answered one."""
+    return 202 if answer.get("status") == "pending" else 200
 
 
 async def handle_call(
-    gateway: Gateway, name: str, body: bytes, traceparent: str | None
+    gateway: Gateway,
+    name: str,
+    body: bytes,
+    traceparent: str | None,
+    idempotency_key: str | None = None,
 ) -> dict[str, Any]:
     """One tool call from its raw request body; shared by the route and ``FastCallPath``."""
     gateway.tool(name)  # an unknown tool is a 404 before the body is judged
@@ -103,5 +118,6 @@ async def handle_call(
         traceparent=traceparent,
         dry_run=call.dry_run,
         cursor=call.cursor,
+        idempotency_key=idempotency_key,
     )
     return result.as_dict()

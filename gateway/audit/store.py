@@ -12,6 +12,7 @@ Durability: ``append`` returns only once the record is committed. SQLite in WAL 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import sqlite3
@@ -40,6 +41,14 @@ CREATE TABLE IF NOT EXISTS records (
     hash      TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS records_call ON records (call_id);
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    scope       TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    call_id     TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    at          TEXT NOT NULL,
+    PRIMARY KEY (scope, key)
+);
 CREATE TRIGGER IF NOT EXISTS records_no_update BEFORE UPDATE ON records
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS records_no_delete BEFORE DELETE ON records
@@ -100,6 +109,20 @@ class AuditStore(ABC):
 
     @abstractmethod
     def records_of(self, call_id: str) -> list[StoredRecord]: ...
+
+    @abstractmethod
+    def claim_key(
+        self, scope: str, key: str, call_id: str, fingerprint: str
+    ) -> tuple[str, str] | None:
+        """Reserve an Idempotency-Key for a call, atomically.
+
+        None when the key was free and is now ``call_id``'s; otherwise the call id and
+        fingerprint of the call that holds it.
+        """
+
+    @abstractmethod
+    def release_key(self, scope: str, key: str, call_id: str) -> None:
+        """Give a key back when its call never started (the intent could not be written)."""
 
     @abstractmethod
     def verify_chain(self) -> ChainCheck: ...
@@ -199,6 +222,33 @@ class SQLiteStore(AuditStore):
                 (call_id,),
             ).fetchall()
         return [StoredRecord(r[0], r[1], r[2], r[3], orjson.loads(r[4]), r[5], r[6]) for r in rows]
+
+    def claim_key(
+        self, scope: str, key: str, call_id: str, fingerprint: str
+    ) -> tuple[str, str] | None:
+        at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+        try:
+            with self._lock:
+                claimed = self._db.execute(
+                    "INSERT OR IGNORE INTO idempotency_keys VALUES (?, ?, ?, ?, ?)",
+                    (scope, key, call_id, fingerprint, at),
+                ).rowcount
+                if claimed:
+                    return None
+                row = self._db.execute(
+                    "SELECT call_id, fingerprint FROM idempotency_keys WHERE scope = ? AND key = ?",
+                    (scope, key),
+                ).fetchone()
+        except sqlite3.Error as exc:
+            raise AuditUnavailable(f"cannot read the audit store {self.path}: {exc}") from exc
+        return (row[0], row[1]) if row else None
+
+    def release_key(self, scope: str, key: str, call_id: str) -> None:
+        with self._lock, contextlib.suppress(sqlite3.Error):
+            self._db.execute(
+                "DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND call_id = ?",
+                (scope, key, call_id),
+            )
 
     def verify_chain(self) -> ChainCheck:
         prev, count = GENESIS, 0

@@ -6,6 +6,20 @@ from typing import Any
 
 from gateway.audit.store import StoredRecord
 
+_INTENT_KEYS = (
+    "tool",
+    "tool_version",
+    "backend",
+    "operation",
+    "effect",
+    "arguments",
+    "context",
+    "principal",
+    "config_version",
+    "trace_id",
+    "dry_run",
+)
+
 
 def call_view(call_id: str, records: list[StoredRecord]) -> dict[str, Any]:
     view: dict[str, Any] = {"call_id": call_id, "status": "in_progress"}
@@ -13,29 +27,23 @@ def call_view(call_id: str, records: list[StoredRecord]) -> dict[str, Any]:
     for record in records:
         body = record.body
         if record.kind in ("call.intent", "call.rejected"):
-            view.update(
-                {
-                    key: body.get(key)
-                    for key in (
-                        "tool",
-                        "tool_version",
-                        "backend",
-                        "operation",
-                        "effect",
-                        "arguments",
-                        "context",
-                        "principal",
-                        "config_version",
-                        "trace_id",
-                        "dry_run",
-                    )
-                }
-            )
+            view.update({key: body.get(key) for key in _INTENT_KEYS})
+            if "idempotency_key" in body:
+                view["idempotency_key"] = body["idempotency_key"]
             view["started_at"] = record.at
             if record.kind == "call.rejected":
                 view.update(status="rejected", error=body.get("error"), finished_at=record.at)
         elif record.kind == "interaction":
             interactions.append({"at": record.at, **body})
+        elif record.kind == "interaction.late":
+            interactions.append({"at": record.at, "late": True, **body})
+        elif record.kind == "call.submitted":
+            view["submitted_at"] = record.at
+            if "finished_at" not in view:  # a quick reply may be on the record first
+                view["status"] = "pending"
+                view["result"] = body.get("result")
+        elif record.kind == "call.replayed":
+            view.setdefault("replays", []).append({"at": record.at, **body})
         elif record.kind == "call.outcome":
             view["status"] = body.get("status")
             view["finished_at"] = record.at

@@ -1,0 +1,1 @@
+"""Rules around a call: who may make it, and whether it may happen again."""
