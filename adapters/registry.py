@@ -19,6 +19,7 @@ ENTRY_POINT_GROUP = "legacy_gateway.adapters"
 BUILTIN: dict[str, str] = {
     "soap": "adapters.soap:SoapAdapter",
     "odbc": "adapters.odbc:OdbcAdapter",
+    "amqp": "adapters.amqp:AmqpAdapter",
 }
 
 

@@ -63,6 +63,7 @@ from gateway.errors import (
     LegacyHTTPError,
     LegacyTimeout,
 )
+from gateway.mapping.redaction import blank_elements, sensitive_names
 from gateway.mapping.spec import StrictModel
 from gateway.mapping.xml import (
     HostileXML,
@@ -215,7 +216,7 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
             self._address,
             template,
             xml_answer=xml_answer,
-            sensitive=_sensitive_elements(tool),
+            sensitive=sensitive_names(tool),
         )
 
     def _prepare_document(self, tool: ToolConfig, operation: Any, xml_answer: bool) -> PreparedSoap:
@@ -233,7 +234,7 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
             self._address,
             document_headers=http_headers(self._binding, operation),
             xml_answer=xml_answer,
-            sensitive=_sensitive_elements(tool),
+            sensitive=sensitive_names(tool),
         )
 
     @property
@@ -410,7 +411,7 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
             root = etree.fromstring(body)
             for node in root.iter(f"{{{WSSE}}}Password", f"{{{WSSE}}}Nonce"):
                 node.text = "***"
-            _blank_elements(root, sensitive)
+            blank_elements(root, sensitive)
             text = etree.tostring(root, xml_declaration=True, encoding="utf-8").decode("utf-8")
         return self.redact(text)
 
@@ -421,7 +422,7 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
                 root = parse_untrusted(payload, self._parser)
             except (etree.XMLSyntaxError, HostileXML):
                 return self.redact(text)  # kept as received: the error says why
-            _blank_elements(root, sensitive)
+            blank_elements(root, sensitive)
             text = etree.tostring(root, encoding="unicode")
         return self.redact(text)
 
@@ -445,29 +446,6 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
             # zeep refuses parameters the operation does not have: a mapping mistake.
             return GatewayError(f"cannot build the {self.backend} request: {exc}")
         return GatewayError(f"unexpected error calling {self.backend}: {_reason(exc)}")
-
-
-def _sensitive_elements(tool: ToolConfig) -> frozenset[str]:
-    """Local names of the request and answer elements that carry sensitive values."""
-    names = {
-        (spec.to or name).replace("/", ".").split(".")[-1].split(":")[-1]
-        for name, spec in tool.input.items()
-        if spec.sensitive
-    }
-    names |= {
-        (spec.source or name).split(".")[-1]
-        for name, spec in tool.output.fields.items()
-        if spec.sensitive
-    }
-    return frozenset(names)
-
-
-def _blank_elements(root: etree._Element, names: frozenset[str]) -> None:
-    if not names:
-        return
-    for node in root.iter():
-        if isinstance(node.tag, str) and local_name(node.tag) in names and len(node) == 0:
-            node.text = "***"
 
 
 def _fault(fault: etree._Element, ns: str) -> LegacyFault:

@@ -122,7 +122,8 @@ def build_registry(config: LoadedConfig) -> Registry:
             input=config.mappers[name][0],
             output=config.mappers[name][1],
             input_schema=input_schema(tool.input, tool.examples),
-            output_schema=_paged(
+            output_schema=backend_adapter.result_schema(prepared)
+            or _paged(
                 output_schema(tool.output, tool.result_examples),
                 backend_adapter.pages and tool.effect == "read",
             ),

@@ -14,6 +14,15 @@ from gateway.runtime import Gateway
 log = logging.getLogger("legacy_gateway")
 
 
+def quiet_protocol_libraries() -> None:
+    """pika logs each step of each (re)connection attempt, with tracebacks, at INFO to ERROR.
+
+    The AMQP adapter logs the state changes of its links itself, once each, and readiness
+    and every call's error say the rest; pika's own account would bury the operator's log.
+    """
+    logging.getLogger("pika").setLevel(logging.CRITICAL)
+
+
 def run_server(config: Path, host: str, port: int, audit_db: Path, log_level: str = "info") -> None:
     def build() -> Gateway:
         gateway = Gateway.from_directory(config, SQLiteStore(audit_db))
@@ -29,6 +38,7 @@ def run_server(config: Path, host: str, port: int, audit_db: Path, log_level: st
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     # Per-request client logs would drown the operator's log; calls are in the record.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    quiet_protocol_libraries()
     uvicorn.run(
         create_app(build),
         host=host,

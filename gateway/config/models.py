@@ -26,6 +26,22 @@ class BackendConfig(StrictModel):
     )
 
 
+class MessageSpec(StrictModel):
+    """Where a queue tool's message goes, and how it travels (AMQP and the like)."""
+
+    exchange: str = Field("", description="Exchange to publish to; empty: the default one.")
+    routing_key: str = Field(
+        min_length=1, description="Routing key (the queue's name for the default exchange)."
+    )
+    content_type: str = Field(
+        "application/json",
+        description="application/json, application/xml or application/octet-stream (a "
+        "record); how the body is written and how replies are read.",
+    )
+    headers: dict[str, str] = Field(default_factory=dict, description="Fixed message headers.")
+    persistent: bool = Field(True, description="Delivery mode 2: the broker keeps it on disk.")
+
+
 class ToolConfig(StrictModel):
     """One tool an agent can call: a backend operation plus its input and output mappings."""
 
@@ -45,6 +61,9 @@ class ToolConfig(StrictModel):
     )
     expect_rows: int | None = Field(
         None, ge=0, description="Rows a write must touch; any other count is rolled back."
+    )
+    message: MessageSpec | None = Field(
+        None, description="For queue backends: exchange, routing key and content type."
     )
     input: dict[str, InputField] = Field(default_factory=dict)
     output: OutputSpec = Field(default_factory=OutputSpec)

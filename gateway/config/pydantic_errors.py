@@ -48,8 +48,9 @@ def _known_keys(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]
         target = _step(target, part)
         if target is None:
             return []
-    if isinstance(target, type) and issubclass(target, BaseModel):
-        return [f.alias or name for name, f in target.model_fields.items()]
+    for candidate in _unwrap(target):  # an optional section is "Model | None"
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return [f.alias or name for name, f in candidate.model_fields.items()]
     return []
 
 

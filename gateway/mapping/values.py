@@ -159,6 +159,8 @@ def legacy_to_agent(spec: ValueSpec) -> Converter:
     nulls = frozenset(spec.null_values or ())
     if kind in ("date", "datetime") and not nulls:
         nulls = NULL_DATES
+    # A record's PIC 9 field arrives as a number: "00000000" must still match its 0.
+    numeric_nulls = frozenset(_number_or_none(value) for value in nulls) - {None}
     if kind == "string":
         blank_null = spec.blank_is_null
 
@@ -184,11 +186,19 @@ def legacy_to_agent(spec: ValueSpec) -> Converter:
                 return None
         elif not isinstance(raw, _SCALARS):
             raise Unmappable(f"expected a single value, found {type(raw).__name__}")
-        elif nulls and str(raw) in nulls:
+        elif nulls and (str(raw) in nulls or raw in numeric_nulls):
             return None
         return typed(raw)
 
     return non_string
+
+
+def _number_or_none(text: str) -> Decimal | None:
+    try:
+        number = Decimal(text.strip())
+    except ArithmeticError:
+        return None
+    return number if number.is_finite() else None
 
 
 def _string_out(spec: ValueSpec) -> Converter:

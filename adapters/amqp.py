@@ -1,0 +1,700 @@
+"""AMQP 0-9-1 (RabbitMQ): queue-only legacy systems as tools, request/reply included.
+
+Tool kinds, named by the tool's ``operation``:
+
+- ``request_reply``: publish with ``reply_to`` set to RabbitMQ's direct reply-to and a fresh
+  ``correlation_id``, wait up to the tool's timeout, map the reply. A reply that arrives after
+  the timeout is recorded against its call (``interaction.late``) and dropped.
+- ``publish``: hand a message over with publisher confirms and ``mandatory`` set: an
+  unroutable message is an error to the agent, not a silent loss.
+- ``submit``: publish now and answer the agent at once with the call id (status
+  ``pending``); the reply, whenever it comes, completes the call, which the agent reads with
+  ``GET /v1/calls/{call_id}``. The call id is the correlation id, so completing a call needs
+  nothing but the record. With the backend's ``reply_queue`` set, replies wait in that
+  durable queue, surviving a gateway restart, and any replica sharing the record can
+  complete any call; without it they come by direct reply-to while this process lives.
+
+pika connections are not thread-safe, so each backend owns one I/O thread (``_Link``) that
+owns its connection: calls hand it messages through a queue and wake it with pika's one
+thread-safe entry point (``add_callback_threadsafe``); it turns replies into the calls'
+results. Heartbeats are on. When the broker goes away the thread fails the calls in flight at
+once with a retryable error (rather than letting them hang) and reconnects with backoff, so
+later calls succeed without anyone restarting the gateway.
+
+Bodies come from the mapping language: a dict becomes JSON, an XML request element XML, a
+record (``request: record``) its bytes; replies are read back by the tool's content type.
+Each publish and each reply is an interaction of the call, with exchange, routing key,
+properties, headers and body; sensitive fields are *** in JSON and XML bodies, and a record
+carrying one is not kept at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import queue
+import secrets
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import orjson
+from lxml import etree
+from pydantic import Field, SecretStr
+
+from adapters.base import (
+    Adapter,
+    BackendSetupError,
+    CallContext,
+    Health,
+    Interaction,
+    Reply,
+    Submitted,
+)
+from gateway.config.models import BackendConfig, MessageSpec, ToolConfig
+from gateway.errors import (
+    BackendUnavailable,
+    DependencyMissing,
+    GatewayError,
+    LegacyBadResponse,
+    LegacyTimeout,
+    MessageUnroutable,
+)
+from gateway.mapping.redaction import blank_elements, blank_keys, sensitive_names
+from gateway.mapping.schema import DIALECT
+from gateway.mapping.xml import (
+    HostileXML,
+    element_to_value,
+    hardened_parser,
+    parse_untrusted,
+)
+
+Kind = Literal["request_reply", "publish", "submit"]
+KINDS: tuple[Kind, ...] = ("request_reply", "publish", "submit")
+DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
+# Correlation ids of calls that gave up waiting: a late reply is still recorded against them.
+LATE_MEMORY = 10_000
+log = logging.getLogger("legacy_gateway.amqp")
+# How often the I/O thread looks up from the socket to check whether it should stop.
+POLL_S = 0.25
+
+
+class AmqpBackendConfig(BackendConfig):
+    """A message broker speaking AMQP 0-9-1 (RabbitMQ)."""
+
+    url: SecretStr = Field(
+        description="amqp://user:password@host:5672/vhost; put the password in a ${VAR}."
+    )
+    heartbeat_s: int = Field(30, ge=0, le=600, description="AMQP heartbeat interval.")
+    reply_queue: str | None = Field(
+        None,
+        min_length=1,
+        description="Durable queue for the replies of submit tools: they then survive a "
+        "gateway restart, and any replica can complete any call. Without it, replies come "
+        "by direct reply-to while the submitting process lives.",
+    )
+
+
+@dataclass(frozen=True)
+class PreparedMessage:
+    kind: Kind
+    message: MessageSpec
+    # Legacy names of sensitive fields: *** in recorded JSON and XML bodies.
+    sensitive: frozenset[str] = frozenset()
+    # A record body carrying a sensitive field is not recorded at all.
+    record_sensitive: bool = False
+    # The output mapping reads the reply with XPath: parse_answer keeps the element.
+    xml_answer: bool = False
+
+
+@dataclass
+class _Outgoing:
+    prepared: PreparedMessage
+    body: bytes
+    properties: dict[str, Any]
+    call_id: str
+    done: asyncio.Future[Any]
+    loop: asyncio.AbstractEventLoop
+
+
+@dataclass
+class _Pending:
+    call_id: str
+    prepared: PreparedMessage
+    done: asyncio.Future[Any]
+    loop: asyncio.AbstractEventLoop
+    sent_at: float = field(default_factory=time.perf_counter)
+
+
+def _settle(loop: asyncio.AbstractEventLoop, done: asyncio.Future[Any], outcome: Any) -> None:
+    """Resolve a call's future from the I/O thread, on the call's own event loop."""
+
+    def apply() -> None:
+        if done.done():
+            return
+        if isinstance(outcome, BaseException):
+            done.set_exception(outcome)
+        else:
+            done.set_result(outcome)
+
+    with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+        loop.call_soon_threadsafe(apply)
+
+
+class _Link(threading.Thread):
+    """The one thread that owns a backend's connection and channel."""
+
+    def __init__(self, adapter: AmqpAdapter) -> None:
+        super().__init__(name=f"amqp-{adapter.backend}", daemon=True)
+        self.adapter = adapter
+        self.outbox: queue.Queue[_Outgoing] = queue.Queue()
+        self.pending: dict[str, _Pending] = {}
+        # correlation id -> (call id, prepared) of calls that stopped waiting for a reply.
+        self.gave_up: OrderedDict[str, tuple[str, PreparedMessage]] = OrderedDict()
+        # Submits sent by this process: their replies are recorded with the right redaction.
+        self.submitted: OrderedDict[str, PreparedMessage] = OrderedDict()
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.connected = threading.Event()
+        # Set once the first connection attempt has succeeded or failed.
+        self.attempted = threading.Event()
+        self.last_error = "not connected yet"
+        self._connection: Any = None
+        self._channel: Any = None
+
+    # -------------------------------------------------------------- any thread
+
+    def hand_over(self, item: _Outgoing) -> None:
+        """Queue a message and wake the I/O thread; raise if the broker is not reachable."""
+        connection = self._connection
+        if connection is None or not self.connected.is_set():
+            raise self.unavailable()
+        self.outbox.put(item)
+        try:
+            connection.add_callback_threadsafe(self._flush)
+        except Exception:
+            # The connection died in between: the I/O thread fails the outbox with it.
+            raise self.unavailable() from None
+
+    def unavailable(self) -> BackendUnavailable:
+        return BackendUnavailable(
+            f"broker of backend {self.adapter.backend} unreachable: {self.last_error}; "
+            "try again shortly",
+            details={"backend": self.adapter.backend},
+        )
+
+    def gave_up_on(self, correlation: str) -> None:
+        with self.lock:
+            waiting = self.pending.pop(correlation, None)
+            if waiting is not None:
+                self.gave_up[correlation] = (waiting.call_id, waiting.prepared)
+                while len(self.gave_up) > LATE_MEMORY:
+                    self.gave_up.popitem(last=False)
+
+    # -------------------------------------------------------------- I/O thread
+
+    def run(self) -> None:
+        import pika
+
+        backoff = 0.2
+        while not self.stopping.is_set():
+            try:
+                self._serve(pika)
+                backoff = 0.2
+            except Exception as exc:
+                was_up = self.connected.is_set() or not self.attempted.is_set()
+                self.connected.clear()
+                self.last_error = _reason(exc)
+                if was_up:  # once per outage, not once per attempt
+                    log.warning(
+                        "AMQP backend %s: broker unreachable (%s); calls get 503 and the "
+                        "link retries in the background",
+                        self.adapter.backend,
+                        self.last_error,
+                    )
+                self.attempted.set()
+                self._fail_all(self.unavailable())
+                self.stopping.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    def _serve(self, pika: Any) -> None:
+        config = self.adapter.config
+        parameters = pika.URLParameters(config.url.get_secret_value())
+        parameters.heartbeat = config.heartbeat_s
+        parameters.blocked_connection_timeout = config.timeout_s
+        parameters.socket_timeout = min(config.timeout_s, 10)
+        parameters.connection_attempts = 1
+        connection = pika.BlockingConnection(parameters)
+        try:
+            channel = connection.channel()
+            channel.confirm_delivery()
+            channel.basic_consume(DIRECT_REPLY_TO, self._on_direct_reply, auto_ack=True)
+            if config.reply_queue:
+                channel.queue_declare(config.reply_queue, durable=True)
+                channel.basic_qos(prefetch_count=64)
+                channel.basic_consume(config.reply_queue, self._on_queued_reply)
+            self._connection, self._channel = connection, channel
+            if self.attempted.is_set():
+                log.warning("AMQP backend %s: connected again", self.adapter.backend)
+            self.last_error = ""
+            self.connected.set()
+            self.attempted.set()
+            self._flush()  # anything handed over while the link was coming up
+            while not self.stopping.is_set():
+                connection.process_data_events(time_limit=POLL_S)
+        finally:
+            self.connected.clear()
+            self._connection = self._channel = None
+            with contextlib.suppress(Exception):
+                connection.close()
+
+    def _flush(self) -> None:
+        """Publish everything handed over; runs on the I/O thread only."""
+        import pika
+
+        channel = self._channel
+        while channel is not None:
+            try:
+                item = self.outbox.get_nowait()
+            except queue.Empty:
+                return
+            if item.done.done():
+                continue  # the caller gave up before it was sent: nothing goes out
+            message = item.prepared.message
+            correlation = item.properties.get("correlation_id", "")
+            if item.prepared.kind == "request_reply":
+                with self.lock:
+                    self.pending[correlation] = _Pending(
+                        item.call_id, item.prepared, item.done, item.loop
+                    )
+            try:
+                channel.basic_publish(
+                    exchange=message.exchange,
+                    routing_key=message.routing_key,
+                    body=item.body,
+                    properties=pika.BasicProperties(**item.properties),
+                    mandatory=True,
+                )
+            except pika.exceptions.UnroutableError:
+                self._forget(correlation)
+                _settle(item.loop, item.done, _unroutable(message))
+                continue
+            except pika.exceptions.NackError:
+                self._forget(correlation)
+                error = BackendUnavailable("the broker refused the message (nack); try again")
+                _settle(item.loop, item.done, error)
+                continue
+            except BaseException:
+                self._forget(correlation)
+                _settle(item.loop, item.done, self.unavailable())
+                raise
+            if item.prepared.kind == "submit":
+                with self.lock:
+                    self.submitted[correlation] = item.prepared
+                    while len(self.submitted) > LATE_MEMORY:
+                        self.submitted.popitem(last=False)
+            if item.prepared.kind != "request_reply":
+                _settle(item.loop, item.done, {"confirmed": True})
+
+    def _forget(self, correlation: str) -> None:
+        with self.lock:
+            self.pending.pop(correlation, None)
+
+    def _on_direct_reply(self, channel: Any, method: Any, properties: Any, body: bytes) -> None:
+        # Direct reply-to is no-ack by protocol: a reply lost here is lost at the broker too,
+        # so the dispatch must not raise.
+        try:
+            self._dispatch(properties, body)
+        except Exception as exc:
+            self.last_error = f"a reply could not be recorded: {exc}"
+
+    def _on_queued_reply(self, channel: Any, method: Any, properties: Any, body: bytes) -> None:
+        try:
+            self._dispatch(properties, body)
+        except Exception:
+            # The record cannot be written now: the reply stays queued and comes back later.
+            tag = method.delivery_tag
+            self._connection.call_later(1.0, lambda: channel.basic_nack(tag, requeue=True))
+            return
+        channel.basic_ack(method.delivery_tag)
+
+    def _dispatch(self, properties: Any, body: bytes) -> None:
+        correlation = properties.correlation_id or ""
+        with self.lock:
+            waiting = self.pending.pop(correlation, None)
+            late = self.gave_up.pop(correlation, None) if waiting is None else None
+            submitted = self.submitted.pop(correlation, None)
+        if waiting is not None:
+            reply = {"properties": _properties(properties), "body": body}
+            _settle(waiting.loop, waiting.done, reply)
+            return
+        adapter = self.adapter
+        if late is not None:
+            call_id, prepared = late
+            interaction = adapter.reply_interaction(prepared, correlation, properties, body)
+            interaction.response = {"late": True, **(interaction.response or {})}
+            adapter.record_late(call_id, interaction)
+            return
+
+        def describe(prepared: Any) -> Interaction:
+            known = prepared if isinstance(prepared, PreparedMessage) else submitted
+            return adapter.reply_interaction(known, correlation, properties, body)
+
+        adapter.complete(correlation, Reply(body, describe))
+
+    def _fail_all(self, error: GatewayError) -> None:
+        with self.lock:
+            pending, self.pending = self.pending, {}
+        for waiting in pending.values():
+            _settle(waiting.loop, waiting.done, error)
+        while True:
+            try:
+                item = self.outbox.get_nowait()
+            except queue.Empty:
+                return
+            _settle(item.loop, item.done, error)
+
+
+def _unroutable(message: MessageSpec) -> MessageUnroutable:
+    exchange = message.exchange or "(default exchange)"
+    return MessageUnroutable(
+        f"no queue is bound to exchange '{exchange}' with routing key "
+        f"'{message.routing_key}': the broker returned the message, nothing was delivered",
+        details={"exchange": message.exchange, "routing_key": message.routing_key},
+    )
+
+
+def _properties(properties: Any) -> dict[str, Any]:
+    names = ("content_type", "correlation_id", "message_id", "delivery_mode", "timestamp", "type")
+    shown = {name: getattr(properties, name, None) for name in names}
+    shown["headers"] = {
+        str(key): value if isinstance(value, str | int | float | bool) else str(value)
+        for key, value in (properties.headers or {}).items()
+    }
+    return {key: value for key, value in shown.items() if value not in (None, {})}
+
+
+class AmqpAdapter(Adapter[AmqpBackendConfig]):
+    name: ClassVar[str] = "amqp"
+    config_model: ClassVar[type[BackendConfig]] = AmqpBackendConfig
+
+    def __init__(self, backend: str, config: AmqpBackendConfig) -> None:
+        super().__init__(backend, config)
+        self._link: _Link | None = None
+        self._parser = hardened_parser()
+
+    def load(self) -> None:
+        try:
+            import pika  # noqa: F401
+        except ImportError as exc:  # pragma: no cover - pika is a core dependency
+            raise DependencyMissing(f"AMQP needs pika: pip install pika ({exc})") from exc
+
+    def operations(self) -> list[str]:
+        return list(KINDS)
+
+    def prepare(self, tool: ToolConfig) -> PreparedMessage:
+        if tool.message is None:
+            raise BackendSetupError(
+                "message", "an AMQP tool needs message: {exchange, routing_key}"
+            )
+        kind = next((k for k in KINDS if k == tool.operation), None)
+        if kind is None:
+            raise BackendSetupError(
+                "operation",
+                f"'{tool.operation}' is not a kind of AMQP tool; use one of: {', '.join(KINDS)}",
+            )
+        if kind == "publish" and tool.output.fields:
+            raise BackendSetupError(
+                ("output", "fields"),
+                "a publish has no reply to map: its result is the broker's confirmation "
+                "(use request_reply or submit to map a reply)",
+            )
+        sensitive = sensitive_names(tool)
+        records = tool.output.record is not None or (
+            tool.request is not None and tool.request.record is not None
+        )
+        return PreparedMessage(
+            kind,
+            tool.message,
+            sensitive=sensitive,
+            record_sensitive=bool(sensitive) and records,
+            xml_answer=tool.output.uses_xml,
+        )
+
+    async def open(self) -> None:
+        self._link = _Link(self)
+        self._link.start()
+        # Wait for the first attempt, so the first calls find a reachable broker's link up;
+        # an unreachable one is retried in the background and calls get 503 meanwhile.
+        await asyncio.get_running_loop().run_in_executor(
+            None, self._link.attempted.wait, min(self.config.timeout_s, 5.0)
+        )
+
+    async def close(self) -> None:
+        link, self._link = self._link, None
+        if link is not None:
+            link.stopping.set()
+            await asyncio.get_running_loop().run_in_executor(None, link.join, 5)
+
+    def result_schema(self, prepared: Any) -> dict[str, Any] | None:
+        if prepared.kind != "publish":
+            return None
+        return {
+            "$schema": DIALECT,
+            "type": "object",
+            "description": "The broker's confirmation: the message is queued for the host.",
+            "properties": {
+                "message_id": {"type": "string", "description": "Id the message carries."},
+                "confirmed": {"type": "boolean", "const": True},
+            },
+            "required": ["message_id", "confirmed"],
+        }
+
+    async def check(self) -> Health:
+        link = self._link
+        if link is None:
+            return Health(False, "not open", 0.0)
+        if link.connected.is_set():
+            return Health(True, "connected", 0.0)
+        return Health(False, f"broker unreachable: {link.last_error}", 0.0)
+
+    async def verify(self, prepared: Any) -> None:
+        """The tool's exchange exists (or, for the default exchange, its queue does)."""
+        await asyncio.get_running_loop().run_in_executor(None, self._verify, prepared)
+
+    def _verify(self, prepared: PreparedMessage) -> None:
+        import pika
+
+        parameters = pika.URLParameters(self.config.url.get_secret_value())
+        parameters.connection_attempts = 1
+        parameters.socket_timeout = min(self.config.timeout_s, 10)
+        try:
+            connection = pika.BlockingConnection(parameters)
+        except Exception as exc:
+            raise BackendUnavailable(f"cannot reach the broker: {_reason(exc)}") from None
+        message = prepared.message
+        try:
+            channel = connection.channel()
+            if message.exchange:
+                channel.exchange_declare(message.exchange, passive=True)
+            else:
+                channel.queue_declare(message.routing_key, passive=True)
+        except pika.exceptions.ChannelClosedByBroker as exc:
+            what = (
+                f"exchange '{message.exchange}'"
+                if message.exchange
+                else f"queue '{message.routing_key}'"
+            )
+            raise GatewayError(f"{what} does not exist on the broker ({exc.reply_text})") from None
+        finally:
+            with contextlib.suppress(Exception):
+                connection.close()
+
+    # ------------------------------------------------------------------ bodies
+
+    @staticmethod
+    def encode_body(params: Any) -> bytes:
+        if isinstance(params, bytes | bytearray):
+            return bytes(params)
+        if isinstance(params, etree._Element):
+            return bytes(etree.tostring(params, xml_declaration=True, encoding="utf-8"))
+        if isinstance(params, str):
+            return params.encode("utf-8")
+        return orjson.dumps(params, default=str)
+
+    def body_record(
+        self, prepared: PreparedMessage | None, body: bytes, content_type: str | None = None
+    ) -> dict[str, Any]:
+        """A message body as the record keeps it: text with sensitive values ***, or base64."""
+        kind = (content_type or (prepared.message.content_type if prepared else "")).lower()
+        sensitive = prepared.sensitive if prepared is not None else frozenset()
+        shown: dict[str, Any] = {"body_bytes": len(body)}
+        textual = "json" in kind or "xml" in kind or kind.startswith("text/")
+        if textual:
+            try:
+                text = body.decode("utf-8")
+            except UnicodeDecodeError:
+                textual = False
+            else:
+                if sensitive:
+                    text = self._blank(text, kind, sensitive)
+                return {**shown, "body": self.redact(text)}
+        if prepared is not None and prepared.record_sensitive:
+            return {**shown, "body_withheld": "a record with sensitive fields is not kept"}
+        return {**shown, "body_base64": base64.b64encode(body).decode("ascii")}
+
+    def _blank(self, text: str, kind: str, sensitive: frozenset[str]) -> str:
+        try:
+            if "json" in kind:
+                return orjson.dumps(blank_keys(orjson.loads(text), sensitive)).decode()
+            root = parse_untrusted(text.encode("utf-8"), self._parser)
+        except (orjson.JSONDecodeError, etree.XMLSyntaxError, HostileXML):
+            return text  # kept as sent or received: the error of the call says why
+        blank_elements(root, sensitive)
+        return etree.tostring(root, encoding="unicode")
+
+    def reply_interaction(
+        self, prepared: PreparedMessage | None, correlation: str, properties: Any, body: bytes
+    ) -> Interaction:
+        return Interaction(
+            "amqp",
+            self.backend,
+            "reply",
+            1,
+            {"correlation_id": correlation},
+            {
+                "properties": _properties(properties),
+                **self.body_record(prepared, body, properties.content_type),
+            },
+        )
+
+    def parse_answer(self, prepared: Any, payload: bytes) -> Any:
+        if not isinstance(prepared, PreparedMessage):
+            return payload
+        kind = prepared.message.content_type.lower()
+        if "json" in kind:
+            try:
+                return orjson.loads(payload)
+            except orjson.JSONDecodeError as exc:
+                raise LegacyBadResponse(
+                    f"the reply is not JSON: {exc}", details={"content_type": kind}
+                ) from None
+        if "xml" in kind:
+            try:
+                root = parse_untrusted(payload, self._parser)
+            except (etree.XMLSyntaxError, HostileXML) as exc:
+                raise LegacyBadResponse(
+                    f"the reply is not acceptable XML: {exc}", details={"content_type": kind}
+                ) from None
+            return root if prepared.xml_answer else element_to_value(root)
+        return payload  # a record: the output mapping decodes it
+
+    def _properties(self, prepared: PreparedMessage, ctx: CallContext) -> dict[str, Any]:
+        message = prepared.message
+        span = secrets.token_hex(8)
+        properties: dict[str, Any] = {
+            "content_type": message.content_type,
+            "delivery_mode": 2 if message.persistent else 1,
+            # A repeated Idempotency-Key never reaches here (the gateway answers it from the
+            # record), but a consumer can still drop a duplicate by this id.
+            "message_id": ctx.idempotency_key or ctx.call_id,
+            "timestamp": int(time.time()),
+            "headers": {**message.headers, "traceparent": f"00-{ctx.trace_id}-{span}-01"},
+        }
+        if prepared.kind == "request_reply":
+            properties["reply_to"] = DIRECT_REPLY_TO
+            properties["correlation_id"] = str(uuid.uuid4())
+        elif prepared.kind == "submit":
+            properties["reply_to"] = self.config.reply_queue or DIRECT_REPLY_TO
+            properties["correlation_id"] = ctx.call_id
+        return properties
+
+    def render(self, prepared: PreparedMessage, params: Any) -> dict[str, Any]:
+        body = self.encode_body(params)
+        return {
+            "kind": prepared.kind,
+            "exchange": prepared.message.exchange,
+            "routing_key": prepared.message.routing_key,
+            "content_type": prepared.message.content_type,
+            "headers": dict(prepared.message.headers),
+            "persistent": prepared.message.persistent,
+            **self.body_record(prepared, body),
+        }
+
+    # ------------------------------------------------------------------ calls
+
+    async def call(self, prepared: PreparedMessage, params: Any, ctx: CallContext) -> Any:
+        link = self._link
+        if link is None:
+            raise BackendUnavailable(f"backend {self.backend} is not open")
+        body = self.encode_body(params)
+        properties = self._properties(prepared, ctx)
+        message = prepared.message
+        publish = Interaction(
+            "amqp",
+            self.backend,
+            prepared.kind,
+            ctx.attempt,
+            {
+                "exchange": message.exchange,
+                "routing_key": message.routing_key,
+                "mandatory": True,
+                "properties": {k: v for k, v in properties.items() if k != "timestamp"},
+                **self.body_record(prepared, body),
+            },
+        )
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Any] = loop.create_future()
+        started = time.perf_counter()
+        try:
+            link.hand_over(_Outgoing(prepared, body, properties, ctx.call_id, done, loop))
+            outcome = await asyncio.wait_for(done, ctx.timeout_s)
+        except TimeoutError:
+            correlation = properties.get("correlation_id", "")
+            link.gave_up_on(correlation)
+            waited = f"{ctx.timeout_s:g} s"
+            error = (
+                LegacyTimeout(
+                    f"no reply within {waited}; a late reply will be recorded with this call",
+                    details={"correlation_id": correlation},
+                )
+                if prepared.kind == "request_reply"
+                else LegacyTimeout(
+                    f"the broker did not confirm the message within {waited}; it may or may "
+                    "not have been delivered",
+                )
+            )
+            self._record_failure(ctx, publish, started, error)
+            raise error from None
+        except GatewayError as exc:
+            self._record_failure(ctx, publish, started, exc)
+            raise
+        publish.duration_ms = (time.perf_counter() - started) * 1000
+        publish.response = {"confirmed": True}
+        ctx.record(publish)
+        if prepared.kind == "publish":
+            return {"message_id": properties["message_id"], "confirmed": True}
+        if prepared.kind == "submit":
+            return Submitted(
+                {"message_id": properties["message_id"], "correlation_id": ctx.call_id}
+            )
+        reply = Interaction(
+            "amqp",
+            self.backend,
+            "reply",
+            ctx.attempt,
+            {"correlation_id": properties["correlation_id"]},
+            {
+                "properties": outcome["properties"],
+                **self.body_record(
+                    prepared, outcome["body"], outcome["properties"].get("content_type")
+                ),
+            },
+            duration_ms=publish.duration_ms,
+        )
+        ctx.record(reply)
+        return self.parse_answer(prepared, outcome["body"])
+
+    @staticmethod
+    def _record_failure(
+        ctx: CallContext, publish: Interaction, started: float, error: GatewayError
+    ) -> None:
+        publish.duration_ms = (time.perf_counter() - started) * 1000
+        publish.error = {"code": error.code, "message": error.message, **error.details}
+        ctx.record(publish)
+
+    def translate_error(self, exc: BaseException) -> GatewayError:
+        if isinstance(exc, GatewayError):
+            return exc
+        return BackendUnavailable(f"backend {self.backend}: {_reason(exc)}")
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception in a line; pika's connection errors keep their cause in ``args``."""
+    text = str(exc) or "; ".join(repr(arg) for arg in exc.args)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
