@@ -41,6 +41,7 @@ bench: setup
 	$(BIN)/python bench/soap_overhead.py
 	$(BIN)/python bench/mapping.py
 	$(BIN)/python bench/odbc.py
+	$(BIN)/python bench/amqp.py
 
 # Regenerate the published JSON Schema of the config files.
 schema: setup

@@ -1,8 +1,9 @@
 """``legacy-gateway demo``: the demo legacy estate plus the gateway in front of it.
 
 The estate (``estate/``, a fixture kept apart from product code) serves a real SOAP
-customer-master system on loopback and writes a legacy ledger database (SQLite, reached over
-ODBC); the gateway serves ``mappings/demo/`` on top of both.
+customer-master system on loopback, writes a legacy ledger database (SQLite, reached over
+ODBC) and runs an order-processing host on the local RabbitMQ (answering in EBCDIC
+records); the gateway serves ``mappings/demo/`` on top of all three.
 """
 
 from __future__ import annotations
@@ -10,6 +11,10 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from estate.orders import OrderService
 
 _HERE = Path(__file__).resolve().parent
 # A source checkout has mappings/ beside gateway/; a wheel carries it inside gateway/.
@@ -28,6 +33,26 @@ def _free(host: str, port: int) -> bool:
     return True
 
 
+def _start_orders() -> tuple[OrderService, str]:
+    """The order-processing host on RabbitMQ, and a line saying where, or what to do."""
+    from estate.orders import DEFAULT_URL, OrderService, safe_url
+    from gateway.serving import quiet_protocol_libraries
+
+    quiet_protocol_libraries()
+
+    url = os.environ.setdefault("ORDERS_AMQP_URL", DEFAULT_URL)
+    service = OrderService(url, os.environ.get("ORDERS_EXCHANGE", "legacy.orders"))
+    service.start()
+    if service.ready.wait(5):
+        return service, f"exchange {service.exchange} on {safe_url(url)}"
+    return service, (
+        f"NO BROKER at {safe_url(url)} ({service.last_error}).\n"
+        "      The order tools answer 503 backend_unavailable until one is reachable: start\n"
+        "      RabbitMQ (rabbitmq-server -detached) or set ORDERS_AMQP_URL and restart the\n"
+        "      demo. Both sides also connect by themselves as soon as the broker is up."
+    )
+
+
 def run_demo(host: str, port: int, estate_port: int, audit_db: Path) -> None:
     from estate.ledger import create_ledger
     from estate.server import EstateServer
@@ -43,12 +68,14 @@ def run_demo(host: str, port: int, estate_port: int, audit_db: Path) -> None:
         Path(os.environ.get("LEDGER_DB", audit_db.parent / "ledger.sqlite")).resolve()
     )
     os.environ["LEDGER_DB"] = str(ledger)
+    orders, orders_line = _start_orders()
     base = f"http://{host}:{port}"
     print(
         f"""
 legacy-gateway demo
   legacy estate (SOAP): {estate.base_url}/customer-master?wsdl
   legacy ledger (ODBC): {ledger}
+  order host (AMQP):    {orders_line}
   gateway (agents):     {base}   (API docs: {base}/docs)
   call record:          {audit_db}
 
@@ -58,9 +85,15 @@ Try it:
        -H 'content-type: application/json' \\
        -d '{{"arguments": {{"customer_number": "10000001"}}, "context": {{"session_id": "demo"}}}}'
   curl -s {base}/v1/calls/<call_id from the answer>    # the exact SOAP envelope sent
-  curl -s -X POST {base}/v1/tools/list_postings/call \
-       -H 'content-type: application/json' \
+  curl -s -X POST {base}/v1/tools/list_postings/call \\
+       -H 'content-type: application/json' \\
        -d '{{"arguments": {{"account_number": "DE00000001"}}}}'
+  curl -s -X POST {base}/v1/tools/order_status/call \\
+       -H 'content-type: application/json' -d '{{"arguments": {{"order_number": 1000000003}}}}'
+  curl -s -X POST {base}/v1/tools/place_order/call -H 'Idempotency-Key: my-order-1' \\
+       -H 'content-type: application/json' \\
+       -d '{{"arguments": {{"customer_number": "10000001", "item": "suit", "quantity": 1}}}}'
+  curl -s {base}/v1/calls/<call_id>    # pending until the order host answers
 
 No authentication in the demo: anyone on this host can call these tools.
 Press Ctrl+C to stop.
@@ -70,4 +103,5 @@ Press Ctrl+C to stop.
     try:
         run_server(DEMO_CONFIG, host, port, audit_db, log_level="warning")
     finally:
+        orders.stop()
         estate.stop()

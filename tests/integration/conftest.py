@@ -9,6 +9,7 @@ lifespan running, on a fresh SQLite call record per test.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,8 +17,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from estate.ledger import create_ledger
+from estate.orders import OrderService
 from estate.server import EstateServer
+from tests.integration.amqp_support import AMQP_URL, CardService, declare_parking_queue
 from tests.integration.support import (
+    AMQP_TEST_CONFIG,
     DEMO_CONFIG,
     SECURE_PASSWORD,
     SECURE_USER,
@@ -48,12 +52,65 @@ def ledger_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return create_ledger(tmp_path_factory.mktemp("ledger") / "ledger.sqlite")
 
 
+# Exchanges and queues of this test session: other runs and a demo on the same broker
+# keep their own.
+SESSION = uuid.uuid4().hex[:8]
+ORDERS_EXCHANGE = f"test.orders.{SESSION}"
+ECHO_QUEUE = f"test.cards.{SESSION}"
+EVENTS_QUEUE = f"test.events.{SESSION}"
+REPLY_QUEUE = "legacy-gateway.test-replies"
+
+
+@pytest.fixture(scope="session")
+def order_service() -> Iterator[OrderService]:
+    """The demo's order-processing host on the local RabbitMQ, hostile order numbers on.
+
+    A missing broker is an error here, not a skip: the AMQP tests must run in CI.
+    """
+    service = OrderService(
+        AMQP_URL,
+        ORDERS_EXCHANGE,
+        hostile=True,
+        durable=False,
+        place_delay_s=0.3,
+        late_delay_s=1.5,
+    ).start_and_wait()
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def card_service() -> Iterator[CardService]:
+    service = CardService(ECHO_QUEUE).start_and_wait()
+    declare_parking_queue(EVENTS_QUEUE)
+    yield service
+    service.stop()
+
+
+@pytest.fixture
+def amqp_client(
+    order_service: OrderService, card_service: CardService, estate_env: dict[str, str],
+    audit_db: Path,
+) -> Iterator[TestClient]:  # fmt: skip
+    """The gateway on tests/fixtures/amqp_test, in front of the order and card services."""
+    with gateway_client(AMQP_TEST_CONFIG, audit_db) as client:
+        yield client
+
+
 @pytest.fixture(scope="session")
 def estate_env(
     estate: EstateServer, secure_estate: EstateServer, ledger_db: Path
 ) -> Iterator[dict[str, str]]:
-    """The ${VAR}s the demo and soap_test configs read, pointed at the session's estates."""
+    """The ${VAR}s the configs under test read, pointed at the session's estates."""
     values = {
+        "ORDERS_AMQP_URL": AMQP_URL,
+        "ORDERS_EXCHANGE": ORDERS_EXCHANGE,
+        "ORDERS_REPLY_QUEUE": REPLY_QUEUE,
+        "TEST_AMQP_URL": AMQP_URL,
+        "TEST_ORDERS_EXCHANGE": ORDERS_EXCHANGE,
+        "TEST_REPLY_QUEUE": REPLY_QUEUE,
+        "TEST_ECHO_QUEUE": ECHO_QUEUE,
+        "TEST_EVENTS_QUEUE": EVENTS_QUEUE,
         "LEDGER_DB": str(ledger_db),
         "CUSTOMER_MASTER_URL": estate.customer_master_url,
         "FX_RATES_URL": estate.fx_rates_url,

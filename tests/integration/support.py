@@ -19,6 +19,7 @@ from gateway.runtime import Gateway
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_CONFIG = ROOT / "mappings" / "demo"
 SOAP_TEST_CONFIG = ROOT / "tests" / "fixtures" / "soap_test"
+AMQP_TEST_CONFIG = ROOT / "tests" / "fixtures" / "amqp_test"
 
 CM_NS = "urn:legacy:customer-master:v1"
 SOAP11_NS = "http://schemas.xmlsoap.org/soap/envelope/"

@@ -212,5 +212,10 @@ def test_readiness_is_ready_when_every_backend_answers(demo_client: TestClient) 
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["status"] == "ready"
-    assert set(body["backends"]) == {"customer_master", "fx_rates", "ledger"}
+    assert set(body["backends"]) == {
+        "customer_master",
+        "fx_rates",
+        "ledger",
+        "order_processing",
+    }
     assert all(check["ok"] for check in body["backends"].values())
