@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime as dt
+import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -25,9 +28,16 @@ from estate.orders import (
     poison_reply,
     seed_orders,
 )
+from gateway.errors import CallInProgress
 from tests.integration.amqp_support import CardService, take_messages, wait_until
 from tests.integration.conftest import EVENTS_QUEUE, ORDERS_EXCHANGE, REPLY_QUEUE
-from tests.integration.support import call_record, error_of, gateway_of
+from tests.integration.support import (
+    AMQP_TEST_CONFIG,
+    call_record,
+    error_of,
+    gateway_client,
+    gateway_of,
+)
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
@@ -360,3 +370,81 @@ def test_demo_orders_status_place_and_cancel(
     record = finished(demo_client, call_id)
     assert record["result"]["item"] == "coat"
     assert record["result"]["status"] == "open"
+
+
+def test_a_reply_waits_in_the_reply_queue_for_the_next_gateway(
+    order_service: OrderService, card_service: CardService, estate_env: dict[str, str],
+    audit_db: Path,
+) -> None:  # fmt: skip
+    arguments = {"customer_number": "10000009", "item": "COAT05", "quantity": 1}
+    with gateway_client(AMQP_TEST_CONFIG, audit_db) as first:
+        placed = call(first, "place_order", arguments)
+        assert placed.status_code == 202, placed.text
+    call_id = placed.json()["call_id"]
+    first_stopped = dt.datetime.now(dt.UTC).isoformat()
+    time.sleep(order_service.place_delay_s + 0.5)  # the host answers while no gateway runs
+
+    with gateway_client(AMQP_TEST_CONFIG, audit_db) as second:
+        record = finished(second, call_id)
+    assert record["status"] == "ok"
+    assert record["result"]["item"] == "COAT05"
+    assert record["result"]["message"] == "ORDER ACCEPTED"
+    assert record["finished_at"] > first_stopped  # completed by the second gateway
+
+
+def test_validate_connect_finds_a_missing_exchange(
+    order_service: OrderService, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
+    from tests.integration.amqp_support import AMQP_URL
+
+    (tmp_path / "mq.yaml").write_text(
+        f"""\
+backends:
+  mq: {{adapter: amqp, url: "{AMQP_URL}"}}
+tools:
+  good:
+    description: The order host's exchange.
+    backend: mq
+    operation: publish
+    message: {{exchange: "{ORDERS_EXCHANGE}", routing_key: order.cancel}}
+  typo:
+    description: An exchange nobody declared.
+    backend: mq
+    operation: publish
+    message: {{exchange: legacy.ordres, routing_key: order.cancel}}
+"""
+    )
+    result = CliRunner().invoke(app, ["validate", str(tmp_path), "--connect"])
+    assert result.exit_code == 1
+    assert "mq.yaml:" in result.stderr
+    assert "tools.typo.operation: exchange 'legacy.ordres' does not exist" in result.stderr
+    assert "tools.good" not in result.stderr
+
+
+def test_a_key_repeated_while_its_first_call_runs_is_told_to_wait(
+    amqp_client: TestClient,
+) -> None:
+    gateway = gateway_of(amqp_client)
+    key = f"status-{uuid.uuid4()}"
+
+    async def twice() -> list[Any]:
+        return await asyncio.gather(
+            *(
+                gateway.call("order_status", {"order_number": 1000000020}, idempotency_key=key)
+                for _ in range(2)
+            ),
+            return_exceptions=True,
+        )
+
+    first, second = amqp_client.portal.call(twice)  # type: ignore[union-attr]
+    assert first.status == "ok"
+    assert isinstance(second, CallInProgress)
+    assert second.call_id == first.call_id
+    assert second.retryable
+    later = call(amqp_client, "order_status", {"order_number": 1000000020},
+                 idempotency_key=key)  # fmt: skip
+    assert later.json()["replayed"] is True
+    assert later.json()["result"] == first.result

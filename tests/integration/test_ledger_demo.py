@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from jsonschema import Draft202012Validator
 
+from estate.orders import OrderService
 from gateway.config.loader import load_config
 from tests.integration.support import DEMO_CONFIG, call_record, call_tool, error_of
 
@@ -137,7 +138,7 @@ def test_bad_arguments_never_reach_the_database(demo_client: TestClient) -> None
 
 
 def test_validate_connect_tries_every_statement_against_the_database(
-    estate_env: dict[str, str], tmp_path: Path
+    estate_env: dict[str, str], order_service: OrderService, tmp_path: Path
 ) -> None:
     from typer.testing import CliRunner
 
