@@ -42,6 +42,7 @@ bench: setup
 	$(BIN)/python bench/mapping.py
 	$(BIN)/python bench/odbc.py
 	$(BIN)/python bench/amqp.py
+	$(BIN)/python bench/audit.py
 
 # Regenerate the published JSON Schema of the config files.
 schema: setup

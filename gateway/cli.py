@@ -292,20 +292,122 @@ def calls_show(call_id: str, audit_db: AuditDb = Path(DEFAULT_AUDIT_DB)) -> None
     _print_json(call_view(call_id, records))
 
 
-@audit_app.command("verify")
-def audit_verify(audit_db: AuditDb = Path(DEFAULT_AUDIT_DB)) -> None:
-    """Recompute the hash chain of the call record; name the first record that fails."""
+KeyFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--key",
+        help="The log's public key (a note verifier key line); default: the .pub file beside "
+        "the signing key, or the bundle's own.",
+    ),
+]
+KeptCheckpoints = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--checkpoint",
+        help="A signed checkpoint kept from earlier (e.g. from /v1/audit/checkpoint): the log "
+        "must still contain it. Repeatable.",
+    ),
+]
+
+
+def _store_at(audit_db: Path) -> Any:
     from gateway.audit.store import SQLiteStore
 
     if not audit_db.exists():
         raise _fail(GatewayError(f"no audit store at {audit_db} (set --audit-db)"))
-    store = SQLiteStore(audit_db)
-    check = store.verify_chain()
-    store.close()
-    if not check.ok:
-        typer.echo(f"FAILED at record {check.first_bad_seq}: {check.problem}", err=True)
+    return SQLiteStore(audit_db)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    bundle: Annotated[
+        Path | None, typer.Argument(help="An exported bundle; without it, the store.")
+    ] = None,
+    audit_db: AuditDb = Path(DEFAULT_AUDIT_DB),
+    key: KeyFile = None,
+    checkpoint: KeptCheckpoints = None,
+) -> None:
+    """Recompute every leaf and root, check every checkpoint; name the first record that fails."""
+    from gateway.audit.bundle import BundleError, verify_bundle, verify_store
+    from gateway.audit.checkpoint import CheckpointError, VerifierKey
+    from gateway.audit.log import AuditSettings
+
+    kept = [path.read_text() for path in checkpoint or []]
+    try:
+        if bundle is not None:
+            trusted = VerifierKey.parse(key.read_text()) if key else None
+            report = verify_bundle(bundle, trusted, kept)
+            what = f"bundle {bundle}"
+        else:
+            settings = AuditSettings.from_environment(audit_db)
+            public = key or settings.key_path.with_name(settings.key_path.name + ".pub")
+            if not public.exists():
+                raise _fail(GatewayError(f"no public key at {public} (set --key)"))
+            store = _store_at(audit_db)
+            try:
+                report = verify_store(store, VerifierKey.parse(public.read_text()), kept)
+            finally:
+                store.close()
+            what = str(audit_db)
+    except (BundleError, CheckpointError, OSError) as exc:
+        raise _fail(GatewayError(str(exc))) from None
+    if not report.ok:
+        where = f" at record {report.first_bad_index}" if report.first_bad_index is not None else ""
+        typer.echo(f"FAILED{where}: {report.problems[0]}", err=True)
+        for problem in report.problems[1:10]:
+            typer.echo(f"  also: {problem}", err=True)
         raise typer.Exit(1)
-    typer.echo(f"ok: {check.records} record(s), hash chain intact")
+    unsigned = report.records - report.latest_size if bundle is None else 0
+    tail = f"; {unsigned} newer record(s) not checkpointed yet" if unsigned > 0 else ""
+    typer.echo(
+        f"ok: {what}: {report.records} record(s), {report.checkpoints} signed checkpoint(s), "
+        f"every root matches{tail}"
+    )
+
+
+@audit_app.command("export")
+def audit_export(
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the bundle to.")],
+    start: Annotated[
+        str | None,
+        typer.Option("--from", help="First record: an index, a date or an ISO time."),
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option("--to", help="End (excluded): an index, a date or an ISO time."),
+    ] = None,
+    audit_db: AuditDb = Path(DEFAULT_AUDIT_DB),
+) -> None:
+    """Write a self-contained bundle of records, checkpoints and key for offline audit."""
+    from gateway.audit.bundle import BundleError, export_bundle
+    from gateway.audit.log import AuditLog, AuditSettings
+
+    store = _store_at(audit_db)
+    try:
+        log = AuditLog(store, AuditSettings.from_environment(audit_db))
+        summary = export_bundle(store, log, out, start, end)
+    except BundleError as exc:
+        raise _fail(GatewayError(str(exc))) from None
+    finally:
+        store.close()
+    typer.echo(
+        f"exported records {summary.first} to {summary.end - 1} into {summary.path}, with "
+        f"the checkpoints up to size {summary.checkpoint_size}; check it anywhere with: "
+        f"legacy-gateway audit verify {summary.path}"
+    )
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(audit_db: AuditDb = Path(DEFAULT_AUDIT_DB)) -> None:
+    """Integrate new records, sign a checkpoint if the log grew, and print the latest."""
+    from gateway.audit.log import AuditLog, AuditSettings
+
+    store = _store_at(audit_db)
+    try:
+        latest = AuditLog(store, AuditSettings.from_environment(audit_db)).latest()
+    finally:
+        store.close()
+    sys.stdout.write(latest["note"])
 
 
 @config_app.command("schema")

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from adapters.base import Adapter, CallContext, Health, Interaction, Page, Reply, Submitted
-from gateway.audit.store import AuditStore, StoredRecord
+from gateway.audit.log import AuditLog
+from gateway.audit.records import RecordContext, StoredRecord
+from gateway.audit.store import AuditStore
 from gateway.audit.views import call_view
 from gateway.config.loader import load_config
 from gateway.errors import (
@@ -68,10 +70,24 @@ def trace_ids(traceparent: str | None) -> tuple[str, str | None]:
     return secrets.token_hex(16), None
 
 
+def receipt_of(record: StoredRecord) -> dict[str, Any]:
+    """What an agent keeps of a call: where its last record is, and where to get the proof."""
+    return {
+        "record": record.index,
+        "at": record.at,
+        "proof": f"/v1/audit/proof/{record.call_id}",
+    }
+
+
 class Gateway:
-    def __init__(self, registry: Registry, store: AuditStore) -> None:
+    def __init__(
+        self, registry: Registry, store: AuditStore, audit_log: AuditLog | None = None
+    ) -> None:
         self.registry = registry
         self.store = store
+        # The Merkle tree and signed checkpoints over the store; absent for one-shot CLI
+        # calls, whose records the next serving process integrates.
+        self.audit_log = audit_log
         self.config = registry.config
         self.tools = registry.tools
         self._limits = {
@@ -80,8 +96,10 @@ class Gateway:
         }
 
     @classmethod
-    def from_directory(cls, path: Path | str, store: AuditStore) -> Gateway:
-        return cls(build_registry(load_config(path)), store)
+    def from_directory(
+        cls, path: Path | str, store: AuditStore, audit_log: AuditLog | None = None
+    ) -> Gateway:
+        return cls(build_registry(load_config(path)), store, audit_log)
 
     async def start(self) -> None:
         opened: list[Adapter[Any]] = []
@@ -105,12 +123,17 @@ class Gateway:
                 "tools": sorted(self.tools),
                 "backends": sorted(self.config.backends),
             },
+            RecordContext(config_version=self.config.version),
         )
+        if self.audit_log is not None:
+            self.audit_log.start()
 
     def _record_late(self, call_id: str, interaction: Interaction) -> None:
         """An interaction that came after its call ended: on the record, never dropped."""
         try:
-            self.store.append("interaction.late", call_id, interaction.as_record())
+            intent = next(iter(self.store.records_of(call_id)), None)
+            context = intent.context if intent is not None else None
+            self.store.append("interaction.late", call_id, interaction.as_record(), context)
         except Exception:
             return  # the store's own failure is reported by the next call that needs it
 
@@ -131,7 +154,7 @@ class Gateway:
             )
             return False
         if any(r.kind == "call.outcome" for r in records):
-            self.store.append("interaction.late", call_id, interaction.as_record())
+            self.store.append("interaction.late", call_id, interaction.as_record(), intent.context)
             return True
         outcome: dict[str, Any]
         payload = reply.payload
@@ -158,13 +181,16 @@ class Gateway:
             [
                 ("interaction", call_id, interaction.as_record()),
                 ("call.outcome", call_id, outcome),
-            ]
+            ],
+            intent.context,
         )
         return True
 
     async def stop(self) -> None:
         for adapter in self.registry.adapters.values():
             await adapter.close()
+        if self.audit_log is not None:
+            self.audit_log.stop()
 
     def tool(self, name: str) -> Tool:
         tool = self.tools.get(name)
@@ -189,6 +215,7 @@ class Gateway:
             check_key(idempotency_key)
         call_id = str(uuid.uuid4())
         trace_id, parent_span = trace_ids(traceparent)
+        record = RecordContext(trace_id, secrets.token_hex(8), principal, self.config.version)
         started = time.perf_counter()
         intent = {
             "tool": name,
@@ -212,7 +239,7 @@ class Gateway:
         except GatewayError as exc:
             # A refused call is on the record too: what the agent tried, and why not.
             exc.call_id = call_id
-            self.store.append("call.rejected", call_id, {**intent, "error": exc.to_dict()})
+            self.store.append("call.rejected", call_id, {**intent, "error": exc.to_dict()}, record)
             raise
         if idempotency_key is not None and not dry_run:
             scope = principal
@@ -220,14 +247,14 @@ class Gateway:
                 scope, idempotency_key, call_id, fingerprint(name, arguments)
             )
             if first is not None:
-                return self._replay(first, name, arguments, intent)
+                return self._replay(first, name, arguments, intent, record)
             try:
-                self.store.append("call.intent", call_id, intent)
+                self.store.append("call.intent", call_id, intent, record)
             except BaseException:
                 self.store.release_key(scope, idempotency_key, call_id)
                 raise
         else:
-            self.store.append("call.intent", call_id, intent)
+            self.store.append("call.intent", call_id, intent, record)
         # Interactions are written with the outcome, in one commit: the intent is already
         # durable, so a crash in between leaves a call on the record without an outcome.
         interactions: list[Interaction] = []
@@ -239,26 +266,33 @@ class Gateway:
                     tool, params, call_id, trace_id, interactions.append, cursor, idempotency_key
                 )
                 if isinstance(answer, Submitted):
-                    return self._submitted(call_id, trace_id, started, interactions, answer)
+                    return self._submitted(call_id, record, started, interactions, answer)
                 result = self._result(tool, answer)
         except GatewayError as exc:
             exc.call_id = call_id
             self._finish(
-                call_id, started, interactions, {"status": "error", "error": exc.to_dict()}
+                call_id, record, started, interactions, {"status": "error", "error": exc.to_dict()}
             )
             raise
         except Exception as exc:
             error = GatewayError(f"internal error: {type(exc).__name__}: {exc}")
             error.call_id = call_id
             self._finish(
-                call_id, started, interactions, {"status": "error", "error": error.to_dict()}
+                call_id,
+                record,
+                started,
+                interactions,
+                {"status": "error", "error": error.to_dict()},
             )
             raise error from exc
         outcome = self._finish(
-            call_id, started, interactions, {"status": "ok", "result": tool.output.redact(result)}
+            call_id,
+            record,
+            started,
+            interactions,
+            {"status": "ok", "result": tool.output.redact(result)},
         )
-        receipt = {"record": outcome.seq, "hash": outcome.hash, "prev_hash": outcome.prev_hash}
-        return CallResult(call_id, trace_id, "ok", result, receipt)
+        return CallResult(call_id, trace_id, "ok", result, receipt_of(outcome))
 
     async def _invoke(
         self,
@@ -299,7 +333,12 @@ class Gateway:
             limit.release()
 
     def _replay(
-        self, first: tuple[str, str], name: str, arguments: dict[str, Any], intent: dict[str, Any]
+        self,
+        first: tuple[str, str],
+        name: str,
+        arguments: dict[str, Any],
+        intent: dict[str, Any],
+        record: RecordContext,
     ) -> CallResult:
         """A repeated Idempotency-Key: the first call's answer, and nothing sent anywhere."""
         first_call, first_fingerprint = first
@@ -319,16 +358,13 @@ class Gateway:
                 key: intent[key]
                 for key in ("principal", "context", "trace_id", "idempotency_key", "arguments")
             },
+            record,
         )
         status, result = replayed_answer(view)
         ending = next(
             (r for r in reversed(records) if r.kind in ("call.outcome", "call.submitted")), None
         )
-        receipt = (
-            {"record": ending.seq, "hash": ending.hash, "prev_hash": ending.prev_hash}
-            if ending is not None
-            else {}
-        )
+        receipt = receipt_of(ending) if ending is not None else {}
         return CallResult(
             first_call, str(view.get("trace_id")), status, result, receipt, replayed=True
         )
@@ -336,7 +372,7 @@ class Gateway:
     def _submitted(
         self,
         call_id: str,
-        trace_id: str,
+        record: RecordContext,
         started: float,
         interactions: list[Interaction],
         submitted: Submitted,
@@ -352,9 +388,8 @@ class Gateway:
             ("interaction", call_id, interaction.as_record()) for interaction in interactions
         ]
         records.append(("call.submitted", call_id, body))
-        stored = self.store.append_many(records)[-1]
-        receipt = {"record": stored.seq, "hash": stored.hash, "prev_hash": stored.prev_hash}
-        return CallResult(call_id, trace_id, "pending", result, receipt)
+        stored = self.store.append_many(records, record)[-1]
+        return CallResult(call_id, str(record.trace_id), "pending", result, receipt_of(stored))
 
     @staticmethod
     def _result(tool: Tool, answer: Any) -> Any:
@@ -376,6 +411,7 @@ class Gateway:
     def _finish(
         self,
         call_id: str,
+        record: RecordContext,
         started: float,
         interactions: list[Interaction],
         outcome: dict[str, Any],
@@ -385,7 +421,7 @@ class Gateway:
             ("interaction", call_id, interaction.as_record()) for interaction in interactions
         ]
         records.append(("call.outcome", call_id, outcome))
-        return self.store.append_many(records)[-1]
+        return self.store.append_many(records, record)[-1]
 
     def call_record(self, call_id: str) -> dict[str, Any]:
         records = self.store.records_of(call_id)

@@ -8,6 +8,7 @@ from pathlib import Path
 import uvicorn
 
 from gateway.api import create_app
+from gateway.audit.log import AuditLog, AuditSettings
 from gateway.audit.store import SQLiteStore
 from gateway.runtime import Gateway
 
@@ -25,7 +26,9 @@ def quiet_protocol_libraries() -> None:
 
 def run_server(config: Path, host: str, port: int, audit_db: Path, log_level: str = "info") -> None:
     def build() -> Gateway:
-        gateway = Gateway.from_directory(config, SQLiteStore(audit_db))
+        store = SQLiteStore(audit_db)
+        audit_log = AuditLog(store, AuditSettings.from_environment(audit_db))
+        gateway = Gateway.from_directory(config, store, audit_log)
         log.warning(
             "serving %d tool(s) from %s (config %s); calls recorded in %s",
             len(gateway.tools),

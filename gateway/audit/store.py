@@ -1,46 +1,57 @@
-"""The call record store: the interface, and the embedded SQLite implementation.
+"""Where audit records live: the interface, and the embedded SQLite implementation.
 
-Records are append-only. Each carries the SHA-256 of the previous record, so any edit,
-deletion or reordering breaks the chain at the first record touched (``verify_chain``).
-The tamper-evident log with Merkle proofs and signed checkpoints implements the same
-``AuditStore`` interface.
+The store keeps three append-only tables: the records as written (the record's position in
+the log is its index), the Merkle leaf hashes of the records integrated into the tree so far,
+and the signed checkpoints. Triggers refuse UPDATE and DELETE on all three; the Merkle tree
+and the signed checkpoints (``gateway.audit.log``) make any change that gets past them
+visible to ``legacy-gateway audit verify``.
 
-Durability: ``append`` returns only once the record is committed. SQLite in WAL mode with
-``synchronous=NORMAL`` keeps every acknowledged record through a ``kill -9`` of the process;
-``synchronous=FULL`` (``durability="full"``) also through a power loss, at an fsync per record.
+Durability: ``append_many`` returns only once the records are committed. SQLite in WAL mode
+with ``synchronous=NORMAL`` keeps every acknowledged record through a ``kill -9`` of the
+process; ``synchronous=FULL`` (``durability="full"``) also through a power loss.
+
+Group commit: appenders that arrive while a commit is running wait, and the next one to
+write takes all of them into one transaction, so concurrent calls share commits instead of
+queueing for one each.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import orjson
-
+from gateway.audit.records import RecordContext, StoredRecord, decode, encode
 from gateway.errors import AuditUnavailable
 
-GENESIS = "0" * 64
-_INSERT = "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?)"
+Entry = tuple[str, str | None, dict[str, Any]]
 _MAX_RACES = 100
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
-    seq       INTEGER PRIMARY KEY,
-    at        TEXT NOT NULL,
-    kind      TEXT NOT NULL,
-    call_id   TEXT,
-    body      BLOB NOT NULL,
-    prev_hash TEXT NOT NULL,
-    hash      TEXT NOT NULL
+    idx     INTEGER PRIMARY KEY,
+    at      TEXT NOT NULL,
+    kind    TEXT NOT NULL,
+    call_id TEXT,
+    data    BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS records_call ON records (call_id);
+CREATE TABLE IF NOT EXISTS leaves (
+    idx  INTEGER PRIMARY KEY,
+    hash BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    size INTEGER PRIMARY KEY,
+    root BLOB NOT NULL,
+    at   TEXT NOT NULL,
+    note TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS idempotency_keys (
     scope       TEXT NOT NULL,
     key         TEXT NOT NULL,
@@ -49,66 +60,74 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
     at          TEXT NOT NULL,
     PRIMARY KEY (scope, key)
 );
-CREATE TRIGGER IF NOT EXISTS records_no_update BEFORE UPDATE ON records
+"""
+_APPEND_ONLY = """
+CREATE TRIGGER IF NOT EXISTS {table}_no_update BEFORE UPDATE ON {table}
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS records_no_delete BEFORE DELETE ON records
+CREATE TRIGGER IF NOT EXISTS {table}_no_delete BEFORE DELETE ON {table}
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 """
 
 
 @dataclass(frozen=True)
-class StoredRecord:
-    seq: int
+class StoredCheckpoint:
+    size: int
+    root: bytes
     at: str
-    kind: str
-    call_id: str | None
-    body: dict[str, Any]
-    prev_hash: str
-    hash: str
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "seq": self.seq,
-            "at": self.at,
-            "kind": self.kind,
-            "hash": self.hash,
-            "prev_hash": self.prev_hash,
-        }
+    note: str
 
 
-@dataclass(frozen=True)
-class ChainCheck:
-    ok: bool
-    records: int
-    first_bad_seq: int | None = None
-    problem: str | None = None
-
-
-def canonical(seq: int, at: str, kind: str, call_id: str | None, body: bytes) -> bytes:
-    """The bytes a record's hash covers: its position, time, kind, call and body."""
-    head = orjson.dumps({"seq": seq, "at": at, "kind": kind, "call_id": call_id})
-    return head + b"\n" + body
-
-
-def link(prev_hash: str, content: bytes) -> str:
-    return hashlib.sha256(bytes.fromhex(prev_hash) + content).hexdigest()
+def now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
 
 
 class AuditStore(ABC):
     """Where calls are recorded; every implementation is append-only and durable."""
 
-    def append(self, kind: str, call_id: str | None, body: dict[str, Any]) -> StoredRecord:
+    def append(
+        self,
+        kind: str,
+        call_id: str | None,
+        body: dict[str, Any],
+        context: RecordContext | None = None,
+    ) -> StoredRecord:
         """Write one record durably; raise ``AuditUnavailable`` if it cannot be written."""
-        return self.append_many([(kind, call_id, body)])[-1]
+        return self.append_many([(kind, call_id, body)], context)[-1]
 
     @abstractmethod
     def append_many(
-        self, entries: list[tuple[str, str | None, dict[str, Any]]]
+        self, entries: list[Entry], context: RecordContext | None = None
     ) -> list[StoredRecord]:
         """Write records in order, durably and all or none (one commit for all of them)."""
 
     @abstractmethod
     def records_of(self, call_id: str) -> list[StoredRecord]: ...
+
+    @abstractmethod
+    def count(self) -> int:
+        """How many records the log holds."""
+
+    @abstractmethod
+    def read(self, start: int, stop: int) -> list[tuple[int, bytes]]:
+        """Records ``start`` to ``stop - 1`` as stored: (index, bytes)."""
+
+    @abstractmethod
+    def leaves(self, start: int = 0) -> list[bytes]:
+        """Leaf hashes integrated into the tree, from index ``start`` on."""
+
+    @abstractmethod
+    def add_leaves(self, start: int, hashes: list[bytes]) -> None:
+        """Integrate leaf hashes ``start`` onwards; a hash already there must be the same."""
+
+    @abstractmethod
+    def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None: ...
+
+    @abstractmethod
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        """Every signed checkpoint, smallest size first."""
+
+    @abstractmethod
+    def latest_checkpoint(self) -> StoredCheckpoint | None: ...
 
     @abstractmethod
     def claim_key(
@@ -125,10 +144,17 @@ class AuditStore(ABC):
         """Give a key back when its call never started (the intent could not be written)."""
 
     @abstractmethod
-    def verify_chain(self) -> ChainCheck: ...
-
-    @abstractmethod
     def close(self) -> None: ...
+
+
+@dataclass
+class _Batch:
+    """Appends that share one commit (group commit); the first to join writes it."""
+
+    groups: list[tuple[list[Entry], RecordContext | None]] = field(default_factory=list)
+    turn: threading.Event = field(default_factory=threading.Event)  # its writer may start
+    done: threading.Event = field(default_factory=threading.Event)
+    results: list[list[StoredRecord] | BaseException] = field(default_factory=list)
 
 
 class SQLiteStore(AuditStore):
@@ -141,69 +167,120 @@ class SQLiteStore(AuditStore):
             self._db.execute(f"PRAGMA synchronous={durability.upper()}")
             self._db.execute("PRAGMA busy_timeout=5000")
             self._db.executescript(_SCHEMA)
+            for table in ("records", "leaves", "checkpoints"):
+                self._db.executescript(_APPEND_ONLY.format(table=table))
         except (OSError, sqlite3.Error) as exc:
             raise AuditUnavailable(f"cannot open the audit store {self.path}: {exc}") from exc
-        self._lock = threading.Lock()
-        self._head: tuple[int, str] | None = None
+        self._lock = threading.Lock()  # the connection: one statement at a time
+        self._next: int | None = None
+        # Group commit: the batch being filled while a commit runs, and who is writing.
+        self._batching = threading.Lock()
+        self._pending: _Batch | None = None
+        self._writing = False
+
+    # ------------------------------------------------------------------ appending
 
     def append_many(
-        self, entries: list[tuple[str, str | None, dict[str, Any]]]
+        self, entries: list[Entry], context: RecordContext | None = None
     ) -> list[StoredRecord]:
-        option = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
-        encoded = [(k, c, b, orjson.dumps(b, option=option)) for k, c, b in entries]
+        with self._batching:
+            batch = self._pending
+            if batch is None:
+                batch = self._pending = _Batch()
+                if not self._writing:
+                    self._writing = True
+                    batch.turn.set()
+            position = len(batch.groups)
+            batch.groups.append((entries, context))
+        if position == 0:
+            self._write_batch(batch)
+        else:
+            batch.done.wait()
+        result = batch.results[position]
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def _write_batch(self, batch: _Batch) -> None:
+        """Wait for the running commit, then write everyone who joined meanwhile at once."""
+        batch.turn.wait()
+        with self._batching:
+            if self._pending is batch:
+                self._pending = None  # later appenders start the next batch
+        try:
+            batch.results = self._write(batch.groups)
+        except BaseException as exc:
+            batch.results = [exc] * len(batch.groups)
+        finally:
+            batch.done.set()
+            with self._batching:
+                following = self._pending
+                if following is not None:
+                    following.turn.set()
+                else:
+                    self._writing = False
+
+    def _write(
+        self, groups: list[tuple[list[Entry], RecordContext | None]]
+    ) -> list[list[StoredRecord] | BaseException]:
         with self._lock:
-            # Optimistic: the chain head is cached, and a record's seq is its primary key.
-            # If another process (a CLI call beside `serve`) appended meanwhile, our seq is
-            # taken, the insert fails, and we re-read the head: the chain never forks.
+            # Optimistic: the next index is cached, and an index is a primary key. If another
+            # process (a CLI call beside `serve`) appended meanwhile, ours is taken, the insert
+            # fails, and we read the end of the log again: no index is ever used twice.
             for _ in range(_MAX_RACES):
-                if self._head is None:
-                    self._head = self._read_head()
-                stored = self._chain(self._head, encoded)
-                rows = [(r.seq, r.at, r.kind, r.call_id, d, r.prev_hash, r.hash) for r, d in stored]
+                if self._next is None:
+                    self._next = self._read_count()
+                index = self._next
+                stored: list[list[StoredRecord] | BaseException] = []
+                rows = []
+                for entries, context in groups:
+                    group: list[StoredRecord] = []
+                    group_rows: list[tuple[int, str, str, str | None, bytes]] = []
+                    try:
+                        for kind, call_id, body in entries:
+                            record = StoredRecord(
+                                index + len(group), now(), kind, call_id, body,
+                                context or RecordContext(),
+                            )  # fmt: skip
+                            data = encode(record)
+                            group_rows.append((record.index, record.at, kind, call_id, data))
+                            group.append(record)
+                    except TypeError as exc:
+                        # Only this appender's records are refused; the batch goes on.
+                        stored.append(AuditUnavailable(f"a record cannot be written: {exc}"))
+                        continue
+                    rows.extend(group_rows)
+                    stored.append(group)
+                    index += len(group)
+                if not rows:
+                    return stored
                 try:
                     if len(rows) == 1:
-                        self._db.execute(_INSERT, rows[0])  # one statement, one commit
+                        self._db.execute("INSERT INTO records VALUES (?, ?, ?, ?, ?)", rows[0])
                     else:
                         self._db.execute("BEGIN")
-                        self._db.executemany(_INSERT, rows)
+                        self._db.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?)", rows)
                         self._db.execute("COMMIT")
                 except sqlite3.IntegrityError:
                     self._rollback()
-                    self._head = None
+                    self._next = None
                     continue
                 except sqlite3.Error as exc:
                     self._rollback()
-                    self._head = None
+                    self._next = None
                     raise AuditUnavailable(
                         f"cannot write the audit store {self.path}: {exc}"
                     ) from exc
-                last = stored[-1][0]
-                self._head = (last.seq, last.hash)
-                return [record for record, _ in stored]
+                self._next = index
+                return stored
         raise AuditUnavailable(f"the audit store {self.path} is contended; try again")
 
-    def _read_head(self) -> tuple[int, str]:
+    def _read_count(self) -> int:
         try:
-            row = self._db.execute(
-                "SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1"
-            ).fetchone()
+            row = self._db.execute("SELECT max(idx) FROM records").fetchone()
         except sqlite3.Error as exc:
             raise AuditUnavailable(f"cannot read the audit store {self.path}: {exc}") from exc
-        return (row[0], row[1]) if row else (0, GENESIS)
-
-    @staticmethod
-    def _chain(
-        head: tuple[int, str], encoded: list[tuple[str, str | None, dict[str, Any], bytes]]
-    ) -> list[tuple[StoredRecord, bytes]]:
-        seq, prev = head
-        out = []
-        for kind, call_id, body, data in encoded:
-            seq += 1
-            at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
-            digest = link(prev, canonical(seq, at, kind, call_id, data))
-            out.append((StoredRecord(seq, at, kind, call_id, body, prev, digest), data))
-            prev = digest
-        return out
+        return 0 if row[0] is None else int(row[0]) + 1
 
     def _rollback(self) -> None:
         # The connection itself may be the broken part (closed, disk gone): a failed
@@ -214,33 +291,104 @@ class SQLiteStore(AuditStore):
         except sqlite3.Error:
             pass
 
-    def records_of(self, call_id: str) -> list[StoredRecord]:
+    # ------------------------------------------------------------------ reading
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            rows = self._db.execute(
-                "SELECT seq, at, kind, call_id, body, prev_hash, hash FROM records "
-                "WHERE call_id = ? ORDER BY seq",
-                (call_id,),
+            try:
+                yield self._db
+            except sqlite3.Error as exc:
+                raise AuditUnavailable(f"cannot read the audit store {self.path}: {exc}") from exc
+
+    def records_of(self, call_id: str) -> list[StoredRecord]:
+        with self._reading() as db:
+            rows = db.execute(
+                "SELECT data FROM records WHERE call_id = ? ORDER BY idx", (call_id,)
             ).fetchall()
-        return [StoredRecord(r[0], r[1], r[2], r[3], orjson.loads(r[4]), r[5], r[6]) for r in rows]
+        return [decode(row[0]) for row in rows]
+
+    def count(self) -> int:
+        with self._reading():
+            return self._read_count()
+
+    def read(self, start: int, stop: int) -> list[tuple[int, bytes]]:
+        with self._reading() as db:
+            rows = db.execute(
+                "SELECT idx, data FROM records WHERE idx >= ? AND idx < ? ORDER BY idx",
+                (start, stop),
+            ).fetchall()
+        return [(int(index), bytes(data)) for index, data in rows]
+
+    def leaves(self, start: int = 0) -> list[bytes]:
+        with self._reading() as db:
+            rows = db.execute(
+                "SELECT idx, hash FROM leaves WHERE idx >= ? ORDER BY idx", (start,)
+            ).fetchall()
+        hashes = []
+        for expected, (index, digest) in enumerate(rows, start):
+            if index != expected:
+                raise AuditUnavailable(f"leaf {expected} is missing from {self.path}")
+            hashes.append(bytes(digest))
+        return hashes
+
+    def add_leaves(self, start: int, hashes: list[bytes]) -> None:
+        rows = [(start + offset, digest) for offset, digest in enumerate(hashes)]
+        with self._reading() as db:
+            db.execute("BEGIN")
+            try:
+                db.executemany("INSERT OR IGNORE INTO leaves VALUES (?, ?)", rows)
+                stored = db.execute(
+                    "SELECT hash FROM leaves WHERE idx >= ? AND idx < ? ORDER BY idx",
+                    (start, start + len(hashes)),
+                ).fetchall()
+                if [bytes(row[0]) for row in stored] != hashes:
+                    raise AuditUnavailable(
+                        f"leaves {start} to {start + len(hashes) - 1} were integrated "
+                        "differently before: the records changed since"
+                    )
+                db.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+
+    def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
+        with self._reading() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO checkpoints VALUES (?, ?, ?, ?)",
+                (checkpoint.size, checkpoint.root, checkpoint.at, checkpoint.note),
+            )
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        with self._reading() as db:
+            rows = db.execute(
+                "SELECT size, root, at, note FROM checkpoints ORDER BY size"
+            ).fetchall()
+        return [StoredCheckpoint(int(s), bytes(r), a, n) for s, r, a, n in rows]
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        with self._reading() as db:
+            row = db.execute(
+                "SELECT size, root, at, note FROM checkpoints ORDER BY size DESC LIMIT 1"
+            ).fetchone()
+        return StoredCheckpoint(int(row[0]), bytes(row[1]), row[2], row[3]) if row else None
+
+    # ------------------------------------------------------------------ keys
 
     def claim_key(
         self, scope: str, key: str, call_id: str, fingerprint: str
     ) -> tuple[str, str] | None:
-        at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
-        try:
-            with self._lock:
-                claimed = self._db.execute(
-                    "INSERT OR IGNORE INTO idempotency_keys VALUES (?, ?, ?, ?, ?)",
-                    (scope, key, call_id, fingerprint, at),
-                ).rowcount
-                if claimed:
-                    return None
-                row = self._db.execute(
-                    "SELECT call_id, fingerprint FROM idempotency_keys WHERE scope = ? AND key = ?",
-                    (scope, key),
-                ).fetchone()
-        except sqlite3.Error as exc:
-            raise AuditUnavailable(f"cannot read the audit store {self.path}: {exc}") from exc
+        with self._reading() as db:
+            claimed = db.execute(
+                "INSERT OR IGNORE INTO idempotency_keys VALUES (?, ?, ?, ?, ?)",
+                (scope, key, call_id, fingerprint, now()),
+            ).rowcount
+            if claimed:
+                return None
+            row = db.execute(
+                "SELECT call_id, fingerprint FROM idempotency_keys WHERE scope = ? AND key = ?",
+                (scope, key),
+            ).fetchone()
         return (row[0], row[1]) if row else None
 
     def release_key(self, scope: str, key: str, call_id: str) -> None:
@@ -249,27 +397,6 @@ class SQLiteStore(AuditStore):
                 "DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND call_id = ?",
                 (scope, key, call_id),
             )
-
-    def verify_chain(self) -> ChainCheck:
-        prev, count = GENESIS, 0
-        with self._lock:
-            cursor = self._db.execute(
-                "SELECT seq, at, kind, call_id, body, prev_hash, hash FROM records ORDER BY seq"
-            )
-            for seq, at, kind, call_id, body, prev_hash, digest in cursor:
-                count += 1
-                if seq != count:
-                    return ChainCheck(False, count, seq, f"expected record {count}, found {seq}")
-                if prev_hash != prev:
-                    return ChainCheck(
-                        False, count, seq, "prev_hash does not match the record before"
-                    )
-                if link(prev, canonical(seq, at, kind, call_id, body)) != digest:
-                    return ChainCheck(
-                        False, count, seq, "the record's content does not match its hash"
-                    )
-                prev = digest
-        return ChainCheck(True, count)
 
     def close(self) -> None:
         with self._lock:

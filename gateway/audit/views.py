@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.audit.store import StoredRecord
+from gateway.audit.records import StoredRecord
 
 _INTENT_KEYS = (
     "tool",

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from estate.server import EstateServer
 from estate.soap_service import ReceivedRequest
 from gateway.api import create_app
+from gateway.audit.log import AuditLog, AuditSettings
 from gateway.audit.store import SQLiteStore
 from gateway.runtime import Gateway
 
@@ -35,7 +36,14 @@ SECURE_PASSWORD = "pa55-word-xyz"
 @contextmanager
 def gateway_client(config_dir: Path, audit_db: Path) -> Iterator[TestClient]:
     """The agent API for ``config_dir``, in process, with its lifespan (adapters) running."""
-    app = create_app(lambda: Gateway.from_directory(config_dir, SQLiteStore(audit_db)))
+
+    def build() -> Gateway:
+        store = SQLiteStore(audit_db)
+        return Gateway.from_directory(
+            config_dir, store, AuditLog(store, AuditSettings.from_environment(audit_db))
+        )
+
+    app = create_app(build)
     with TestClient(app) as client:
         yield client
     gateway_of(client).store.close()

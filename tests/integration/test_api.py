@@ -6,18 +6,23 @@ be recorded is not made.
 
 from __future__ import annotations
 
-import itertools
+import base64
 import re
 import sqlite3
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 from jsonschema import Draft202012Validator
 
 from estate.server import EstateServer
-from gateway.audit.store import GENESIS, SQLiteStore
+from gateway.audit.bundle import verify_store
+from gateway.audit.checkpoint import VerifierKey, open_note
+from gateway.audit.merkle import verify_inclusion
+from gateway.audit.records import record_leaf
+from gateway.audit.store import SQLiteStore
 from gateway.config.loader import load_config
 from tests.integration.support import (
     ANNA,
@@ -375,59 +380,71 @@ def test_a_dry_run_renders_the_envelope_and_sends_nothing(
     assert [r["kind"] for r in record["records"]] == ["call.intent", "call.outcome"]
 
 
-def test_a_call_is_a_hash_linked_chain_of_records(demo_client: TestClient) -> None:
+def test_a_call_is_proven_by_the_signed_log(demo_client: TestClient) -> None:
     answer = successful_call(demo_client)
-
-    records = call_record(demo_client, answer["call_id"])["records"]
-
+    call_id = answer["call_id"]
+    records = call_record(demo_client, call_id)["records"]
     assert [r["kind"] for r in records] == ["call.intent", "interaction", "call.outcome"]
-    assert [r["seq"] for r in records] == list(range(records[0]["seq"], records[0]["seq"] + 3))
-    for before, after in itertools.pairwise(records):
-        assert after["prev_hash"] == before["hash"]
-    assert all(re.fullmatch(r"[0-9a-f]{64}", r["hash"]) for r in records)
-    check = sqlite_store(demo_client).verify_chain()
-    assert check.ok, check
-    assert check.records == records[-1]["seq"]
+    first = records[0]["index"]
+    assert [r["index"] for r in records] == [first, first + 1, first + 2]
+    assert answer["receipt"]["record"] == first + 2
+    assert answer["receipt"]["proof"] == f"/v1/audit/proof/{call_id}"
+
+    proof = demo_client.get(answer["receipt"]["proof"]).json()
+    checkpoint = proof["checkpoint"]
+    key = VerifierKey.parse(checkpoint["verifier_key"])
+    signed = open_note(checkpoint["note"], key)
+    assert signed.size == checkpoint["size"] > first + 2
+    assert base64.b64encode(signed.root).decode() == checkpoint["root"]
+    for item in proof["records"]:
+        assert item["record"]["call_id"] == call_id
+        assert item["record"]["trace_id"] == answer["trace_id"]
+        assert item["record"]["principal"] == "anonymous"
+        leaf = record_leaf(orjson.dumps(item["record"]))
+        verify_inclusion(
+            item["index"],
+            signed.size,
+            leaf,
+            [base64.b64decode(node) for node in item["inclusion_proof"]],
+            signed.root,
+        )
+    latest = demo_client.get("/v1/audit/checkpoint").json()
+    assert latest["size"] >= signed.size
+    assert latest["verifier_key"] == checkpoint["verifier_key"]
 
 
-def test_the_chain_starts_at_genesis_with_the_config(
-    demo_client: TestClient, audit_db: Path
-) -> None:
+def test_the_log_starts_with_the_config_it_serves(demo_client: TestClient, audit_db: Path) -> None:
     with sqlite3.connect(audit_db) as db:
-        first = db.execute(
-            "SELECT seq, kind, prev_hash FROM records ORDER BY seq LIMIT 1"
-        ).fetchone()
+        first = db.execute("SELECT idx, kind, data FROM records ORDER BY idx LIMIT 1").fetchone()
+    assert first[:2] == (0, "config.loaded")
+    version = gateway_of(demo_client).config.version
+    assert orjson.loads(first[2])["config_version"] == version
 
-    assert first == (1, "config.loaded", GENESIS)
 
-
-def test_editing_a_record_breaks_the_chain_at_that_record(
-    demo_client: TestClient, audit_db: Path
-) -> None:
+def test_editing_a_record_is_found_at_that_record(demo_client: TestClient, audit_db: Path) -> None:
     answer = successful_call(demo_client)
     successful_call(demo_client)  # records after the edited one must not hide it
     interaction = call_record(demo_client, answer["call_id"])["records"][1]
     assert interaction["kind"] == "interaction"
-    seq = interaction["seq"]
+    index = interaction["index"]
+    gateway_of(demo_client).audit_log.sync()  # type: ignore[union-attr]
 
     db = sqlite3.connect(audit_db, isolation_level=None)
     try:
         db.execute("DROP TRIGGER records_no_update")
-        (body,) = db.execute("SELECT body FROM records WHERE seq = ?", (seq,)).fetchone()
-        index = body.index(b"MULLER")
-        forged = body[:index] + b"MILLER" + body[index + len(b"MULLER") :]
-        assert len(forged) == len(body)
-        assert sum(a != b for a, b in zip(body, forged, strict=True)) == 1
-        db.execute("UPDATE records SET body = ? WHERE seq = ?", (forged, seq))
+        (data,) = db.execute("SELECT data FROM records WHERE idx = ?", (index,)).fetchone()
+        at = data.index(b"MULLER")
+        forged = data[:at] + b"MILLER" + data[at + len(b"MULLER") :]
+        assert sum(a != b for a, b in zip(data, forged, strict=True)) == 1
+        db.execute("UPDATE records SET data = ? WHERE idx = ?", (forged, index))
     finally:
         db.close()
 
-    check = SQLiteStore(audit_db).verify_chain()
-
-    assert not check.ok
-    assert check.first_bad_seq == seq
-    assert check.problem is not None
-    assert "hash" in check.problem
+    key = gateway_of(demo_client).audit_log.signer.verifier  # type: ignore[union-attr]
+    report = verify_store(SQLiteStore(audit_db), key)
+    assert not report.ok
+    assert report.first_bad_index == index
+    assert f"record {index} was changed after it was logged" in report.problems[0]
 
 
 def test_records_cannot_be_updated_or_deleted(demo_client: TestClient, audit_db: Path) -> None:
@@ -436,14 +453,11 @@ def test_records_cannot_be_updated_or_deleted(demo_client: TestClient, audit_db:
     db = sqlite3.connect(audit_db, isolation_level=None)
     try:
         with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-            db.execute("UPDATE records SET kind = 'call.outcome' WHERE seq = 2")
+            db.execute("UPDATE records SET kind = 'call.outcome' WHERE idx = 1")
         with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-            db.execute("DELETE FROM records WHERE seq = (SELECT MAX(seq) FROM records)")
+            db.execute("DELETE FROM records WHERE idx = (SELECT MAX(idx) FROM records)")
     finally:
         db.close()
-
-    check = sqlite_store(demo_client).verify_chain()
-    assert check.ok, check
 
 
 def test_a_call_that_cannot_be_recorded_is_not_made(

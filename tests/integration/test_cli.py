@@ -165,3 +165,45 @@ def test_config_schema_prints_a_json_schema() -> None:
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["type"] == "object"
     assert {"backends", "tools"} <= set(schema["properties"])
+
+
+def test_audit_checkpoint_verify_export_and_verify_the_bundle_elsewhere(
+    estate: EstateServer, tmp_path: Path
+) -> None:
+    audit_db = tmp_path / "log" / "audit.sqlite"
+    env = {"CUSTOMER_MASTER_URL": estate.customer_master_url}
+    arguments = f'{{"customer_number":"{ANNA}"}}'
+    for _ in range(3):
+        call = run("call", "mappings/demo", "get_customer", "--args", arguments,
+                   "--audit-db", str(audit_db), env=env)  # fmt: skip
+        json_out(call)
+
+    note = run("audit", "checkpoint", "--audit-db", str(audit_db))
+    assert note.returncode == 0, note.stderr
+    origin, size = note.stdout.splitlines()[:2]
+    assert origin == "legacy-gateway/audit"
+    assert size == "12"  # three config loads, and three calls of three records each
+    assert (tmp_path / "log" / "audit-signing.key.pub").exists()
+
+    verified = run("audit", "verify", "--audit-db", str(audit_db))
+    assert verified.returncode == 0, verified.stderr
+    assert "12 record(s), 1 signed checkpoint(s), every root matches" in verified.stdout
+
+    bundle = tmp_path / "bundle"
+    exported = run("audit", "export", "--out", str(bundle), "--from", "1", "--audit-db",
+                   str(audit_db))  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    assert "exported records 1 to 11" in exported.stdout
+    audit_db.unlink()  # the bundle needs no database
+    kept = tmp_path / "kept.note"
+    kept.write_text(note.stdout)
+    offline = run("audit", "verify", str(bundle), "--checkpoint", str(kept))
+    assert offline.returncode == 0, offline.stderr
+    assert "11 record(s)" in offline.stdout
+
+    records = bundle / "records.jsonl"
+    records.write_bytes(records.read_bytes().replace(b"MULLER", b"MILLER", 1))
+    tampered = run("audit", "verify", str(bundle))
+    assert tampered.returncode == 1
+    assert tampered.stderr.startswith("FAILED at record ")
+    assert "does not match the leaf hash the bundle lists" in tampered.stderr

@@ -59,9 +59,9 @@ def test_the_receipt_is_the_outcome_record_of_the_call(demo_client: TestClient) 
     outcome = call_record(demo_client, answer["call_id"])["records"][-1]
     assert outcome["kind"] == "call.outcome"
     assert answer["receipt"] == {
-        "record": outcome["seq"],
-        "hash": outcome["hash"],
-        "prev_hash": outcome["prev_hash"],
+        "record": outcome["index"],
+        "at": outcome["at"],
+        "proof": f"/v1/audit/proof/{answer['call_id']}",
     }
 
 

@@ -1,57 +1,103 @@
-"""The SQLite call record: append-only, hash-linked, shared safely by two processes."""
+"""The SQLite store: append-only records with their index, group commit, two processes."""
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
+import orjson
 import pytest
 
-from gateway.audit.store import GENESIS, SQLiteStore
+from gateway.audit.log import AuditLog, AuditSettings
+from gateway.audit.records import RecordContext
+from gateway.audit.store import SQLiteStore
 from gateway.errors import AuditUnavailable
 
 
-def test_records_link_to_the_one_before(tmp_path: Path) -> None:
+def test_records_carry_their_index_and_context(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "a.sqlite")
-    first = store.append("call.intent", "c1", {"tool": "t"})
-    second, third = store.append_many([("interaction", "c1", {"n": 1}), ("call.outcome", "c1", {})])
-    assert (first.seq, first.prev_hash) == (1, GENESIS)
-    assert second.prev_hash == first.hash and third.prev_hash == second.hash
+    context = RecordContext("t" * 32, "s" * 16, "agent-7", "sha256:abc")
+    first = store.append("call.intent", "c1", {"tool": "t"}, context)
+    second, third = store.append_many(
+        [("interaction", "c1", {"n": 1}), ("call.outcome", "c1", {})], context
+    )
+    assert [first.index, second.index, third.index] == [0, 1, 2]
     assert [r.kind for r in store.records_of("c1")] == [
         "call.intent",
         "interaction",
         "call.outcome",
     ]
-    assert store.verify_chain().ok
+    ((index, data),) = store.read(1, 2)
+    assert index == 1
+    assert orjson.loads(data) == {
+        "index": 1,
+        "at": second.at,
+        "kind": "interaction",
+        "call_id": "c1",
+        "trace_id": "t" * 32,
+        "span_id": "s" * 16,
+        "principal": "agent-7",
+        "config_version": "sha256:abc",
+        "body": {"n": 1},
+    }
+    assert store.count() == 3
 
 
-def test_two_writers_on_one_file_never_fork_the_chain(tmp_path: Path) -> None:
-    # `serve` and a `legacy-gateway call` may share the file: each caches the chain head.
+def test_the_tables_refuse_updates_and_deletes(tmp_path: Path) -> None:
+    path = tmp_path / "a.sqlite"
+    store = SQLiteStore(path)
+    store.append("call.intent", "c", {})
+    AuditLog(store, AuditSettings(tmp_path / "key")).sync()  # a leaf and a checkpoint
+    raw = sqlite3.connect(path)
+    for statement in (
+        "UPDATE records SET data = x'00'",
+        "DELETE FROM records",
+        "DELETE FROM checkpoints",
+        "UPDATE leaves SET hash = x'00'",
+    ):
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            raw.execute(statement)
+
+
+def test_two_writers_on_one_file_never_reuse_an_index(tmp_path: Path) -> None:
+    # `serve` and a `legacy-gateway call` may share the file: each caches the next index.
     serve, cli = SQLiteStore(tmp_path / "a.sqlite"), SQLiteStore(tmp_path / "a.sqlite")
     for i in range(50):
         (serve if i % 3 else cli).append_many([("a", "c", {"i": i}), ("b", "c", {"i": i})])
         cli.append("x", None, {"i": i})
-    check = serve.verify_chain()
-    assert check.ok and check.records == 150
+    rows = serve.read(0, 1000)
+    assert [index for index, _ in rows] == list(range(150))
+    assert [orjson.loads(data)["index"] for _, data in rows] == list(range(150))
 
 
-def test_a_changed_byte_is_found_at_its_record(tmp_path: Path) -> None:
-    path = tmp_path / "a.sqlite"
-    store = SQLiteStore(path)
-    for i in range(5):
-        store.append("call.intent", f"c{i}", {"amount": 100 + i})
-    raw = sqlite3.connect(path)
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        raw.execute("UPDATE records SET body = x'00' WHERE seq = 3")
-    raw.execute("DROP TRIGGER records_no_update")
-    raw.execute(
-        "UPDATE records SET body = CAST(replace(CAST(body AS TEXT), '102', '902') AS BLOB) "
-        "WHERE seq = 3"
-    )
-    raw.commit()
-    check = store.verify_chain()
-    assert (check.ok, check.first_bad_seq) == (False, 3)
-    assert check.problem == "the record's content does not match its hash"
+def test_concurrent_appends_share_commits_and_keep_order(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "a.sqlite")
+    results: dict[int, list[int]] = {}
+
+    def call(worker: int) -> None:
+        for n in range(100):
+            records = store.append_many(
+                [("call.intent", f"w{worker}-{n}", {}), ("call.outcome", f"w{worker}-{n}", {})]
+            )
+            results.setdefault(worker, []).extend(r.index for r in records)
+
+    threads = [threading.Thread(target=call, args=(w,)) for w in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    every = sorted(i for indexes in results.values() for i in indexes)
+    assert every == list(range(1600))
+    for indexes in results.values():  # a call's records are adjacent, in order
+        assert all(b == a + 1 for a, b in zip(indexes[::2], indexes[1::2], strict=True))
+
+
+def test_a_record_that_cannot_be_encoded_fails_alone(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "a.sqlite")
+    with pytest.raises(AuditUnavailable, match="a record cannot be written"):
+        store.append("call.intent", "c", {"bad": object()})
+    assert store.append("call.intent", "c", {"fine": 1}).index == 0
 
 
 def test_a_closed_store_refuses_to_record(tmp_path: Path) -> None:

@@ -1,0 +1,198 @@
+"""The audit log's costs, in one run.
+
+- throughput: records a second appended by 16 threads at once, each appending a call's
+  three records (intent, interaction, outcome) in one group, with group commit.
+- on-path cost: a call through the gateway (``dry_run``, so no legacy system adds noise:
+  arguments mapped, intent recorded, request rendered, outcome recorded) with the SQLite log
+  against the same call with a no-op in-memory store; alternating, median of rounds.
+- checkpoint latency: records appended at a steady 2,000 a second while the checkpointer
+  runs; for each, the time from its append to the first signed checkpoint covering it.
+
+Prints ``audit records/s = X``, ``audit on-path p50 = X ms`` and
+``audit append->checkpoint p99 = X s`` last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from gateway.audit.log import AuditLog, AuditSettings  # noqa: E402
+from gateway.audit.records import RecordContext, StoredRecord  # noqa: E402
+from gateway.audit.store import AuditStore, Entry, SQLiteStore, StoredCheckpoint  # noqa: E402
+from gateway.config.loader import load_config  # noqa: E402
+from gateway.registry import build_registry  # noqa: E402
+from gateway.runtime import Gateway  # noqa: E402
+
+DEMO = ROOT / "mappings" / "demo"
+BODY = {
+    "adapter": "soap",
+    "backend": "customer_master",
+    "operation": "GetCustomer",
+    "attempt": 1,
+    "request": {"envelope": "<soap:Envelope>" + "x" * 600 + "</soap:Envelope>"},
+    "response": {"status": 200, "body": "<r>" + "y" * 1200 + "</r>"},
+    "duration_ms": 1.234,
+}
+
+
+class NullStore(AuditStore):
+    """Keeps nothing: the baseline a call would have without the log."""
+
+    def __init__(self) -> None:
+        self.next = 0
+
+    def append_many(
+        self, entries: list[Entry], context: RecordContext | None = None
+    ) -> list[StoredRecord]:
+        records = []
+        for kind, call_id, body in entries:
+            records.append(StoredRecord(self.next, "", kind, call_id, body))
+            self.next += 1
+        return records
+
+    def records_of(self, call_id: str) -> list[StoredRecord]:
+        return []
+
+    def count(self) -> int:
+        return self.next
+
+    def read(self, start: int, stop: int) -> list[tuple[int, bytes]]:
+        return []
+
+    def leaves(self, start: int = 0) -> list[bytes]:
+        return []
+
+    def add_leaves(self, start: int, hashes: list[bytes]) -> None:
+        return None
+
+    def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
+        return None
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        return []
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        return None
+
+    def claim_key(self, scope: str, key: str, call_id: str, fingerprint: str) -> Any:
+        return None
+
+    def release_key(self, scope: str, key: str, call_id: str) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+def throughput(directory: Path, seconds: float, threads: int) -> float:
+    store = SQLiteStore(directory / "throughput.sqlite")
+    deadline = time.perf_counter() + seconds
+    counts = [0] * threads
+
+    def work(slot: int) -> None:
+        context = RecordContext("a" * 32, "b" * 16, "bench", "sha256:bench")
+        while time.perf_counter() < deadline:
+            call = f"call-{slot}-{counts[slot]}"
+            store.append_many(
+                [("call.intent", call, BODY), ("interaction", call, BODY),
+                 ("call.outcome", call, BODY)],
+                context,
+            )  # fmt: skip
+            counts[slot] += 3
+
+    started = time.perf_counter()
+    workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    elapsed = time.perf_counter() - started
+    store.close()
+    return sum(counts) / elapsed
+
+
+async def on_path(directory: Path, rounds: int, calls: int) -> float:
+    registry = build_registry(load_config(DEMO))
+    logged = Gateway(registry, SQLiteStore(directory / "onpath.sqlite"))
+    bare = Gateway(build_registry(load_config(DEMO)), NullStore())
+    arguments = {"customer_number": "10000001"}
+    for gateway in (logged, bare):
+        for _ in range(200):
+            await gateway.call("get_customer", arguments, dry_run=True)
+    differences = []
+    for index in range(rounds):
+        times: dict[str, list[float]] = {"logged": [], "bare": []}
+        for _ in range(calls):
+            for name, gateway in (("logged", logged), ("bare", bare)):
+                started = time.perf_counter()
+                await gateway.call("get_customer", arguments, dry_run=True)
+                times[name].append(time.perf_counter() - started)
+        with_log = statistics.median(times["logged"]) * 1000
+        without = statistics.median(times["bare"]) * 1000
+        differences.append(with_log - without)
+        print(f"round {index + 1}: call p50 {with_log:.3f} ms with the log, "
+              f"{without:.3f} ms without: {with_log - without:.3f} ms")  # fmt: skip
+    return statistics.median(differences)
+
+
+def checkpoint_latency(directory: Path, seconds: float, rate: int) -> float:
+    store = SQLiteStore(directory / "latency.sqlite")
+    log = AuditLog(store, AuditSettings(directory / "bench.key"))
+    log.start()
+    appended: list[tuple[int, float]] = []
+    interval = 1 / rate
+    started = time.perf_counter()
+    next_at = started
+    while time.perf_counter() - started < seconds:
+        record = store.append("interaction", "c", BODY)
+        appended.append((record.index, dt.datetime.fromisoformat(record.at).timestamp()))
+        next_at += interval
+        pause = next_at - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
+    time.sleep(1.5)
+    log.stop()
+    signed = [(c.size, dt.datetime.fromisoformat(c.at).timestamp()) for c in store.checkpoints()]
+    store.close()
+    delays = []
+    position = 0
+    for index, at in appended:
+        while signed[position][0] <= index:
+            position += 1
+        delays.append(signed[position][1] - at)
+    delays.sort()
+    print(f"{len(appended)} records, {len(signed)} checkpoints; "
+          f"append->checkpoint p50 {statistics.median(delays):.3f} s")  # fmt: skip
+    return delays[int(len(delays) * 0.99) - 1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=500)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        rate = throughput(directory, args.seconds, args.threads)
+        cost = asyncio.run(on_path(directory, args.rounds, args.calls))
+        p99 = checkpoint_latency(directory, args.seconds, 2000)
+    print(f"audit records/s = {rate:,.0f}")
+    print(f"audit on-path p50 = {cost:.3f} ms")
+    print(f"audit append->checkpoint p99 = {p99:.3f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+"""The transparency log over the store: integrating records into the tree, signing checkpoints.
+
+Records are durable the moment ``append`` returns (that is the call's path). Joining the
+Merkle tree happens here, off that path: a background thread canonicalizes each new record,
+stores its leaf hash, and signs a checkpoint of the grown tree, at least once a second while
+records arrive. Before signing it checks that the tree still has the root of the last
+checkpoint at that size, so it never signs two inconsistent checkpoints: a log changed
+behind its back stops being signed, and says why.
+
+Several processes may share one store (``serve`` beside a CLI call on SQLite, replicas on a
+shared database): leaf hashes are inserted idempotently and compared, so they agree or fail.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gateway.audit.checkpoint import Checkpoint, Signer
+from gateway.audit.merkle import MerkleTree
+from gateway.audit.records import record_leaf
+from gateway.audit.store import AuditStore, StoredCheckpoint, now
+from gateway.errors import AuditUnavailable, CallNotFound
+
+log = logging.getLogger("legacy_gateway.audit")
+
+DEFAULT_ORIGIN = "legacy-gateway/audit"
+KEY_FILE = "audit-signing.key"
+READ_CHUNK = 5_000
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    """Where the log keeps its key and what it calls itself."""
+
+    key_path: Path
+    origin: str = DEFAULT_ORIGIN
+    interval_s: float = 0.25
+
+    @classmethod
+    def from_environment(cls, audit_db: Path) -> AuditSettings:
+        """``LEGACY_GATEWAY_AUDIT_KEY`` and ``..._ORIGIN``, else the key beside the database."""
+        key = os.environ.get("LEGACY_GATEWAY_AUDIT_KEY") or audit_db.parent / KEY_FILE
+        origin = os.environ.get("LEGACY_GATEWAY_AUDIT_ORIGIN") or DEFAULT_ORIGIN
+        return cls(Path(key), origin)
+
+
+class AuditLog:
+    def __init__(self, store: AuditStore, settings: AuditSettings) -> None:
+        self.store = store
+        self.settings = settings
+        self.signer = Signer.load_or_create(settings.key_path, settings.origin)
+        self.tree = MerkleTree()
+        self._loaded = False
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_error = ""
+
+    @property
+    def origin(self) -> str:
+        return self.settings.origin
+
+    # ------------------------------------------------------------------ life cycle
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="audit-checkpoints", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(10)
+            self._thread = None
+        try:
+            self.sync()  # what came last is checkpointed too
+        except AuditUnavailable as exc:
+            log.error("audit log: final checkpoint failed: %s", exc.message)
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self.settings.interval_s):
+            try:
+                self.sync()
+                self.last_error = ""
+            except AuditUnavailable as exc:
+                if exc.message != self.last_error:  # once per problem, not every tick
+                    log.error("audit log: %s", exc.message)
+                self.last_error = exc.message
+            except Exception as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("audit log: checkpointing failed")
+
+    # ------------------------------------------------------------------ integrating
+
+    def sync(self) -> StoredCheckpoint | None:
+        """Integrate every new record into the tree; sign a checkpoint if it grew."""
+        with self._lock:
+            if not self._loaded:
+                self.tree = MerkleTree(self.store.leaves())
+                self._loaded = True
+            self._integrate()
+            return self._sign()
+
+    def _integrate(self) -> None:
+        total = self.store.count()
+        while len(self.tree) < total:
+            start = len(self.tree)
+            rows = self.store.read(start, min(total, start + READ_CHUNK))
+            hashes = []
+            for expected, (index, data) in enumerate(rows, start):
+                if index != expected:
+                    raise AuditUnavailable(f"record {expected} is missing from the log")
+                hashes.append(record_leaf(data))
+            if not hashes:
+                raise AuditUnavailable(f"record {start} is missing from the log")
+            self.store.add_leaves(start, hashes)
+            for digest in hashes:
+                self.tree.append(digest)
+
+    def _sign(self) -> StoredCheckpoint | None:
+        latest = self.store.latest_checkpoint()
+        size = len(self.tree)
+        if latest is not None:
+            if latest.size > size:
+                raise AuditUnavailable(
+                    f"a checkpoint covers {latest.size} records but the log holds {size}: "
+                    "records were removed"
+                )
+            if self.tree.root(latest.size) != latest.root:
+                raise AuditUnavailable(
+                    f"the first {latest.size} records no longer hash to the root signed at "
+                    f"{latest.at}: refusing to sign (run legacy-gateway audit verify)"
+                )
+            if latest.size == size:
+                return latest
+        if size == 0:
+            return None
+        root = self.tree.root()
+        note = self.signer.sign(Checkpoint(self.origin, size, root))
+        checkpoint = StoredCheckpoint(size, root, now(), note)
+        self.store.add_checkpoint(checkpoint)
+        return checkpoint
+
+    # ------------------------------------------------------------------ proofs
+
+    def latest(self) -> dict[str, Any]:
+        checkpoint = self.store.latest_checkpoint() or self.sync()
+        if checkpoint is None:
+            raise AuditUnavailable("the log is empty: nothing has been checkpointed yet")
+        return self._checkpoint_view(checkpoint)
+
+    def _checkpoint_view(self, checkpoint: StoredCheckpoint) -> dict[str, Any]:
+        return {
+            "origin": self.origin,
+            "size": checkpoint.size,
+            "root": base64.b64encode(checkpoint.root).decode(),
+            "signed_at": checkpoint.at,
+            "note": checkpoint.note,
+            "verifier_key": str(self.signer.verifier),
+        }
+
+    def proof_of_call(self, call_id: str) -> dict[str, Any]:
+        """Every record of a call, each with its inclusion proof against one checkpoint."""
+        records = self.store.records_of(call_id)
+        if not records:
+            raise CallNotFound(f"no call with id '{call_id}'")
+        checkpoint = self.store.latest_checkpoint()
+        if checkpoint is None or checkpoint.size <= records[-1].index:
+            checkpoint = self.sync()  # the call's last records are not signed yet: sign now
+        if checkpoint is None or checkpoint.size <= records[-1].index:
+            raise AuditUnavailable("the call's records are not in a signed checkpoint yet")
+        with self._lock:
+            proven = [
+                {
+                    "index": record.index,
+                    "kind": record.kind,
+                    "leaf_hash": base64.b64encode(self.tree.leaves[record.index]).decode(),
+                    "inclusion_proof": [
+                        base64.b64encode(node).decode()
+                        for node in self.tree.inclusion_proof(record.index, checkpoint.size)
+                    ],
+                    "record": record.as_dict(),
+                }
+                for record in records
+            ]
+        return {
+            "call_id": call_id,
+            "checkpoint": self._checkpoint_view(checkpoint),
+            "records": proven,
+        }

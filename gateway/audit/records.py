@@ -1,0 +1,150 @@
+"""What one audit record is, and its canonical bytes.
+
+A record is one event: a call's intent, a legacy interaction, an outcome, a configuration
+loaded, a feedback... Every record has the same top-level fields, so any record names its
+place in the log, its time, its call, trace and span, who asked and under which config::
+
+    {"index": 41, "at": "2026-11-29T12:00:00.123456+00:00", "kind": "call.intent",
+     "call_id": "...", "trace_id": "...", "span_id": "...", "principal": "...",
+     "config_version": "sha256:...", "body": {...}}
+
+A record is written as it comes (JSON) and hashed in its canonical form (RFC 8785, JSON
+Canonicalization Scheme): the Merkle leaf is SHA-256(0x00 || canonical bytes). Canonical
+bytes are made when the record joins the tree, off the call's path; the verifier makes them
+the same way from the record as stored or exported, so any change to any field changes the
+leaf. RFC 8785 admits only integers a double carries exactly; larger ones (a legacy key of
+19 digits) are canonicalized as decimal strings, by the verifier too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import rfc8785
+
+from gateway.audit.merkle import leaf_hash
+
+FIELDS = (
+    "index",
+    "at",
+    "kind",
+    "call_id",
+    "trace_id",
+    "span_id",
+    "principal",
+    "config_version",
+    "body",
+)
+_MAX_EXACT = 2**53 - 1
+
+
+class RecordError(ValueError):
+    """A stored or exported record that is not a well-formed audit record."""
+
+
+@dataclass(frozen=True)
+class RecordContext:
+    """Who and what a record belongs to, beyond its call id: shared by a call's records."""
+
+    trace_id: str | None = None
+    span_id: str | None = None
+    principal: str | None = None
+    config_version: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    index: int
+    at: str
+    kind: str
+    call_id: str | None
+    body: dict[str, Any]
+    context: RecordContext = RecordContext()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "at": self.at,
+            "kind": self.kind,
+            "call_id": self.call_id,
+            "trace_id": self.context.trace_id,
+            "span_id": self.context.span_id,
+            "principal": self.context.principal,
+            "config_version": self.context.config_version,
+            "body": self.body,
+        }
+
+    def summary(self) -> dict[str, Any]:
+        return {"index": self.index, "at": self.at, "kind": self.kind}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StoredRecord:
+        missing = [name for name in FIELDS if name not in data]
+        if missing:
+            raise RecordError(f"missing field(s): {', '.join(missing)}")
+        extra = sorted(set(data) - set(FIELDS))
+        if extra:
+            raise RecordError(f"unknown field(s): {', '.join(extra)}")
+        if not isinstance(data["index"], int) or isinstance(data["index"], bool):
+            raise RecordError("index is not an integer")
+        if not isinstance(data["body"], dict):
+            raise RecordError("body is not an object")
+        for name in ("at", "kind"):
+            if not isinstance(data[name], str):
+                raise RecordError(f"{name} is not a string")
+        context = RecordContext(
+            data["trace_id"], data["span_id"], data["principal"], data["config_version"]
+        )
+        return cls(data["index"], data["at"], data["kind"], data["call_id"], data["body"], context)
+
+
+def encode(record: StoredRecord) -> bytes:
+    """The record as stored: fast JSON (the canonical form is made when it is hashed)."""
+    return orjson.dumps(record.as_dict(), option=orjson.OPT_NON_STR_KEYS, default=_plain)
+
+
+def decode(data: bytes) -> StoredRecord:
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise RecordError(f"not JSON: {exc}") from None
+    if not isinstance(parsed, dict):
+        raise RecordError("not a JSON object")
+    return StoredRecord.from_dict(parsed)
+
+
+def canonical(data: bytes) -> bytes:
+    """RFC 8785 bytes of a stored record."""
+    value = orjson.loads(data)
+    try:
+        return rfc8785.dumps(value)
+    except rfc8785.IntegerDomainError:
+        return rfc8785.dumps(_exact(value))
+
+
+def record_leaf(data: bytes) -> bytes:
+    """The Merkle leaf hash of a stored record."""
+    return leaf_hash(canonical(data))
+
+
+def _exact(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _exact(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_exact(item) for item in value]
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _MAX_EXACT:
+        return str(value)
+    return value
+
+
+def _plain(value: Any) -> Any:
+    # Legacy answers may hold exact decimals and raw bytes; record them faithfully as text.
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).hex().upper()
+    raise TypeError(f"{type(value).__name__} cannot be recorded")
