@@ -423,6 +423,19 @@ class Gateway:
         records.append(("call.outcome", call_id, outcome))
         return self.store.append_many(records, record)[-1]
 
+    def feedback(self, call_id: str, feedback: dict[str, Any]) -> StoredRecord:
+        """A judgement of a call, linked to it by a record of its own."""
+        records = self.store.records_of(call_id)
+        if not records:
+            raise CallNotFound(f"no call with id '{call_id}'")
+        context = RecordContext(
+            records[0].context.trace_id,
+            None,
+            str(feedback.get("author")),
+            self.config.version,
+        )
+        return self.store.append("call.feedback", call_id, feedback, context)
+
     def call_record(self, call_id: str) -> dict[str, Any]:
         records = self.store.records_of(call_id)
         if not records:

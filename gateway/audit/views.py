@@ -42,6 +42,8 @@ def call_view(call_id: str, records: list[StoredRecord]) -> dict[str, Any]:
             if "finished_at" not in view:  # a quick reply may be on the record first
                 view["status"] = "pending"
                 view["result"] = body.get("result")
+        elif record.kind == "call.feedback":
+            view.setdefault("feedback", []).append({"at": record.at, **body})
         elif record.kind == "call.replayed":
             view.setdefault("replays", []).append({"at": record.at, **body})
         elif record.kind == "call.outcome":

@@ -509,3 +509,39 @@ def test_a_call_on_a_closed_store_reaches_no_legacy_system(
 
     assert response.status_code >= 500, response.text
     assert watch.new() == []
+
+
+def test_feedback_is_appended_to_a_call_and_never_changes_it(demo_client: TestClient) -> None:
+    answer = successful_call(demo_client)
+    call_id = answer["call_id"]
+    before = call_record(demo_client, call_id)
+
+    response = demo_client.post(
+        f"/v1/calls/{call_id}/feedback",
+        json={
+            "score": 0.2,
+            "label": "wrong_customer",
+            "correction": {"customer_number": "10000002"},
+            "comment": "asked for Anna's husband",
+            "author": "reviewer@example.com",
+        },
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["record"] > before["records"][-1]["index"]
+
+    after = call_record(demo_client, call_id)
+    assert after["records"][:3] == before["records"]
+    assert after["records"][3]["kind"] == "call.feedback"
+    (feedback,) = after["feedback"]
+    assert feedback["label"] == "wrong_customer"
+    assert feedback["correction"] == {"customer_number": "10000002"}
+    assert after["result"] == before["result"]
+    proof = demo_client.get(f"/v1/audit/proof/{call_id}").json()
+    assert proof["records"][-1]["record"]["principal"] == "reviewer@example.com"
+
+    missing = demo_client.post("/v1/calls/nope/feedback", json={"author": "x"})
+    assert missing.status_code == 404
+    assert error_of(missing)["code"] == "call_not_found"
+    anonymous = demo_client.post(f"/v1/calls/{call_id}/feedback", json={"score": 1})
+    assert anonymous.status_code == 422
+    assert error_of(anonymous)["details"]["errors"][0]["field"] == "author"
