@@ -688,6 +688,41 @@ class AmqpAdapter(Adapter[AmqpBackendConfig]):
         publish.error = {"code": error.code, "message": error.message, **error.details}
         ctx.record(publish)
 
+    def telemetry(self, interaction: Interaction) -> tuple[str, str, dict[str, Any]]:
+        """Messaging conventions, system rabbitmq: a publish is ``send``, a reply ``receive``."""
+        request = interaction.request
+        if interaction.operation == "reply":
+            response = interaction.response or {}
+            properties = response.get("properties", {})
+            return (
+                "receive reply",
+                "consumer",
+                {
+                    "messaging.system": "rabbitmq",
+                    "messaging.operation.type": "receive",
+                    "messaging.operation.name": "reply",
+                    "messaging.message.conversation_id": request.get("correlation_id"),
+                    "messaging.message.body.size": response.get("body_bytes"),
+                    "messaging.message.id": properties.get("message_id"),
+                },
+            )
+        properties = request.get("properties", {})
+        destination = request.get("exchange") or request.get("routing_key") or "(default)"
+        return (
+            f"publish {destination}",
+            "producer",
+            {
+                "messaging.system": "rabbitmq",
+                "messaging.operation.type": "send",
+                "messaging.operation.name": "publish",
+                "messaging.destination.name": destination,
+                "messaging.rabbitmq.destination.routing_key": request.get("routing_key"),
+                "messaging.message.id": properties.get("message_id"),
+                "messaging.message.conversation_id": properties.get("correlation_id"),
+                "messaging.message.body.size": request.get("body_bytes"),
+            },
+        )
+
     def translate_error(self, exc: BaseException) -> GatewayError:
         if isinstance(exc, GatewayError):
             return exc

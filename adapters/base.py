@@ -202,6 +202,11 @@ class Adapter(ABC, Generic[ConfigT]):
             return root if getattr(prepared, "xml_answer", False) else element_to_value(root)
         return payload
 
+    def telemetry(self, interaction: Interaction) -> tuple[str, str, dict[str, Any]]:
+        """An interaction as an OpenTelemetry span: name, kind (``client``, ``producer``,
+        ``consumer``) and the attributes of the protocol's semantic conventions."""
+        return f"{self.name} {interaction.operation}", "client", {}
+
     def result_schema(self, prepared: Any) -> dict[str, Any] | None:
         """JSON Schema of a result the adapter makes itself (nothing to map), else None."""
         return None

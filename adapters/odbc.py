@@ -315,6 +315,7 @@ class OdbcAdapter(Adapter[OdbcBackendConfig]):
         the driver's query timeout is refused (psqlODBC) or ignored (MariaDB's driver), the
         driver's otherwise."""
         dbms = str(connection.getinfo(self._pyodbc.SQL_DBMS_NAME)).lower()
+        self.db_system = _db_system(dbms)
         server_side = {
             "postgres": f"SET statement_timeout = {seconds * 1000}",
             "mysql": f"SET SESSION max_statement_time = {seconds}",
@@ -450,6 +451,23 @@ class OdbcAdapter(Adapter[OdbcBackendConfig]):
         finally:
             interaction.duration_ms = (time.perf_counter() - started) * 1000
             ctx.record(interaction)
+
+    def telemetry(self, interaction: Interaction) -> tuple[str, str, dict[str, Any]]:
+        """Database client conventions: the statement as prepared, never the bind values."""
+        sql = str(interaction.request.get("sql", ""))
+        operation = sql.split(None, 1)[0].upper() if sql.strip() else "SQL"
+        response = interaction.response or {}
+        return (
+            operation,
+            "client",
+            {
+                "db.system.name": getattr(self, "db_system", "other_sql"),
+                "db.operation.name": operation,
+                "db.query.text": sql,
+                "db.response.returned_rows": response.get("rows_returned"),
+                "db.response.affected_rows": response.get("rows_affected"),
+            },
+        )
 
     def _with_connection(self, work: Callable[[Any], Any]) -> Any:
         assert self._pool is not None
@@ -619,3 +637,18 @@ def _recordable(value: Any) -> Any:
     if isinstance(value, str | int | float | bool) or value is None:
         return value
     return str(value)
+
+
+def _db_system(dbms: str) -> str:
+    """The OpenTelemetry ``db.system.name`` of the DBMS an ODBC driver names."""
+    known = {
+        "postgres": "postgresql",
+        "maria": "mariadb",
+        "mysql": "mysql",
+        "sqlite": "sqlite",
+        "db2": "ibm.db2",
+        "as/400": "ibm.db2",
+        "microsoft sql server": "microsoft.sql_server",
+        "oracle": "oracle.db",
+    }
+    return next((system for name, system in known.items() if name in dbms), "other_sql")

@@ -32,6 +32,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 import httptools
 from lxml import etree
@@ -169,6 +170,7 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
         if not services:
             raise BackendSetupError("wsdl", "the WSDL declares no service")
         name = self.config.service or next(iter(services))
+        self.service_name = name
         if name not in services:
             raise BackendSetupError(
                 "service", f"no service '{name}'; the WSDL has {', '.join(services)}"
@@ -425,6 +427,28 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
             blank_elements(root, sensitive)
             text = etree.tostring(root, encoding="unicode")
         return self.redact(text)
+
+    def telemetry(self, interaction: Interaction) -> tuple[str, str, dict[str, Any]]:
+        """RPC conventions with ``rpc.system.name`` soap, and the HTTP client attributes."""
+        url = str(interaction.request.get("url", ""))
+        parts = urlsplit(url)
+        response = interaction.response or {}
+        service = getattr(self, "service_name", self.backend)
+        return (
+            f"{service}/{interaction.operation}",
+            "client",
+            {
+                "rpc.system.name": "soap",
+                "rpc.service": service,
+                "rpc.method": interaction.operation,
+                "http.request.method": "POST",
+                "url.full": urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2],
+                                        parts.path, "", "")),
+                "server.address": parts.hostname,
+                "server.port": parts.port or (443 if parts.scheme == "https" else 80),
+                "http.response.status_code": response.get("http_status"),
+            },
+        )  # fmt: skip
 
     def translate_error(self, exc: BaseException) -> GatewayError:
         if isinstance(exc, GatewayError):

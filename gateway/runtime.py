@@ -34,6 +34,8 @@ from gateway.errors import (
 from gateway.policy.idempotency import check_key, fingerprint, replayed_answer
 from gateway.registry import Registry, Tool, build_registry
 from gateway.suggest import did_you_mean
+from gateway.trace import CallSpan, late_interaction, start_call
+from gateway.trace import shutdown as flush_spans
 
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
 
@@ -134,6 +136,9 @@ class Gateway:
             intent = next(iter(self.store.records_of(call_id)), None)
             context = intent.context if intent is not None else None
             self.store.append("interaction.late", call_id, interaction.as_record(), context)
+            if context is not None and interaction.backend in self.registry.adapters:
+                adapter = self.registry.adapters[interaction.backend]
+                late_interaction(adapter, interaction, context.trace_id, context.span_id)
         except Exception:
             return  # the store's own failure is reported by the next call that needs it
 
@@ -184,6 +189,10 @@ class Gateway:
             ],
             intent.context,
         )
+        if tool is not None:
+            late_interaction(
+                tool.adapter, interaction, intent.context.trace_id, intent.context.span_id
+            )
         return True
 
     async def stop(self) -> None:
@@ -191,6 +200,7 @@ class Gateway:
             await adapter.close()
         if self.audit_log is not None:
             self.audit_log.stop()
+        flush_spans()
 
     def tool(self, name: str) -> Tool:
         tool = self.tools.get(name)
@@ -215,7 +225,47 @@ class Gateway:
             check_key(idempotency_key)
         call_id = str(uuid.uuid4())
         trace_id, parent_span = trace_ids(traceparent)
-        record = RecordContext(trace_id, secrets.token_hex(8), principal, self.config.version)
+        span = start_call(
+            name,
+            call_id,
+            trace_id,
+            parent_span,
+            {
+                "legacy_gateway.backend": tool.config.backend,
+                "legacy_gateway.effect": tool.config.effect,
+            },
+        )
+        try:
+            answer = await self._call(
+                tool, call_id, span, parent_span, arguments, context, principal,
+                dry_run, cursor, idempotency_key,
+            )  # fmt: skip
+        except GatewayError as exc:
+            span.end(exc.code, exc.message)
+            raise
+        except BaseException as exc:
+            span.end("internal_error", type(exc).__name__)
+            raise
+        if answer.replayed:
+            span.span.set_attribute("legacy_gateway.replayed", True)
+        span.end()
+        return answer
+
+    async def _call(
+        self,
+        tool: Tool,
+        call_id: str,
+        span: CallSpan,
+        parent_span: str | None,
+        arguments: dict[str, Any],
+        context: dict[str, Any] | None,
+        principal: str,
+        dry_run: bool,
+        cursor: str | None,
+        idempotency_key: str | None,
+    ) -> CallResult:
+        name, trace_id = tool.name, span.trace_id
+        record = RecordContext(trace_id, span.span_id, principal, self.config.version)
         started = time.perf_counter()
         intent = {
             "tool": name,
@@ -258,12 +308,17 @@ class Gateway:
         # Interactions are written with the outcome, in one commit: the intent is already
         # durable, so a crash in between leaves a call on the record without an outcome.
         interactions: list[Interaction] = []
+
+        def on_record(interaction: Interaction) -> None:
+            interactions.append(interaction)
+            span.interaction(tool.adapter, interaction)
+
         try:
             if dry_run:
                 result: Any = {"request": tool.adapter.render(tool.prepared, params)}
             else:
                 answer = await self._invoke(
-                    tool, params, call_id, trace_id, interactions.append, cursor, idempotency_key
+                    tool, params, call_id, trace_id, on_record, cursor, idempotency_key
                 )
                 if isinstance(answer, Submitted):
                     return self._submitted(call_id, record, started, interactions, answer)

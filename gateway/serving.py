@@ -11,6 +11,7 @@ from gateway.api import create_app
 from gateway.audit.log import AuditLog, AuditSettings
 from gateway.audit.store import SQLiteStore
 from gateway.runtime import Gateway
+from gateway.trace import configure_from_environment
 
 log = logging.getLogger("legacy_gateway")
 
@@ -38,6 +39,7 @@ def run_server(config: Path, host: str, port: int, audit_db: Path, log_level: st
         )
         return gateway
 
+    configure_from_environment()  # OpenTelemetry export, when an OTLP endpoint is set
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     # Per-request client logs would drown the operator's log; calls are in the record.
     logging.getLogger("httpx").setLevel(logging.WARNING)

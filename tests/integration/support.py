@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -113,3 +118,38 @@ class EstateWatch:
         new = self.new()
         assert len(new) == 1, [r.body for r in new]
         return new[0]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def served_gateway(config: Path, env: dict[str, str]) -> Iterator[str]:
+    """``legacy-gateway serve`` in its own process; yields its base URL once it is healthy."""
+    port = free_port()
+    command = Path(sys.executable).parent / "legacy-gateway"
+    proc = subprocess.Popen(
+        [str(command), "serve", "--config", str(config), "--port", str(port)],
+        cwd=ROOT,
+        env={**os.environ, **env},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, "serve exited during start-up"
+            assert time.monotonic() < deadline, "serve did not answer /healthz within 30 s"
+            time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(10)
