@@ -130,6 +130,15 @@ def free_port() -> int:
 @contextmanager
 def served_gateway(config: Path, env: dict[str, str]) -> Iterator[str]:
     """``legacy-gateway serve`` in its own process; yields its base URL once it is healthy."""
+    with serve_process(config, env) as (base, _):
+        yield base
+
+
+@contextmanager
+def serve_process(
+    config: Path, env: dict[str, str]
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Like ``served_gateway``, with the process itself (to kill it)."""
     port = free_port()
     command = Path(sys.executable).parent / "legacy-gateway"
     proc = subprocess.Popen(
@@ -149,7 +158,8 @@ def served_gateway(config: Path, env: dict[str, str]) -> Iterator[str]:
             assert proc.poll() is None, "serve exited during start-up"
             assert time.monotonic() < deadline, "serve did not answer /healthz within 30 s"
             time.sleep(0.1)
-        yield base
+        yield base, proc
     finally:
-        proc.terminate()
+        if proc.poll() is None:
+            proc.terminate()
         proc.wait(10)
