@@ -24,7 +24,7 @@ later calls succeed without anyone restarting the gateway.
 Bodies come from the mapping language: a dict becomes JSON, an XML request element XML, a
 record (``request: record``) its bytes; replies are read back by the tool's content type.
 Each publish and each reply is an interaction of the call, with exchange, routing key,
-properties, headers and body; sensitive fields are *** in JSON and XML bodies, and a record
+properties, headers and body; sensitive fields are commitments in JSON and XML bodies, and a record
 carrying one is not kept at all.
 """
 
@@ -104,7 +104,7 @@ class AmqpBackendConfig(BackendConfig):
 class PreparedMessage:
     kind: Kind
     message: MessageSpec
-    # Legacy names of sensitive fields: *** in recorded JSON and XML bodies.
+    # Legacy names of sensitive fields: commitments in recorded JSON and XML bodies.
     sensitive: frozenset[str] = frozenset()
     # A record body carrying a sensitive field is not recorded at all.
     record_sensitive: bool = False
@@ -510,7 +510,8 @@ class AmqpAdapter(Adapter[AmqpBackendConfig]):
     def body_record(
         self, prepared: PreparedMessage | None, body: bytes, content_type: str | None = None
     ) -> dict[str, Any]:
-        """A message body as the record keeps it: text with sensitive values ***, or base64."""
+        """A message body as the record keeps it: text with sensitive values committed, or
+        base64."""
         kind = (content_type or (prepared.message.content_type if prepared else "")).lower()
         sensitive = prepared.sensitive if prepared is not None else frozenset()
         shown: dict[str, Any] = {"body_bytes": len(body)}

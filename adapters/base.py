@@ -27,6 +27,7 @@ from pydantic import BaseModel, SecretStr
 
 from gateway.config.models import BackendConfig, ToolConfig
 from gateway.errors import GatewayError
+from gateway.mapping.redaction import commitment
 
 ConfigT = TypeVar("ConfigT", bound=BackendConfig)
 
@@ -230,10 +231,10 @@ class Adapter(ABC, Generic[ConfigT]):
         """The one place where this driver's exceptions become gateway errors."""
 
     def redact(self, text: str) -> str:
-        """Remove every secret value from text that is about to be recorded."""
+        """Replace every secret value in text about to be recorded by its commitment."""
         for secret in self.secrets:
             if len(secret) >= 4 and secret in text:
-                text = text.replace(secret, "***")
+                text = text.replace(secret, commitment(secret))
         return text
 
 

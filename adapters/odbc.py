@@ -53,6 +53,7 @@ from gateway.errors import (
     StatementInvalid,
     UnexpectedRowCount,
 )
+from gateway.mapping.redaction import commitment
 
 WRITE_VERBS = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE", "CALL", "EXEC", "EXECUTE"})
 READ_VERBS = frozenset({"SELECT", "WITH", "VALUES"})
@@ -104,12 +105,12 @@ class PreparedStatement:
     max_rows: int
     max_bytes: int
     expect_rows: int | None
-    # Positions of bind values from fields marked sensitive: recorded as "***".
+    # Positions of bind values from fields marked sensitive: recorded as commitments.
     sensitive: frozenset[int] = frozenset()
 
     def recordable(self, values: list[Any]) -> list[Any]:
         return [
-            "***" if index in self.sensitive else _recordable(value)
+            commitment(value) if index in self.sensitive else _recordable(value)
             for index, value in enumerate(values)
         ]
 

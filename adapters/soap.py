@@ -64,7 +64,7 @@ from gateway.errors import (
     LegacyHTTPError,
     LegacyTimeout,
 )
-from gateway.mapping.redaction import blank_elements, sensitive_names
+from gateway.mapping.redaction import blank_elements, commitment, sensitive_names
 from gateway.mapping.spec import StrictModel
 from gateway.mapping.xml import (
     HostileXML,
@@ -121,7 +121,7 @@ class PreparedSoap:
     document_headers: dict[str, str] | None = None
     # The output mapping reads raw XML (XPath) rather than plain values.
     xml_answer: bool = False
-    # Local names of elements carrying sensitive values: *** in every record.
+    # Local names of elements carrying sensitive values: commitments in every record.
     sensitive: frozenset[str] = frozenset()
 
 
@@ -397,7 +397,7 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
     def _recordable(self, headers: dict[str, str]) -> dict[str, str]:
         return {
             key: (
-                "***"
+                commitment(value)
                 if key.lower() in SECRET_HEADERS or key in self.config.headers
                 else self.redact(value)
             )
@@ -412,7 +412,7 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
             # mapping marks sensitive; the record must keep neither.
             root = etree.fromstring(body)
             for node in root.iter(f"{{{WSSE}}}Password", f"{{{WSSE}}}Nonce"):
-                node.text = "***"
+                node.text = commitment(node.text or "")
             blank_elements(root, sensitive)
             text = etree.tostring(root, xml_declaration=True, encoding="utf-8").decode("utf-8")
         return self.redact(text)

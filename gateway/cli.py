@@ -162,6 +162,7 @@ def call(
     audit_db: AuditDb = Path(DEFAULT_AUDIT_DB),
 ) -> None:
     """Call a tool in-process (recorded like any call) and print the result."""
+    from gateway.audit.log import AuditSettings
     from gateway.audit.store import SQLiteStore
     from gateway.runtime import Gateway
 
@@ -170,6 +171,8 @@ def call(
     except orjson.JSONDecodeError as exc:
         raise typer.BadParameter(f"--args and --context take JSON objects: {exc}") from None
     registry = _registry(config)
+
+    AuditSettings.from_environment(audit_db).use_commitment_salt()
 
     async def run() -> dict[str, Any]:
         gateway = Gateway(registry, SQLiteStore(audit_db))

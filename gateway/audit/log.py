@@ -26,11 +26,13 @@ from gateway.audit.merkle import MerkleTree
 from gateway.audit.records import record_leaf
 from gateway.audit.store import AuditStore, StoredCheckpoint, now
 from gateway.errors import AuditUnavailable, CallNotFound
+from gateway.mapping.redaction import load_or_create_salt
 
 log = logging.getLogger("legacy_gateway.audit")
 
 DEFAULT_ORIGIN = "legacy-gateway/audit"
 KEY_FILE = "audit-signing.key"
+SALT_FILE = "audit-commit.key"
 READ_CHUNK = 5_000
 
 
@@ -41,6 +43,14 @@ class AuditSettings:
     key_path: Path
     origin: str = DEFAULT_ORIGIN
     interval_s: float = 0.25
+
+    @property
+    def salt_path(self) -> Path:
+        """The salt of the commitments that stand for sensitive values in records."""
+        return self.key_path.with_name(SALT_FILE)
+
+    def use_commitment_salt(self) -> None:
+        load_or_create_salt(self.salt_path)
 
     @classmethod
     def from_environment(cls, audit_db: Path) -> AuditSettings:
@@ -55,6 +65,7 @@ class AuditLog:
         self.store = store
         self.settings = settings
         self.signer = Signer.load_or_create(settings.key_path, settings.origin)
+        settings.use_commitment_salt()
         self.tree = MerkleTree()
         self._loaded = False
         self._lock = threading.Lock()

@@ -23,6 +23,7 @@ from lxml import etree
 
 from gateway.errors import InvalidArguments, MappingFailed
 from gateway.mapping.fastrecord import compile_fast_record
+from gateway.mapping.redaction import commitment
 from gateway.mapping.spec import InputField, OutputField, OutputSpec, RequestSpec
 from gateway.mapping.values import (
     Converter,
@@ -334,7 +335,7 @@ class OutputMapper:
         self.has_sensitive = _any_sensitive(spec.fields)
 
     def redact(self, result: Any) -> Any:
-        """The result as it may be recorded: values of sensitive fields as ***."""
+        """The result as it may be recorded: sensitive values as their commitments."""
         if not self.has_sensitive or not isinstance(result, dict):
             return result
         if self.many:
@@ -445,7 +446,7 @@ class InputMapper:
         self.specs = fields
 
     def redact(self, arguments: Any) -> Any:
-        """The arguments as they may be recorded: values of sensitive fields as ***."""
+        """The arguments as they may be recorded: sensitive values as their commitments."""
         return _redacted(arguments, self.specs)
 
     def fields_of(self, arguments: Any, where: str, errors: list[dict[str, str]]) -> Any:
@@ -511,7 +512,7 @@ def _shown_result(value: Any, fields: dict[str, OutputField]) -> Any:
         if item is None:
             continue
         if spec.sensitive:
-            shown[name] = "***"
+            shown[name] = commitment(item)
         elif spec.fields is not None:
             if isinstance(item, list):
                 shown[name] = [_shown_result(part, spec.fields) for part in item]
@@ -527,7 +528,7 @@ def _redacted(value: Any, fields: dict[str, InputField]) -> Any:
     for name, item in value.items():
         spec = fields.get(name)
         if spec is not None and spec.sensitive and item is not None:
-            shown[name] = "***"
+            shown[name] = commitment(item)
         elif spec is not None and spec.fields is not None:
             items = item if isinstance(item, list) else None
             if items is not None:

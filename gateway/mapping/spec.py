@@ -205,8 +205,9 @@ class ValueSpec(StrictModel):
     const: Any = Field(None, description="A fixed value: always sent, or always returned.")
     sensitive: bool = Field(
         False,
-        description="Never recorded in clear: the value is replaced by *** in the call's "
-        "record (arguments, bind values, envelope elements).",
+        description="Never recorded in clear: every record of the call (arguments, bind "
+        "values, envelope elements, message bodies, results) holds a salted SHA-256 "
+        "commitment to the value instead.",
     )
     record: RecordSpec | None = Field(
         None, description="The value is an encoded fixed-length record; map it with fields."

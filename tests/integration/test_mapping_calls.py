@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from estate.server import EstateServer
 from gateway.cli import app
+from gateway.mapping.redaction import commitment
 from tests.integration.support import (
     ANNA,
     CM_NS,
@@ -263,10 +264,10 @@ def test_sensitive_fields_are_starred_in_every_record_of_a_soap_call(
         record = call_record(client, response.json()["call_id"])
 
     assert response.json()["result"]["name"] == "MULLER, ANNA"  # the agent gets it
-    assert record["arguments"] == {"customer_number": "***"}
-    assert record["result"]["name"] == "***"
+    assert record["arguments"] == {"customer_number": commitment(ANNA)}
+    assert record["result"]["name"] == commitment("MULLER, ANNA")
     assert record["result"]["city"] == "BERLIN"
     (interaction,) = record["interactions"]
-    assert "<ns0:CUSTNO>***</ns0:CUSTNO>" in interaction["request"]["envelope"]
-    assert "<CUST_NAME>***</CUST_NAME>" in interaction["response"]["body"]
+    assert f"<ns0:CUSTNO>{commitment(ANNA)}</ns0:CUSTNO>" in interaction["request"]["envelope"]
+    assert "<CUST_NAME>sha256:" in interaction["response"]["body"]
     assert "MULLER" not in str(record)

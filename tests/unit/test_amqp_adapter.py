@@ -14,6 +14,7 @@ from adapters.amqp import AmqpAdapter, PreparedMessage
 from adapters.base import CallContext
 from gateway.config.loader import load_config
 from gateway.errors import ConfigError, LegacyBadResponse
+from gateway.mapping.redaction import commitment
 from gateway.registry import Registry, build_registry
 
 BACKEND = """\
@@ -125,9 +126,9 @@ def test_json_bodies_are_recorded_with_sensitive_values_blanked(tmp_path: Path) 
     body = orjson.dumps({"CARD_NO": "4111111111111111", "NAME": "Ann", "nested": [{"CARD_NO": 1}]})
     shown = adapter.body_record(prepared, body)
     assert orjson.loads(shown["body"]) == {
-        "CARD_NO": "***",
+        "CARD_NO": commitment("4111111111111111"),
         "NAME": "Ann",
-        "nested": [{"CARD_NO": "***"}],
+        "nested": [{"CARD_NO": commitment(1)}],
     }
     assert shown["body_bytes"] == len(body)
     # Not JSON after all: kept as it came, the call's error says why.
@@ -137,7 +138,8 @@ def test_json_bodies_are_recorded_with_sensitive_values_blanked(tmp_path: Path) 
 def test_xml_bodies_and_secret_values_are_blanked(tmp_path: Path) -> None:
     adapter, prepared = prepared_of(registry(tmp_path), "event")
     shown = adapter.body_record(prepared, b"<Event><SECRET>s3cr3t</SECRET><A>guest-x</A></Event>")
-    assert shown["body"] == "<Event><SECRET>***</SECRET><A>guest-x</A></Event>"
+    committed = commitment("s3cr3t")
+    assert shown["body"] == f"<Event><SECRET>{committed}</SECRET><A>guest-x</A></Event>"
     # The broker password comes from the URL: it never reaches a record either.
     adapter.secrets = frozenset({"hunter22"})
     assert "hunter22" not in adapter.body_record(prepared, b"<E>hunter22</E>")["body"]
@@ -210,7 +212,7 @@ def test_dry_run_renders_the_message_without_a_broker(tmp_path: Path) -> None:
     rendered = adapter.render(event, element)
     assert rendered["routing_key"] == "events"
     assert rendered["persistent"] is False
-    assert "<SECRET>***</SECRET>" in rendered["body"]
+    assert f"<SECRET>{commitment('s3cr3t')}</SECRET>" in rendered["body"]
 
 
 def test_publish_tools_say_what_their_result_is(tmp_path: Path) -> None:
