@@ -64,6 +64,9 @@ class NullStore(AuditStore):
     def records_of(self, call_id: str) -> list[StoredRecord]:
         return []
 
+    def records_of_kind(self, *kinds: str) -> list[StoredRecord]:
+        return []
+
     def count(self) -> int:
         return self.next
 

@@ -8,7 +8,9 @@ recorded by the adapter), map the answer, write the outcome record.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import logging
 import re
 import secrets
 import time
@@ -23,10 +25,11 @@ from gateway.audit.log import AuditLog
 from gateway.audit.records import RecordContext, StoredRecord
 from gateway.audit.store import AuditStore
 from gateway.audit.views import call_view
-from gateway.config.loader import load_config
+from gateway.config.loader import LoadedConfig, config_files, load_config
 from gateway.errors import (
     BackendUnavailable,
     CallNotFound,
+    ConfigError,
     GatewayError,
     IdempotencyKeyReused,
     ToolNotFound,
@@ -37,6 +40,7 @@ from gateway.suggest import did_you_mean
 from gateway.trace import CallSpan, late_interaction, start_call
 from gateway.trace import shutdown as flush_spans
 
+log = logging.getLogger("legacy_gateway")
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
 
 
@@ -81,21 +85,46 @@ def receipt_of(record: StoredRecord) -> dict[str, Any]:
     }
 
 
+@dataclass
+class Generation:
+    """One loaded config with its open adapters; calls finish on the one they started on."""
+
+    registry: Registry
+    limits: dict[str, asyncio.Semaphore]
+    active: int = 0
+
+    @classmethod
+    def of(cls, registry: Registry) -> Generation:
+        limits = {
+            name: asyncio.Semaphore(backend.max_concurrency)
+            for name, backend in registry.config.backends.items()
+        }
+        return cls(registry, limits)
+
+
 class Gateway:
     def __init__(
         self, registry: Registry, store: AuditStore, audit_log: AuditLog | None = None
     ) -> None:
-        self.registry = registry
         self.store = store
         # The Merkle tree and signed checkpoints over the store; absent for one-shot CLI
         # calls, whose records the next serving process integrates.
         self.audit_log = audit_log
-        self.config = registry.config
-        self.tools = registry.tools
-        self._limits = {
-            name: asyncio.Semaphore(backend.max_concurrency)
-            for name, backend in self.config.backends.items()
-        }
+        self._current = Generation.of(registry)
+        self._watcher: asyncio.Task[None] | None = None
+        self._retiring: set[asyncio.Task[None]] = set()
+
+    @property
+    def registry(self) -> Registry:
+        return self._current.registry
+
+    @property
+    def config(self) -> LoadedConfig:
+        return self._current.registry.config
+
+    @property
+    def tools(self) -> dict[str, Tool]:
+        return self._current.registry.tools
 
     @classmethod
     def from_directory(
@@ -103,10 +132,20 @@ class Gateway:
     ) -> Gateway:
         return cls(build_registry(load_config(path)), store, audit_log)
 
-    async def start(self) -> None:
+    async def start(self, watch_config_s: float | None = None) -> None:
+        """Open the adapters and record the config; with ``watch_config_s``, also reload the
+        config directory whenever its files change (checked at that interval)."""
+        await self._open(self.registry)
+        self._record_config(self.config, None)
+        if self.audit_log is not None:
+            self.audit_log.start()
+        if watch_config_s:
+            self._watcher = asyncio.create_task(self._watch(watch_config_s))
+
+    async def _open(self, registry: Registry) -> None:
         opened: list[Adapter[Any]] = []
         try:
-            for adapter in self.registry.adapters.values():
+            for adapter in registry.adapters.values():
                 adapter.record_late = self._record_late
                 adapter.complete = self._complete
                 await adapter.open()
@@ -115,20 +154,87 @@ class Gateway:
             for adapter in opened:
                 await adapter.close()
             raise
+
+    def _record_config(self, config: LoadedConfig, previous: str | None) -> None:
         self.store.append(
             "config.loaded",
             None,
             {
-                "config_version": self.config.version,
-                "directory": str(self.config.directory),
-                "files": self.config.files,
-                "tools": sorted(self.tools),
-                "backends": sorted(self.config.backends),
+                "config_version": config.version,
+                "previous_version": previous,
+                "directory": str(config.directory),
+                "files": config.files,
+                "tools": sorted(config.tools),
+                "backends": sorted(config.backends),
+                "content": config.canonical,
             },
-            RecordContext(config_version=self.config.version),
+            RecordContext(config_version=config.version),
         )
-        if self.audit_log is not None:
-            self.audit_log.start()
+
+    # ------------------------------------------------------------------ reloading
+
+    async def reload(self) -> str | None:
+        """Load the config directory again and serve it if it is valid and changed.
+
+        Returns the new version, or None when nothing changed. An invalid config never
+        replaces the running one: the refusal is recorded and the ``ConfigError`` raised.
+        """
+        running = self.config
+        try:
+            config = await asyncio.to_thread(load_config, running.directory)
+            if config.version == running.version:
+                return None
+            registry = await asyncio.to_thread(build_registry, config)
+        except ConfigError as exc:
+            self.store.append(
+                "config.refused",
+                None,
+                {
+                    "directory": str(running.directory),
+                    "running_version": running.version,
+                    "issues": [issue.__dict__ for issue in exc.issues],
+                },
+                RecordContext(config_version=running.version),
+            )
+            raise
+        await self._open(registry)
+        retired, self._current = self._current, Generation.of(registry)
+        self._record_config(config, running.version)
+        task = asyncio.create_task(self._retire(retired))
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+        log.warning("config reloaded: %s (was %s)", config.version[:19], running.version[:19])
+        return config.version
+
+    async def _retire(self, generation: Generation, grace_s: float = 300.0) -> None:
+        """Close a replaced config's adapters once its calls in flight have finished."""
+        deadline = time.monotonic() + grace_s
+        while generation.active and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        for adapter in generation.registry.adapters.values():
+            try:
+                await adapter.close()
+            except Exception:
+                log.exception("closing an adapter of the replaced config failed")
+
+    async def _watch(self, interval_s: float) -> None:
+        seen = _files_state(self.config.directory)
+        refused: tuple[tuple[str, float, int], ...] | None = None
+        while True:
+            await asyncio.sleep(interval_s)
+            state = _files_state(self.config.directory)
+            if state in (seen, refused):
+                continue
+            try:
+                await self.reload()
+                seen, refused = state, None
+            except ConfigError as exc:
+                refused = state  # recorded once; tried again when the files change again
+                log.error("config change refused, still serving %s: %s",
+                          self.config.version[:19], exc.message)  # fmt: skip
+            except Exception:
+                log.exception("config reload failed; still serving the running config")
+                refused = state
 
     def _record_late(self, call_id: str, interaction: Interaction) -> None:
         """An interaction that came after its call ended: on the record, never dropped."""
@@ -196,6 +302,12 @@ class Gateway:
         return True
 
     async def stop(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+        for task in list(self._retiring):
+            task.cancel()
         for adapter in self.registry.adapters.values():
             await adapter.close()
         if self.audit_log is not None:
@@ -220,6 +332,7 @@ class Gateway:
         cursor: str | None = None,
         idempotency_key: str | None = None,
     ) -> CallResult:
+        generation = self._current
         tool = self.tool(name)
         if idempotency_key is not None:
             check_key(idempotency_key)
@@ -235,9 +348,10 @@ class Gateway:
                 "legacy_gateway.effect": tool.config.effect,
             },
         )
+        generation.active += 1
         try:
             answer = await self._call(
-                tool, call_id, span, parent_span, arguments, context, principal,
+                generation, tool, call_id, span, parent_span, arguments, context, principal,
                 dry_run, cursor, idempotency_key,
             )  # fmt: skip
         except GatewayError as exc:
@@ -246,6 +360,8 @@ class Gateway:
         except BaseException as exc:
             span.end("internal_error", type(exc).__name__)
             raise
+        finally:
+            generation.active -= 1
         if answer.replayed:
             span.span.set_attribute("legacy_gateway.replayed", True)
         span.end()
@@ -253,6 +369,7 @@ class Gateway:
 
     async def _call(
         self,
+        generation: Generation,
         tool: Tool,
         call_id: str,
         span: CallSpan,
@@ -265,7 +382,8 @@ class Gateway:
         idempotency_key: str | None,
     ) -> CallResult:
         name, trace_id = tool.name, span.trace_id
-        record = RecordContext(trace_id, span.span_id, principal, self.config.version)
+        config = generation.registry.config
+        record = RecordContext(trace_id, span.span_id, principal, config.version)
         started = time.perf_counter()
         intent = {
             "tool": name,
@@ -276,7 +394,7 @@ class Gateway:
             "arguments": tool.input.redact(arguments),
             "context": context or {},
             "principal": principal,
-            "config_version": self.config.version,
+            "config_version": config.version,
             "trace_id": trace_id,
             "parent_span_id": parent_span,
             "dry_run": dry_run,
@@ -318,7 +436,7 @@ class Gateway:
                 result: Any = {"request": tool.adapter.render(tool.prepared, params)}
             else:
                 answer = await self._invoke(
-                    tool, params, call_id, trace_id, on_record, cursor, idempotency_key
+                    generation, tool, params, call_id, trace_id, on_record, cursor, idempotency_key
                 )
                 if isinstance(answer, Submitted):
                     return self._submitted(call_id, record, started, interactions, answer)
@@ -351,6 +469,7 @@ class Gateway:
 
     async def _invoke(
         self,
+        generation: Generation,
         tool: Tool,
         params: dict[str, Any],
         call_id: str,
@@ -360,7 +479,8 @@ class Gateway:
         idempotency_key: str | None = None,
     ) -> Any:
         backend = tool.config.backend
-        timeout = tool.config.timeout_s or self.config.backends[backend].timeout_s
+        backends = generation.registry.config.backends
+        timeout = tool.config.timeout_s or backends[backend].timeout_s
         ctx = CallContext(
             call_id,
             trace_id,
@@ -370,7 +490,7 @@ class Gateway:
             cursor=cursor,
             idempotency_key=idempotency_key,
         )
-        limit = self._limits[backend]
+        limit = generation.limits[backend]
         try:
             if limit.locked():
                 # Bounded wait: a queue behind a stuck legacy host must not grow forever.
@@ -380,7 +500,7 @@ class Gateway:
         except TimeoutError:
             raise BackendUnavailable(
                 f"backend {backend} is at its concurrency limit "
-                f"({self.config.backends[backend].max_concurrency}); try again shortly"
+                f"({backends[backend].max_concurrency}); try again shortly"
             ) from None
         try:
             return await tool.adapter.call(tool.prepared, params, ctx)
@@ -501,3 +621,14 @@ class Gateway:
         names = list(self.registry.adapters)
         checks = await asyncio.gather(*(self.registry.adapters[n].check() for n in names))
         return dict(zip(names, checks, strict=True))
+
+
+def _files_state(directory: Path) -> tuple[tuple[str, float, int], ...]:
+    """The config files with their times and sizes: cheap to compare every few seconds."""
+    try:
+        return tuple(
+            (str(path), path.stat().st_mtime, path.stat().st_size)
+            for path in config_files(directory)
+        )
+    except OSError:
+        return ()

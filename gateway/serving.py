@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import uvicorn
@@ -44,8 +45,10 @@ def run_server(config: Path, host: str, port: int, audit_db: Path, log_level: st
     # Per-request client logs would drown the operator's log; calls are in the record.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     quiet_protocol_libraries()
+    # A changed config directory is validated and served without a restart (0: never).
+    watch = float(os.environ.get("LEGACY_GATEWAY_WATCH_CONFIG_S", "2"))
     uvicorn.run(
-        create_app(build),
+        create_app(build, watch or None),
         host=host,
         port=port,
         log_level=log_level,

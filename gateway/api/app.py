@@ -16,13 +16,16 @@ from gateway.errors import GatewayError, InvalidArguments, MethodNotAllowed, Rou
 from gateway.runtime import Gateway
 
 
-def create_app(gateway_factory: Callable[[], Gateway]) -> FastCallPath:
-    """An app serving the gateway built by ``gateway_factory`` at start-up."""
+def create_app(
+    gateway_factory: Callable[[], Gateway], watch_config_s: float | None = None
+) -> FastCallPath:
+    """An app serving the gateway built by ``gateway_factory`` at start-up; with
+    ``watch_config_s``, it reloads the config directory when its files change."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         gateway = gateway_factory()
-        await gateway.start()
+        await gateway.start(watch_config_s)
         app.state.gateway = gateway
         try:
             yield

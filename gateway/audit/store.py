@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS records (
     data    BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS records_call ON records (call_id);
+CREATE INDEX IF NOT EXISTS records_kind ON records (kind);
 CREATE TABLE IF NOT EXISTS leaves (
     idx  INTEGER PRIMARY KEY,
     hash BLOB NOT NULL
@@ -102,6 +103,10 @@ class AuditStore(ABC):
 
     @abstractmethod
     def records_of(self, call_id: str) -> list[StoredRecord]: ...
+
+    @abstractmethod
+    def records_of_kind(self, *kinds: str) -> list[StoredRecord]:
+        """Every record of these kinds (configurations loaded...), in log order."""
 
     @abstractmethod
     def count(self) -> int:
@@ -305,6 +310,14 @@ class SQLiteStore(AuditStore):
         with self._reading() as db:
             rows = db.execute(
                 "SELECT data FROM records WHERE call_id = ? ORDER BY idx", (call_id,)
+            ).fetchall()
+        return [decode(row[0]) for row in rows]
+
+    def records_of_kind(self, *kinds: str) -> list[StoredRecord]:
+        marks = ", ".join("?" for _ in kinds)
+        with self._reading() as db:
+            rows = db.execute(
+                f"SELECT data FROM records WHERE kind IN ({marks}) ORDER BY idx", kinds
             ).fetchall()
         return [decode(row[0]) for row in rows]
 

@@ -39,7 +39,9 @@ SECURE_PASSWORD = "pa55-word-xyz"
 
 
 @contextmanager
-def gateway_client(config_dir: Path, audit_db: Path) -> Iterator[TestClient]:
+def gateway_client(
+    config_dir: Path, audit_db: Path, watch_config_s: float | None = None
+) -> Iterator[TestClient]:
     """The agent API for ``config_dir``, in process, with its lifespan (adapters) running."""
 
     def build() -> Gateway:
@@ -48,7 +50,7 @@ def gateway_client(config_dir: Path, audit_db: Path) -> Iterator[TestClient]:
             config_dir, store, AuditLog(store, AuditSettings.from_environment(audit_db))
         )
 
-    app = create_app(build)
+    app = create_app(build, watch_config_s)
     with TestClient(app) as client:
         yield client
     gateway_of(client).store.close()
