@@ -36,6 +36,15 @@ AuditDb = Annotated[
         help="SQLite file of the call record.",
     ),
 ]
+StoreUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        envvar="LEGACY_GATEWAY_AUDIT_STORE",
+        help="The audit store as a URL: postgresql://... (shared by replicas) or "
+        "sqlite:///path; overrides --audit-db.",
+    ),
+]
 ConfigDir = Annotated[Path, typer.Argument(help="Directory of YAML config files (or one file).")]
 
 
@@ -160,10 +169,11 @@ def call(
         ),
     ] = None,
     audit_db: AuditDb = Path(DEFAULT_AUDIT_DB),
+    store_url: StoreUrl = None,
 ) -> None:
     """Call a tool in-process (recorded like any call) and print the result."""
     from gateway.audit.log import AuditSettings
-    from gateway.audit.store import SQLiteStore
+    from gateway.audit.stores import open_store
     from gateway.runtime import Gateway
 
     try:
@@ -175,7 +185,7 @@ def call(
     AuditSettings.from_environment(audit_db).use_commitment_salt()
 
     async def run() -> dict[str, Any]:
-        gateway = Gateway(registry, SQLiteStore(audit_db))
+        gateway = Gateway(registry, open_store(audit_db, store_url))
         await gateway.start()
         try:
             result = await gateway.call(
@@ -280,14 +290,15 @@ def import_odbc(
 
 
 @calls_app.command("show")
-def calls_show(call_id: str, audit_db: AuditDb = Path(DEFAULT_AUDIT_DB)) -> None:
+def calls_show(
+    call_id: str, audit_db: AuditDb = Path(DEFAULT_AUDIT_DB), store_url: StoreUrl = None
+) -> None:
     """Print the whole record of a call, with every legacy interaction."""
-    from gateway.audit.store import SQLiteStore
     from gateway.audit.views import call_view
 
     if not audit_db.exists():
         raise _fail(GatewayError(f"no audit store at {audit_db} (set --audit-db)"))
-    store = SQLiteStore(audit_db)
+    store = _store_at(audit_db, store_url)
     records = store.records_of(call_id)
     store.close()
     if not records:
@@ -313,12 +324,15 @@ KeptCheckpoints = Annotated[
 ]
 
 
-def _store_at(audit_db: Path) -> Any:
-    from gateway.audit.store import SQLiteStore
+def _store_at(audit_db: Path, url: str | None = None) -> Any:
+    from gateway.audit.stores import open_store
 
-    if not audit_db.exists():
-        raise _fail(GatewayError(f"no audit store at {audit_db} (set --audit-db)"))
-    return SQLiteStore(audit_db)
+    if not url and not audit_db.exists():
+        raise _fail(GatewayError(f"no audit store at {audit_db} (set --audit-db or --store)"))
+    try:
+        return open_store(audit_db, url)
+    except GatewayError as exc:
+        raise _fail(exc) from None
 
 
 @audit_app.command("verify")
@@ -327,6 +341,7 @@ def audit_verify(
         Path | None, typer.Argument(help="An exported bundle; without it, the store.")
     ] = None,
     audit_db: AuditDb = Path(DEFAULT_AUDIT_DB),
+    store_url: StoreUrl = None,
     key: KeyFile = None,
     checkpoint: KeptCheckpoints = None,
 ) -> None:
@@ -346,12 +361,12 @@ def audit_verify(
             public = key or settings.key_path.with_name(settings.key_path.name + ".pub")
             if not public.exists():
                 raise _fail(GatewayError(f"no public key at {public} (set --key)"))
-            store = _store_at(audit_db)
+            store = _store_at(audit_db, store_url)
             try:
                 report = verify_store(store, VerifierKey.parse(public.read_text()), kept)
+                what = store.display
             finally:
                 store.close()
-            what = str(audit_db)
     except (BundleError, CheckpointError, OSError) as exc:
         raise _fail(GatewayError(str(exc))) from None
     if not report.ok:
@@ -380,12 +395,13 @@ def audit_export(
         typer.Option("--to", help="End (excluded): an index, a date or an ISO time."),
     ] = None,
     audit_db: AuditDb = Path(DEFAULT_AUDIT_DB),
+    store_url: StoreUrl = None,
 ) -> None:
     """Write a self-contained bundle of records, checkpoints and key for offline audit."""
     from gateway.audit.bundle import BundleError, export_bundle
     from gateway.audit.log import AuditLog, AuditSettings
 
-    store = _store_at(audit_db)
+    store = _store_at(audit_db, store_url)
     try:
         log = AuditLog(store, AuditSettings.from_environment(audit_db))
         summary = export_bundle(store, log, out, start, end)
@@ -401,11 +417,13 @@ def audit_export(
 
 
 @audit_app.command("checkpoint")
-def audit_checkpoint(audit_db: AuditDb = Path(DEFAULT_AUDIT_DB)) -> None:
+def audit_checkpoint(
+    audit_db: AuditDb = Path(DEFAULT_AUDIT_DB), store_url: StoreUrl = None
+) -> None:
     """Integrate new records, sign a checkpoint if the log grew, and print the latest."""
     from gateway.audit.log import AuditLog, AuditSettings
 
-    store = _store_at(audit_db)
+    store = _store_at(audit_db, store_url)
     try:
         latest = AuditLog(store, AuditSettings.from_environment(audit_db)).latest()
     finally:
@@ -414,11 +432,11 @@ def audit_checkpoint(audit_db: AuditDb = Path(DEFAULT_AUDIT_DB)) -> None:
 
 
 @config_app.command("history")
-def config_history(audit_db: AuditDb = Path(DEFAULT_AUDIT_DB)) -> None:
+def config_history(audit_db: AuditDb = Path(DEFAULT_AUDIT_DB), store_url: StoreUrl = None) -> None:
     """The configurations the log has served, and the changes it refused, oldest first."""
     from gateway.config.history import history
 
-    store = _store_at(audit_db)
+    store = _store_at(audit_db, store_url)
     try:
         records = history(store)
     finally:
@@ -446,11 +464,12 @@ def config_diff(
     before: Annotated[str, typer.Argument(help="A version (a prefix of its hash is enough).")],
     after: Annotated[str, typer.Argument(help="The version to compare it with.")],
     audit_db: AuditDb = Path(DEFAULT_AUDIT_DB),
+    store_url: StoreUrl = None,
 ) -> None:
     """What changed between two configurations the log has served, key by key."""
     from gateway.config.history import HistoryError, diff, find_version
 
-    store = _store_at(audit_db)
+    store = _store_at(audit_db, store_url)
     try:
         changes = diff(find_version(store, before), find_version(store, after))
     except HistoryError as exc:
@@ -477,13 +496,14 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
     audit_db: AuditDb = Path(DEFAULT_AUDIT_DB),
+    store_url: StoreUrl = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve the agent API for a config directory."""
     _registry(config)  # fail fast, with every config issue, before binding a port
     from gateway.serving import run_server
 
-    run_server(config, host, port, audit_db, log_level)
+    run_server(config, host, port, audit_db, log_level, store_url)
 
 
 @app.command()

@@ -10,7 +10,7 @@ import uvicorn
 
 from gateway.api import create_app
 from gateway.audit.log import AuditLog, AuditSettings
-from gateway.audit.store import SQLiteStore
+from gateway.audit.stores import open_store
 from gateway.runtime import Gateway
 from gateway.trace import configure_from_environment
 
@@ -26,9 +26,16 @@ def quiet_protocol_libraries() -> None:
     logging.getLogger("pika").setLevel(logging.CRITICAL)
 
 
-def run_server(config: Path, host: str, port: int, audit_db: Path, log_level: str = "info") -> None:
+def run_server(
+    config: Path,
+    host: str,
+    port: int,
+    audit_db: Path,
+    log_level: str = "info",
+    store_url: str | None = None,
+) -> None:
     def build() -> Gateway:
-        store = SQLiteStore(audit_db)
+        store = open_store(audit_db, store_url)
         audit_log = AuditLog(store, AuditSettings.from_environment(audit_db))
         gateway = Gateway.from_directory(config, store, audit_log)
         log.warning(
@@ -36,7 +43,7 @@ def run_server(config: Path, host: str, port: int, audit_db: Path, log_level: st
             len(gateway.tools),
             config,
             gateway.config.version[:19],
-            audit_db,
+            store.display,
         )
         return gateway
 

@@ -135,6 +135,8 @@ class AuditLog:
 
     def _sign(self) -> StoredCheckpoint | None:
         latest = self.store.latest_checkpoint()
+        if latest is not None and latest.size > len(self.tree):
+            self._integrate()  # another replica signed records that came after our count
         size = len(self.tree)
         if latest is not None:
             if latest.size > size:

@@ -85,6 +85,11 @@ def now() -> str:
 class AuditStore(ABC):
     """Where calls are recorded; every implementation is append-only and durable."""
 
+    @property
+    def display(self) -> str:
+        """Where the store is, for operators' messages (never with a password)."""
+        return type(self).__name__
+
     def append(
         self,
         kind: str,
@@ -162,28 +167,49 @@ class _Batch:
     results: list[list[StoredRecord] | BaseException] = field(default_factory=list)
 
 
-class SQLiteStore(AuditStore):
-    def __init__(self, path: Path | str, durability: Literal["normal", "full"] = "normal") -> None:
-        self.path = Path(path)
+Row = tuple[int, str, str, str | None, bytes]
+
+
+def encode_groups(
+    groups: list[tuple[list[Entry], RecordContext | None]], start: int
+) -> tuple[list[list[StoredRecord] | BaseException], list[Row]]:
+    """The records of appenders' groups, numbered from ``start``, and their table rows.
+
+    A group that cannot be encoded (a value JSON cannot hold) is refused alone.
+    """
+    stored: list[list[StoredRecord] | BaseException] = []
+    rows: list[Row] = []
+    index = start
+    for entries, context in groups:
+        group: list[StoredRecord] = []
+        group_rows: list[Row] = []
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={durability.upper()}")
-            self._db.execute("PRAGMA busy_timeout=5000")
-            self._db.executescript(_SCHEMA)
-            for table in ("records", "leaves", "checkpoints"):
-                self._db.executescript(_APPEND_ONLY.format(table=table))
-        except (OSError, sqlite3.Error) as exc:
-            raise AuditUnavailable(f"cannot open the audit store {self.path}: {exc}") from exc
-        self._lock = threading.Lock()  # the connection: one statement at a time
-        self._next: int | None = None
-        # Group commit: the batch being filled while a commit runs, and who is writing.
+            for kind, call_id, body in entries:
+                record = StoredRecord(
+                    index + len(group), now(), kind, call_id, body, context or RecordContext()
+                )
+                group_rows.append((record.index, record.at, kind, call_id, encode(record)))
+                group.append(record)
+        except TypeError as exc:
+            stored.append(AuditUnavailable(f"a record cannot be written: {exc}"))
+            continue
+        rows.extend(group_rows)
+        stored.append(group)
+        index += len(group)
+    return stored, rows
+
+
+class GroupCommitStore(AuditStore):
+    """Group commit for stores with one writer connection.
+
+    Appenders that arrive while a commit runs join the next batch; its first appender
+    writes the whole batch in one transaction (``_write``) once the running commit is done.
+    """
+
+    def __init__(self) -> None:
         self._batching = threading.Lock()
         self._pending: _Batch | None = None
         self._writing = False
-
-    # ------------------------------------------------------------------ appending
 
     def append_many(
         self, entries: list[Entry], context: RecordContext | None = None
@@ -225,6 +251,34 @@ class SQLiteStore(AuditStore):
                 else:
                     self._writing = False
 
+    @abstractmethod
+    def _write(
+        self, groups: list[tuple[list[Entry], RecordContext | None]]
+    ) -> list[list[StoredRecord] | BaseException]:
+        """Write the groups in one transaction; a group that cannot be encoded fails alone."""
+
+
+class SQLiteStore(GroupCommitStore):
+    def __init__(self, path: Path | str, durability: Literal["normal", "full"] = "normal") -> None:
+        self.path = Path(path)
+        self._display = str(self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={durability.upper()}")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.executescript(_SCHEMA)
+            for table in ("records", "leaves", "checkpoints"):
+                self._db.executescript(_APPEND_ONLY.format(table=table))
+        except (OSError, sqlite3.Error) as exc:
+            raise AuditUnavailable(f"cannot open the audit store {self.path}: {exc}") from exc
+        self._lock = threading.Lock()  # the connection: one statement at a time
+        self._next: int | None = None
+        super().__init__()
+
+    # ------------------------------------------------------------------ appending
+
     def _write(
         self, groups: list[tuple[list[Entry], RecordContext | None]]
     ) -> list[list[StoredRecord] | BaseException]:
@@ -235,28 +289,7 @@ class SQLiteStore(AuditStore):
             for _ in range(_MAX_RACES):
                 if self._next is None:
                     self._next = self._read_count()
-                index = self._next
-                stored: list[list[StoredRecord] | BaseException] = []
-                rows = []
-                for entries, context in groups:
-                    group: list[StoredRecord] = []
-                    group_rows: list[tuple[int, str, str, str | None, bytes]] = []
-                    try:
-                        for kind, call_id, body in entries:
-                            record = StoredRecord(
-                                index + len(group), now(), kind, call_id, body,
-                                context or RecordContext(),
-                            )  # fmt: skip
-                            data = encode(record)
-                            group_rows.append((record.index, record.at, kind, call_id, data))
-                            group.append(record)
-                    except TypeError as exc:
-                        # Only this appender's records are refused; the batch goes on.
-                        stored.append(AuditUnavailable(f"a record cannot be written: {exc}"))
-                        continue
-                    rows.extend(group_rows)
-                    stored.append(group)
-                    index += len(group)
+                stored, rows = encode_groups(groups, self._next)
                 if not rows:
                     return stored
                 try:
@@ -276,9 +309,13 @@ class SQLiteStore(AuditStore):
                     raise AuditUnavailable(
                         f"cannot write the audit store {self.path}: {exc}"
                     ) from exc
-                self._next = index
+                self._next = rows[-1][0] + 1
                 return stored
         raise AuditUnavailable(f"the audit store {self.path} is contended; try again")
+
+    @property
+    def display(self) -> str:
+        return self._display
 
     def _read_count(self) -> int:
         try:

@@ -1,0 +1,263 @@
+"""The audit store on PostgreSQL, shared by many gateway replicas.
+
+Indexes are handed out by a one-row counter updated in the same transaction as the inserts:
+the row lock serializes appenders across replicas, a rolled-back append gives its indexes
+back, so the log has no gaps, and records become visible in index order. Each replica
+batches its own appenders into one transaction (group commit). Leaf hashes and checkpoints
+are inserted idempotently: replicas integrating the same records agree, or the insert fails
+loudly. Replicas that share a store must share the signing key too (mount one secret).
+
+The URL is a libpq URL; ``?schema=NAME`` keeps the tables in a schema of their own (made if
+missing). Triggers refuse UPDATE and DELETE, as on SQLite.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from gateway.audit.records import RecordContext, StoredRecord, decode
+from gateway.audit.store import (
+    Entry,
+    GroupCommitStore,
+    StoredCheckpoint,
+    encode_groups,
+    now,
+)
+from gateway.errors import AuditUnavailable, DependencyMissing
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    idx     BIGINT PRIMARY KEY,
+    at      TEXT NOT NULL,
+    kind    TEXT NOT NULL,
+    call_id TEXT,
+    data    BYTEA NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_call ON records (call_id);
+CREATE INDEX IF NOT EXISTS records_kind ON records (kind);
+CREATE TABLE IF NOT EXISTS log_head (one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one),
+                                     next BIGINT NOT NULL);
+INSERT INTO log_head (one, next) VALUES (TRUE, 0) ON CONFLICT DO NOTHING;
+CREATE TABLE IF NOT EXISTS leaves (idx BIGINT PRIMARY KEY, hash BYTEA NOT NULL);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    size BIGINT PRIMARY KEY, root BYTEA NOT NULL, at TEXT NOT NULL, note TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    scope TEXT NOT NULL, key TEXT NOT NULL, call_id TEXT NOT NULL,
+    fingerprint TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (scope, key)
+);
+CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger AS $$
+BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$ LANGUAGE plpgsql;
+"""
+_TRIGGER = """
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '{table}_append_only'
+                 AND tgrelid = '{table}'::regclass) THEN
+    CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}
+      FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+  END IF;
+END $$;
+"""
+
+
+def _split_schema(url: str) -> tuple[str, str | None]:
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query)
+    schema = next((value for key, value in query if key == "schema"), None)
+    rest = urlencode([(key, value) for key, value in query if key != "schema"])
+    return urlunsplit(parts._replace(query=rest)), schema
+
+
+class PostgresStore(GroupCommitStore):
+    def __init__(self, url: str) -> None:
+        try:
+            import psycopg
+        except ImportError as exc:  # pragma: no cover - psycopg is a core dependency
+            raise DependencyMissing(f"the PostgreSQL store needs psycopg: {exc}") from exc
+        self._psycopg = psycopg
+        self.url, self.schema = _split_schema(url)
+        try:
+            self._writer = self._connect()
+            self._reader = self._connect()
+            with self._writer.transaction():
+                if self.schema:
+                    self._writer.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+                    self._use_schema(self._writer)
+                # Replicas starting together must not race on creating the tables.
+                self._writer.execute("SELECT pg_advisory_xact_lock(7011207)")
+                self._writer.execute(_SCHEMA)
+                for table in ("records", "leaves", "checkpoints"):
+                    self._writer.execute(_TRIGGER.format(table=table))
+        except psycopg.Error as exc:
+            raise AuditUnavailable(f"cannot open the audit store {self.display}: {exc}") from exc
+        self._write_lock = threading.Lock()
+        self._read_lock = threading.Lock()
+        super().__init__()
+
+    @property
+    def display(self) -> str:
+        """The store's URL without its password, for messages."""
+        parts = urlsplit(self.url)
+        user = f"{parts.username}@" if parts.username else ""
+        port = f":{parts.port}" if parts.port else ""
+        return f"{parts.scheme}://{user}{parts.hostname}{port}{parts.path}"
+
+    def _connect(self) -> Any:
+        connection = self._psycopg.connect(self.url, autocommit=True)
+        self._use_schema(connection)
+        return connection
+
+    def _use_schema(self, connection: Any) -> None:
+        if self.schema:
+            connection.execute(f'SET search_path TO "{self.schema}"')
+
+    # ------------------------------------------------------------------ appending
+
+    def _write(
+        self, groups: list[tuple[list[Entry], RecordContext | None]]
+    ) -> list[list[StoredRecord] | BaseException]:
+        size = sum(len(entries) for entries, _ in groups)
+        with self._write_lock:
+            try:
+                with self._writer.transaction():
+                    (end,) = self._writer.execute(
+                        "UPDATE log_head SET next = next + %s RETURNING next", (size,)
+                    ).fetchone()
+                    stored, rows = encode_groups(groups, end - size)
+                    if rows:
+                        with self._writer.cursor() as cursor:
+                            cursor.executemany(
+                                "INSERT INTO records VALUES (%s, %s, %s, %s, %s)", rows
+                            )
+                    skipped = size - len(rows)
+                    if skipped:  # groups refused: their indexes go back
+                        self._writer.execute("UPDATE log_head SET next = next - %s", (skipped,))
+            except self._psycopg.Error as exc:
+                raise AuditUnavailable(
+                    f"cannot write the audit store {self.display}: {exc}"
+                ) from exc
+        return stored
+
+    # ------------------------------------------------------------------ reading
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[Any]:
+        with self._read_lock:
+            try:
+                yield self._reader
+            except self._psycopg.Error as exc:
+                raise AuditUnavailable(
+                    f"cannot read the audit store {self.display}: {exc}"
+                ) from exc
+
+    def records_of(self, call_id: str) -> list[StoredRecord]:
+        with self._reading() as db:
+            rows = db.execute(
+                "SELECT data FROM records WHERE call_id = %s ORDER BY idx", (call_id,)
+            ).fetchall()
+        return [decode(bytes(row[0])) for row in rows]
+
+    def records_of_kind(self, *kinds: str) -> list[StoredRecord]:
+        with self._reading() as db:
+            rows = db.execute(
+                "SELECT data FROM records WHERE kind = ANY(%s) ORDER BY idx", (list(kinds),)
+            ).fetchall()
+        return [decode(bytes(row[0])) for row in rows]
+
+    def count(self) -> int:
+        with self._reading() as db:
+            row = db.execute("SELECT max(idx) FROM records").fetchone()
+        return 0 if row[0] is None else int(row[0]) + 1
+
+    def read(self, start: int, stop: int) -> list[tuple[int, bytes]]:
+        with self._reading() as db:
+            rows = db.execute(
+                "SELECT idx, data FROM records WHERE idx >= %s AND idx < %s ORDER BY idx",
+                (start, stop),
+            ).fetchall()
+        return [(int(index), bytes(data)) for index, data in rows]
+
+    def leaves(self, start: int = 0) -> list[bytes]:
+        with self._reading() as db:
+            rows = db.execute(
+                "SELECT idx, hash FROM leaves WHERE idx >= %s ORDER BY idx", (start,)
+            ).fetchall()
+        hashes = []
+        for expected, (index, digest) in enumerate(rows, start):
+            if index != expected:
+                raise AuditUnavailable(f"leaf {expected} is missing from {self.display}")
+            hashes.append(bytes(digest))
+        return hashes
+
+    def add_leaves(self, start: int, hashes: list[bytes]) -> None:
+        rows = [(start + offset, digest) for offset, digest in enumerate(hashes)]
+        with self._reading() as db, db.transaction():
+            with db.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO leaves VALUES (%s, %s) ON CONFLICT (idx) DO NOTHING", rows
+                )
+            stored = db.execute(
+                "SELECT hash FROM leaves WHERE idx >= %s AND idx < %s ORDER BY idx",
+                (start, start + len(hashes)),
+            ).fetchall()
+            if [bytes(row[0]) for row in stored] != hashes:
+                raise AuditUnavailable(
+                    f"leaves {start} to {start + len(hashes) - 1} were integrated "
+                    "differently before: the records changed since"
+                )
+
+    def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
+        with self._reading() as db:
+            db.execute(
+                "INSERT INTO checkpoints VALUES (%s, %s, %s, %s) ON CONFLICT (size) DO NOTHING",
+                (checkpoint.size, checkpoint.root, checkpoint.at, checkpoint.note),
+            )
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        with self._reading() as db:
+            rows = db.execute(
+                "SELECT size, root, at, note FROM checkpoints ORDER BY size"
+            ).fetchall()
+        return [StoredCheckpoint(int(s), bytes(r), a, n) for s, r, a, n in rows]
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        with self._reading() as db:
+            row = db.execute(
+                "SELECT size, root, at, note FROM checkpoints ORDER BY size DESC LIMIT 1"
+            ).fetchone()
+        return StoredCheckpoint(int(row[0]), bytes(row[1]), row[2], row[3]) if row else None
+
+    # ------------------------------------------------------------------ keys
+
+    def claim_key(
+        self, scope: str, key: str, call_id: str, fingerprint: str
+    ) -> tuple[str, str] | None:
+        with self._reading() as db:
+            claimed = db.execute(
+                "INSERT INTO idempotency_keys VALUES (%s, %s, %s, %s, %s) "
+                "ON CONFLICT DO NOTHING RETURNING call_id",
+                (scope, key, call_id, fingerprint, now()),
+            ).fetchone()
+            if claimed:
+                return None
+            row = db.execute(
+                "SELECT call_id, fingerprint FROM idempotency_keys WHERE scope = %s AND key = %s",
+                (scope, key),
+            ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def release_key(self, scope: str, key: str, call_id: str) -> None:
+        with contextlib.suppress(AuditUnavailable), self._reading() as db:
+            db.execute(
+                "DELETE FROM idempotency_keys WHERE scope = %s AND key = %s AND call_id = %s",
+                (scope, key, call_id),
+            )
+
+    def close(self) -> None:
+        for connection in (self._writer, self._reader):
+            with contextlib.suppress(Exception):
+                connection.close()

@@ -1,0 +1,157 @@
+"""The audit log on PostgreSQL: one store, many gateway replicas, one verifiable log."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from estate.server import EstateServer
+from gateway.audit.bundle import verify_store
+from gateway.audit.checkpoint import VerifierKey
+from gateway.audit.log import AuditLog, AuditSettings
+from gateway.audit.postgres import PostgresStore
+from gateway.errors import AuditUnavailable
+from tests.integration.support import ANNA, DEMO_CONFIG, ROOT, serve_process
+
+SERVER = os.environ.get("TEST_PG_URL", "postgresql://root@127.0.0.1:5432/test")
+COMMAND = Path(sys.executable).parent / "legacy-gateway"
+
+
+@pytest.fixture
+def store_url() -> Iterator[str]:
+    """A schema of its own on the test PostgreSQL, dropped afterwards."""
+    schema = f"audit_{uuid.uuid4().hex[:10]}"
+    yield f"{SERVER}?schema={schema}"
+    with psycopg.connect(SERVER, autocommit=True) as connection:
+        connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def test_appends_from_many_threads_get_contiguous_indexes(store_url: str, tmp_path: Path) -> None:
+    store = PostgresStore(store_url)
+    try:
+
+        def work(worker: int) -> None:
+            for n in range(40):
+                store.append_many(
+                    [("call.intent", f"{worker}-{n}", {"n": n}),
+                     ("call.outcome", f"{worker}-{n}", {"ok": True})]
+                )  # fmt: skip
+
+        threads = [threading.Thread(target=work, args=(w,)) for w in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        rows = store.read(0, 10_000)
+        assert [index for index, _ in rows] == list(range(480))
+        for worker, n in itertools.product(range(6), range(40)):
+            records = store.records_of(f"{worker}-{n}")
+            assert [r.kind for r in records] == ["call.intent", "call.outcome"]
+            assert records[1].index == records[0].index + 1
+
+        log = AuditLog(store, AuditSettings(tmp_path / "signing.key"))
+        checkpoint = log.sync()
+        assert checkpoint is not None and checkpoint.size == 480
+        assert verify_store(store, log.signer.verifier).ok
+        with pytest.raises(AuditUnavailable, match="a record cannot be written"):
+            store.append("call.intent", "x", {"bad": object()})
+        assert store.append("call.intent", "y", {}).index == 480  # no gap left behind
+    finally:
+        store.close()
+
+
+def test_the_tables_are_append_only_and_tampering_is_found(store_url: str, tmp_path: Path) -> None:
+    store = PostgresStore(store_url)
+    try:
+        for n in range(10):
+            store.append("call.intent", f"c{n}", {"amount": 100 + n})
+        log = AuditLog(store, AuditSettings(tmp_path / "signing.key"))
+        log.sync()
+        schema = store_url.rsplit("=", 1)[1]
+        with psycopg.connect(SERVER, autocommit=True) as raw:
+            raw.execute(f'SET search_path TO "{schema}"')
+            with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+                raw.execute("UPDATE records SET kind = 'x' WHERE idx = 3")
+            with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+                raw.execute("DELETE FROM checkpoints")
+            raw.execute("ALTER TABLE records DISABLE TRIGGER records_append_only")
+            raw.execute(
+                "UPDATE records SET data = convert_to(replace(convert_from(data, 'UTF8'), "
+                "'103', '903'), 'UTF8') WHERE idx = 3"
+            )
+        report = verify_store(store, log.signer.verifier)
+        assert report.first_bad_index == 3
+        assert "record 3 was changed after it was logged" in report.problems[0]
+    finally:
+        store.close()
+
+
+def test_three_replicas_on_one_store_lose_nothing_and_the_log_verifies(
+    estate_env: dict[str, str], estate: EstateServer, store_url: str, tmp_path: Path
+) -> None:
+    env = {
+        "LEGACY_GATEWAY_AUDIT_STORE": store_url,
+        "LEGACY_GATEWAY_AUDIT_KEY": str(tmp_path / "shared" / "audit-signing.key"),
+    }
+    acknowledged: list[str] = []
+    lock = threading.Lock()
+    with ExitStack() as stack:
+        bases = [stack.enter_context(serve_process(DEMO_CONFIG, env))[0] for _ in range(3)]
+        deadline = time.monotonic() + 3.0
+
+        def agent(slot: int) -> None:
+            with httpx.Client(timeout=10) as client:
+                for turn in itertools.count():
+                    if time.monotonic() > deadline:
+                        return
+                    base = bases[(slot + turn) % len(bases)]
+                    response = client.post(
+                        f"{base}/v1/tools/get_customer/call",
+                        json={"arguments": {"customer_number": ANNA}},
+                    )
+                    assert response.status_code == 200, response.text
+                    with lock:
+                        acknowledged.append(response.json()["call_id"])
+
+        agents = [threading.Thread(target=agent, args=(n,)) for n in range(6)]
+        for thread in agents:
+            thread.start()
+        for thread in agents:
+            thread.join()
+        time.sleep(1.5)  # every replica signs what it has seen
+        checkpoint = httpx.get(f"{bases[0]}/v1/audit/checkpoint").json()
+
+    assert len(acknowledged) > 60
+    store = PostgresStore(store_url)
+    try:
+        total = store.count()
+        assert [index for index, _ in store.read(0, total)] == list(range(total))
+        for call_id in acknowledged:
+            kinds = [record.kind for record in store.records_of(call_id)]
+            assert kinds == ["call.intent", "interaction", "call.outcome"]
+        loads = store.records_of_kind("config.loaded")
+        assert len(loads) == 3  # one per replica
+        report = verify_store(store, VerifierKey.parse(checkpoint["verifier_key"]))
+        assert report.ok, report.problems
+        assert report.latest_size == total
+    finally:
+        store.close()
+    verified = subprocess.run(
+        [str(COMMAND), "audit", "verify", "--store", store_url, "--key",
+         str(tmp_path / "shared" / "audit-signing.key.pub")],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert verified.returncode == 0, verified.stderr
+    assert f"{total} record(s)" in verified.stdout
