@@ -88,6 +88,12 @@ class NullStore(AuditStore):
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         return None
 
+    def pruned_before(self) -> int:
+        return 0
+
+    def prune(self, end: int) -> None:
+        return None
+
     def claim_key(self, scope: str, key: str, call_id: str, fingerprint: str) -> Any:
         return None
 

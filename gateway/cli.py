@@ -416,6 +416,52 @@ def audit_export(
     )
 
 
+@audit_app.command("prune")
+def audit_prune(
+    out: Annotated[Path, typer.Option("--out", help="Directory for the bundle of what goes.")],
+    before: Annotated[
+        str, typer.Option("--before", help="Prune only records older than this date or time.")
+    ],
+    retention_days: Annotated[
+        int | None,
+        typer.Option(
+            "--retention-days",
+            help="Minimum age of what may go (default 183, LEGACY_GATEWAY_AUDIT_RETENTION_DAYS).",
+        ),
+    ] = None,
+    audit_db: AuditDb = Path(DEFAULT_AUDIT_DB),
+    store_url: StoreUrl = None,
+) -> None:
+    """Export, verify, then delete old records as one checkpointed range; leaves stay."""
+    import datetime as dt
+
+    from gateway.audit.bundle import BundleError
+    from gateway.audit.log import AuditLog, AuditSettings
+    from gateway.audit.retention import prune
+
+    try:
+        moment = dt.datetime.fromisoformat(before)
+    except ValueError:
+        raise typer.BadParameter(f"--before takes an ISO date or time, not {before!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    store = _store_at(audit_db, store_url)
+    try:
+        log = AuditLog(store, AuditSettings.from_environment(audit_db))
+        pruned = prune(store, log, out, moment, retention_days)
+    except BundleError as exc:
+        raise _fail(GatewayError(str(exc))) from None
+    finally:
+        store.close()
+    if pruned is None:
+        typer.echo("nothing to prune: no checkpointed range is older than the cut-off yet")
+        return
+    typer.echo(
+        f"pruned records {pruned.start} to {pruned.end - 1}; they are in {pruned.bundle} "
+        "(verified), and their leaf hashes stay in the log"
+    )
+
+
 @audit_app.command("checkpoint")
 def audit_checkpoint(
     audit_db: AuditDb = Path(DEFAULT_AUDIT_DB), store_url: StoreUrl = None

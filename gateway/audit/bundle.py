@@ -50,8 +50,9 @@ def _records(store: AuditStore, start: int, stop: int) -> Iterator[tuple[int, by
         yield from store.read(chunk, min(stop, chunk + READ_CHUNK))
 
 
-def index_at(store: AuditStore, when: str, count: int) -> int:
-    """The first record logged at or after ``when`` (an index, a date or an ISO time)."""
+def index_at(store: AuditStore, when: str, count: int, low: int = 0) -> int:
+    """The first record logged at or after ``when`` (an index, a date or an ISO time),
+    searching the records from ``low`` (the first one a store still holds) on."""
     if when.isdigit():
         return min(int(when), count)
     try:
@@ -60,7 +61,7 @@ def index_at(store: AuditStore, when: str, count: int) -> int:
         raise BundleError(f"'{when}' is neither a record index nor an ISO date or time") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    low, high = 0, count
+    high = count
     while low < high:  # records are in time order: binary search on their time
         middle = (low + high) // 2
         (_, data), *_ = store.read(middle, middle + 1)
@@ -79,8 +80,9 @@ def export_bundle(
     if checkpoint is None:
         raise BundleError("the log is empty: there is nothing to export")
     size = checkpoint.size
-    first = index_at(store, start, size) if start else 0
-    stop = index_at(store, end, size) if end else size
+    pruned = store.pruned_before()
+    first = max(index_at(store, start, size, pruned) if start else 0, pruned)
+    stop = index_at(store, end, size, pruned) if end else size
     if first >= stop:
         raise BundleError(f"no records between {start or 'the start'} and {end or 'the end'}")
     if out.exists() and any(out.iterdir()):
@@ -155,7 +157,18 @@ def verify_bundle(
 
 
 def verify_store(store: AuditStore, key: VerifierKey, kept: list[str] | None = None) -> Report:
+    """Verify a live store; records it pruned are covered by their kept leaf hashes."""
     count = store.count()
-    known = dict(enumerate(store.leaves()))
+    pruned = store.pruned_before()
+    leaves = store.leaves()
+    known = dict(enumerate(leaves))
     notes = [NoteIn(c.note, c.size, c.root, c.at) for c in store.checkpoints()]
-    return verify_log(_records(store, 0, count), notes, key, known_leaves=known, kept=kept)
+    return verify_log(
+        _records(store, pruned, count),
+        notes,
+        key,
+        known_leaves=known,
+        first_index=pruned,
+        pruned_leaves=leaves[:pruned],
+        kept=kept,
+    )

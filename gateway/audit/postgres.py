@@ -46,19 +46,28 @@ CREATE TABLE IF NOT EXISTS leaves (idx BIGINT PRIMARY KEY, hash BYTEA NOT NULL);
 CREATE TABLE IF NOT EXISTS checkpoints (
     size BIGINT PRIMARY KEY, root BYTEA NOT NULL, at TEXT NOT NULL, note TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS pruned (end_idx BIGINT PRIMARY KEY, at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS idempotency_keys (
     scope TEXT NOT NULL, key TEXT NOT NULL, call_id TEXT NOT NULL,
     fingerprint TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (scope, key)
 );
 CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger AS $$
 BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$ LANGUAGE plpgsql;
+-- Records below the pruned mark (exported, checkpointed, past retention) may be deleted.
+CREATE OR REPLACE FUNCTION audit_records_guard() RETURNS trigger AS $$
+BEGIN
+  IF TG_OP = 'DELETE' AND OLD.idx < (SELECT coalesce(max(end_idx), 0) FROM pruned) THEN
+    RETURN OLD;
+  END IF;
+  RAISE EXCEPTION 'the audit log is append-only';
+END $$ LANGUAGE plpgsql;
 """
 _TRIGGER = """
 DO $$ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '{table}_append_only'
                  AND tgrelid = '{table}'::regclass) THEN
     CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}
-      FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+      FOR EACH ROW EXECUTE FUNCTION {guard}();
   END IF;
 END $$;
 """
@@ -90,8 +99,9 @@ class PostgresStore(GroupCommitStore):
                 # Replicas starting together must not race on creating the tables.
                 self._writer.execute("SELECT pg_advisory_xact_lock(7011207)")
                 self._writer.execute(_SCHEMA)
-                for table in ("records", "leaves", "checkpoints"):
-                    self._writer.execute(_TRIGGER.format(table=table))
+                for table in ("records", "leaves", "checkpoints", "pruned"):
+                    guard = "audit_records_guard" if table == "records" else "audit_append_only"
+                    self._writer.execute(_TRIGGER.format(table=table, guard=guard))
         except psycopg.Error as exc:
             raise AuditUnavailable(f"cannot open the audit store {self.display}: {exc}") from exc
         self._write_lock = threading.Lock()
@@ -170,8 +180,9 @@ class PostgresStore(GroupCommitStore):
 
     def count(self) -> int:
         with self._reading() as db:
-            row = db.execute("SELECT max(idx) FROM records").fetchone()
-        return 0 if row[0] is None else int(row[0]) + 1
+            # The committed head: the records of appends still in flight are not counted.
+            row = db.execute("SELECT next FROM log_head").fetchone()
+        return int(row[0])
 
     def read(self, start: int, stop: int) -> list[tuple[int, bytes]]:
         with self._reading() as db:
@@ -230,6 +241,16 @@ class PostgresStore(GroupCommitStore):
                 "SELECT size, root, at, note FROM checkpoints ORDER BY size DESC LIMIT 1"
             ).fetchone()
         return StoredCheckpoint(int(row[0]), bytes(row[1]), row[2], row[3]) if row else None
+
+    def pruned_before(self) -> int:
+        with self._reading() as db:
+            row = db.execute("SELECT max(end_idx) FROM pruned").fetchone()
+        return int(row[0] or 0)
+
+    def prune(self, end: int) -> None:
+        with self._reading() as db, db.transaction():
+            db.execute("INSERT INTO pruned VALUES (%s, %s) ON CONFLICT DO NOTHING", (end, now()))
+            db.execute("DELETE FROM records WHERE idx < %s", (end,))
 
     # ------------------------------------------------------------------ keys
 

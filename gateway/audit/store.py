@@ -53,6 +53,10 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     at   TEXT NOT NULL,
     note TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS pruned (
+    end_idx INTEGER PRIMARY KEY,
+    at      TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS idempotency_keys (
     scope       TEXT NOT NULL,
     key         TEXT NOT NULL,
@@ -61,6 +65,15 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
     at          TEXT NOT NULL,
     PRIMARY KEY (scope, key)
 );
+"""
+# Records below the pruned mark (exported, checkpointed, past retention) may be deleted;
+# their leaf hashes stay, so the tree and every checkpoint still verify.
+_PRUNABLE = """
+CREATE TRIGGER IF NOT EXISTS records_no_update BEFORE UPDATE ON records
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS records_no_delete BEFORE DELETE ON records
+    WHEN OLD.idx >= (SELECT coalesce(max(end_idx), 0) FROM pruned)
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 """
 _APPEND_ONLY = """
 CREATE TRIGGER IF NOT EXISTS {table}_no_update BEFORE UPDATE ON {table}
@@ -138,6 +151,14 @@ class AuditStore(ABC):
 
     @abstractmethod
     def latest_checkpoint(self) -> StoredCheckpoint | None: ...
+
+    @abstractmethod
+    def pruned_before(self) -> int:
+        """Records below this index were pruned (exported first); 0 when none were."""
+
+    @abstractmethod
+    def prune(self, end: int) -> None:
+        """Delete the records below ``end`` (their leaves stay); see ``gateway.audit.retention``."""
 
     @abstractmethod
     def claim_key(
@@ -269,7 +290,14 @@ class SQLiteStore(GroupCommitStore):
             self._db.execute(f"PRAGMA synchronous={durability.upper()}")
             self._db.execute("PRAGMA busy_timeout=5000")
             self._db.executescript(_SCHEMA)
-            for table in ("records", "leaves", "checkpoints"):
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(records)")}
+            if "seq" in columns:
+                raise AuditUnavailable(
+                    f"{self.path} holds a hash-chained record of an earlier version, not a "
+                    "Merkle log: move it aside (it stays readable with that version)"
+                )
+            self._db.executescript(_PRUNABLE)
+            for table in ("leaves", "checkpoints", "pruned"):
                 self._db.executescript(_APPEND_ONLY.format(table=table))
         except (OSError, sqlite3.Error) as exc:
             raise AuditUnavailable(f"cannot open the audit store {self.path}: {exc}") from exc
@@ -319,10 +347,13 @@ class SQLiteStore(GroupCommitStore):
 
     def _read_count(self) -> int:
         try:
-            row = self._db.execute("SELECT max(idx) FROM records").fetchone()
+            row = self._db.execute(
+                "SELECT max(m) FROM (SELECT max(idx) + 1 AS m FROM records "
+                "UNION ALL SELECT max(end_idx) FROM pruned)"
+            ).fetchone()
         except sqlite3.Error as exc:
             raise AuditUnavailable(f"cannot read the audit store {self.path}: {exc}") from exc
-        return 0 if row[0] is None else int(row[0]) + 1
+        return int(row[0] or 0)
 
     def _rollback(self) -> None:
         # The connection itself may be the broken part (closed, disk gone): a failed
@@ -424,6 +455,22 @@ class SQLiteStore(GroupCommitStore):
         return StoredCheckpoint(int(row[0]), bytes(row[1]), row[2], row[3]) if row else None
 
     # ------------------------------------------------------------------ keys
+
+    def pruned_before(self) -> int:
+        with self._reading() as db:
+            row = db.execute("SELECT max(end_idx) FROM pruned").fetchone()
+        return int(row[0] or 0)
+
+    def prune(self, end: int) -> None:
+        with self._reading() as db:
+            db.execute("BEGIN")
+            try:
+                db.execute("INSERT OR IGNORE INTO pruned VALUES (?, ?)", (end, now()))
+                db.execute("DELETE FROM records WHERE idx < ?", (end,))
+                db.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
 
     def claim_key(
         self, scope: str, key: str, call_id: str, fingerprint: str

@@ -65,13 +65,16 @@ def verify_log(
     known_leaves: dict[int, bytes] | None = None,
     first_index: int = 0,
     outside_leaves: list[bytes] | None = None,
+    pruned_leaves: list[bytes] | None = None,
     kept: list[str] | None = None,
 ) -> Report:
     """Check a log (or a range of it, with the leaf hashes of the rest given).
 
     ``records`` are (position, stored bytes) from ``first_index`` on; ``known_leaves`` the
     leaf hashes the log integrated; ``outside_leaves`` every leaf hash of the whole log, for
-    a bundle that holds only part of the records; ``kept`` checkpoints an auditor saved.
+    a bundle that holds only part of the records; ``pruned_leaves`` the leaf hashes of the
+    records a store pruned (those before ``first_index``); ``kept`` checkpoints an auditor
+    saved.
     """
     report = Report()
     checkpoints = _open_checkpoints(notes, key, report)
@@ -83,7 +86,12 @@ def verify_log(
             continue
         checkpoints.append((checkpoint.size, checkpoint.root, "kept by the auditor"))
 
-    leaves = list(outside_leaves) if outside_leaves is not None else []
+    if outside_leaves is not None:
+        leaves = list(outside_leaves)
+    else:
+        leaves = list(pruned_leaves or [])
+        if len(leaves) != first_index:
+            report.fail(f"the leaves of the {first_index} pruned records are not all kept")
     count = first_index
     for position, data in records:
         if position != count:

@@ -8,6 +8,7 @@ access to the disk would, triggers dropped where needed.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from gateway.audit.checkpoint import Checkpoint, Signer, VerifierKey
 from gateway.audit.log import AuditLog, AuditSettings
 from gateway.audit.merkle import MerkleTree, verify_inclusion
 from gateway.audit.records import RecordContext, canonical, record_leaf
+from gateway.audit.retention import prune
 from gateway.audit.store import SQLiteStore
 from gateway.audit.verify import Report
 
@@ -266,3 +268,37 @@ def test_a_record_of_the_log_has_a_proof_against_a_checkpoint(log: Log) -> None:
             base64.b64decode(checkpoint["root"]),
         )
     assert [item["index"] for item in proof["records"]] == [12, 13, 14]
+
+
+# ------------------------------------------------------------------ retention
+
+
+def test_young_records_are_never_pruned(log: Log, tmp_path: Path) -> None:
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    assert prune(log.store, log.audit, tmp_path / "gone", later) is None  # 183 days minimum
+    assert log.store.count() == 30 and log.store.pruned_before() == 0
+
+
+def test_old_records_leave_as_a_verified_checkpointed_range(log: Log, tmp_path: Path) -> None:
+    ((_, data),) = log.store.read(20, 21)
+    cutoff = dt.datetime.fromisoformat(orjson.loads(data)["at"])
+    pruned = prune(log.store, log.audit, tmp_path / "gone", cutoff, minimum_days=0)
+    assert pruned is not None
+    assert (pruned.start, pruned.end) == (0, 18)  # the last checkpoint before record 20
+    assert log.store.read(0, 18) == []
+    assert log.store.records_of("call-0") == []
+    assert log.store.pruned_before() == 18
+    (note,) = log.store.records_of_kind("log.pruned")
+    assert (note.body["from_index"], note.body["to_index"]) == (0, 18)
+
+    bundle = verify_bundle(tmp_path / "gone")
+    assert bundle.ok and bundle.records == 18
+    log.audit.sync()
+    report = log.verify()
+    assert report.ok, report.problems
+    assert report.records == 13  # 18 to 29, and the record of the pruning
+    # Proofs of what stayed still verify against the old checkpoints' tree.
+    assert log.audit.proof_of_call("call-9")["records"][0]["index"] == 27
+    assert prune(log.store, log.audit, tmp_path / "again", cutoff, minimum_days=0) is None
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        sqlite3.connect(log.path).execute("DELETE FROM records WHERE idx = 20")
