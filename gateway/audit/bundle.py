@@ -18,6 +18,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import tarfile
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,7 +118,10 @@ def export_bundle(
 def verify_bundle(
     path: Path, key: VerifierKey | None = None, kept: list[str] | None = None
 ) -> Report:
-    """Verify a bundle; ``key`` overrides (and is checked against) the bundle's own."""
+    """Verify a bundle (a directory, or the .tar.gz ``GET /v1/audit/export`` gives);
+    ``key`` overrides (and is checked against) the bundle's own."""
+    if path.is_file():
+        return _verify_archive(path, key, kept)
     try:
         manifest = json.loads((path / "manifest.json").read_text())
         bundled = VerifierKey.parse((path / "log.pub").read_text())
@@ -172,3 +177,15 @@ def verify_store(store: AuditStore, key: VerifierKey, kept: list[str] | None = N
         pruned_leaves=leaves[:pruned],
         kept=kept,
     )
+
+
+def _verify_archive(path: Path, key: VerifierKey | None, kept: list[str] | None) -> Report:
+    try:
+        with tarfile.open(path, "r:gz") as archive, tempfile.TemporaryDirectory() as tmp:
+            archive.extractall(tmp, filter="data")  # no links, no paths outside tmp
+            inner = [p for p in Path(tmp).iterdir() if p.is_dir()]
+            if len(inner) != 1:
+                raise BundleError(f"{path} does not hold one bundle directory")
+            return verify_bundle(inner[0], key, kept)
+    except (tarfile.TarError, OSError) as exc:
+        raise BundleError(f"{path} is not a bundle archive: {exc}") from None

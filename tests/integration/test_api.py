@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from jsonschema import Draft202012Validator
 
 from estate.server import EstateServer
-from gateway.audit.bundle import verify_store
+from gateway.audit.bundle import verify_bundle, verify_store
 from gateway.audit.checkpoint import VerifierKey, open_note
 from gateway.audit.merkle import verify_inclusion
 from gateway.audit.records import record_leaf
@@ -545,3 +545,21 @@ def test_feedback_is_appended_to_a_call_and_never_changes_it(demo_client: TestCl
     anonymous = demo_client.post(f"/v1/calls/{call_id}/feedback", json={"score": 1})
     assert anonymous.status_code == 422
     assert error_of(anonymous)["details"]["errors"][0]["field"] == "author"
+
+
+def test_the_log_is_exported_over_http_and_verifies_offline(
+    demo_client: TestClient, tmp_path: Path
+) -> None:
+    answer = successful_call(demo_client)
+    response = demo_client.get("/v1/audit/export", params={"from": "1"})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/gzip"
+    archive = tmp_path / "audit-bundle.tar.gz"
+    archive.write_bytes(response.content)
+    report = verify_bundle(archive)
+    assert report.ok, report.problems
+    assert report.records == answer["receipt"]["record"]  # records 1 to the call's last
+
+    bad = demo_client.get("/v1/audit/export", params={"from": "yesterday"})
+    assert bad.status_code == 422
+    assert "neither a record index nor an ISO date" in error_of(bad)["message"]
