@@ -24,6 +24,10 @@ RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 COPY --chown=root:root mappings/demo /etc/legacy-gateway
 ENV LEGACY_GATEWAY_AUDIT_DB=/var/lib/legacy-gateway/audit.sqlite \
     PYTHONUNBUFFERED=1
+# The audit log's signing key and commitment salt are made beside the database on first start,
+# in the volume. Replicas sharing PostgreSQL: set LEGACY_GATEWAY_AUDIT_STORE=postgresql://...
+# and mount one key for all of them (LEGACY_GATEWAY_AUDIT_KEY). Spans go out over OTLP when
+# OTEL_EXPORTER_OTLP_ENDPOINT is set.
 VOLUME ["/var/lib/legacy-gateway"]
 USER gateway
 WORKDIR /home/gateway

@@ -104,8 +104,7 @@ class NullStore(AuditStore):
         return None
 
 
-def throughput(directory: Path, seconds: float, threads: int) -> float:
-    store = SQLiteStore(directory / "throughput.sqlite")
+def throughput(store: AuditStore, seconds: float, threads: int) -> float:
     deadline = time.perf_counter() + seconds
     counts = [0] * threads
 
@@ -127,8 +126,29 @@ def throughput(directory: Path, seconds: float, threads: int) -> float:
     for worker in workers:
         worker.join()
     elapsed = time.perf_counter() - started
-    store.close()
     return sum(counts) / elapsed
+
+
+def postgres_throughput(url: str, seconds: float, threads: int) -> float | None:
+    """The same on PostgreSQL, in a schema of its own; None when the server is not there."""
+    import uuid
+
+    import psycopg
+
+    from gateway.audit.postgres import PostgresStore
+
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    try:
+        store = PostgresStore(f"{url}?schema={schema}")
+    except Exception as exc:
+        print(f"PostgreSQL not measured: {exc}")
+        return None
+    try:
+        return throughput(store, seconds, threads)
+    finally:
+        store.close()
+        with psycopg.connect(url, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 async def on_path(directory: Path, rounds: int, calls: int) -> float:
@@ -192,10 +212,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--calls", type=int, default=500)
+    parser.add_argument("--postgres", default="postgresql://root@127.0.0.1:5432/test")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
-        rate = throughput(directory, args.seconds, args.threads)
+        sqlite = SQLiteStore(directory / "throughput.sqlite")
+        rate = throughput(sqlite, args.seconds, args.threads)
+        sqlite.close()
+        shared = postgres_throughput(args.postgres, args.seconds, args.threads)
+        if shared is not None:
+            print(f"audit records/s on PostgreSQL (one replica) = {shared:,.0f}")
         cost = asyncio.run(on_path(directory, args.rounds, args.calls))
         p99 = checkpoint_latency(directory, args.seconds, 2000)
     print(f"audit records/s = {rate:,.0f}")
