@@ -100,6 +100,18 @@ class NullStore(AuditStore):
     def release_key(self, scope: str, key: str, call_id: str) -> None:
         return None
 
+    def add_key(self, key: Any) -> None:
+        return None
+
+    def find_key(self, key_id: str) -> Any:
+        return None
+
+    def revoke_key(self, key_id: str, at: str) -> Any:
+        return None
+
+    def list_keys(self) -> list[Any]:
+        return []
+
     def close(self) -> None:
         return None
 

@@ -25,6 +25,8 @@ app.add_typer(calls_app, name="calls")
 app.add_typer(config_app, name="config")
 app.add_typer(audit_app, name="audit")
 import_app = typer.Typer(help="Start a config from what a backend says about itself.")
+keys_app = typer.Typer(help="API keys of agents and people: create, list, revoke.")
+app.add_typer(keys_app, name="keys")
 app.add_typer(import_app, name="import")
 
 DEFAULT_AUDIT_DB = ".legacy-gateway/audit.sqlite"
@@ -475,6 +477,87 @@ def audit_checkpoint(
     finally:
         store.close()
     sys.stdout.write(latest["note"])
+
+
+@keys_app.command("create")
+def keys_create(
+    agent: Annotated[str, typer.Option("--agent", help="Who the key is for (on every record).")],
+    scopes: Annotated[
+        str,
+        typer.Option(
+            "--scopes",
+            help="Comma-separated tool names or globs (get_*), plus 'approve' to approve writes "
+            "and 'audit' to read every call and export the log.",
+        ),
+    ],
+    audit_db: AuditDb = Path(DEFAULT_AUDIT_DB),
+    store_url: StoreUrl = None,
+) -> None:
+    """Create an API key; it is printed once and only its hash is kept."""
+    from gateway.audit.records import RecordContext
+    from gateway.audit.store import now
+    from gateway.audit.stores import open_store
+    from gateway.policy.auth import new_key
+
+    store = open_store(audit_db, store_url)
+    try:
+        created = new_key(agent, scopes.split(","), now())
+        store.add_key(created.stored)
+        body = {
+            "key_id": created.stored.key_id,
+            "agent": agent,
+            "scopes": list(created.stored.scopes),
+        }
+        store.append("key.created", None, body, RecordContext(principal="cli"))
+    except GatewayError as exc:
+        raise _fail(exc) from None
+    finally:
+        store.close()
+    typer.echo(created.key)
+    typer.echo(
+        f"key {created.stored.key_id} for {agent}, scopes {', '.join(created.stored.scopes)}; "
+        "keep it now: it is not shown again",
+        err=True,
+    )
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (the part after lgw_).")],
+    audit_db: AuditDb = Path(DEFAULT_AUDIT_DB),
+    store_url: StoreUrl = None,
+) -> None:
+    """Revoke a key at once; calls with it get 401 from then on."""
+    from gateway.audit.records import RecordContext
+    from gateway.audit.store import now
+
+    store = _store_at(audit_db, store_url)
+    try:
+        revoked = store.revoke_key(key_id, now())
+        if revoked is None:
+            raise _fail(GatewayError(f"no key with id {key_id}"))
+        body = {"key_id": key_id, "agent": revoked.agent}
+        store.append("key.revoked", None, body, RecordContext(principal="cli"))
+    finally:
+        store.close()
+    typer.echo(f"revoked key {key_id} of {revoked.agent} ({revoked.revoked_at})")
+
+
+@keys_app.command("list")
+def keys_list(audit_db: AuditDb = Path(DEFAULT_AUDIT_DB), store_url: StoreUrl = None) -> None:
+    """The keys: id, agent, scopes, created, revoked (never the secrets)."""
+    store = _store_at(audit_db, store_url)
+    try:
+        keys = store.list_keys()
+    finally:
+        store.close()
+    _print_json(
+        [
+            {"key_id": k.key_id, "agent": k.agent, "scopes": list(k.scopes),
+             "created_at": k.created_at, "revoked_at": k.revoked_at}
+            for k in keys
+        ]
+    )  # fmt: skip
 
 
 @config_app.command("history")

@@ -95,13 +95,14 @@ Try it:
        -d '{{"arguments": {{"customer_number": "10000001", "item": "suit", "quantity": 1}}}}'
   curl -s {base}/v1/calls/<call_id>    # pending until the order host answers
 
-No authentication in the demo: anyone on this host can call these tools.
+OPEN MODE, no authentication in the demo: anyone on this host can call these tools.
+(`legacy-gateway serve` checks API keys: `legacy-gateway keys create --agent NAME --scopes ...`.)
 Press Ctrl+C to stop.
 """,
         flush=True,
     )
     try:
-        run_server(DEMO_CONFIG, host, port, audit_db, log_level="warning")
+        run_server(DEMO_CONFIG, host, port, audit_db, log_level="warning", auth="open")
     finally:
         orders.stop()
         estate.stop()

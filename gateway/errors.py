@@ -9,6 +9,8 @@ one place per adapter (``Adapter.translate_error``).
 GatewayError
 ├── ConfigError               500 config_invalid       a YAML / WSDL / mapping mistake
 ├── DependencyMissing         500 dependency_missing   a protocol or system library is absent
+├── Unauthorized              401 unauthorized         no API key, or an unknown or revoked one
+├── Forbidden                 403 forbidden            the key's scopes do not cover it
 ├── ToolNotFound              404 tool_not_found
 ├── CallNotFound              404 call_not_found
 ├── RouteNotFound             404 not_found            no such endpoint
@@ -87,6 +89,16 @@ class ConfigError(GatewayError):
 
 class DependencyMissing(GatewayError):
     code = "dependency_missing"
+
+
+class Unauthorized(GatewayError):
+    code = "unauthorized"
+    status = 401
+
+
+class Forbidden(GatewayError):
+    code = "forbidden"
+    status = 403
 
 
 class ToolNotFound(GatewayError):

@@ -34,6 +34,7 @@ from gateway.errors import (
     IdempotencyKeyReused,
     ToolNotFound,
 )
+from gateway.policy.auth import Authenticator, Mode, Principal
 from gateway.policy.idempotency import check_key, fingerprint, replayed_answer
 from gateway.registry import Registry, Tool, build_registry
 from gateway.suggest import did_you_mean
@@ -104,9 +105,15 @@ class Generation:
 
 class Gateway:
     def __init__(
-        self, registry: Registry, store: AuditStore, audit_log: AuditLog | None = None
+        self,
+        registry: Registry,
+        store: AuditStore,
+        audit_log: AuditLog | None = None,
+        auth: Mode = "open",
     ) -> None:
         self.store = store
+        # Who may call: API keys (a serving gateway) or anyone (the demo, the CLI).
+        self.auth = Authenticator(auth, store)
         # The Merkle tree and signed checkpoints over the store; absent for one-shot CLI
         # calls, whose records the next serving process integrates.
         self.audit_log = audit_log
@@ -128,9 +135,13 @@ class Gateway:
 
     @classmethod
     def from_directory(
-        cls, path: Path | str, store: AuditStore, audit_log: AuditLog | None = None
+        cls,
+        path: Path | str,
+        store: AuditStore,
+        audit_log: AuditLog | None = None,
+        auth: Mode = "open",
     ) -> Gateway:
-        return cls(build_registry(load_config(path)), store, audit_log)
+        return cls(build_registry(load_config(path)), store, audit_log, auth)
 
     async def start(self, watch_config_s: float | None = None) -> None:
         """Open the adapters and record the config; with ``watch_config_s``, also reload the
@@ -331,9 +342,13 @@ class Gateway:
         dry_run: bool = False,
         cursor: str | None = None,
         idempotency_key: str | None = None,
+        caller: Principal | None = None,
     ) -> CallResult:
         generation = self._current
         tool = self.tool(name)
+        if caller is not None:
+            caller.require_tool(name)
+            principal = caller.name
         if idempotency_key is not None:
             check_key(idempotency_key)
         call_id = str(uuid.uuid4())
@@ -598,10 +613,12 @@ class Gateway:
         records.append(("call.outcome", call_id, outcome))
         return self.store.append_many(records, record)[-1]
 
-    def feedback(self, call_id: str, feedback: dict[str, Any]) -> StoredRecord:
+    def feedback(
+        self, call_id: str, feedback: dict[str, Any], caller: Principal | None = None
+    ) -> StoredRecord:
         """A judgement of a call, linked to it by a record of its own."""
         records = self.store.records_of(call_id)
-        if not records:
+        if not records or (caller is not None and not _may_read(caller, records)):
             raise CallNotFound(f"no call with id '{call_id}'")
         context = RecordContext(
             records[0].context.trace_id,
@@ -611,11 +628,15 @@ class Gateway:
         )
         return self.store.append("call.feedback", call_id, feedback, context)
 
-    def call_record(self, call_id: str) -> dict[str, Any]:
+    def call_record(self, call_id: str, caller: Principal | None = None) -> dict[str, Any]:
         records = self.store.records_of(call_id)
-        if not records:
+        if not records or (caller is not None and not _may_read(caller, records)):
+            # Another agent's call is as invisible as one that does not exist.
             raise CallNotFound(f"no call with id '{call_id}'")
         return call_view(call_id, records)
+
+    def visible_tools(self, caller: Principal) -> list[Tool]:
+        return [tool for name, tool in self.tools.items() if caller.may_call(name)]
 
     async def readiness(self) -> dict[str, Health]:
         names = list(self.registry.adapters)
@@ -632,3 +653,8 @@ def _files_state(directory: Path) -> tuple[tuple[str, float, int], ...]:
         )
     except OSError:
         return ()
+
+
+def _may_read(caller: Principal, records: list[StoredRecord]) -> bool:
+    """A call's record is its caller's, and auditors' (the ``audit`` scope)."""
+    return caller.has("audit") or records[0].context.principal == caller.name

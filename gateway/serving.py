@@ -11,10 +11,18 @@ import uvicorn
 from gateway.api import create_app
 from gateway.audit.log import AuditLog, AuditSettings
 from gateway.audit.stores import open_store
+from gateway.policy.auth import Mode
 from gateway.runtime import Gateway
 from gateway.trace import configure_from_environment
 
 log = logging.getLogger("legacy_gateway")
+
+
+def _auth_mode() -> Mode:
+    value = os.environ.get("LEGACY_GATEWAY_AUTH", "keys")
+    if value not in ("keys", "open"):
+        raise SystemExit(f"LEGACY_GATEWAY_AUTH must be 'keys' or 'open', not {value!r}")
+    return "open" if value == "open" else "keys"
 
 
 def quiet_protocol_libraries() -> None:
@@ -33,11 +41,24 @@ def run_server(
     audit_db: Path,
     log_level: str = "info",
     store_url: str | None = None,
+    auth: Mode | None = None,
 ) -> None:
+    mode = auth or _auth_mode()
+
     def build() -> Gateway:
         store = open_store(audit_db, store_url)
         audit_log = AuditLog(store, AuditSettings.from_environment(audit_db))
-        gateway = Gateway.from_directory(config, store, audit_log)
+        gateway = Gateway.from_directory(config, store, audit_log, mode)
+        if mode == "open":
+            log.warning(
+                "OPEN MODE: no API keys are checked; anyone who reaches this port can call "
+                "every tool. For a local demo only (LEGACY_GATEWAY_AUTH=keys turns keys on)."
+            )
+        elif not any(key.revoked_at is None for key in store.list_keys()):
+            log.warning(
+                "no API key exists yet: every call is refused with 401. Create one with "
+                "`legacy-gateway keys create --agent NAME --scopes 'TOOL_GLOB,...'`"
+            )
         log.warning(
             "serving %d tool(s) from %s (config %s); calls recorded in %s",
             len(gateway.tools),

@@ -11,7 +11,7 @@ from pathlib import Path
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from gateway.api.deps import gateway_of
+from gateway.api.deps import caller_of, gateway_of
 from gateway.api.responses import JSON
 from gateway.audit.bundle import BundleError, export_bundle
 from gateway.audit.log import AuditLog
@@ -30,6 +30,7 @@ def audit_log_of(request: Request) -> AuditLog:
 @router.get("/checkpoint")
 async def checkpoint(request: Request) -> JSON:
     """The latest signed checkpoint: origin, size, root, the signed note and the verifier key."""
+    caller_of(request)  # any agent of this gateway may see the log's head
     return JSON(audit_log_of(request).latest())
 
 
@@ -37,6 +38,7 @@ async def checkpoint(request: Request) -> JSON:
 async def proof(call_id: str, request: Request) -> JSON:
     """Each record of the call, with its index, leaf hash and inclusion proof (RFC 9162)
     against one signed checkpoint, which is included."""
+    gateway_of(request).call_record(call_id, caller_of(request))  # its caller's, or auditors'
     return JSON(audit_log_of(request).proof_of_call(call_id))
 
 
@@ -48,6 +50,7 @@ async def export(
 ) -> Response:
     """A bundle (records, leaf hashes, checkpoints, public key) as a .tar.gz, for
     ``legacy-gateway audit verify`` on any machine."""
+    caller_of(request).require("audit", "export the log")
     log = audit_log_of(request)
 
     def pack() -> bytes:

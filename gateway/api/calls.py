@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.api.deps import gateway_of
+from gateway.api.deps import caller_of, gateway_of
 from gateway.api.responses import JSON
 
 router = APIRouter(prefix="/v1")
@@ -26,11 +26,12 @@ class Feedback(BaseModel):
 
 @router.get("/calls/{call_id}")
 async def get_call(call_id: str, request: Request) -> JSON:
-    return JSON(gateway_of(request).call_record(call_id))
+    return JSON(gateway_of(request).call_record(call_id, caller_of(request)))
 
 
 @router.post("/calls/{call_id}/feedback", status_code=201)
 async def post_feedback(call_id: str, feedback: Feedback, request: Request) -> JSON:
     """Append feedback to a call's record; the call's own records never change."""
-    record = gateway_of(request).feedback(call_id, feedback.model_dump(exclude_none=True))
+    gateway, caller = gateway_of(request), caller_of(request)
+    record = gateway.feedback(call_id, feedback.model_dump(exclude_none=True), caller)
     return JSON({"call_id": call_id, "record": record.index, "at": record.at}, status_code=201)

@@ -14,6 +14,7 @@ import orjson
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
+from gateway.api.responses import challenge
 from gateway.api.tools import MAX_BODY_BYTES, handle_call, status_of
 from gateway.errors import GatewayError, RequestTooLarge
 
@@ -40,25 +41,29 @@ class FastCallPath:
         await self.app(scope, receive, send)
 
     async def _call(self, scope: Scope, receive: Receive, send: Send, name: str) -> None:
-        traceparent = idempotency_key = None
+        traceparent = idempotency_key = authorization = None
         for key, value in scope["headers"]:
             if key == b"traceparent":
                 traceparent = value.decode("latin-1")
             elif key == b"idempotency-key":
                 idempotency_key = value.decode("latin-1")
+            elif key == b"authorization":
+                authorization = value.decode("latin-1")
+        extra: list[tuple[bytes, bytes]] = []
         try:
+            gateway = self.app.state.gateway
+            caller = gateway.auth.principal(authorization)
             body = await _read_body(receive)
-            payload = await handle_call(
-                self.app.state.gateway, name, body, traceparent, idempotency_key
-            )
+            payload = await handle_call(gateway, name, body, traceparent, idempotency_key, caller)
             status = status_of(payload)
         except GatewayError as exc:
             status, payload = exc.status, {"error": exc.to_dict()}
+            extra = [(k.encode(), v.encode()) for k, v in challenge(exc).items()]
         except Exception as exc:
             error = GatewayError(f"internal error: {type(exc).__name__}")
             status, payload = error.status, {"error": error.to_dict()}
         data = orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS)
-        headers = [*_JSON, (b"content-length", str(len(data)).encode())]
+        headers = [*_JSON, (b"content-length", str(len(data)).encode()), *extra]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": data})
 

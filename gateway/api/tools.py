@@ -8,9 +8,10 @@ import orjson
 from fastapi import APIRouter, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gateway.api.deps import gateway_of
+from gateway.api.deps import caller_of, gateway_of
 from gateway.api.responses import JSON
 from gateway.errors import InvalidArguments, RequestTooLarge
+from gateway.policy.auth import Principal
 from gateway.runtime import Gateway
 
 router = APIRouter(prefix="/v1")
@@ -42,19 +43,22 @@ class CallRequest(BaseModel):
 @router.get("/tools")
 async def list_tools(request: Request, format: Literal["json", "openai"] = Query("json")) -> JSON:
     gateway = gateway_of(request)
+    visible = gateway.visible_tools(caller_of(request))
     if format == "openai":
-        return JSON([tool.openai() for tool in gateway.tools.values()])
+        return JSON([tool.openai() for tool in visible])
     return JSON(
         {
             "config_version": gateway.config.version,
-            "tools": [tool.listing for tool in gateway.tools.values()],
+            "tools": [tool.listing for tool in visible],
         }
     )
 
 
 @router.get("/tools/{name}")
 async def get_tool(name: str, request: Request) -> JSON:
-    return JSON(gateway_of(request).tool(name).listing)
+    tool = gateway_of(request).tool(name)
+    caller_of(request).require_tool(name)
+    return JSON(tool.listing)
 
 
 @router.post(
@@ -77,7 +81,9 @@ async def call_tool(
     ),
 ) -> JSON:
     body = await request.body()
-    answer = await handle_call(gateway_of(request), name, body, traceparent, idempotency_key)
+    gateway = gateway_of(request)
+    caller = caller_of(request)
+    answer = await handle_call(gateway, name, body, traceparent, idempotency_key, caller)
     return JSON(answer, status_code=status_of(answer))
 
 
@@ -92,9 +98,12 @@ async def handle_call(
     body: bytes,
     traceparent: str | None,
     idempotency_key: str | None = None,
+    caller: Principal | None = None,
 ) -> dict[str, Any]:
     """One tool call from its raw request body; shared by the route and ``FastCallPath``."""
     gateway.tool(name)  # an unknown tool is a 404 before the body is judged
+    if caller is not None:
+        caller.require_tool(name)
     if len(body) > MAX_BODY_BYTES:
         raise RequestTooLarge(f"the request body is larger than {MAX_BODY_BYTES} bytes")
     try:
@@ -119,5 +128,6 @@ async def handle_call(
         dry_run=call.dry_run,
         cursor=call.cursor,
         idempotency_key=idempotency_key,
+        caller=caller,
     )
     return result.as_dict()

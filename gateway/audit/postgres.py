@@ -19,15 +19,19 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import orjson
+
 from gateway.audit.records import RecordContext, StoredRecord, decode
 from gateway.audit.store import (
     Entry,
     GroupCommitStore,
     StoredCheckpoint,
     encode_groups,
+    key_from_row,
     now,
 )
 from gateway.errors import AuditUnavailable, DependencyMissing
+from gateway.policy.auth import StoredKey
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -47,6 +51,10 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     size BIGINT PRIMARY KEY, root BYTEA NOT NULL, at TEXT NOT NULL, note TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS pruned (end_idx BIGINT PRIMARY KEY, at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_id TEXT PRIMARY KEY, agent TEXT NOT NULL, secret_hash TEXT NOT NULL,
+    scopes TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT
+);
 CREATE TABLE IF NOT EXISTS idempotency_keys (
     scope TEXT NOT NULL, key TEXT NOT NULL, call_id TEXT NOT NULL,
     fingerprint TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (scope, key)
@@ -277,6 +285,33 @@ class PostgresStore(GroupCommitStore):
                 "DELETE FROM idempotency_keys WHERE scope = %s AND key = %s AND call_id = %s",
                 (scope, key, call_id),
             )
+
+    def add_key(self, key: StoredKey) -> None:
+        with self._reading() as db:
+            db.execute(
+                "INSERT INTO api_keys VALUES (%s, %s, %s, %s, %s, %s)",
+                (key.key_id, key.agent, key.secret_hash, orjson.dumps(key.scopes).decode(),
+                 key.created_at, key.revoked_at),
+            )  # fmt: skip
+
+    def find_key(self, key_id: str) -> StoredKey | None:
+        with self._reading() as db:
+            row = db.execute("SELECT * FROM api_keys WHERE key_id = %s", (key_id,)).fetchone()
+        return key_from_row(row) if row else None
+
+    def revoke_key(self, key_id: str, at: str) -> StoredKey | None:
+        with self._reading() as db:
+            db.execute(
+                "UPDATE api_keys SET revoked_at = %s WHERE key_id = %s AND revoked_at IS NULL",
+                (at, key_id),
+            )
+            row = db.execute("SELECT * FROM api_keys WHERE key_id = %s", (key_id,)).fetchone()
+        return key_from_row(row) if row else None
+
+    def list_keys(self) -> list[StoredKey]:
+        with self._reading() as db:
+            rows = db.execute("SELECT * FROM api_keys ORDER BY created_at").fetchall()
+        return [key_from_row(row) for row in rows]
 
     def close(self) -> None:
         for connection in (self._writer, self._reader):

@@ -27,8 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
+
 from gateway.audit.records import RecordContext, StoredRecord, decode, encode
 from gateway.errors import AuditUnavailable
+from gateway.policy.auth import StoredKey
 
 Entry = tuple[str, str | None, dict[str, Any]]
 _MAX_RACES = 100
@@ -56,6 +59,14 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 CREATE TABLE IF NOT EXISTS pruned (
     end_idx INTEGER PRIMARY KEY,
     at      TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_id      TEXT PRIMARY KEY,
+    agent       TEXT NOT NULL,
+    secret_hash TEXT NOT NULL,
+    scopes      TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    revoked_at  TEXT
 );
 CREATE TABLE IF NOT EXISTS idempotency_keys (
     scope       TEXT NOT NULL,
@@ -173,6 +184,21 @@ class AuditStore(ABC):
     @abstractmethod
     def release_key(self, scope: str, key: str, call_id: str) -> None:
         """Give a key back when its call never started (the intent could not be written)."""
+
+    # API keys live beside the log (not in it: a revocation changes a row); creating and
+    # revoking one is also a record of the log.
+
+    @abstractmethod
+    def add_key(self, key: StoredKey) -> None: ...
+
+    @abstractmethod
+    def find_key(self, key_id: str) -> StoredKey | None: ...
+
+    @abstractmethod
+    def revoke_key(self, key_id: str, at: str) -> StoredKey | None: ...
+
+    @abstractmethod
+    def list_keys(self) -> list[StoredKey]: ...
 
     @abstractmethod
     def close(self) -> None: ...
@@ -495,6 +521,40 @@ class SQLiteStore(GroupCommitStore):
                 (scope, key, call_id),
             )
 
+    def add_key(self, key: StoredKey) -> None:
+        with self._reading() as db:
+            db.execute(
+                "INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?)",
+                (key.key_id, key.agent, key.secret_hash, orjson.dumps(key.scopes).decode(),
+                 key.created_at, key.revoked_at),
+            )  # fmt: skip
+
+    def find_key(self, key_id: str) -> StoredKey | None:
+        with self._reading() as db:
+            row = db.execute("SELECT * FROM api_keys WHERE key_id = ?", (key_id,)).fetchone()
+        return key_from_row(row) if row else None
+
+    def revoke_key(self, key_id: str, at: str) -> StoredKey | None:
+        with self._reading() as db:
+            db.execute(
+                "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
+                (at, key_id),
+            )
+            row = db.execute("SELECT * FROM api_keys WHERE key_id = ?", (key_id,)).fetchone()
+        return key_from_row(row) if row else None
+
+    def list_keys(self) -> list[StoredKey]:
+        with self._reading() as db:
+            rows = db.execute("SELECT * FROM api_keys ORDER BY created_at").fetchall()
+        return [key_from_row(row) for row in rows]
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def key_from_row(row: Any) -> StoredKey:
+    key_id, agent, secret_hash, scopes, created_at, revoked_at = row
+    return StoredKey(
+        key_id, agent, secret_hash, tuple(orjson.loads(scopes)), created_at, revoked_at
+    )

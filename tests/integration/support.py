@@ -20,6 +20,7 @@ from estate.soap_service import ReceivedRequest
 from gateway.api import create_app
 from gateway.audit.log import AuditLog, AuditSettings
 from gateway.audit.store import SQLiteStore
+from gateway.policy.auth import Mode
 from gateway.runtime import Gateway
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,14 +41,17 @@ SECURE_PASSWORD = "pa55-word-xyz"
 
 @contextmanager
 def gateway_client(
-    config_dir: Path, audit_db: Path, watch_config_s: float | None = None
+    config_dir: Path,
+    audit_db: Path,
+    watch_config_s: float | None = None,
+    auth: Mode = "open",
 ) -> Iterator[TestClient]:
     """The agent API for ``config_dir``, in process, with its lifespan (adapters) running."""
 
     def build() -> Gateway:
         store = SQLiteStore(audit_db)
         return Gateway.from_directory(
-            config_dir, store, AuditLog(store, AuditSettings.from_environment(audit_db))
+            config_dir, store, AuditLog(store, AuditSettings.from_environment(audit_db)), auth
         )
 
     app = create_app(build, watch_config_s)
@@ -146,7 +150,8 @@ def serve_process(
     proc = subprocess.Popen(
         [str(command), "serve", "--config", str(config), "--port", str(port)],
         cwd=ROOT,
-        env={**os.environ, **env},
+        # Open unless the test says otherwise: these tests are about other things than keys.
+        env={**os.environ, "LEGACY_GATEWAY_AUTH": "open", **env},
     )
     base = f"http://127.0.0.1:{port}"
     try:

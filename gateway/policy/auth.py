@@ -1,0 +1,137 @@
+"""Who is calling: API keys per agent, their scopes, and the open mode of the local demo.
+
+A key looks like ``lgw_<id>_<secret>``. Only the SHA-256 of the secret is stored (the secret
+has 256 bits of entropy, so a slow hash would add nothing), next to the agent's name and its
+scopes; the id finds the row, and the hash is compared in constant time. Creating and
+revoking keys are audit records too.
+
+Scopes are tool names or globs (``get_*``, ``ledger.*`` does not exist: tools have flat
+names), plus ``approve`` for people who approve writes and ``audit`` for reading any call's
+record and the log. A key sees and calls only the tools its scopes match.
+
+``open`` mode (the local demo) lets anyone call anything as ``anonymous``; the gateway says
+so loudly when it starts.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass, field
+from typing import Literal
+
+from gateway.errors import Forbidden, InvalidArguments, Unauthorized
+
+KEY_PATTERN = re.compile(r"^lgw_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
+SPECIAL_SCOPES = ("approve", "audit")
+Mode = Literal["keys", "open"]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller: the name on its records, and what it may do."""
+
+    name: str
+    scopes: tuple[str, ...] = ()
+    key_id: str | None = None
+    everything: bool = False
+
+    def may_call(self, tool: str) -> bool:
+        if self.everything:
+            return True
+        return any(
+            fnmatch.fnmatchcase(tool, scope) for scope in self.scopes if scope not in SPECIAL_SCOPES
+        )
+
+    def has(self, scope: str) -> bool:
+        return self.everything or scope in self.scopes
+
+    def require_tool(self, tool: str) -> None:
+        if not self.may_call(tool):
+            raise Forbidden(
+                f"agent '{self.name}' has no scope for tool '{tool}'",
+                details={"tool": tool, "scopes": list(self.scopes)},
+            )
+
+    def require(self, scope: str, what: str) -> None:
+        if not self.has(scope):
+            raise Forbidden(
+                f"agent '{self.name}' needs the '{scope}' scope to {what}",
+                details={"scope": scope},
+            )
+
+
+OPEN = Principal("anonymous", everything=True)
+
+
+@dataclass(frozen=True)
+class StoredKey:
+    key_id: str
+    agent: str
+    secret_hash: str
+    scopes: tuple[str, ...]
+    created_at: str
+    revoked_at: str | None = None
+
+
+@dataclass(frozen=True)
+class NewKey:
+    key: str  # shown once, never stored
+    stored: StoredKey
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def check_scopes(scopes: list[str]) -> tuple[str, ...]:
+    cleaned = tuple(dict.fromkeys(scope.strip() for scope in scopes if scope.strip()))
+    if not cleaned:
+        raise InvalidArguments([{"field": "scopes", "message": "give at least one scope"}])
+    for scope in cleaned:
+        if not re.fullmatch(r"[A-Za-z0-9_*?\[\]-]+", scope):
+            raise InvalidArguments(
+                [{"field": "scopes", "message": f"'{scope}' is not a tool name, glob or scope"}]
+            )
+    return cleaned
+
+
+def new_key(agent: str, scopes: list[str], created_at: str) -> NewKey:
+    if not re.fullmatch(r"[A-Za-z0-9_.@-]{1,100}", agent):
+        raise InvalidArguments(
+            [{"field": "agent", "message": "1 to 100 letters, digits, '_', '.', '@' or '-'"}]
+        )
+    key_id = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    stored = StoredKey(key_id, agent, hash_secret(secret), check_scopes(scopes), created_at)
+    return NewKey(f"lgw_{key_id}_{secret}", stored)
+
+
+@dataclass
+class Authenticator:
+    """Turns an ``Authorization`` header into a principal, or refuses with 401."""
+
+    mode: Mode
+    lookup: object = field(repr=False)  # AuditStore: has find_key(key_id)
+
+    def principal(self, authorization: str | None) -> Principal:
+        if self.mode == "open":
+            return OPEN
+        if not authorization:
+            raise Unauthorized("no API key: send 'Authorization: Bearer lgw_...'")
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("the Authorization header must be 'Bearer <API key>'")
+        match = KEY_PATTERN.match(token.strip())
+        if match is None:
+            raise Unauthorized("that is not an API key of this gateway")
+        key_id, secret = match.groups()
+        stored = self.lookup.find_key(key_id)  # type: ignore[attr-defined]
+        if stored is None or not hmac.compare_digest(stored.secret_hash, hash_secret(secret)):
+            raise Unauthorized("unknown API key")
+        if stored.revoked_at is not None:
+            raise Unauthorized(f"this API key was revoked at {stored.revoked_at}")
+        return Principal(stored.agent, stored.scopes, key_id)
