@@ -142,16 +142,25 @@ async def _connect_and_verify(registry: Any) -> list[str]:
 @app.command()
 def tools(
     config: ConfigDir,
-    format: Annotated[str, typer.Option("--format", help="json or openai")] = "json",
+    format: Annotated[str, typer.Option("--format", help="json, openai or mcp")] = "json",
 ) -> None:
     """Print the tools a config defines, as agents see them."""
     registry = _registry(config)
     if format == "openai":
         _print_json([tool.openai() for tool in registry.tools.values()])
+    elif format == "mcp":
+        from gateway.api.mcp import mcp_tool
+
+        _print_json(
+            [
+                mcp_tool(tool).model_dump(mode="json", by_alias=True, exclude_none=True)
+                for tool in registry.tools.values()
+            ]
+        )
     elif format == "json":
         _print_json([tool.listing for tool in registry.tools.values()])
     else:
-        raise typer.BadParameter("--format must be json or openai")
+        raise typer.BadParameter("--format must be json, openai or mcp")
 
 
 @app.command()

@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 
 from gateway.api import audit, calls, health, tools
 from gateway.api.fastpath import FastCallPath
+from gateway.api.mcp import McpEndpoint
 from gateway.api.responses import JSON, error_response
 from gateway.errors import GatewayError, InvalidArguments, MethodNotAllowed, RouteNotFound
 from gateway.runtime import Gateway
@@ -22,13 +23,16 @@ def create_app(
     """An app serving the gateway built by ``gateway_factory`` at start-up; with
     ``watch_config_s``, it reloads the config directory when its files change."""
 
+    mcp = McpEndpoint(lambda: app.state.gateway)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         gateway = gateway_factory()
         await gateway.start(watch_config_s)
         app.state.gateway = gateway
         try:
-            yield
+            async with mcp.running():
+                yield
         finally:
             await gateway.stop()
 
@@ -73,4 +77,4 @@ def create_app(
     async def unexpected(request: Request, exc: Exception) -> JSON:
         return error_response(GatewayError(f"internal error: {type(exc).__name__}"))
 
-    return FastCallPath(app)
+    return FastCallPath(app, mcp)

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.api.responses import challenge
 from gateway.api.tools import MAX_BODY_BYTES, handle_call, status_of
@@ -23,14 +23,18 @@ _JSON = [(b"content-type", b"application/json")]
 
 
 class FastCallPath:
-    def __init__(self, app: FastAPI) -> None:
+    def __init__(self, app: FastAPI, mcp: ASGIApp | None = None) -> None:
         self.app = app
+        self.mcp = mcp
 
     @property
     def state(self) -> Any:
         return self.app.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.mcp is not None and scope["type"] == "http" and scope["path"].rstrip("/") == "/mcp":
+            await self.mcp(scope, receive, send)
+            return
         if scope["type"] == "http" and scope["method"] == "POST":
             path: str = scope["path"]
             if path.startswith(PREFIX) and path.endswith(SUFFIX):

@@ -207,3 +207,11 @@ def test_audit_checkpoint_verify_export_and_verify_the_bundle_elsewhere(
     assert tampered.returncode == 1
     assert tampered.stderr.startswith("FAILED at record ")
     assert "does not match the leaf hash the bundle lists" in tampered.stderr
+
+
+def test_tools_prints_mcp_tool_definitions_with_hints() -> None:
+    tools = {t["name"]: t for t in json_out(run("tools", "mappings/demo", "--format", "mcp"))}
+    assert tools["get_customer"]["annotations"]["readOnlyHint"] is True
+    assert tools["record_posting"]["annotations"]["destructiveHint"] is True
+    assert tools["get_customer"]["inputSchema"]["type"] == "object"
+    assert "$schema" not in tools["get_customer"]["inputSchema"]

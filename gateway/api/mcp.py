@@ -1,0 +1,155 @@
+"""The same tools over MCP (streamable HTTP at ``/mcp``), with the official MCP Python SDK.
+
+``tools/list`` shows the tools the caller's API key may call, each with its input and output
+schema and the hints its declaration implies (``readOnlyHint`` for reads, ``destructiveHint``
+for writes, ``idempotentHint`` from ``idempotent``). ``tools/call`` goes through the very
+same ``Gateway.call`` as REST: validation, scopes, mapping, audit record. A result comes
+back as structured content (and as JSON text for clients that read only text); an error is
+an MCP tool error carrying the gateway's error object, code included. The call id, trace id
+and receipt travel in the result's ``_meta``.
+
+The endpoint is stateless (a fresh transport per request, JSON responses): any replica can
+answer any request, and the API key is checked on every one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from mcp import types
+from mcp.server.lowlevel.server import Server
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.types import Receive, Scope, Send
+
+from gateway.api.responses import challenge
+from gateway.errors import GatewayError
+from gateway.policy.auth import Principal
+from gateway.registry import Tool
+from gateway.runtime import Gateway
+
+PATH = "/mcp"
+_SCHEMA_KEYS = ("$schema", "examples")
+
+
+def mcp_tool(tool: Tool) -> types.Tool:
+    write = tool.config.effect == "write"
+    return types.Tool(
+        name=tool.name,
+        description=tool.config.description,
+        input_schema={k: v for k, v in tool.input_schema.items() if k not in _SCHEMA_KEYS},
+        output_schema=_object_schema(tool.output_schema),
+        annotations=types.ToolAnnotations(
+            read_only_hint=not write,
+            destructive_hint=write,
+            idempotent_hint=tool.config.is_idempotent,
+            open_world_hint=False,
+        ),
+    )
+
+
+def _object_schema(schema: dict[str, Any]) -> dict[str, Any] | None:
+    """MCP clients validate structured results against it; only object schemas qualify."""
+    if schema.get("type") != "object":
+        return None
+    return {k: v for k, v in schema.items() if k not in _SCHEMA_KEYS}
+
+
+def _text(value: Any) -> list[types.TextContent]:
+    return [types.TextContent(type="text", text=orjson.dumps(value, default=str).decode())]
+
+
+class McpEndpoint:
+    """``/mcp``: authenticates each request, then hands it to the SDK's session manager."""
+
+    def __init__(self, gateway_of: Callable[[], Gateway]) -> None:
+        self._gateway_of = gateway_of
+        self.server: Server[Any] = Server(
+            "legacy-gateway",
+            version="1",
+            instructions="Legacy systems (SOAP, ODBC, queues) as typed, recorded tools.",
+            on_list_tools=self._list_tools,
+            on_call_tool=self._call_tool,
+        )
+        self.manager = StreamableHTTPSessionManager(
+            self.server,
+            json_response=True,
+            stateless=True,
+            # API keys guard the endpoint; browsers' DNS rebinding cannot bring one along.
+            security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+        )
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        async with self.manager.run():
+            yield
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = dict(scope.get("headers") or [])
+        authorization = headers.get(b"authorization")
+        try:
+            self._gateway_of().auth.principal(authorization.decode() if authorization else None)
+        except GatewayError as exc:
+            body = orjson.dumps({"error": exc.to_dict()})
+            extra = [(k.encode(), v.encode()) for k, v in challenge(exc).items()]
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": exc.status,
+                    "headers": [(b"content-type", b"application/json"), *extra],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.manager.handle_request(scope, receive, send)
+
+    def _caller(self, ctx: Any) -> tuple[Gateway, Principal, Any]:
+        gateway = self._gateway_of()
+        request = ctx.request
+        headers = request.headers if request is not None else {}
+        return gateway, gateway.auth.principal(headers.get("authorization")), headers
+
+    async def _list_tools(self, ctx: Any, params: Any) -> types.ListToolsResult:
+        gateway, caller, _ = self._caller(ctx)
+        return types.ListToolsResult(tools=[mcp_tool(t) for t in gateway.visible_tools(caller)])
+
+    async def _call_tool(
+        self, ctx: Any, params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
+        gateway, caller, headers = self._caller(ctx)
+        context: dict[str, Any] = {"transport": "mcp"}
+        if ctx.meta is not None:
+            extra = (
+                ctx.meta.model_dump(exclude_none=True) if hasattr(ctx.meta, "model_dump") else {}
+            )
+            context.update({k: v for k, v in extra.items() if isinstance(v, str | int | float)})
+        try:
+            result = await gateway.call(
+                params.name,
+                dict(params.arguments or {}),
+                context,
+                traceparent=headers.get("traceparent"),
+                idempotency_key=headers.get("idempotency-key"),
+                caller=caller,
+            )
+        except GatewayError as exc:
+            error = {"error": exc.to_dict()}
+            return types.CallToolResult(
+                content=_text(error), structured_content=error, is_error=True
+            )
+        meta = {
+            "legacy_gateway": {
+                "call_id": result.call_id,
+                "trace_id": result.trace_id,
+                "status": result.status,
+                "receipt": result.receipt,
+                "replayed": result.replayed,
+            }
+        }
+        structured = result.result if isinstance(result.result, dict) else {"result": result.result}
+        return types.CallToolResult(
+            content=_text(result.result), structured_content=structured, _meta=meta
+        )
