@@ -100,6 +100,18 @@ class NullStore(AuditStore):
     def release_key(self, scope: str, key: str, call_id: str) -> None:
         return None
 
+    def add_approval(self, approval: Any) -> None:
+        return None
+
+    def get_approval(self, approval_id: str) -> Any:
+        return None
+
+    def pending_approvals(self) -> list[Any]:
+        return []
+
+    def settle_approval(self, approval: Any) -> bool:
+        return False
+
     def add_key(self, key: Any) -> None:
         return None
 

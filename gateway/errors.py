@@ -12,6 +12,10 @@ GatewayError
 ├── Unauthorized              401 unauthorized         no API key, or an unknown or revoked one
 ├── Forbidden                 403 forbidden            the key's scopes do not cover it
 ├── ToolNotFound              404 tool_not_found
+├── ApprovalNotFound          404 approval_not_found
+├── ApprovalDecided           409 approval_decided     someone decided it already
+├── ApprovalStale             409 approval_stale       the request would no longer be the preview
+├── ApprovalExpired           410 approval_expired
 ├── CallNotFound              404 call_not_found
 ├── RouteNotFound             404 not_found            no such endpoint
 ├── MethodNotAllowed          405 method_not_allowed
@@ -104,6 +108,26 @@ class Forbidden(GatewayError):
 class ToolNotFound(GatewayError):
     code = "tool_not_found"
     status = 404
+
+
+class ApprovalNotFound(GatewayError):
+    code = "approval_not_found"
+    status = 404
+
+
+class ApprovalDecided(GatewayError):
+    code = "approval_decided"
+    status = 409
+
+
+class ApprovalStale(GatewayError):
+    code = "approval_stale"
+    status = 409
+
+
+class ApprovalExpired(GatewayError):
+    code = "approval_expired"
+    status = 410
 
 
 class CallNotFound(GatewayError):

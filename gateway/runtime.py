@@ -16,7 +16,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +27,19 @@ from gateway.audit.store import AuditStore
 from gateway.audit.views import call_view
 from gateway.config.loader import LoadedConfig, config_files, load_config
 from gateway.errors import (
+    ApprovalDecided,
+    ApprovalExpired,
+    ApprovalNotFound,
+    ApprovalStale,
     BackendUnavailable,
     CallNotFound,
     ConfigError,
+    Forbidden,
     GatewayError,
     IdempotencyKeyReused,
     ToolNotFound,
 )
+from gateway.policy.approvals import Approval, new_approval_id, preview_hash
 from gateway.policy.auth import Authenticator, Mode, Principal
 from gateway.policy.idempotency import check_key, fingerprint, replayed_answer
 from gateway.registry import Registry, Tool, build_registry
@@ -343,6 +349,7 @@ class Gateway:
         cursor: str | None = None,
         idempotency_key: str | None = None,
         caller: Principal | None = None,
+        approval: Approval | None = None,
     ) -> CallResult:
         generation = self._current
         tool = self.tool(name)
@@ -351,7 +358,8 @@ class Gateway:
             principal = caller.name
         if idempotency_key is not None:
             check_key(idempotency_key)
-        call_id = str(uuid.uuid4())
+        # An approved call keeps the id it was previewed under: one call, one record.
+        call_id = approval.call_id if approval is not None else str(uuid.uuid4())
         trace_id, parent_span = trace_ids(traceparent)
         span = start_call(
             name,
@@ -367,7 +375,7 @@ class Gateway:
         try:
             answer = await self._call(
                 generation, tool, call_id, span, parent_span, arguments, context, principal,
-                dry_run, cursor, idempotency_key,
+                dry_run, cursor, idempotency_key, approval,
             )  # fmt: skip
         except GatewayError as exc:
             span.end(exc.code, exc.message)
@@ -395,6 +403,7 @@ class Gateway:
         dry_run: bool,
         cursor: str | None,
         idempotency_key: str | None,
+        approval: Approval | None = None,
     ) -> CallResult:
         name, trace_id = tool.name, span.trace_id
         config = generation.registry.config
@@ -424,6 +433,15 @@ class Gateway:
             exc.call_id = call_id
             self.store.append("call.rejected", call_id, {**intent, "error": exc.to_dict()}, record)
             raise
+        if tool.config.approval == "required" and not dry_run:
+            if approval is None:
+                return self._request_approval(tool, call_id, record, intent, arguments, params)
+            self._check_as_previewed(tool, params, approval)
+            intent["approval"] = {
+                "approval_id": approval.approval_id,
+                "approved_by": approval.decided_by,
+                "approved_at": approval.decided_at,
+            }
         if idempotency_key is not None and not dry_run:
             scope = principal
             first = self.store.claim_key(
@@ -521,6 +539,119 @@ class Gateway:
             return await tool.adapter.call(tool.prepared, params, ctx)
         finally:
             limit.release()
+
+    # ------------------------------------------------------------------ approvals
+
+    def _request_approval(
+        self,
+        tool: Tool,
+        call_id: str,
+        record: RecordContext,
+        intent: dict[str, Any],
+        arguments: dict[str, Any],
+        params: Any,
+    ) -> CallResult:
+        """Park a write that needs a person's approval; answer with its exact preview."""
+        preview = tool.adapter.render(tool.prepared, params)
+        now = dt.datetime.now(dt.UTC)
+        approval = Approval(
+            approval_id=new_approval_id(),
+            call_id=call_id,
+            tool=tool.name,
+            tool_version=tool.version,
+            principal=str(record.principal),
+            trace_id=str(record.trace_id),
+            span_id=record.span_id,
+            arguments=arguments,
+            context=intent["context"],
+            preview=preview,
+            preview_hash=preview_hash(preview),
+            requested_at=now.isoformat(),
+            expires_at=(now + dt.timedelta(seconds=tool.config.approval_ttl_s)).isoformat(),
+        )
+        self.store.add_approval(approval)
+        body = {**intent, "approval_id": approval.approval_id, "preview": preview,
+                "expires_at": approval.expires_at}  # fmt: skip
+        stored = self.store.append("approval.requested", call_id, body, record)
+        result = {
+            "approval_id": approval.approval_id,
+            "preview": preview,
+            "expires_at": approval.expires_at,
+            "decide": f"/v1/approvals/{approval.approval_id}",
+        }
+        return CallResult(
+            call_id, str(record.trace_id), "awaiting_approval", result, receipt_of(stored)
+        )
+
+    @staticmethod
+    def _check_as_previewed(tool: Tool, params: Any, approval: Approval) -> None:
+        if tool.version != approval.tool_version:
+            raise ApprovalStale(
+                f"tool '{tool.name}' changed since the preview was approved; nothing was sent. "
+                "Call it again for a new preview and approval"
+            )
+        if preview_hash(tool.adapter.render(tool.prepared, params)) != approval.preview_hash:
+            raise ApprovalStale(
+                "the request would differ from the approved preview; nothing was sent"
+            )
+
+    def approvals(self, caller: Principal) -> list[dict[str, Any]]:
+        caller.require("approve", "see approvals")
+        now = dt.datetime.now(dt.UTC)
+        return [a.listing() for a in self.store.pending_approvals() if not a.expired(now)]
+
+    async def decide(
+        self, approval_id: str, approve: bool, approver: Principal, comment: str | None = None
+    ) -> dict[str, Any]:
+        """A person's decision on a parked write; an approval runs it as previewed."""
+        approver.require("approve", "decide approvals")
+        approval = self.store.get_approval(approval_id)
+        if approval is None:
+            raise ApprovalNotFound(f"no approval with id '{approval_id}'")
+        if approval.status != "pending":
+            raise ApprovalDecided(
+                f"approval {approval_id} was already {approval.status} by "
+                f"{approval.decided_by} at {approval.decided_at}"
+            )
+        now = dt.datetime.now(dt.UTC)
+        context = RecordContext(
+            approval.trace_id, approval.span_id, approver.name, self.config.version
+        )
+        if approval.expired(now):
+            expired = approval.decided("expired", "gateway", now.isoformat(), None)
+            if self.store.settle_approval(expired):
+                self.store.append(
+                    "approval.expired", approval.call_id,
+                    {"approval_id": approval_id, "expires_at": approval.expires_at}, context,
+                )  # fmt: skip
+            raise ApprovalExpired(f"approval {approval_id} expired at {approval.expires_at}")
+        if approver.name == approval.principal:
+            raise Forbidden(f"'{approver.name}' asked for this call and cannot approve it too")
+        decision = approval.decided(
+            "approved" if approve else "rejected", approver.name, now.isoformat(), comment
+        )
+        if not self.store.settle_approval(decision):
+            raise ApprovalDecided(f"approval {approval_id} was decided by someone else meanwhile")
+        self.store.append(
+            "approval.decided",
+            approval.call_id,
+            {"approval_id": approval_id, "decision": decision.status, "by": approver.name,
+             "comment": comment},
+            context,
+        )  # fmt: skip
+        if not approve:
+            return {"approval_id": approval_id, "call_id": approval.call_id, "status": "rejected"}
+        grant = replace(decision, arguments=approval.arguments)
+        parent = f"00-{approval.trace_id}-{approval.span_id}-01" if approval.span_id else None
+        result = await self.call(
+            approval.tool,
+            dict(approval.arguments or {}),
+            approval.context,
+            principal=approval.principal,
+            traceparent=parent,
+            approval=grant,
+        )
+        return {**result.as_dict(), "approval_id": approval_id}
 
     def _replay(
         self,

@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
-from gateway.api import audit, calls, health, tools
+from gateway.api import approvals, audit, calls, health, tools
 from gateway.api.fastpath import FastCallPath
 from gateway.api.mcp import McpEndpoint
 from gateway.api.responses import JSON, error_response
@@ -46,6 +46,7 @@ def create_app(
     app.include_router(tools.router)
     app.include_router(calls.router)
     app.include_router(audit.router)
+    app.include_router(approvals.router)
     app.include_router(health.router)
 
     @app.exception_handler(GatewayError)

@@ -88,8 +88,8 @@ async def call_tool(
 
 
 def status_of(answer: dict[str, Any]) -> int:
-    """202 for a submitted call still waiting for its reply, 200 for an answered one."""
-    return 202 if answer.get("status") == "pending" else 200
+    """202 for a call still waiting (for a queue's reply, or a person's approval), else 200."""
+    return 202 if answer.get("status") in ("pending", "awaiting_approval") else 200
 
 
 async def handle_call(

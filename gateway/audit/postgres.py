@@ -31,6 +31,7 @@ from gateway.audit.store import (
     now,
 )
 from gateway.errors import AuditUnavailable, DependencyMissing
+from gateway.policy.approvals import Approval
 from gateway.policy.auth import StoredKey
 
 _SCHEMA = """
@@ -51,6 +52,11 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     size BIGINT PRIMARY KEY, root BYTEA NOT NULL, at TEXT NOT NULL, note TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS pruned (end_idx BIGINT PRIMARY KEY, at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS approvals (
+    approval_id TEXT PRIMARY KEY,
+    status      TEXT NOT NULL,
+    data        TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS api_keys (
     key_id TEXT PRIMARY KEY, agent TEXT NOT NULL, secret_hash TEXT NOT NULL,
     scopes TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT
@@ -285,6 +291,34 @@ class PostgresStore(GroupCommitStore):
                 "DELETE FROM idempotency_keys WHERE scope = %s AND key = %s AND call_id = %s",
                 (scope, key, call_id),
             )
+
+    def add_approval(self, approval: Approval) -> None:
+        with self._reading() as db:
+            db.execute(
+                "INSERT INTO approvals VALUES (%s, %s, %s)",
+                (approval.approval_id, approval.status, approval.to_json().decode()),
+            )
+
+    def get_approval(self, approval_id: str) -> Approval | None:
+        with self._reading() as db:
+            row = db.execute(
+                "SELECT data FROM approvals WHERE approval_id = %s", (approval_id,)
+            ).fetchone()
+        return Approval.from_json(row[0]) if row else None
+
+    def pending_approvals(self) -> list[Approval]:
+        with self._reading() as db:
+            rows = db.execute("SELECT data FROM approvals WHERE status = 'pending'").fetchall()
+        return sorted((Approval.from_json(r[0]) for r in rows), key=lambda a: a.requested_at)
+
+    def settle_approval(self, approval: Approval) -> bool:
+        with self._reading() as db:
+            changed = db.execute(
+                "UPDATE approvals SET status = %s, data = %s "
+                "WHERE approval_id = %s AND status = 'pending'",
+                (approval.status, approval.to_json().decode(), approval.approval_id),
+            ).rowcount
+        return bool(changed)
 
     def add_key(self, key: StoredKey) -> None:
         with self._reading() as db:

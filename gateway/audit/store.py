@@ -31,6 +31,7 @@ import orjson
 
 from gateway.audit.records import RecordContext, StoredRecord, decode, encode
 from gateway.errors import AuditUnavailable
+from gateway.policy.approvals import Approval
 from gateway.policy.auth import StoredKey
 
 Entry = tuple[str, str | None, dict[str, Any]]
@@ -59,6 +60,11 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 CREATE TABLE IF NOT EXISTS pruned (
     end_idx INTEGER PRIMARY KEY,
     at      TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS approvals (
+    approval_id TEXT PRIMARY KEY,
+    status      TEXT NOT NULL,
+    data        TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS api_keys (
     key_id      TEXT PRIMARY KEY,
@@ -184,6 +190,21 @@ class AuditStore(ABC):
     @abstractmethod
     def release_key(self, scope: str, key: str, call_id: str) -> None:
         """Give a key back when its call never started (the intent could not be written)."""
+
+    # Approvals wait beside the log too: their arguments may hold sensitive values in clear.
+
+    @abstractmethod
+    def add_approval(self, approval: Approval) -> None: ...
+
+    @abstractmethod
+    def get_approval(self, approval_id: str) -> Approval | None: ...
+
+    @abstractmethod
+    def pending_approvals(self) -> list[Approval]: ...
+
+    @abstractmethod
+    def settle_approval(self, approval: Approval) -> bool:
+        """Record a decision if the approval is still pending; False if someone was first."""
 
     # API keys live beside the log (not in it: a revocation changes a row); creating and
     # revoking one is also a record of the log.
@@ -520,6 +541,34 @@ class SQLiteStore(GroupCommitStore):
                 "DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND call_id = ?",
                 (scope, key, call_id),
             )
+
+    def add_approval(self, approval: Approval) -> None:
+        with self._reading() as db:
+            db.execute(
+                "INSERT INTO approvals VALUES (?, ?, ?)",
+                (approval.approval_id, approval.status, approval.to_json().decode()),
+            )
+
+    def get_approval(self, approval_id: str) -> Approval | None:
+        with self._reading() as db:
+            row = db.execute(
+                "SELECT data FROM approvals WHERE approval_id = ?", (approval_id,)
+            ).fetchone()
+        return Approval.from_json(row[0]) if row else None
+
+    def pending_approvals(self) -> list[Approval]:
+        with self._reading() as db:
+            rows = db.execute("SELECT data FROM approvals WHERE status = 'pending'").fetchall()
+        return sorted((Approval.from_json(r[0]) for r in rows), key=lambda a: a.requested_at)
+
+    def settle_approval(self, approval: Approval) -> bool:
+        with self._reading() as db:
+            changed = db.execute(
+                "UPDATE approvals SET status = ?, data = ? "
+                "WHERE approval_id = ? AND status = 'pending'",
+                (approval.status, approval.to_json().decode(), approval.approval_id),
+            ).rowcount
+        return bool(changed)
 
     def add_key(self, key: StoredKey) -> None:
         with self._reading() as db:

@@ -26,7 +26,24 @@ def call_view(call_id: str, records: list[StoredRecord]) -> dict[str, Any]:
     interactions: list[dict[str, Any]] = []
     for record in records:
         body = record.body
-        if record.kind in ("call.intent", "call.rejected"):
+        if record.kind == "approval.requested":
+            view.update({key: body.get(key) for key in _INTENT_KEYS})
+            view["started_at"] = record.at
+            view["status"] = "awaiting_approval"
+            view["approval"] = {
+                "approval_id": body.get("approval_id"),
+                "preview": body.get("preview"),
+                "expires_at": body.get("expires_at"),
+            }
+        elif record.kind in ("approval.decided", "approval.expired"):
+            decision = body.get("decision", "expired")
+            view.setdefault("approval", {}).update(
+                decision=decision, decided_by=body.get("by"), decided_at=record.at,
+                comment=body.get("comment"),
+            )  # fmt: skip
+            if decision != "approved":
+                view.update(status=decision, finished_at=record.at)
+        elif record.kind in ("call.intent", "call.rejected"):
             view.update({key: body.get(key) for key in _INTENT_KEYS})
             if "idempotency_key" in body:
                 view["idempotency_key"] = body["idempotency_key"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from gateway.mapping.spec import InputField, OutputSpec, RequestSpec, StrictModel
 
@@ -65,6 +65,14 @@ class ToolConfig(StrictModel):
     message: MessageSpec | None = Field(
         None, description="For queue backends: exchange, routing key and content type."
     )
+    approval: Literal["none", "required"] = Field(
+        "none",
+        description="required: a call answers 202 with a preview, and runs only once a person "
+        "with the approve scope approves it (writes only).",
+    )
+    approval_ttl_s: int = Field(
+        3600, ge=60, le=7 * 86400, description="How long a preview waits for its decision."
+    )
     input: dict[str, InputField] = Field(default_factory=dict)
     output: OutputSpec = Field(default_factory=OutputSpec)
     request: RequestSpec | None = Field(
@@ -77,6 +85,12 @@ class ToolConfig(StrictModel):
         default_factory=list,
         description="Results as the agent gets them; each must match the output schema.",
     )
+
+    @model_validator(mode="after")
+    def _approval_only_for_writes(self) -> ToolConfig:
+        if self.approval == "required" and self.effect != "write":
+            raise ValueError("approval: required is for tools with effect: write")
+        return self
 
     @property
     def is_idempotent(self) -> bool:
