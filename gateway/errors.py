@@ -21,7 +21,7 @@ GatewayError
 ├── MethodNotAllowed          405 method_not_allowed
 ├── RequestTooLarge           413 request_too_large
 ├── InvalidArguments          422 invalid_arguments    names the failing field(s)
-├── IdempotencyKeyReused      422 idempotency_key_reused  same key, other tool or arguments
+├── IdempotencyKeyReused      409 idempotency_key_reused  same key, other tool or arguments
 ├── CallInProgress            409 call_in_progress     the key's first call has not ended yet
 ├── ReplayedError             (as recorded)            a repeated key's first call failed so
 ├── AuditUnavailable          503 audit_unavailable    the record cannot be written: call refused
@@ -32,7 +32,9 @@ GatewayError
     ├── MappingFailed         502 mapping_failed       a legacy value the output mapping cannot map
     ├── MessageUnroutable     502 message_unroutable   no queue is bound for the message
     ├── LegacyTimeout         504 legacy_timeout       retryable
-    └── BackendUnavailable    503 backend_unavailable  connection refused, DNS... retryable
+    ├── BackendUnavailable    503 backend_unavailable  connection refused, DNS... retryable
+    │   └── CircuitOpen       503 circuit_open         the backend failed too often: left alone
+    └── RateLimited           429 rate_limited         this agent calls this backend too fast
 """
 
 from __future__ import annotations
@@ -164,7 +166,7 @@ class IdempotencyKeyReused(GatewayError):
     """An Idempotency-Key came back with another tool or other arguments than its first call."""
 
     code = "idempotency_key_reused"
-    status = 422
+    status = 409
 
 
 class CallInProgress(GatewayError):
@@ -261,6 +263,20 @@ class LegacyTimeout(LegacyError):
 class BackendUnavailable(LegacyError):
     code = "backend_unavailable"
     status = 503
+    retryable = True
+
+
+class CircuitOpen(BackendUnavailable):
+    """The backend failed too often in a row; calls are refused until a probe succeeds."""
+
+    code = "circuit_open"
+
+
+class RateLimited(LegacyError):
+    """An agent calls a backend faster than its rate limit allows."""
+
+    code = "rate_limited"
+    status = 429
     retryable = True
 
 

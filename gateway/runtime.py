@@ -42,6 +42,7 @@ from gateway.errors import (
 from gateway.policy.approvals import Approval, new_approval_id, preview_hash
 from gateway.policy.auth import Authenticator, Mode, Principal
 from gateway.policy.idempotency import check_key, fingerprint, replayed_answer
+from gateway.policy.protection import CircuitBreaker, RateLimiter, with_retries
 from gateway.registry import Registry, Tool, build_registry
 from gateway.suggest import did_you_mean
 from gateway.trace import CallSpan, late_interaction, start_call
@@ -98,15 +99,27 @@ class Generation:
 
     registry: Registry
     limits: dict[str, asyncio.Semaphore]
+    breakers: dict[str, CircuitBreaker]
+    rate_limits: dict[str, RateLimiter]
     active: int = 0
 
     @classmethod
     def of(cls, registry: Registry) -> Generation:
-        limits = {
-            name: asyncio.Semaphore(backend.max_concurrency)
-            for name, backend in registry.config.backends.items()
-        }
-        return cls(registry, limits)
+        backends = registry.config.backends.items()
+        return cls(
+            registry,
+            {name: asyncio.Semaphore(backend.max_concurrency) for name, backend in backends},
+            {
+                name: CircuitBreaker(name, backend.circuit_breaker)
+                for name, backend in backends
+                if backend.circuit_breaker is not None
+            },
+            {
+                name: RateLimiter(name, backend.rate_limit)
+                for name, backend in backends
+                if backend.rate_limit is not None
+            },
+        )
 
 
 class Gateway:
@@ -469,8 +482,9 @@ class Gateway:
                 result: Any = {"request": tool.adapter.render(tool.prepared, params)}
             else:
                 answer = await self._invoke(
-                    generation, tool, params, call_id, trace_id, on_record, cursor, idempotency_key
-                )
+                    generation, tool, params, call_id, trace_id, on_record, cursor,
+                    idempotency_key, principal,
+                )  # fmt: skip
                 if isinstance(answer, Submitted):
                     return self._submitted(call_id, record, started, interactions, answer)
                 result = self._result(tool, answer)
@@ -510,6 +524,7 @@ class Gateway:
         record: Callable[[Interaction], None],
         cursor: str | None = None,
         idempotency_key: str | None = None,
+        principal: str = "anonymous",
     ) -> Any:
         backend = tool.config.backend
         backends = generation.registry.config.backends
@@ -523,6 +538,12 @@ class Gateway:
             cursor=cursor,
             idempotency_key=idempotency_key,
         )
+        rate_limit = generation.rate_limits.get(backend)
+        if rate_limit is not None:
+            rate_limit.admit(principal)
+        breaker = generation.breakers.get(backend)
+        if breaker is not None:
+            breaker.admit()
         limit = generation.limits[backend]
         try:
             if limit.locked():
@@ -535,10 +556,24 @@ class Gateway:
                 f"backend {backend} is at its concurrency limit "
                 f"({backends[backend].max_concurrency}); try again shortly"
             ) from None
-        try:
+
+        async def attempt(number: int) -> Any:
+            ctx.attempt = number  # each attempt is an interaction of its own on the record
             return await tool.adapter.call(tool.prepared, params, ctx)
+
+        try:
+            answer = await with_retries(
+                backends[backend].retries, tool.config.is_idempotent, attempt
+            )
+        except BaseException as exc:
+            if breaker is not None:
+                breaker.failed(exc)
+            raise
         finally:
             limit.release()
+        if breaker is not None:
+            breaker.succeeded()
+        return answer
 
     # ------------------------------------------------------------------ approvals
 

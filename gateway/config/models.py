@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from gateway.mapping.spec import InputField, OutputSpec, RequestSpec, StrictModel
+from gateway.policy.protection import BreakerSpec, RateLimitSpec, RetrySpec
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 
@@ -24,6 +25,13 @@ class BackendConfig(StrictModel):
     max_concurrency: int = Field(
         4, ge=1, le=1024, description="Calls in flight at once: legacy hosts break under load."
     )
+    retries: RetrySpec | None = Field(
+        None, description="Try idempotent calls again after failures that may pass."
+    )
+    circuit_breaker: BreakerSpec | None = Field(
+        None, description="Leave the backend alone for a while after failures in a row."
+    )
+    rate_limit: RateLimitSpec | None = Field(None, description="Calls a second, per agent.")
 
 
 class MessageSpec(StrictModel):

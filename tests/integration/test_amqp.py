@@ -270,7 +270,7 @@ def test_a_repeated_idempotency_key_answers_without_sending_again(
     assert order_service.placed_by_message == placed  # nothing new reached the host
 
     other = call(amqp_client, "place_order", {**arguments, "quantity": 4}, idempotency_key=key)
-    assert other.status_code == 422
+    assert other.status_code == 409
     assert error_of(other)["code"] == "idempotency_key_reused"
 
     record = call_record(amqp_client, call_id)

@@ -62,7 +62,7 @@ def test_the_same_key_with_other_arguments_is_refused(
     assert update(demo_client, ADDRESS, key).status_code == 200
     watch = EstateWatch(estate)
     other = update(demo_client, {**ADDRESS, "city": "Berlin"}, key)
-    assert other.status_code == 422
+    assert other.status_code == 409
     error = error_of(other)
     assert error["code"] == "idempotency_key_reused"
     assert "fresh key" in error["message"]
