@@ -20,6 +20,7 @@ BUILTIN: dict[str, str] = {
     "soap": "adapters.soap:SoapAdapter",
     "odbc": "adapters.odbc:OdbcAdapter",
     "amqp": "adapters.amqp:AmqpAdapter",
+    "http": "adapters.http:HttpAdapter",
 }
 
 

@@ -110,6 +110,11 @@ class EstateServer:
         return self.base_url + CUSTOMER_MASTER_PATH
 
     @property
+    def crm_url(self) -> str:
+        """The REST/JSON face of the customer master (``/crm/customers/{CUSTNO}``)."""
+        return self.base_url + "/crm"
+
+    @property
     def customer_master_soap12_url(self) -> str:
         return self.base_url + CUSTOMER_MASTER_SOAP12_PATH
 

@@ -30,6 +30,7 @@ from typing import Any, Final
 
 from lxml import etree
 
+from estate.crm_rest import CrmRest
 from estate.customers import CustomerStore
 from estate.envelope import (
     SOAP11_NS,
@@ -93,6 +94,7 @@ class EstateApp:
         wsdl_dir: Path = DEFAULT_WSDL_DIR,
     ) -> None:
         self.customer_master = CustomerMasterService(store, hostile=hostile)
+        self.crm = CrmRest(store)
         self.fx_rates = FxRatesService()
         self.hostile = hostile
         self.credentials = credentials
@@ -143,6 +145,12 @@ class EstateApp:
         path: str = scope["path"]
         if path == "/healthz":
             return Reply(200, _TEXT, b"ok")
+        if self.crm.handles(path):
+            self.received.append(
+                ReceivedRequest("GET", path, scope["query_string"].decode(), {}, b"")
+            )
+            status, content_type, answer = self.crm.get(path, scope["query_string"])
+            return Reply(status, content_type, answer)
         template = self._wsdl.get(path)
         if template is None:
             return Reply(404, _TEXT, b"not found")
@@ -190,6 +198,9 @@ class EstateApp:
         path: str = scope["path"]
         query = scope["query_string"].decode("latin-1")
         self.received.append(ReceivedRequest("POST", path, query, headers, body))
+        if self.crm.handles(path):
+            status, content_type, answer = self.crm.post(path, body)
+            return Reply(status, content_type, answer)
         service = self._services.get(path)
         if service is None:
             return Reply(404, _TEXT, b"not found")

@@ -64,6 +64,7 @@ def run_demo(host: str, port: int, estate_port: int, audit_db: Path) -> None:
     estate.start()
     os.environ["CUSTOMER_MASTER_URL"] = f"{estate.base_url}/customer-master"
     os.environ["FX_RATES_URL"] = f"{estate.base_url}/fx-rates"
+    os.environ["CRM_URL"] = estate.crm_url
     ledger = create_ledger(
         Path(os.environ.get("LEDGER_DB", audit_db.parent / "ledger.sqlite")).resolve()
     )
@@ -74,6 +75,7 @@ def run_demo(host: str, port: int, estate_port: int, audit_db: Path) -> None:
         f"""
 legacy-gateway demo
   legacy estate (SOAP): {estate.base_url}/customer-master?wsdl
+  legacy CRM (REST):    {estate.crm_url}/customers/10000001
   legacy ledger (ODBC): {ledger}
   order host (AMQP):    {orders_line}
   gateway (agents):     {base}   (API docs: {base}/docs)

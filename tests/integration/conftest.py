@@ -114,6 +114,7 @@ def estate_env(
         "LEDGER_DB": str(ledger_db),
         "CUSTOMER_MASTER_URL": estate.customer_master_url,
         "FX_RATES_URL": estate.fx_rates_url,
+        "CRM_URL": estate.crm_url,
         "TEST_CM_URL": estate.customer_master_url,
         "TEST_CM12_URL": estate.customer_master_soap12_url,
         "TEST_FX_URL": estate.fx_rates_url,

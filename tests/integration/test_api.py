@@ -47,6 +47,8 @@ DEMO_TOOLS = {
     "order_status",
     "place_order",
     "cancel_order",
+    "get_customer_profile",
+    "add_contact_note",
 }
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -100,6 +102,8 @@ def test_the_tool_listing_describes_every_demo_tool(demo_client: TestClient) -> 
         "order_status": "read",
         "place_order": "write",
         "cancel_order": "write",
+        "get_customer_profile": "read",
+        "add_contact_note": "write",
     }
     assert tools["update_customer_address"]["idempotent"] is False
     assert tools["get_customer"]["input_schema"]["required"] == ["customer_number"]

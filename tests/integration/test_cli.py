@@ -40,7 +40,7 @@ def test_validate_accepts_the_demo_config() -> None:
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("ok:")
-    assert "4 backend(s), 12 tool(s)" in result.stdout
+    assert "5 backend(s), 14 tool(s)" in result.stdout
 
 
 def test_validate_names_the_file_line_and_key_of_each_problem(tmp_path: Path) -> None:
@@ -86,6 +86,8 @@ def test_tools_prints_openai_function_definitions() -> None:
         "order_status",
         "place_order",
         "cancel_order",
+        "get_customer_profile",
+        "add_contact_note",
     }
     assert all(f["type"] == "function" for f in functions)
     assert all(f["function"]["parameters"]["type"] == "object" for f in functions)

@@ -217,5 +217,6 @@ def test_readiness_is_ready_when_every_backend_answers(demo_client: TestClient) 
         "fx_rates",
         "ledger",
         "order_processing",
+        "crm",
     }
     assert all(check["ok"] for check in body["backends"].values())

@@ -1,0 +1,282 @@
+"""Plain HTTP legacy services (REST/JSON, XML over HTTP) as tools, on httpx.
+
+A tool's ``operation`` is a method and a path template: ``GET /customers/{CUSTNO}``. Input
+fields whose ``to:`` names a ``{placeholder}`` fill the path (URL-encoded); the others go to
+the query string for GET, DELETE and HEAD, and to the body otherwise: JSON by default, XML
+with ``request: {xml: ...}``, a record with ``request: {record: ...}``. Headers of the
+backend (API keys from ``${VAR}``s) go with every request and are committed, never recorded.
+
+Answers: JSON is parsed, XML read into plain values (or kept as an element for XPath
+outputs), anything else kept as text. A 4xx or 5xx answer is a 502 ``legacy_http_error``
+carrying the status and the start of the body (retryable for 429, 502, 503, 504).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+from urllib.parse import quote, urlsplit
+
+import httpx
+import orjson
+from lxml import etree
+from pydantic import Field, SecretStr
+
+from adapters.base import Adapter, BackendSetupError, CallContext, Health, Interaction
+from gateway.config.models import BackendConfig, ToolConfig
+from gateway.errors import (
+    BackendUnavailable,
+    GatewayError,
+    LegacyBadResponse,
+    LegacyHTTPError,
+    LegacyTimeout,
+)
+from gateway.mapping.redaction import blank_keys, commitment, sensitive_names
+from gateway.mapping.xml import HostileXML, element_to_value, hardened_parser, parse_untrusted
+
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
+RECORDED_BODY = 64 * 1024
+
+
+class HttpBackendConfig(BackendConfig):
+    """A legacy service spoken to over plain HTTP (REST/JSON or XML)."""
+
+    base_url: str = Field(description="http(s)://host[:port][/prefix] of the service.")
+    headers: dict[str, SecretStr] = Field(
+        default_factory=dict, description="Sent with every request; values never recorded."
+    )
+    verify_tls: bool = True
+    max_response_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+
+
+@dataclass(frozen=True)
+class PreparedRequest:
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
+    path: str
+    placeholders: tuple[str, ...]
+    xml_answer: bool
+    # Legacy names of sensitive fields: commitments in recorded bodies and queries.
+    sensitive: frozenset[str] = frozenset()
+
+
+class HttpAdapter(Adapter[HttpBackendConfig]):
+    name: ClassVar[str] = "http"
+    config_model: ClassVar[type[BackendConfig]] = HttpBackendConfig
+
+    def __init__(self, backend: str, config: HttpBackendConfig) -> None:
+        super().__init__(backend, config)
+        self._client: httpx.AsyncClient | None = None
+        self._parser = hardened_parser()
+
+    def load(self) -> None:
+        parts = urlsplit(self.config.base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise BackendSetupError("base_url", "base_url must be an http:// or https:// URL")
+
+    def operations(self) -> list[str]:
+        return [f"{method} /path" for method in METHODS]
+
+    def prepare(self, tool: ToolConfig) -> PreparedRequest:
+        method, _, path = tool.operation.strip().partition(" ")
+        method = method.upper()
+        if method not in METHODS or not path.startswith("/"):
+            raise BackendSetupError(
+                "operation", "an HTTP tool's operation is 'METHOD /path/{PARAM}', e.g. "
+                "'GET /customers/{CUSTNO}'",
+            )  # fmt: skip
+        placeholders = tuple(_PLACEHOLDER.findall(path))
+        targets = {(spec.to or name) for name, spec in tool.input.items()}
+        missing = [name for name in placeholders if name not in targets]
+        if missing:
+            raise BackendSetupError(
+                "operation", f"no input field maps to {{{missing[0]}}} (set to: {missing[0]})"
+            )
+        return PreparedRequest(
+            method,  # type: ignore[arg-type]
+            path,
+            placeholders,
+            tool.output.uses_xml,
+            sensitive_names(tool),
+        )
+
+    async def open(self) -> None:
+        self._client = httpx.AsyncClient(
+            base_url=self.config.base_url.rstrip("/"),
+            timeout=self.config.timeout_s,
+            verify=self.config.verify_tls,
+            limits=httpx.Limits(max_connections=self.config.max_concurrency),
+            headers={k: v.get_secret_value() for k, v in self.config.headers.items()},
+        )
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def check(self) -> Health:
+        if self._client is None:
+            return Health(False, "not open", 0.0)
+        started = time.perf_counter()
+        try:
+            response = await self._client.request("HEAD", "/", timeout=2)
+        except httpx.HTTPError as exc:
+            return Health(False, f"unreachable: {type(exc).__name__}", 0.0)
+        latency = (time.perf_counter() - started) * 1000
+        return Health(True, f"HTTP {response.status_code}", latency)
+
+    # ------------------------------------------------------------------ requests
+
+    def _build(self, prepared: PreparedRequest, params: Any) -> tuple[str, dict[str, Any], Any]:
+        """(path, query, body) of a request: the body is None, bytes, or JSON-able data."""
+        values = dict(params) if isinstance(params, dict) else {}
+        path = prepared.path
+        for name in prepared.placeholders:
+            value = values.pop(name, None)
+            if value is None:
+                raise GatewayError(f"path parameter {name} has no value")
+            path = path.replace(f"{{{name}}}", quote(str(value), safe=""))
+        if not isinstance(params, dict):  # an XML element or a record: the body itself
+            body: Any = (
+                etree.tostring(params, xml_declaration=True, encoding="utf-8")
+                if isinstance(params, etree._Element)
+                else params
+            )
+            return path, {}, body
+        if prepared.method in ("GET", "DELETE", "HEAD"):
+            return path, {k: v for k, v in values.items() if v is not None}, None
+        return path, {}, values
+
+    def _secret_headers(self) -> dict[str, str]:
+        return {k: commitment(v.get_secret_value()) for k, v in self.config.headers.items()}
+
+    def render(self, prepared: PreparedRequest, params: Any) -> dict[str, Any]:
+        path, query, body = self._build(prepared, params)
+        return {
+            "method": prepared.method,
+            "url": self.config.base_url.rstrip("/") + path,
+            "query": query,
+            "headers": self._secret_headers(),
+            "body": _shown(body),
+        }
+
+    async def call(self, prepared: PreparedRequest, params: Any, ctx: CallContext) -> Any:
+        if self._client is None:
+            raise BackendUnavailable(f"backend {self.backend} is not open")
+        path, query, body = self._build(prepared, params)
+        request_headers = {"traceparent": f"00-{ctx.trace_id}-{secrets.token_hex(8)}-01"}
+        content: bytes | None = None
+        if isinstance(body, bytes | bytearray):
+            content = bytes(body)
+            xml = content.lstrip().startswith(b"<")
+            request_headers["content-type"] = (
+                "application/xml" if xml else "application/octet-stream"
+            )
+        elif body is not None:
+            content = orjson.dumps(body, default=str)
+            request_headers["content-type"] = "application/json"
+        interaction = Interaction(
+            "http",
+            self.backend,
+            prepared.method + " " + prepared.path,
+            ctx.attempt,
+            {
+                "method": prepared.method,
+                "url": self.config.base_url.rstrip("/") + path,
+                "query": blank_keys(query, prepared.sensitive),
+                "headers": {**self._secret_headers(), **request_headers},
+                "body": self._recorded(prepared, body),
+            },
+        )
+        started = time.perf_counter()
+        try:
+            response = await self._client.request(
+                prepared.method, path, params=query, content=content, headers=request_headers,
+                timeout=ctx.timeout_s,
+            )  # fmt: skip
+            payload = response.content
+            if len(payload) > self.config.max_response_bytes:
+                raise LegacyBadResponse(
+                    f"the answer is {len(payload)} bytes, over max_response_bytes"
+                )
+            interaction.response = {
+                "status": response.status_code,
+                "content_type": response.headers.get("content-type"),
+                "body": self.redact(payload[:RECORDED_BODY].decode("utf-8", "replace")),
+            }
+            if response.status_code >= 400:
+                excerpt = payload[:500].decode("utf-8", "replace")
+                raise LegacyHTTPError(response.status_code, excerpt)
+            return self._parse(prepared, payload, response.headers.get("content-type", ""))
+        except Exception as exc:
+            error = self.translate_error(exc)
+            interaction.error = {"code": error.code, "message": error.message}
+            raise error from exc
+        finally:
+            interaction.duration_ms = (time.perf_counter() - started) * 1000
+            ctx.record(interaction)
+
+    def _recorded(self, prepared: PreparedRequest, body: Any) -> Any:
+        if body is None:
+            return None
+        if isinstance(body, bytes | bytearray):
+            return self.redact(bytes(body).decode("utf-8", "replace"))
+        return blank_keys(body, prepared.sensitive)
+
+    def _parse(self, prepared: PreparedRequest, payload: bytes, content_type: str) -> Any:
+        kind = content_type.lower()
+        if not payload.strip():
+            return {}
+        if "json" in kind:
+            try:
+                return orjson.loads(payload)
+            except orjson.JSONDecodeError as exc:
+                raise LegacyBadResponse(f"the answer says JSON but is not: {exc}") from None
+        if "xml" in kind or payload.lstrip().startswith(b"<"):
+            root = parse_untrusted(payload, self._parser)
+            return root if prepared.xml_answer else element_to_value(root)
+        return payload.decode("utf-8", "replace")
+
+    def parse_answer(self, prepared: Any, payload: bytes) -> Any:
+        head = payload.lstrip()[:1]
+        kind = "json" if head in (b"{", b"[") else "xml" if head == b"<" else "text"
+        return self._parse(prepared, payload, kind)
+
+    def telemetry(self, interaction: Interaction) -> tuple[str, str, dict[str, Any]]:
+        request = interaction.request
+        parts = urlsplit(str(request.get("url", "")))
+        return (
+            str(request.get("method", "HTTP")),
+            "client",
+            {
+                "http.request.method": request.get("method"),
+                "url.full": f"{parts.scheme}://{parts.hostname}:{parts.port or ''}{parts.path}",
+                "server.address": parts.hostname,
+                "server.port": parts.port or (443 if parts.scheme == "https" else 80),
+                "http.response.status_code": (interaction.response or {}).get("status"),
+            },
+        )
+
+    def translate_error(self, exc: BaseException) -> GatewayError:
+        if isinstance(exc, GatewayError):
+            return exc
+        if isinstance(exc, httpx.TimeoutException):
+            return LegacyTimeout(f"no answer from backend {self.backend} within the timeout")
+        if isinstance(exc, httpx.TransportError):
+            reason = f"{type(exc).__name__}: {exc}".rstrip(": ")
+            return BackendUnavailable(f"cannot reach backend {self.backend}: {reason}")
+        if isinstance(exc, etree.XMLSyntaxError | HostileXML):
+            return LegacyBadResponse(f"the answer is not acceptable XML: {exc}")
+        reason = f"{type(exc).__name__}: {exc}"
+        return GatewayError(f"unexpected error calling {self.backend}: {reason}")
+
+
+def _shown(body: Any) -> Any:
+    if body is None:
+        return None
+    if isinstance(body, bytes | bytearray):
+        return bytes(body).decode("utf-8", "replace")
+    return body
