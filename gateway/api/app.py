@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 from gateway.api import approvals, audit, calls, health, tools
 from gateway.api.fastpath import FastCallPath
 from gateway.api.mcp import McpEndpoint
+from gateway.api.openapi import install as install_openapi
 from gateway.api.responses import JSON, error_response
 from gateway.errors import GatewayError, InvalidArguments, MethodNotAllowed, RouteNotFound
 from gateway.runtime import Gateway
@@ -43,6 +44,7 @@ def create_app(
         lifespan=lifespan,
         default_response_class=JSON,
     )
+    install_openapi(app)
     app.include_router(tools.router)
     app.include_router(calls.router)
     app.include_router(audit.router)
