@@ -43,6 +43,7 @@ bench: setup
 	$(BIN)/python bench/odbc.py
 	$(BIN)/python bench/amqp.py
 	$(BIN)/python bench/audit.py
+	$(BIN)/python bench/throughput.py
 
 # Regenerate the published JSON Schema of the config files.
 schema: setup

@@ -1,4 +1,8 @@
-"""Plain HTTP legacy services (REST/JSON, XML over HTTP) as tools, on httpx.
+"""Plain HTTP legacy services (REST/JSON, XML over HTTP) as tools.
+
+Requests go through the gateway's own keep-alive HTTP/1.1 client (``adapters/http11``), as
+SOAP calls do: a general client's machinery costs several times the ~50 us it takes, on
+every tool call. No redirects and no automatic retries: ``retries`` on the backend decide.
 
 A tool's ``operation`` is a method and a path template: ``GET /customers/{CUSTNO}``. Input
 fields whose ``to:`` names a ``{placeholder}`` fill the path (URL-encoded); the others go to
@@ -18,14 +22,14 @@ import secrets
 import time
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
-import httpx
 import orjson
 from lxml import etree
 from pydantic import Field, SecretStr
 
 from adapters.base import Adapter, BackendSetupError, CallContext, Health, Interaction
+from adapters.http11 import HTTPClient, ResponseTooLarge
 from gateway.config.models import BackendConfig, ToolConfig
 from gateway.errors import (
     BackendUnavailable,
@@ -69,7 +73,8 @@ class HttpAdapter(Adapter[HttpBackendConfig]):
 
     def __init__(self, backend: str, config: HttpBackendConfig) -> None:
         super().__init__(backend, config)
-        self._client: httpx.AsyncClient | None = None
+        self._client: HTTPClient | None = None
+        self._prefix = urlsplit(config.base_url).path.rstrip("/")
         self._parser = hardened_parser()
 
     def load(self) -> None:
@@ -104,17 +109,16 @@ class HttpAdapter(Adapter[HttpBackendConfig]):
         )
 
     async def open(self) -> None:
-        self._client = httpx.AsyncClient(
-            base_url=self.config.base_url.rstrip("/"),
-            timeout=self.config.timeout_s,
-            verify=self.config.verify_tls,
-            limits=httpx.Limits(max_connections=self.config.max_concurrency),
+        self._client = HTTPClient(
+            self.config.base_url,
+            max_connections=self.config.max_concurrency,
+            verify_tls=self.config.verify_tls,
             headers={k: v.get_secret_value() for k, v in self.config.headers.items()},
         )
 
     async def close(self) -> None:
         if self._client is not None:
-            await self._client.aclose()
+            await self._client.close()
             self._client = None
 
     async def check(self) -> Health:
@@ -122,11 +126,15 @@ class HttpAdapter(Adapter[HttpBackendConfig]):
             return Health(False, "not open", 0.0)
         started = time.perf_counter()
         try:
-            response = await self._client.request("HEAD", "/", timeout=2)
-        except httpx.HTTPError as exc:
+            response = await self._client.request(
+                "GET", self._prefix + "/", {}, b"", timeout=2, max_bytes=1024 * 1024
+            )
+        except ResponseTooLarge:
+            return Health(True, "answering", (time.perf_counter() - started) * 1000)
+        except (OSError, TimeoutError) as exc:
             return Health(False, f"unreachable: {type(exc).__name__}", 0.0)
         latency = (time.perf_counter() - started) * 1000
-        return Health(True, f"HTTP {response.status_code}", latency)
+        return Health(True, f"HTTP {response.status}", latency)
 
     # ------------------------------------------------------------------ requests
 
@@ -191,25 +199,22 @@ class HttpAdapter(Adapter[HttpBackendConfig]):
                 "body": self._recorded(prepared, body),
             },
         )
+        target = self._prefix + path + (f"?{urlencode(query)}" if query else "")
         started = time.perf_counter()
         try:
             response = await self._client.request(
-                prepared.method, path, params=query, content=content, headers=request_headers,
-                timeout=ctx.timeout_s,
+                prepared.method, target, request_headers, content or b"",
+                timeout=ctx.timeout_s, max_bytes=self.config.max_response_bytes,
             )  # fmt: skip
-            payload = response.content
-            if len(payload) > self.config.max_response_bytes:
-                raise LegacyBadResponse(
-                    f"the answer is {len(payload)} bytes, over max_response_bytes"
-                )
+            payload = response.body
             interaction.response = {
-                "status": response.status_code,
+                "status": response.status,
                 "content_type": response.headers.get("content-type"),
                 "body": self.redact(payload[:RECORDED_BODY].decode("utf-8", "replace")),
             }
-            if response.status_code >= 400:
+            if response.status >= 400:
                 excerpt = payload[:500].decode("utf-8", "replace")
-                raise LegacyHTTPError(response.status_code, excerpt)
+                raise LegacyHTTPError(response.status, excerpt)
             return self._parse(prepared, payload, response.headers.get("content-type", ""))
         except Exception as exc:
             error = self.translate_error(exc)
@@ -263,9 +268,12 @@ class HttpAdapter(Adapter[HttpBackendConfig]):
     def translate_error(self, exc: BaseException) -> GatewayError:
         if isinstance(exc, GatewayError):
             return exc
-        if isinstance(exc, httpx.TimeoutException):
+        # TimeoutError is an OSError: it must be told apart first.
+        if isinstance(exc, TimeoutError):
             return LegacyTimeout(f"no answer from backend {self.backend} within the timeout")
-        if isinstance(exc, httpx.TransportError):
+        if isinstance(exc, ResponseTooLarge):
+            return LegacyBadResponse(f"{exc} (max_response_bytes)")
+        if isinstance(exc, OSError):
             reason = f"{type(exc).__name__}: {exc}".rstrip(": ")
             return BackendUnavailable(f"cannot reach backend {self.backend}: {reason}")
         if isinstance(exc, etree.XMLSyntaxError | HostileXML):

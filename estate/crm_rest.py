@@ -3,8 +3,10 @@
 ``GET /crm/customers/{CUSTNO}`` answers the customer record as JSON with the mainframe's
 field names and padding (``?format=xml`` as XML); ``POST /crm/customers/{CUSTNO}/notes``
 with ``{"NOTE_TXT": ..., "AUTHOR": ...}`` files a contact note and answers 201 with its
-``NOTE_ID``. Unknown customers are 404 with ``{"ERR_CD": "E404", "ERR_TXT": ...}``. The
-gateway's HTTP adapter and the throughput benchmark call it.
+``NOTE_ID``; ``POST /crm/lookup`` with ``{"CUSTNO": ...}`` answers the record too (for
+clients that only POST JSON). Unknown customers are 404 with
+``{"ERR_CD": "E404", "ERR_TXT": ...}``. The gateway's HTTP adapter and the throughput
+benchmark call it.
 """
 
 from __future__ import annotations
@@ -30,7 +32,14 @@ class CrmRest:
         self._ids = itertools.count(1)
 
     def handles(self, path: str) -> bool:
-        return path.startswith(PREFIX)
+        return path.startswith(PREFIX) or path == "/crm/lookup"
+
+    def _lookup(self, body: bytes) -> tuple[int, str, bytes]:
+        try:
+            custno = str(orjson.loads(body).get("CUSTNO", ""))
+        except (orjson.JSONDecodeError, AttributeError):
+            return _error(400, "E400", 'BODY MUST BE {"CUSTNO": ...}')
+        return self.get(f"{PREFIX}{custno}", b"")
 
     def get(self, path: str, query: bytes) -> tuple[int, str, bytes]:
         match = _PATH.match(path)
@@ -48,6 +57,8 @@ class CrmRest:
         return 200, _JSON, orjson.dumps(record)
 
     def post(self, path: str, body: bytes) -> tuple[int, str, bytes]:
+        if path == "/crm/lookup":
+            return self._lookup(body)
         match = _PATH.match(path)
         if match is None or not match.group(2):
             return _error(405, "E405", "only notes can be filed")
