@@ -55,7 +55,7 @@ def _records(store: AuditStore, start: int, stop: int) -> Iterator[tuple[int, by
 def index_at(store: AuditStore, when: str, count: int, low: int = 0) -> int:
     """The first record logged at or after ``when`` (an index, a date or an ISO time),
     searching the records from ``low`` (the first one a store still holds) on."""
-    if when.isdigit():
+    if when.isascii() and when.isdigit():
         return min(int(when), count)
     try:
         moment = dt.datetime.fromisoformat(when)

@@ -173,7 +173,7 @@ def parse_checkpoint(text: str) -> Checkpoint:
     origin, size, root, *extensions = lines[:-1]
     if not origin:
         raise CheckpointError("the checkpoint has no origin")
-    if not size.isdigit() or (size != "0" and size.startswith("0")):
+    if not (size.isascii() and size.isdigit()) or (size != "0" and size.startswith("0")):
         raise CheckpointError(f"the checkpoint size {size!r} is not a decimal number")
     try:
         digest = base64.b64decode(root, validate=True)

@@ -286,7 +286,7 @@ _IGNORED: dict[str, tuple[str, ...]] = {
 
 def _occurs(cursor: _Words) -> int:
     count = cursor.next("the number of times after OCCURS")
-    if not count.isdigit():
+    if not (count.isascii() and count.isdigit()):
         raise CopybookError("OCCURS needs a number of times", cursor.line)
     rest = cursor.words[cursor.at :]
     if (rest and rest[0] == "TO") or "DEPENDING" in rest:

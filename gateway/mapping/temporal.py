@@ -72,7 +72,7 @@ class Layout:
         parts: dict[str, int] = {}
         for slot in self.slots:
             digits = text[slot.start : slot.end]
-            if not digits.isdigit():
+            if not (digits.isascii() and digits.isdigit()):
                 raise BadTemporal(f"'{digits}' is not digits")
             parts[slot.name] = int(digits)
         if "year2" in parts:
@@ -181,7 +181,7 @@ def iso_date_slicer(fmt: str) -> Callable[[str], str | None] | None:
     length = layout.length
 
     def iso(text: str) -> str | None:
-        if len(text) != length or not text.isdigit():
+        if len(text) != length or not (text.isascii() and text.isdigit()):
             return None
         year, month, day = text[y0:y1], text[m0:m1], text[d0:d1]
         monthday = month + day

@@ -302,3 +302,10 @@ def test_old_records_leave_as_a_verified_checkpointed_range(log: Log, tmp_path: 
     assert prune(log.store, log.audit, tmp_path / "again", cutoff, minimum_days=0) is None
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
         sqlite3.connect(log.path).execute("DELETE FROM records WHERE idx = 20")
+
+
+def test_unicode_digits_are_not_indexes(log: Log, tmp_path: Path) -> None:
+    from gateway.audit.bundle import BundleError
+
+    with pytest.raises(BundleError, match="neither a record index"):
+        export_bundle(log.store, log.audit, tmp_path / "x", "\u00b2", None)
