@@ -1,0 +1,61 @@
+"""The examples in examples/ run against a served gateway with an API key."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.support import DEMO_CONFIG, ROOT, serve_process
+from tests.integration.test_auth import create_key
+
+
+@pytest.fixture(scope="module")
+def served(
+    estate_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, str]]:
+    audit_db = tmp_path_factory.mktemp("examples") / "audit.sqlite"
+    key = create_key(audit_db, "example-agent", "get_customer,search_*,update_customer_address")
+    env = {"LEGACY_GATEWAY_AUTH": "keys", "LEGACY_GATEWAY_AUDIT_DB": str(audit_db)}
+    with serve_process(DEMO_CONFIG, env) as (base, _):
+        yield base, key
+
+
+def example(name: str, *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / name), *args],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_the_http_agent_loop(served: tuple[str, str]) -> None:
+    base, key = served
+    out = example("http_agent.py", "--base", base, "--key", key)
+    assert "3 tool(s) visible to this key" in out
+    assert "- get_customer -> 200 ok" in out
+    assert "MULLER, ANNA" in out
+    assert "update_customer_address: a write; previewing only (dry run)" in out
+
+
+def test_the_mcp_client(served: tuple[str, str]) -> None:
+    base, key = served
+    out = example("mcp_client.py", "--base", base, "--key", key,
+                  "--call", "get_customer", '{"customer_number": "10000001"}')  # fmt: skip
+    assert "tool get_customer (read)" in out
+    assert "tool update_customer_address (write)" in out
+    assert "call get_customer: ok" in out
+    assert "MULLER, ANNA" in out
+
+
+def test_the_openai_function_calling_round_trip(served: tuple[str, str]) -> None:
+    base, key = served
+    out = example("openai_tools.py", "--base", base, "--key", key)
+    assert '"type": "function"' in out
+    assert '"role": "tool", "tool_call_id": "call_1"' in out
+    assert "1234.56" in out
+    assert Path(ROOT / "examples").is_dir()
