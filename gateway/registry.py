@@ -66,6 +66,18 @@ class Registry:
     tools: dict[str, Tool]
 
 
+def _budgeted(schema: dict[str, Any], tool: ToolConfig) -> dict[str, Any]:
+    """A list result under an output budget may be cut, and then says so."""
+    if (tool.max_rows is None and tool.max_bytes is None) or schema.get("type") != "object":
+        return schema
+    properties = dict(schema["properties"])
+    properties.setdefault(
+        "truncated", {"type": "boolean", "description": "The answer was cut to its budget."}
+    )
+    properties.setdefault("notice", {"type": "string", "description": "Why the answer was cut."})
+    return {**schema, "properties": properties}
+
+
 def _paged(schema: dict[str, Any], pages: bool) -> dict[str, Any]:
     """A paged tool's result also says whether it was cut, and how to get the rest."""
     if not pages or schema.get("type") != "object":
@@ -124,7 +136,9 @@ def build_registry(config: LoadedConfig) -> Registry:
             input_schema=input_schema(tool.input, tool.examples),
             output_schema=backend_adapter.result_schema(prepared)
             or _paged(
-                output_schema(tool.output, tool.result_examples),
+                _budgeted(output_schema(tool.output, tool.result_examples), tool)
+                if not backend_adapter.pages
+                else output_schema(tool.output, tool.result_examples),
                 backend_adapter.pages and tool.effect == "read",
             ),
             version=version,

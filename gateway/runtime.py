@@ -41,6 +41,7 @@ from gateway.errors import (
 )
 from gateway.policy.approvals import Approval, new_approval_id, preview_hash
 from gateway.policy.auth import Authenticator, Mode, Principal
+from gateway.policy.budget import within_budget
 from gateway.policy.idempotency import check_key, fingerprint, replayed_answer
 from gateway.policy.protection import CircuitBreaker, RateLimiter, with_retries
 from gateway.registry import Registry, Tool, build_registry
@@ -751,7 +752,7 @@ class Gateway:
     def _result(tool: Tool, answer: Any) -> Any:
         """The mapped answer; a page of a larger one says how to ask for the next."""
         if not isinstance(answer, Page):
-            return tool.output(answer)
+            return within_budget(tool.output(answer), tool.config.max_rows, tool.config.max_bytes)
         result = tool.output(answer.records)
         if not isinstance(result, dict):
             result = {"items": result}
