@@ -40,7 +40,7 @@ from gateway.errors import (
     ToolNotFound,
 )
 from gateway.policy.approvals import Approval, new_approval_id, preview_hash
-from gateway.policy.auth import Authenticator, Mode, Principal
+from gateway.policy.auth import Authenticator, JwtVerifier, Mode, Principal
 from gateway.policy.budget import within_budget
 from gateway.policy.idempotency import check_key, fingerprint, replayed_answer
 from gateway.policy.protection import CircuitBreaker, RateLimiter, with_retries
@@ -133,7 +133,9 @@ class Gateway:
     ) -> None:
         self.store = store
         # Who may call: API keys (a serving gateway) or anyone (the demo, the CLI).
-        self.auth = Authenticator(auth, store)
+        self.auth = Authenticator(
+            auth, store, JwtVerifier.from_environment() if auth == "keys" else None
+        )
         # The Merkle tree and signed checkpoints over the store; absent for one-shot CLI
         # calls, whose records the next serving process integrates.
         self.audit_log = audit_log

@@ -18,10 +18,12 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import hmac
+import os
 import re
 import secrets
 from dataclasses import dataclass, field
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 from gateway.errors import Forbidden, InvalidArguments, Unauthorized
 
@@ -112,10 +114,15 @@ def new_key(agent: str, scopes: list[str], created_at: str) -> NewKey:
 
 @dataclass
 class Authenticator:
-    """Turns an ``Authorization`` header into a principal, or refuses with 401."""
+    """Turns an ``Authorization`` header into a principal, or refuses with 401.
+
+    API keys of this gateway (``lgw_...``), or, when an OIDC issuer is configured
+    (``LEGACY_GATEWAY_JWT_*``), JWTs it signed.
+    """
 
     mode: Mode
     lookup: object = field(repr=False)  # AuditStore: has find_key(key_id)
+    jwt: JwtVerifier | None = None
 
     def principal(self, authorization: str | None) -> Principal:
         if self.mode == "open":
@@ -127,6 +134,8 @@ class Authenticator:
             raise Unauthorized("the Authorization header must be 'Bearer <API key>'")
         match = KEY_PATTERN.match(token.strip())
         if match is None:
+            if self.jwt is not None and token.count(".") == 2:
+                return self.jwt.principal(token.strip())
             raise Unauthorized("that is not an API key of this gateway")
         key_id, secret = match.groups()
         stored = self.lookup.find_key(key_id)  # type: ignore[attr-defined]
@@ -135,3 +144,76 @@ class Authenticator:
         if stored.revoked_at is not None:
             raise Unauthorized(f"this API key was revoked at {stored.revoked_at}")
         return Principal(stored.agent, stored.scopes, key_id)
+
+
+JWT_ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "EdDSA"]
+
+
+class JwtVerifier:
+    """Bearer JWTs from an OIDC issuer: signature (JWKS), issuer, audience, expiry; the
+    principal and scopes come from claims (``sub`` and ``scope`` unless configured)."""
+
+    def __init__(
+        self,
+        jwks: str,
+        issuer: str,
+        audience: str,
+        scopes_claim: str = "scope",
+        principal_claim: str = "sub",
+    ) -> None:
+        import jwt
+
+        self._jwt = jwt
+        self.issuer, self.audience = issuer, audience
+        self.scopes_claim, self.principal_claim = scopes_claim, principal_claim
+        self._client: Any = None
+        self._keys: Any = None
+        if jwks.startswith(("https://", "http://")):
+            self._client = jwt.PyJWKClient(jwks, cache_keys=True, lifespan=300)
+        else:
+            try:
+                self._keys = jwt.PyJWKSet.from_json(Path(jwks).read_text())
+            except (OSError, jwt.PyJWTError) as exc:
+                raise ValueError(f"cannot read the JWKS file {jwks}: {exc}") from exc
+
+    @classmethod
+    def from_environment(cls) -> JwtVerifier | None:
+        jwks = os.environ.get("LEGACY_GATEWAY_JWT_JWKS")
+        if not jwks:
+            return None
+        issuer = os.environ.get("LEGACY_GATEWAY_JWT_ISSUER")
+        audience = os.environ.get("LEGACY_GATEWAY_JWT_AUDIENCE")
+        if not issuer or not audience:
+            raise ValueError(
+                "LEGACY_GATEWAY_JWT_JWKS needs LEGACY_GATEWAY_JWT_ISSUER and "
+                "LEGACY_GATEWAY_JWT_AUDIENCE: tokens are checked against both"
+            )
+        return cls(
+            jwks,
+            issuer,
+            audience,
+            os.environ.get("LEGACY_GATEWAY_JWT_SCOPES_CLAIM", "scope"),
+            os.environ.get("LEGACY_GATEWAY_JWT_PRINCIPAL_CLAIM", "sub"),
+        )
+
+    def principal(self, token: str) -> Principal:
+        jwt = self._jwt
+        try:
+            if self._client is not None:
+                key = self._client.get_signing_key_from_jwt(token).key
+            else:
+                kid = jwt.get_unverified_header(token).get("kid")
+                key = self._keys[kid].key if kid else self._keys.keys[0].key
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=JWT_ALGORITHMS,
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": ["exp", "iss", "aud", self.principal_claim]},
+            )
+        except (jwt.PyJWTError, KeyError) as exc:
+            raise Unauthorized(f"the bearer token is not valid: {exc}") from None
+        raw = claims.get(self.scopes_claim) or []
+        scopes = raw.split() if isinstance(raw, str) else [str(s) for s in raw]
+        return Principal(str(claims[self.principal_claim]), tuple(scopes))
