@@ -370,7 +370,19 @@ class Gateway:
         generation = self._current
         tool = self.tool(name)
         if caller is not None:
-            caller.require_tool(name)
+            try:
+                caller.require_tool(name)
+            except Forbidden as exc:
+                # An agent reaching for a tool outside its scopes is worth an auditor's eye.
+                exc.call_id = str(uuid.uuid4())
+                self.store.append(
+                    "call.forbidden",
+                    exc.call_id,
+                    {"tool": name, "principal": caller.name, "scopes": list(caller.scopes),
+                     "error": exc.to_dict()},
+                    RecordContext(principal=caller.name, config_version=self.config.version),
+                )  # fmt: skip
+                raise
             principal = caller.name
         if idempotency_key is not None:
             check_key(idempotency_key)

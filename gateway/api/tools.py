@@ -102,8 +102,6 @@ async def handle_call(
 ) -> dict[str, Any]:
     """One tool call from its raw request body; shared by the route and ``FastCallPath``."""
     gateway.tool(name)  # an unknown tool is a 404 before the body is judged
-    if caller is not None:
-        caller.require_tool(name)
     if len(body) > MAX_BODY_BYTES:
         raise RequestTooLarge(f"the request body is larger than {MAX_BODY_BYTES} bytes")
     try:

@@ -59,6 +59,11 @@ def call_view(call_id: str, records: list[StoredRecord]) -> dict[str, Any]:
             if "finished_at" not in view:  # a quick reply may be on the record first
                 view["status"] = "pending"
                 view["result"] = body.get("result")
+        elif record.kind == "call.forbidden":
+            view.update(
+                tool=body.get("tool"), principal=body.get("principal"), status="forbidden",
+                error=body.get("error"), started_at=record.at, finished_at=record.at,
+            )  # fmt: skip
         elif record.kind == "call.feedback":
             view.setdefault("feedback", []).append({"at": record.at, **body})
         elif record.kind == "call.replayed":

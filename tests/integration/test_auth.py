@@ -70,6 +70,9 @@ def test_a_key_reaches_only_its_tools_and_names_its_agent(keyed: tuple[TestClien
     assert refused.status_code == 403
     assert error_of(refused)["code"] == "forbidden"
     assert "no scope for tool 'list_postings'" in error_of(refused)["message"]
+    forbidden = client.get(f"/v1/calls/{error_of(refused)['call_id']}", headers=bearer(auditor))
+    assert forbidden.json()["status"] == "forbidden"
+    assert forbidden.json()["principal"] == "teller-bot"
     assert client.get("/v1/tools/list_postings", headers=bearer(teller)).status_code == 403
 
     call_id = answer.json()["call_id"]
