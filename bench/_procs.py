@@ -71,6 +71,10 @@ def gateway_process(config: Path, env: dict[str, str]) -> Iterator[str]:
             "--log-level",
             "warning",
         ]
-        environment = {**os.environ, **env, "LEGACY_GATEWAY_AUDIT_DB": f"{tmp}/audit.sqlite"}
+        # Open mode: P1 measures the SOAP path; bench/throughput.py measures with API keys.
+        environment = {
+            **os.environ, "LEGACY_GATEWAY_AUTH": "open", **env,
+            "LEGACY_GATEWAY_AUDIT_DB": f"{tmp}/audit.sqlite",
+        }  # fmt: skip
         with _running(command, f"http://127.0.0.1:{port}", environment) as base:
             yield base

@@ -45,6 +45,9 @@ _KINDS = {
 }
 # The SDK provider this process installed, if any (OpenTelemetry allows one per process).
 _installed: list[Any] = []
+# A proxy: it follows the provider installed later, and getting a tracer per call would
+# cost a lookup on every call.
+_tracer = trace.get_tracer(TRACER_NAME)
 
 
 def configure_from_environment() -> Any:
@@ -110,8 +113,7 @@ def start_call(
     tool: str, call_id: str, trace_id: str, parent_span: str | None, attributes: dict[str, Any]
 ) -> CallSpan:
     """The ``execute_tool`` span of a call, child of the agent's span when it sent one."""
-    tracer = trace.get_tracer(TRACER_NAME)
-    span = tracer.start_span(
+    span = _tracer.start_span(
         f"execute_tool {tool}",
         context=_remote_parent(trace_id, parent_span),
         kind=SpanKind.INTERNAL,
@@ -134,11 +136,10 @@ def interaction_span(
     adapter: Adapter[Any], interaction: Interaction, parent: otel_context.Context | None
 ) -> None:
     """A finished legacy interaction as a span: it ends now and lasted its duration."""
-    tracer = trace.get_tracer(TRACER_NAME)
     name, kind, attributes = adapter.telemetry(interaction)
     end = time.time_ns()
     start = end - int(interaction.duration_ms * 1_000_000)
-    span = tracer.start_span(
+    span = _tracer.start_span(
         name,
         context=parent,
         kind=_KINDS.get(kind, SpanKind.CLIENT),
