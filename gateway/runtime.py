@@ -39,6 +39,7 @@ from gateway.errors import (
     IdempotencyKeyReused,
     ToolNotFound,
 )
+from gateway.metrics import Metrics
 from gateway.policy.approvals import Approval, new_approval_id, preview_hash
 from gateway.policy.auth import Authenticator, JwtVerifier, Mode, Principal
 from gateway.policy.budget import within_budget
@@ -141,6 +142,7 @@ class Gateway:
         self.audit_log = audit_log
         self._current = Generation.of(registry)
         self._watcher: asyncio.Task[None] | None = None
+        self.metrics = Metrics()
         self._retiring: set[asyncio.Task[None]] = set()
 
     @property
@@ -400,6 +402,7 @@ class Gateway:
             },
         )
         generation.active += 1
+        began = time.perf_counter()
         try:
             answer = await self._call(
                 generation, tool, call_id, span, parent_span, arguments, context, principal,
@@ -407,12 +410,15 @@ class Gateway:
             )  # fmt: skip
         except GatewayError as exc:
             span.end(exc.code, exc.message)
+            self.metrics.call(name, exc.code, time.perf_counter() - began)
             raise
         except BaseException as exc:
             span.end("internal_error", type(exc).__name__)
+            self.metrics.call(name, "internal_error", time.perf_counter() - began)
             raise
         finally:
             generation.active -= 1
+        self.metrics.call(name, answer.status, time.perf_counter() - began)
         if answer.replayed:
             span.span.set_attribute("legacy_gateway.replayed", True)
         span.end()
@@ -487,10 +493,7 @@ class Gateway:
         # Interactions are written with the outcome, in one commit: the intent is already
         # durable, so a crash in between leaves a call on the record without an outcome.
         interactions: list[Interaction] = []
-
-        def on_record(interaction: Interaction) -> None:
-            interactions.append(interaction)
-            span.interaction(tool.adapter, interaction)
+        on_record = self._recorder(tool, span, interactions)
 
         try:
             if dry_run:
@@ -589,6 +592,21 @@ class Gateway:
         if breaker is not None:
             breaker.succeeded()
         return answer
+
+    def _recorder(
+        self, tool: Tool, span: CallSpan, interactions: list[Interaction]
+    ) -> Callable[[Interaction], None]:
+        """Where an adapter puts each interaction: the call's record, its span, the metrics."""
+
+        def on_record(interaction: Interaction) -> None:
+            interactions.append(interaction)
+            span.interaction(tool.adapter, interaction)
+            error = (interaction.error or {}).get("code")
+            self.metrics.interaction(
+                interaction.backend, interaction.adapter, error, interaction.duration_ms / 1000
+            )
+
+        return on_record
 
     # ------------------------------------------------------------------ approvals
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from starlette.responses import Response
 
 from gateway.api.deps import gateway_of
 from gateway.api.responses import JSON
+from gateway.metrics import CONTENT_TYPE
 
 router = APIRouter()
 
@@ -26,6 +28,16 @@ async def index(request: Request) -> JSON:
 @router.get("/healthz")
 async def healthz(request: Request) -> JSON:
     return JSON({"status": "ok", "config_version": gateway_of(request).config.version})
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    """Prometheus text format: calls, legacy interactions, the audit log's checkpoint size."""
+    gateway = gateway_of(request)
+    if gateway.audit_log is not None:
+        latest = gateway.store.latest_checkpoint()
+        gateway.metrics.log_size.set(latest.size if latest is not None else 0)
+    return Response(gateway.metrics.exposition(), media_type=CONTENT_TYPE)
 
 
 @router.get("/readyz")

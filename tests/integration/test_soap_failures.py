@@ -220,3 +220,20 @@ def test_readiness_is_ready_when_every_backend_answers(demo_client: TestClient) 
         "crm",
     }
     assert all(check["ok"] for check in body["backends"].values())
+
+
+def test_metrics_count_calls_and_legacy_interactions(demo_client: TestClient) -> None:
+    call_tool(demo_client, "get_customer", {"customer_number": "10000001"})
+    call_tool(demo_client, "get_customer", {"customer_number": "12345678"})  # a SOAP fault
+    response = demo_client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    assert 'legacy_gateway_calls_total{outcome="ok",tool="get_customer"} 1.0' in text
+    assert 'legacy_gateway_calls_total{outcome="legacy_fault",tool="get_customer"} 1.0' in text
+    assert (
+        'legacy_gateway_legacy_interactions_total{adapter="soap",backend="customer_master",'
+        'outcome="ok"} 1.0'
+    ) in text
+    assert "legacy_gateway_legacy_seconds_bucket" in text
+    assert "legacy_gateway_audit_checkpoint_size" in text

@@ -1,0 +1,61 @@
+"""Prometheus metrics at ``/metrics``: calls, legacy interactions, refusals, the log's size.
+
+Operators alert on these at 3 a.m.: a backend whose interactions start failing or slowing,
+a circuit that opened, agents being rate-limited, a log that stopped growing. Each gateway
+process has its own registry (tests run many gateways in one process).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.calls = Counter(
+            "legacy_gateway_calls",
+            "Tool calls by tool and outcome (ok, pending, or the error code).",
+            ["tool", "outcome"],
+            registry=self.registry,
+        )
+        self.call_seconds = Histogram(
+            "legacy_gateway_call_seconds",
+            "Duration of tool calls, audit included.",
+            ["tool"],
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+        self.interactions = Counter(
+            "legacy_gateway_legacy_interactions",
+            "Requests to legacy systems (each retry counts) by backend and outcome.",
+            ["backend", "adapter", "outcome"],
+            registry=self.registry,
+        )
+        self.interaction_seconds = Histogram(
+            "legacy_gateway_legacy_seconds",
+            "Duration of requests to legacy systems.",
+            ["backend"],
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+        self.log_size = Gauge(
+            "legacy_gateway_audit_checkpoint_size",
+            "Records covered by the latest signed checkpoint this process has seen.",
+            registry=self.registry,
+        )
+
+    def call(self, tool: str, outcome: str, seconds: float) -> None:
+        self.calls.labels(tool, outcome).inc()
+        self.call_seconds.labels(tool).observe(seconds)
+
+    def interaction(self, backend: str, adapter: str, error: str | None, seconds: float) -> None:
+        self.interactions.labels(backend, adapter, error or "ok").inc()
+        self.interaction_seconds.labels(backend).observe(seconds)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
