@@ -71,6 +71,8 @@ async def with_retries(
 ) -> T:
     """Run ``attempt(n)``; again, with backoff, while it fails retryably and may be repeated."""
     tries = spec.attempts if spec is not None and idempotent else 1
+    if tries == 1:
+        return await attempt(1)  # most calls: no retry machinery on the hot path
     wait = (
         wait_exponential_jitter(
             multiplier=spec.backoff_s, max=spec.max_backoff_s, jitter=spec.backoff_s
