@@ -19,20 +19,15 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import orjson
-
 from gateway.audit.records import RecordContext, StoredRecord, decode
 from gateway.audit.store import (
     Entry,
-    GroupCommitStore,
+    SqlTables,
     StoredCheckpoint,
     encode_groups,
-    key_from_row,
     now,
 )
 from gateway.errors import AuditUnavailable, DependencyMissing
-from gateway.policy.approvals import Approval
-from gateway.policy.auth import StoredKey
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -95,7 +90,9 @@ def _split_schema(url: str) -> tuple[str, str | None]:
     return urlunsplit(parts._replace(query=rest)), schema
 
 
-class PostgresStore(GroupCommitStore):
+class PostgresStore(SqlTables):
+    _mark = "%s"
+
     def __init__(self, url: str) -> None:
         try:
             import psycopg
@@ -178,13 +175,6 @@ class PostgresStore(GroupCommitStore):
                     f"cannot read the audit store {self.display}: {exc}"
                 ) from exc
 
-    def records_of(self, call_id: str) -> list[StoredRecord]:
-        with self._reading() as db:
-            rows = db.execute(
-                "SELECT data FROM records WHERE call_id = %s ORDER BY idx", (call_id,)
-            ).fetchall()
-        return [decode(bytes(row[0])) for row in rows]
-
     def records_of_kind(self, *kinds: str) -> list[StoredRecord]:
         with self._reading() as db:
             rows = db.execute(
@@ -197,26 +187,6 @@ class PostgresStore(GroupCommitStore):
             # The committed head: the records of appends still in flight are not counted.
             row = db.execute("SELECT next FROM log_head").fetchone()
         return int(row[0])
-
-    def read(self, start: int, stop: int) -> list[tuple[int, bytes]]:
-        with self._reading() as db:
-            rows = db.execute(
-                "SELECT idx, data FROM records WHERE idx >= %s AND idx < %s ORDER BY idx",
-                (start, stop),
-            ).fetchall()
-        return [(int(index), bytes(data)) for index, data in rows]
-
-    def leaves(self, start: int = 0) -> list[bytes]:
-        with self._reading() as db:
-            rows = db.execute(
-                "SELECT idx, hash FROM leaves WHERE idx >= %s ORDER BY idx", (start,)
-            ).fetchall()
-        hashes = []
-        for expected, (index, digest) in enumerate(rows, start):
-            if index != expected:
-                raise AuditUnavailable(f"leaf {expected} is missing from {self.display}")
-            hashes.append(bytes(digest))
-        return hashes
 
     def add_leaves(self, start: int, hashes: list[bytes]) -> None:
         rows = [(start + offset, digest) for offset, digest in enumerate(hashes)]
@@ -241,25 +211,6 @@ class PostgresStore(GroupCommitStore):
                 "INSERT INTO checkpoints VALUES (%s, %s, %s, %s) ON CONFLICT (size) DO NOTHING",
                 (checkpoint.size, checkpoint.root, checkpoint.at, checkpoint.note),
             )
-
-    def checkpoints(self) -> list[StoredCheckpoint]:
-        with self._reading() as db:
-            rows = db.execute(
-                "SELECT size, root, at, note FROM checkpoints ORDER BY size"
-            ).fetchall()
-        return [StoredCheckpoint(int(s), bytes(r), a, n) for s, r, a, n in rows]
-
-    def latest_checkpoint(self) -> StoredCheckpoint | None:
-        with self._reading() as db:
-            row = db.execute(
-                "SELECT size, root, at, note FROM checkpoints ORDER BY size DESC LIMIT 1"
-            ).fetchone()
-        return StoredCheckpoint(int(row[0]), bytes(row[1]), row[2], row[3]) if row else None
-
-    def pruned_before(self) -> int:
-        with self._reading() as db:
-            row = db.execute("SELECT max(end_idx) FROM pruned").fetchone()
-        return int(row[0] or 0)
 
     def prune(self, end: int) -> None:
         with self._reading() as db, db.transaction():
@@ -291,61 +242,6 @@ class PostgresStore(GroupCommitStore):
                 "DELETE FROM idempotency_keys WHERE scope = %s AND key = %s AND call_id = %s",
                 (scope, key, call_id),
             )
-
-    def add_approval(self, approval: Approval) -> None:
-        with self._reading() as db:
-            db.execute(
-                "INSERT INTO approvals VALUES (%s, %s, %s)",
-                (approval.approval_id, approval.status, approval.to_json().decode()),
-            )
-
-    def get_approval(self, approval_id: str) -> Approval | None:
-        with self._reading() as db:
-            row = db.execute(
-                "SELECT data FROM approvals WHERE approval_id = %s", (approval_id,)
-            ).fetchone()
-        return Approval.from_json(row[0]) if row else None
-
-    def pending_approvals(self) -> list[Approval]:
-        with self._reading() as db:
-            rows = db.execute("SELECT data FROM approvals WHERE status = 'pending'").fetchall()
-        return sorted((Approval.from_json(r[0]) for r in rows), key=lambda a: a.requested_at)
-
-    def settle_approval(self, approval: Approval) -> bool:
-        with self._reading() as db:
-            changed = db.execute(
-                "UPDATE approvals SET status = %s, data = %s "
-                "WHERE approval_id = %s AND status = 'pending'",
-                (approval.status, approval.to_json().decode(), approval.approval_id),
-            ).rowcount
-        return bool(changed)
-
-    def add_key(self, key: StoredKey) -> None:
-        with self._reading() as db:
-            db.execute(
-                "INSERT INTO api_keys VALUES (%s, %s, %s, %s, %s, %s)",
-                (key.key_id, key.agent, key.secret_hash, orjson.dumps(key.scopes).decode(),
-                 key.created_at, key.revoked_at),
-            )  # fmt: skip
-
-    def find_key(self, key_id: str) -> StoredKey | None:
-        with self._reading() as db:
-            row = db.execute("SELECT * FROM api_keys WHERE key_id = %s", (key_id,)).fetchone()
-        return key_from_row(row) if row else None
-
-    def revoke_key(self, key_id: str, at: str) -> StoredKey | None:
-        with self._reading() as db:
-            db.execute(
-                "UPDATE api_keys SET revoked_at = %s WHERE key_id = %s AND revoked_at IS NULL",
-                (at, key_id),
-            )
-            row = db.execute("SELECT * FROM api_keys WHERE key_id = %s", (key_id,)).fetchone()
-        return key_from_row(row) if row else None
-
-    def list_keys(self) -> list[StoredKey]:
-        with self._reading() as db:
-            rows = db.execute("SELECT * FROM api_keys ORDER BY created_at").fetchall()
-        return [key_from_row(row) for row in rows]
 
     def close(self) -> None:
         for connection in (self._writer, self._reader):

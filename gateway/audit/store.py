@@ -326,7 +326,133 @@ class GroupCommitStore(AuditStore):
         """Write the groups in one transaction; a group that cannot be encoded fails alone."""
 
 
-class SQLiteStore(GroupCommitStore):
+class SqlTables(GroupCommitStore):
+    """The reads and the side tables both SQL stores share, written once.
+
+    Subclasses give ``_reading()`` (a connection whose ``execute`` returns a cursor) and
+    their parameter mark (``?`` for SQLite, ``%s`` for psycopg).
+    """
+
+    _mark = "?"
+
+    def _sql(self, text: str) -> str:
+        return text if self._mark == "?" else text.replace("?", self._mark)
+
+    @abstractmethod
+    def _reading(self) -> contextlib.AbstractContextManager[Any]: ...
+
+    def records_of(self, call_id: str) -> list[StoredRecord]:
+        with self._reading() as db:
+            rows = db.execute(
+                self._sql("SELECT data FROM records WHERE call_id = ? ORDER BY idx"), (call_id,)
+            ).fetchall()
+        return [decode(bytes(row[0])) for row in rows]
+
+    def read(self, start: int, stop: int) -> list[tuple[int, bytes]]:
+        with self._reading() as db:
+            rows = db.execute(
+                self._sql("SELECT idx, data FROM records WHERE idx >= ? AND idx < ? ORDER BY idx"),
+                (start, stop),
+            ).fetchall()
+        return [(int(index), bytes(data)) for index, data in rows]
+
+    def leaves(self, start: int = 0) -> list[bytes]:
+        with self._reading() as db:
+            rows = db.execute(
+                self._sql("SELECT idx, hash FROM leaves WHERE idx >= ? ORDER BY idx"), (start,)
+            ).fetchall()
+        hashes = []
+        for expected, (index, digest) in enumerate(rows, start):
+            if index != expected:
+                raise AuditUnavailable(f"leaf {expected} is missing from {self.display}")
+            hashes.append(bytes(digest))
+        return hashes
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        with self._reading() as db:
+            rows = db.execute(
+                self._sql("SELECT size, root, at, note FROM checkpoints ORDER BY size")
+            ).fetchall()
+        return [StoredCheckpoint(int(s), bytes(r), a, n) for s, r, a, n in rows]
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        with self._reading() as db:
+            row = db.execute(
+                self._sql("SELECT size, root, at, note FROM checkpoints ORDER BY size DESC LIMIT 1")
+            ).fetchone()
+        return StoredCheckpoint(int(row[0]), bytes(row[1]), row[2], row[3]) if row else None
+
+    def pruned_before(self) -> int:
+        with self._reading() as db:
+            row = db.execute(self._sql("SELECT max(end_idx) FROM pruned")).fetchone()
+        return int(row[0] or 0)
+
+    def add_approval(self, approval: Approval) -> None:
+        with self._reading() as db:
+            db.execute(
+                self._sql("INSERT INTO approvals VALUES (?, ?, ?)"),
+                (approval.approval_id, approval.status, approval.to_json().decode()),
+            )
+
+    def get_approval(self, approval_id: str) -> Approval | None:
+        with self._reading() as db:
+            row = db.execute(
+                self._sql("SELECT data FROM approvals WHERE approval_id = ?"), (approval_id,)
+            ).fetchone()
+        return Approval.from_json(row[0]) if row else None
+
+    def pending_approvals(self) -> list[Approval]:
+        with self._reading() as db:
+            rows = db.execute(
+                self._sql("SELECT data FROM approvals WHERE status = 'pending'")
+            ).fetchall()
+        return sorted((Approval.from_json(r[0]) for r in rows), key=lambda a: a.requested_at)
+
+    def settle_approval(self, approval: Approval) -> bool:
+        with self._reading() as db:
+            changed = db.execute(
+                self._sql(
+                    "UPDATE approvals SET status = ?, data = ? "
+                    "WHERE approval_id = ? AND status = 'pending'"
+                ),
+                (approval.status, approval.to_json().decode(), approval.approval_id),
+            ).rowcount
+        return bool(changed)
+
+    def add_key(self, key: StoredKey) -> None:
+        with self._reading() as db:
+            db.execute(self._sql("INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?)"),
+                (key.key_id, key.agent, key.secret_hash, orjson.dumps(key.scopes).decode(),
+                 key.created_at, key.revoked_at),
+            )  # fmt: skip
+
+    def find_key(self, key_id: str) -> StoredKey | None:
+        with self._reading() as db:
+            row = db.execute(
+                self._sql("SELECT * FROM api_keys WHERE key_id = ?"), (key_id,)
+            ).fetchone()
+        return key_from_row(row) if row else None
+
+    def revoke_key(self, key_id: str, at: str) -> StoredKey | None:
+        with self._reading() as db:
+            db.execute(
+                self._sql(
+                    "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL"
+                ),
+                (at, key_id),
+            )
+            row = db.execute(
+                self._sql("SELECT * FROM api_keys WHERE key_id = ?"), (key_id,)
+            ).fetchone()
+        return key_from_row(row) if row else None
+
+    def list_keys(self) -> list[StoredKey]:
+        with self._reading() as db:
+            rows = db.execute(self._sql("SELECT * FROM api_keys ORDER BY created_at")).fetchall()
+        return [key_from_row(row) for row in rows]
+
+
+class SQLiteStore(SqlTables):
     def __init__(self, path: Path | str, durability: Literal["normal", "full"] = "normal") -> None:
         self.path = Path(path)
         self._display = str(self.path)
@@ -421,13 +547,6 @@ class SQLiteStore(GroupCommitStore):
             except sqlite3.Error as exc:
                 raise AuditUnavailable(f"cannot read the audit store {self.path}: {exc}") from exc
 
-    def records_of(self, call_id: str) -> list[StoredRecord]:
-        with self._reading() as db:
-            rows = db.execute(
-                "SELECT data FROM records WHERE call_id = ? ORDER BY idx", (call_id,)
-            ).fetchall()
-        return [decode(row[0]) for row in rows]
-
     def records_of_kind(self, *kinds: str) -> list[StoredRecord]:
         marks = ", ".join("?" for _ in kinds)
         with self._reading() as db:
@@ -439,26 +558,6 @@ class SQLiteStore(GroupCommitStore):
     def count(self) -> int:
         with self._reading():
             return self._read_count()
-
-    def read(self, start: int, stop: int) -> list[tuple[int, bytes]]:
-        with self._reading() as db:
-            rows = db.execute(
-                "SELECT idx, data FROM records WHERE idx >= ? AND idx < ? ORDER BY idx",
-                (start, stop),
-            ).fetchall()
-        return [(int(index), bytes(data)) for index, data in rows]
-
-    def leaves(self, start: int = 0) -> list[bytes]:
-        with self._reading() as db:
-            rows = db.execute(
-                "SELECT idx, hash FROM leaves WHERE idx >= ? ORDER BY idx", (start,)
-            ).fetchall()
-        hashes = []
-        for expected, (index, digest) in enumerate(rows, start):
-            if index != expected:
-                raise AuditUnavailable(f"leaf {expected} is missing from {self.path}")
-            hashes.append(bytes(digest))
-        return hashes
 
     def add_leaves(self, start: int, hashes: list[bytes]) -> None:
         rows = [(start + offset, digest) for offset, digest in enumerate(hashes)]
@@ -487,26 +586,7 @@ class SQLiteStore(GroupCommitStore):
                 (checkpoint.size, checkpoint.root, checkpoint.at, checkpoint.note),
             )
 
-    def checkpoints(self) -> list[StoredCheckpoint]:
-        with self._reading() as db:
-            rows = db.execute(
-                "SELECT size, root, at, note FROM checkpoints ORDER BY size"
-            ).fetchall()
-        return [StoredCheckpoint(int(s), bytes(r), a, n) for s, r, a, n in rows]
-
-    def latest_checkpoint(self) -> StoredCheckpoint | None:
-        with self._reading() as db:
-            row = db.execute(
-                "SELECT size, root, at, note FROM checkpoints ORDER BY size DESC LIMIT 1"
-            ).fetchone()
-        return StoredCheckpoint(int(row[0]), bytes(row[1]), row[2], row[3]) if row else None
-
     # ------------------------------------------------------------------ keys
-
-    def pruned_before(self) -> int:
-        with self._reading() as db:
-            row = db.execute("SELECT max(end_idx) FROM pruned").fetchone()
-        return int(row[0] or 0)
 
     def prune(self, end: int) -> None:
         with self._reading() as db:
@@ -541,61 +621,6 @@ class SQLiteStore(GroupCommitStore):
                 "DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND call_id = ?",
                 (scope, key, call_id),
             )
-
-    def add_approval(self, approval: Approval) -> None:
-        with self._reading() as db:
-            db.execute(
-                "INSERT INTO approvals VALUES (?, ?, ?)",
-                (approval.approval_id, approval.status, approval.to_json().decode()),
-            )
-
-    def get_approval(self, approval_id: str) -> Approval | None:
-        with self._reading() as db:
-            row = db.execute(
-                "SELECT data FROM approvals WHERE approval_id = ?", (approval_id,)
-            ).fetchone()
-        return Approval.from_json(row[0]) if row else None
-
-    def pending_approvals(self) -> list[Approval]:
-        with self._reading() as db:
-            rows = db.execute("SELECT data FROM approvals WHERE status = 'pending'").fetchall()
-        return sorted((Approval.from_json(r[0]) for r in rows), key=lambda a: a.requested_at)
-
-    def settle_approval(self, approval: Approval) -> bool:
-        with self._reading() as db:
-            changed = db.execute(
-                "UPDATE approvals SET status = ?, data = ? "
-                "WHERE approval_id = ? AND status = 'pending'",
-                (approval.status, approval.to_json().decode(), approval.approval_id),
-            ).rowcount
-        return bool(changed)
-
-    def add_key(self, key: StoredKey) -> None:
-        with self._reading() as db:
-            db.execute(
-                "INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?)",
-                (key.key_id, key.agent, key.secret_hash, orjson.dumps(key.scopes).decode(),
-                 key.created_at, key.revoked_at),
-            )  # fmt: skip
-
-    def find_key(self, key_id: str) -> StoredKey | None:
-        with self._reading() as db:
-            row = db.execute("SELECT * FROM api_keys WHERE key_id = ?", (key_id,)).fetchone()
-        return key_from_row(row) if row else None
-
-    def revoke_key(self, key_id: str, at: str) -> StoredKey | None:
-        with self._reading() as db:
-            db.execute(
-                "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
-                (at, key_id),
-            )
-            row = db.execute("SELECT * FROM api_keys WHERE key_id = ?", (key_id,)).fetchone()
-        return key_from_row(row) if row else None
-
-    def list_keys(self) -> list[StoredKey]:
-        with self._reading() as db:
-            rows = db.execute("SELECT * FROM api_keys ORDER BY created_at").fetchall()
-        return [key_from_row(row) for row in rows]
 
     def close(self) -> None:
         with self._lock:
