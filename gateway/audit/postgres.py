@@ -219,30 +219,6 @@ class PostgresStore(SqlTables):
 
     # ------------------------------------------------------------------ keys
 
-    def claim_key(
-        self, scope: str, key: str, call_id: str, fingerprint: str
-    ) -> tuple[str, str] | None:
-        with self._reading() as db:
-            claimed = db.execute(
-                "INSERT INTO idempotency_keys VALUES (%s, %s, %s, %s, %s) "
-                "ON CONFLICT DO NOTHING RETURNING call_id",
-                (scope, key, call_id, fingerprint, now()),
-            ).fetchone()
-            if claimed:
-                return None
-            row = db.execute(
-                "SELECT call_id, fingerprint FROM idempotency_keys WHERE scope = %s AND key = %s",
-                (scope, key),
-            ).fetchone()
-        return (row[0], row[1]) if row else None
-
-    def release_key(self, scope: str, key: str, call_id: str) -> None:
-        with contextlib.suppress(AuditUnavailable), self._reading() as db:
-            db.execute(
-                "DELETE FROM idempotency_keys WHERE scope = %s AND key = %s AND call_id = %s",
-                (scope, key, call_id),
-            )
-
     def close(self) -> None:
         for connection in (self._writer, self._reader):
             with contextlib.suppress(Exception):

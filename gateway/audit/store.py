@@ -387,6 +387,35 @@ class SqlTables(GroupCommitStore):
             row = db.execute(self._sql("SELECT max(end_idx) FROM pruned")).fetchone()
         return int(row[0] or 0)
 
+    def claim_key(
+        self, scope: str, key: str, call_id: str, fingerprint: str
+    ) -> tuple[str, str] | None:
+        with self._reading() as db:
+            claimed = db.execute(
+                self._sql(
+                    "INSERT INTO idempotency_keys VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+                ),
+                (scope, key, call_id, fingerprint, now()),
+            ).rowcount
+            if claimed:
+                return None
+            row = db.execute(
+                self._sql(
+                    "SELECT call_id, fingerprint FROM idempotency_keys WHERE scope = ? AND key = ?"
+                ),
+                (scope, key),
+            ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def release_key(self, scope: str, key: str, call_id: str) -> None:
+        with contextlib.suppress(AuditUnavailable), self._reading() as db:
+            db.execute(
+                self._sql(
+                    "DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND call_id = ?"
+                ),
+                (scope, key, call_id),
+            )
+
     def add_approval(self, approval: Approval) -> None:
         with self._reading() as db:
             db.execute(
@@ -598,29 +627,6 @@ class SQLiteStore(SqlTables):
             except BaseException:
                 self._rollback()
                 raise
-
-    def claim_key(
-        self, scope: str, key: str, call_id: str, fingerprint: str
-    ) -> tuple[str, str] | None:
-        with self._reading() as db:
-            claimed = db.execute(
-                "INSERT OR IGNORE INTO idempotency_keys VALUES (?, ?, ?, ?, ?)",
-                (scope, key, call_id, fingerprint, now()),
-            ).rowcount
-            if claimed:
-                return None
-            row = db.execute(
-                "SELECT call_id, fingerprint FROM idempotency_keys WHERE scope = ? AND key = ?",
-                (scope, key),
-            ).fetchone()
-        return (row[0], row[1]) if row else None
-
-    def release_key(self, scope: str, key: str, call_id: str) -> None:
-        with self._lock, contextlib.suppress(sqlite3.Error):
-            self._db.execute(
-                "DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND call_id = ?",
-                (scope, key, call_id),
-            )
 
     def close(self) -> None:
         with self._lock:
