@@ -21,7 +21,8 @@ from gateway.audit.merkle import (
     verify_inclusion,
 )
 
-VECTORS = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "merkle"
+# Vendored from transparency-dev/merkle (Apache-2.0): see tests/vectors/merkle/SOURCE.md.
+VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "merkle"
 
 
 def vectors(kind: str) -> list[Path]:
