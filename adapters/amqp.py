@@ -433,11 +433,15 @@ class AmqpAdapter(Adapter[AmqpBackendConfig]):
         super().__init__(backend, config)
         self._link: _Link | None = None
         self._parser = hardened_parser()
+        self._reply_queue: str | None = None
 
     @property
     def reply_queue(self) -> str | None:
-        """The durable reply queue's name, ``{installation}`` filled in; None: direct reply-to."""
-        return queue_name(self.config.reply_queue) if self.config.reply_queue else None
+        """The durable reply queue's name, ``{installation}`` filled in (once, when the
+        adapter opens: its consumer and its messages' reply_to agree); None: direct reply-to."""
+        if self._reply_queue is None and self.config.reply_queue:
+            return queue_name(self.config.reply_queue)
+        return self._reply_queue
 
     def load(self) -> None:
         try:
@@ -483,6 +487,7 @@ class AmqpAdapter(Adapter[AmqpBackendConfig]):
         )
 
     async def open(self) -> None:
+        self._reply_queue = self.reply_queue
         self._link = _Link(self)
         self._link.start()
         # Wait for the first attempt, so the first calls find a reachable broker's link up;
