@@ -338,7 +338,7 @@ class _Link(threading.Thread):
         # Direct reply-to is no-ack by protocol: a reply lost here is lost at the broker too,
         # so the dispatch must not raise.
         try:
-            self._dispatch(properties, body, final=True)
+            self._dispatch(properties, body, final=True, direct=True)
         except Exception as exc:
             self.last_error = f"a reply could not be recorded: {exc}"
 
@@ -360,13 +360,18 @@ class _Link(threading.Thread):
             return
         channel.basic_ack(tag)
 
-    def _dispatch(self, properties: Any, body: bytes, final: bool) -> bool:
+    def _dispatch(self, properties: Any, body: bytes, final: bool, direct: bool = False) -> bool:
         """Give a reply to its call; False when it is for no call this installation knows
-        and others may (``final`` unset): then it is handed on."""
+        and others may (``final`` unset): then it is handed on.
+
+        A request/reply waits for its reply by direct reply-to only, which the broker
+        delivers to this channel alone; anyone allowed to publish to the reply queue could
+        put a message there, so what comes from it completes submits and nothing else.
+        """
         correlation = properties.correlation_id or ""
         with self.lock:
-            waiting = self.pending.pop(correlation, None)
-            late = self.gave_up.pop(correlation, None) if waiting is None else None
+            waiting = self.pending.pop(correlation, None) if direct else None
+            late = self.gave_up.pop(correlation, None) if direct and waiting is None else None
             submitted = self.submitted.get(correlation)
         if waiting is not None:
             answer = {"properties": _properties(properties), "body": body}
