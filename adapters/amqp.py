@@ -187,6 +187,8 @@ class _Link(threading.Thread):
         self.attempted = threading.Event()
         self.last_error = "not connected yet"
         self.hand_ons = HandOns(adapter.backend, adapter.config.reply_handoffs)
+        # Consumers the reply queue had when this link last joined it.
+        self.other_consumers = 0
         self._connection: Any = None
         self._channel: Any = None
 
@@ -260,6 +262,7 @@ class _Link(threading.Thread):
             queue = self.adapter.reply_queue
             if queue and self.adapter.complete is not None:
                 declared = channel.queue_declare(queue, durable=True)
+                self.other_consumers = int(declared.method.consumer_count)
                 if declared.method.consumer_count:
                     log.warning(
                         "%s", other_consumers(self.adapter.backend, queue,
@@ -526,6 +529,9 @@ class AmqpAdapter(Adapter[AmqpBackendConfig]):
         if link is None:
             return Health(False, "not open", 0.0)
         if link.connected.is_set():
+            if link.other_consumers:
+                shared = other_consumers(self.backend, str(self.reply_queue), link.other_consumers)
+                return Health(True, f"connected; {shared}", 0.0)
             return Health(True, "connected", 0.0)
         return Health(False, f"broker unreachable: {link.last_error}", 0.0)
 

@@ -277,8 +277,11 @@ def test_validate_connect_and_start_up_warn_of_another_consumer(
         assert "{installation}" in result.stderr  # how to fix it
 
         caplog.set_level(logging.WARNING, logger="legacy_gateway.amqp")
-        with gateway_on(config, sqlite_at(tmp_path / "audit.sqlite"), tmp_path):
+        with gateway_on(config, sqlite_at(tmp_path / "audit.sqlite"), tmp_path) as client:
             assert consumers(reply_queue) == 2
+            health = client.portal.call(gateway_of(client).readiness)["jobs"]  # type: ignore[union-attr]
+            assert health.ok is True
+            assert "already has 1 other consumer(s)" in health.detail
         assert f"reply queue '{reply_queue}' already has 1 other consumer(s)" in caplog.text
     finally:
         stranger.close()

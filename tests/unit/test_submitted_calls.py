@@ -107,6 +107,22 @@ def test_the_demo_reply_queue_is_named_per_installation(monkeypatch: pytest.Monk
     assert config.backends["order_processing"].reply_queue == "site.replies"  # type: ignore[attr-defined]
 
 
+def test_the_demo_prints_its_own_reply_queue(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gateway.demo import reply_queue
+
+    monkeypatch.delenv("ORDERS_REPLY_QUEUE", raising=False)
+    monkeypatch.delenv("LEGACY_GATEWAY_AUDIT_KEY", raising=False)
+    name = reply_queue(tmp_path / "audit.sqlite")
+    assert (tmp_path / "audit-commit.key").is_file()  # made as the gateway would
+    assert name == f"legacy-gateway.order-replies.{installation_id()}"
+    assert reply_queue(tmp_path / "audit.sqlite") == name  # the same on every start
+    assert reply_queue(tmp_path / "other" / "audit.sqlite") != name
+    monkeypatch.setenv("ORDERS_REPLY_QUEUE", "site.replies")
+    assert reply_queue(tmp_path / "audit.sqlite") == "site.replies"
+
+
 def test_the_name_is_fixed_when_the_adapter_opens(tmp_path: Path) -> None:
     """Its consumer and its messages' reply_to agree even if the salt changes later."""
     (tmp_path / "c.yaml").write_text(
