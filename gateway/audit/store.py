@@ -1,10 +1,12 @@
 """Where audit records live: the interface, and the embedded SQLite implementation.
 
-The store keeps three append-only tables: the records as written (the record's position in
+The log keeps four append-only tables: the records as written (the record's position in
 the log is its index), the Merkle leaf hashes of the records integrated into the tree so far,
-and the signed checkpoints. Triggers refuse UPDATE and DELETE on all three; the Merkle tree
-and the signed checkpoints (``gateway.audit.log``) make any change that gets past them
-visible to ``legacy-gateway audit verify``.
+the signed checkpoints, and the mark below which records were pruned. Triggers refuse every
+change but appending in order, and the deletion ``audit prune`` makes (records below a mark
+that a ``log.pruned`` record names). They are defence in depth: ``legacy-gateway audit
+verify`` is the guard, and finds any change that gets past them (triggers dropped) through
+the Merkle tree, the signed checkpoints and the signed prune statements.
 
 Durability: ``append_many`` returns only once the records are committed. SQLite in WAL mode
 with ``synchronous=NORMAL`` keeps every acknowledged record through a ``kill -9`` of the
@@ -83,21 +85,38 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
     PRIMARY KEY (scope, key)
 );
 """
-# Records below the pruned mark (exported, checkpointed, past retention) may be deleted;
-# their leaf hashes stay, so the tree and every checkpoint still verify.
-_PRUNABLE = """
-CREATE TRIGGER IF NOT EXISTS records_no_update BEFORE UPDATE ON records
-    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+# Records below the pruned mark (exported, checkpointed, past retention, named by a
+# log.pruned record) may be deleted; their leaf hashes stay, so every checkpoint verifies.
+_REFUSE = "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+_LOG_TRIGGERS = f"""
+CREATE TRIGGER IF NOT EXISTS records_no_update BEFORE UPDATE ON records {_REFUSE}
 CREATE TRIGGER IF NOT EXISTS records_no_delete BEFORE DELETE ON records
-    WHEN OLD.idx >= (SELECT coalesce(max(end_idx), 0) FROM pruned)
-    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    WHEN OLD.idx >= (SELECT coalesce(max(end_idx), 0) FROM pruned) {_REFUSE}
+CREATE TRIGGER IF NOT EXISTS records_in_order BEFORE INSERT ON records
+    WHEN NEW.idx != coalesce((SELECT max(idx) + 1 FROM records),
+                             (SELECT max(end_idx) FROM pruned), 0) {_REFUSE}
+CREATE TRIGGER IF NOT EXISTS leaves_in_order BEFORE INSERT ON leaves
+    WHEN NEW.idx > coalesce((SELECT max(idx) + 1 FROM leaves), 0) {_REFUSE}
+CREATE TRIGGER IF NOT EXISTS checkpoints_of_leaves BEFORE INSERT ON checkpoints
+    WHEN NEW.size > coalesce((SELECT max(idx) + 1 FROM leaves), 0) {_REFUSE}
+CREATE TRIGGER IF NOT EXISTS pruned_by_record BEFORE INSERT ON pruned
+    WHEN NOT EXISTS (SELECT 1 FROM records WHERE kind = 'log.pruned'
+        AND json_extract(CAST(data AS TEXT), '$.body.to_index') = NEW.end_idx) {_REFUSE}
 """
-_APPEND_ONLY = """
-CREATE TRIGGER IF NOT EXISTS {table}_no_update BEFORE UPDATE ON {table}
-    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS {table}_no_delete BEFORE DELETE ON {table}
-    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-"""
+_APPEND_ONLY = (
+    "CREATE TRIGGER IF NOT EXISTS {table}_no_update BEFORE UPDATE ON {table} "
+    + _REFUSE
+    + "\nCREATE TRIGGER IF NOT EXISTS {table}_no_delete BEFORE DELETE ON {table} "
+    + _REFUSE
+)
+
+
+class MissingLeaf(AuditUnavailable):
+    """A leaf hash that should be in the store is not (deleted behind the log's back)."""
+
+    def __init__(self, index: int, where: str) -> None:
+        super().__init__(f"leaf {index} is missing from {where}")
+        self.index = index
 
 
 @dataclass(frozen=True)
@@ -173,9 +192,14 @@ class AuditStore(ABC):
     def pruned_before(self) -> int:
         """Records below this index were pruned (exported first); 0 when none were."""
 
+    def first_index(self) -> int:
+        """The index of the first record the store still holds (what pruning left)."""
+        return self.pruned_before()
+
     @abstractmethod
     def prune(self, end: int) -> None:
-        """Delete the records below ``end`` (their leaves stay); see ``gateway.audit.retention``."""
+        """Delete the records below ``end`` (their leaves stay), once a ``log.pruned`` record
+        names the range; see ``gateway.audit.retention``."""
 
     @abstractmethod
     def claim_key(
@@ -364,7 +388,7 @@ class SqlTables(GroupCommitStore):
         hashes = []
         for expected, (index, digest) in enumerate(rows, start):
             if index != expected:
-                raise AuditUnavailable(f"leaf {expected} is missing from {self.display}")
+                raise MissingLeaf(expected, self.display)
             hashes.append(bytes(digest))
         return hashes
 
@@ -386,6 +410,12 @@ class SqlTables(GroupCommitStore):
         with self._reading() as db:
             row = db.execute(self._sql("SELECT max(end_idx) FROM pruned")).fetchone()
         return int(row[0] or 0)
+
+    def first_index(self) -> int:
+        """What the records table holds, not what the pruned table says: verify reads this."""
+        with self._reading() as db:
+            row = db.execute(self._sql("SELECT min(idx) FROM records")).fetchone()
+        return self.count() if row[0] is None else int(row[0])
 
     def claim_key(
         self, scope: str, key: str, call_id: str, fingerprint: str
@@ -498,7 +528,7 @@ class SQLiteStore(SqlTables):
                     f"{self.path} holds a hash-chained record of an earlier version, not a "
                     "Merkle log: move it aside (it stays readable with that version)"
                 )
-            self._db.executescript(_PRUNABLE)
+            self._db.executescript(_LOG_TRIGGERS)
             for table in ("leaves", "checkpoints", "pruned"):
                 self._db.executescript(_APPEND_ONLY.format(table=table))
         except (OSError, sqlite3.Error) as exc:
