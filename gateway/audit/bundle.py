@@ -158,6 +158,7 @@ def verify_bundle(
         check_file_set(path)
         offered = read_key((path / "log.pub").read_bytes())
         report.key_id = offered.key_id
+        report.offered_fingerprint = offered.fingerprint
         try:
             anchor = choose_anchor(offered, key=key, key_source=key_source,
                                    fingerprint=fingerprint, pinned=pinned)  # fmt: skip
@@ -166,6 +167,7 @@ def verify_bundle(
             report.first_bad_file = "log.pub"
             return report
         checked = _verify_files(path, anchor, kept, minimum_days)
+        checked.offered_fingerprint = offered.fingerprint
     except BundleFileError as exc:
         report.fail(str(exc))
         report.first_bad_file = exc.file

@@ -56,6 +56,7 @@ class Report:
     key_id: str = ""
     anchor: str = ""  # where the trusted key came from; empty: none, only consistency checked
     prunes: list[StoredRecord] = field(default_factory=list)
+    offered_fingerprint: str = ""  # of the key the log itself carries
     first_bad_file: str | None = None  # a bundle file at fault, where no record is
 
     @property
@@ -67,14 +68,6 @@ class Report:
     def trusted(self) -> bool:
         """Consistent, and signed by a key the verifier trusts."""
         return self.ok and bool(self.anchor)
-
-    def range_text(self) -> str:
-        """What was checked, so that a dropped tail shows: 'records 0-98 of a log of 99'."""
-        if self.end <= self.first_index:
-            span = "no records"
-        else:
-            span = f"records {self.first_index}\u2013{self.end - 1}"
-        return f"{span} of a log of {self.latest_size} signed by {self.key_id}"
 
     def fail(self, problem: str, index: int | None = None, *, exact: bool = True) -> None:
         """Note a problem; ``index`` is the record it is at (or, not exact, near)."""
