@@ -207,10 +207,6 @@ def _verify_files(path: Path, anchor: Anchor, kept: list[str] | None, minimum_da
             f"{manifest.checkpoint_size}",
         )  # fmt: skip
     lines = lines_of((path / "records.jsonl").read_bytes(), "records.jsonl")
-    if len(lines) != manifest.records:
-        raise BundleFileError(
-            "records.jsonl", f"holds {len(lines)} records; the manifest lists {manifest.records}"
-        )
     first = manifest.first_index
     report = verify_log(
         ((first + offset, line) for offset, line in enumerate(lines)),
@@ -221,6 +217,18 @@ def _verify_files(path: Path, anchor: Anchor, kept: list[str] | None, minimum_da
         kept=kept,
         form="canonical",
     )
+    if len(lines) < manifest.records:
+        report.fail(
+            f"records.jsonl holds {len(lines)} records; the manifest lists {manifest.records}: "
+            f"records {first + len(lines)} to {manifest.end_index - 1} are missing",
+            first + len(lines),
+        )
+    elif len(lines) > manifest.records:
+        report.fail(
+            f"records.jsonl holds {len(lines)} records; the manifest lists {manifest.records}: "
+            f"record {manifest.end_index} on are extra",
+            manifest.end_index,
+        )
     check_prunes(report, anchor.key, leaves, first_present=None, minimum_days=minimum_days)
     report.anchor = anchor.source
     if unsigned is not None:
@@ -258,7 +266,10 @@ def verify_store(
         pruned_leaves=leaves[:first],
         kept=kept,
     )
-    check_prunes(report, key, leaves, first_present=first, minimum_days=minimum_days)
+    check_prunes(
+        report, key, leaves, first_present=first, minimum_days=minimum_days,
+        marked=store.pruned_before(),
+    )  # fmt: skip
     report.anchor = anchor
     locate(report)
     return report

@@ -116,9 +116,11 @@ def check_prunes(
     *,
     first_present: int | None,
     minimum_days: int,
+    marked: int = 0,
 ) -> None:
     """Every ``log.pruned`` record must carry a valid statement of ``key``; and when the
-    store's first records are missing (``first_present`` > 0), one of them must end there."""
+    store's first records are missing (``first_present`` > 0), one of them must end there,
+    as must the store's own pruned mark (``marked``)."""
     tree = MerkleTree(leaves)
     ends: set[int] = set()
     for record in report.prunes:
@@ -134,10 +136,17 @@ def check_prunes(
             continue
         ends.add(statement.end)
     if first_present and first_present not in ends:
+        since = max((end for end in ends if end < first_present), default=0)
         report.fail(
-            f"records 0 to {first_present - 1} are missing from the store and no prune "
+            f"records {since} to {first_present - 1} are missing from the store and no prune "
             f"statement signed by {key.key_id} removed them: they were deleted by hand",
-            0,
+            since,
+        )
+    if marked and marked not in ends:
+        report.fail(
+            f"the store marks records below {marked} as pruned, but no prune statement "
+            f"signed by {key.key_id} ends there",
+            min(marked, first_present or marked),
         )
 
 

@@ -70,12 +70,15 @@ class Report:
         return self.ok and bool(self.anchor)
 
     def fail(self, problem: str, index: int | None = None, *, exact: bool = True) -> None:
-        """Note a problem; ``index`` is the record it is at (or, not exact, near)."""
-        self.problems.append(problem)
-        if index is None:
-            return
-        if self.first_bad_index is None or (exact and index < self.first_bad_index):
+        """Note a problem; ``index`` is the record it is at (or, not exact, near). The
+        problem at the first bad record leads the list."""
+        if index is not None and (
+            self.first_bad_index is None or (exact and index < self.first_bad_index)
+        ):
             self.first_bad_index = index
+            self.problems.insert(0, problem)
+        else:
+            self.problems.append(problem)
 
 
 def verify_log(
