@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from gateway.audit.callstate import prepare_call_state
 from gateway.audit.records import RecordContext, StoredRecord, decode
 from gateway.audit.store import (
     Entry,
@@ -110,6 +111,7 @@ class PostgresStore(SqlTables):
                 # Replicas starting together must not race on creating the tables.
                 self._writer.execute("SELECT pg_advisory_xact_lock(7011207)")
                 self._writer.execute(_SCHEMA)
+                prepare_call_state(self._writer.execute, "pg")
                 for table in ("records", "leaves", "checkpoints", "pruned"):
                     guard = "audit_records_guard" if table == "records" else "audit_append_only"
                     self._writer.execute(_TRIGGER.format(table=table, guard=guard))
