@@ -317,6 +317,21 @@ def calls_show(
     _print_json(call_view(call_id, records))
 
 
+@calls_app.command("unresolved")
+def calls_unresolved(
+    audit_db: AuditDb = Path(DEFAULT_AUDIT_DB), store_url: StoreUrl = None
+) -> None:
+    """Calls a stopped gateway left in flight (outcome_unknown: check the legacy system),
+    and calls still running; JSON, oldest first."""
+    from gateway.recovery import unresolved
+
+    store = _store_at(audit_db, store_url)
+    try:
+        _print_json(unresolved(store))
+    finally:
+        store.close()
+
+
 KeyFile = Annotated[
     Path | None,
     typer.Option(

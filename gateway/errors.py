@@ -16,6 +16,7 @@ GatewayError
 ├── ApprovalDecided           409 approval_decided     someone decided it already
 ├── ApprovalStale             409 approval_stale       the request would no longer be the preview
 ├── ApprovalExpired           410 approval_expired
+├── ApprovalRefused           409 approval_refused     the requester lost the right to ask meanwhile
 ├── CallNotFound              404 call_not_found
 ├── RouteNotFound             404 not_found            no such endpoint
 ├── MethodNotAllowed          405 method_not_allowed
@@ -23,6 +24,7 @@ GatewayError
 ├── InvalidArguments          422 invalid_arguments    names the failing field(s)
 ├── IdempotencyKeyReused      409 idempotency_key_reused  same key, other tool or arguments
 ├── CallInProgress            409 call_in_progress     the key's first call has not ended yet
+├── CallInterrupted           503 call_interrupted     stopped after approval, before sending
 ├── ReplayedError             (as recorded)            a repeated key's first call failed so
 ├── AuditUnavailable          503 audit_unavailable    the record cannot be written: call refused
 └── LegacyError                                         something went wrong on the legacy side
@@ -31,6 +33,7 @@ GatewayError
     ├── LegacyBadResponse     502 legacy_bad_response  unparseable or hostile (XXE, DTD) response
     ├── MappingFailed         502 mapping_failed       a legacy value the output mapping cannot map
     ├── MessageUnroutable     502 message_unroutable   no queue is bound for the message
+    ├── OutcomeUnknown        502 outcome_unknown      the gateway stopped mid-call
     ├── LegacyTimeout         504 legacy_timeout       retryable
     ├── BackendUnavailable    503 backend_unavailable  connection refused, DNS... retryable
     │   └── CircuitOpen       503 circuit_open         the backend failed too often: left alone
@@ -132,6 +135,13 @@ class ApprovalExpired(GatewayError):
     status = 410
 
 
+class ApprovalRefused(GatewayError):
+    """At the decision, the requester's key is revoked or no longer covers the tool."""
+
+    code = "approval_refused"
+    status = 409
+
+
 class CallNotFound(GatewayError):
     code = "call_not_found"
     status = 404
@@ -175,6 +185,13 @@ class CallInProgress(GatewayError):
     code = "call_in_progress"
     status = 409
     retryable = True
+
+
+class CallInterrupted(GatewayError):
+    """The gateway stopped after a call was approved and before its intent: nothing was sent."""
+
+    code = "call_interrupted"
+    status = 503
 
 
 class ReplayedError(GatewayError):
@@ -252,6 +269,14 @@ class MessageUnroutable(LegacyError):
     """A published message matched no queue; the broker returned it instead of delivering."""
 
     code = "message_unroutable"
+
+
+class OutcomeUnknown(LegacyError):
+    """The gateway stopped (killed, host lost) while the call was in flight: the legacy
+    system may or may not have acted. Not retryable: a write repeated blindly may be done
+    twice; someone has to look at the legacy side first."""
+
+    code = "outcome_unknown"
 
 
 class LegacyTimeout(LegacyError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from pathlib import Path
 
 import uvicorn
@@ -12,6 +13,7 @@ from gateway.api import create_app
 from gateway.audit.log import AuditLog, AuditSettings
 from gateway.audit.stores import open_store
 from gateway.policy.auth import Mode
+from gateway.recovery import Lifetimes, Recovery, instance_name
 from gateway.runtime import Gateway
 from gateway.trace import configure_from_environment
 
@@ -44,11 +46,17 @@ def run_server(
     auth: Mode | None = None,
 ) -> None:
     mode = auth or _auth_mode()
+    try:
+        lifetimes = Lifetimes.from_environment()
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+    _check_port_free(host, port)
 
     def build() -> Gateway:
         store = open_store(audit_db, store_url)
         audit_log = AuditLog(store, AuditSettings.from_environment(audit_db))
-        gateway = Gateway.from_directory(config, store, audit_log, mode)
+        recovery = Recovery(store, instance_name(port), lifetimes)
+        gateway = Gateway.from_directory(config, store, audit_log, mode, recovery)
         if mode == "open":
             log.warning(
                 "OPEN MODE: no API keys are checked; anyone who reaches this port can call "
@@ -83,3 +91,13 @@ def run_server(
         access_log=False,
         server_header=False,
     )
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Refuse to start when the port is taken: the instance name is host:port, and a second
+    process of one name would take the first one's calls in flight for a crash's leftovers."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise SystemExit(f"cannot listen on {host}:{port}: {exc}") from None

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from gateway.audit.callstate import prepare_call_state
 from gateway.audit.records import RecordContext, StoredRecord, decode
 from gateway.audit.store import (
     Entry,
@@ -150,6 +151,7 @@ class PostgresStore(SqlTables):
                 # Replicas starting together must not race on creating the tables.
                 self._writer.execute("SELECT pg_advisory_xact_lock(7011207)")
                 self._writer.execute(_SCHEMA)
+                prepare_call_state(self._writer.execute, "pg")
                 for table, (events, guard) in _GUARDS.items():
                     self._writer.execute(_TRIGGER.format(table=table, events=events, guard=guard))
         except psycopg.Error as exc:

@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 import orjson
 
+from gateway.audit.callstate import CallStateStore, SqlCallState, prepare_call_state
 from gateway.audit.records import RecordContext, StoredRecord, decode, encode
 from gateway.errors import AuditUnavailable
 from gateway.policy.approvals import Approval
@@ -131,7 +132,7 @@ def now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
 
 
-class AuditStore(ABC):
+class AuditStore(CallStateStore, ABC):
     """Where calls are recorded; every implementation is append-only and durable."""
 
     @property
@@ -203,17 +204,19 @@ class AuditStore(ABC):
 
     @abstractmethod
     def claim_key(
-        self, scope: str, key: str, call_id: str, fingerprint: str
+        self, scope: str, key: str, call_id: str, fingerprint: str, instance: str | None = None
     ) -> tuple[str, str] | None:
-        """Reserve an Idempotency-Key for a call, atomically.
+        """Reserve an Idempotency-Key for a call, atomically (``instance``: the claiming
+        process, so that a crash before its intent releases the key).
 
         None when the key was free and is now ``call_id``'s; otherwise the call id and
         fingerprint of the call that holds it.
         """
 
     @abstractmethod
-    def release_key(self, scope: str, key: str, call_id: str) -> None:
-        """Give a key back when its call never started (the intent could not be written)."""
+    def release_key(self, scope: str, key: str, call_id: str) -> bool:
+        """Give a key back (its call never started, or the key expired); True if this
+        caller released it."""
 
     # Approvals wait beside the log too: their arguments may hold sensitive values in clear.
 
@@ -350,7 +353,7 @@ class GroupCommitStore(AuditStore):
         """Write the groups in one transaction; a group that cannot be encoded fails alone."""
 
 
-class SqlTables(GroupCommitStore):
+class SqlTables(GroupCommitStore, SqlCallState):
     """The reads and the side tables both SQL stores share, written once.
 
     Subclasses give ``_reading()`` (a connection whose ``execute`` returns a cursor) and
@@ -418,14 +421,15 @@ class SqlTables(GroupCommitStore):
         return self.count() if row[0] is None else int(row[0])
 
     def claim_key(
-        self, scope: str, key: str, call_id: str, fingerprint: str
+        self, scope: str, key: str, call_id: str, fingerprint: str, instance: str | None = None
     ) -> tuple[str, str] | None:
         with self._reading() as db:
             claimed = db.execute(
                 self._sql(
-                    "INSERT INTO idempotency_keys VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+                    "INSERT INTO idempotency_keys (scope, key, call_id, fingerprint, at, instance)"
+                    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
                 ),
-                (scope, key, call_id, fingerprint, now()),
+                (scope, key, call_id, fingerprint, now(), instance),
             ).rowcount
             if claimed:
                 return None
@@ -437,14 +441,17 @@ class SqlTables(GroupCommitStore):
             ).fetchone()
         return (row[0], row[1]) if row else None
 
-    def release_key(self, scope: str, key: str, call_id: str) -> None:
+    def release_key(self, scope: str, key: str, call_id: str) -> bool:
         with contextlib.suppress(AuditUnavailable), self._reading() as db:
-            db.execute(
-                self._sql(
-                    "DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND call_id = ?"
-                ),
-                (scope, key, call_id),
+            return bool(
+                db.execute(
+                    self._sql(
+                        "DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND call_id = ?"
+                    ),
+                    (scope, key, call_id),
+                ).rowcount
             )
+        return False
 
     def add_approval(self, approval: Approval) -> None:
         with self._reading() as db:
@@ -522,6 +529,7 @@ class SQLiteStore(SqlTables):
             self._db.execute(f"PRAGMA synchronous={durability.upper()}")
             self._db.execute("PRAGMA busy_timeout=5000")
             self._db.executescript(_SCHEMA)
+            prepare_call_state(self._db.execute, "sqlite")
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(records)")}
             if "seq" in columns:
                 raise AuditUnavailable(
