@@ -707,7 +707,7 @@ class Gateway:
                     {"approval_id": approval_id, "expires_at": approval.expires_at}, context,
                 )  # fmt: skip
             raise ApprovalExpired(f"approval {approval_id} expired at {approval.expires_at}")
-        if approver.name == approval.principal:
+        if approver.owns(approval.principal):
             raise Forbidden(f"'{approver.name}' asked for this call and cannot approve it too")
         decision = approval.decided(
             "approved" if approve else "rejected", approver.name, now.isoformat(), comment
@@ -807,17 +807,19 @@ class Gateway:
     def feedback(
         self, call_id: str, feedback: dict[str, Any], caller: Principal | None = None
     ) -> StoredRecord:
-        """A judgement of a call, linked to it by a record of its own."""
+        """A judgement of a call, linked to it by a record of its own. Its principal is the
+        authenticated caller, never a name from the body: an ``author`` the caller gives is
+        kept as ``claimed_author``, unverified."""
         records = self.store.records_of(call_id)
         if not records or (caller is not None and not _may_read(caller, records)):
             raise CallNotFound(f"no call with id '{call_id}'")
-        context = RecordContext(
-            records[0].context.trace_id,
-            None,
-            str(feedback.get("author")),
-            self.config.version,
-        )
-        return self.store.append("call.feedback", call_id, feedback, context)
+        principal = caller.name if caller is not None else "cli"
+        body = {key: value for key, value in feedback.items() if key != "author"}
+        if feedback.get("author") is not None:
+            body["claimed_author"] = feedback["author"]
+        body["principal"] = principal
+        context = RecordContext(records[0].context.trace_id, None, principal, self.config.version)
+        return self.store.append("call.feedback", call_id, body, context)
 
     def call_record(self, call_id: str, caller: Principal | None = None) -> dict[str, Any]:
         records = self.store.records_of(call_id)
@@ -848,4 +850,4 @@ def _files_state(directory: Path) -> tuple[tuple[str, float, int], ...]:
 
 def _may_read(caller: Principal, records: list[StoredRecord]) -> bool:
     """A call's record is its caller's, and auditors' (the ``audit`` scope)."""
-    return caller.has("audit") or records[0].context.principal == caller.name
+    return caller.has("audit") or caller.owns(records[0].context.principal)
