@@ -100,11 +100,15 @@ def validate(
             "(ODBC statements run with NULL parameters in a transaction that is rolled back).",
         ),
     ] = False,
+    audit_db: AuditDb = Path(DEFAULT_AUDIT_DB),
 ) -> None:
     """Check a config: YAML, keys, ${VAR}s, WSDLs and that every operation exists."""
     registry = _registry(config)
     if connect:
-        problems = asyncio.run(_connect_and_verify(registry))
+        _use_installation(audit_db)
+        problems, warnings = asyncio.run(_connect_and_verify(registry))
+        for warning in warnings:
+            typer.echo(f"warning: {warning}", err=True)
         if problems:
             typer.echo(f"{len(problems)} problem(s) with the live backends:", err=True)
             for problem in problems:
@@ -117,14 +121,31 @@ def validate(
     )
 
 
-async def _connect_and_verify(registry: Any) -> list[str]:
+def _use_installation(audit_db: Path) -> None:
+    """Name things per installation (reply queues) as the gateway on this store does: with
+    the salt beside its audit key, read if it exists, never made here."""
+    from gateway.audit.log import AuditSettings
+    from gateway.mapping.redaction import use_salt
+
+    salt = AuditSettings.from_environment(audit_db).salt_path
+    if salt.is_file():
+        use_salt(salt.read_bytes())
+
+
+async def _connect_and_verify(registry: Any) -> tuple[list[str], list[str]]:
     problems: list[str] = []
+    warnings: list[str] = []
     config = registry.config
     for name, adapter in registry.adapters.items():
         await adapter.open()
         health = await adapter.check()
         if not health.ok:
             problems.append(f"backend {name}: {health.detail}")
+            continue
+        try:
+            warnings.extend(await adapter.warnings())
+        except GatewayError as exc:
+            problems.append(f"backend {name}: {exc.message}")
     for name, tool in registry.tools.items():
         if any(problem.startswith(f"backend {tool.config.backend}:") for problem in problems):
             continue  # the backend's own problem says it all
@@ -136,7 +157,7 @@ async def _connect_and_verify(registry: Any) -> list[str]:
             problems.append(f"{entry.source.display}:{line}: tools.{name}.operation: {exc.message}")
     for adapter in registry.adapters.values():
         await adapter.close()
-    return problems
+    return problems, warnings
 
 
 @app.command()

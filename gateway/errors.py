@@ -35,6 +35,7 @@ GatewayError
     ├── MessageUnroutable     502 message_unroutable   no queue is bound for the message
     ├── OutcomeUnknown        502 outcome_unknown      the gateway stopped mid-call
     ├── LegacyTimeout         504 legacy_timeout       retryable
+    ├── ReplyOverdue          504 reply_overdue        a submitted call's reply missed its deadline
     ├── BackendUnavailable    503 backend_unavailable  connection refused, DNS... retryable
     │   └── CircuitOpen       503 circuit_open         the backend failed too often: left alone
     └── RateLimited           429 rate_limited         this agent calls this backend too fast
@@ -283,6 +284,14 @@ class LegacyTimeout(LegacyError):
     code = "legacy_timeout"
     status = 504
     retryable = True
+
+
+class ReplyOverdue(LegacyError):
+    """A submitted call's reply did not come by its deadline. Not retryable: the host may
+    have acted, or may still act; a reply that comes later is recorded with the call."""
+
+    code = "reply_overdue"
+    status = 504
 
 
 class BackendUnavailable(LegacyError):

@@ -38,6 +38,8 @@ from gateway.policy.approvals import Approval
 from gateway.policy.auth import StoredKey
 
 Entry = tuple[str, str | None, dict[str, Any]]
+OUTCOME = "call.outcome"
+SUBMITTED = "call.submitted"
 _MAX_RACES = 100
 
 _SCHEMA = """
@@ -247,6 +249,28 @@ class AuditStore(CallStateStore, ABC):
 
     @abstractmethod
     def list_keys(self) -> list[StoredKey]: ...
+
+    # A submitted call ends once, whoever ends it first: its reply, or its deadline passing,
+    # on any replica. Stores that processes share make these two atomic.
+
+    def append_outcome(
+        self, call_id: str, entries: list[Entry], context: RecordContext | None = None
+    ) -> list[StoredRecord] | None:
+        """Write a call's last records (its ``call.outcome`` among them) unless the call has
+        an outcome already; None then, and nothing is written."""
+        if any(record.kind == OUTCOME for record in self.records_of(call_id)):
+            return None
+        return self.append_many(entries, context)
+
+    def open_submissions(self, since: int = 0) -> list[StoredRecord]:
+        """``call.submitted`` records from index ``since`` on whose call has no outcome."""
+        return [
+            record
+            for record in self.records_of_kind(SUBMITTED)
+            if record.index >= since
+            and record.call_id is not None
+            and not any(r.kind == OUTCOME for r in self.records_of(record.call_id))
+        ]
 
     @abstractmethod
     def close(self) -> None: ...
@@ -517,6 +541,18 @@ class SqlTables(GroupCommitStore, SqlCallState):
             rows = db.execute(self._sql("SELECT * FROM api_keys ORDER BY created_at")).fetchall()
         return [key_from_row(row) for row in rows]
 
+    def open_submissions(self, since: int = 0) -> list[StoredRecord]:
+        with self._reading() as db:
+            rows = db.execute(
+                self._sql(
+                    f"SELECT data FROM records s WHERE s.idx >= ? AND s.kind = '{SUBMITTED}' "
+                    "AND NOT EXISTS (SELECT 1 FROM records o WHERE o.call_id = s.call_id "
+                    f"AND o.kind = '{OUTCOME}') ORDER BY s.idx"
+                ),
+                (since,),
+            ).fetchall()
+        return [decode(bytes(row[0])) for row in rows]
+
 
 class SQLiteStore(SqlTables):
     def __init__(self, path: Path | str, durability: Literal["normal", "full"] = "normal") -> None:
@@ -580,6 +616,36 @@ class SQLiteStore(SqlTables):
                 self._next = rows[-1][0] + 1
                 return stored
         raise AuditUnavailable(f"the audit store {self.path} is contended; try again")
+
+    def append_outcome(
+        self, call_id: str, entries: list[Entry], context: RecordContext | None = None
+    ) -> list[StoredRecord] | None:
+        # BEGIN IMMEDIATE takes the database's write lock first, so the check and the insert
+        # are one step for every process writing this file.
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                ended = self._db.execute(
+                    f"SELECT 1 FROM records WHERE call_id = ? AND kind = '{OUTCOME}' LIMIT 1",
+                    (call_id,),
+                ).fetchone()
+                rows: list[Row] = []
+                if ended is None:
+                    stored, rows = encode_groups([(entries, context)], self._read_count())
+                    self._db.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?)", rows)
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                self._next = None
+                raise AuditUnavailable(f"cannot write the audit store {self.path}: {exc}") from exc
+            if rows:
+                self._next = rows[-1][0] + 1
+        if ended is not None:
+            return None
+        result = stored[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
 
     @property
     def display(self) -> str:

@@ -23,7 +23,8 @@ from ruamel.yaml.scalarbool import ScalarBoolean
 from gateway.errors import ConfigIssue
 
 # ${VAR} or ${VAR:-default}; $${VAR} is a literal "${VAR}".
-_VAR = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# A default may hold braces one level deep: ${QUEUE:-replies.{installation}}.
+_VAR = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)(?::-((?:[^{}]|\{[^{}]*\})*))?\}")
 
 
 @dataclass
