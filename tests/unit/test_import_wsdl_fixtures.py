@@ -26,6 +26,10 @@ WSDLS = [
     "onvif/media.wsdl",
     "onvif/imaging.wsdl",
     "zeep/soap.wsdl",
+    "node-soap/CyberSourceTransaction_1.26.wsdl",
+    "node-soap/list_parameter.wsdl",
+    "node-soap/logincms.wsdl",
+    "node-soap/ip2tele.wsdl",
 ]
 
 

@@ -24,6 +24,7 @@ def wsdl_schema(wsdl: Path, workdir: Path) -> etree.XMLSchema:
             inner = etree.parse(str((wsdl.parent / location).resolve())).getroot()
             inline += inner.findall(f"{{{WSDL}}}types/{{{XS}}}schema")
     files: dict[str, Path] = {}
+    located: dict[str, str] = {}  # namespaces inline schemas import from files of their own
     copies = []
     for index, schema in enumerate(inline):
         copy = etree.fromstring(etree.tostring(schema))
@@ -35,13 +36,17 @@ def wsdl_schema(wsdl: Path, workdir: Path) -> etree.XMLSchema:
         for node in copy.iter(f"{{{XS}}}import", f"{{{XS}}}include"):
             location = node.get("schemaLocation")
             if location and "://" not in location:
-                node.set("schemaLocation", (wsdl.parent / location).resolve().as_uri())
+                uri = (wsdl.parent / location).resolve().as_uri()
+                node.set("schemaLocation", uri)
+                if node.tag == f"{{{XS}}}import":
+                    located.setdefault(node.get("namespace", ""), uri)
             elif not location and node.get("namespace") in files:
                 node.set("schemaLocation", files[node.get("namespace", "")].as_uri())
         path.write_bytes(etree.tostring(copy))
+    locations = {**located, **{ns: path.as_uri() for ns, path in files.items()}}
     imports = "".join(
-        f'<xs:import namespace="{ns}" schemaLocation="{path.as_uri()}"/>'
-        for ns, path in files.items()
+        f'<xs:import namespace="{ns}" schemaLocation="{uri}"/>'
+        for ns, uri in locations.items()
         if ns
     )
     main = f'<xs:schema xmlns:xs="{XS}" elementFormDefault="qualified">{imports}</xs:schema>'
