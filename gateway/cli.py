@@ -309,7 +309,7 @@ def import_odbc(
     backend: Annotated[str, typer.Option("--backend", help="Backend name to use.")] = "db",
 ) -> None:
     """Print a YAML skeleton (backend, read tool by key, paged list tool) for a table."""
-    from gateway.importing import describe
+    from gateway.importers.odbc import describe
 
     try:
         sys.stdout.write(describe(connection, table, backend))
@@ -319,6 +319,26 @@ def import_odbc(
         raise _fail(GatewayError(str(exc))) from None
     except Exception as exc:  # the driver's error: unreachable database, unknown driver
         raise _fail(GatewayError(f"cannot read table {table}: {exc}")) from None
+
+
+@import_app.command("wsdl")
+def import_wsdl_command(
+    source: Annotated[str, typer.Argument(help="WSDL file or http(s) URL.")],
+    operations: Annotated[
+        str | None, typer.Option("--operations", help="Only operations matching this glob.")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Directory of the config.")] = Path("."),
+) -> None:
+    """Write a config with one typed tool per SOAP operation; again: update, keep edits."""
+    from gateway.importers.run import wsdl_to_config
+    from gateway.importers.wsdl import WsdlImportError
+
+    try:
+        _path, report, notes = wsdl_to_config(source, out, operations)
+    except WsdlImportError as exc:
+        raise _fail(GatewayError(str(exc))) from None
+    for line in [*notes, *report.lines()]:
+        sys.stdout.write(line + "\n")
 
 
 @calls_app.command("show")
