@@ -25,6 +25,8 @@ GatewayError
 ├── CallInProgress            409 call_in_progress     the key's first call has not ended yet
 ├── ReplayedError             (as recorded)            a repeated key's first call failed so
 ├── AuditUnavailable          503 audit_unavailable    the record cannot be written: call refused
+├── ShuttingDown              503 shutting_down        this replica is draining: retry elsewhere
+├── CallInterrupted           503 call_interrupted     the process stopped before the call ended
 └── LegacyError                                         something went wrong on the legacy side
     ├── LegacyFault           502 legacy_fault         the legacy system answered with a fault
     ├── LegacyHTTPError       502 legacy_http_error    an HTTP error status instead of an answer
@@ -175,6 +177,24 @@ class CallInProgress(GatewayError):
     code = "call_in_progress"
     status = 409
     retryable = True
+
+
+class ShuttingDown(GatewayError):
+    """This process is draining for a stop: the call was not started; another replica can."""
+
+    code = "shutting_down"
+    status = 503
+    retryable = True
+
+
+class CallInterrupted(GatewayError):
+    """The process stopped (its drain grace ran out) while the call was still running.
+
+    The legacy side may or may not have acted: not retryable without checking.
+    """
+
+    code = "call_interrupted"
+    status = 503
 
 
 class ReplayedError(GatewayError):

@@ -32,6 +32,7 @@ from gateway.errors import (
     ApprovalNotFound,
     ApprovalStale,
     BackendUnavailable,
+    CallInterrupted,
     CallNotFound,
     ConfigError,
     Forbidden,
@@ -424,7 +425,7 @@ class Gateway:
         span.end()
         return answer
 
-    async def _call(
+    async def _call(  # noqa: PLR0915 - the call pipeline, read top to bottom
         self,
         generation: Generation,
         tool: Tool,
@@ -523,6 +524,10 @@ class Gateway:
                 {"status": "error", "error": error.to_dict()},
             )
             raise error from exc
+        except asyncio.CancelledError:
+            # A stop whose drain grace ran out: the call still ends on the record.
+            self._finish(call_id, record, started, interactions, _interrupted(call_id))
+            raise
         outcome = self._finish(
             call_id,
             record,
@@ -841,6 +846,14 @@ class Gateway:
         names = list(self.registry.adapters)
         checks = await asyncio.gather(*(self.registry.adapters[n].check() for n in names))
         return dict(zip(names, checks, strict=True))
+
+
+def _interrupted(call_id: str) -> dict[str, Any]:
+    error = CallInterrupted(
+        "the gateway stopped before this call ended; the legacy system may have acted"
+    )
+    error.call_id = call_id
+    return {"status": "error", "error": error.to_dict()}
 
 
 def _files_state(directory: Path) -> tuple[tuple[str, float, int], ...]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 
 import uvicorn
@@ -11,6 +12,7 @@ import uvicorn
 from gateway.api import create_app
 from gateway.audit.log import AuditLog, AuditSettings
 from gateway.audit.stores import open_store
+from gateway.lifecycle import Drain, DrainGuard, DrainingServer, grace_from_environment
 from gateway.policy.auth import Mode
 from gateway.runtime import Gateway
 from gateway.trace import configure_from_environment
@@ -75,11 +77,20 @@ def run_server(
     quiet_protocol_libraries()
     # A changed config directory is validated and served without a restart (0: never).
     watch = float(os.environ.get("LEGACY_GATEWAY_WATCH_CONFIG_S", "2"))
-    uvicorn.run(
-        create_app(build, watch or None),
-        host=host,
-        port=port,
-        log_level=log_level,
-        access_log=False,
-        server_header=False,
+    drain = Drain(grace_from_environment())
+    server = DrainingServer(
+        uvicorn.Config(
+            DrainGuard(create_app(build, watch or None), drain),
+            host=host,
+            port=port,
+            log_level=log_level,
+            access_log=False,
+            server_header=False,
+            # The drain has already waited for calls in flight; this is for the stragglers.
+            timeout_graceful_shutdown=2,
+        ),
+        drain,
     )
+    server.run()
+    if not server.started:
+        sys.exit(3)  # as uvicorn.run: the app failed to start (the log says why)
