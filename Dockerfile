@@ -25,14 +25,6 @@ COPY mappings mappings
 RUN /opt/legacy-gateway/bin/pip wheel --no-cache-dir --no-deps --quiet --wheel-dir /dist .
 
 FROM ${PYTHON_IMAGE}
-ARG VERSION=0.1.0
-ARG REVISION=unknown
-LABEL org.opencontainers.image.title="legacy-gateway" \
-      org.opencontainers.image.description="Legacy systems (SOAP, ODBC, AMQP, HTTP) as typed, recorded tools for AI agents" \
-      org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.licenses="Apache-2.0" \
-      org.opencontainers.image.base.name="docker.io/library/python:3.11-slim-bookworm"
 # unixODBC and the ODBC drivers the image speaks to out of the box (PostgreSQL, MariaDB and
 # MySQL, SQLite); add your database's driver (IBM i Access, Db2, ...) in a derived image.
 # Runtime libraries only: no compiler, no -dev package.
@@ -67,5 +59,16 @@ EXPOSE 8080
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["python3", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2).status == 200 else 1)"]
+# Last, so that a new revision changes only this layer's metadata.
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+ARG SOURCE=""
+LABEL org.opencontainers.image.title="legacy-gateway" \
+      org.opencontainers.image.description="Legacy systems (SOAP, ODBC, AMQP, HTTP) as typed, recorded tools for AI agents" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.base.name="docker.io/library/python:3.11-slim-bookworm"
 ENTRYPOINT ["legacy-gateway"]
 CMD ["serve", "--config", "/etc/legacy-gateway", "--host", "0.0.0.0", "--port", "8080"]

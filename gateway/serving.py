@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
@@ -36,6 +38,19 @@ def quiet_protocol_libraries() -> None:
     logging.getLogger("pika").setLevel(logging.CRITICAL)
 
 
+@dataclass(frozen=True)
+class ServeOptions:
+    """What ``legacy-gateway serve`` was asked for; picklable, for worker processes."""
+
+    config: Path
+    host: str
+    port: int
+    audit_db: Path
+    log_level: str
+    store_url: str | None
+    auth: Mode
+
+
 def run_server(
     config: Path,
     host: str,
@@ -45,7 +60,34 @@ def run_server(
     store_url: str | None = None,
     auth: Mode | None = None,
 ) -> None:
-    mode = auth or _auth_mode()
+    options = ServeOptions(config, host, port, audit_db, log_level, store_url, auth or _auth_mode())
+    workers = workers_from_environment()
+    if workers == 1:
+        serve(options)
+    else:
+        from gateway.workers import run_workers
+
+        run_workers(options, workers)
+
+
+def workers_from_environment() -> int:
+    """``LEGACY_GATEWAY_WORKERS``: serving processes on the one port (Kubernetes sets it from
+    the CPU limit, which it rounds up to whole CPUs)."""
+    value = os.environ.get("LEGACY_GATEWAY_WORKERS", "1")
+    try:
+        workers = int(value)
+    except ValueError:
+        raise SystemExit(f"LEGACY_GATEWAY_WORKERS must be a whole number, not {value!r}") from None
+    if not 1 <= workers <= 64:
+        raise SystemExit(f"LEGACY_GATEWAY_WORKERS must be between 1 and 64, not {workers}")
+    return workers
+
+
+def serve(options: ServeOptions, sockets: list[socket.socket] | None = None) -> None:
+    """One serving process; with ``sockets``, on a listening socket its parent bound."""
+    config, audit_db, store_url, mode = (
+        options.config, options.audit_db, options.store_url, options.auth
+    )  # fmt: skip
 
     def build() -> Gateway:
         store = open_store(audit_db, store_url)
@@ -81,9 +123,9 @@ def run_server(
     server = DrainingServer(
         uvicorn.Config(
             DrainGuard(create_app(build, watch or None), drain),
-            host=host,
-            port=port,
-            log_level=log_level,
+            host=options.host,
+            port=options.port,
+            log_level=options.log_level,
             access_log=False,
             server_header=False,
             # The drain has already waited for calls in flight; this is for the stragglers.
@@ -91,6 +133,6 @@ def run_server(
         ),
         drain,
     )
-    server.run()
+    server.run(sockets)
     if not server.started:
         sys.exit(3)  # as uvicorn.run: the app failed to start (the log says why)

@@ -181,3 +181,29 @@ def test_a_call_outlasting_the_grace_is_recorded_as_interrupted(
     store.close()
     verified = _verify(audit_db)
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+@pytest.mark.parametrize("slow_host", [0.5], indirect=True)
+def test_workers_share_the_port_and_the_record_and_all_drain_on_sigterm(
+    tmp_path: Path, slow_host: SlowHost
+) -> None:
+    audit_db = tmp_path / "audit.sqlite"
+    env = {"LEGACY_GATEWAY_AUDIT_DB": str(audit_db), "LEGACY_GATEWAY_WORKERS": "2"}
+    with serve_process(_config(tmp_path, slow_host), env) as (base, proc):
+        calls = [_call_in_background(base, f"k{n}") for n in range(4)]
+        assert slow_host.arrived.wait(10)
+        answers = [call.result(timeout=30) for call in calls]
+        assert [a.status_code for a in answers] == [200] * 4, [a.text for a in answers]
+        in_flight = _call_in_background(base, "last")
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        assert in_flight.result(timeout=30).json()["result"] == {"value": "LAST"}
+        assert proc.wait(30) == 0
+
+    store = _store(audit_db)
+    # Each worker is a whole gateway: each recorded the config it serves.
+    assert len(store.records_of_kind("config.loaded")) == 2
+    assert len(store.records_of_kind("call.outcome")) == 5
+    store.close()
+    verified = _verify(audit_db)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
