@@ -44,6 +44,7 @@ COPY --chown=root:root mappings/demo /etc/legacy-gateway
 ENV PATH=/opt/legacy-gateway/bin:$PATH \
     LEGACY_GATEWAY_AUDIT_DB=/var/lib/legacy-gateway/audit.sqlite \
     LEGACY_GATEWAY_DRAIN_GRACE_S=20 \
+    LEGACY_GATEWAY_HEALTH_URL=http://127.0.0.1:8080/healthz \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1
 # The audit log's signing key and commitment salt are made beside the database on first start,
@@ -54,11 +55,12 @@ VOLUME ["/var/lib/legacy-gateway"]
 USER 10001:10001
 WORKDIR /home/gateway
 EXPOSE 8080
+# Serving on another port? Set LEGACY_GATEWAY_HEALTH_URL to match.
 # SIGTERM drains: readiness goes false, new calls get a retryable 503, calls in flight finish
 # within LEGACY_GATEWAY_DRAIN_GRACE_S; give `docker stop -t` a few seconds more than that.
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
-  CMD ["python3", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2).status == 200 else 1)"]
+  CMD ["python3", "-c", "import os, sys, urllib.request; sys.exit(0 if urllib.request.urlopen(os.environ['LEGACY_GATEWAY_HEALTH_URL'], timeout=2).status == 200 else 1)"]
 # Last, so that a new revision changes only this layer's metadata.
 ARG VERSION=0.1.0
 ARG REVISION=unknown
