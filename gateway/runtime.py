@@ -33,6 +33,7 @@ from gateway.errors import (
     ApprovalExpired,
     ApprovalNotFound,
     BackendUnavailable,
+    CallInterrupted,
     CallNotFound,
     ConfigError,
     Forbidden,
@@ -438,6 +439,10 @@ class Gateway:
                 {"status": "error", "error": error.to_dict()},
             )
             raise error from exc
+        except asyncio.CancelledError:
+            # A stop whose drain grace ran out: the call still ends on the record.
+            self._finish(call_id, record, started, interactions, _interrupted(call_id))
+            raise
         outcome = self._finish(
             call_id,
             record,
@@ -778,6 +783,14 @@ class Gateway:
         names = list(self.registry.adapters)
         checks = await asyncio.gather(*(self.registry.adapters[n].check() for n in names))
         return dict(zip(names, checks, strict=True))
+
+
+def _interrupted(call_id: str) -> dict[str, Any]:
+    error = CallInterrupted(
+        "the gateway stopped before this call ended; the legacy system may have acted"
+    )
+    error.call_id = call_id
+    return {"status": "error", "error": error.to_dict()}
 
 
 def _files_state(directory: Path) -> tuple[tuple[str, float, int], ...]:
