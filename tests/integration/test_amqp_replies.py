@@ -340,6 +340,9 @@ def test_an_overdue_call_ends_reply_overdue_and_its_late_reply_is_recorded(
         assert late_reply["request"] == {"correlation_id": call_id}
         assert '"STATE":"D"' in late_reply["response"]["body"]
         assert not unmatched(client)
+        metrics = gateway_of(client).metrics.exposition().decode()
+        assert 'legacy_gateway_submitted_replies_total{event="overdue"} 1.0' in metrics
+        assert 'legacy_gateway_submitted_replies_total{event="late"} 1.0' in metrics
 
 
 def test_the_backend_deadline_applies_when_the_tool_sets_none(

@@ -86,6 +86,9 @@ def test_a_reply_for_no_call_is_recorded_after_bounded_hand_ons_and_completes_no
     assert take_messages(replies) == []
     assert status(client, bystander) == "pending"
     assert kinds(client, forged) == []
+    metrics = client.app.state.gateway.metrics.exposition().decode()  # type: ignore[attr-defined]
+    assert f'legacy_gateway_submitted_replies_total{{event="handed_on"}} {HANDOFFS}.0' in metrics
+    assert 'legacy_gateway_submitted_replies_total{event="unmatched"} 1.0' in metrics
 
 
 @pytest.mark.parametrize("count", ["many", -5, 10**12, True, Decimal("2.5"), {"n": 1}])
