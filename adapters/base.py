@@ -212,6 +212,10 @@ class Adapter(ABC, Generic[ConfigT]):
         """JSON Schema of a result the adapter makes itself (nothing to map), else None."""
         return None
 
+    def submits(self, prepared: Any) -> bool:
+        """The operation answers ``Submitted`` at once; its reply completes the call later."""
+        return False
+
     @abstractmethod
     async def check(self) -> Health: ...
 

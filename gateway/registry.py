@@ -13,6 +13,7 @@ from adapters.registry import adapter_class
 from gateway.config.loader import LoadedConfig
 from gateway.config.models import ToolConfig
 from gateway.errors import ConfigError, ConfigIssue, GatewayError
+from gateway.mapping.openai import strict_parameters
 from gateway.mapping.records import InputMapper, OutputMapper
 from gateway.mapping.schema import input_schema, output_schema
 
@@ -45,16 +46,14 @@ class Tool:
         }
 
     def openai(self) -> dict[str, Any]:
-        """The tool as an OpenAI function-calling definition."""
-        parameters = {
-            k: v for k, v in self.input_schema.items() if k not in ("$schema", "examples")
-        }
+        """The tool as an OpenAI function-calling definition, usable in strict mode."""
         return {
             "type": "function",
             "function": {
                 "name": self.name,
                 "description": self.config.description,
-                "parameters": parameters,
+                "strict": True,
+                "parameters": strict_parameters(self.input_schema),
             },
         }
 

@@ -45,8 +45,9 @@ def call_view(call_id: str, records: list[StoredRecord]) -> dict[str, Any]:
                 view.update(status=decision, finished_at=record.at)
         elif record.kind in ("call.intent", "call.rejected"):
             view.update({key: body.get(key) for key in _INTENT_KEYS})
-            if "idempotency_key" in body:
-                view["idempotency_key"] = body["idempotency_key"]
+            for optional in ("idempotency_key", "coerced"):
+                if optional in body:
+                    view[optional] = body[optional]
             view["started_at"] = record.at
             if record.kind == "call.rejected":
                 view.update(status="rejected", error=body.get("error"), finished_at=record.at)
