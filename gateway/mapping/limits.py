@@ -128,3 +128,27 @@ def recordable(value: Any) -> Any:
     if isinstance(value, list):
         return [recordable(item) for item in value]
     return value
+
+
+def within_legacy_types(
+    fields: dict[str, Any], ranges: dict[str, tuple[int | None, int | None]]
+) -> dict[str, Any]:
+    """``fields`` with each integer argument narrowed to its legacy parameter's type
+    (``ranges``, from the backend's metadata); the same dict when nothing narrows."""
+    narrowed: dict[str, Any] = {}
+    changed = False
+    for name, spec in fields.items():
+        legacy = ranges.get(spec.to or name)
+        if legacy is not None and spec.type == "integer" and spec.fields is None:
+            low, high = legacy
+            update: dict[str, float] = {}
+            if low is not None and (spec.minimum is None or spec.minimum < low):
+                update["minimum"] = low
+            if high is not None and (spec.maximum is None or spec.maximum > high):
+                update["maximum"] = high
+            if update:
+                narrowed[name] = spec.model_copy(update=update)
+                changed = True
+                continue
+        narrowed[name] = spec
+    return narrowed if changed else fields

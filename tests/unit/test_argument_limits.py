@@ -15,6 +15,7 @@ from gateway.mapping.limits import (
     integer_range,
     recordable,
     wide_integers,
+    within_legacy_types,
 )
 from gateway.mapping.patterns import control_character, ecma_pattern
 from gateway.mapping.schema import input_schema
@@ -176,3 +177,17 @@ def test_decimal_range_keeps_declared_bounds() -> None:
     assert converted(spec, "0.01") == 1
     with pytest.raises(Unmappable, match="minimum"):
         converted(spec, Decimal("0"))
+
+
+def test_an_integer_argument_narrows_to_its_legacy_parameters_type() -> None:
+    fields = {
+        "page": field(type="integer", to="PAGE_NO", minimum=1),
+        "size": field(type="integer", to="PAGE_SIZE", minimum=1, maximum=1000),
+        "name": field(to="NAME"),
+    }
+    ranges = {"PAGE_NO": (-(2**31), 2**31 - 1), "PAGE_SIZE": (-(2**31), 2**31 - 1)}
+    narrowed = within_legacy_types(fields, ranges)
+    assert integer_range(narrowed["page"]) == (1, 2**31 - 1)  # declared minimum kept
+    assert integer_range(narrowed["size"]) == (1, 1000)  # the declaration was narrower
+    assert narrowed["name"] is fields["name"]
+    assert within_legacy_types(fields, {}) is fields
