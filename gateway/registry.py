@@ -13,7 +13,7 @@ from adapters.registry import adapter_class
 from gateway.config.loader import LoadedConfig
 from gateway.config.models import ToolConfig
 from gateway.errors import ConfigError, ConfigIssue, GatewayError
-from gateway.mapping.limits import within_legacy_types
+from gateway.mapping.limits import record_integer_ranges, within_legacy_types
 from gateway.mapping.openai import strict_parameters
 from gateway.mapping.records import InputMapper, OutputMapper
 from gateway.mapping.schema import input_schema, output_schema
@@ -127,8 +127,11 @@ def build_registry(config: LoadedConfig) -> Registry:
         raw = config.entries[("tools", name)].raw
         version = hashlib.sha256(orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
         # An integer argument holds no more than its legacy parameter's type (a WSDL's
-        # xsd:int): the schema says so and the mapper refuses the rest.
-        fields = within_legacy_types(tool.input, backend_adapter.parameter_ranges(tool))
+        # xsd:int, a copybook's PIC): the schema says so and the mapper refuses the rest.
+        ranges = backend_adapter.parameter_ranges(tool)
+        if tool.request is not None and tool.request.record is not None:
+            ranges = {**ranges, **record_integer_ranges(tool.request.record.compiled)}
+        fields = within_legacy_types(tool.input, ranges)
         mapper = config.mappers[name][0]
         if fields is not tool.input:
             mapper = InputMapper(fields, tool.request)

@@ -152,3 +152,15 @@ def within_legacy_types(
                 continue
         narrowed[name] = spec
     return narrowed if changed else fields
+
+
+def record_integer_ranges(layout: Any) -> dict[str, tuple[int | None, int | None]]:
+    """(minimum, maximum) of each integer item of a copybook record: its PIC's digits
+    (``PIC 9(3)`` holds 0-999, ``PIC S9(4)`` -9999-9999)."""
+    ranges: dict[str, tuple[int | None, int | None]] = {}
+    for info in getattr(layout, "fields", ()):
+        if info.kind == "integer" and info.scale == 0 and info.digits:
+            top = 10**info.digits - 1
+            signed = (info.picture or "").upper().startswith("S")
+            ranges[info.path] = (-top if signed else 0, top)
+    return ranges

@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 
 from gateway.mapping.coercion import coerced_fields
+from gateway.mapping.copybook import parse_copybook
 from gateway.mapping.limits import (
     INT64_MAX,
     decimal_pattern,
     integer_range,
+    record_integer_ranges,
     recordable,
     wide_integers,
     within_legacy_types,
@@ -191,3 +193,22 @@ def test_an_integer_argument_narrows_to_its_legacy_parameters_type() -> None:
     assert integer_range(narrowed["size"]) == (1, 1000)  # the declaration was narrower
     assert narrowed["name"] is fields["name"]
     assert within_legacy_types(fields, {}) is fields
+
+
+def test_a_copybook_items_picture_bounds_its_integer() -> None:
+    layout = parse_copybook(
+        """
+       01  REQ.
+           05  REQ-QTY      PIC 9(3).
+           05  REQ-DELTA    PIC S9(4) COMP.
+           05  REQ-AMOUNT   PIC 9(5)V99.
+           05  REQ-TEXT     PIC X(4).
+        """,
+        "cp037",
+    )
+    assert record_integer_ranges(layout) == {"REQ-QTY": (0, 999), "REQ-DELTA": (-9999, 9999)}
+    narrowed = within_legacy_types(
+        {"quantity": field(type="integer", to="REQ-QTY")}, record_integer_ranges(layout)
+    )
+    schema = input_schema(narrowed, [])["properties"]["quantity"]
+    assert (schema["minimum"], schema["maximum"]) == (0, 999)
