@@ -510,6 +510,9 @@ class AmqpAdapter(Adapter[AmqpBackendConfig]):
             link.stopping.set()
             await asyncio.get_running_loop().run_in_executor(None, link.join, 5)
 
+    def submits(self, prepared: Any) -> bool:
+        return bool(prepared.kind == "submit")
+
     def result_schema(self, prepared: Any) -> dict[str, Any] | None:
         if prepared.kind != "publish":
             return None
