@@ -4,6 +4,7 @@ say what was checked, against which key, and where a tampered log first breaks."
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import pytest
 
 from gateway.audit.checkpoint import Signer
 from gateway.audit.store import SQLiteStore
-from tests.security.tamper_store import ORIGIN, fill
+from tests.security.tamper_store import ORIGIN, RawSQLite, fill, resign
 
 COMMAND = Path(sys.executable).parent / "legacy-gateway"
 
@@ -93,3 +94,31 @@ def test_a_store_with_its_head_deleted_by_hand_fails_at_record_0(
         "FAILED at record 0: records 0 to 8 are missing from the store and no prune statement"
     )
     assert "checked: " in verified.stderr and "records 9\u201329 of a log of 30" in verified.stderr
+
+
+def test_a_store_re_signed_with_a_replaced_key_fails_against_the_pinned_one(
+    env: dict[str, str], audit_db: Path, tmp_path: Path
+) -> None:
+    public = tmp_path / "keys" / "signing.key.pub"
+    assert run(env, "trust", str(public), "--yes").returncode == 0
+    # Someone with the store's directory: records rewritten, checkpoints re-signed with a key
+    # of their own, and that key put where the gateway's was.
+    other = Signer.load_or_create(tmp_path / "other" / "signing.key", ORIGIN)
+    raw = RawSQLite(audit_db)
+    statements = resign(raw, other)
+    raw.drop_triggers()
+    raw.run(*statements)
+    shutil.copy(tmp_path / "other" / "signing.key", tmp_path / "keys" / "signing.key")
+    public.write_text(f"{other.verifier}\n")
+
+    pinned = run(env, "verify", "--audit-db", str(audit_db))
+    assert pinned.returncode == 1
+    assert pinned.stderr.startswith("FAILED at record 0: ")
+    assert "carries no signature of key example.org/log" in pinned.stderr
+    # Without the pin, the replaced key is all there is: the answer names it, so an operator
+    # who knows the real fingerprint sees the difference.
+    unpinned = run({**env, "LEGACY_GATEWAY_TRUSTED_KEYS": str(tmp_path / "none")},
+                   "verify", "--audit-db", str(audit_db))  # fmt: skip
+    assert unpinned.returncode == 0
+    assert f"signed by {other.verifier.key_id}" in unpinned.stdout
+    assert f"trusted key: the configured signing key's public half, {public}" in unpinned.stdout
