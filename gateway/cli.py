@@ -100,11 +100,15 @@ def validate(
             "(ODBC statements run with NULL parameters in a transaction that is rolled back).",
         ),
     ] = False,
+    audit_db: AuditDb = Path(DEFAULT_AUDIT_DB),
 ) -> None:
     """Check a config: YAML, keys, ${VAR}s, WSDLs and that every operation exists."""
     registry = _registry(config)
     if connect:
-        problems = asyncio.run(_connect_and_verify(registry))
+        _use_installation(audit_db)
+        problems, warnings = asyncio.run(_connect_and_verify(registry))
+        for warning in warnings:
+            typer.echo(f"warning: {warning}", err=True)
         if problems:
             typer.echo(f"{len(problems)} problem(s) with the live backends:", err=True)
             for problem in problems:
@@ -117,14 +121,31 @@ def validate(
     )
 
 
-async def _connect_and_verify(registry: Any) -> list[str]:
+def _use_installation(audit_db: Path) -> None:
+    """Name things per installation (reply queues) as the gateway on this store does: with
+    the salt beside its audit key, read if it exists, never made here."""
+    from gateway.audit.log import AuditSettings
+    from gateway.mapping.redaction import use_salt
+
+    salt = AuditSettings.from_environment(audit_db).salt_path
+    if salt.is_file():
+        use_salt(salt.read_bytes())
+
+
+async def _connect_and_verify(registry: Any) -> tuple[list[str], list[str]]:
     problems: list[str] = []
+    warnings: list[str] = []
     config = registry.config
     for name, adapter in registry.adapters.items():
         await adapter.open()
         health = await adapter.check()
         if not health.ok:
             problems.append(f"backend {name}: {health.detail}")
+            continue
+        try:
+            warnings.extend(await adapter.warnings())
+        except GatewayError as exc:
+            problems.append(f"backend {name}: {exc.message}")
     for name, tool in registry.tools.items():
         if any(problem.startswith(f"backend {tool.config.backend}:") for problem in problems):
             continue  # the backend's own problem says it all
@@ -136,7 +157,7 @@ async def _connect_and_verify(registry: Any) -> list[str]:
             problems.append(f"{entry.source.display}:{line}: tools.{name}.operation: {exc.message}")
     for adapter in registry.adapters.values():
         await adapter.close()
-    return problems
+    return problems, warnings
 
 
 @app.command()
@@ -288,7 +309,7 @@ def import_odbc(
     backend: Annotated[str, typer.Option("--backend", help="Backend name to use.")] = "db",
 ) -> None:
     """Print a YAML skeleton (backend, read tool by key, paged list tool) for a table."""
-    from gateway.importing import describe
+    from gateway.importers.odbc import describe
 
     try:
         sys.stdout.write(describe(connection, table, backend))
@@ -298,6 +319,26 @@ def import_odbc(
         raise _fail(GatewayError(str(exc))) from None
     except Exception as exc:  # the driver's error: unreachable database, unknown driver
         raise _fail(GatewayError(f"cannot read table {table}: {exc}")) from None
+
+
+@import_app.command("wsdl")
+def import_wsdl_command(
+    source: Annotated[str, typer.Argument(help="WSDL file or http(s) URL.")],
+    operations: Annotated[
+        str | None, typer.Option("--operations", help="Only operations matching this glob.")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Directory of the config.")] = Path("."),
+) -> None:
+    """Write a config with one typed tool per SOAP operation; again: update, keep edits."""
+    from gateway.importers.run import wsdl_to_config
+    from gateway.importers.wsdl import WsdlImportError
+
+    try:
+        _path, report, notes = wsdl_to_config(source, out, operations)
+    except WsdlImportError as exc:
+        raise _fail(GatewayError(str(exc))) from None
+    for line in [*notes, *report.lines()]:
+        sys.stdout.write(line + "\n")
 
 
 @calls_app.command("show")
@@ -315,6 +356,21 @@ def calls_show(
     if not records:
         raise _fail(GatewayError(f"no call with id '{call_id}' in {audit_db}"))
     _print_json(call_view(call_id, records))
+
+
+@calls_app.command("unresolved")
+def calls_unresolved(
+    audit_db: AuditDb = Path(DEFAULT_AUDIT_DB), store_url: StoreUrl = None
+) -> None:
+    """Calls a stopped gateway left in flight (outcome_unknown: check the legacy system),
+    and calls still running; JSON, oldest first."""
+    from gateway.recovery import unresolved
+
+    store = _store_at(audit_db, store_url)
+    try:
+        _print_json(unresolved(store))
+    finally:
+        store.close()
 
 
 KeyFile = Annotated[

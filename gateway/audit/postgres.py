@@ -20,8 +20,10 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from gateway.audit.callstate import prepare_call_state
 from gateway.audit.records import RecordContext, StoredRecord, decode
 from gateway.audit.store import (
+    OUTCOME,
     Entry,
     SqlTables,
     StoredCheckpoint,
@@ -150,6 +152,7 @@ class PostgresStore(SqlTables):
                 # Replicas starting together must not race on creating the tables.
                 self._writer.execute("SELECT pg_advisory_xact_lock(7011207)")
                 self._writer.execute(_SCHEMA)
+                prepare_call_state(self._writer.execute, "pg")
                 for table, (events, guard) in _GUARDS.items():
                     self._writer.execute(_TRIGGER.format(table=table, events=events, guard=guard))
         except psycopg.Error as exc:
@@ -201,6 +204,36 @@ class PostgresStore(SqlTables):
                     f"cannot write the audit store {self.display}: {exc}"
                 ) from exc
         return stored
+
+    def append_outcome(
+        self, call_id: str, entries: list[Entry], context: RecordContext | None = None
+    ) -> list[StoredRecord] | None:
+        with self._write_lock:
+            try:
+                with self._writer.transaction():
+                    # The log head's row lock orders this after every append in flight, on
+                    # every replica: an outcome committed before is seen by the check.
+                    self._writer.execute("SELECT next FROM log_head FOR UPDATE")
+                    ended = self._writer.execute(
+                        f"SELECT 1 FROM records WHERE call_id = %s AND kind = '{OUTCOME}' LIMIT 1",
+                        (call_id,),
+                    ).fetchone()
+                    if ended is not None:
+                        return None
+                    (end,) = self._writer.execute(
+                        "UPDATE log_head SET next = next + %s RETURNING next", (len(entries),)
+                    ).fetchone()
+                    stored, rows = encode_groups([(entries, context)], end - len(entries))
+                    result = stored[0]
+                    if isinstance(result, BaseException):
+                        raise result  # rolls the head back too
+                    with self._writer.cursor() as cursor:
+                        cursor.executemany("INSERT INTO records VALUES (%s, %s, %s, %s, %s)", rows)
+            except self._psycopg.Error as exc:
+                raise AuditUnavailable(
+                    f"cannot write the audit store {self.display}: {exc}"
+                ) from exc
+        return result
 
     # ------------------------------------------------------------------ reading
 

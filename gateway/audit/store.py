@@ -31,12 +31,15 @@ from typing import Any, Literal
 
 import orjson
 
+from gateway.audit.callstate import CallStateStore, SqlCallState, prepare_call_state
 from gateway.audit.records import RecordContext, StoredRecord, decode, encode
 from gateway.errors import AuditUnavailable
 from gateway.policy.approvals import Approval
 from gateway.policy.auth import StoredKey
 
 Entry = tuple[str, str | None, dict[str, Any]]
+OUTCOME = "call.outcome"
+SUBMITTED = "call.submitted"
 _MAX_RACES = 100
 
 _SCHEMA = """
@@ -131,7 +134,7 @@ def now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
 
 
-class AuditStore(ABC):
+class AuditStore(CallStateStore, ABC):
     """Where calls are recorded; every implementation is append-only and durable."""
 
     @property
@@ -203,17 +206,19 @@ class AuditStore(ABC):
 
     @abstractmethod
     def claim_key(
-        self, scope: str, key: str, call_id: str, fingerprint: str
+        self, scope: str, key: str, call_id: str, fingerprint: str, instance: str | None = None
     ) -> tuple[str, str] | None:
-        """Reserve an Idempotency-Key for a call, atomically.
+        """Reserve an Idempotency-Key for a call, atomically (``instance``: the claiming
+        process, so that a crash before its intent releases the key).
 
         None when the key was free and is now ``call_id``'s; otherwise the call id and
         fingerprint of the call that holds it.
         """
 
     @abstractmethod
-    def release_key(self, scope: str, key: str, call_id: str) -> None:
-        """Give a key back when its call never started (the intent could not be written)."""
+    def release_key(self, scope: str, key: str, call_id: str) -> bool:
+        """Give a key back (its call never started, or the key expired); True if this
+        caller released it."""
 
     # Approvals wait beside the log too: their arguments may hold sensitive values in clear.
 
@@ -244,6 +249,28 @@ class AuditStore(ABC):
 
     @abstractmethod
     def list_keys(self) -> list[StoredKey]: ...
+
+    # A submitted call ends once, whoever ends it first: its reply, or its deadline passing,
+    # on any replica. Stores that processes share make these two atomic.
+
+    def append_outcome(
+        self, call_id: str, entries: list[Entry], context: RecordContext | None = None
+    ) -> list[StoredRecord] | None:
+        """Write a call's last records (its ``call.outcome`` among them) unless the call has
+        an outcome already; None then, and nothing is written."""
+        if any(record.kind == OUTCOME for record in self.records_of(call_id)):
+            return None
+        return self.append_many(entries, context)
+
+    def open_submissions(self, since: int = 0) -> list[StoredRecord]:
+        """``call.submitted`` records from index ``since`` on whose call has no outcome."""
+        return [
+            record
+            for record in self.records_of_kind(SUBMITTED)
+            if record.index >= since
+            and record.call_id is not None
+            and not any(r.kind == OUTCOME for r in self.records_of(record.call_id))
+        ]
 
     @abstractmethod
     def close(self) -> None: ...
@@ -350,7 +377,7 @@ class GroupCommitStore(AuditStore):
         """Write the groups in one transaction; a group that cannot be encoded fails alone."""
 
 
-class SqlTables(GroupCommitStore):
+class SqlTables(GroupCommitStore, SqlCallState):
     """The reads and the side tables both SQL stores share, written once.
 
     Subclasses give ``_reading()`` (a connection whose ``execute`` returns a cursor) and
@@ -418,14 +445,15 @@ class SqlTables(GroupCommitStore):
         return self.count() if row[0] is None else int(row[0])
 
     def claim_key(
-        self, scope: str, key: str, call_id: str, fingerprint: str
+        self, scope: str, key: str, call_id: str, fingerprint: str, instance: str | None = None
     ) -> tuple[str, str] | None:
         with self._reading() as db:
             claimed = db.execute(
                 self._sql(
-                    "INSERT INTO idempotency_keys VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+                    "INSERT INTO idempotency_keys (scope, key, call_id, fingerprint, at, instance)"
+                    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
                 ),
-                (scope, key, call_id, fingerprint, now()),
+                (scope, key, call_id, fingerprint, now(), instance),
             ).rowcount
             if claimed:
                 return None
@@ -437,14 +465,17 @@ class SqlTables(GroupCommitStore):
             ).fetchone()
         return (row[0], row[1]) if row else None
 
-    def release_key(self, scope: str, key: str, call_id: str) -> None:
+    def release_key(self, scope: str, key: str, call_id: str) -> bool:
         with contextlib.suppress(AuditUnavailable), self._reading() as db:
-            db.execute(
-                self._sql(
-                    "DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND call_id = ?"
-                ),
-                (scope, key, call_id),
+            return bool(
+                db.execute(
+                    self._sql(
+                        "DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND call_id = ?"
+                    ),
+                    (scope, key, call_id),
+                ).rowcount
             )
+        return False
 
     def add_approval(self, approval: Approval) -> None:
         with self._reading() as db:
@@ -510,6 +541,18 @@ class SqlTables(GroupCommitStore):
             rows = db.execute(self._sql("SELECT * FROM api_keys ORDER BY created_at")).fetchall()
         return [key_from_row(row) for row in rows]
 
+    def open_submissions(self, since: int = 0) -> list[StoredRecord]:
+        with self._reading() as db:
+            rows = db.execute(
+                self._sql(
+                    f"SELECT data FROM records s WHERE s.idx >= ? AND s.kind = '{SUBMITTED}' "
+                    "AND NOT EXISTS (SELECT 1 FROM records o WHERE o.call_id = s.call_id "
+                    f"AND o.kind = '{OUTCOME}') ORDER BY s.idx"
+                ),
+                (since,),
+            ).fetchall()
+        return [decode(bytes(row[0])) for row in rows]
+
 
 class SQLiteStore(SqlTables):
     def __init__(self, path: Path | str, durability: Literal["normal", "full"] = "normal") -> None:
@@ -522,6 +565,7 @@ class SQLiteStore(SqlTables):
             self._db.execute(f"PRAGMA synchronous={durability.upper()}")
             self._db.execute("PRAGMA busy_timeout=5000")
             self._db.executescript(_SCHEMA)
+            prepare_call_state(self._db.execute, "sqlite")
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(records)")}
             if "seq" in columns:
                 raise AuditUnavailable(
@@ -572,6 +616,36 @@ class SQLiteStore(SqlTables):
                 self._next = rows[-1][0] + 1
                 return stored
         raise AuditUnavailable(f"the audit store {self.path} is contended; try again")
+
+    def append_outcome(
+        self, call_id: str, entries: list[Entry], context: RecordContext | None = None
+    ) -> list[StoredRecord] | None:
+        # BEGIN IMMEDIATE takes the database's write lock first, so the check and the insert
+        # are one step for every process writing this file.
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                ended = self._db.execute(
+                    f"SELECT 1 FROM records WHERE call_id = ? AND kind = '{OUTCOME}' LIMIT 1",
+                    (call_id,),
+                ).fetchone()
+                rows: list[Row] = []
+                if ended is None:
+                    stored, rows = encode_groups([(entries, context)], self._read_count())
+                    self._db.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?)", rows)
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                self._next = None
+                raise AuditUnavailable(f"cannot write the audit store {self.path}: {exc}") from exc
+            if rows:
+                self._next = rows[-1][0] + 1
+        if ended is not None:
+            return None
+        result = stored[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
 
     @property
     def display(self) -> str:
