@@ -124,7 +124,7 @@ class Gateway:
         self._retiring: set[asyncio.Task[None]] = set()
         # Replies and deadlines of submitted calls (queue tools that answer 202 pending).
         self.completions = Completions(
-            store, lambda: self.tools, self._result, lambda: self.registry.adapters
+            store, lambda: self.tools, self._result, lambda: self.registry.adapters, self.metrics
         )
 
     @property
