@@ -33,8 +33,10 @@ import orjson
 
 from gateway.audit.bundle_files import (
     FORMAT,
+    HASHED,
     BundleFileError,
     check_file_set,
+    file_digest,
     lines_of,
     manifest_note_text,
     read_checkpoints,
@@ -128,6 +130,7 @@ def export_bundle(
         "records": stop - first,
         "checkpoint_size": size,
         "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "files": {name: file_digest((out / name).read_bytes()) for name in HASHED},
     }
     text = (json.dumps(manifest, indent=2) + "\n").encode()
     (out / "manifest.json").write_bytes(text)
@@ -231,6 +234,11 @@ def _verify_files(path: Path, anchor: Anchor, kept: list[str] | None, minimum_da
         )
     check_prunes(report, anchor.key, leaves, first_present=None, minimum_days=minimum_days)
     report.anchor = anchor.source
+    for name in HASHED:
+        if file_digest((path / name).read_bytes()) != manifest.files[name]:
+            report.fail(f"{name}: changed since the manifest was signed")
+            if report.first_bad_index is None and report.first_bad_file is None:
+                report.first_bad_file = name
     if unsigned is not None:
         report.problems.insert(0, str(unsigned))
         report.first_bad_file = unsigned.file

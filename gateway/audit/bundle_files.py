@@ -3,8 +3,8 @@
 Nothing in a bundle is believed because it is there: the set of files is fixed, every JSON
 line is parsed strictly (a duplicate key is an error, not a choice between two values) and
 must be in the bytes its writer makes, every count is checked against the others, and the
-manifest is only read once its signature (``manifest.sig``, a signed note of its SHA-256)
-verifies under the trusted key.
+manifest, signed by the log's key (``manifest.sig``, a signed note of its SHA-256), holds the
+SHA-256 of every other file: no byte of a bundle escapes the signature.
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ MANIFEST_FIELDS = {
     "records": int,
     "checkpoint_size": int,
     "exported_at": str,
+    "files": dict,
 }
-CHECKPOINT_FIELDS = ("size", "at", "note")
+HASHED = ("records.jsonl", "leaves.txt", "checkpoints.jsonl", "log.pub")
 
 
 class BundleFileError(ValueError):
@@ -42,6 +43,10 @@ class BundleFileError(ValueError):
     def __init__(self, file: str, problem: str) -> None:
         super().__init__(f"{file}: {problem}")
         self.file = file
+
+
+def file_digest(data: bytes) -> str:
+    return f"sha256:{hashlib.sha256(data).hexdigest()}"
 
 
 def manifest_note_text(origin: str, manifest: bytes) -> str:
@@ -83,6 +88,7 @@ class Manifest:
     end_index: int
     records: int
     checkpoint_size: int
+    files: dict[str, str]
 
 
 def read_manifest(data: bytes) -> Manifest:
@@ -99,8 +105,14 @@ def read_manifest(data: bytes) -> Manifest:
         dt.datetime.fromisoformat(value["exported_at"])
     except ValueError:
         raise BundleFileError("manifest.json", "exported_at is not an ISO time") from None
+    files = value["files"]
+    if sorted(files) != sorted(HASHED) or not all(
+        isinstance(digest, str) and len(digest) == 71 and digest.startswith("sha256:")
+        for digest in files.values()
+    ):
+        raise BundleFileError("manifest.json", f"files must give the sha256 of {', '.join(HASHED)}")
     manifest = Manifest(value["origin"], value["first_index"], value["end_index"],
-                        value["records"], value["checkpoint_size"])  # fmt: skip
+                        value["records"], value["checkpoint_size"], files)  # fmt: skip
     if not 0 <= manifest.first_index <= manifest.end_index <= manifest.checkpoint_size:
         raise BundleFileError(
             "manifest.json", "first_index, end_index and checkpoint_size are out of order"

@@ -116,11 +116,19 @@ _GUARDS = {
     "pruned": ("INSERT OR UPDATE OR DELETE", "audit_pruned_guard"),
     "log_head": ("UPDATE OR DELETE", "audit_head_guard"),
 }
+# Made once (a store made by an earlier version gets them replaced): creating a trigger locks
+# its table, and a replica starting beside running ones must not take locks their appends
+# wait on.
 _TRIGGER = """
-CREATE OR REPLACE TRIGGER {table}_append_only BEFORE {events} ON {table}
-    FOR EACH ROW EXECUTE FUNCTION {guard}();
-CREATE OR REPLACE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}
-    FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '{table}_no_truncate'
+                 AND tgrelid = '{table}'::regclass) THEN
+    CREATE OR REPLACE TRIGGER {table}_append_only BEFORE {events} ON {table}
+        FOR EACH ROW EXECUTE FUNCTION {guard}();
+    CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}
+        FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+  END IF;
+END $$;
 """
 
 

@@ -132,12 +132,22 @@ def _no_constant(name: str) -> Any:
     raise RecordError(f"{name} is not JSON")
 
 
-def strict_json(data: bytes) -> Any:
+def _double_if_inexact(text: str) -> int | float:
+    # In RFC 8785 bytes every number is a double: a bare integer past 2**53 came from one.
+    number = int(text)
+    return number if abs(number) <= _MAX_EXACT else float(text)
+
+
+def strict_json(data: bytes, *, doubles: bool = False) -> Any:
     """JSON parsed without forgiveness: a duplicate key, NaN or a byte that is not UTF-8 is
-    an error, where lenient parsers keep one of two values and readers disagree which."""
+    an error, where lenient parsers keep one of two values and readers disagree which.
+    ``doubles``: read integers as RFC 8785 does, as doubles."""
     try:
         return json.loads(
-            data.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constant
+            data.decode("utf-8"),
+            object_pairs_hook=_unique_keys,
+            parse_constant=_no_constant,
+            parse_int=_double_if_inexact if doubles else None,
         )
     except UnicodeDecodeError as exc:
         raise RecordError(f"not UTF-8: {exc.reason}") from None
@@ -154,13 +164,13 @@ def decode_strict(data: bytes, form: Form) -> StoredRecord:
     Two encodings of one value hash alike; demanding the one encoding means bytes that
     another reader could see differently (escapes, spacing, duplicate keys) are refused.
     """
-    value = strict_json(data)
+    value = strict_json(data, doubles=form == "canonical")
     if not isinstance(value, dict):
         raise RecordError("not a JSON object")
     record = StoredRecord.from_dict(value)
     try:
         if form == "canonical":
-            expected = canonical(data)
+            expected = rfc8785.dumps(value)
         else:
             expected = orjson.dumps(orjson.loads(data), option=orjson.OPT_NON_STR_KEYS)
     except (orjson.JSONDecodeError, rfc8785.CanonicalizationError, ValueError) as exc:

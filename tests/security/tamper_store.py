@@ -160,7 +160,7 @@ def _forged_prune(raw: Raw, signer: Signer | None, end: int) -> list[Statement]:
     ]  # fmt: skip
 
 
-def _resign(raw: Raw, signer: Signer) -> list[Statement]:
+def resign(raw: Raw, signer: Signer) -> list[Statement]:
     """Record 12 rewritten, its leaf too, and every checkpoint signed again by ``signer``."""
     forged = _forge(raw, 12)
     leaves = [raw.leaf(i) for i in range(30)]
@@ -329,7 +329,7 @@ ATTACKS = [
     ),
     Attack(
         "re-sign every checkpoint with another key",
-        _resign,
+        resign,
         0,
         "carries no signature of key example.org/log",
     ),

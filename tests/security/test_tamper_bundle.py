@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from gateway.audit.bundle import BundleError, export_bundle, verify_bundle
-from gateway.audit.bundle_files import manifest_note_text
+from gateway.audit.bundle_files import HASHED, file_digest, manifest_note_text
 from gateway.audit.checkpoint import Checkpoint, Signer, VerifierKey
 from gateway.audit.log import AuditLog, AuditSettings
 from gateway.audit.merkle import MerkleTree
@@ -71,11 +71,12 @@ class Bundle:
             for size in sizes
         ]  # fmt: skip
         self.write_lines("checkpoints.jsonl", checkpoints)
+        (self.path / "log.pub").write_text(f"{self.other.verifier}\n")
         manifest = self.manifest()
+        manifest["files"] = {name: file_digest((self.path / name).read_bytes()) for name in HASHED}
         manifest.update(end_index=len(records), records=len(records),
                         checkpoint_size=len(records))  # fmt: skip
         self.write_manifest(manifest, self.other)
-        (self.path / "log.pub").write_text(f"{self.other.verifier}\n")
 
 
 @pytest.fixture
@@ -185,6 +186,9 @@ MUTATIONS = [
         "leaves.txt", "holds 31 leaf hashes"),
     Mutation("a record file without its last newline", lambda b: (b.path / RECORDS).write_bytes(
         (b.path / RECORDS).read_bytes()[:-1]), None, RECORDS, "does not end with a newline"),
+    Mutation("edit a checkpoint's unsigned time", lambda b: b.edit_line(
+        "checkpoints.jsonl", 0, lambda line: line.replace(b'"at":"', b'"at":"1', 1)), None,
+        "checkpoints.jsonl", "checkpoints.jsonl: changed since the manifest was signed"),
     Mutation("carriage returns", lambda b: (b.path / RECORDS).write_bytes(
         (b.path / RECORDS).read_bytes().replace(b"\n", b"\r\n")), None, RECORDS,
         "carriage return"),

@@ -12,6 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from gateway.audit.bundle import verify_store
 from gateway.audit.checkpoint import Signer
 from gateway.audit.log import AuditLog
 from gateway.audit.retention import prune
@@ -75,8 +76,6 @@ def _prune_to_18(log: Log, tmp_path: Path) -> None:
 def test_a_legitimate_prune_verifies_and_names_its_range(log: Log, tmp_path: Path) -> None:
     _prune_to_18(log, tmp_path)
     key = log.audit.signer.verifier
-    from gateway.audit.bundle import verify_store
-
     report = verify_store(log.store, key, minimum_days=0)
     assert report.ok, report.problems
     assert checked_range(report).startswith("records 18\u201330 of a log of 31 signed by ")
@@ -100,8 +99,6 @@ def test_deleting_past_a_legitimate_prune_is_caught_where_it_starts(
         log.raw.run(q("DELETE FROM records WHERE idx < 21"))
     log.raw.drop_triggers()
     log.raw.run(q("DELETE FROM records WHERE idx < 21"))
-    from gateway.audit.bundle import verify_store
-
     report = verify_store(log.store, log.audit.signer.verifier, minimum_days=0)
     assert report.first_bad_index == 18
     assert "records 18 to 20 are missing from the store" in report.problems[0]
@@ -149,3 +146,19 @@ def test_the_triggers_guard_every_log_table(log: Log, tmp_path: Path) -> None:
     ):
         with pytest.raises(sqlite3.IntegrityError):
             log.raw.run(q(sql))
+
+
+def test_a_prune_interrupted_after_its_statement_still_verifies(
+    log: Log, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def crash(end: int) -> None:
+        raise OSError("killed before the deletion")
+
+    monkeypatch.setattr(log.store, "prune", crash)
+    with pytest.raises(OSError, match="killed"):
+        _prune_to_18(log, tmp_path)
+    monkeypatch.undo()
+    (statement,) = log.store.records_of_kind("log.pruned")
+    assert statement.body["to_index"] == 18 and log.store.read(0, 1) != []
+    report = verify_store(log.store, log.audit.signer.verifier, minimum_days=0)
+    assert report.ok, report.problems  # a statement with nothing gone yet is no harm
