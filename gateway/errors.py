@@ -24,9 +24,10 @@ GatewayError
 ├── InvalidArguments          422 invalid_arguments    names the failing field(s)
 ├── IdempotencyKeyReused      409 idempotency_key_reused  same key, other tool or arguments
 ├── CallInProgress            409 call_in_progress     the key's first call has not ended yet
-├── CallInterrupted           503 call_interrupted     stopped after approval, before sending
 ├── ReplayedError             (as recorded)            a repeated key's first call failed so
 ├── AuditUnavailable          503 audit_unavailable    the record cannot be written: call refused
+├── ShuttingDown              503 shutting_down        this replica is draining: retry elsewhere
+├── CallInterrupted           503 call_interrupted     the process stopped before the call ended
 └── LegacyError                                         something went wrong on the legacy side
     ├── LegacyFault           502 legacy_fault         the legacy system answered with a fault
     ├── LegacyHTTPError       502 legacy_http_error    an HTTP error status instead of an answer
@@ -35,6 +36,7 @@ GatewayError
     ├── MessageUnroutable     502 message_unroutable   no queue is bound for the message
     ├── OutcomeUnknown        502 outcome_unknown      the gateway stopped mid-call
     ├── LegacyTimeout         504 legacy_timeout       retryable
+    ├── ReplyOverdue          504 reply_overdue        a submitted call's reply missed its deadline
     ├── BackendUnavailable    503 backend_unavailable  connection refused, DNS... retryable
     │   └── CircuitOpen       503 circuit_open         the backend failed too often: left alone
     └── RateLimited           429 rate_limited         this agent calls this backend too fast
@@ -187,8 +189,19 @@ class CallInProgress(GatewayError):
     retryable = True
 
 
+class ShuttingDown(GatewayError):
+    """This process is draining for a stop: the call was not started; another replica can."""
+
+    code = "shutting_down"
+    status = 503
+    retryable = True
+
+
 class CallInterrupted(GatewayError):
-    """The gateway stopped after a call was approved and before its intent: nothing was sent."""
+    """The process stopped while the call could not go on: after its approval and before its
+    intent (nothing was sent), or when a drain's grace ran out while it was still running
+    (the legacy side may or may not have acted: not retryable without checking).
+    """
 
     code = "call_interrupted"
     status = 503
@@ -283,6 +296,14 @@ class LegacyTimeout(LegacyError):
     code = "legacy_timeout"
     status = 504
     retryable = True
+
+
+class ReplyOverdue(LegacyError):
+    """A submitted call's reply did not come by its deadline. Not retryable: the host may
+    have acted, or may still act; a reply that comes later is recorded with the call."""
+
+    code = "reply_overdue"
+    status = 504
 
 
 class BackendUnavailable(LegacyError):

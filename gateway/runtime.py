@@ -20,18 +20,20 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from adapters.base import Adapter, CallContext, Health, Interaction, Page, Reply, Submitted
+from adapters.base import Adapter, CallContext, Health, Interaction, Page, Submitted
 from gateway.answers import CallResult, receipt_of
 from gateway.audit.log import AuditLog
 from gateway.audit.records import RecordContext, StoredRecord
 from gateway.audit.store import AuditStore
 from gateway.audit.views import call_view
+from gateway.completions import Completions, deadline_of
 from gateway.config.loader import LoadedConfig, config_files, load_config
 from gateway.errors import (
     ApprovalDecided,
     ApprovalExpired,
     ApprovalNotFound,
     BackendUnavailable,
+    CallInterrupted,
     CallNotFound,
     ConfigError,
     Forbidden,
@@ -50,7 +52,7 @@ from gateway.recovery import Recovery
 from gateway.registry import Registry, Tool, build_registry
 from gateway.replay import KeyedCalls
 from gateway.suggest import did_you_mean
-from gateway.trace import CallSpan, late_interaction, start_call
+from gateway.trace import CallSpan, start_call
 from gateway.trace import shutdown as flush_spans
 
 log = logging.getLogger("legacy_gateway")
@@ -120,6 +122,10 @@ class Gateway:
         self._watcher: asyncio.Task[None] | None = None
         self.metrics = Metrics()
         self._retiring: set[asyncio.Task[None]] = set()
+        # Replies and deadlines of submitted calls (queue tools that answer 202 pending).
+        self.completions = Completions(
+            store, lambda: self.tools, self._result, lambda: self.registry.adapters
+        )
 
     @property
     def registry(self) -> Registry:
@@ -155,6 +161,7 @@ class Gateway:
             self._sweeper = asyncio.create_task(self.recovery.run())
         if self.audit_log is not None:
             self.audit_log.start()
+        self.completions.start()
         if watch_config_s:
             self._watcher = asyncio.create_task(self._watch(watch_config_s))
 
@@ -162,8 +169,8 @@ class Gateway:
         opened: list[Adapter[Any]] = []
         try:
             for adapter in registry.adapters.values():
-                adapter.record_late = self._record_late
-                adapter.complete = self._complete
+                adapter.record_late = self.completions.record_late
+                adapter.complete = self.completions.complete
                 await adapter.open()
                 opened.append(adapter)
         except BaseException:
@@ -252,71 +259,6 @@ class Gateway:
                 log.exception("config reload failed; still serving the running config")
                 refused = state
 
-    def _record_late(self, call_id: str, interaction: Interaction) -> None:
-        """An interaction that came after its call ended: on the record, never dropped."""
-        try:
-            intent = next(iter(self.store.records_of(call_id)), None)
-            context = intent.context if intent is not None else None
-            self.store.append("interaction.late", call_id, interaction.as_record(), context)
-            if context is not None and interaction.backend in self.registry.adapters:
-                adapter = self.registry.adapters[interaction.backend]
-                late_interaction(adapter, interaction, context.trace_id, context.span_id)
-        except Exception:
-            return  # the store's own failure is reported by the next call that needs it
-
-    def _complete(self, call_id: str, reply: Reply) -> bool:
-        """A submitted call's reply: map it and write the call's outcome.
-
-        Needs nothing but the record, so any replica sharing the store can complete any
-        call. A reply for a call that already ended is kept as a late interaction; one for
-        no call of ours is kept as an unmatched message.
-        """
-        records = self.store.records_of(call_id)
-        intent = next((r for r in records if r.kind == "call.intent"), None)
-        tool = self.tools.get(str(intent.body.get("tool"))) if intent is not None else None
-        interaction = reply.describe(tool.prepared if tool is not None else None)
-        if intent is None:
-            self.store.append(
-                "message.unmatched", None, {"correlation_id": call_id, **interaction.as_record()}
-            )
-            return False
-        if any(r.kind == "call.outcome" for r in records):
-            self.store.append("interaction.late", call_id, interaction.as_record(), intent.context)
-            return True
-        outcome: dict[str, Any]
-        payload = reply.payload
-        try:
-            if tool is None:
-                raise GatewayError(
-                    f"the reply came after tool '{intent.body.get('tool')}' was removed "
-                    "from the config: it cannot be mapped"
-                )
-            answer = tool.adapter.parse_answer(tool.prepared, payload)
-            result = self._result(tool, answer)
-            outcome = {"status": "ok", "result": tool.output.redact(result)}
-        except GatewayError as exc:
-            exc.call_id = call_id
-            outcome = {"status": "error", "error": exc.to_dict()}
-        except Exception as exc:
-            error = GatewayError(f"internal error: {type(exc).__name__}: {exc}")
-            error.call_id = call_id
-            outcome = {"status": "error", "error": error.to_dict()}
-        started = dt.datetime.fromisoformat(intent.at)
-        waited = dt.datetime.now(dt.UTC) - started
-        outcome["duration_ms"] = round(waited.total_seconds() * 1000, 3)
-        self.store.append_many(
-            [
-                ("interaction", call_id, interaction.as_record()),
-                ("call.outcome", call_id, outcome),
-            ],
-            intent.context,
-        )
-        if tool is not None:
-            late_interaction(
-                tool.adapter, interaction, intent.context.trace_id, intent.context.span_id
-            )
-        return True
-
     async def stop(self) -> None:
         for task in (self._watcher, self._sweeper):
             if task is not None:
@@ -328,6 +270,7 @@ class Gateway:
                 self.recovery.end()
         for task in list(self._retiring):
             task.cancel()
+        await self.completions.stop()
         for adapter in self.registry.adapters.values():
             await adapter.close()
         if self.audit_log is not None:
@@ -496,6 +439,10 @@ class Gateway:
                 {"status": "error", "error": error.to_dict()},
             )
             raise error from exc
+        except asyncio.CancelledError:
+            # A stop whose drain grace ran out: the call still ends on the record.
+            self._finish(call_id, record, started, interactions, _interrupted(call_id))
+            raise
         outcome = self._finish(
             call_id,
             record,
@@ -707,7 +654,7 @@ class Gateway:
                     {"approval_id": approval_id, "expires_at": approval.expires_at}, context,
                 )  # fmt: skip
             raise ApprovalExpired(f"approval {approval_id} expired at {approval.expires_at}")
-        if approver.name == approval.principal:
+        if approver.owns(approval.principal):
             raise Forbidden(f"'{approver.name}' asked for this call and cannot approve it too")
         decision = approval.decided(
             "approved" if approve else "rejected", approver.name, now.isoformat(), comment
@@ -764,6 +711,7 @@ class Gateway:
             "status": "pending",
             "result": result,
             "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+            **deadline_of(submitted),
         }
         records: list[tuple[str, str | None, dict[str, Any]]] = [
             ("interaction", call_id, interaction.as_record()) for interaction in interactions
@@ -807,17 +755,19 @@ class Gateway:
     def feedback(
         self, call_id: str, feedback: dict[str, Any], caller: Principal | None = None
     ) -> StoredRecord:
-        """A judgement of a call, linked to it by a record of its own."""
+        """A judgement of a call, linked to it by a record of its own. Its principal is the
+        authenticated caller, never a name from the body: an ``author`` the caller gives is
+        kept as ``claimed_author``, unverified."""
         records = self.store.records_of(call_id)
         if not records or (caller is not None and not _may_read(caller, records)):
             raise CallNotFound(f"no call with id '{call_id}'")
-        context = RecordContext(
-            records[0].context.trace_id,
-            None,
-            str(feedback.get("author")),
-            self.config.version,
-        )
-        return self.store.append("call.feedback", call_id, feedback, context)
+        principal = caller.name if caller is not None else "cli"
+        body = {key: value for key, value in feedback.items() if key != "author"}
+        if feedback.get("author") is not None:
+            body["claimed_author"] = feedback["author"]
+        body["principal"] = principal
+        context = RecordContext(records[0].context.trace_id, None, principal, self.config.version)
+        return self.store.append("call.feedback", call_id, body, context)
 
     def call_record(self, call_id: str, caller: Principal | None = None) -> dict[str, Any]:
         records = self.store.records_of(call_id)
@@ -835,6 +785,14 @@ class Gateway:
         return dict(zip(names, checks, strict=True))
 
 
+def _interrupted(call_id: str) -> dict[str, Any]:
+    error = CallInterrupted(
+        "the gateway stopped before this call ended; the legacy system may have acted"
+    )
+    error.call_id = call_id
+    return {"status": "error", "error": error.to_dict()}
+
+
 def _files_state(directory: Path) -> tuple[tuple[str, float, int], ...]:
     """The config files with their times and sizes: cheap to compare every few seconds."""
     try:
@@ -848,4 +806,4 @@ def _files_state(directory: Path) -> tuple[tuple[str, float, int], ...]:
 
 def _may_read(caller: Principal, records: list[StoredRecord]) -> bool:
     """A call's record is its caller's, and auditors' (the ``audit`` scope)."""
-    return caller.has("audit") or records[0].context.principal == caller.name
+    return caller.has("audit") or caller.owns(records[0].context.principal)
