@@ -208,7 +208,11 @@ class Recovery:
             status = "error"
         error.call_id = call_id
         body: dict[str, Any] = {"status": status, "error": error.to_dict(), "unresolved": True}
-        self.store.append("call.outcome", call_id, body, start.context)
+        entries: list[tuple[str, str | None, dict[str, Any]]] = [("call.outcome", call_id, body)]
+        if status == "outcome_unknown":
+            # A kind of its own, so that ``calls unresolved`` finds them by the kind's index.
+            entries.append(("call.unresolved", call_id, {"instance": dead, "started_at": start.at}))
+        self.store.append_many(entries, start.context)
         view = call_view(call_id, self.store.records_of(call_id))
         key = view.get("idempotency_key")
         if key and (view.get("effect") == "read" or status == "error"):
@@ -243,11 +247,7 @@ def _latest_per_call(records: list[StoredRecord]) -> list[StoredRecord]:
 
 def unresolved(store: AuditStore) -> list[dict[str, Any]]:
     """Calls whose legacy side has to be checked by a person, and calls still unfinished."""
-    marked = [
-        str(record.call_id)
-        for record in store.records_of_kind("call.outcome")
-        if record.body.get("status") == "outcome_unknown"
-    ]
+    marked = [str(record.call_id) for record in store.records_of_kind("call.unresolved")]
     running = [str(start.call_id) for start in _latest_per_call(store.unfinished(0))]
     return [_summary(call_view(c, store.records_of(c))) for c in dict.fromkeys(marked + running)]
 

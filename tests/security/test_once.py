@@ -35,7 +35,7 @@ from gateway.audit.records import RecordContext
 from gateway.audit.store import AuditStore, SQLiteStore
 from gateway.audit.stores import open_store
 from gateway.policy.auth import new_key
-from gateway.recovery import Lifetimes, Recovery
+from gateway.recovery import Lifetimes, Recovery, unresolved
 from gateway.runtime import Gateway
 from tests.integration.support import DEMO_CONFIG, EstateWatch, error_of, free_port
 
@@ -486,6 +486,10 @@ def test_only_a_gone_processs_calls_are_marked_and_its_keys_freed(shared_store: 
         assert outcomes[0].body["error"]["code"] == "outcome_unknown"
         assert outcomes[0].body["error"]["details"]["instance"] == silent.instance_id
         assert {lease.name for lease in store.leases()} == {"host-a:8080", "host-b:8080"}
+        # What an operator lists: the marked calls to check, and the one still running.
+        listed = {call["call_id"]: call["status"] for call in unresolved(store)}
+        assert listed == {write: "outcome_unknown", read: "outcome_unknown",
+                          abandoned: "outcome_unknown", running: "in_progress"}  # fmt: skip
     finally:
         store.close()
 
