@@ -505,3 +505,30 @@ def test_calls_of_no_instance_are_marked_only_when_old(shared_store: str) -> Non
         assert statuses(store, fresh) == ["outcome_unknown"]
     finally:
         store.close()
+
+
+def test_keys_are_taken_over_and_expired_once_on_either_store(shared_store: str) -> None:
+    from gateway.policy.expiry import expire_keys
+
+    store = open_store(Path(shared_store), shared_store)
+    try:
+        context = RecordContext(principal="gateway")
+        store.append("call.outcome", "first", {"status": "error", "error": {"retryable": True}})
+        assert store.claim_key("bot", "k", "first", "fp", "gw_1") is None
+        # Two repeats race for the key of a retryable failure: one takes it over.
+        assert store.take_over_key("bot", "k", "first", "second", "gw_2")
+        assert not store.take_over_key("bot", "k", "first", "third", "gw_3")
+        assert store.claim_key("bot", "k", "x", "fp") == ("second", "fp")
+        (claim,) = store.claimed_keys(instance="gw_2")
+        assert (claim.call_id, claim.instance) == ("second", "gw_2")
+
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=10)
+        assert expire_keys(store, later - dt.timedelta(seconds=60), 5, context) == 0  # young
+        assert expire_keys(store, later, 5, context) == 1
+        assert expire_keys(store, later, 5, context) == 0  # released once, recorded once
+        (released,) = [r for r in store.records_of("second") if r.kind == "idempotency.released"]
+        assert released.body == {"idempotency_key": "k", "principal": "bot", "reason": "expired",
+                                 "claimed_at": claim.at, "ttl_s": 5}  # fmt: skip
+        assert store.claim_key("bot", "k", "fourth", "fp") is None
+    finally:
+        store.close()
