@@ -532,3 +532,22 @@ def test_keys_are_taken_over_and_expired_once_on_either_store(shared_store: str)
         assert store.claim_key("bot", "k", "fourth", "fp") is None
     finally:
         store.close()
+
+
+def test_an_approval_kept_but_never_recorded_cannot_run(desk: Desk) -> None:
+    from gateway.policy.approvals import Approval
+
+    # A gateway stopped between keeping the approval's arguments and recording the request.
+    now = dt.datetime.now(dt.UTC)
+    ghost = Approval(
+        approval_id="apr_unrecorded", call_id=str(uuid.uuid4()), tool="record_posting",
+        tool_version="v", principal="key:booking-bot", trace_id="0" * 32,
+        arguments={**POSTING, "reference": "GHOST1"}, context={}, preview={},
+        preview_hash="h", requested_at=now.isoformat(),
+        expires_at=(now + dt.timedelta(hours=1)).isoformat(),
+    )  # fmt: skip
+    desk.store.add_approval(ghost)
+    refused = desk.decide("apr_unrecorded")
+    assert refused.status_code == 404, refused.text
+    assert "never put on the record" in error_of(refused)["message"]
+    assert desk.postings("GHOST1") == 0
