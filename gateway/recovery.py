@@ -77,6 +77,11 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _stamp(moment: dt.datetime) -> str:
+    """Times as the store writes them (always with microseconds), so that they sort."""
+    return moment.isoformat(timespec="microseconds")
+
+
 class Recovery:
     """One process's lease, and the sweeps that settle what dead processes and time left."""
 
@@ -97,13 +102,13 @@ class Recovery:
 
     def begin(self) -> int:
         """Take this process's lease and settle what earlier lives left; how many calls."""
-        at = _now().isoformat()
+        at = _stamp(_now())
         self.store.register_lease(Lease(self.instance_id, self.name, self.store.count(), at, at))
         return self.recover(first_start=True)
 
     def sweep(self) -> None:
         """Renew the lease; settle dead replicas' calls, expired approvals and keys."""
-        if not self.store.renew_lease(self.instance_id, _now().isoformat()):
+        if not self.store.renew_lease(self.instance_id, _stamp(_now())):
             # Someone took us for dead (a stall longer than the lease): our calls in flight
             # were marked. Take a lease again so that what comes next is ours.
             log.error("this process's lease was retired by another replica; taking a new one")
@@ -135,7 +140,7 @@ class Recovery:
 
     def recover(self, first_start: bool = False) -> int:
         """Mark the calls of every gone process; how many calls were marked."""
-        silent_since = (_now() - dt.timedelta(seconds=self.lifetimes.lease_s)).isoformat()
+        silent_since = _stamp(_now() - dt.timedelta(seconds=self.lifetimes.lease_s))
         marked = 0
         for lease in self.store.leases():
             if lease.instance_id == self.instance_id:
@@ -166,17 +171,17 @@ class Recovery:
     def _settle_orphans(self) -> int:
         """Unfinished calls of no instance, old enough to be abandoned; one process at once."""
         at = _now()
-        claim = Lease(_ORPHANS, _ORPHANS, 0, at.isoformat(), at.isoformat())
+        claim = Lease(_ORPHANS, _ORPHANS, 0, _stamp(at), _stamp(at))
         if not self.store.register_lease(claim):
             held = next((x for x in self.store.leases() if x.instance_id == _ORPHANS), None)
-            stale = (at - dt.timedelta(seconds=self.lifetimes.lease_s)).isoformat()
+            stale = _stamp(at - dt.timedelta(seconds=self.lifetimes.lease_s))
             if held is None or held.heartbeat_at >= stale:
                 return 0
             self.store.retire_lease(_ORPHANS)
             if not self.store.register_lease(claim):
                 return 0
         try:
-            before = (at - dt.timedelta(seconds=self.lifetimes.orphan_after_s)).isoformat()
+            before = _stamp(at - dt.timedelta(seconds=self.lifetimes.orphan_after_s))
             orphans = [
                 start
                 for start in _latest_per_call(self.store.unfinished(0))
@@ -208,7 +213,11 @@ class Recovery:
             status = "error"
         error.call_id = call_id
         body: dict[str, Any] = {"status": status, "error": error.to_dict(), "unresolved": True}
-        self.store.append("call.outcome", call_id, body, start.context)
+        entries: list[tuple[str, str | None, dict[str, Any]]] = [("call.outcome", call_id, body)]
+        if status == "outcome_unknown":
+            # A kind of its own, so that ``calls unresolved`` finds them by the kind's index.
+            entries.append(("call.unresolved", call_id, {"instance": dead, "started_at": start.at}))
+        self.store.append_many(entries, start.context)
         view = call_view(call_id, self.store.records_of(call_id))
         key = view.get("idempotency_key")
         if key and (view.get("effect") == "read" or status == "error"):
@@ -243,11 +252,7 @@ def _latest_per_call(records: list[StoredRecord]) -> list[StoredRecord]:
 
 def unresolved(store: AuditStore) -> list[dict[str, Any]]:
     """Calls whose legacy side has to be checked by a person, and calls still unfinished."""
-    marked = [
-        str(record.call_id)
-        for record in store.records_of_kind("call.outcome")
-        if record.body.get("status") == "outcome_unknown"
-    ]
+    marked = [str(record.call_id) for record in store.records_of_kind("call.unresolved")]
     running = [str(start.call_id) for start in _latest_per_call(store.unfinished(0))]
     return [_summary(call_view(c, store.records_of(c))) for c in dict.fromkeys(marked + running)]
 

@@ -660,6 +660,10 @@ class Gateway:
         approval = self.store.get_approval(approval_id)
         if approval is None:
             raise ApprovalNotFound(f"no approval with id '{approval_id}'")
+        if not any(r.kind == "approval.requested" for r in self.store.records_of(approval.call_id)):
+            # The gateway stopped between keeping the arguments and recording the request:
+            # no audit, no action (its key was released as never started).
+            raise ApprovalNotFound(f"approval '{approval_id}' was never put on the record")
         if approval.status != "pending":
             raise ApprovalDecided(
                 f"approval {approval_id} was already {approval.status} by "

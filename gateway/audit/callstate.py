@@ -64,6 +64,8 @@ class ClaimedKey:
 def prepare_call_state(execute: Callable[[str], Any], dialect: Literal["sqlite", "pg"]) -> None:
     """Create the lease table and add the claiming instance to Idempotency-Key rows."""
     execute(_LEASES)
+    # The expiry sweep asks for the oldest claims every few seconds.
+    execute("CREATE INDEX IF NOT EXISTS idempotency_keys_at ON idempotency_keys (at)")
     if dialect == "pg":
         execute("ALTER TABLE idempotency_keys ADD COLUMN IF NOT EXISTS instance TEXT")
         return

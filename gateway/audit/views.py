@@ -58,6 +58,8 @@ def call_view(call_id: str, records: list[StoredRecord]) -> dict[str, Any]:
             view.setdefault("replays", []).append({"at": record.at, **body})
         elif record.kind == "idempotency.retried":
             view.setdefault("retried_by", []).append(body.get("retry_call_id"))
+        elif record.kind == "call.unresolved":
+            view["unresolved"] = {"at": record.at, **body}
         elif record.kind == "idempotency.released":
             view["key_released"] = {"at": record.at, **body}
         elif record.kind == "call.outcome":

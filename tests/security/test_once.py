@@ -35,7 +35,7 @@ from gateway.audit.records import RecordContext
 from gateway.audit.store import AuditStore, SQLiteStore
 from gateway.audit.stores import open_store
 from gateway.policy.auth import new_key
-from gateway.recovery import Lifetimes, Recovery
+from gateway.recovery import Lifetimes, Recovery, unresolved
 from gateway.runtime import Gateway
 from tests.integration.support import DEMO_CONFIG, EstateWatch, error_of, free_port
 
@@ -486,6 +486,10 @@ def test_only_a_gone_processs_calls_are_marked_and_its_keys_freed(shared_store: 
         assert outcomes[0].body["error"]["code"] == "outcome_unknown"
         assert outcomes[0].body["error"]["details"]["instance"] == silent.instance_id
         assert {lease.name for lease in store.leases()} == {"host-a:8080", "host-b:8080"}
+        # What an operator lists: the marked calls to check, and the one still running.
+        listed = {call["call_id"]: call["status"] for call in unresolved(store)}
+        assert listed == {write: "outcome_unknown", read: "outcome_unknown",
+                          abandoned: "outcome_unknown", running: "in_progress"}  # fmt: skip
     finally:
         store.close()
 
@@ -501,3 +505,49 @@ def test_calls_of_no_instance_are_marked_only_when_old(shared_store: str) -> Non
         assert statuses(store, fresh) == ["outcome_unknown"]
     finally:
         store.close()
+
+
+def test_keys_are_taken_over_and_expired_once_on_either_store(shared_store: str) -> None:
+    from gateway.policy.expiry import expire_keys
+
+    store = open_store(Path(shared_store), shared_store)
+    try:
+        context = RecordContext(principal="gateway")
+        store.append("call.outcome", "first", {"status": "error", "error": {"retryable": True}})
+        assert store.claim_key("bot", "k", "first", "fp", "gw_1") is None
+        # Two repeats race for the key of a retryable failure: one takes it over.
+        assert store.take_over_key("bot", "k", "first", "second", "gw_2")
+        assert not store.take_over_key("bot", "k", "first", "third", "gw_3")
+        assert store.claim_key("bot", "k", "x", "fp") == ("second", "fp")
+        (claim,) = store.claimed_keys(instance="gw_2")
+        assert (claim.call_id, claim.instance) == ("second", "gw_2")
+
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=10)
+        assert expire_keys(store, later - dt.timedelta(seconds=60), 5, context) == 0  # young
+        assert expire_keys(store, later, 5, context) == 1
+        assert expire_keys(store, later, 5, context) == 0  # released once, recorded once
+        (released,) = [r for r in store.records_of("second") if r.kind == "idempotency.released"]
+        assert released.body == {"idempotency_key": "k", "principal": "bot", "reason": "expired",
+                                 "claimed_at": claim.at, "ttl_s": 5}  # fmt: skip
+        assert store.claim_key("bot", "k", "fourth", "fp") is None
+    finally:
+        store.close()
+
+
+def test_an_approval_kept_but_never_recorded_cannot_run(desk: Desk) -> None:
+    from gateway.policy.approvals import Approval
+
+    # A gateway stopped between keeping the approval's arguments and recording the request.
+    now = dt.datetime.now(dt.UTC)
+    ghost = Approval(
+        approval_id="apr_unrecorded", call_id=str(uuid.uuid4()), tool="record_posting",
+        tool_version="v", principal="key:booking-bot", trace_id="0" * 32,
+        arguments={**POSTING, "reference": "GHOST1"}, context={}, preview={},
+        preview_hash="h", requested_at=now.isoformat(),
+        expires_at=(now + dt.timedelta(hours=1)).isoformat(),
+    )  # fmt: skip
+    desk.store.add_approval(ghost)
+    refused = desk.decide("apr_unrecorded")
+    assert refused.status_code == 404, refused.text
+    assert "never put on the record" in error_of(refused)["message"]
+    assert desk.postings("GHOST1") == 0
