@@ -43,6 +43,9 @@ class FastCallPath:
         return self.app.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, self._startup_reported(send))
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -63,6 +66,17 @@ class FastCallPath:
                     await self._call(scope, receive, send, name)
                     return
         await self.app(scope, receive, send)
+
+    def _startup_reported(self, send: Send) -> Send:
+        """A failed start is reported as its one-line cause, not the whole traceback."""
+
+        async def reported(message: Message) -> None:
+            error = getattr(self.app.state, "startup_error", None)
+            if message["type"] == "lifespan.startup.failed" and error:
+                message = {**message, "message": f"legacy-gateway cannot start: {error}"}
+            await send(message)
+
+        return reported
 
     async def _call(self, scope: Scope, receive: Receive, send: Send, name: str) -> None:
         traceparent = idempotency_key = authorization = None
