@@ -33,6 +33,11 @@ class HeadersTooLarge(RequestTooLarge):
     code = "request_headers_too_large"
 
 
+class UriTooLong(RequestTooLarge):
+    status = 414
+    code = "uri_too_long"
+
+
 class FastCallPath:
     def __init__(self, app: FastAPI, mcp: ASGIApp | None = None) -> None:
         self.app = app
@@ -123,6 +128,13 @@ async def _bounded(scope: Scope, receive: Receive) -> Receive:
             f"the request headers are {size} bytes; at most {cap.headers} are read "
             "(LEGACY_GATEWAY_MAX_HEADER_BYTES)",
             details={"bytes": size, "limit": cap.headers},
+        )
+    # Path parameters (tool names, call ids) reach error messages and lookups: bounded too.
+    target = len(scope.get("raw_path") or scope["path"]) + len(scope.get("query_string") or b"")
+    if target > cap.headers:
+        raise UriTooLong(
+            f"the request's path and query are {target} bytes; at most {cap.headers} are read",
+            details={"bytes": target, "limit": cap.headers},
         )
     for key, value in headers:
         if key == b"content-length":

@@ -89,6 +89,20 @@ async def call_tool(
     return JSON(answer, status_code=status_of(answer))
 
 
+def check_context(context: dict[str, Any]) -> None:
+    """The context goes on the record as it is: JSON the record can hold, 16 KiB at most."""
+    try:
+        size = len(orjson.dumps(context))
+    except TypeError:  # orjson holds integers to 64 bits, as the record does
+        raise InvalidArguments(
+            [{"field": "context", "message": "holds an integer outside the 64-bit range"}]
+        ) from None
+    if size > MAX_CONTEXT_BYTES:
+        raise InvalidArguments(
+            [{"field": "context", "message": f"larger than {MAX_CONTEXT_BYTES} bytes"}]
+        )
+
+
 def check_cursor(tool: Tool, cursor: str | None) -> None:
     """A cursor only means something to a read whose answers come in pages."""
     if cursor is not None and not (tool.adapter.pages and tool.config.effect == "read"):
@@ -125,10 +139,7 @@ async def handle_call(
             ]
         ) from None
     context = call.context.model_dump(exclude_none=True)
-    if len(orjson.dumps(context)) > MAX_CONTEXT_BYTES:
-        raise InvalidArguments(
-            [{"field": "context", "message": f"larger than {MAX_CONTEXT_BYTES} bytes"}]
-        )
+    check_context(context)
     check_cursor(tool, call.cursor)
     result = await gateway.call(
         name,

@@ -566,3 +566,57 @@ def test_mcp_answers_a_keyed_caller_and_refuses_a_non_ascii_one(keyed: Keyed) ->
     )
     assert refused.status_code == 401
     assert error_of(refused)["code"] == "unauthorized"
+
+
+@pytest.mark.parametrize(
+    "context",
+    [{"step": 10**30}, {"deep": {"n": -(2**64)}}, {"notes": "n" * 20_000}],
+    ids=["huge-step", "huge-nested", "too-large"],
+)
+def test_a_context_the_record_cannot_hold_is_a_422(keyed: Keyed, context: Any) -> None:
+    answer = keyed.call(keyed.key("teller-bot", "get_customer"), context=context)
+
+    assert answer.status_code == 422, answer.text
+    assert error_of(answer)["details"]["errors"][0]["field"] == "context"
+
+
+def test_an_mcp_call_with_an_oversized_meta_never_puts_it_on_the_record(keyed: Keyed) -> None:
+    agent = keyed.key("mcp-agent", "get_customer")
+    request = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {
+            "name": "get_customer",
+            "arguments": {"customer_number": ANNA},
+            "_meta": {"notes": "n" * 20_000},
+        },
+    }
+    answer = keyed.client.post("/mcp", json=request, headers={**agent, **MCP_HEADERS})
+
+    assert answer.status_code == 200, answer.text
+    result = answer.json()["result"]
+    if result.get("isError"):  # refused as a whole: the context cap
+        error = result["structuredContent"]["error"]
+        assert error["details"]["errors"][0]["field"] == "context"
+        return
+    call_id = result["_meta"]["legacy_gateway"]["call_id"]
+    intent = next(r for r in records_of(keyed, call_id) if r.kind == "call.intent")
+    assert len(json.dumps(intent.body["context"])) <= 16 * 1024
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v1/calls/" + "c" * 20_000),
+        ("POST", "/v1/tools/" + "t" * 20_000 + "/call"),
+        ("GET", "/v1/audit/export?from=" + "1" * 20_000),
+    ],
+    ids=["call-id", "tool-name", "query"],
+)
+def test_a_path_or_query_over_the_cap_is_a_414(keyed: Keyed, method: str, path: str) -> None:
+    answer = keyed.client.request(method, path, headers=keyed.key("auditor", "audit"))
+
+    assert answer.status_code == 414, answer.text[:300]
+    assert error_of(answer)["code"] == "uri_too_long"
+    assert len(answer.content) < 1000
