@@ -8,15 +8,15 @@ SHA-256 of the whole, so the original can still be matched against the record.
 
 Every cap can be changed from the environment (bytes):
 
-======================================== ========= ==========================================
+======================================== ========= ==============================================
 variable                                 default   what it caps
-======================================== ========= ==========================================
+======================================== ========= ==============================================
 ``LEGACY_GATEWAY_MAX_BODY_BYTES``        1 MiB     any request body (REST, MCP): 413
-``LEGACY_GATEWAY_MAX_HEADER_BYTES``      16 KiB    request headers together: 431; path+query: 414
+``LEGACY_GATEWAY_MAX_HEADER_BYTES``      16 KiB    headers together (431); path+query (414)
 ``LEGACY_GATEWAY_MAX_FEEDBACK_BYTES``    64 KiB    one feedback (its JSON): 413
 ``LEGACY_GATEWAY_MAX_RECORDED_BYTES``    1 MiB     a legacy answer or message body on the record
 ``LEGACY_GATEWAY_MAX_FAULT_BYTES``       16 KiB    a SOAP faultstring, and a fault's detail
-======================================== ========= ==========================================
+======================================== ========= ==============================================
 """
 
 from __future__ import annotations
