@@ -430,8 +430,8 @@ def test_the_feedback_cap_is_configurable(keyed: Keyed, monkeypatch: pytest.Monk
 # ---------------------------------------------------------------- hostile SOAP answers
 
 
-class HostileSoapHost:
-    """A real HTTP server answering every POST with the same (hostile) SOAP envelope."""
+class HostileHost:
+    """A real HTTP server answering every GET and POST with the same (hostile) payload."""
 
     def __init__(self, payload: bytes, status: int = 500) -> None:
         host = self
@@ -444,6 +444,8 @@ class HostileSoapHost:
                 self.send_header("content-length", str(len(host.payload)))
                 self.end_headers()
                 self.wfile.write(host.payload)
+
+            do_GET = do_POST  # noqa: N815
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -474,8 +476,8 @@ def hostile_soap(
     estate_env: dict[str, str],  # noqa: F811
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[tuple[TestClient, HostileSoapHost]]:
-    host = HostileSoapHost(b"")
+) -> Iterator[tuple[TestClient, HostileHost]]:
+    host = HostileHost(b"")
     monkeypatch.setenv("CUSTOMER_MASTER_URL", host.url)
     try:
         with gateway_client(DEMO_CONFIG, tmp_path / "audit.sqlite") as client:
@@ -485,7 +487,7 @@ def hostile_soap(
 
 
 def test_a_5_mb_soap_fault_is_cut_and_marked_with_the_hash_of_the_whole(
-    hostile_soap: tuple[TestClient, HostileSoapHost],
+    hostile_soap: tuple[TestClient, HostileHost],
 ) -> None:
     client, host = hostile_soap
     faultstring, detail = "F" * 5_000_000, "D" * 1_000_000
@@ -519,7 +521,7 @@ def test_a_5_mb_soap_fault_is_cut_and_marked_with_the_hash_of_the_whole(
 
 
 def test_a_small_soap_fault_is_kept_whole_and_unmarked(
-    hostile_soap: tuple[TestClient, HostileSoapHost],
+    hostile_soap: tuple[TestClient, HostileHost],
 ) -> None:
     client, host = hostile_soap
     host.payload = fault_envelope("CUSTOMER LOCKED", "ERR-42")
@@ -537,7 +539,7 @@ def test_a_small_soap_fault_is_kept_whole_and_unmarked(
 
 
 def test_the_fault_cap_is_configurable(
-    hostile_soap: tuple[TestClient, HostileSoapHost], monkeypatch: pytest.MonkeyPatch
+    hostile_soap: tuple[TestClient, HostileHost], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client, host = hostile_soap
     monkeypatch.setenv("LEGACY_GATEWAY_MAX_FAULT_BYTES", "2048")
@@ -620,3 +622,32 @@ def test_a_path_or_query_over_the_cap_is_a_414(keyed: Keyed, method: str, path: 
     assert answer.status_code == 414, answer.text[:300]
     assert error_of(answer)["code"] == "uri_too_long"
     assert len(answer.content) < 1000
+
+
+def test_a_huge_http_error_answer_is_cut_on_the_record_and_marked(
+    estate_env: dict[str, str],  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    payload = b'{"error": "' + b"e" * 300_000 + b'"}'
+    host = HostileHost(payload, status=500)
+    monkeypatch.setenv("CRM_URL", host.url.removesuffix("/customer-master") + "/crm")
+    try:
+        with gateway_client(DEMO_CONFIG, tmp_path / "audit.sqlite") as client:
+            answer = client.post(
+                "/v1/tools/get_customer_profile/call",
+                json={"arguments": {"customer_number": ANNA}},
+            )
+            assert answer.status_code == 502, answer.text[:300]
+            assert len(answer.content) < 5_000
+            records = gateway_of(client).store.records_of(error_of(answer)["call_id"])
+    finally:
+        host.stop()
+    (interaction,) = [r.body for r in records if r.kind == "interaction"]
+    response = interaction["response"]
+    assert len(response["body"]) == 64 * 1024
+    assert response["body_truncated"] == {
+        "bytes": len(payload),
+        "kept_bytes": 64 * 1024,
+        "sha256": hashlib.sha256(payload).hexdigest(),
+    }
