@@ -651,3 +651,15 @@ def test_a_huge_http_error_answer_is_cut_on_the_record_and_marked(
         "kept_bytes": 64 * 1024,
         "sha256": hashlib.sha256(payload).hexdigest(),
     }
+
+
+def test_feedback_with_an_integer_the_record_cannot_hold_is_a_422(keyed: Keyed) -> None:
+    teller = keyed.key("teller-bot", "get_customer")
+    call_id = keyed.call(teller).json()["call_id"]
+    answer = keyed.client.post(
+        f"/v1/calls/{call_id}/feedback",
+        json={"correction": [-10772149842350467072, 1]},
+        headers=teller,
+    )
+    assert answer.status_code == 422, answer.text
+    assert error_of(answer)["details"]["errors"][0]["field"] == "correction"
