@@ -579,7 +579,7 @@ def test_a_context_the_record_cannot_hold_is_a_422(keyed: Keyed, context: Any) -
     answer = keyed.call(keyed.key("teller-bot", "get_customer"), context=context)
 
     assert answer.status_code == 422, answer.text
-    assert error_of(answer)["details"]["errors"][0]["field"] == "context"
+    assert error_of(answer)["details"]["errors"][0]["field"].startswith("context")
 
 
 def test_an_mcp_call_with_an_oversized_meta_never_puts_it_on_the_record(keyed: Keyed) -> None:
@@ -599,7 +599,7 @@ def test_an_mcp_call_with_an_oversized_meta_never_puts_it_on_the_record(keyed: K
     assert answer.status_code == 200, answer.text
     result = answer.json()["result"]
     if result.get("isError"):  # refused as a whole: the context cap
-        error = result["structuredContent"]["error"]
+        error = json.loads(result["content"][0]["text"])["error"]
         assert error["details"]["errors"][0]["field"] == "context"
         return
     call_id = result["_meta"]["legacy_gateway"]["call_id"]
