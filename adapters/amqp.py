@@ -69,6 +69,7 @@ from gateway.errors import (
     LegacyTimeout,
     MessageUnroutable,
 )
+from gateway.limits import cap_field, limits, truncation
 from gateway.mapping.redaction import blank_elements, blank_keys, sensitive_names
 from gateway.mapping.schema import DIALECT
 from gateway.mapping.xml import (
@@ -430,6 +431,8 @@ def _properties(properties: Any) -> dict[str, Any]:
         str(key): value if isinstance(value, str | int | float | bool) else str(value)
         for key, value in (properties.headers or {}).items()
     }
+    # The sender chooses these: the record keeps them up to the header cap, marked if cut.
+    cap_field(shown, "headers", limits().headers)
     return {key: value for key, value in shown.items() if value not in (None, {})}
 
 
@@ -626,10 +629,17 @@ class AmqpAdapter(Adapter[AmqpBackendConfig]):
             else:
                 if sensitive:
                     text = self._blank(text, kind, sensitive)
-                return {**shown, "body": self.redact(text)}
+                return cap_field({**shown, "body": self.redact(text)}, "body", limits().recorded)
         if prepared is not None and prepared.record_sensitive:
             return {**shown, "body_withheld": "a record with sensitive fields is not kept"}
-        return {**shown, "body_base64": base64.b64encode(body).decode("ascii")}
+        # A body past the cap keeps its start; body_bytes and the marker's SHA-256 name the
+        # whole.
+        cap = limits().recorded
+        encoded = base64.b64encode(body[: cap // 4 * 3 + 3]).decode("ascii")
+        shown["body_base64"] = encoded
+        if len(body) > cap // 4 * 3 + 3:
+            shown["body_base64_truncated"] = truncation(body, cap // 4 * 3 + 3)
+        return shown
 
     def _blank(self, text: str, kind: str, sensitive: frozenset[str]) -> str:
         try:

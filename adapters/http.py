@@ -38,6 +38,7 @@ from gateway.errors import (
     LegacyHTTPError,
     LegacyTimeout,
 )
+from gateway.limits import cap_field
 from gateway.mapping.redaction import blank_keys, commitment, sensitive_names
 from gateway.mapping.xml import HostileXML, element_to_value, hardened_parser, parse_untrusted
 
@@ -207,11 +208,21 @@ class HttpAdapter(Adapter[HttpBackendConfig]):
                 timeout=ctx.timeout_s, max_bytes=self.config.max_response_bytes,
             )  # fmt: skip
             payload = response.body
-            interaction.response = {
-                "status": response.status,
-                "content_type": response.headers.get("content-type"),
-                "body": self.redact(payload[:RECORDED_BODY].decode("utf-8", "replace")),
-            }
+            # The record keeps the start of a long answer, marked, with the SHA-256 of the
+            # whole (as recorded, secrets committed).
+            interaction.response = cap_field(
+                cap_field(
+                    {
+                        "status": response.status,
+                        "content_type": response.headers.get("content-type"),
+                        "body": self.redact(payload.decode("utf-8", "replace")),
+                    },
+                    "body",
+                    RECORDED_BODY,
+                ),
+                "content_type",
+                1024,
+            )
             if response.status >= 400:
                 excerpt = payload[:500].decode("utf-8", "replace")
                 raise LegacyHTTPError(response.status, excerpt)

@@ -65,6 +65,7 @@ from gateway.errors import (
     LegacyHTTPError,
     LegacyTimeout,
 )
+from gateway.limits import cap_field, limits
 from gateway.mapping.redaction import blank_elements, commitment, sensitive_names
 from gateway.mapping.spec import StrictModel
 from gateway.mapping.xml import (
@@ -330,11 +331,16 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
             status, response_headers, payload = await self._post(
                 prepared.address, body, headers, ctx
             )
-            interaction.response = {
-                "http_status": status,
-                "http_headers": self._recordable(response_headers),
-                "body": self._redact_answer(payload, prepared.sensitive),
-            }
+            interaction.response = cap_field(
+                {
+                    "http_status": status,
+                    "http_headers": self._recordable(response_headers),
+                    "body": self._redact_answer(payload, prepared.sensitive),
+                },
+                "body",
+                limits().recorded,
+            )
+            cap_field(interaction.response, "http_headers", limits().headers)
             return self._read(status, payload, prepared.xml_answer)
         except Exception as exc:
             error = self.translate_error(exc)
@@ -486,17 +492,23 @@ def _fault(fault: etree._Element, ns: str) -> LegacyFault:
 
     if ns == SOAP11:
         detail = fault.find("detail")
-        return LegacyFault(
-            text("faultcode"),
-            text("faultstring"),
-            element_to_value(detail) if detail is not None else None,
-        )
-    detail = fault.find(f"{{{ns}}}Detail")
-    return LegacyFault(
-        text(f"{{{ns}}}Code/{{{ns}}}Value"),
-        text(f"{{{ns}}}Reason/{{{ns}}}Text"),
-        element_to_value(detail) if detail is not None else None,
-    )
+        code, reason = text("faultcode"), text("faultstring")
+    else:
+        detail = fault.find(f"{{{ns}}}Detail")
+        code, reason = text(f"{{{ns}}}Code/{{{ns}}}Value"), text(f"{{{ns}}}Reason/{{{ns}}}Text")
+    return _bounded_fault(code, reason, element_to_value(detail) if detail is not None else None)
+
+
+def _bounded_fault(code: str, reason: str, detail: Any) -> LegacyFault:
+    """The fault as the agent sees it and the record keeps it: the legacy side chooses its
+    size, so each part is cut at the fault cap, marked, with the SHA-256 of the whole."""
+    cap = limits().fault
+    parts: dict[str, Any] = {"faultcode": code, "faultstring": reason, "detail": detail}
+    for name in parts.copy():
+        cap_field(parts, name, cap)
+    fault = LegacyFault(parts["faultcode"], parts["faultstring"], parts["detail"])
+    fault.details.update({k: v for k, v in parts.items() if k.endswith("_truncated")})
+    return fault
 
 
 def _reason(exc: BaseException) -> str:

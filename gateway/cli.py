@@ -1,4 +1,10 @@
-"""The ``legacy-gateway`` command."""
+"""The ``legacy-gateway`` command.
+
+Bad input (a missing directory, JSON that is not an object, an answer of the wrong kind, a
+store URL of no known kind, a start-up that cannot happen) is one line on stderr naming the
+problem, and a non-zero exit: 1 for an invalid config, 2 for everything else.
+``LEGACY_GATEWAY_DEBUG=1`` shows the traceback of an unexpected error instead.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,36 @@ import typer
 
 from gateway.errors import ConfigError, GatewayError
 
-app = typer.Typer(
+
+class _Command(typer.Typer):
+    """The command's root: whatever escapes a subcommand ends as one line, not a traceback."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except GatewayError as exc:
+            raise _fail(exc) from None
+        except KeyboardInterrupt:
+            typer.echo("interrupted", err=True)
+            raise SystemExit(130) from None
+        except Exception as exc:
+            if os.environ.get("LEGACY_GATEWAY_DEBUG"):
+                raise
+            typer.echo(
+                f"error: {one_line(exc)} ({type(exc).__name__}; "
+                "LEGACY_GATEWAY_DEBUG=1 shows where)",
+                err=True,
+            )
+            raise SystemExit(2) from None
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line, at most 500 characters."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 500 else text[:500] + "..."
+
+
+app = _Command(
     help="Legacy systems (SOAP, ODBC, queues) as typed, recorded tools for AI agents.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -73,10 +108,44 @@ def _fail(error: GatewayError) -> typer.Exit:
         for issue in error.issues:
             typer.echo(f"  {issue}", err=True)
     else:
-        typer.echo(f"error [{error.code}]: {error.message}", err=True)
-        if error.details:
-            typer.echo(orjson.dumps(error.details, option=orjson.OPT_INDENT_2).decode(), err=True)
+        message = error.message
+        errors = error.details.get("errors") if isinstance(error.details, dict) else None
+        if isinstance(errors, list) and errors:
+            message = "invalid arguments: " + "; ".join(
+                f"{e.get('field')}: {e.get('message')}" for e in errors if isinstance(e, dict)
+            )
+        elif error.details:
+            shown = orjson.dumps(error.details, default=str).decode()
+            message += f"; details: {shown if len(shown) <= 1000 else shown[:1000] + '...'}"
+        where = f" (call_id: {error.call_id})" if error.call_id else ""
+        typer.echo(f"error [{error.code}]: {' '.join(message.split())}{where}", err=True)
     return typer.Exit(1 if isinstance(error, ConfigError) else 2)
+
+
+def _bad_input(message: str) -> typer.Exit:
+    """A mistake in the command line itself: one line, exit 2."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _json_object(option: str, text: str) -> dict[str, Any]:
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise _bad_input(f"{option} is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise _bad_input(f"{option} takes a JSON object, not {type(value).__name__}")
+    return value
+
+
+STORE_SCHEMES = ("postgresql://", "postgres://", "sqlite:///")
+
+
+def _check_store_url(url: str | None) -> None:
+    if url and "://" in url and not url.startswith(STORE_SCHEMES):
+        raise _bad_input(
+            f"--store takes postgresql://user@host/db[?schema=S] or sqlite:///PATH, not {url!r}"
+        )
 
 
 def _registry(config: Path) -> Any:
@@ -181,7 +250,7 @@ def tools(
     elif format == "json":
         _print_json([tool.listing for tool in registry.tools.values()])
     else:
-        raise typer.BadParameter("--format must be json, openai or mcp")
+        raise _bad_input(f"--format must be json, openai or mcp, not {format!r}")
 
 
 @app.command()
@@ -204,15 +273,18 @@ def call(
     store_url: StoreUrl = None,
 ) -> None:
     """Call a tool in-process (recorded like any call) and print the result."""
+    from gateway.api.tools import check_cursor
     from gateway.audit.log import AuditSettings
     from gateway.audit.stores import open_store
     from gateway.runtime import Gateway
 
-    try:
-        arguments, call_context = orjson.loads(args), orjson.loads(context)
-    except orjson.JSONDecodeError as exc:
-        raise typer.BadParameter(f"--args and --context take JSON objects: {exc}") from None
+    arguments, call_context = _json_object("--args", args), _json_object("--context", context)
+    _check_store_url(store_url)
     registry = _registry(config)
+    try:
+        check_cursor(_tool(registry, tool), cursor)
+    except GatewayError as exc:
+        raise _fail(exc) from None
 
     AuditSettings.from_environment(audit_db).use_commitment_salt()
 
@@ -237,8 +309,6 @@ def call(
     try:
         _print_json(asyncio.run(run()))
     except GatewayError as exc:
-        if exc.call_id:
-            typer.echo(f"call_id: {exc.call_id}", err=True)
         raise _fail(exc) from None
 
 
@@ -264,20 +334,28 @@ def map_offline(
 ) -> None:
     """Run a tool's mappings on captured data, with no backend running."""
     if (output_from is None) == (input_from is None):
-        raise typer.BadParameter("give exactly one of --output-from FILE or --input-from FILE")
+        raise _bad_input("give exactly one of --output-from FILE or --input-from FILE")
     registry = _registry(config)
     try:
         selected = _tool(registry, tool)
         if output_from is not None:
             payload = _read_input(output_from)
-            answer = selected.adapter.parse_answer(selected.prepared, payload)
+            try:
+                answer = selected.adapter.parse_answer(selected.prepared, payload)
+            except GatewayError:
+                raise
+            except Exception as exc:  # the parser's own error: XML syntax, a record's length
+                raise _bad_input(
+                    f"{output_from} is not an answer that {selected.adapter.name} tool '{tool}' "
+                    f"can read: {one_line(exc)}"
+                ) from None
             _print_json(selected.output(answer))
             return
         assert input_from is not None
         try:
             arguments = orjson.loads(_read_input(input_from))
         except orjson.JSONDecodeError as exc:
-            raise typer.BadParameter(f"{input_from} is not JSON: {exc}") from None
+            raise _bad_input(f"{input_from} is not JSON: {exc}") from None
         params = selected.input(arguments)
         _print_json(selected.adapter.render(selected.prepared, params))
     except GatewayError as exc:
@@ -299,7 +377,7 @@ def _read_input(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise typer.BadParameter(f"cannot read {path}: {exc.strerror}") from None
+        raise _bad_input(f"cannot read {path}: {exc.strerror}") from None
 
 
 @import_app.command("odbc")
@@ -348,13 +426,14 @@ def calls_show(
     """Print the whole record of a call, with every legacy interaction."""
     from gateway.audit.views import call_view
 
-    if not audit_db.exists():
-        raise _fail(GatewayError(f"no audit store at {audit_db} (set --audit-db)"))
     store = _store_at(audit_db, store_url)
-    records = store.records_of(call_id)
-    store.close()
+    try:
+        records = store.records_of(call_id)
+        where = store.display
+    finally:
+        store.close()
     if not records:
-        raise _fail(GatewayError(f"no call with id '{call_id}' in {audit_db}"))
+        raise _fail(GatewayError(f"no call with id '{call_id}' in {where}"))
     _print_json(call_view(call_id, records))
 
 
@@ -394,8 +473,12 @@ KeptCheckpoints = Annotated[
 def _store_at(audit_db: Path, url: str | None = None) -> Any:
     from gateway.audit.stores import open_store
 
-    if not url and not audit_db.exists():
-        raise _fail(GatewayError(f"no audit store at {audit_db} (set --audit-db or --store)"))
+    _check_store_url(url)
+    path: Path | None = audit_db
+    if url:  # a SQLite URL (or path) names a file that must exist; PostgreSQL says itself
+        path = None if url.startswith(STORE_SCHEMES[:2]) else Path(url.removeprefix("sqlite:///"))
+    if path is not None and not path.exists():
+        raise _fail(GatewayError(f"no audit store at {path} (set --audit-db or --store)"))
     try:
         return open_store(audit_db, url)
     except GatewayError as exc:
@@ -566,7 +649,7 @@ def audit_prune(
     try:
         moment = dt.datetime.fromisoformat(before)
     except ValueError:
-        raise typer.BadParameter(f"--before takes an ISO date or time, not {before!r}") from None
+        raise _bad_input(f"--before takes an ISO date or time, not {before!r}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
     store = _store_at(audit_db, store_url)
@@ -621,6 +704,7 @@ def keys_create(
     from gateway.audit.stores import open_store
     from gateway.policy.auth import new_key
 
+    _check_store_url(store_url)
     store = open_store(audit_db, store_url)
     try:
         created = new_key(agent, scopes.split(","), now())
@@ -751,6 +835,7 @@ def serve(
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve the agent API for a config directory."""
+    _check_store_url(store_url)
     _registry(config)  # fail fast, with every config issue, before binding a port
     from gateway.serving import run_server
 

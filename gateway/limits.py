@@ -8,20 +8,21 @@ SHA-256 of the whole, so the original can still be matched against the record.
 
 Every cap can be changed from the environment (bytes):
 
-======================================== ========= ==========================================
+======================================== ========= ==============================================
 variable                                 default   what it caps
-======================================== ========= ==========================================
+======================================== ========= ==============================================
 ``LEGACY_GATEWAY_MAX_BODY_BYTES``        1 MiB     any request body (REST, MCP): 413
-``LEGACY_GATEWAY_MAX_HEADER_BYTES``      16 KiB    all request headers together: 431
+``LEGACY_GATEWAY_MAX_HEADER_BYTES``      16 KiB    headers together (431); path+query (414)
 ``LEGACY_GATEWAY_MAX_FEEDBACK_BYTES``    64 KiB    one feedback (its JSON): 413
 ``LEGACY_GATEWAY_MAX_RECORDED_BYTES``    1 MiB     a legacy answer or message body on the record
 ``LEGACY_GATEWAY_MAX_FAULT_BYTES``       16 KiB    a SOAP faultstring, and a fault's detail
-======================================== ========= ==========================================
+======================================== ========= ==============================================
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -80,8 +81,22 @@ def cap_text(text: str, limit: int) -> tuple[str, dict[str, Any] | None]:
     data = text.encode("utf-8", "surrogatepass")
     if len(data) <= limit:
         return text, None
-    head = data[:limit].decode("utf-8", "ignore")
-    return head, truncation(data, len(head.encode("utf-8")))
+    cut = limit
+    while True:  # back off to the last whole character: at most three bytes
+        try:
+            head = data[:cut].decode("utf-8", "surrogatepass")
+            break
+        except UnicodeDecodeError:
+            cut -= 1
+    return head, truncation(data, cut)
+
+
+def json_text(value: Any) -> str:
+    """A JSON-able value as compact JSON text; integers past 64 bits and odd types too."""
+    try:
+        return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
 
 
 def cap_field(record: dict[str, Any], key: str, limit: int) -> dict[str, Any]:
@@ -93,8 +108,8 @@ def cap_field(record: dict[str, Any], key: str, limit: int) -> dict[str, Any]:
     if isinstance(value, str):
         head, marker = cap_text(value, limit)
     else:
-        text = orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
-        if len(text.encode("utf-8")) <= limit:
+        text = json_text(value)
+        if len(text.encode("utf-8", "surrogatepass")) <= limit:
             return record
         head, marker = cap_text(text, limit)
     if marker is not None:

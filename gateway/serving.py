@@ -15,6 +15,7 @@ from gateway.api import create_app
 from gateway.audit.log import AuditLog, AuditSettings
 from gateway.audit.stores import open_store
 from gateway.lifecycle import Drain, DrainGuard, DrainingServer, grace_from_environment
+from gateway.limits import limits
 from gateway.policy.auth import Mode
 from gateway.recovery import Lifetimes, Recovery, instance_name
 from gateway.runtime import Gateway
@@ -28,6 +29,17 @@ def _auth_mode() -> Mode:
     if value not in ("keys", "open"):
         raise SystemExit(f"LEGACY_GATEWAY_AUTH must be 'keys' or 'open', not {value!r}")
     return "open" if value == "open" else "keys"
+
+
+def _watch_interval() -> float:
+    raw = os.environ.get("LEGACY_GATEWAY_WATCH_CONFIG_S", "2")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"LEGACY_GATEWAY_WATCH_CONFIG_S takes seconds, not {raw!r}") from None
+    if not value >= 0:
+        raise ValueError(f"LEGACY_GATEWAY_WATCH_CONFIG_S takes seconds >= 0, not {raw!r}")
+    return value
 
 
 def quiet_protocol_libraries() -> None:
@@ -131,12 +143,23 @@ def serve(
     # Per-request client logs would drown the operator's log; calls are in the record.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     quiet_protocol_libraries()
-    # A changed config directory is validated and served without a restart (0: never).
-    watch = float(os.environ.get("LEGACY_GATEWAY_WATCH_CONFIG_S", "2"))
+    # Everything that can fail at start-up (the store, the keys, the config, the settings)
+    # fails here, as one line, before uvicorn would wrap it in its own traceback.
+    try:
+        # A changed config directory is validated and served without a restart (0: never).
+        watch = _watch_interval()
+        limits()
+        first: list[Gateway] = [build()]
+    except Exception as exc:
+        raise SystemExit(f"legacy-gateway cannot start: {' '.join(str(exc).split())}") from None
+
+    def gateway() -> Gateway:
+        return first.pop() if first else build()
+
     drain = Drain(grace_from_environment())
     server = DrainingServer(
         uvicorn.Config(
-            DrainGuard(create_app(build, watch or None), drain),
+            DrainGuard(create_app(gateway, watch or None), drain),
             host=options.host,
             port=options.port,
             log_level=options.log_level,

@@ -29,8 +29,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        gateway = gateway_factory()
-        await gateway.start(watch_config_s)
+        try:
+            gateway = gateway_factory()
+            await gateway.start(watch_config_s)
+        except Exception as exc:
+            # The server reports this one line instead of the traceback (FastCallPath).
+            app.state.startup_error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+            raise
         app.state.gateway = gateway
         try:
             async with mcp.running():

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.api.deps import caller_of, gateway_of
 from gateway.api.responses import JSON
-from gateway.errors import RequestTooLarge
+from gateway.errors import InvalidArguments, RequestTooLarge
 from gateway.limits import limits
 
 router = APIRouter(prefix="/v1")
@@ -48,7 +48,12 @@ async def post_feedback(call_id: str, feedback: Feedback, request: Request) -> J
     gateway, caller = gateway_of(request), caller_of(request)
     body = feedback.model_dump(exclude_none=True)
     cap = limits().feedback
-    size = len(orjson.dumps(body, default=str))
+    try:
+        size = len(orjson.dumps(body, default=str))
+    except TypeError:  # orjson holds integers to 64 bits, as the record does
+        raise InvalidArguments(
+            [{"field": "correction", "message": "holds an integer outside the 64-bit range"}]
+        ) from None
     if size > cap:
         raise RequestTooLarge(
             f"the feedback is {size} bytes; at most {cap} are kept "

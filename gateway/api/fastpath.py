@@ -33,6 +33,11 @@ class HeadersTooLarge(RequestTooLarge):
     code = "request_headers_too_large"
 
 
+class UriTooLong(RequestTooLarge):
+    status = 414
+    code = "uri_too_long"
+
+
 class FastCallPath:
     def __init__(self, app: FastAPI, mcp: ASGIApp | None = None) -> None:
         self.app = app
@@ -43,6 +48,9 @@ class FastCallPath:
         return self.app.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, self._startup_reported(send))
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -63,6 +71,17 @@ class FastCallPath:
                     await self._call(scope, receive, send, name)
                     return
         await self.app(scope, receive, send)
+
+    def _startup_reported(self, send: Send) -> Send:
+        """A failed start is reported as its one-line cause, not the whole traceback."""
+
+        async def reported(message: Message) -> None:
+            error = getattr(self.app.state, "startup_error", None)
+            if message["type"] == "lifespan.startup.failed" and error:
+                message = {**message, "message": f"legacy-gateway cannot start: {error}"}
+            await send(message)
+
+        return reported
 
     async def _call(self, scope: Scope, receive: Receive, send: Send, name: str) -> None:
         traceparent = idempotency_key = authorization = None
@@ -109,6 +128,13 @@ async def _bounded(scope: Scope, receive: Receive) -> Receive:
             f"the request headers are {size} bytes; at most {cap.headers} are read "
             "(LEGACY_GATEWAY_MAX_HEADER_BYTES)",
             details={"bytes": size, "limit": cap.headers},
+        )
+    # Path parameters (tool names, call ids) reach error messages and lookups: bounded too.
+    target = len(scope.get("raw_path") or scope["path"]) + len(scope.get("query_string") or b"")
+    if target > cap.headers:
+        raise UriTooLong(
+            f"the request's path and query are {target} bytes; at most {cap.headers} are read",
+            details={"bytes": target, "limit": cap.headers},
         )
     for key, value in headers:
         if key == b"content-length":

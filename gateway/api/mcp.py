@@ -28,6 +28,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import Receive, Scope, Send
 
 from gateway.api.responses import challenge
+from gateway.api.tools import check_context
 from gateway.errors import GatewayError
 from gateway.policy.auth import Principal
 from gateway.registry import Tool
@@ -145,6 +146,7 @@ class McpEndpoint:
             )
             context.update({k: v for k, v in extra.items() if isinstance(v, str | int | float)})
         try:
+            check_context(context)
             result = await gateway.call(
                 params.name,
                 dict(params.arguments or {}),

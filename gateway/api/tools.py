@@ -90,6 +90,16 @@ async def call_tool(
     return JSON(answer, status_code=status_of(answer))
 
 
+def check_context(context: dict[str, Any]) -> None:
+    """The context goes on the record: 16 KiB at most. An integer past 64 bits is refused
+    (and recorded) by the call itself; it is measured here by its digits, since no 64-bit
+    JSON encoder takes it."""
+    if len(orjson.dumps(recordable(context))) > MAX_CONTEXT_BYTES:
+        raise InvalidArguments(
+            [{"field": "context", "message": f"larger than {MAX_CONTEXT_BYTES} bytes"}]
+        )
+
+
 def check_cursor(tool: Tool, cursor: str | None) -> None:
     """A cursor only means something to a read whose answers come in pages."""
     if cursor is not None and not (tool.adapter.pages and tool.config.effect == "read"):
@@ -126,12 +136,7 @@ async def handle_call(
             ]
         ) from None
     context = call.context.model_dump(exclude_none=True)
-    # An integer past 64 bits is refused (and recorded) by the call itself; it is measured
-    # here by its digits, since no 64-bit JSON encoder takes it.
-    if len(orjson.dumps(recordable(context))) > MAX_CONTEXT_BYTES:
-        raise InvalidArguments(
-            [{"field": "context", "message": f"larger than {MAX_CONTEXT_BYTES} bytes"}]
-        )
+    check_context(context)
     check_cursor(tool, call.cursor)
     result = await gateway.call(
         name,
