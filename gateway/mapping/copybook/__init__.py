@@ -28,7 +28,12 @@ Modules: ``errors`` (CopybookError, RecordError), ``codepages`` (the EBCDIC page
 """
 
 from gateway.mapping.copybook.blocks import split_bdw, split_rdw, with_bdw, with_rdw
-from gateway.mapping.copybook.codepages import SUPPORTED_ENCODINGS, check_encoding, is_ebcdic
+from gateway.mapping.copybook.codepages import (
+    EBCDIC_PAGES,
+    SUPPORTED_ENCODINGS,
+    check_encoding,
+    is_ebcdic,
+)
 from gateway.mapping.copybook.errors import CopybookError, RecordError
 from gateway.mapping.copybook.items import FieldInfo
 from gateway.mapping.copybook.record import (
@@ -40,6 +45,7 @@ from gateway.mapping.copybook.record import (
 )
 
 __all__ = [
+    "EBCDIC_PAGES",
     "SUPPORTED_ENCODINGS",
     "CopybookError",
     "FieldInfo",

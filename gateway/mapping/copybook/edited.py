@@ -230,4 +230,4 @@ def _width(symbol: str) -> int:
 
 
 def value_of(whole: int, scale: int) -> int | Decimal:
-    return Decimal(whole).scaleb(-scale) if scale else whole
+    return Decimal(f"{whole}E-{scale}") if scale else whole

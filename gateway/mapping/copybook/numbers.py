@@ -4,11 +4,14 @@ that integer back to the value the agent sees."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from typing import Any
 
 from gateway.mapping.copybook.errors import RecordError
 from gateway.mapping.copybook.items import Item
+
+# Enough precision that no 38-digit number is ever rounded (the default context has 28).
+EXACT = Context(prec=100)
 
 
 def digits_of(item: Item, unbounded: bool = False) -> Callable[[Any, str], int]:
@@ -34,7 +37,7 @@ def digits_of(item: Item, unbounded: bool = False) -> Callable[[Any, str], int]:
                 raise RecordError("not a number", path, repr(value)) from None
             if not number.is_finite():
                 raise RecordError("not a finite number", path, repr(value))
-            shifted = number.scaleb(scale)
+            shifted = number.scaleb(scale, EXACT)
             if shifted != shifted.to_integral_value():
                 places = max(scale, 0)
                 raise RecordError(
@@ -62,4 +65,5 @@ def value_maker(item: Item) -> Callable[[int], Any]:
     if scale < 0:
         factor = 10**-scale
         return lambda whole: whole * factor
-    return lambda whole: Decimal(whole).scaleb(-scale)
+    exponent = f"E-{scale}"
+    return lambda whole: Decimal(f"{whole}{exponent}")

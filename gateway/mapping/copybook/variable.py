@@ -124,7 +124,11 @@ def fill_counters(nodes: list[Node], values: Mapping[str, Any], path: str) -> di
     for node in nodes:
         item = node.item
         name = item.name
-        if name is None or name not in filled:
+        if name is None:
+            continue
+        if filled.get(name) is None:
+            if item.depending_on is not None and filled.get(item.depending_on) is None:
+                filled[item.depending_on] = item.occurs_min or 0  # the shortest table
             continue
         value = filled[name]
         where = f"{path}.{name}" if path else name
