@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ from gateway.mapping.copybook.codecs import Codecs
 from gateway.mapping.copybook.codepages import check_encoding
 from gateway.mapping.copybook.errors import CopybookError, RecordError, hex_of
 from gateway.mapping.copybook.fixed import compile_group
+from gateway.mapping.copybook.generated import compile_decoder
 from gateway.mapping.copybook.items import FieldInfo, Item
 from gateway.mapping.copybook.layout import lay_out
 from gateway.mapping.copybook.parser import tree
@@ -86,10 +87,13 @@ class RecordLayout:
         self._blank = bytes(blank)
         self._decode, self._encode = decode, encode
         self.min_length = self.length
+        self._fast: Callable[[bytes], dict[str, Any]] | None = None
         if self.variable:
             check_counters(items, set())
             self._nodes = compile_nodes(items, codecs)
             self.min_length = len(self.encode({}))
+        else:
+            self._fast = compile_decoder(items, codecs)
 
     def decode(self, data: bytes) -> dict[str, Any]:
         if self.variable:
@@ -107,6 +111,13 @@ class RecordLayout:
                 "",
                 hex_of(data[:64]),
             )
+        if self._fast is not None:
+            try:
+                return self._fast(data)
+            except Exception:
+                # Anything unusual: decoded again field by field, for the exact value
+                # (None for a blank field) or the error that names the field.
+                pass
         value: dict[str, Any] = self._decode(data, 0)
         return value
 
