@@ -147,7 +147,12 @@ def _expression(
         namespace[f"S{index}"] = 10 ** -(spec.scale or 0)
         namespace["EXACT"] = EXACT_INT
         shifted = f"(v // S{index} if not v % S{index} else v / S{index})"
-        return f"{shifted} if {get}.__class__ is int and -EXACT < v < EXACT else C{index}(v)"
+        # Cents that arrive as text (XML) are remembered by their spelling, as dates are.
+        cents: dict[str, Any] = {}
+        namespace[f"D{index}"] = cents
+        namespace[f"F{index}"] = _memo(convert, cents, {})
+        by_text = f"D{index}[v] if v.__class__ is str and v in D{index} else F{index}(v)"
+        return f"{shifted} if {get}.__class__ is int and -EXACT < v < EXACT else {by_text}"
     if spec.type in _MEMOISED or spec.code_table is not None:
         texts: dict[str, Any] = {}
         decimals: dict[str, Any] = {}

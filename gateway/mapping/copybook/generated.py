@@ -23,6 +23,7 @@ text).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -85,7 +86,7 @@ class _Source:
             return f"Decimal({whole}).scaleb({-item.scale})"
         return f"Decimal(f'{{{whole}}}E{-item.scale}')"
 
-    def elementary(self, item: Item, at: str, view: bool) -> str:
+    def elementary(self, item: Item, at: str, view: bool, remember: bool = True) -> str:
         start = f"{at} + {item.offset}" if at else str(item.offset)
         end = f"{at} + {item.offset + item.size}" if at else str(item.offset + item.size)
         if view or item.kind not in ("text", "integer", "decimal") or item.edit is not None:
@@ -97,6 +98,8 @@ class _Source:
             return f"{self.bind(decode)}(data, {start})"
         if item.kind == "text":
             return f"data[{start}:{end}].decode({self.bind(self.codecs.encoding)})"
+        if remember and item.scale > 0 and item.usage in ("display", "comp-3"):
+            return self._remembered(item, start, end)
         if item.usage == "display" and not item.sign_separate and not item.sign_leading:
             return self._zoned(item, start, end)
         if item.usage == "comp-3":
@@ -105,6 +108,17 @@ class _Source:
             return self._binary(item, start, end)
         decode = self.codecs.elementary(item)[0]
         return f"{self.bind(decode)}(data, {start})"
+
+    def _remembered(self, item: Item, start: str, end: str) -> str:
+        """A decimal by its bytes: amounts and measures repeat, and building a Decimal
+        costs more than finding it again."""
+        one = _Source(self.codecs)
+        expression = one.elementary(replace(item, offset=0), "", False, remember=False)
+        text = f"def value(data):\n    return {expression}\n"
+        exec(compile(text, "<copybook field>", "exec"), one.namespace)
+        known: dict[bytes, Any] = {}
+        table, fill = self.bind(known), self.bind(_remembering(one.namespace["value"], known))
+        return f"({table}[r] if (r := data[{start}:{end}]) in {table} else {fill}(r))"
 
     def _zoned(self, item: Item, start: str, end: str) -> str:
         if not item.signed and not self.codecs.ebcdic:
@@ -161,18 +175,27 @@ class _Source:
 
 
 def _moved(item: Item, offset: int) -> Item:
-    from dataclasses import replace
-
     return replace(item, offset=offset)
 
 
 def _relative(items: list[Item], start: int) -> list[Item]:
-    from dataclasses import replace
-
     return [
         replace(item, offset=item.offset - start, children=_relative(item.children, start))
         for item in items
     ]
+
+
+MEMO_LIMIT = 10_000  # distinct spellings remembered per field: memory stays flat
+
+
+def _remembering(value: Callable[[bytes], Any], known: dict[bytes, Any]) -> Callable[[bytes], Any]:
+    def remember(raw: bytes) -> Any:
+        result = value(raw)
+        if len(known) < MEMO_LIMIT:
+            known[raw] = result
+        return result
+
+    return remember
 
 
 def _bad() -> Any:
