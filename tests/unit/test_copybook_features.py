@@ -331,3 +331,40 @@ def test_a_redefines_view_that_does_not_decode_is_none() -> None:
     layout = parse_copybook("01 R.\n 05 T PIC X(2).\n 05 N REDEFINES T PIC S9(3) COMP-3.", "cp037")
     assert layout.decode(b"\x12\x3d") == {"T": b"\x12\x3d".decode("cp037"), "N": -123}
     assert layout.decode("AB".encode("cp037"))["N"] is None
+
+
+def test_a_mapping_declares_segments_floats_and_copy_members(tmp_path: Path) -> None:
+    from gateway.mapping.records import OutputMapper
+    from gateway.mapping.spec import OutputSpec
+
+    (tmp_path / "SEGHEAD.cpy").write_text("           05  SEG-ID        PIC X(2).\n")
+    (tmp_path / "segs.cpy").write_text(
+        "       01  HEADER-REC.\n           COPY SEGHEAD.\n           05  COMPANY  PIC X(6).\n"
+        "       01  RATE-REC.\n           COPY SEGHEAD.\n           05  RATE     COMP-2.\n"
+    )
+    record = {
+        "copybook": "segs.cpy",
+        "transport": "binary",
+        "floats": "ieee",
+        "segments": {"field": "seg-id", "records": {"H1": "HEADER-REC", "R1": "RATE-REC"}},
+    }
+    spec = OutputSpec.model_validate(
+        {
+            "record": record,
+            "fields": {
+                "company": {"from": "HEADER-REC.COMPANY", "trim": True},
+                "rate": {"from": "RATE-REC.RATE", "type": "number"},
+            },
+        },
+        context={"base_dir": tmp_path},
+    )
+    mapper = OutputMapper(spec)
+    rate = "R1".encode("cp037") + bytes.fromhex("3FF8000000000000")
+    assert mapper(rate) == {"company": None, "rate": 1.5}
+    assert mapper("H1ACME  ".encode("cp037")) == {"company": "ACME", "rate": None}
+    single = OutputSpec.model_validate(
+        {"record": {**record, "segments": None, "record": "rate-rec"}, "fields": {}},
+        context={"base_dir": tmp_path},
+    )
+    assert single.record is not None
+    assert single.record.compiled.length == 10
