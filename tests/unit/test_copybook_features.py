@@ -368,3 +368,15 @@ def test_a_mapping_declares_segments_floats_and_copy_members(tmp_path: Path) -> 
     )
     assert single.record is not None
     assert single.record.compiled.length == 10
+
+
+def test_mixed_text_switches_to_double_bytes_between_shift_out_and_shift_in() -> None:
+    # utf-16-be stands in for a host DBCS page (cp930 and friends are not in Python)
+    layout = parse_copybook("01 R.\n 05 T PIC X(12).", "cp037", dbcs_encoding="utf-16-be")
+    record = layout.encode({"T": "AB漢字C"})
+    assert record == "AB".encode("cp037") + b"\x0e" + "漢字".encode("utf-16-be") + b"\x0f" + (
+        "C   ".encode("cp037")
+    )
+    assert layout.decode(record) == {"T": "AB漢字C   "}
+    with pytest.raises(RecordError, match="shift-out at position 3 has no shift-in"):
+        layout.decode("AB".encode("cp037") + b"\x0e\x6f\x22" + bytes(7))

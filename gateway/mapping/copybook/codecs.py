@@ -27,6 +27,7 @@ from gateway.mapping.copybook.floats import (
     ieee_to_float,
 )
 from gateway.mapping.copybook.items import Item
+from gateway.mapping.copybook.mixed import decode_mixed, encode_mixed
 from gateway.mapping.copybook.numbers import digits_of, value_maker
 
 Decoder = Callable[[bytes, int], Any]
@@ -92,6 +93,8 @@ class Codecs:
         return self._binary(item)
 
     def _text(self, item: Item) -> Codec:
+        if self.dbcs is not None and self.ebcdic:
+            return self._mixed(item, self.dbcs)
         size, encoding, space = item.size, self.encoding, self.space
 
         def decode(data: bytes, at: int) -> Any:
@@ -118,6 +121,28 @@ class Codecs:
                 raise RecordError(
                     f"{len(value)} characters do not fit PIC X({size})", path, repr(value)
                 )
+            buffer[at : at + size] = raw + space * (size - len(raw))
+
+        return decode, encode, space * size
+
+    def _mixed(self, item: Item, dbcs: str) -> Codec:
+        size, encoding, space = item.size, self.encoding, self.space
+
+        def decode(data: bytes, at: int) -> Any:
+            return decode_mixed(data[at : at + size], encoding, dbcs)
+
+        def encode(buffer: bytearray, at: int, value: Any, path: str) -> None:
+            if not isinstance(value, str):
+                raise RecordError("expected text", path, repr(value))
+            try:
+                raw = encode_mixed(value, encoding, dbcs)
+            except UnicodeEncodeError as exc:
+                bad = exc.object[exc.start : exc.end]
+                raise RecordError(
+                    f"'{bad}' has no {encoding} or {dbcs} code", path, repr(value)
+                ) from None
+            if len(raw) > size:
+                raise RecordError(f"{len(raw)} bytes do not fit PIC X({size})", path, repr(value))
             buffer[at : at + size] = raw + space * (size - len(raw))
 
         return decode, encode, space * size

@@ -96,8 +96,10 @@ class _Source:
 
                 decode = lenient(decode)
             return f"{self.bind(decode)}(data, {start})"
-        if item.kind == "text":
+        if item.kind == "text" and self.codecs.dbcs is None:
             return f"data[{start}:{end}].decode({self.bind(self.codecs.encoding)})"
+        if item.kind == "text":  # shift-out and shift-in may switch to double-byte text
+            return f"{self.bind(self.codecs.elementary(item)[0])}(data, {start})"
         if remember and item.scale > 0 and item.usage in ("display", "comp-3"):
             return self._remembered(item, start, end)
         if item.usage == "display" and not item.sign_separate and not item.sign_leading:
