@@ -151,7 +151,7 @@ def _expression(
         cents: dict[str, Any] = {}
         namespace[f"D{index}"] = cents
         namespace[f"F{index}"] = _memo(convert, cents, {})
-        by_text = f"D{index}[v] if v.__class__ is str and v in D{index} else F{index}(v)"
+        by_text = f"D{index}[v] if v in D{index} else F{index}(v)"  # texts are its only keys
         return f"{shifted} if {get}.__class__ is int and -EXACT < v < EXACT else {by_text}"
     if spec.type in _MEMOISED or spec.code_table is not None:
         texts: dict[str, Any] = {}
@@ -160,7 +160,9 @@ def _expression(
         namespace[f"E{index}"] = decimals
         namespace[f"F{index}"] = _memo(convert, texts, decimals)
         namespace["Decimal"] = Decimal
-        by_text = f"D{index}[v] if {get}.__class__ is str and v in D{index}"
+        # Only texts are keys of D: a number never equals one, so no type test is needed
+        # (an unhashable value raises and goes to the general path).
+        by_text = f"D{index}[v] if {get} in D{index}"
         by_decimal = f"E{index}[k] if v.__class__ is Decimal and (k := str(v)) in E{index}"
         return f"{by_text} else {by_decimal} else F{index}(v)"
     return f"C{index}{get}"
