@@ -28,7 +28,7 @@ from decimal import Decimal
 from typing import Any
 
 from gateway.mapping.copybook.codecs import ASCII_DIGITS, EBCDIC_DIGITS, Codecs
-from gateway.mapping.copybook.fixed import shared_names
+from gateway.mapping.copybook.fixed import lenient, shared_names
 from gateway.mapping.copybook.items import Item
 
 _MAX_EXACT_SCALEB = 28  # Decimal(int).scaleb() is exact up to the context's 28 digits
@@ -92,8 +92,6 @@ class _Source:
         if view or item.kind not in ("text", "integer", "decimal") or item.edit is not None:
             decode = self.codecs.elementary(item)[0]
             if view:
-                from gateway.mapping.copybook.fixed import lenient
-
                 decode = lenient(decode)
             return f"{self.bind(decode)}(data, {start})"
         if item.kind == "text" and self.codecs.dbcs is None:
