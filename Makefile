@@ -24,7 +24,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+# The TypeScript MCP SDK and ajv, as agents' hosts run them, check the gateway's answers.
+NODE_DIR   := tests/clients/node
+NODE_STAMP := $(NODE_DIR)/node_modules/.installed
+
+$(NODE_STAMP): $(NODE_DIR)/package-lock.json
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+	  echo "installing nodejs and npm"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; \
+	fi
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund --silent
+	touch $(NODE_STAMP)
+
+setup: $(STAMP) $(NODE_STAMP)
 
 demo: setup
 	$(BIN)/legacy-gateway demo
@@ -81,4 +95,4 @@ wheelhouse: setup
 	@echo "$$(ls $(WHEELHOUSE)/*.whl | wc -l) wheels in $(WHEELHOUSE)/"
 
 clean:
-	rm -rf $(VENV) .legacy-gateway .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .legacy-gateway .pytest_cache .mypy_cache .ruff_cache $(NODE_DIR)/node_modules

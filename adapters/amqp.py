@@ -187,6 +187,8 @@ class _Link(threading.Thread):
         self.attempted = threading.Event()
         self.last_error = "not connected yet"
         self.hand_ons = HandOns(adapter.backend, adapter.config.reply_handoffs)
+        # Consumers the reply queue had when this link last joined it.
+        self.other_consumers = 0
         self._connection: Any = None
         self._channel: Any = None
 
@@ -260,6 +262,7 @@ class _Link(threading.Thread):
             queue = self.adapter.reply_queue
             if queue and self.adapter.complete is not None:
                 declared = channel.queue_declare(queue, durable=True)
+                self.other_consumers = int(declared.method.consumer_count)
                 if declared.method.consumer_count:
                     log.warning(
                         "%s", other_consumers(self.adapter.backend, queue,
@@ -338,7 +341,7 @@ class _Link(threading.Thread):
         # Direct reply-to is no-ack by protocol: a reply lost here is lost at the broker too,
         # so the dispatch must not raise.
         try:
-            self._dispatch(properties, body, final=True)
+            self._dispatch(properties, body, final=True, direct=True)
         except Exception as exc:
             self.last_error = f"a reply could not be recorded: {exc}"
 
@@ -360,13 +363,18 @@ class _Link(threading.Thread):
             return
         channel.basic_ack(tag)
 
-    def _dispatch(self, properties: Any, body: bytes, final: bool) -> bool:
+    def _dispatch(self, properties: Any, body: bytes, final: bool, direct: bool = False) -> bool:
         """Give a reply to its call; False when it is for no call this installation knows
-        and others may (``final`` unset): then it is handed on."""
+        and others may (``final`` unset): then it is handed on.
+
+        A request/reply waits for its reply by direct reply-to only, which the broker
+        delivers to this channel alone; anyone allowed to publish to the reply queue could
+        put a message there, so what comes from it completes submits and nothing else.
+        """
         correlation = properties.correlation_id or ""
         with self.lock:
-            waiting = self.pending.pop(correlation, None)
-            late = self.gave_up.pop(correlation, None) if waiting is None else None
+            waiting = self.pending.pop(correlation, None) if direct else None
+            late = self.gave_up.pop(correlation, None) if direct and waiting is None else None
             submitted = self.submitted.get(correlation)
         if waiting is not None:
             answer = {"properties": _properties(properties), "body": body}
@@ -502,6 +510,9 @@ class AmqpAdapter(Adapter[AmqpBackendConfig]):
             link.stopping.set()
             await asyncio.get_running_loop().run_in_executor(None, link.join, 5)
 
+    def submits(self, prepared: Any) -> bool:
+        return bool(prepared.kind == "submit")
+
     def result_schema(self, prepared: Any) -> dict[str, Any] | None:
         if prepared.kind != "publish":
             return None
@@ -521,6 +532,9 @@ class AmqpAdapter(Adapter[AmqpBackendConfig]):
         if link is None:
             return Health(False, "not open", 0.0)
         if link.connected.is_set():
+            if link.other_consumers:
+                shared = other_consumers(self.backend, str(self.reply_queue), link.other_consumers)
+                return Health(True, f"connected; {shared}", 0.0)
             return Health(True, "connected", 0.0)
         return Health(False, f"broker unreachable: {link.last_error}", 0.0)
 

@@ -221,6 +221,15 @@ class Adapter(ABC, Generic[ConfigT]):
         """JSON Schema of a result the adapter makes itself (nothing to map), else None."""
         return None
 
+    def parameter_ranges(self, tool: ToolConfig) -> dict[str, tuple[int | None, int | None]]:
+        """(minimum, maximum) the legacy type of each integer parameter holds, where the
+        backend's metadata says (a WSDL's xsd:int); the published schema narrows to it."""
+        return {}
+
+    def submits(self, prepared: Any) -> bool:
+        """The operation answers ``Submitted`` at once; its reply completes the call later."""
+        return False
+
     @abstractmethod
     async def check(self) -> Health: ...
 

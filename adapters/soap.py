@@ -51,6 +51,7 @@ from adapters.soap_envelope import (
     EnvelopeTemplate,
     compile_template,
     http_headers,
+    integer_parameter_ranges,
     required_parameters,
     wrap_document,
 )
@@ -220,6 +221,12 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
             xml_answer=xml_answer,
             sensitive=sensitive_names(tool),
         )
+
+    def parameter_ranges(self, tool: ToolConfig) -> dict[str, tuple[int | None, int | None]]:
+        operation = self._binding._operations.get(tool.operation)
+        if operation is None or tool.request is not None:
+            return {}
+        return integer_parameter_ranges(operation)
 
     def _prepare_document(self, tool: ToolConfig, operation: Any, xml_answer: bool) -> PreparedSoap:
         """A tool whose input mapping builds the body element itself (request: xml)."""

@@ -32,6 +32,7 @@ from adapters.base import Adapter, Interaction, Reply, Submitted
 from gateway.audit.records import RecordContext, StoredRecord
 from gateway.audit.store import OUTCOME, AuditStore
 from gateway.errors import GatewayError, ReplyOverdue
+from gateway.metrics import Metrics
 from gateway.trace import late_interaction
 
 if TYPE_CHECKING:
@@ -74,8 +75,10 @@ class Completions:
         tools: Callable[[], dict[str, Tool]],
         result: Callable[[Tool, Any], Any],
         adapters: Callable[[], dict[str, Adapter[Any]]],
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
+        self._metrics = metrics
         self._tools = tools
         self._result = result
         self._adapters = adapters
@@ -94,6 +97,7 @@ class Completions:
         intent = next((r for r in records if r.kind == "call.intent"), None)
         if intent is None or not _submitted_by(intent, reply):
             if not reply.final:
+                self._count("handed_on")
                 return False
             reason = (
                 "no call with this id in this installation"
@@ -103,6 +107,7 @@ class Completions:
             interaction = reply.describe(None)
             body = {"correlation_id": call_id, "reason": reason, **interaction.as_record()}
             self.store.append("message.unmatched", None, body)
+            self._count("unmatched")
             return True
         tool = self._tools().get(str(intent.body.get("tool")))
         if tool is not None and tool.config.backend != reply.backend:
@@ -120,6 +125,7 @@ class Completions:
         if written is None:  # ended meanwhile: its deadline, or the same reply elsewhere
             self._late(call_id, interaction, intent.context)
             return True
+        self._count("completed")
         if tool is not None:
             late_interaction(
                 tool.adapter, interaction, intent.context.trace_id, intent.context.span_id
@@ -136,6 +142,7 @@ class Completions:
 
     def _late(self, call_id: str, interaction: Interaction, context: RecordContext | None) -> None:
         self.store.append("interaction.late", call_id, interaction.as_record(), context)
+        self._count("late")
         adapter = self._adapters().get(interaction.backend)
         if context is not None and adapter is not None:
             late_interaction(adapter, interaction, context.trace_id, context.span_id)
@@ -202,8 +209,13 @@ class Completions:
         written = self.store.append_outcome(call_id, [(OUTCOME, call_id, outcome)],
                                             submitted.context)  # fmt: skip
         if written is not None:
+            self._count("overdue")
             log.warning("call %s: no reply by its deadline %s: reply_overdue", call_id, due)
         return written is not None
+
+    def _count(self, event: str) -> None:
+        if self._metrics is not None:
+            self._metrics.replies.labels(event).inc()
 
     def start(self) -> None:
         self._since = 0

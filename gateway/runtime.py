@@ -38,9 +38,12 @@ from gateway.errors import (
     ConfigError,
     Forbidden,
     GatewayError,
+    InvalidArguments,
     ToolNotFound,
 )
 from gateway.faults import crash_point
+from gateway.mapping.coercion import coerced_fields
+from gateway.mapping.limits import recordable, wide_integers
 from gateway.metrics import Metrics
 from gateway.policy.approvals import Approval, new_approval_id, preview_hash
 from gateway.policy.auth import Authenticator, JwtVerifier, Mode, Principal
@@ -124,7 +127,7 @@ class Gateway:
         self._retiring: set[asyncio.Task[None]] = set()
         # Replies and deadlines of submitted calls (queue tools that answer 202 pending).
         self.completions = Completions(
-            store, lambda: self.tools, self._result, lambda: self.registry.adapters
+            store, lambda: self.tools, self._result, lambda: self.registry.adapters, self.metrics
         )
 
     @property
@@ -378,7 +381,7 @@ class Gateway:
             "backend": tool.config.backend,
             "operation": tool.config.operation,
             "effect": tool.config.effect,
-            "arguments": tool.input.redact(arguments),
+            "arguments": tool.input.redact(recordable(arguments)),
             "context": context or {},
             "principal": principal,
             "config_version": config.version,
@@ -391,13 +394,7 @@ class Gateway:
             intent["idempotency_key"] = idempotency_key
         if self.recovery is not None:
             intent["instance"] = self.recovery.instance_id
-        try:
-            params = tool.input(arguments)
-        except GatewayError as exc:
-            # A refused call is on the record too: what the agent tried, and why not.
-            exc.call_id = call_id
-            self.store.append("call.rejected", call_id, {**intent, "error": exc.to_dict()}, record)
-            raise
+        params = self._mapped(tool, arguments, context, intent, call_id, record)
         parked = self._start(
             tool, call_id, record, intent, arguments, params, dry_run, idempotency_key,
             approval, caller,
@@ -499,6 +496,32 @@ class Gateway:
                 self.store.release_key(principal, idempotency_key, call_id)
             raise
         return None
+
+    def _mapped(
+        self,
+        tool: Tool,
+        arguments: dict[str, Any],
+        context: dict[str, Any] | None,
+        intent: dict[str, Any],
+        call_id: str,
+        record: RecordContext,
+    ) -> Any:
+        """The legacy parameters of ``arguments``, or the refusal, on the record."""
+        try:
+            wide = wide_integers(arguments, "") + wide_integers(context or {}, "context")
+            if wide:
+                raise InvalidArguments(wide)
+            params = tool.input(arguments)
+        except GatewayError as exc:
+            # A refused call is on the record too: what the agent tried, and why not.
+            exc.call_id = call_id
+            rejected = {**recordable(intent), "error": exc.to_dict()}
+            self.store.append("call.rejected", call_id, rejected, record)
+            raise
+        coerced = coerced_fields(arguments, tool.input.specs)
+        if coerced:
+            intent["coerced"] = coerced
+        return params
 
     async def _invoke(
         self,

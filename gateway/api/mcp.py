@@ -5,8 +5,10 @@ schema and the hints its declaration implies (``readOnlyHint`` for reads, ``dest
 for writes, ``idempotentHint`` from ``idempotent``). ``tools/call`` goes through the very
 same ``Gateway.call`` as REST: validation, scopes, mapping, audit record. A result comes
 back as structured content (and as JSON text for clients that read only text); an error is
-an MCP tool error carrying the gateway's error object, code included. The call id, trace id
-and receipt travel in the result's ``_meta``.
+an MCP tool error (``isError``) whose text content is the gateway's error object, code
+included, and which has no structured content: clients validate structured content against
+the tool's output schema, and an error is not a result, so a strict client would report a
+schema mismatch instead of the error. The call id, trace id and receipt travel in ``_meta``.
 
 The endpoint is stateless (a fresh transport per request, JSON responses): any replica can
 answer any request, and the API key is checked on every one.
@@ -35,13 +37,29 @@ PATH = "/mcp"
 _SCHEMA_KEYS = ("$schema", "examples")
 
 
+#: What a submitted call answers at once; its outcome is read from ``poll`` later.
+PENDING_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "The request is handed over to the legacy host; the call is pending. "
+    "GET poll (the call's record) shows the outcome when the host has answered.",
+    "properties": {
+        "poll": {"type": "string", "description": "Path of the call's record."},
+        "message_id": {"type": "string"},
+        "correlation_id": {"type": "string"},
+    },
+    "required": ["poll"],
+}
+
+
 def mcp_tool(tool: Tool) -> types.Tool:
     write = tool.config.effect == "write"
+    # Over MCP a submitting tool always answers "pending"; its schema says exactly that.
+    submits = tool.adapter.submits(tool.prepared)
     return types.Tool(
         name=tool.name,
         description=tool.config.description,
         input_schema={k: v for k, v in tool.input_schema.items() if k not in _SCHEMA_KEYS},
-        output_schema=_object_schema(tool.output_schema),
+        output_schema=PENDING_SCHEMA if submits else _object_schema(tool.output_schema),
         annotations=types.ToolAnnotations(
             read_only_hint=not write,
             destructive_hint=write,
@@ -136,11 +154,11 @@ class McpEndpoint:
                 caller=caller,
             )
         except GatewayError as exc:
-            error = {"error": exc.to_dict()}
+            failed: dict[str, Any] = {"legacy_gateway": {"call_id": exc.call_id, "code": exc.code}}
             return types.CallToolResult(
-                content=_text(error), structured_content=error, is_error=True
+                content=_text({"error": exc.to_dict()}), is_error=True, _meta=failed
             )
-        meta = {
+        meta: dict[str, Any] = {
             "legacy_gateway": {
                 "call_id": result.call_id,
                 "trace_id": result.trace_id,

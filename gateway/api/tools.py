@@ -12,6 +12,7 @@ from gateway.api.deps import caller_of, gateway_of
 from gateway.api.responses import JSON
 from gateway.errors import InvalidArguments, RequestTooLarge
 from gateway.limits import limits
+from gateway.mapping.limits import recordable
 from gateway.policy.auth import Principal
 from gateway.registry import Tool
 from gateway.runtime import Gateway
@@ -125,7 +126,9 @@ async def handle_call(
             ]
         ) from None
     context = call.context.model_dump(exclude_none=True)
-    if len(orjson.dumps(context)) > MAX_CONTEXT_BYTES:
+    # An integer past 64 bits is refused (and recorded) by the call itself; it is measured
+    # here by its digits, since no 64-bit JSON encoder takes it.
+    if len(orjson.dumps(recordable(context))) > MAX_CONTEXT_BYTES:
         raise InvalidArguments(
             [{"field": "context", "message": f"larger than {MAX_CONTEXT_BYTES} bytes"}]
         )

@@ -30,7 +30,7 @@ def call_view(call_id: str, records: list[StoredRecord]) -> dict[str, Any]:
             _approval(view, record)
         elif record.kind in ("call.intent", "call.rejected"):
             view.update({key: body.get(key) for key in _INTENT_KEYS})
-            for optional in ("idempotency_key", "retry_of", "instance"):
+            for optional in ("idempotency_key", "retry_of", "instance", "coerced"):
                 if optional in body:
                     view[optional] = body[optional]
             view["started_at"] = record.at

@@ -13,7 +13,6 @@ errors naming the file, line and key.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -346,10 +345,9 @@ class ValueSpec(StrictModel):
 
 def _valid_regex(pattern: str | None) -> str | None:
     if pattern is not None:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"invalid regular expression: {exc}") from None
+        from gateway.mapping.patterns import ecma_pattern
+
+        ecma_pattern(pattern)  # raises ValueError: the pattern is published as JSON Schema
     return pattern
 
 
@@ -364,7 +362,11 @@ class InputField(ValueSpec):
     )
     required: bool = True
     default: Any = None
-    pattern: str | None = Field(None, description="Regular expression the agent's value matches.")
+    pattern: str | None = Field(
+        None,
+        description="Regular expression the agent's value matches, in JSON Schema's language "
+        "(ECMA-262): $ is the very end of the value, \\d is 0-9.",
+    )
     min_length: int | None = Field(None, ge=0)
     minimum: float | None = None
     maximum: float | None = None

@@ -36,8 +36,8 @@ def job_config(
     tool_deadline_s: float | None = None,
     handoffs: int = 20,
 ) -> Path:
-    """A config with one JSON submit tool (``run_job``) whose jobs wait in ``job_queue``, and
-    a publish tool (``note``) on the same backend."""
+    """A config with a JSON submit tool (``run_job``) whose jobs wait in ``job_queue``, a
+    request/reply (``ask``) and a publish (``note``) to the same queue."""
     directory.mkdir(parents=True, exist_ok=True)
     deadline = f"    reply_deadline_s: {tool_deadline_s}\n" if tool_deadline_s else ""
     (directory / "jobs.yaml").write_text(
@@ -61,6 +61,17 @@ tools:
     output:
       fields:
         job: {{from: JOB, type: integer}}
+        state: {{from: STATE, codes: {{D: done, F: failed}}}}
+  ask:
+    description: A request/reply nobody answers but the test.
+    backend: jobs
+    operation: request_reply
+    timeout_s: 1
+    message: {{routing_key: "{job_queue}"}}
+    input:
+      job: {{to: JOB, type: integer, minimum: 1, maximum: 1000000}}
+    output:
+      fields:
         state: {{from: STATE, codes: {{D: done, F: failed}}}}
   note:
     description: A message handed over, nothing answered.

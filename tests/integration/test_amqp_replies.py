@@ -277,8 +277,11 @@ def test_validate_connect_and_start_up_warn_of_another_consumer(
         assert "{installation}" in result.stderr  # how to fix it
 
         caplog.set_level(logging.WARNING, logger="legacy_gateway.amqp")
-        with gateway_on(config, sqlite_at(tmp_path / "audit.sqlite"), tmp_path):
+        with gateway_on(config, sqlite_at(tmp_path / "audit.sqlite"), tmp_path) as client:
             assert consumers(reply_queue) == 2
+            health = client.portal.call(gateway_of(client).readiness)["jobs"]  # type: ignore[union-attr]
+            assert health.ok is True
+            assert "already has 1 other consumer(s)" in health.detail
         assert f"reply queue '{reply_queue}' already has 1 other consumer(s)" in caplog.text
     finally:
         stranger.close()
@@ -337,6 +340,9 @@ def test_an_overdue_call_ends_reply_overdue_and_its_late_reply_is_recorded(
         assert late_reply["request"] == {"correlation_id": call_id}
         assert '"STATE":"D"' in late_reply["response"]["body"]
         assert not unmatched(client)
+        metrics = gateway_of(client).metrics.exposition().decode()
+        assert 'legacy_gateway_submitted_replies_total{event="overdue"} 1.0' in metrics
+        assert 'legacy_gateway_submitted_replies_total{event="late"} 1.0' in metrics
 
 
 def test_the_backend_deadline_applies_when_the_tool_sets_none(

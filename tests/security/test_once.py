@@ -229,7 +229,7 @@ def test_an_approval_is_refused_when_the_requesters_key_was_revoked(desk: Desk) 
     record = desk.record(asked["call_id"])
     assert record["status"] == "refused"
     assert record["error"]["code"] == "approval_refused"
-    assert record["approval"]["decided_by"] == "controller@example.com"
+    assert record["approval"]["decided_by"] == "key:controller@example.com"
     assert "call.intent" not in [r["kind"] for r in record["records"]]
     assert desk.pending() == []
     again = desk.decide(asked["result"]["approval_id"])  # refused is final
