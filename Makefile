@@ -8,11 +8,13 @@ STAMP  := $(VENV)/.installed
 
 # ODBC needs unixODBC and the drivers of the databases the demo and the tests reach.
 ODBC_PACKAGES := unixodbc unixodbc-dev odbc-postgresql odbc-mariadb libsqliteodbc
+# GnuCOBOL is the reference compiler the copybook codec is tested against.
+COBOL_PACKAGES := gnucobol3
 
 $(STAMP): pyproject.toml
-	@missing=$$(for p in $(ODBC_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	@missing=$$(for p in $(ODBC_PACKAGES) $(COBOL_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
-	  echo "installing ODBC packages: $$missing"; \
+	  echo "installing system packages: $$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive \
 	    apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \

@@ -399,6 +399,30 @@ def import_odbc(
         raise _fail(GatewayError(f"cannot read table {table}: {exc}")) from None
 
 
+@import_app.command("copybook")
+def import_copybook(
+    file: Annotated[Path, typer.Argument(help="Copybook file (COPY members beside it).")],
+    encoding: Annotated[str, typer.Option("--encoding", help="Code page.")] = "cp037",
+    record: Annotated[str | None, typer.Option("--record", help="01 record to map.")] = None,
+    transport: Annotated[
+        str, typer.Option("--transport", help="binary, base64, hex or text.")
+    ] = "binary",
+    date: Annotated[
+        list[str] | None, typer.Option("--date", help="FIELD=FORMAT, e.g. ORD-DATE=%Y%m%d.")
+    ] = None,
+) -> None:
+    """Print the output mapping (snake_case fields, types, scales) of a copybook's record."""
+    from gateway.importers.copybook import CopybookImportError, copybook_mapping
+
+    dates = dict(item.split("=", 1) for item in date or [] if "=" in item)
+    if len(dates) != len(date or []):
+        raise _fail(GatewayError("--date takes FIELD=FORMAT, e.g. ORD-DATE=%Y%m%d"))
+    try:
+        sys.stdout.write(copybook_mapping(file, encoding, record, transport, dates))
+    except CopybookImportError as exc:
+        raise _fail(GatewayError(str(exc))) from None
+
+
 @import_app.command("wsdl")
 def import_wsdl_command(
     source: Annotated[str, typer.Argument(help="WSDL file or http(s) URL.")],
