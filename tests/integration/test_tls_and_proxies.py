@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from estate.server import EstateServer
+from gateway.audit.postgres import PostgresStore
 from gateway.config.loader import load_config
-from gateway.errors import ConfigError
+from gateway.errors import AuditUnavailable, ConfigError
 from gateway.registry import build_registry
 from tests.integration.support import ANNA, call_record, call_tool, error_of, gateway_client
 from tests.integration.tls_estate import ConnectProxy, Issued, MutualTLSHost, PrivateCA
@@ -242,3 +246,22 @@ def test_a_client_key_with_the_wrong_passphrase_is_a_config_issue(
     assert issue.key == "backends.mainframe_rest.tls.cert_file"
     assert "cannot load the client certificate" in issue.message
     assert "not-the-passphrase" not in issue.message
+
+
+def test_the_audit_store_url_passes_sslmode_through_to_postgresql() -> None:
+    """``?sslmode=verify-full&sslrootcert=...`` reach libpq beside the store's own ?schema=.
+
+    The test server speaks no TLS, so requiring it must fail, and say why; disabling it works.
+    """
+    server = os.environ.get("TEST_PG_URL", "postgresql://root@127.0.0.1:5432/test")
+    schema = f"lgw_sslmode_{uuid.uuid4().hex[:10]}"
+    with pytest.raises(AuditUnavailable) as caught:
+        PostgresStore(f"{server}?schema={schema}&sslmode=require")
+    assert "SSL was required" in caught.value.message
+    try:
+        store = PostgresStore(f"{server}?schema={schema}&sslmode=disable")
+        assert store.count() == 0
+        store.close()
+    finally:
+        with psycopg.connect(server, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
