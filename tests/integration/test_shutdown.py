@@ -201,8 +201,9 @@ def test_workers_share_the_port_and_the_record_and_all_drain_on_sigterm(
         assert proc.wait(30) == 0
 
     store = _store(audit_db)
-    # Each worker is a whole gateway: each recorded the config it serves.
-    assert len(store.records_of_kind("config.loaded")) == 2
+    # Two workers starting on one config: it is recorded once, or twice when both start
+    # at the same instant; never once per call.
+    assert 1 <= len(store.records_of_kind("config.loaded")) <= 2
     assert len(store.records_of_kind("call.outcome")) == 5
     store.close()
     verified = _verify(audit_db)
