@@ -107,11 +107,15 @@ def validate(
             "(ODBC statements run with NULL parameters in a transaction that is rolled back).",
         ),
     ] = False,
+    audit_db: AuditDb = Path(DEFAULT_AUDIT_DB),
 ) -> None:
     """Check a config: YAML, keys, ${VAR}s, WSDLs and that every operation exists."""
     registry = _registry(config)
     if connect:
-        problems = asyncio.run(_connect_and_verify(registry))
+        _use_installation(audit_db)
+        problems, warnings = asyncio.run(_connect_and_verify(registry))
+        for warning in warnings:
+            typer.echo(f"warning: {warning}", err=True)
         if problems:
             typer.echo(f"{len(problems)} problem(s) with the live backends:", err=True)
             for problem in problems:
@@ -124,14 +128,31 @@ def validate(
     )
 
 
-async def _connect_and_verify(registry: Any) -> list[str]:
+def _use_installation(audit_db: Path) -> None:
+    """Name things per installation (reply queues) as the gateway on this store does: with
+    the salt beside its audit key, read if it exists, never made here."""
+    from gateway.audit.log import AuditSettings
+    from gateway.mapping.redaction import use_salt
+
+    salt = AuditSettings.from_environment(audit_db).salt_path
+    if salt.is_file():
+        use_salt(salt.read_bytes())
+
+
+async def _connect_and_verify(registry: Any) -> tuple[list[str], list[str]]:
     problems: list[str] = []
+    warnings: list[str] = []
     config = registry.config
     for name, adapter in registry.adapters.items():
         await adapter.open()
         health = await adapter.check()
         if not health.ok:
             problems.append(f"backend {name}: {health.detail}")
+            continue
+        try:
+            warnings.extend(await adapter.warnings())
+        except GatewayError as exc:
+            problems.append(f"backend {name}: {exc.message}")
     for name, tool in registry.tools.items():
         if any(problem.startswith(f"backend {tool.config.backend}:") for problem in problems):
             continue  # the backend's own problem says it all
@@ -143,7 +164,7 @@ async def _connect_and_verify(registry: Any) -> list[str]:
             problems.append(f"{entry.source.display}:{line}: tools.{name}.operation: {exc.message}")
     for adapter in registry.adapters.values():
         await adapter.close()
-    return problems
+    return problems, warnings
 
 
 @app.command()
@@ -295,7 +316,7 @@ def import_odbc(
     backend: Annotated[str, typer.Option("--backend", help="Backend name to use.")] = "db",
 ) -> None:
     """Print a YAML skeleton (backend, read tool by key, paged list tool) for a table."""
-    from gateway.importing import describe
+    from gateway.importers.odbc import describe
 
     try:
         sys.stdout.write(describe(connection, table, backend))
@@ -305,6 +326,26 @@ def import_odbc(
         raise _fail(GatewayError(str(exc))) from None
     except Exception as exc:  # the driver's error: unreachable database, unknown driver
         raise _fail(GatewayError(f"cannot read table {table}: {exc}")) from None
+
+
+@import_app.command("wsdl")
+def import_wsdl_command(
+    source: Annotated[str, typer.Argument(help="WSDL file or http(s) URL.")],
+    operations: Annotated[
+        str | None, typer.Option("--operations", help="Only operations matching this glob.")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Directory of the config.")] = Path("."),
+) -> None:
+    """Write a config with one typed tool per SOAP operation; again: update, keep edits."""
+    from gateway.importers.run import wsdl_to_config
+    from gateway.importers.wsdl import WsdlImportError
+
+    try:
+        _path, report, notes = wsdl_to_config(source, out, operations)
+    except WsdlImportError as exc:
+        raise _fail(GatewayError(str(exc))) from None
+    for line in [*notes, *report.lines()]:
+        sys.stdout.write(line + "\n")
 
 
 @calls_app.command("show")
@@ -322,6 +363,21 @@ def calls_show(
     if not records:
         raise _fail(GatewayError(f"no call with id '{call_id}' in {audit_db}"))
     _print_json(call_view(call_id, records))
+
+
+@calls_app.command("unresolved")
+def calls_unresolved(
+    audit_db: AuditDb = Path(DEFAULT_AUDIT_DB), store_url: StoreUrl = None
+) -> None:
+    """Calls a stopped gateway left in flight (outcome_unknown: check the legacy system),
+    and calls still running; JSON, oldest first."""
+    from gateway.recovery import unresolved
+
+    store = _store_at(audit_db, store_url)
+    try:
+        _print_json(unresolved(store))
+    finally:
+        store.close()
 
 
 KeyFile = Annotated[
@@ -353,6 +409,24 @@ def _store_at(audit_db: Path, url: str | None = None) -> Any:
         raise _fail(exc) from None
 
 
+Fingerprint = Annotated[
+    str | None,
+    typer.Option(
+        "--fingerprint",
+        help="The fingerprint (sha256:...) of the log's key, as its operator read it to you: "
+        "the key the bundle carries must have it.",
+    ),
+]
+VerifyRetention = Annotated[
+    int | None,
+    typer.Option(
+        "--retention-days",
+        help="The retention minimum a prune must have kept (default 183, "
+        "LEGACY_GATEWAY_AUDIT_RETENTION_DAYS).",
+    ),
+]
+
+
 @audit_app.command("verify")
 def audit_verify(
     bundle: Annotated[
@@ -361,44 +435,78 @@ def audit_verify(
     audit_db: AuditDb = Path(DEFAULT_AUDIT_DB),
     store_url: StoreUrl = None,
     key: KeyFile = None,
+    fingerprint: Fingerprint = None,
     checkpoint: KeptCheckpoints = None,
+    retention_days: VerifyRetention = None,
 ) -> None:
-    """Recompute every leaf and root, check every checkpoint; name the first record that fails."""
+    """Recompute every leaf and root, check every checkpoint against a trusted key; name the
+    first record that fails. Exit 0 ok, 1 failed, 3 consistent but no trusted key given."""
     from gateway.audit.bundle import BundleError, verify_bundle, verify_store
     from gateway.audit.checkpoint import CheckpointError, VerifierKey
     from gateway.audit.log import AuditSettings
+    from gateway.audit.retention import retention_days as default_retention
+    from gateway.audit.trust import choose_anchor, pinned_keys
+    from gateway.audit.verdict import verdict
 
     kept = [path.read_text() for path in checkpoint or []]
+    minimum = default_retention() if retention_days is None else retention_days
     try:
+        trusted = VerifierKey.parse(key.read_text()) if key else None
+        pinned = pinned_keys()
         if bundle is not None:
-            trusted = VerifierKey.parse(key.read_text()) if key else None
-            report = verify_bundle(bundle, trusted, kept)
+            report = verify_bundle(
+                bundle, trusted, kept, fingerprint=fingerprint, pinned=pinned,
+                key_source=f"--key {key}", minimum_days=minimum,
+            )  # fmt: skip
             what = f"bundle {bundle}"
         else:
             settings = AuditSettings.from_environment(audit_db)
-            public = key or settings.key_path.with_name(settings.key_path.name + ".pub")
-            if not public.exists():
+            public = settings.key_path.with_name(settings.key_path.name + ".pub")
+            if trusted is None and not public.exists():
                 raise _fail(GatewayError(f"no public key at {public} (set --key)"))
+            offered = trusted or VerifierKey.parse(public.read_text())
+            anchor = choose_anchor(
+                offered, key=trusted, key_source=f"--key {key}", fingerprint=fingerprint,
+                pinned=pinned,
+            )  # fmt: skip
+            source = anchor.source or f"the configured signing key's public half, {public}"
             store = _store_at(audit_db, store_url)
             try:
-                report = verify_store(store, VerifierKey.parse(public.read_text()), kept)
+                report = verify_store(store, anchor.key, kept, anchor=source, minimum_days=minimum)
                 what = store.display
             finally:
                 store.close()
     except (BundleError, CheckpointError, OSError) as exc:
         raise _fail(GatewayError(str(exc))) from None
-    if not report.ok:
-        where = f" at record {report.first_bad_index}" if report.first_bad_index is not None else ""
-        typer.echo(f"FAILED{where}: {report.problems[0]}", err=True)
-        for problem in report.problems[1:10]:
-            typer.echo(f"  also: {problem}", err=True)
+    answer = verdict(report, what)
+    for line in answer.out:
+        typer.echo(line)
+    for line in answer.err:
+        typer.echo(line, err=True)
+    if answer.status:
+        raise typer.Exit(answer.status)
+
+
+@audit_app.command("trust")
+def audit_trust(
+    public: Annotated[Path, typer.Argument(help="The log's verifier key (a .pub file).")],
+    yes: Annotated[bool, typer.Option("--yes", help="Pin without asking.")] = False,
+) -> None:
+    """Pin a log's key: later verifications of that log need no --key, and fail if it
+    was signed by another. Check the printed fingerprint with the log's operator first."""
+    from gateway.audit.checkpoint import CheckpointError, VerifierKey
+    from gateway.audit.trust import pin, pinned_keys_file
+
+    try:
+        key = VerifierKey.parse(public.read_text())
+    except (CheckpointError, OSError) as exc:
+        raise _fail(GatewayError(f"{public}: {exc}")) from None
+    typer.echo(f"key {key.key_id}, fingerprint {key.fingerprint}")
+    if not yes and not typer.confirm(
+        f"Is this the fingerprint the log's operator gave you? Pin it in {pinned_keys_file()}"
+    ):
         raise typer.Exit(1)
-    unsigned = report.records - report.latest_size if bundle is None else 0
-    tail = f"; {unsigned} newer record(s) not checkpointed yet" if unsigned > 0 else ""
-    typer.echo(
-        f"ok: {what}: {report.records} record(s), {report.checkpoints} signed checkpoint(s), "
-        f"every root matches{tail}"
-    )
+    typer.echo(f"pinned in {pin(key)}")
 
 
 @audit_app.command("export")
@@ -427,10 +535,15 @@ def audit_export(
         raise _fail(GatewayError(str(exc))) from None
     finally:
         store.close()
+    public = log.signer.verifier
     typer.echo(
         f"exported records {summary.first} to {summary.end - 1} into {summary.path}, with "
-        f"the checkpoints up to size {summary.checkpoint_size}; check it anywhere with: "
-        f"legacy-gateway audit verify {summary.path}"
+        f"the checkpoints up to size {summary.checkpoint_size}.\n"
+        f"Its log.pub is only a claim: check it anywhere against the log's key, obtained "
+        f"separately (the .pub beside the signing key, or pinned with audit trust):\n"
+        f"  legacy-gateway audit verify {summary.path} --key {log.settings.key_path}.pub\n"
+        f"  or: legacy-gateway audit verify {summary.path} --fingerprint {public.fingerprint}\n"
+        f"key {public.key_id}, fingerprint {public.fingerprint}"
     )
 
 

@@ -16,6 +16,7 @@ from gateway.audit.log import AuditLog, AuditSettings
 from gateway.audit.stores import open_store
 from gateway.lifecycle import Drain, DrainGuard, DrainingServer, grace_from_environment
 from gateway.policy.auth import Mode
+from gateway.recovery import Lifetimes, Recovery, instance_name
 from gateway.runtime import Gateway
 from gateway.trace import configure_from_environment
 
@@ -63,6 +64,7 @@ def run_server(
     options = ServeOptions(config, host, port, audit_db, log_level, store_url, auth or _auth_mode())
     workers = workers_from_environment()
     if workers == 1:
+        _check_port_free(host, port)
         serve(options)
     else:
         from gateway.workers import run_workers
@@ -83,16 +85,28 @@ def workers_from_environment() -> int:
     return workers
 
 
-def serve(options: ServeOptions, sockets: list[socket.socket] | None = None) -> None:
-    """One serving process; with ``sockets``, on a listening socket its parent bound."""
+def serve(
+    options: ServeOptions, sockets: list[socket.socket] | None = None, worker: int | None = None
+) -> None:
+    """One serving process; with ``sockets``, on a listening socket its parent bound.
+
+    ``worker`` numbers the processes sharing one port, so each holds a lease of its own name
+    and none takes another's calls in flight for a crash's leftovers.
+    """
     config, audit_db, store_url, mode = (
         options.config, options.audit_db, options.store_url, options.auth
     )  # fmt: skip
+    try:
+        lifetimes = Lifetimes.from_environment()
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+    name = instance_name(options.port) + ("" if worker is None else f"/worker-{worker}")
 
     def build() -> Gateway:
         store = open_store(audit_db, store_url)
         audit_log = AuditLog(store, AuditSettings.from_environment(audit_db))
-        gateway = Gateway.from_directory(config, store, audit_log, mode)
+        recovery = Recovery(store, name, lifetimes)
+        gateway = Gateway.from_directory(config, store, audit_log, mode, recovery)
         if mode == "open":
             log.warning(
                 "OPEN MODE: no API keys are checked; anyone who reaches this port can call "
@@ -136,3 +150,13 @@ def serve(options: ServeOptions, sockets: list[socket.socket] | None = None) -> 
     server.run(sockets)
     if not server.started:
         sys.exit(3)  # as uvicorn.run: the app failed to start (the log says why)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Refuse to start when the port is taken: the instance name is host:port, and a second
+    process of one name would take the first one's calls in flight for a crash's leftovers."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise SystemExit(f"cannot listen on {host}:{port}: {exc}") from None

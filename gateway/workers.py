@@ -30,7 +30,7 @@ def run_workers(options: ServeOptions, count: int) -> None:
     listening = uvicorn.Config(app="", host=options.host, port=options.port).bind_socket()
     context = multiprocessing.get_context("spawn")
     workers: list[BaseProcess] = [
-        context.Process(target=_worker, args=(options, listening), name=f"worker-{n}")
+        context.Process(target=_worker, args=(options, listening, n), name=f"worker-{n}")
         for n in range(count)
     ]
     stopping = False
@@ -65,5 +65,5 @@ def run_workers(options: ServeOptions, count: int) -> None:
         sys.exit(1)
 
 
-def _worker(options: ServeOptions, listening: socket.socket) -> None:
-    serve(options, [listening])
+def _worker(options: ServeOptions, listening: socket.socket, number: int) -> None:
+    serve(options, [listening], number)

@@ -13,7 +13,7 @@ import asyncio
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from gateway.api.deps import gateway_of
+from gateway.api.deps import caller_of, gateway_of
 from gateway.api.responses import JSON
 from gateway.metrics import CONTENT_TYPE
 
@@ -22,7 +22,9 @@ router = APIRouter()
 
 @router.get("/")
 async def index(request: Request) -> JSON:
+    """What this gateway serves: for any caller with a key (everyone in open mode)."""
     gateway = gateway_of(request)
+    caller_of(request)
     return JSON(
         {
             "name": "legacy-gateway",
@@ -45,8 +47,11 @@ async def healthz(request: Request) -> JSON:
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
-    """Prometheus text format: calls, legacy interactions, the audit log's checkpoint size."""
+    """Prometheus text format: calls, legacy interactions, the audit log's checkpoint size.
+    Needs a key with the ``metrics`` scope when keys are checked (tool names and call
+    outcomes are not for every agent)."""
     gateway = gateway_of(request)
+    caller_of(request).require("metrics", "read the metrics")
     if gateway.audit_log is not None:
         latest = gateway.store.latest_checkpoint()
         gateway.metrics.log_size.set(latest.size if latest is not None else 0)

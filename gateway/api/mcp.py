@@ -89,9 +89,9 @@ class McpEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope.get("headers") or [])
-        authorization = headers.get(b"authorization")
         try:
-            self._gateway_of().auth.principal(authorization.decode() if authorization else None)
+            # The raw bytes: the authenticator refuses what is not ASCII with a 401.
+            self._gateway_of().auth.principal(headers.get(b"authorization"))
         except GatewayError as exc:
             body = orjson.dumps({"error": exc.to_dict()})
             extra = [(k.encode(), v.encode()) for k, v in challenge(exc).items()]

@@ -24,7 +24,10 @@ from gateway.errors import ConfigIssue
 
 # ${VAR} or ${VAR:-default}; $${VAR} is a literal "${VAR}". ${file:/run/secrets/name} is the
 # content of that file (Docker and Kubernetes secrets), without its final line break.
-_VAR = re.compile(r"\$(\$?)\{(?:file:([^}]+)|([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?)\}")
+# A default may hold braces one level deep: ${QUEUE:-replies.{installation}}.
+_VAR = re.compile(
+    r"\$(\$?)\{(?:file:([^}]+)|([A-Za-z_][A-Za-z0-9_]*)(?::-((?:[^{}]|\{[^{}]*\})*))?)\}"
+)
 
 
 @dataclass

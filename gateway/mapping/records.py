@@ -553,6 +553,8 @@ def _target(path: str, builder: XmlBuilder | None, loc: Loc) -> tuple[str, ...]:
         return tuple(part for part in path.split(".") if part)
     parts = tuple(part for part in path.split("/") if part)
     for part in parts:
+        if part == TEXT and len(parts) == 1:
+            continue  # the text of the element the enclosing field builds
         try:
             builder.resolve(part)
         except XmlNameError as exc:

@@ -77,6 +77,8 @@ def _input_property(name: str, spec: InputField) -> dict[str, Any]:
         prop["default"] = spec.default
     if spec.example is not None:
         prop["examples"] = [spec.example]
+    if spec.json_schema:
+        prop.update(spec.json_schema)
     if spec.list:
         array: dict[str, Any] = {"type": "array", "items": prop}
         if spec.min_items is not None:
@@ -110,6 +112,7 @@ def _output_field(name: str, spec: OutputField) -> dict[str, Any]:
         inner = _object(spec.fields)
         what = "record" if spec.record is None else "encoded record"
         inner["description"] = f"{spec.description or ''} Legacy {what} {legacy}.".strip()
+        inner.update(spec.json_schema or {})
         if spec.list:
             return {"type": "array", "items": inner}
         if not spec.required:
@@ -129,6 +132,7 @@ def _output_field(name: str, spec: OutputField) -> dict[str, Any]:
     prop["description"] = _description(spec, legacy, "field")
     if spec.example is not None:
         prop["examples"] = [spec.example]
+    prop.update(spec.json_schema or {})
     if spec.list:
         return {"type": "array", "items": prop}
     return prop

@@ -212,6 +212,24 @@ class ValueSpec(StrictModel):
     record: RecordSpec | None = Field(
         None, description="The value is an encoded fixed-length record; map it with fields."
     )
+    json_schema: dict[str, Any] | None = Field(
+        None,
+        description="JSON Schema keywords added to this field's published schema, for what "
+        "the mapping does not check itself (an XSD choice as oneOf, exclusive ranges, formats).",
+    )
+
+    @field_validator("json_schema")
+    @classmethod
+    def _valid_schema(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            from jsonschema import Draft202012Validator
+            from jsonschema.exceptions import SchemaError
+
+            try:
+                Draft202012Validator.check_schema(value)
+            except SchemaError as exc:
+                raise ValueError(f"not a JSON Schema: {exc.message}") from None
+        return value
 
     @field_validator("codes", mode="before")
     @classmethod
@@ -303,7 +321,8 @@ class InputField(ValueSpec):
     to: str | None = Field(
         None,
         description="Legacy parameter; defaults to the field name. Dotted for nested "
-        "parameters (A.B); a path such as ns:Order/ns:Line or @attr in an XML request.",
+        "parameters (A.B); a path such as ns:Order/ns:Line, @attr or #text (the "
+        "element's own text) in an XML request.",
     )
     required: bool = True
     default: Any = None

@@ -89,7 +89,7 @@ def test_an_mcp_call_takes_the_same_path_as_rest(
 
     record = httpx.get(f"{base}/v1/calls/{meta['call_id']}",
                        headers={"authorization": f"Bearer {key}"}).json()  # fmt: skip
-    assert record["principal"] == "mcp-agent"
+    assert record["principal"] == "key:mcp-agent"
     assert record["context"]["transport"] == "mcp"
     assert record["interactions"][0]["adapter"] == "soap"
 

@@ -1,0 +1,223 @@
+"""``legacy-gateway import wsdl``: one typed tool per operation of every SOAP port.
+
+zeep reads the WSDL (imports, includes, SOAP 1.1 and 1.2 bindings, document and rpc
+styles); ``xsd`` turns its types into shapes and ``fields`` into the mapping language. A
+request is built as XML from the input fields (the element names, forms and order of the
+schema); the answer is read as plain data by local names. Ports that only repeat another
+port's operations (the SOAP 1.2 twin of a SOAP 1.1 port) are not imported twice.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+
+from gateway.importers.fields import Prefixes, example, input_fields, output_fields, snake
+from gateway.importers.xsd import Complex, Reader, Simple, facets_recorded
+
+WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
+READ_VERBS = frozenset(
+    {"get", "list", "search", "find", "query", "read", "fetch", "lookup", "describe", "count"}
+)
+
+
+class WsdlImportError(ValueError):
+    """The WSDL cannot be read, or has nothing to import."""
+
+
+@dataclass
+class ImportedTool:
+    name: str
+    operation: str
+    config: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ImportedBackend:
+    name: str
+    config: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class WsdlImport:
+    source: str
+    backends: list[ImportedBackend]
+    tools: list[ImportedTool]
+    skipped: list[str]
+
+
+def load_client(source: str) -> Any:
+    import zeep
+
+    settings = zeep.Settings(strict=False, forbid_dtd=True, forbid_entities=True)
+    try:
+        with facets_recorded():
+            client = zeep.Client(source, settings=settings)
+            # Types resolve lazily; resolve them while the facets are being recorded.
+            for document in client.wsdl.types.documents:
+                for xsd_type in list(document._types.values()):
+                    xsd_type.resolve()
+                for element in list(document._elements.values()):
+                    element.resolve()
+    except Exception as exc:
+        raise WsdlImportError(f"cannot read WSDL {source}: {exc or type(exc).__name__}") from exc
+    return client
+
+
+def documentation(source: str) -> dict[str, str]:
+    """Operation name -> its wsdl:documentation text (from every portType of the file)."""
+    if "://" in source:
+        return {}
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    try:
+        root = etree.parse(source, parser).getroot()
+    except (OSError, etree.XMLSyntaxError):
+        return {}
+    docs: dict[str, str] = {}
+    for operation in root.iterfind(f"{{{WSDL_NS}}}portType/{{{WSDL_NS}}}operation"):
+        node = operation.find(f"{{{WSDL_NS}}}documentation")
+        text = " ".join(str(node.xpath("string()")).split()) if node is not None else ""
+        if text:
+            docs.setdefault(operation.get("name", ""), text)
+    return docs
+
+
+def guess_effect(name: str) -> str:
+    return "read" if snake(name).split("_")[0] in READ_VERBS else "write"
+
+
+def import_wsdl(
+    source: str,
+    out_dir: Path,
+    operations: str | None = None,
+    reader: Reader | None = None,
+) -> WsdlImport:
+    client = load_client(source)
+    docs = documentation(source)
+    reader = reader or Reader()
+    wsdl_ref = (
+        source if "://" in source else os.path.relpath(Path(source).resolve(), out_dir.resolve())
+    )
+    backends: list[ImportedBackend] = []
+    tools: list[ImportedTool] = []
+    skipped: list[str] = []
+    seen_port_types: dict[str, str] = {}
+    names: set[str] = set()
+    soap_ports = [
+        (service_name, port_name, port)
+        for service_name, service in client.wsdl.services.items()
+        for port_name, port in service.ports.items()
+        if "soap-env" in getattr(port.binding, "nsmap", {})
+    ]
+    if not soap_ports:
+        raise WsdlImportError(f"{source} declares no SOAP port")
+    for service_name, port_name, port in soap_ports:
+        binding = port.binding
+        port_type = binding.port_name.text if getattr(binding, "port_name", None) else port_name
+        if port_type in seen_port_types:
+            skipped.append(f"port {service_name}/{port_name}: same operations as "
+                           f"{seen_port_types[port_type]}")  # fmt: skip
+            continue
+        # The first port is the service; further ones are named by service and port.
+        backend_name = snake(f"{service_name}_{port_name}" if backends else service_name)[:64]
+        seen_port_types[port_type] = backend_name
+        version = "1.2" if "2003/05" in binding.nsmap["soap-env"] else "1.1"
+        backend_cfg: dict[str, Any] = {
+            "adapter": "soap",
+            "description": f"{service_name} ({port_name}, SOAP {version})",
+            "wsdl": wsdl_ref,
+            "service": service_name,
+            "port": port_name,
+        }
+        backend = ImportedBackend(backend_name, backend_cfg)
+        backends.append(backend)
+        if not port.binding_options.get("address"):
+            backend_cfg["endpoint"] = f"${{{backend_name.upper()}_URL}}"
+        for op_name, operation in binding._operations.items():
+            if operations and not (fnmatch.fnmatchcase(op_name, operations)
+                                   or fnmatch.fnmatchcase(snake(op_name), operations)):  # fmt: skip
+                continue
+            tool_name = snake(op_name)[:64]
+            if tool_name in names:
+                tool_name = f"{backend_name}_{tool_name}"[:64]
+            try:
+                tool = _tool(tool_name, backend_name, op_name, operation, docs, reader)
+            except _Unsupported as exc:
+                skipped.append(f"operation {op_name}: {exc}")
+                continue
+            names.add(tool_name)
+            tools.append(tool)
+    return WsdlImport(source, backends, tools, skipped)
+
+
+class _Unsupported(Exception):
+    pass
+
+
+def _tool(
+    name: str, backend: str, op_name: str, operation: Any, docs: dict[str, str], reader: Reader
+) -> ImportedTool:
+    effect = guess_effect(op_name)
+    description = docs.get(op_name) or f"SOAP operation {op_name}."
+    config: dict[str, Any] = {
+        "description": description,
+        "backend": backend,
+        "operation": op_name,
+        "effect": effect,
+    }
+    if effect == "write":
+        config["approval"] = "none"
+    notes: list[str] = []
+    header = operation.input.header
+    if header is not None and header.type.elements:
+        names = ", ".join(n for n, _ in header.type.elements)
+        notes.append(f"SOAP headers {names}: not sent by this tool (set them on the backend "
+                     "or front the service with one that adds them)")  # fmt: skip
+    body = operation.input.body
+    arguments: dict[str, Any] = {}
+    if body is not None:
+        if body.qname is None or body.qname.localname in ("_value_1", ""):
+            raise _Unsupported("a document/literal message with several parts")
+        prefixes = Prefixes()
+        root = prefixes.name(body.qname.localname, body.qname.namespace)
+        shape = reader.kind(body.type, ())
+        if isinstance(shape, Simple):
+            shape = Complex(None, text=shape)
+        fields, rules = input_fields(shape, prefixes)
+        if rules:
+            notes.append(f"the request's choice: {rules}")
+        if shape.open:
+            notes.append("the request allows further elements (xsd:any): not mapped")
+        config["request"] = {"xml": {"root": root, "namespaces": prefixes.declared}}
+        if fields:
+            config["input"] = fields
+        arguments = example(shape)
+    config["output"] = _output(operation, reader, notes)
+    config["examples"] = [arguments]
+    return ImportedTool(name, op_name, config, notes)
+
+
+def _output(operation: Any, reader: Reader, notes: list[str]) -> dict[str, Any]:
+    message = operation.output
+    body = message.body if message is not None else None
+    if body is None:
+        return {}
+    shape = reader.kind(body.type, ())
+    if isinstance(shape, Simple):
+        return {"fields": {snake(body.qname.localname): {"from": "@"}}}
+    fields = output_fields(shape)
+    if shape.open:
+        notes.append("the answer may hold further elements (xsd:any): not mapped")
+    # A wrapper holding one record (GetXResponse/GetXResult): the record is the result.
+    if len(fields) == 1:
+        (only,) = fields.values()
+        if "fields" in only and not only.get("list"):
+            return {"from": only["from"], "fields": only["fields"]}
+    return {"fields": fields} if fields else {}

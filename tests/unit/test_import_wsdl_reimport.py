@@ -1,0 +1,89 @@
+"""Importing again over a config: a diff that never overwrites what was edited by hand."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from gateway.cli import app
+from gateway.config.loader import load_config
+from gateway.importers.run import wsdl_to_config
+
+FIXTURE = Path(__file__).parent.parent / "fixtures" / "wsdl" / "constructs"
+
+
+def _wsdl(tmp_path: Path) -> Path:
+    target = tmp_path / "wsdl"
+    shutil.copytree(FIXTURE, target)
+    return target / "constructs.wsdl"
+
+
+def test_reimport_adds_removes_changes_and_keeps_hand_edits(tmp_path: Path) -> None:
+    wsdl = _wsdl(tmp_path)
+    out = tmp_path / "config"
+    path, first, _ = wsdl_to_config(str(wsdl), out)
+    assert sorted(first.added) == ["get_rate", "place_order"]
+
+    # The integrator edits one tool by hand, with a comment.
+    text = path.read_text(encoding="utf-8")
+    text = text.replace("description: Place an order for a customer.",
+                        "description: Order tailored goods.  # ours")  # fmt: skip
+    path.write_text(text, encoding="utf-8")
+
+    # The vendor renames GetRate, and changes PlaceOrder's documentation.
+    source = wsdl.read_text(encoding="utf-8")
+    source = source.replace('name="GetRate"', 'name="GetRates"')
+    source = source.replace("Place an order for a customer.", "Place one order.")
+    wsdl.write_text(source, encoding="utf-8")
+
+    _, second, _ = wsdl_to_config(str(wsdl), out)
+    assert second.added == ["get_rates"]
+    assert second.removed == ["get_rate"]
+    assert second.kept_edited == ["place_order"]
+    merged = path.read_text(encoding="utf-8")
+    assert "description: Order tailored goods.  # ours" in merged
+    config = load_config(out)
+    assert sorted(config.tools) == ["get_rates", "place_order"]
+
+    # An unedited tool takes the new version; a third run with no change reports nothing.
+    opening = '<wsdl:portType name="Rates">\n    <wsdl:operation name="GetRates">'
+    documented = opening + "<wsdl:documentation>Exchange rate of a day.</wsdl:documentation>"
+    source = source.replace(opening, documented)
+    wsdl.write_text(source, encoding="utf-8")
+    _, third, _ = wsdl_to_config(str(wsdl), out)
+    assert third.changed == ["get_rates"]
+    assert load_config(out).tools["get_rates"].description == "Exchange rate of a day."
+    _, fourth, _ = wsdl_to_config(str(wsdl), out)
+    assert fourth.lines() == ["no changes"]
+
+
+def test_cli_selects_operations_and_reports_bad_input(tmp_path: Path) -> None:
+    wsdl = _wsdl(tmp_path)
+    runner = CliRunner()
+    out = tmp_path / "config"
+    result = runner.invoke(
+        app, ["import", "wsdl", str(wsdl), "--operations", "get_*", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "added: get_rate" in result.output
+    assert sorted(load_config(out).tools) == ["get_rate"]
+    missing = runner.invoke(app, ["import", "wsdl", str(tmp_path / "nope.wsdl")])
+    assert missing.exit_code == 2
+    assert "cannot read WSDL" in missing.output
+
+
+def test_validate_tools_and_map_accept_the_import(tmp_path: Path) -> None:
+    wsdl = _wsdl(tmp_path)
+    out = tmp_path / "config"
+    wsdl_to_config(str(wsdl), out)
+    runner = CliRunner()
+    assert runner.invoke(app, ["validate", str(out)]).exit_code == 0
+    listed = runner.invoke(app, ["tools", str(out)])
+    assert listed.exit_code == 0 and '"place_order"' in listed.output
+    args = tmp_path / "args.json"
+    args.write_text('{"query": {"from": "EUR", "to": "USD"}, "day": "2024-01-31"}')
+    rendered = runner.invoke(app, ["map", str(out), "get_rate", "--input-from", str(args)])
+    assert rendered.exit_code == 0, rendered.output
+    assert "<day>2024-01-31</day>" in rendered.output
