@@ -28,6 +28,7 @@ Config::
 
 from __future__ import annotations
 
+import ssl
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,7 @@ from adapters.soap_envelope import (
     required_parameters,
     wrap_document,
 )
+from adapters.tls import PROXY_DESCRIPTION, Proxy, TlsSettings, connection_setup
 from gateway.config.models import BackendConfig, ToolConfig
 from gateway.errors import (
     BackendUnavailable,
@@ -99,6 +101,8 @@ class SoapBackendConfig(BackendConfig):
     wsse: UsernameToken | None = None
     headers: dict[str, SecretStr] = Field(default_factory=dict)
     verify_tls: bool = True
+    tls: TlsSettings = Field(default_factory=TlsSettings)
+    proxy: str | None = Field(None, description=PROXY_DESCRIPTION)
     max_response_bytes: int = Field(64 * 2**20, ge=1024)
 
     @field_validator("wsdl")
@@ -137,6 +141,8 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
         self._binding: Any = None
         self._address = ""
         self._http: HTTPClient | None = None
+        self._ssl: ssl.SSLContext | None = None
+        self._proxy: Proxy | None = None
         self._target = "/"
         self._parser = hardened_parser()
 
@@ -152,7 +158,9 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
         settings = zeep.Settings(
             strict=False, forbid_dtd=True, forbid_entities=True, forbid_external=True
         )
-        transport = zeep.Transport(timeout=cfg.timeout_s, operation_timeout=cfg.timeout_s)
+        transport = zeep.Transport(
+            timeout=cfg.timeout_s, operation_timeout=cfg.timeout_s, session=_wsdl_session(cfg)
+        )
         wsse = None
         if cfg.wsse is not None:
             wsse = ZeepToken(
@@ -166,6 +174,7 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
         self._address = cfg.endpoint or address
         if not self._address:
             raise BackendSetupError("endpoint", "the WSDL has no soap:address; set endpoint")
+        self._ssl, self._proxy = connection_setup(self._address, cfg.tls, cfg.proxy, cfg.verify_tls)
 
     def _select_port(self) -> tuple[Any, str]:
         services = self._client.wsdl.services
@@ -260,6 +269,8 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
             max_connections=cfg.max_concurrency,
             verify_tls=cfg.verify_tls,
             headers={k: v.get_secret_value() for k, v in cfg.headers.items()},
+            ssl_context=self._ssl,
+            proxy=self._proxy,
         )
         self._target = split_target(self._address)
 
@@ -513,3 +524,19 @@ def _bounded_fault(code: str, reason: str, detail: Any) -> LegacyFault:
 
 def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
+
+
+def _wsdl_session(cfg: SoapBackendConfig) -> Any:
+    """The requests session zeep fetches a WSDL (and its imports) by URL with: the backend's
+    CA bundle, client certificate and proxy, as for its calls."""
+    import requests
+
+    session = requests.Session()
+    session.verify = cfg.tls.ca_file or cfg.verify_tls
+    if cfg.tls.cert_file is not None:
+        session.cert = (
+            (cfg.tls.cert_file, cfg.tls.key_file) if cfg.tls.key_file else cfg.tls.cert_file
+        )
+    if cfg.proxy:
+        session.proxies = {"http": cfg.proxy, "https": cfg.proxy}
+    return session

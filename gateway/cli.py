@@ -149,9 +149,16 @@ def _check_store_url(url: str | None) -> None:
 
 
 def _registry(config: Path) -> Any:
+    from gateway import demo_addresses
     from gateway.config.loader import load_config
+    from gateway.demo import DEMO_CONFIG
     from gateway.registry import build_registry
 
+    state = Path(os.environ.get("LEGACY_GATEWAY_AUDIT_DB", DEFAULT_AUDIT_DB)).parent
+    if demo_addresses.use(config, DEMO_CONFIG, state):
+        typer.echo(
+            f"using the running demo's estate ({state / demo_addresses.FILE_NAME})", err=True
+        )
     try:
         return build_registry(load_config(config))
     except GatewayError as exc:

@@ -13,6 +13,8 @@ import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gateway import demo_addresses
+
 if TYPE_CHECKING:
     from estate.orders import OrderService
 
@@ -84,6 +86,8 @@ def run_demo(host: str, port: int, estate_port: int, audit_db: Path) -> None:
         Path(os.environ.get("LEDGER_DB", audit_db.parent / "ledger.sqlite")).resolve()
     )
     os.environ["LEDGER_DB"] = str(ledger)
+    # `legacy-gateway call mappings/demo ...` in another shell finds the estate here.
+    demo_addresses.write(audit_db.parent)
     orders, orders_line = _start_orders(audit_db)
     base = f"http://{host}:{port}"
     print(
@@ -121,5 +125,6 @@ Press Ctrl+C to stop.
     try:
         run_server(DEMO_CONFIG, host, port, audit_db, log_level="warning", auth="open")
     finally:
+        demo_addresses.clear(audit_db.parent)
         orders.stop()
         estate.stop()

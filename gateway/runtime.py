@@ -157,7 +157,11 @@ class Gateway:
         """Open the adapters and record the config; with ``watch_config_s``, also reload the
         config directory whenever its files change (checked at that interval)."""
         await self._open(self.registry)
-        self._record_config(self.config, None)
+        # One record per configuration change, not per start (every CLI call starts one).
+        recorded = self.store.records_of_kind("config.loaded")
+        previous = str(recorded[-1].body.get("config_version")) if recorded else None
+        if previous != self.config.version:
+            self._record_config(self.config, previous)
         if self.recovery is not None:
             self.recovery.config_version = lambda: self.config.version
             await asyncio.to_thread(self.recovery.begin)

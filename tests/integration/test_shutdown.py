@@ -48,17 +48,25 @@ class SlowHost(ThreadingHTTPServer):
     def __init__(self, delay_s: float) -> None:
         self.delay_s = delay_s
         self.arrived = threading.Event()
+        self.paths: list[str] = []
         super().__init__(("127.0.0.1", 0), _SlowHandler)
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
 
+    def wait_for(self, path: str, timeout_s: float = 10) -> None:
+        deadline = time.monotonic() + timeout_s
+        while path not in self.paths:
+            assert time.monotonic() < deadline, f"{path} never reached the legacy host"
+            time.sleep(0.02)
+
 
 class _SlowHandler(BaseHTTPRequestHandler):
     server: SlowHost
 
     def do_GET(self) -> None:
+        self.server.paths.append(self.path)
         self.server.arrived.set()
         time.sleep(self.server.delay_s)
         body = json.dumps({"VALUE": self.path.rsplit("/", 1)[-1].upper()}).encode()
@@ -195,14 +203,15 @@ def test_workers_share_the_port_and_the_record_and_all_drain_on_sigterm(
         answers = [call.result(timeout=30) for call in calls]
         assert [a.status_code for a in answers] == [200] * 4, [a.text for a in answers]
         in_flight = _call_in_background(base, "last")
-        time.sleep(0.2)
+        slow_host.wait_for("/lookup/last")
         proc.send_signal(signal.SIGTERM)
         assert in_flight.result(timeout=30).json()["result"] == {"value": "LAST"}
         assert proc.wait(30) == 0
 
     store = _store(audit_db)
-    # Each worker is a whole gateway: each recorded the config it serves.
-    assert len(store.records_of_kind("config.loaded")) == 2
+    # Two workers starting on one config: it is recorded once, or twice when both start
+    # at the same instant; never once per call.
+    assert 1 <= len(store.records_of_kind("config.loaded")) <= 2
     assert len(store.records_of_kind("call.outcome")) == 5
     store.close()
     verified = _verify(audit_db)
