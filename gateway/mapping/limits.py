@@ -161,6 +161,7 @@ def record_integer_ranges(layout: Any) -> dict[str, tuple[int | None, int | None
     for info in getattr(layout, "fields", ()):
         if info.kind == "integer" and info.scale == 0 and info.digits:
             top = 10**info.digits - 1
-            signed = (info.picture or "").upper().startswith("S")
+            # (edited pictures such as -ZZ9 and SIGN clauses are signed without an S)
+            signed = info.signed or (info.picture or "").upper().startswith("S")
             ranges[info.path] = (-top if signed else 0, top)
     return ranges

@@ -212,3 +212,11 @@ def test_a_copybook_items_picture_bounds_its_integer() -> None:
     )
     schema = input_schema(narrowed, [])["properties"]["quantity"]
     assert (schema["minimum"], schema["maximum"]) == (0, 999)
+
+
+def test_a_signed_edited_picture_allows_negative_arguments() -> None:
+    from gateway.mapping.copybook import parse_copybook
+    from gateway.mapping.limits import record_integer_ranges
+
+    layout = parse_copybook("01 R.\n 05 E PIC -ZZ9.\n 05 U PIC ZZ9.\n 05 S PIC S9(2).", "cp037")
+    assert record_integer_ranges(layout) == {"E": (-999, 999), "U": (0, 999), "S": (-99, 99)}
