@@ -121,7 +121,8 @@ def _simple_input(simple: Simple, to: str, required: bool) -> dict[str, Any]:
     spec.update(keys)
     if not required:
         spec["required"] = False
-    spec["description"] = "; ".join(notes) + "."
+    if notes:
+        spec["description"] = "; ".join(notes) + "."
     if extra:
         spec["json_schema"] = extra
     return spec
@@ -244,7 +245,8 @@ def _output_field(node: Node) -> dict[str, Any] | None:
         enumeration = kind_simple.facets.get("enumeration")
         if enumeration and simple_kind == "string":
             spec["codes"] = {value: value for value in dict.fromkeys(enumeration)}
-        spec["description"] = f"XSD {kind_simple.builtin}."
+        if kind_simple.builtin != "string":
+            spec["description"] = f"XSD {kind_simple.builtin}."
         spec.pop("trim", None)
     if node.repeats:
         spec["list"] = True

@@ -85,7 +85,8 @@ def field_checks(simple: Simple) -> tuple[dict[str, Any], dict[str, Any], list[s
     facets = simple.facets
     keys: dict[str, Any] = {}
     extra: dict[str, Any] = {}
-    notes: list[str] = [f"XSD {simple.builtin}"]
+    # Plain strings say nothing worth a description; other built-ins name themselves.
+    notes: list[str] = [] if simple.builtin == "string" else [f"XSD {simple.builtin}"]
     enumeration = facets.get("enumeration")
     if enumeration and kind == "string":
         keys["codes"] = {value: value for value in dict.fromkeys(enumeration)}

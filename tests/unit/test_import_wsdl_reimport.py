@@ -28,8 +28,9 @@ def test_reimport_adds_removes_changes_and_keeps_hand_edits(tmp_path: Path) -> N
 
     # The integrator edits one tool by hand, with a comment.
     text = path.read_text(encoding="utf-8")
-    text = text.replace("description: Place an order for a customer.",
-                        "description: Order tailored goods.  # ours")  # fmt: skip
+    generated = 'description: "Place an order for a customer."'
+    assert generated in text
+    text = text.replace(generated, "description: Order tailored goods.  # ours")
     path.write_text(text, encoding="utf-8")
 
     # The vendor renames GetRate, and changes PlaceOrder's documentation.
