@@ -54,6 +54,7 @@ from adapters.soap_envelope import (
     required_parameters,
     wrap_document,
 )
+from adapters.soap_paths import check_output_paths
 from gateway.config.models import BackendConfig, ToolConfig
 from gateway.errors import (
     BackendUnavailable,
@@ -192,6 +193,7 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
         if operation is None:
             raise OperationUnknown(tool.operation, self.operations())
         xml_answer = tool.output.uses_xml
+        check_output_paths(operation, tool.output, tool.operation)
         if tool.request is not None:
             return self._prepare_document(tool, operation, xml_answer)
         body = operation.input.body

@@ -88,3 +88,20 @@ def test_validate_tools_and_map_accept_the_import(tmp_path: Path) -> None:
     rendered = runner.invoke(app, ["map", str(out), "get_rate", "--input-from", str(args)])
     assert rendered.exit_code == 0, rendered.output
     assert "<day>2024-01-31</day>" in rendered.output
+
+
+def test_validate_names_the_nearest_real_element_for_a_mistyped_output_path(
+    tmp_path: Path,
+) -> None:
+    wsdl = _wsdl(tmp_path)
+    out = tmp_path / "config"
+    path, _, _ = wsdl_to_config(str(wsdl), out)
+    text = path.read_text(encoding="utf-8")
+    assert "order_number: {from: OrderNumber" in text
+    path.write_text(text.replace("from: OrderNumber", "from: OrderNumbr"), encoding="utf-8")
+    result = CliRunner().invoke(app, ["validate", str(out)])
+    assert result.exit_code == 1
+    assert "tools.place_order.output.fields.order_number.from" in result.output
+    assert "the answer of PlaceOrder has no element 'OrderNumbr' here" in result.output
+    assert "did you mean 'OrderNumber'" in result.output
+    assert "(it has: Lines, OrderNumber, Status)" in result.output
