@@ -133,7 +133,7 @@ def build_registry(config: LoadedConfig) -> Registry:
             prepared=prepared,
             input=config.mappers[name][0],
             output=config.mappers[name][1],
-            input_schema=input_schema(tool.input, tool.examples),
+            input_schema=input_schema(tool.input, tool.examples, tool.input_json_schema),
             output_schema=backend_adapter.result_schema(prepared)
             or _paged(
                 _budgeted(output_schema(tool.output, tool.result_examples), tool)

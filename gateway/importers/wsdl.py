@@ -191,13 +191,13 @@ def _tool(
         if isinstance(shape, Simple):
             shape = Complex(None, text=shape)
         fields, rules = input_fields(shape, prefixes)
-        if rules:
-            notes.append(f"the request's choice: {rules}")
         if shape.open:
             notes.append("the request allows further elements (xsd:any): not mapped")
         config["request"] = {"xml": {"root": root, "namespaces": prefixes.declared}}
         if fields:
             config["input"] = fields
+        if rules:
+            config["input_json_schema"] = rules
         arguments = example(shape)
     config["output"] = _output(operation, reader, notes)
     config["examples"] = [arguments]

@@ -99,6 +99,14 @@ def test_choice_branches_are_optional_and_exclusive(imported: tuple[Registry, Pa
     registry, _ = imported
     schema = registry.tools["place_order"].input_schema
     assert "card_token" not in schema["required"] and "invoice_to" not in schema["required"]
+    assert schema["oneOf"] == [{"required": ["card_token"]}, {"required": ["invoice_to"]}]
+    example = schema["examples"][0]
+    validator = Draft202012Validator(schema)
+    assert not list(validator.iter_errors(example))
+    both = {**example, "invoice_to": {"street": "x", "country": "DE"}}
+    assert list(validator.iter_errors(both))  # both branches: not what the XSD allows
+    neither = {k: v for k, v in example.items() if k != "card_token"}
+    assert list(validator.iter_errors(neither))
 
 
 def test_output_required_lists_and_codes(imported: tuple[Registry, Path]) -> None:
