@@ -134,6 +134,10 @@ def _input_field(node: Node, prefixes: Prefixes) -> dict[str, Any] | None:
     kind = node.kind
     if kind is None:
         return None  # xsd:any: the agent cannot name it
+    if isinstance(kind, Simple) and node.fixed is not None:
+        if not required and not node.attribute:
+            return None
+        return {"to": to, "const": node.fixed, "description": "Fixed by the schema."}
     if isinstance(kind, Simple):
         spec = _simple_input(kind, to, required)
     else:
@@ -177,7 +181,7 @@ def example(complex_type: Complex) -> dict[str, Any]:
             and node.name in chosen.get(node.choice, [])
             and node.min_occurs >= 0
         )
-        if not wanted or node.kind is None:
+        if not wanted or node.kind is None or node.fixed is not None:
             continue
         if isinstance(node.kind, Complex):
             if node.kind.cut:

@@ -23,7 +23,7 @@ from gateway.importers.openapi import (
 )
 
 _OUTPUT_TYPES = {"integer": "integer", "number": "number", "boolean": "boolean"}
-_OUTPUT_FORMATS = {"date": "date", "date-time": "datetime"}
+_OUTPUT_FORMATS = {"date": "date"}
 _JSON = re.compile(r"(^|/|\+)json($|;)|^\*/\*$")
 
 

@@ -150,7 +150,15 @@ def test_examples_make_schema_valid_envelopes_document_and_rpc(
             {"query": {"from": "EUR", "to": "USD"}, "day": "2024-02-29"}
         ),
     )["envelope"]
-    assert "<query><ns1:From>EUR</ns1:From><ns1:To>USD</ns1:To></query>" in envelope
+    # Version is fixed by the schema: never asked of the agent, always sent.
+    assert (
+        "version"
+        not in registry.tools["get_rate"].input_schema["properties"]["query"]["properties"]
+    )
+    assert (
+        "<query><ns1:From>EUR</ns1:From><ns1:To>USD</ns1:To><ns1:Version>1.0</ns1:Version></query>"
+        in envelope
+    )
     assert "http://www.w3.org/2003/05/soap-envelope" in envelope
 
 

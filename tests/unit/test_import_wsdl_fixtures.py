@@ -30,6 +30,10 @@ WSDLS = [
     "node-soap/list_parameter.wsdl",
     "node-soap/logincms.wsdl",
     "node-soap/ip2tele.wsdl",
+    "fedex/ShipService_v23.wsdl",
+    "fedex/TrackService_v16.wsdl",
+    "fedex/RateService_v24.wsdl",
+    "fedex/AddressValidationService_v4.wsdl",
 ]
 
 
