@@ -27,7 +27,10 @@ _INTEGER_RANGES: dict[str, tuple[int | None, int | None]] = {
 # xs:dateTime may or may not carry an offset; the mapping's datetime type insists on one
 # convention (the legacy host's zone), so it stays text checked by the XSD's lexical form.
 _TEMPORAL = {"date": "date", "time": "time"}
-DATETIME_PATTERN = r"^-?[0-9]{4,}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})?$"
+DATETIME_PATTERN = (
+    r"^-?[0-9]{4,}-[0-9]{2}-[0-9]{2}"
+    r"T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})?$"
+)
 _STRING_SAMPLES = {
     "anyURI": "https://example.com/",
     "base64Binary": "QUJD",

@@ -198,3 +198,14 @@ def test_xsd_only_pattern_is_said_not_enforced() -> None:
     keys, _, notes = field_checks(Simple("string", {"pattern": [r"\i\c*"]}))
     assert "pattern" not in keys
     assert any("\\i\\c*" in note for note in notes)
+
+
+def test_an_empty_element_is_an_empty_record_not_an_error() -> None:
+    from gateway.mapping.records import OutputMapper
+    from gateway.mapping.spec import OutputSpec
+
+    spec = OutputSpec.model_validate(
+        {"fields": {"a": {"from": "A", "fields": {"b": {"from": "B"}}}, "c": {"from": "A.C"}}}
+    )
+    # <A/> in an answer reads as '' in plain data: all-optional content, all of it absent.
+    assert OutputMapper(spec)({"A": ""}) == {"a": {"b": None}, "c": None}
