@@ -40,9 +40,20 @@ class Tool:
             "idempotent": self.config.is_idempotent,
             "version": self.version,
             "backend": self.config.backend,
+            "tags": list(self.config.tags),
             "input_schema": self.input_schema,
             "output_schema": self.output_schema,
         }
+
+    def matches(self, tag: str | None, words: list[str]) -> bool:
+        """Carries ``tag`` (if given) and every word of a search, in its name, description
+        or tags (case-insensitive)."""
+        if tag is not None and tag not in self.config.tags:
+            return False
+        if not words:
+            return True
+        text = " ".join([self.name, self.config.description, *self.config.tags]).lower()
+        return all(word in text for word in words)
 
     def openai(self) -> dict[str, Any]:
         """The tool as an OpenAI function-calling definition."""

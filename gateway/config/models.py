@@ -91,6 +91,11 @@ class ToolConfig(StrictModel):
     request: RequestSpec | None = Field(
         None, description="Serialise the request as an XML document or a record, not parameters."
     )
+    tags: list[str] = Field(
+        default_factory=list,
+        description="Words that group tools (a SOAP service, an API's tags): agents list "
+        "them with GET /v1/tools?tag=NAME.",
+    )
     examples: list[dict[str, Any]] = Field(
         default_factory=list, description="Argument sets that work; shown to agents."
     )

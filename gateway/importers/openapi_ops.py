@@ -119,23 +119,18 @@ def _parameters(resolver: Resolver, item: dict[str, Any], operation: dict[str, A
     return list(merged.values())
 
 
-def _tool(
-    document: dict[str, Any],
+def _parameter_fields(
     shapes: Shapes,
-    backend: str,
     method: str,
     path: str,
     item: dict[str, Any],
     operation: dict[str, Any],
     notes: list[str],
-) -> dict[str, Any]:
-    resolver = shapes.resolver
-    summary = " ".join(str(operation.get("summary") or "").split())
-    detail = " ".join(str(operation.get("description") or "").split())
-    description = (summary or detail or f"{method} {path}")[:500]
+) -> tuple[dict[str, Any], str]:
+    """Input fields of the path and query parameters, and the path template they fill."""
     fields: dict[str, Any] = {}
     template = path
-    for parameter in _parameters(resolver, item, operation):
+    for parameter in _parameters(shapes.resolver, item, operation):
         where, pname = parameter.get("in"), str(parameter["name"])
         schema = parameter.get("schema") or {k: v for k, v in parameter.items()
                                              if k not in ("name", "in", "required")}  # fmt: skip
@@ -159,20 +154,36 @@ def _tool(
         if where == "path" and "list" in spec:
             spec.pop("list")
         fields[_unique(snake(pname), fields)] = spec
-    body = _body_schema(document, resolver, operation, item)
+    for placeholder in _PLACEHOLDER.findall(template):
+        if not any(spec.get("to") == placeholder for spec in fields.values()):
+            fields[_unique(snake(placeholder), fields)] = {"to": placeholder}
+    return fields, template
+
+
+def _tool(
+    document: dict[str, Any],
+    shapes: Shapes,
+    backend: str,
+    method: str,
+    path: str,
+    item: dict[str, Any],
+    operation: dict[str, Any],
+    notes: list[str],
+) -> dict[str, Any]:
+    summary = " ".join(str(operation.get("summary") or "").split())
+    detail = " ".join(str(operation.get("description") or "").split())
+    description = (summary or detail or f"{method} {path}")[:500]
+    fields, template = _parameter_fields(shapes, method, path, item, operation, notes)
+    rules: dict[str, Any] = {}
+    body = _body_schema(document, shapes.resolver, operation, item)
     if body is not None and method not in QUERY_METHODS:
         flat = shapes.flatten(body)
         if _schema_type(flat) == "object" and flat.get("properties"):
             body_fields, rules = shapes.object_fields(flat, flat["x-path"], 1)
             for key, spec in body_fields.items():
                 fields[_unique(key, fields)] = spec
-            if rules:
-                notes.append(f"the body's alternatives: {rules}")
         else:
             notes.append("the request body is not a JSON object with properties: not mapped")
-    for placeholder in _PLACEHOLDER.findall(template):
-        if not any(spec.get("to") == placeholder for spec in fields.values()):
-            fields[_unique(snake(placeholder), fields)] = {"to": placeholder}
     effect = "read" if method in ("GET", "HEAD") else "write"
     tool: dict[str, Any] = {
         "description": description,
@@ -184,9 +195,14 @@ def _tool(
         tool["approval"] = "none"
     if fields:
         tool["input"] = fields
-    output = _output(shapes, _response_schema(document, resolver, operation))
+    if rules:
+        tool["input_json_schema"] = rules
+    output = _output(shapes, _response_schema(document, shapes.resolver, operation))
     if output:
         tool["output"] = output
+    tags = [snake(str(tag)) for tag in operation.get("tags") or [] if str(tag).strip()]
+    if tags:
+        tool["tags"] = list(dict.fromkeys(tags))
     tool["examples"] = [example_arguments(fields)]
     return tool
 

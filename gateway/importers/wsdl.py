@@ -149,6 +149,7 @@ def import_wsdl(
                 tool_name = f"{backend_name}_{tool_name}"[:64]
             try:
                 tool = _tool(tool_name, backend_name, op_name, operation, docs, reader)
+                tool.config["tags"] = [snake(service_name), snake(port_type.rpartition("}")[2])]
             except _Unsupported as exc:
                 skipped.append(f"operation {op_name}: {exc}")
                 continue
