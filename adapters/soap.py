@@ -54,7 +54,7 @@ from adapters.soap_envelope import (
     required_parameters,
     wrap_document,
 )
-from adapters.soap_paths import check_output_paths
+from adapters.soap_paths import check_output_paths, check_request_paths
 from gateway.config.models import BackendConfig, ToolConfig
 from gateway.errors import (
     BackendUnavailable,
@@ -74,6 +74,7 @@ from gateway.mapping.xml import (
     local_name,
     parse_untrusted,
 )
+from gateway.mapping.xmlbuild import XmlBuilder
 from gateway.suggest import did_you_mean
 
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -233,6 +234,8 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
             raise BackendSetupError(
                 ("request", "xml"), "XML requests cannot be combined with WS-Security (wsse)"
             )
+        names = XmlBuilder(tool.request.xml.root, tool.request.xml.namespaces)
+        check_request_paths(operation, tool, names.resolve)
         return PreparedSoap(
             tool.operation,
             self._address,

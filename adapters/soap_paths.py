@@ -1,4 +1,5 @@
-"""Output paths checked against the WSDL: a typo is a config error naming the real names.
+"""Input and output paths checked against the WSDL: a typo is a config error naming the
+real names.
 
 A tool's output ``from:`` paths read the answer by element local names. A misspelt name
 (``WEIGHT_GR`` for ``WEIGHT_G``) would otherwise be a silent null in every answer; here it is
@@ -13,7 +14,8 @@ import re
 from typing import Any
 
 from adapters.base import BackendSetupError
-from gateway.mapping.spec import OutputField, OutputSpec
+from gateway.config.models import ToolConfig
+from gateway.mapping.spec import InputField, OutputField, OutputSpec
 from gateway.suggest import did_you_mean
 
 _PLAIN = re.compile(r'^(?:[A-Za-z_][\w-]*|"[^"]+")(?:\.(?:[A-Za-z_][\w-]*|"[^"]+"))*$')
@@ -97,3 +99,95 @@ def _check_fields(
         found = _walk(xsd_type, path, (*loc, field, "from"), name)
         if found is not None and spec.fields is not None:
             _check_fields(found, spec.fields, (*loc, field, "fields"), name)
+
+
+def _element_children(xsd_type: Any) -> dict[str, Any] | None:
+    """Clark name -> type of a complex type's elements; None if it is open (xsd:any)."""
+    from zeep.xsd.elements.any import Any as AnyElement
+    from zeep.xsd.elements.element import Element
+    from zeep.xsd.elements.indicators import Group
+    from zeep.xsd.types.complex import ComplexType
+
+    if not isinstance(xsd_type, ComplexType):
+        return {}
+    names: dict[str, Any] = {}
+    pending: list[Any] = [xsd_type._element] if xsd_type._element is not None else []
+    while pending:
+        particle = pending.pop()
+        if isinstance(particle, AnyElement):
+            return None
+        if isinstance(particle, Element) and particle.name != "_value_1":
+            names[particle.qname.text] = particle.type
+        elif isinstance(particle, Group):
+            pending.append(particle.child)
+        elif isinstance(particle, list):
+            pending.extend(particle)
+    return names
+
+
+def _attributes(xsd_type: Any) -> set[str] | None:
+    from zeep.xsd.elements.any import AnyAttribute
+
+    names: set[str] = set()
+    for name, attribute in getattr(xsd_type, "attributes", []):
+        if isinstance(attribute, AnyAttribute):
+            return None
+        names.add(attribute.qname.localname if attribute.qname is not None else name)
+    return names
+
+
+def check_request_paths(operation: Any, tool: ToolConfig, resolve: Any) -> None:
+    """An XML request's root and every input ``to:`` path against the operation's XSD.
+
+    ``resolve`` turns ``prefix:Local`` into a Clark name with the request's namespaces.
+    """
+    body = operation.input.body
+    if body is None or body.qname is None:
+        return
+    root = resolve(tool.request.xml.root) if tool.request and tool.request.xml else None
+    if root is not None and root != body.qname.text:
+        raise BackendSetupError(
+            ("request", "xml", "root"),
+            f"operation {tool.operation} takes <{body.qname.text}>, not <{root}> "
+            "(check the name and its namespace)",
+        )
+    _check_inputs(body.type, tool.input, ("input",), tool.operation, resolve)
+
+
+def _check_inputs(
+    xsd_type: Any, fields: dict[str, InputField], loc: tuple[Any, ...], operation: str,
+    resolve: Any,
+) -> None:  # fmt: skip
+    for field, spec in fields.items():
+        current = xsd_type
+        parts = [part for part in (spec.to or field).split("/") if part]
+        for part in parts:
+            if part == "#text":
+                break
+            if part.startswith("@"):
+                known_attributes = _attributes(current)
+                local = resolve(part).rpartition("}")[2]
+                if known_attributes is not None and local not in known_attributes:
+                    raise BackendSetupError(
+                        (*loc, field, "to"),
+                        f"{operation}: no attribute '{local}' here"
+                        f"{did_you_mean(local, known_attributes)}",
+                    )
+                break
+            children = _element_children(current)
+            if children is None:
+                current = None
+                break
+            clark = resolve(part)
+            if clark not in children:
+                by_local = {name.rpartition("}")[2]: name for name in children}
+                local = clark.rpartition("}")[2]
+                hint = (f" (the schema has {by_local[local]}: check the namespace)"
+                        if local in by_local else did_you_mean(local, by_local))  # fmt: skip
+                raise BackendSetupError(
+                    (*loc, field, "to"),
+                    f"{operation}: no element {clark} here{hint}",
+                )
+            current = children[clark]
+        if current is not None and spec.fields is not None:
+            _check_inputs(current, spec.fields, (*loc, field, "fields"), operation, resolve)
