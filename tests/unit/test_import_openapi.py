@@ -25,6 +25,7 @@ DOCUMENTS = [
     "yelp.com.yaml",
     "mandrillapp.com.yaml",
     "constructs-3.1.yaml",
+    "estate-crm.yaml",
 ]
 _ENV = re.compile(r"\$\{([A-Z0-9_]+)\}")
 _SLOT = re.compile(r"\{[^}]+\}")
