@@ -36,6 +36,8 @@ class ImportedTool:
     operation: str
     config: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+    # SOAP header elements the operation declares: (local name, namespace).
+    headers: list[tuple[str, str | None]] = field(default_factory=list)
 
 
 @dataclass
@@ -155,7 +157,27 @@ def import_wsdl(
                 continue
             names.add(tool_name)
             tools.append(tool)
+            _add_headers(backend_cfg, backend_name, tool.headers)
     return WsdlImport(source, backends, tools, skipped)
+
+
+def _add_headers(
+    backend: dict[str, Any], backend_name: str, headers: list[tuple[str, str | None]]
+) -> None:
+    """The operation's SOAP header elements on the backend, each from an environment variable
+    (empty by default: left out until set)."""
+    if not headers:
+        return
+    spec = backend.setdefault("soap_header", {"namespaces": {}, "values": {}})
+    by_uri = {uri: prefix for prefix, uri in spec["namespaces"].items()}
+    for local, namespace in headers:
+        name = local
+        if namespace:
+            prefix = by_uri.setdefault(namespace, f"h{len(by_uri)}")
+            spec["namespaces"][prefix] = namespace
+            name = f"{prefix}:{local}"
+        variable = f"{backend_name}_{snake(local)}".upper()
+        spec["values"].setdefault(name, f"${{{variable}:-}}")
 
 
 class _Unsupported(Exception):
@@ -177,10 +199,12 @@ def _tool(
         config["approval"] = "none"
     notes: list[str] = []
     header = operation.input.header
+    headers: list[tuple[str, str | None]] = []
     if header is not None and header.type.elements:
-        names = ", ".join(n for n, _ in header.type.elements)
-        notes.append(f"SOAP headers {names}: not sent by this tool (set them on the backend "
-                     "or front the service with one that adds them)")  # fmt: skip
+        headers = [(element.qname.localname, element.qname.namespace)
+                   for _, element in header.type.elements]  # fmt: skip
+        names = ", ".join(name for name, _ in headers)
+        notes.append(f"SOAP headers {names}: set on the backend (soap_header)")
     body = operation.input.body
     arguments: dict[str, Any] = {}
     if body is not None:
@@ -202,7 +226,7 @@ def _tool(
         arguments = example(shape)
     config["output"] = _output(operation, reader, notes)
     config["examples"] = [arguments]
-    return ImportedTool(name, op_name, config, notes)
+    return ImportedTool(name, op_name, config, notes, headers)
 
 
 def _output(operation: Any, reader: Reader, notes: list[str]) -> dict[str, Any]:

@@ -115,3 +115,28 @@ def test_every_answer_the_schema_allows_maps_to_the_output_schema(
         assert not errors, (name, errors, etree.tostring(answer)[:2000])
         checked += 1
     assert checked >= len(registry.tools) // 2, (checked, len(registry.tools))
+
+
+def test_soap_headers_become_backend_settings_sent_and_never_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = FIXTURES / "bingads/customerbilling_service.xml"
+    out = tmp_path / "config"
+    path, _, _ = wsdl_to_config(str(source), out)
+    assert '"${CUSTOMER_BILLING_SERVICE_DEVELOPER_TOKEN:-}"' in path.read_text(encoding="utf-8")
+    monkeypatch.setenv("CUSTOMER_BILLING_SERVICE_DEVELOPER_TOKEN", "dev-token-123")
+    registry = build_registry(load_config(out))
+    tool = registry.tools["get_billing_groups"]
+    params = tool.input(tool.input_schema["examples"][0])
+    sent, _ = tool.adapter._build(tool.prepared, params)  # type: ignore[attr-defined]
+    envelope = etree.fromstring(sent)
+    header = envelope[0]
+    assert etree.QName(header).localname == "Header"
+    assert [etree.QName(child).localname for child in header] == ["DeveloperToken"]
+    assert header[0].text == "dev-token-123"  # unset values are left out
+    work = tmp_path / "xsd"
+    work.mkdir()
+    schema = wsdl_schema(source, work)
+    assert schema.validate(etree.ElementTree(header[0])), schema.error_log.last_error
+    recorded = tool.adapter.render(tool.prepared, params)["envelope"]
+    assert "dev-token-123" not in recorded and "sha256:" in recorded
