@@ -73,14 +73,16 @@ def load_client(source: str) -> Any:
     return client
 
 
-def documentation(source: str) -> dict[str, str]:
+def documentation(source: str, client: Any = None) -> dict[str, str]:
     """Operation name -> its wsdl:documentation text (from every portType of the file)."""
-    if "://" in source:
-        return {}
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
     try:
-        root = etree.parse(source, parser).getroot()
-    except (OSError, etree.XMLSyntaxError):
+        if "://" in source and client is not None:
+            # The document zeep fetched, through its own transport (and cache).
+            root = etree.fromstring(client.transport.load(source), parser)
+        else:
+            root = etree.parse(source, parser).getroot()
+    except (OSError, ValueError, etree.XMLSyntaxError):
         return {}
     docs: dict[str, str] = {}
     for operation in root.iterfind(f"{{{WSDL_NS}}}portType/{{{WSDL_NS}}}operation"):
@@ -102,7 +104,7 @@ def import_wsdl(
     reader: Reader | None = None,
 ) -> WsdlImport:
     client = load_client(source)
-    docs = documentation(source)
+    docs = documentation(source, client)
     reader = reader or Reader()
     wsdl_ref = (
         source if "://" in source else os.path.relpath(Path(source).resolve(), out_dir.resolve())

@@ -30,6 +30,7 @@ def test_an_imported_tool_calls_the_real_service_and_maps_its_answer(
 ) -> None:
     tool = imported_client.get("/v1/tools/get_customer").json()
     assert tool["effect"] == "read"
+    assert tool["description"].startswith("Read one customer by CUSTNO.")  # from the URL
     assert tool["input_schema"]["required"] == ["custno"]
     response = call_tool(imported_client, "get_customer", {"custno": ANNA})
     assert response.status_code == 200, response.text
