@@ -4,15 +4,17 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit bench schema clean
+.PHONY: setup demo test lint typecheck unit bench schema clean image image-test wheelhouse
 
 # ODBC needs unixODBC and the drivers of the databases the demo and the tests reach.
 ODBC_PACKAGES := unixodbc unixodbc-dev odbc-postgresql odbc-mariadb libsqliteodbc
+# GnuCOBOL is the reference compiler the copybook codec is tested against.
+COBOL_PACKAGES := gnucobol3
 
 $(STAMP): pyproject.toml
-	@missing=$$(for p in $(ODBC_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	@missing=$$(for p in $(ODBC_PACKAGES) $(COBOL_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
-	  echo "installing ODBC packages: $$missing"; \
+	  echo "installing system packages: $$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive \
 	    apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
@@ -22,7 +24,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+# The TypeScript MCP SDK and ajv, as agents' hosts run them, check the gateway's answers.
+NODE_DIR   := tests/clients/node
+NODE_STAMP := $(NODE_DIR)/node_modules/.installed
+
+$(NODE_STAMP): $(NODE_DIR)/package-lock.json
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+	  echo "installing nodejs and npm"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; \
+	fi
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund --silent
+	touch $(NODE_STAMP)
+
+setup: $(STAMP) $(NODE_STAMP)
 
 demo: setup
 	$(BIN)/legacy-gateway demo
@@ -49,5 +65,34 @@ bench: setup
 schema: setup
 	$(BIN)/legacy-gateway config schema > mappings/config.schema.json
 
+# The container image (docker build takes about 9 minutes with the vfs storage driver; later
+# builds reuse the dependency layers while pyproject.toml is unchanged).
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+IMAGE   ?= legacy-gateway:$(VERSION)
+
+image:
+	docker build --network host --build-arg VERSION=$(VERSION) \
+	  --build-arg REVISION=$$(git rev-parse HEAD 2>/dev/null || echo unknown) -t $(IMAGE) .
+
+# Build, then run the image as a user would (deploy/image-test.sh says what it checks).
+image-test: image
+	bash deploy/image-test.sh $(IMAGE)
+
+# Every wheel the gateway needs, for installing with no index (air-gapped hosts):
+#   pip install --no-index --find-links wheelhouse legacy-gateway
+# For another target: make wheelhouse WHEEL_PYTHON=3.12 WHEEL_PLATFORMS="manylinux2014_aarch64"
+WHEELHOUSE      ?= wheelhouse
+WHEEL_PYTHON    ?= 3.11
+WHEEL_PLATFORMS ?= manylinux2014_x86_64 manylinux_2_17_x86_64 manylinux_2_28_x86_64
+
+wheelhouse: setup
+	rm -rf $(WHEELHOUSE)
+	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir $(WHEELHOUSE) .
+	$(BIN)/python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > $(WHEELHOUSE)/requirements.txt
+	$(BIN)/python -m pip download --quiet --only-binary=:all: --implementation cp \
+	  --python-version $(WHEEL_PYTHON) $(addprefix --platform ,$(WHEEL_PLATFORMS)) \
+	  --dest $(WHEELHOUSE) -r $(WHEELHOUSE)/requirements.txt
+	@echo "$$(ls $(WHEELHOUSE)/*.whl | wc -l) wheels in $(WHEELHOUSE)/"
+
 clean:
-	rm -rf $(VENV) .legacy-gateway .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .legacy-gateway .pytest_cache .mypy_cache .ruff_cache $(NODE_DIR)/node_modules

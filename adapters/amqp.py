@@ -13,6 +13,9 @@ Tool kinds, named by the tool's ``operation``:
   nothing but the record. With the backend's ``reply_queue`` set, replies wait in that
   durable queue, surviving a gateway restart, and any replica sharing the record can
   complete any call; without it they come by direct reply-to while this process lives.
+  A reply for a call this installation does not know is handed on, not dropped, and a call
+  whose reply misses its deadline ends as ``reply_overdue`` (``adapters.amqp_replies``,
+  ``gateway.completions``).
 
 pika connections are not thread-safe, so each backend owns one I/O thread (``_Link``) that
 owns its connection: calls hand it messages through a queue and wake it with pika's one
@@ -47,6 +50,7 @@ import orjson
 from lxml import etree
 from pydantic import Field, SecretStr
 
+from adapters.amqp_replies import HandOns, hand_ons, other_consumers, queue_name
 from adapters.base import (
     Adapter,
     BackendSetupError,
@@ -65,6 +69,7 @@ from gateway.errors import (
     LegacyTimeout,
     MessageUnroutable,
 )
+from gateway.limits import cap_field, limits, truncation
 from gateway.mapping.redaction import blank_elements, blank_keys, sensitive_names
 from gateway.mapping.schema import DIALECT
 from gateway.mapping.xml import (
@@ -94,9 +99,25 @@ class AmqpBackendConfig(BackendConfig):
     reply_queue: str | None = Field(
         None,
         min_length=1,
+        max_length=200,
         description="Durable queue for the replies of submit tools: they then survive a "
-        "gateway restart, and any replica can complete any call. Without it, replies come "
-        "by direct reply-to while the submitting process lives.",
+        "gateway restart, and any replica can complete any call. {installation} in the name "
+        "is this installation's id, so that two installations on one broker never share it. "
+        "Without it, replies come by direct reply-to while the submitting process lives.",
+    )
+    reply_deadline_s: float = Field(
+        3600.0,
+        gt=0,
+        le=30 * 86400,
+        description="How long a submitted call waits for its reply before it ends as "
+        "reply_overdue (a later reply is still recorded with it); tools may override it.",
+    )
+    reply_handoffs: int = Field(
+        20,
+        ge=0,
+        le=1000,
+        description="How often a reply for no call of this installation is put back on the "
+        "reply queue for another consumer before it is recorded here as unmatched.",
     )
 
 
@@ -110,6 +131,8 @@ class PreparedMessage:
     record_sensitive: bool = False
     # The output mapping reads the reply with XPath: parse_answer keeps the element.
     xml_answer: bool = False
+    # A submit's own deadline for its reply (the tool's reply_deadline_s), else the backend's.
+    reply_within_s: float | None = None
 
 
 @dataclass
@@ -164,6 +187,9 @@ class _Link(threading.Thread):
         # Set once the first connection attempt has succeeded or failed.
         self.attempted = threading.Event()
         self.last_error = "not connected yet"
+        self.hand_ons = HandOns(adapter.backend, adapter.config.reply_handoffs)
+        # Consumers the reply queue had when this link last joined it.
+        self.other_consumers = 0
         self._connection: Any = None
         self._channel: Any = None
 
@@ -234,10 +260,17 @@ class _Link(threading.Thread):
             channel = connection.channel()
             channel.confirm_delivery()
             channel.basic_consume(DIRECT_REPLY_TO, self._on_direct_reply, auto_ack=True)
-            if config.reply_queue:
-                channel.queue_declare(config.reply_queue, durable=True)
+            queue = self.adapter.reply_queue
+            if queue and self.adapter.complete is not None:
+                declared = channel.queue_declare(queue, durable=True)
+                self.other_consumers = int(declared.method.consumer_count)
+                if declared.method.consumer_count:
+                    log.warning(
+                        "%s", other_consumers(self.adapter.backend, queue,
+                                              declared.method.consumer_count)
+                    )  # fmt: skip
                 channel.basic_qos(prefetch_count=64)
-                channel.basic_consume(config.reply_queue, self._on_queued_reply)
+                channel.basic_consume(queue, self._on_queued_reply)
             self._connection, self._channel = connection, channel
             if self.attempted.is_set():
                 log.warning("AMQP backend %s: connected again", self.adapter.backend)
@@ -309,43 +342,65 @@ class _Link(threading.Thread):
         # Direct reply-to is no-ack by protocol: a reply lost here is lost at the broker too,
         # so the dispatch must not raise.
         try:
-            self._dispatch(properties, body)
+            self._dispatch(properties, body, final=True, direct=True)
         except Exception as exc:
             self.last_error = f"a reply could not be recorded: {exc}"
 
     def _on_queued_reply(self, channel: Any, method: Any, properties: Any, body: bytes) -> None:
+        import pika
+
+        tag = method.delivery_tag
+        hops = hand_ons(properties, self.hand_ons.limit)
         try:
-            self._dispatch(properties, body)
+            taken = self._dispatch(properties, body, final=hops >= self.hand_ons.limit)
+            queue = str(self.adapter.reply_queue)
+            if not taken and not self.hand_ons.hand_on(
+                pika, channel, queue, properties, body, hops
+            ):
+                self._dispatch(properties, body, final=True)
         except Exception:
             # The record cannot be written now: the reply stays queued and comes back later.
-            tag = method.delivery_tag
             self._connection.call_later(1.0, lambda: channel.basic_nack(tag, requeue=True))
             return
-        channel.basic_ack(method.delivery_tag)
+        channel.basic_ack(tag)
 
-    def _dispatch(self, properties: Any, body: bytes) -> None:
+    def _dispatch(self, properties: Any, body: bytes, final: bool, direct: bool = False) -> bool:
+        """Give a reply to its call; False when it is for no call this installation knows
+        and others may (``final`` unset): then it is handed on.
+
+        A request/reply waits for its reply by direct reply-to only, which the broker
+        delivers to this channel alone; anyone allowed to publish to the reply queue could
+        put a message there, so what comes from it completes submits and nothing else.
+        """
         correlation = properties.correlation_id or ""
         with self.lock:
-            waiting = self.pending.pop(correlation, None)
-            late = self.gave_up.pop(correlation, None) if waiting is None else None
-            submitted = self.submitted.pop(correlation, None)
+            waiting = self.pending.pop(correlation, None) if direct else None
+            late = self.gave_up.pop(correlation, None) if direct and waiting is None else None
+            submitted = self.submitted.get(correlation)
         if waiting is not None:
-            reply = {"properties": _properties(properties), "body": body}
-            _settle(waiting.loop, waiting.done, reply)
-            return
+            answer = {"properties": _properties(properties), "body": body}
+            _settle(waiting.loop, waiting.done, answer)
+            return True
         adapter = self.adapter
         if late is not None:
             call_id, prepared = late
             interaction = adapter.reply_interaction(prepared, correlation, properties, body)
             interaction.response = {"late": True, **(interaction.response or {})}
             adapter.record_late(call_id, interaction)
-            return
+            return True
+        if adapter.complete is None:
+            return True  # nobody completes calls in this process: nothing to give it to
 
         def describe(prepared: Any) -> Interaction:
             known = prepared if isinstance(prepared, PreparedMessage) else submitted
             return adapter.reply_interaction(known, correlation, properties, body)
 
-        adapter.complete(correlation, Reply(body, describe))
+        reply = Reply(body, describe, adapter.backend, "submit", final)
+        taken = adapter.complete(correlation, reply)
+        if taken:
+            with self.lock:
+                self.submitted.pop(correlation, None)
+        return taken
 
     def _fail_all(self, error: GatewayError) -> None:
         with self.lock:
@@ -376,6 +431,8 @@ def _properties(properties: Any) -> dict[str, Any]:
         str(key): value if isinstance(value, str | int | float | bool) else str(value)
         for key, value in (properties.headers or {}).items()
     }
+    # The sender chooses these: the record keeps them up to the header cap, marked if cut.
+    cap_field(shown, "headers", limits().headers)
     return {key: value for key, value in shown.items() if value not in (None, {})}
 
 
@@ -387,6 +444,15 @@ class AmqpAdapter(Adapter[AmqpBackendConfig]):
         super().__init__(backend, config)
         self._link: _Link | None = None
         self._parser = hardened_parser()
+        self._reply_queue: str | None = None
+
+    @property
+    def reply_queue(self) -> str | None:
+        """The durable reply queue's name, ``{installation}`` filled in (once, when the
+        adapter opens: its consumer and its messages' reply_to agree); None: direct reply-to."""
+        if self._reply_queue is None and self.config.reply_queue:
+            return queue_name(self.config.reply_queue)
+        return self._reply_queue
 
     def load(self) -> None:
         try:
@@ -414,6 +480,10 @@ class AmqpAdapter(Adapter[AmqpBackendConfig]):
                 "a publish has no reply to map: its result is the broker's confirmation "
                 "(use request_reply or submit to map a reply)",
             )
+        if tool.reply_deadline_s is not None and kind != "submit":
+            raise BackendSetupError(
+                "reply_deadline_s", f"only submit tools wait for a reply; this is a {kind}"
+            )
         sensitive = sensitive_names(tool)
         records = tool.output.record is not None or (
             tool.request is not None and tool.request.record is not None
@@ -424,9 +494,11 @@ class AmqpAdapter(Adapter[AmqpBackendConfig]):
             sensitive=sensitive,
             record_sensitive=bool(sensitive) and records,
             xml_answer=tool.output.uses_xml,
+            reply_within_s=tool.reply_deadline_s,
         )
 
     async def open(self) -> None:
+        self._reply_queue = self.reply_queue
         self._link = _Link(self)
         self._link.start()
         # Wait for the first attempt, so the first calls find a reachable broker's link up;
@@ -440,6 +512,9 @@ class AmqpAdapter(Adapter[AmqpBackendConfig]):
         if link is not None:
             link.stopping.set()
             await asyncio.get_running_loop().run_in_executor(None, link.join, 5)
+
+    def submits(self, prepared: Any) -> bool:
+        return bool(prepared.kind == "submit")
 
     def result_schema(self, prepared: Any) -> dict[str, Any] | None:
         if prepared.kind != "publish":
@@ -460,6 +535,9 @@ class AmqpAdapter(Adapter[AmqpBackendConfig]):
         if link is None:
             return Health(False, "not open", 0.0)
         if link.connected.is_set():
+            if link.other_consumers:
+                shared = other_consumers(self.backend, str(self.reply_queue), link.other_consumers)
+                return Health(True, f"connected; {shared}", 0.0)
             return Health(True, "connected", 0.0)
         return Health(False, f"broker unreachable: {link.last_error}", 0.0)
 
@@ -467,16 +545,43 @@ class AmqpAdapter(Adapter[AmqpBackendConfig]):
         """The tool's exchange exists (or, for the default exchange, its queue does)."""
         await asyncio.get_running_loop().run_in_executor(None, self._verify, prepared)
 
-    def _verify(self, prepared: PreparedMessage) -> None:
+    def _connect_once(self) -> Any:
+        """A short-lived connection of its own, for checks outside the link."""
         import pika
 
         parameters = pika.URLParameters(self.config.url.get_secret_value())
         parameters.connection_attempts = 1
         parameters.socket_timeout = min(self.config.timeout_s, 10)
         try:
-            connection = pika.BlockingConnection(parameters)
+            return pika.BlockingConnection(parameters)
         except Exception as exc:
             raise BackendUnavailable(f"cannot reach the broker: {_reason(exc)}") from None
+
+    async def warnings(self) -> list[str]:
+        """The reply queue's consumers (RabbitMQ counts them in a passive declare)."""
+        queue = self.reply_queue
+        if not queue:
+            return []
+        count = await asyncio.get_running_loop().run_in_executor(None, self._consumers, queue)
+        return [other_consumers(self.backend, queue, count)] if count else []
+
+    def _consumers(self, queue: str) -> int:
+        import pika
+
+        connection = self._connect_once()
+        try:
+            declared = connection.channel().queue_declare(queue, passive=True)
+            return int(declared.method.consumer_count)
+        except pika.exceptions.ChannelClosedByBroker:
+            return 0  # not declared yet: the gateway declares it when it starts
+        finally:
+            with contextlib.suppress(Exception):
+                connection.close()
+
+    def _verify(self, prepared: PreparedMessage) -> None:
+        import pika
+
+        connection = self._connect_once()
         message = prepared.message
         try:
             channel = connection.channel()
@@ -524,10 +629,17 @@ class AmqpAdapter(Adapter[AmqpBackendConfig]):
             else:
                 if sensitive:
                     text = self._blank(text, kind, sensitive)
-                return {**shown, "body": self.redact(text)}
+                return cap_field({**shown, "body": self.redact(text)}, "body", limits().recorded)
         if prepared is not None and prepared.record_sensitive:
             return {**shown, "body_withheld": "a record with sensitive fields is not kept"}
-        return {**shown, "body_base64": base64.b64encode(body).decode("ascii")}
+        # A body past the cap keeps its start; body_bytes and the marker's SHA-256 name the
+        # whole.
+        cap = limits().recorded
+        encoded = base64.b64encode(body[: cap // 4 * 3 + 3]).decode("ascii")
+        shown["body_base64"] = encoded
+        if len(body) > cap // 4 * 3 + 3:
+            shown["body_base64_truncated"] = truncation(body, cap // 4 * 3 + 3)
+        return shown
 
     def _blank(self, text: str, kind: str, sensitive: frozenset[str]) -> str:
         try:
@@ -591,7 +703,7 @@ class AmqpAdapter(Adapter[AmqpBackendConfig]):
             properties["reply_to"] = DIRECT_REPLY_TO
             properties["correlation_id"] = str(uuid.uuid4())
         elif prepared.kind == "submit":
-            properties["reply_to"] = self.config.reply_queue or DIRECT_REPLY_TO
+            properties["reply_to"] = self.reply_queue or DIRECT_REPLY_TO
             properties["correlation_id"] = ctx.call_id
         return properties
 
@@ -662,7 +774,8 @@ class AmqpAdapter(Adapter[AmqpBackendConfig]):
             return {"message_id": properties["message_id"], "confirmed": True}
         if prepared.kind == "submit":
             return Submitted(
-                {"message_id": properties["message_id"], "correlation_id": ctx.call_id}
+                {"message_id": properties["message_id"], "correlation_id": ctx.call_id},
+                reply_within_s=prepared.reply_within_s or self.config.reply_deadline_s,
             )
         reply = Interaction(
             "amqp",

@@ -116,10 +116,12 @@ class Submitted:
     """The request is handed over and the call stays open: its reply completes it later.
 
     Returned by ``call`` for submit/poll tools; the agent gets the call id at once and reads
-    the outcome from ``GET /v1/calls/{call_id}``. ``detail`` goes on the record.
+    the outcome from ``GET /v1/calls/{call_id}``. ``detail`` goes on the record;
+    ``reply_within_s`` is the call's deadline, after which it ends as ``reply_overdue``.
     """
 
     detail: dict[str, Any]
+    reply_within_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -127,11 +129,16 @@ class Reply:
     """A reply that arrived on its own, for a call that ``call`` answered with ``Submitted``.
 
     ``describe`` builds the interaction to record, redacted for the tool that made the call
-    (its prepared form; None when the tool is no longer configured).
+    (its prepared form; None when the tool is no longer configured). A reply completes only
+    a call made on ``backend`` with ``operation``. ``final``: no other consumer will see
+    this reply, so one for no call of ours is recorded here rather than handed on.
     """
 
     payload: bytes
     describe: Callable[[Any], Interaction]
+    backend: str = ""
+    operation: str = ""
+    final: bool = True
 
 
 @dataclass(frozen=True)
@@ -155,9 +162,11 @@ class Adapter(ABC, Generic[ConfigT]):
         # Set by the runtime: records an interaction that arrives after its call ended
         # (a late reply on a queue), against that call.
         self.record_late: Callable[[str, Interaction], None] = lambda call_id, interaction: None
-        # Set by the runtime: completes a submitted call with its reply; False when no call
-        # of that id is on the record.
-        self.complete: Callable[[str, Reply], bool] = lambda call_id, reply: False
+        # Set by the runtime: completes a submitted call with its reply (or records it);
+        # False when the reply is for no call this installation can complete, so that it is
+        # handed on. None: nobody completes calls here (``validate --connect``), and a queue
+        # adapter must not take replies off their queue.
+        self.complete: Callable[[str, Reply], bool] | None = None
         # Values of SecretStr fields (passwords, tokens): scrubbed from every record.
         self.secrets = frozenset(_secret_values(config))
 
@@ -212,6 +221,15 @@ class Adapter(ABC, Generic[ConfigT]):
         """JSON Schema of a result the adapter makes itself (nothing to map), else None."""
         return None
 
+    def parameter_ranges(self, tool: ToolConfig) -> dict[str, tuple[int | None, int | None]]:
+        """(minimum, maximum) the legacy type of each integer parameter holds, where the
+        backend's metadata says (a WSDL's xsd:int); the published schema narrows to it."""
+        return {}
+
+    def submits(self, prepared: Any) -> bool:
+        """The operation answers ``Submitted`` at once; its reply completes the call later."""
+        return False
+
     @abstractmethod
     async def check(self) -> Health: ...
 
@@ -222,6 +240,11 @@ class Adapter(ABC, Generic[ConfigT]):
         wrong. Adapters that cannot try without side effects keep this default.
         """
         return
+
+    async def warnings(self) -> list[str]:
+        """What an operator should know about the live backend that does not stop it working
+        (another consumer on a reply queue...); ``validate --connect`` prints them."""
+        return []
 
     @abstractmethod
     async def close(self) -> None: ...

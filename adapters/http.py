@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import ssl
 import time
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -30,6 +31,7 @@ from pydantic import Field, SecretStr
 
 from adapters.base import Adapter, BackendSetupError, CallContext, Health, Interaction
 from adapters.http11 import HTTPClient, ResponseTooLarge
+from adapters.tls import PROXY_DESCRIPTION, Proxy, TlsSettings, connection_setup
 from gateway.config.models import BackendConfig, ToolConfig
 from gateway.errors import (
     BackendUnavailable,
@@ -38,6 +40,7 @@ from gateway.errors import (
     LegacyHTTPError,
     LegacyTimeout,
 )
+from gateway.limits import cap_field
 from gateway.mapping.redaction import blank_keys, commitment, sensitive_names
 from gateway.mapping.xml import HostileXML, element_to_value, hardened_parser, parse_untrusted
 
@@ -54,6 +57,8 @@ class HttpBackendConfig(BackendConfig):
         default_factory=dict, description="Sent with every request; values never recorded."
     )
     verify_tls: bool = True
+    tls: TlsSettings = Field(default_factory=TlsSettings)
+    proxy: str | None = Field(None, description=PROXY_DESCRIPTION)
     max_response_bytes: int = Field(16 * 1024 * 1024, ge=1024)
 
 
@@ -74,6 +79,8 @@ class HttpAdapter(Adapter[HttpBackendConfig]):
     def __init__(self, backend: str, config: HttpBackendConfig) -> None:
         super().__init__(backend, config)
         self._client: HTTPClient | None = None
+        self._ssl: ssl.SSLContext | None = None
+        self._proxy: Proxy | None = None
         self._prefix = urlsplit(config.base_url).path.rstrip("/")
         self._parser = hardened_parser()
 
@@ -81,6 +88,8 @@ class HttpAdapter(Adapter[HttpBackendConfig]):
         parts = urlsplit(self.config.base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise BackendSetupError("base_url", "base_url must be an http:// or https:// URL")
+        cfg = self.config
+        self._ssl, self._proxy = connection_setup(cfg.base_url, cfg.tls, cfg.proxy, cfg.verify_tls)
 
     def operations(self) -> list[str]:
         return [f"{method} /path" for method in METHODS]
@@ -114,6 +123,8 @@ class HttpAdapter(Adapter[HttpBackendConfig]):
             max_connections=self.config.max_concurrency,
             verify_tls=self.config.verify_tls,
             headers={k: v.get_secret_value() for k, v in self.config.headers.items()},
+            ssl_context=self._ssl,
+            proxy=self._proxy,
         )
 
     async def close(self) -> None:
@@ -207,11 +218,21 @@ class HttpAdapter(Adapter[HttpBackendConfig]):
                 timeout=ctx.timeout_s, max_bytes=self.config.max_response_bytes,
             )  # fmt: skip
             payload = response.body
-            interaction.response = {
-                "status": response.status,
-                "content_type": response.headers.get("content-type"),
-                "body": self.redact(payload[:RECORDED_BODY].decode("utf-8", "replace")),
-            }
+            # The record keeps the start of a long answer, marked, with the SHA-256 of the
+            # whole (as recorded, secrets committed).
+            interaction.response = cap_field(
+                cap_field(
+                    {
+                        "status": response.status,
+                        "content_type": response.headers.get("content-type"),
+                        "body": self.redact(payload.decode("utf-8", "replace")),
+                    },
+                    "body",
+                    RECORDED_BODY,
+                ),
+                "content_type",
+                1024,
+            )
             if response.status >= 400:
                 excerpt = payload[:500].decode("utf-8", "replace")
                 raise LegacyHTTPError(response.status, excerpt)

@@ -6,8 +6,9 @@ gateway 200-1,000 us a call here, against ~50 us for this client; the SOAP hop i
 tool call. Parsing is httptools (the parser uvicorn uses), including chunked bodies.
 
 Scope, deliberately: HTTP/1.1 with Content-Length requests; keep-alive with a per-host pool
-capped at ``max_connections``; TLS through ``ssl``; a total deadline per request; a cap on
-the response size. No redirects, cookies, proxies or automatic retries: a POST to a legacy
+capped at ``max_connections``; TLS through ``ssl`` (the backend's own context: private CAs,
+client certificates); an HTTP proxy through a CONNECT tunnel; a total deadline per request; a
+cap on the response size. No redirects, cookies or automatic retries: a POST to a legacy
 host is never sent twice behind the caller's back. An idle connection is reused only while
 younger than ``keepalive_s``, so that servers closing idle connections do not race us.
 """
@@ -15,6 +16,7 @@ younger than ``keepalive_s``, so that servers closing idle connections do not ra
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 import time
 from collections import deque
@@ -23,6 +25,8 @@ from urllib.parse import urlsplit
 
 import httptools
 
+from adapters.tls import Proxy
+
 
 class ResponseTooLarge(Exception):
     pass
@@ -30,6 +34,13 @@ class ResponseTooLarge(Exception):
 
 class ConnectionDropped(ConnectionError):
     """The server closed the connection before the whole response arrived."""
+
+
+class ProxyRefused(ConnectionError):
+    """The proxy did not open a tunnel to the backend (its status line says why)."""
+
+
+MAX_PROXY_ANSWER = 16 * 1024
 
 
 @dataclass
@@ -142,6 +153,8 @@ class HTTPClient:
         verify_tls: bool = True,
         keepalive_s: float = 4.0,
         headers: dict[str, str] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        proxy: Proxy | None = None,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -149,9 +162,10 @@ class HTTPClient:
         self.host = parts.hostname
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
         self.ssl: ssl.SSLContext | None = None
+        self.proxy = proxy
         if parts.scheme == "https":
-            self.ssl = ssl.create_default_context()
-            if not verify_tls:
+            self.ssl = ssl_context or ssl.create_default_context()
+            if not verify_tls and ssl_context is None:
                 self.ssl.check_hostname = False
                 self.ssl.verify_mode = ssl.CERT_NONE
         default_port = 443 if parts.scheme == "https" else 80
@@ -205,8 +219,50 @@ class HTTPClient:
                 return connection
             connection.close()
         loop = asyncio.get_running_loop()
+        if self.proxy is not None:
+            tunnel = await self._tunnel(self.proxy)
+            _, protocol = await loop.create_connection(
+                _Connection,
+                sock=tunnel,
+                ssl=self.ssl,
+                server_hostname=self.host if self.ssl is not None else None,
+            )
+            return protocol
         _, protocol = await loop.create_connection(_Connection, self.host, self.port, ssl=self.ssl)
         return protocol
+
+    async def _tunnel(self, proxy: Proxy) -> socket.socket:
+        """A socket through ``proxy`` to the backend (CONNECT), ready for TLS or plain HTTP."""
+        loop = asyncio.get_running_loop()
+        family, kind, proto, _, address = (
+            await loop.getaddrinfo(proxy.host, proxy.port, type=socket.SOCK_STREAM)
+        )[0]
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setblocking(False)
+            await loop.sock_connect(sock, address)
+            await loop.sock_sendall(sock, proxy.connect_request(self.host, self.port))
+            answer = b""
+            while b"\r\n\r\n" not in answer:
+                chunk = await loop.sock_recv(sock, 4096)
+                if not chunk:
+                    raise ProxyRefused("the proxy closed the connection during CONNECT")
+                answer += chunk
+                if len(answer) > MAX_PROXY_ANSWER:
+                    raise ProxyRefused("the proxy's answer to CONNECT has no end")
+            status_line = answer.split(b"\r\n", 1)[0].decode("latin-1")
+            parts = status_line.split(" ", 2)
+            if len(parts) < 2 or not parts[0].startswith("HTTP/") or parts[1] != "200":
+                raise ProxyRefused(
+                    f"proxy {proxy.host}:{proxy.port} refused CONNECT {self.host}:{self.port}: "
+                    f"{status_line[:200]}"
+                )
+            if not answer.endswith(b"\r\n\r\n"):
+                raise ProxyRefused("the proxy sent bytes past its answer to CONNECT")
+        except BaseException:
+            sock.close()
+            raise
+        return sock
 
     async def close(self) -> None:
         while self._idle:

@@ -28,6 +28,7 @@ Config::
 
 from __future__ import annotations
 
+import ssl
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,10 +52,12 @@ from adapters.soap_envelope import (
     EnvelopeTemplate,
     compile_template,
     http_headers,
+    integer_parameter_ranges,
     required_parameters,
     wrap_document,
 )
 from adapters.soap_paths import check_output_paths, check_request_paths
+from adapters.tls import PROXY_DESCRIPTION, Proxy, TlsSettings, connection_setup
 from gateway.config.models import BackendConfig, ToolConfig
 from gateway.errors import (
     BackendUnavailable,
@@ -65,6 +68,7 @@ from gateway.errors import (
     LegacyHTTPError,
     LegacyTimeout,
 )
+from gateway.limits import cap_field, limits
 from gateway.mapping.redaction import blank_elements, commitment, sensitive_names
 from gateway.mapping.spec import StrictModel
 from gateway.mapping.xml import (
@@ -115,6 +119,8 @@ class SoapBackendConfig(BackendConfig):
     )
     headers: dict[str, SecretStr] = Field(default_factory=dict)
     verify_tls: bool = True
+    tls: TlsSettings = Field(default_factory=TlsSettings)
+    proxy: str | None = Field(None, description=PROXY_DESCRIPTION)
     max_response_bytes: int = Field(64 * 2**20, ge=1024)
 
     @field_validator("wsdl")
@@ -153,6 +159,8 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
         self._binding: Any = None
         self._address = ""
         self._http: HTTPClient | None = None
+        self._ssl: ssl.SSLContext | None = None
+        self._proxy: Proxy | None = None
         self._target = "/"
         self._parser = hardened_parser()
         self._header: tuple[tuple[str, str], ...] = ()
@@ -169,7 +177,9 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
         settings = zeep.Settings(
             strict=False, forbid_dtd=True, forbid_entities=True, forbid_external=True
         )
-        transport = zeep.Transport(timeout=cfg.timeout_s, operation_timeout=cfg.timeout_s)
+        transport = zeep.Transport(
+            timeout=cfg.timeout_s, operation_timeout=cfg.timeout_s, session=_wsdl_session(cfg)
+        )
         wsse = None
         if cfg.wsse is not None:
             wsse = ZeepToken(
@@ -184,6 +194,7 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
         self._address = cfg.endpoint or address
         if not self._address:
             raise BackendSetupError("endpoint", "the WSDL has no soap:address; set endpoint")
+        self._ssl, self._proxy = connection_setup(self._address, cfg.tls, cfg.proxy, cfg.verify_tls)
 
     def _select_port(self) -> tuple[Any, str]:
         services = self._client.wsdl.services
@@ -242,6 +253,12 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
             sensitive=sensitive_names(tool),
         )
 
+    def parameter_ranges(self, tool: ToolConfig) -> dict[str, tuple[int | None, int | None]]:
+        operation = self._binding._operations.get(tool.operation)
+        if operation is None or tool.request is not None:
+            return {}
+        return integer_parameter_ranges(operation)
+
     def _prepare_document(self, tool: ToolConfig, operation: Any, xml_answer: bool) -> PreparedSoap:
         """A tool whose input mapping builds the body element itself (request: xml)."""
         if tool.request is None or tool.request.xml is None:
@@ -275,6 +292,8 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
             max_connections=cfg.max_concurrency,
             verify_tls=cfg.verify_tls,
             headers={k: v.get_secret_value() for k, v in cfg.headers.items()},
+            ssl_context=self._ssl,
+            proxy=self._proxy,
         )
         self._target = split_target(self._address)
 
@@ -347,11 +366,16 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
             status, response_headers, payload = await self._post(
                 prepared.address, body, headers, ctx
             )
-            interaction.response = {
-                "http_status": status,
-                "http_headers": self._recordable(response_headers),
-                "body": self._redact_answer(payload, prepared.sensitive),
-            }
+            interaction.response = cap_field(
+                {
+                    "http_status": status,
+                    "http_headers": self._recordable(response_headers),
+                    "body": self._redact_answer(payload, prepared.sensitive),
+                },
+                "body",
+                limits().recorded,
+            )
+            cap_field(interaction.response, "http_headers", limits().headers)
             return self._read(status, payload, prepared.xml_answer)
         except Exception as exc:
             error = self.translate_error(exc)
@@ -524,18 +548,40 @@ def _fault(fault: etree._Element, ns: str) -> LegacyFault:
 
     if ns == SOAP11:
         detail = fault.find("detail")
-        return LegacyFault(
-            text("faultcode"),
-            text("faultstring"),
-            element_to_value(detail) if detail is not None else None,
-        )
-    detail = fault.find(f"{{{ns}}}Detail")
-    return LegacyFault(
-        text(f"{{{ns}}}Code/{{{ns}}}Value"),
-        text(f"{{{ns}}}Reason/{{{ns}}}Text"),
-        element_to_value(detail) if detail is not None else None,
-    )
+        code, reason = text("faultcode"), text("faultstring")
+    else:
+        detail = fault.find(f"{{{ns}}}Detail")
+        code, reason = text(f"{{{ns}}}Code/{{{ns}}}Value"), text(f"{{{ns}}}Reason/{{{ns}}}Text")
+    return _bounded_fault(code, reason, element_to_value(detail) if detail is not None else None)
+
+
+def _bounded_fault(code: str, reason: str, detail: Any) -> LegacyFault:
+    """The fault as the agent sees it and the record keeps it: the legacy side chooses its
+    size, so each part is cut at the fault cap, marked, with the SHA-256 of the whole."""
+    cap = limits().fault
+    parts: dict[str, Any] = {"faultcode": code, "faultstring": reason, "detail": detail}
+    for name in parts.copy():
+        cap_field(parts, name, cap)
+    fault = LegacyFault(parts["faultcode"], parts["faultstring"], parts["detail"])
+    fault.details.update({k: v for k, v in parts.items() if k.endswith("_truncated")})
+    return fault
 
 
 def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
+
+
+def _wsdl_session(cfg: SoapBackendConfig) -> Any:
+    """The requests session zeep fetches a WSDL (and its imports) by URL with: the backend's
+    CA bundle, client certificate and proxy, as for its calls."""
+    import requests
+
+    session = requests.Session()
+    session.verify = cfg.tls.ca_file or cfg.verify_tls
+    if cfg.tls.cert_file is not None:
+        session.cert = (
+            (cfg.tls.cert_file, cfg.tls.key_file) if cfg.tls.key_file else cfg.tls.cert_file
+        )
+    if cfg.proxy:
+        session.proxies = {"http": cfg.proxy, "https": cfg.proxy}
+    return session

@@ -56,6 +56,39 @@ def required_parameters(operation: Any) -> list[str]:
     return [name for name, element in body.type.elements if getattr(element, "min_occurs", 0) >= 1]
 
 
+#: XML Schema integer types, narrowest first, and the values each holds.
+_XSD_INTEGER_RANGES: tuple[tuple[str, int | None, int | None], ...] = (
+    ("Byte", -(2**7), 2**7 - 1),
+    ("UnsignedByte", 0, 2**8 - 1),
+    ("Short", -(2**15), 2**15 - 1),
+    ("UnsignedShort", 0, 2**16 - 1),
+    ("Int", -(2**31), 2**31 - 1),
+    ("UnsignedInt", 0, 2**32 - 1),
+    ("Long", -(2**63), 2**63 - 1),
+    ("UnsignedLong", 0, 2**64 - 1),
+    ("PositiveInteger", 1, None),
+    ("NonNegativeInteger", 0, None),
+    ("NegativeInteger", None, -1),
+    ("NonPositiveInteger", None, 0),
+)
+
+
+def integer_parameter_ranges(operation: Any) -> dict[str, tuple[int | None, int | None]]:
+    """(minimum, maximum) of each integer parameter, from its XML Schema type (xsd:int...)."""
+    from zeep.xsd.types import builtins
+
+    body = operation.input.body
+    if body is None:
+        return {}
+    ranges: dict[str, tuple[int | None, int | None]] = {}
+    for name, element in body.type.elements:
+        for type_name, low, high in _XSD_INTEGER_RANGES:
+            if isinstance(getattr(element, "type", None), getattr(builtins, type_name)):
+                ranges[name] = (low, high)
+                break
+    return ranges
+
+
 def compile_template(binding: Any, operation: Any) -> EnvelopeTemplate | None:
     from zeep.xsd.types.simple import AnySimpleType
 

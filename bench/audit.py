@@ -94,11 +94,32 @@ class NullStore(AuditStore):
     def prune(self, end: int) -> None:
         return None
 
-    def claim_key(self, scope: str, key: str, call_id: str, fingerprint: str) -> Any:
+    def claim_key(self, scope: str, key: str, call_id: str, fp: str, instance: Any = None) -> Any:
         return None
 
-    def release_key(self, scope: str, key: str, call_id: str) -> None:
-        return None
+    def release_key(self, scope: str, key: str, call_id: str) -> bool:
+        return False
+
+    def take_over_key(self, *args: Any) -> bool:
+        return False
+
+    def claimed_keys(self, **kwargs: Any) -> list[Any]:
+        return []
+
+    def register_lease(self, lease: Any) -> bool:
+        return True
+
+    def renew_lease(self, instance_id: str, at: str) -> bool:
+        return True
+
+    def leases(self) -> list[Any]:
+        return []
+
+    def retire_lease(self, instance_id: str) -> bool:
+        return False
+
+    def unfinished(self, since: int = 0) -> list[Any]:
+        return []
 
     def add_approval(self, approval: Any) -> None:
         return None

@@ -1,6 +1,6 @@
 """A plain-HTTP agent loop: list the tools this key may call, then call each with its example.
 
-    python examples/http_agent.py --base http://127.0.0.1:8080 [--key lgw_...]
+    .venv/bin/python examples/http_agent.py --base http://127.0.0.1:8080 [--key lgw_...]
 
 This is what any agent framework does under the hood: read the JSON Schemas from
 ``GET /v1/tools``, pick a tool and arguments (here: the first example the integrator gave),
@@ -13,7 +13,13 @@ import argparse
 import json
 import uuid
 
-import httpx
+try:
+    import httpx
+except ImportError as missing:  # run with a Python that lacks httpx
+    raise SystemExit(
+        f"{missing}: run this with the project's Python (make setup, then"
+        " .venv/bin/python examples/http_agent.py) or pip install httpx"
+    ) from None
 
 
 def main() -> None:

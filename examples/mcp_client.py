@@ -1,6 +1,6 @@
 """An MCP client (the official Python SDK) using the gateway's tools over streamable HTTP.
 
-    python examples/mcp_client.py --base http://127.0.0.1:8080 --key lgw_... \
+    .venv/bin/python examples/mcp_client.py --base http://127.0.0.1:8080 --key lgw_... \
         --call get_customer '{"customer_number": "10000001"}'
 """
 
@@ -10,9 +10,15 @@ import argparse
 import asyncio
 import json
 
-import httpx2
-from mcp.client.session import ClientSession
-from mcp.client.streamable_http import streamable_http_client
+try:
+    import httpx2
+    from mcp.client.session import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+except ImportError as missing:  # run with a Python that lacks the SDK
+    raise SystemExit(
+        f"{missing}: run this with the project's Python (make setup, then"
+        " .venv/bin/python examples/mcp_client.py) or pip install mcp"
+    ) from None
 
 
 async def run(base: str, key: str | None, call: list[str] | None) -> None:

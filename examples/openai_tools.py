@@ -1,6 +1,6 @@
 """The gateway's tools in an OpenAI function-calling request, and a tool call dispatched back.
 
-    python examples/openai_tools.py --base http://127.0.0.1:8080 [--key lgw_...]
+    .venv/bin/python examples/openai_tools.py --base http://127.0.0.1:8080 [--key lgw_...]
 
 No model is called. It prints the Chat Completions request an application would send (the
 ``tools`` array comes straight from ``GET /v1/tools?format=openai``), then takes the kind of
@@ -13,7 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 
-import httpx
+try:
+    import httpx
+except ImportError as missing:  # run with a Python that lacks httpx
+    raise SystemExit(
+        f"{missing}: run this with the project's Python (make setup, then"
+        " .venv/bin/python examples/openai_tools.py) or pip install httpx"
+    ) from None
 
 
 def main() -> None:

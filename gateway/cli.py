@@ -1,4 +1,10 @@
-"""The ``legacy-gateway`` command."""
+"""The ``legacy-gateway`` command.
+
+Bad input (a missing directory, JSON that is not an object, an answer of the wrong kind, a
+store URL of no known kind, a start-up that cannot happen) is one line on stderr naming the
+problem, and a non-zero exit: 1 for an invalid config, 2 for everything else.
+``LEGACY_GATEWAY_DEBUG=1`` shows the traceback of an unexpected error instead.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,36 @@ import typer
 
 from gateway.errors import ConfigError, GatewayError
 
-app = typer.Typer(
+
+class _Command(typer.Typer):
+    """The command's root: whatever escapes a subcommand ends as one line, not a traceback."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except GatewayError as exc:
+            raise _fail(exc) from None
+        except KeyboardInterrupt:
+            typer.echo("interrupted", err=True)
+            raise SystemExit(130) from None
+        except Exception as exc:
+            if os.environ.get("LEGACY_GATEWAY_DEBUG"):
+                raise
+            typer.echo(
+                f"error: {one_line(exc)} ({type(exc).__name__}; "
+                "LEGACY_GATEWAY_DEBUG=1 shows where)",
+                err=True,
+            )
+            raise SystemExit(2) from None
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line, at most 500 characters."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 500 else text[:500] + "..."
+
+
+app = _Command(
     help="Legacy systems (SOAP, ODBC, queues) as typed, recorded tools for AI agents.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -73,16 +108,57 @@ def _fail(error: GatewayError) -> typer.Exit:
         for issue in error.issues:
             typer.echo(f"  {issue}", err=True)
     else:
-        typer.echo(f"error [{error.code}]: {error.message}", err=True)
-        if error.details:
-            typer.echo(orjson.dumps(error.details, option=orjson.OPT_INDENT_2).decode(), err=True)
+        message = error.message
+        errors = error.details.get("errors") if isinstance(error.details, dict) else None
+        if isinstance(errors, list) and errors:
+            message = "invalid arguments: " + "; ".join(
+                f"{e.get('field')}: {e.get('message')}" for e in errors if isinstance(e, dict)
+            )
+        elif error.details:
+            shown = orjson.dumps(error.details, default=str).decode()
+            message += f"; details: {shown if len(shown) <= 1000 else shown[:1000] + '...'}"
+        where = f" (call_id: {error.call_id})" if error.call_id else ""
+        typer.echo(f"error [{error.code}]: {' '.join(message.split())}{where}", err=True)
     return typer.Exit(1 if isinstance(error, ConfigError) else 2)
 
 
+def _bad_input(message: str) -> typer.Exit:
+    """A mistake in the command line itself: one line, exit 2."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _json_object(option: str, text: str) -> dict[str, Any]:
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise _bad_input(f"{option} is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise _bad_input(f"{option} takes a JSON object, not {type(value).__name__}")
+    return value
+
+
+STORE_SCHEMES = ("postgresql://", "postgres://", "sqlite:///")
+
+
+def _check_store_url(url: str | None) -> None:
+    if url and "://" in url and not url.startswith(STORE_SCHEMES):
+        raise _bad_input(
+            f"--store takes postgresql://user@host/db[?schema=S] or sqlite:///PATH, not {url!r}"
+        )
+
+
 def _registry(config: Path) -> Any:
+    from gateway import demo_addresses
     from gateway.config.loader import load_config
+    from gateway.demo import DEMO_CONFIG
     from gateway.registry import build_registry
 
+    state = Path(os.environ.get("LEGACY_GATEWAY_AUDIT_DB", DEFAULT_AUDIT_DB)).parent
+    if demo_addresses.use(config, DEMO_CONFIG, state):
+        typer.echo(
+            f"using the running demo's estate ({state / demo_addresses.FILE_NAME})", err=True
+        )
     try:
         return build_registry(load_config(config))
     except GatewayError as exc:
@@ -100,11 +176,15 @@ def validate(
             "(ODBC statements run with NULL parameters in a transaction that is rolled back).",
         ),
     ] = False,
+    audit_db: AuditDb = Path(DEFAULT_AUDIT_DB),
 ) -> None:
     """Check a config: YAML, keys, ${VAR}s, WSDLs and that every operation exists."""
     registry = _registry(config)
     if connect:
-        problems = asyncio.run(_connect_and_verify(registry))
+        _use_installation(audit_db)
+        problems, warnings = asyncio.run(_connect_and_verify(registry))
+        for warning in warnings:
+            typer.echo(f"warning: {warning}", err=True)
         if problems:
             typer.echo(f"{len(problems)} problem(s) with the live backends:", err=True)
             for problem in problems:
@@ -117,14 +197,31 @@ def validate(
     )
 
 
-async def _connect_and_verify(registry: Any) -> list[str]:
+def _use_installation(audit_db: Path) -> None:
+    """Name things per installation (reply queues) as the gateway on this store does: with
+    the salt beside its audit key, read if it exists, never made here."""
+    from gateway.audit.log import AuditSettings
+    from gateway.mapping.redaction import use_salt
+
+    salt = AuditSettings.from_environment(audit_db).salt_path
+    if salt.is_file():
+        use_salt(salt.read_bytes())
+
+
+async def _connect_and_verify(registry: Any) -> tuple[list[str], list[str]]:
     problems: list[str] = []
+    warnings: list[str] = []
     config = registry.config
     for name, adapter in registry.adapters.items():
         await adapter.open()
         health = await adapter.check()
         if not health.ok:
             problems.append(f"backend {name}: {health.detail}")
+            continue
+        try:
+            warnings.extend(await adapter.warnings())
+        except GatewayError as exc:
+            problems.append(f"backend {name}: {exc.message}")
     for name, tool in registry.tools.items():
         if any(problem.startswith(f"backend {tool.config.backend}:") for problem in problems):
             continue  # the backend's own problem says it all
@@ -136,7 +233,7 @@ async def _connect_and_verify(registry: Any) -> list[str]:
             problems.append(f"{entry.source.display}:{line}: tools.{name}.operation: {exc.message}")
     for adapter in registry.adapters.values():
         await adapter.close()
-    return problems
+    return problems, warnings
 
 
 @app.command()
@@ -160,7 +257,7 @@ def tools(
     elif format == "json":
         _print_json([tool.listing for tool in registry.tools.values()])
     else:
-        raise typer.BadParameter("--format must be json, openai or mcp")
+        raise _bad_input(f"--format must be json, openai or mcp, not {format!r}")
 
 
 @app.command()
@@ -183,15 +280,18 @@ def call(
     store_url: StoreUrl = None,
 ) -> None:
     """Call a tool in-process (recorded like any call) and print the result."""
+    from gateway.api.tools import check_cursor
     from gateway.audit.log import AuditSettings
     from gateway.audit.stores import open_store
     from gateway.runtime import Gateway
 
-    try:
-        arguments, call_context = orjson.loads(args), orjson.loads(context)
-    except orjson.JSONDecodeError as exc:
-        raise typer.BadParameter(f"--args and --context take JSON objects: {exc}") from None
+    arguments, call_context = _json_object("--args", args), _json_object("--context", context)
+    _check_store_url(store_url)
     registry = _registry(config)
+    try:
+        check_cursor(_tool(registry, tool), cursor)
+    except GatewayError as exc:
+        raise _fail(exc) from None
 
     AuditSettings.from_environment(audit_db).use_commitment_salt()
 
@@ -216,8 +316,6 @@ def call(
     try:
         _print_json(asyncio.run(run()))
     except GatewayError as exc:
-        if exc.call_id:
-            typer.echo(f"call_id: {exc.call_id}", err=True)
         raise _fail(exc) from None
 
 
@@ -243,20 +341,28 @@ def map_offline(
 ) -> None:
     """Run a tool's mappings on captured data, with no backend running."""
     if (output_from is None) == (input_from is None):
-        raise typer.BadParameter("give exactly one of --output-from FILE or --input-from FILE")
+        raise _bad_input("give exactly one of --output-from FILE or --input-from FILE")
     registry = _registry(config)
     try:
         selected = _tool(registry, tool)
         if output_from is not None:
             payload = _read_input(output_from)
-            answer = selected.adapter.parse_answer(selected.prepared, payload)
+            try:
+                answer = selected.adapter.parse_answer(selected.prepared, payload)
+            except GatewayError:
+                raise
+            except Exception as exc:  # the parser's own error: XML syntax, a record's length
+                raise _bad_input(
+                    f"{output_from} is not an answer that {selected.adapter.name} tool '{tool}' "
+                    f"can read: {one_line(exc)}"
+                ) from None
             _print_json(selected.output(answer))
             return
         assert input_from is not None
         try:
             arguments = orjson.loads(_read_input(input_from))
         except orjson.JSONDecodeError as exc:
-            raise typer.BadParameter(f"{input_from} is not JSON: {exc}") from None
+            raise _bad_input(f"{input_from} is not JSON: {exc}") from None
         params = selected.input(arguments)
         _print_json(selected.adapter.render(selected.prepared, params))
     except GatewayError as exc:
@@ -278,7 +384,7 @@ def _read_input(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise typer.BadParameter(f"cannot read {path}: {exc.strerror}") from None
+        raise _bad_input(f"cannot read {path}: {exc.strerror}") from None
 
 
 @import_app.command("odbc")
@@ -298,6 +404,30 @@ def import_odbc(
         raise _fail(GatewayError(str(exc))) from None
     except Exception as exc:  # the driver's error: unreachable database, unknown driver
         raise _fail(GatewayError(f"cannot read table {table}: {exc}")) from None
+
+
+@import_app.command("copybook")
+def import_copybook(
+    file: Annotated[Path, typer.Argument(help="Copybook file (COPY members beside it).")],
+    encoding: Annotated[str, typer.Option("--encoding", help="Code page.")] = "cp037",
+    record: Annotated[str | None, typer.Option("--record", help="01 record to map.")] = None,
+    transport: Annotated[
+        str, typer.Option("--transport", help="binary, base64, hex or text.")
+    ] = "binary",
+    date: Annotated[
+        list[str] | None, typer.Option("--date", help="FIELD=FORMAT, e.g. ORD-DATE=%Y%m%d.")
+    ] = None,
+) -> None:
+    """Print the output mapping (snake_case fields, types, scales) of a copybook's record."""
+    from gateway.importers.copybook import CopybookImportError, copybook_mapping
+
+    dates = dict(item.split("=", 1) for item in date or [] if "=" in item)
+    if len(dates) != len(date or []):
+        raise _fail(GatewayError("--date takes FIELD=FORMAT, e.g. ORD-DATE=%Y%m%d"))
+    try:
+        sys.stdout.write(copybook_mapping(file, encoding, record, transport, dates))
+    except CopybookImportError as exc:
+        raise _fail(GatewayError(str(exc))) from None
 
 
 @import_app.command("wsdl")
@@ -347,14 +477,30 @@ def calls_show(
     """Print the whole record of a call, with every legacy interaction."""
     from gateway.audit.views import call_view
 
-    if not audit_db.exists():
-        raise _fail(GatewayError(f"no audit store at {audit_db} (set --audit-db)"))
     store = _store_at(audit_db, store_url)
-    records = store.records_of(call_id)
-    store.close()
+    try:
+        records = store.records_of(call_id)
+        where = store.display
+    finally:
+        store.close()
     if not records:
-        raise _fail(GatewayError(f"no call with id '{call_id}' in {audit_db}"))
+        raise _fail(GatewayError(f"no call with id '{call_id}' in {where}"))
     _print_json(call_view(call_id, records))
+
+
+@calls_app.command("unresolved")
+def calls_unresolved(
+    audit_db: AuditDb = Path(DEFAULT_AUDIT_DB), store_url: StoreUrl = None
+) -> None:
+    """Calls a stopped gateway left in flight (outcome_unknown: check the legacy system),
+    and calls still running; JSON, oldest first."""
+    from gateway.recovery import unresolved
+
+    store = _store_at(audit_db, store_url)
+    try:
+        _print_json(unresolved(store))
+    finally:
+        store.close()
 
 
 KeyFile = Annotated[
@@ -378,12 +524,34 @@ KeptCheckpoints = Annotated[
 def _store_at(audit_db: Path, url: str | None = None) -> Any:
     from gateway.audit.stores import open_store
 
-    if not url and not audit_db.exists():
-        raise _fail(GatewayError(f"no audit store at {audit_db} (set --audit-db or --store)"))
+    _check_store_url(url)
+    path: Path | None = audit_db
+    if url:  # a SQLite URL (or path) names a file that must exist; PostgreSQL says itself
+        path = None if url.startswith(STORE_SCHEMES[:2]) else Path(url.removeprefix("sqlite:///"))
+    if path is not None and not path.exists():
+        raise _fail(GatewayError(f"no audit store at {path} (set --audit-db or --store)"))
     try:
         return open_store(audit_db, url)
     except GatewayError as exc:
         raise _fail(exc) from None
+
+
+Fingerprint = Annotated[
+    str | None,
+    typer.Option(
+        "--fingerprint",
+        help="The fingerprint (sha256:...) of the log's key, as its operator read it to you: "
+        "the key the bundle carries must have it.",
+    ),
+]
+VerifyRetention = Annotated[
+    int | None,
+    typer.Option(
+        "--retention-days",
+        help="The retention minimum a prune must have kept (default 183, "
+        "LEGACY_GATEWAY_AUDIT_RETENTION_DAYS).",
+    ),
+]
 
 
 @audit_app.command("verify")
@@ -394,44 +562,78 @@ def audit_verify(
     audit_db: AuditDb = Path(DEFAULT_AUDIT_DB),
     store_url: StoreUrl = None,
     key: KeyFile = None,
+    fingerprint: Fingerprint = None,
     checkpoint: KeptCheckpoints = None,
+    retention_days: VerifyRetention = None,
 ) -> None:
-    """Recompute every leaf and root, check every checkpoint; name the first record that fails."""
+    """Recompute every leaf and root, check every checkpoint against a trusted key; name the
+    first record that fails. Exit 0 ok, 1 failed, 3 consistent but no trusted key given."""
     from gateway.audit.bundle import BundleError, verify_bundle, verify_store
     from gateway.audit.checkpoint import CheckpointError, VerifierKey
     from gateway.audit.log import AuditSettings
+    from gateway.audit.retention import retention_days as default_retention
+    from gateway.audit.trust import choose_anchor, pinned_keys
+    from gateway.audit.verdict import verdict
 
     kept = [path.read_text() for path in checkpoint or []]
+    minimum = default_retention() if retention_days is None else retention_days
     try:
+        trusted = VerifierKey.parse(key.read_text()) if key else None
+        pinned = pinned_keys()
         if bundle is not None:
-            trusted = VerifierKey.parse(key.read_text()) if key else None
-            report = verify_bundle(bundle, trusted, kept)
+            report = verify_bundle(
+                bundle, trusted, kept, fingerprint=fingerprint, pinned=pinned,
+                key_source=f"--key {key}", minimum_days=minimum,
+            )  # fmt: skip
             what = f"bundle {bundle}"
         else:
             settings = AuditSettings.from_environment(audit_db)
-            public = key or settings.key_path.with_name(settings.key_path.name + ".pub")
-            if not public.exists():
+            public = settings.key_path.with_name(settings.key_path.name + ".pub")
+            if trusted is None and not public.exists():
                 raise _fail(GatewayError(f"no public key at {public} (set --key)"))
+            offered = trusted or VerifierKey.parse(public.read_text())
+            anchor = choose_anchor(
+                offered, key=trusted, key_source=f"--key {key}", fingerprint=fingerprint,
+                pinned=pinned,
+            )  # fmt: skip
+            source = anchor.source or f"the configured signing key's public half, {public}"
             store = _store_at(audit_db, store_url)
             try:
-                report = verify_store(store, VerifierKey.parse(public.read_text()), kept)
+                report = verify_store(store, anchor.key, kept, anchor=source, minimum_days=minimum)
                 what = store.display
             finally:
                 store.close()
     except (BundleError, CheckpointError, OSError) as exc:
         raise _fail(GatewayError(str(exc))) from None
-    if not report.ok:
-        where = f" at record {report.first_bad_index}" if report.first_bad_index is not None else ""
-        typer.echo(f"FAILED{where}: {report.problems[0]}", err=True)
-        for problem in report.problems[1:10]:
-            typer.echo(f"  also: {problem}", err=True)
+    answer = verdict(report, what)
+    for line in answer.out:
+        typer.echo(line)
+    for line in answer.err:
+        typer.echo(line, err=True)
+    if answer.status:
+        raise typer.Exit(answer.status)
+
+
+@audit_app.command("trust")
+def audit_trust(
+    public: Annotated[Path, typer.Argument(help="The log's verifier key (a .pub file).")],
+    yes: Annotated[bool, typer.Option("--yes", help="Pin without asking.")] = False,
+) -> None:
+    """Pin a log's key: later verifications of that log need no --key, and fail if it
+    was signed by another. Check the printed fingerprint with the log's operator first."""
+    from gateway.audit.checkpoint import CheckpointError, VerifierKey
+    from gateway.audit.trust import pin, pinned_keys_file
+
+    try:
+        key = VerifierKey.parse(public.read_text())
+    except (CheckpointError, OSError) as exc:
+        raise _fail(GatewayError(f"{public}: {exc}")) from None
+    typer.echo(f"key {key.key_id}, fingerprint {key.fingerprint}")
+    if not yes and not typer.confirm(
+        f"Is this the fingerprint the log's operator gave you? Pin it in {pinned_keys_file()}"
+    ):
         raise typer.Exit(1)
-    unsigned = report.records - report.latest_size if bundle is None else 0
-    tail = f"; {unsigned} newer record(s) not checkpointed yet" if unsigned > 0 else ""
-    typer.echo(
-        f"ok: {what}: {report.records} record(s), {report.checkpoints} signed checkpoint(s), "
-        f"every root matches{tail}"
-    )
+    typer.echo(f"pinned in {pin(key)}")
 
 
 @audit_app.command("export")
@@ -460,10 +662,15 @@ def audit_export(
         raise _fail(GatewayError(str(exc))) from None
     finally:
         store.close()
+    public = log.signer.verifier
     typer.echo(
         f"exported records {summary.first} to {summary.end - 1} into {summary.path}, with "
-        f"the checkpoints up to size {summary.checkpoint_size}; check it anywhere with: "
-        f"legacy-gateway audit verify {summary.path}"
+        f"the checkpoints up to size {summary.checkpoint_size}.\n"
+        f"Its log.pub is only a claim: check it anywhere against the log's key, obtained "
+        f"separately (the .pub beside the signing key, or pinned with audit trust):\n"
+        f"  legacy-gateway audit verify {summary.path} --key {log.settings.key_path}.pub\n"
+        f"  or: legacy-gateway audit verify {summary.path} --fingerprint {public.fingerprint}\n"
+        f"key {public.key_id}, fingerprint {public.fingerprint}"
     )
 
 
@@ -493,7 +700,7 @@ def audit_prune(
     try:
         moment = dt.datetime.fromisoformat(before)
     except ValueError:
-        raise typer.BadParameter(f"--before takes an ISO date or time, not {before!r}") from None
+        raise _bad_input(f"--before takes an ISO date or time, not {before!r}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
     store = _store_at(audit_db, store_url)
@@ -548,6 +755,7 @@ def keys_create(
     from gateway.audit.stores import open_store
     from gateway.policy.auth import new_key
 
+    _check_store_url(store_url)
     store = open_store(audit_db, store_url)
     try:
         created = new_key(agent, scopes.split(","), now())
@@ -678,6 +886,7 @@ def serve(
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve the agent API for a config directory."""
+    _check_store_url(store_url)
     _registry(config)  # fail fast, with every config issue, before binding a port
     from gateway.serving import run_server
 

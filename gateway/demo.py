@@ -13,10 +13,14 @@ import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gateway import demo_addresses
+
 if TYPE_CHECKING:
     from estate.orders import OrderService
 
 _HERE = Path(__file__).resolve().parent
+# mappings/demo/orders.yaml's default reply queue: one per installation.
+DEMO_REPLY_QUEUE = "legacy-gateway.order-replies.{installation}"
 # A source checkout has mappings/ beside gateway/; a wheel carries it inside gateway/.
 DEMO_CONFIG = next(
     (p for p in (_HERE.parent / "mappings" / "demo", _HERE / "mappings" / "demo") if p.is_dir()),
@@ -33,7 +37,17 @@ def _free(host: str, port: int) -> bool:
     return True
 
 
-def _start_orders() -> tuple[OrderService, str]:
+def reply_queue(audit_db: Path) -> str:
+    """The queue the demo's place_order replies come to: this installation's own (the id comes
+    from the salt beside the audit key, made here on first start as the gateway would)."""
+    from adapters.amqp_replies import queue_name
+    from gateway.audit.log import AuditSettings
+
+    AuditSettings.from_environment(audit_db).use_commitment_salt()
+    return queue_name(os.environ.get("ORDERS_REPLY_QUEUE", DEMO_REPLY_QUEUE))
+
+
+def _start_orders(audit_db: Path) -> tuple[OrderService, str]:
     """The order-processing host on RabbitMQ, and a line saying where, or what to do."""
     from estate.orders import DEFAULT_URL, OrderService, safe_url
     from gateway.serving import quiet_protocol_libraries
@@ -44,7 +58,10 @@ def _start_orders() -> tuple[OrderService, str]:
     service = OrderService(url, os.environ.get("ORDERS_EXCHANGE", "legacy.orders"))
     service.start()
     if service.ready.wait(5):
-        return service, f"exchange {service.exchange} on {safe_url(url)}"
+        return service, (
+            f"exchange {service.exchange} on {safe_url(url)}\n"
+            f"  order replies (AMQP): queue {reply_queue(audit_db)}"
+        )
     return service, (
         f"NO BROKER at {safe_url(url)} ({service.last_error}).\n"
         "      The order tools answer 503 backend_unavailable until one is reachable: start\n"
@@ -69,7 +86,9 @@ def run_demo(host: str, port: int, estate_port: int, audit_db: Path) -> None:
         Path(os.environ.get("LEDGER_DB", audit_db.parent / "ledger.sqlite")).resolve()
     )
     os.environ["LEDGER_DB"] = str(ledger)
-    orders, orders_line = _start_orders()
+    # `legacy-gateway call mappings/demo ...` in another shell finds the estate here.
+    demo_addresses.write(audit_db.parent)
+    orders, orders_line = _start_orders(audit_db)
     base = f"http://{host}:{port}"
     print(
         f"""
@@ -106,5 +125,6 @@ Press Ctrl+C to stop.
     try:
         run_server(DEMO_CONFIG, host, port, audit_db, log_level="warning", auth="open")
     finally:
+        demo_addresses.clear(audit_db.parent)
         orders.stop()
         estate.stop()

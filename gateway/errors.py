@@ -16,6 +16,7 @@ GatewayError
 ├── ApprovalDecided           409 approval_decided     someone decided it already
 ├── ApprovalStale             409 approval_stale       the request would no longer be the preview
 ├── ApprovalExpired           410 approval_expired
+├── ApprovalRefused           409 approval_refused     the requester lost the right to ask meanwhile
 ├── CallNotFound              404 call_not_found
 ├── RouteNotFound             404 not_found            no such endpoint
 ├── MethodNotAllowed          405 method_not_allowed
@@ -25,13 +26,17 @@ GatewayError
 ├── CallInProgress            409 call_in_progress     the key's first call has not ended yet
 ├── ReplayedError             (as recorded)            a repeated key's first call failed so
 ├── AuditUnavailable          503 audit_unavailable    the record cannot be written: call refused
+├── ShuttingDown              503 shutting_down        this replica is draining: retry elsewhere
+├── CallInterrupted           503 call_interrupted     the process stopped before the call ended
 └── LegacyError                                         something went wrong on the legacy side
     ├── LegacyFault           502 legacy_fault         the legacy system answered with a fault
     ├── LegacyHTTPError       502 legacy_http_error    an HTTP error status instead of an answer
     ├── LegacyBadResponse     502 legacy_bad_response  unparseable or hostile (XXE, DTD) response
     ├── MappingFailed         502 mapping_failed       a legacy value the output mapping cannot map
     ├── MessageUnroutable     502 message_unroutable   no queue is bound for the message
+    ├── OutcomeUnknown        502 outcome_unknown      the gateway stopped mid-call
     ├── LegacyTimeout         504 legacy_timeout       retryable
+    ├── ReplyOverdue          504 reply_overdue        a submitted call's reply missed its deadline
     ├── BackendUnavailable    503 backend_unavailable  connection refused, DNS... retryable
     │   └── CircuitOpen       503 circuit_open         the backend failed too often: left alone
     └── RateLimited           429 rate_limited         this agent calls this backend too fast
@@ -132,6 +137,13 @@ class ApprovalExpired(GatewayError):
     status = 410
 
 
+class ApprovalRefused(GatewayError):
+    """At the decision, the requester's key is revoked or no longer covers the tool."""
+
+    code = "approval_refused"
+    status = 409
+
+
 class CallNotFound(GatewayError):
     code = "call_not_found"
     status = 404
@@ -175,6 +187,24 @@ class CallInProgress(GatewayError):
     code = "call_in_progress"
     status = 409
     retryable = True
+
+
+class ShuttingDown(GatewayError):
+    """This process is draining for a stop: the call was not started; another replica can."""
+
+    code = "shutting_down"
+    status = 503
+    retryable = True
+
+
+class CallInterrupted(GatewayError):
+    """The process stopped while the call could not go on: after its approval and before its
+    intent (nothing was sent), or when a drain's grace ran out while it was still running
+    (the legacy side may or may not have acted: not retryable without checking).
+    """
+
+    code = "call_interrupted"
+    status = 503
 
 
 class ReplayedError(GatewayError):
@@ -254,10 +284,26 @@ class MessageUnroutable(LegacyError):
     code = "message_unroutable"
 
 
+class OutcomeUnknown(LegacyError):
+    """The gateway stopped (killed, host lost) while the call was in flight: the legacy
+    system may or may not have acted. Not retryable: a write repeated blindly may be done
+    twice; someone has to look at the legacy side first."""
+
+    code = "outcome_unknown"
+
+
 class LegacyTimeout(LegacyError):
     code = "legacy_timeout"
     status = 504
     retryable = True
+
+
+class ReplyOverdue(LegacyError):
+    """A submitted call's reply did not come by its deadline. Not retryable: the host may
+    have acted, or may still act; a reply that comes later is recorded with the call."""
+
+    code = "reply_overdue"
+    status = 504
 
 
 class BackendUnavailable(LegacyError):

@@ -43,6 +43,14 @@ class Metrics:
             buckets=BUCKETS,
             registry=self.registry,
         )
+        self.replies = Counter(
+            "legacy_gateway_submitted_replies",
+            "Endings of submitted calls and replies that came on their own: completed, "
+            "overdue (no reply by the deadline), late, handed_on (for another installation), "
+            "unmatched (kept, for no call).",
+            ["event"],
+            registry=self.registry,
+        )
         self.log_size = Gauge(
             "legacy_gateway_audit_checkpoint_size",
             "Records covered by the latest signed checkpoint this process has seen.",

@@ -13,6 +13,8 @@ from adapters.registry import adapter_class
 from gateway.config.loader import LoadedConfig
 from gateway.config.models import ToolConfig
 from gateway.errors import ConfigError, ConfigIssue, GatewayError
+from gateway.mapping.limits import record_integer_ranges, within_legacy_types
+from gateway.mapping.openai import strict_parameters
 from gateway.mapping.records import InputMapper, OutputMapper
 from gateway.mapping.schema import input_schema, output_schema
 
@@ -56,16 +58,14 @@ class Tool:
         return all(word in text for word in words)
 
     def openai(self) -> dict[str, Any]:
-        """The tool as an OpenAI function-calling definition."""
-        parameters = {
-            k: v for k, v in self.input_schema.items() if k not in ("$schema", "examples")
-        }
+        """The tool as an OpenAI function-calling definition, usable in strict mode."""
         return {
             "type": "function",
             "function": {
                 "name": self.name,
                 "description": self.config.description,
-                "parameters": parameters,
+                "strict": True,
+                "parameters": strict_parameters(self.input_schema),
             },
         }
 
@@ -137,14 +137,23 @@ def build_registry(config: LoadedConfig) -> Registry:
             continue
         raw = config.entries[("tools", name)].raw
         version = hashlib.sha256(orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
+        # An integer argument holds no more than its legacy parameter's type (a WSDL's
+        # xsd:int, a copybook's PIC): the schema says so and the mapper refuses the rest.
+        ranges = backend_adapter.parameter_ranges(tool)
+        if tool.request is not None and tool.request.record is not None:
+            ranges = {**ranges, **record_integer_ranges(tool.request.record.compiled)}
+        fields = within_legacy_types(tool.input, ranges)
+        mapper = config.mappers[name][0]
+        if fields is not tool.input:
+            mapper = InputMapper(fields, tool.request)
         tools[name] = Tool(
             name=name,
             config=tool,
             adapter=backend_adapter,
             prepared=prepared,
-            input=config.mappers[name][0],
+            input=mapper,
             output=config.mappers[name][1],
-            input_schema=input_schema(tool.input, tool.examples, tool.input_json_schema),
+            input_schema=input_schema(fields, tool.examples, tool.input_json_schema),
             output_schema=backend_adapter.result_schema(prepared)
             or _paged(
                 _budgeted(output_schema(tool.output, tool.result_examples), tool)

@@ -20,61 +20,46 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from adapters.base import Adapter, CallContext, Health, Interaction, Page, Reply, Submitted
+from adapters.base import Adapter, CallContext, Health, Interaction, Page, Submitted
+from gateway.answers import CallResult, receipt_of
 from gateway.audit.log import AuditLog
 from gateway.audit.records import RecordContext, StoredRecord
 from gateway.audit.store import AuditStore
 from gateway.audit.views import call_view
+from gateway.completions import Completions, deadline_of
 from gateway.config.loader import LoadedConfig, config_files, load_config
 from gateway.errors import (
     ApprovalDecided,
     ApprovalExpired,
     ApprovalNotFound,
-    ApprovalStale,
     BackendUnavailable,
+    CallInterrupted,
     CallNotFound,
     ConfigError,
     Forbidden,
     GatewayError,
-    IdempotencyKeyReused,
+    InvalidArguments,
     ToolNotFound,
 )
+from gateway.faults import crash_point
+from gateway.mapping.coercion import coerced_fields
+from gateway.mapping.limits import recordable, wide_integers
 from gateway.metrics import Metrics
 from gateway.policy.approvals import Approval, new_approval_id, preview_hash
 from gateway.policy.auth import Authenticator, JwtVerifier, Mode, Principal
 from gateway.policy.budget import within_budget
-from gateway.policy.idempotency import check_key, fingerprint, replayed_answer
+from gateway.policy.idempotency import check_key
 from gateway.policy.protection import CircuitBreaker, RateLimiter, with_retries
+from gateway.policy.rechecks import refusal
+from gateway.recovery import Recovery
 from gateway.registry import Registry, Tool, build_registry
+from gateway.replay import KeyedCalls
 from gateway.suggest import did_you_mean
-from gateway.trace import CallSpan, late_interaction, start_call
+from gateway.trace import CallSpan, start_call
 from gateway.trace import shutdown as flush_spans
 
 log = logging.getLogger("legacy_gateway")
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
-
-
-@dataclass(frozen=True)
-class CallResult:
-    call_id: str
-    trace_id: str
-    status: str
-    result: Any
-    receipt: dict[str, Any]
-    # The answer of an earlier call with the same Idempotency-Key, not a new call.
-    replayed: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        answer = {
-            "call_id": self.call_id,
-            "trace_id": self.trace_id,
-            "status": self.status,
-            "result": self.result,
-            "receipt": self.receipt,
-        }
-        if self.replayed:
-            answer["replayed"] = True
-        return answer
 
 
 def trace_ids(traceparent: str | None) -> tuple[str, str | None]:
@@ -84,15 +69,6 @@ def trace_ids(traceparent: str | None) -> tuple[str, str | None]:
         if match and match.group(1) != "0" * 32:
             return match.group(1), match.group(2)
     return secrets.token_hex(16), None
-
-
-def receipt_of(record: StoredRecord) -> dict[str, Any]:
-    """What an agent keeps of a call: where its last record is, and where to get the proof."""
-    return {
-        "record": record.index,
-        "at": record.at,
-        "proof": f"/v1/audit/proof/{record.call_id}",
-    }
 
 
 @dataclass
@@ -131,8 +107,13 @@ class Gateway:
         store: AuditStore,
         audit_log: AuditLog | None = None,
         auth: Mode = "open",
+        recovery: Recovery | None = None,
     ) -> None:
         self.store = store
+        # A serving process's lease: what it leaves in flight if it dies is found and marked.
+        self.recovery = recovery
+        self.keyed = KeyedCalls(store, recovery.instance_id if recovery else None)
+        self._sweeper: asyncio.Task[None] | None = None
         # Who may call: API keys (a serving gateway) or anyone (the demo, the CLI).
         self.auth = Authenticator(
             auth, store, JwtVerifier.from_environment() if auth == "keys" else None
@@ -144,6 +125,10 @@ class Gateway:
         self._watcher: asyncio.Task[None] | None = None
         self.metrics = Metrics()
         self._retiring: set[asyncio.Task[None]] = set()
+        # Replies and deadlines of submitted calls (queue tools that answer 202 pending).
+        self.completions = Completions(
+            store, lambda: self.tools, self._result, lambda: self.registry.adapters, self.metrics
+        )
 
     @property
     def registry(self) -> Registry:
@@ -164,16 +149,26 @@ class Gateway:
         store: AuditStore,
         audit_log: AuditLog | None = None,
         auth: Mode = "open",
+        recovery: Recovery | None = None,
     ) -> Gateway:
-        return cls(build_registry(load_config(path)), store, audit_log, auth)
+        return cls(build_registry(load_config(path)), store, audit_log, auth, recovery)
 
     async def start(self, watch_config_s: float | None = None) -> None:
         """Open the adapters and record the config; with ``watch_config_s``, also reload the
         config directory whenever its files change (checked at that interval)."""
         await self._open(self.registry)
-        self._record_config(self.config, None)
+        # One record per configuration change, not per start (every CLI call starts one).
+        recorded = self.store.records_of_kind("config.loaded")
+        previous = str(recorded[-1].body.get("config_version")) if recorded else None
+        if previous != self.config.version:
+            self._record_config(self.config, previous)
+        if self.recovery is not None:
+            self.recovery.config_version = lambda: self.config.version
+            await asyncio.to_thread(self.recovery.begin)
+            self._sweeper = asyncio.create_task(self.recovery.run())
         if self.audit_log is not None:
             self.audit_log.start()
+        self.completions.start()
         if watch_config_s:
             self._watcher = asyncio.create_task(self._watch(watch_config_s))
 
@@ -181,8 +176,8 @@ class Gateway:
         opened: list[Adapter[Any]] = []
         try:
             for adapter in registry.adapters.values():
-                adapter.record_late = self._record_late
-                adapter.complete = self._complete
+                adapter.record_late = self.completions.record_late
+                adapter.complete = self.completions.complete
                 await adapter.open()
                 opened.append(adapter)
         except BaseException:
@@ -271,78 +266,18 @@ class Gateway:
                 log.exception("config reload failed; still serving the running config")
                 refused = state
 
-    def _record_late(self, call_id: str, interaction: Interaction) -> None:
-        """An interaction that came after its call ended: on the record, never dropped."""
-        try:
-            intent = next(iter(self.store.records_of(call_id)), None)
-            context = intent.context if intent is not None else None
-            self.store.append("interaction.late", call_id, interaction.as_record(), context)
-            if context is not None and interaction.backend in self.registry.adapters:
-                adapter = self.registry.adapters[interaction.backend]
-                late_interaction(adapter, interaction, context.trace_id, context.span_id)
-        except Exception:
-            return  # the store's own failure is reported by the next call that needs it
-
-    def _complete(self, call_id: str, reply: Reply) -> bool:
-        """A submitted call's reply: map it and write the call's outcome.
-
-        Needs nothing but the record, so any replica sharing the store can complete any
-        call. A reply for a call that already ended is kept as a late interaction; one for
-        no call of ours is kept as an unmatched message.
-        """
-        records = self.store.records_of(call_id)
-        intent = next((r for r in records if r.kind == "call.intent"), None)
-        tool = self.tools.get(str(intent.body.get("tool"))) if intent is not None else None
-        interaction = reply.describe(tool.prepared if tool is not None else None)
-        if intent is None:
-            self.store.append(
-                "message.unmatched", None, {"correlation_id": call_id, **interaction.as_record()}
-            )
-            return False
-        if any(r.kind == "call.outcome" for r in records):
-            self.store.append("interaction.late", call_id, interaction.as_record(), intent.context)
-            return True
-        outcome: dict[str, Any]
-        payload = reply.payload
-        try:
-            if tool is None:
-                raise GatewayError(
-                    f"the reply came after tool '{intent.body.get('tool')}' was removed "
-                    "from the config: it cannot be mapped"
-                )
-            answer = tool.adapter.parse_answer(tool.prepared, payload)
-            result = self._result(tool, answer)
-            outcome = {"status": "ok", "result": tool.output.redact(result)}
-        except GatewayError as exc:
-            exc.call_id = call_id
-            outcome = {"status": "error", "error": exc.to_dict()}
-        except Exception as exc:
-            error = GatewayError(f"internal error: {type(exc).__name__}: {exc}")
-            error.call_id = call_id
-            outcome = {"status": "error", "error": error.to_dict()}
-        started = dt.datetime.fromisoformat(intent.at)
-        waited = dt.datetime.now(dt.UTC) - started
-        outcome["duration_ms"] = round(waited.total_seconds() * 1000, 3)
-        self.store.append_many(
-            [
-                ("interaction", call_id, interaction.as_record()),
-                ("call.outcome", call_id, outcome),
-            ],
-            intent.context,
-        )
-        if tool is not None:
-            late_interaction(
-                tool.adapter, interaction, intent.context.trace_id, intent.context.span_id
-            )
-        return True
-
     async def stop(self) -> None:
-        if self._watcher is not None:
-            self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watcher
+        for task in (self._watcher, self._sweeper):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self.recovery is not None:
+            with contextlib.suppress(GatewayError):
+                self.recovery.end()
         for task in list(self._retiring):
             task.cancel()
+        await self.completions.stop()
         for adapter in self.registry.adapters.values():
             await adapter.close()
         if self.audit_log is not None:
@@ -406,7 +341,7 @@ class Gateway:
         try:
             answer = await self._call(
                 generation, tool, call_id, span, parent_span, arguments, context, principal,
-                dry_run, cursor, idempotency_key, approval,
+                dry_run, cursor, idempotency_key, approval, caller,
             )  # fmt: skip
         except GatewayError as exc:
             span.end(exc.code, exc.message)
@@ -438,6 +373,7 @@ class Gateway:
         cursor: str | None,
         idempotency_key: str | None,
         approval: Approval | None = None,
+        caller: Principal | None = None,
     ) -> CallResult:
         name, trace_id = tool.name, span.trace_id
         config = generation.registry.config
@@ -449,7 +385,7 @@ class Gateway:
             "backend": tool.config.backend,
             "operation": tool.config.operation,
             "effect": tool.config.effect,
-            "arguments": tool.input.redact(arguments),
+            "arguments": tool.input.redact(recordable(arguments)),
             "context": context or {},
             "principal": principal,
             "config_version": config.version,
@@ -460,36 +396,16 @@ class Gateway:
         }
         if idempotency_key is not None:
             intent["idempotency_key"] = idempotency_key
-        try:
-            params = tool.input(arguments)
-        except GatewayError as exc:
-            # A refused call is on the record too: what the agent tried, and why not.
-            exc.call_id = call_id
-            self.store.append("call.rejected", call_id, {**intent, "error": exc.to_dict()}, record)
-            raise
-        if tool.config.approval == "required" and not dry_run:
-            if approval is None:
-                return self._request_approval(tool, call_id, record, intent, arguments, params)
-            self._check_as_previewed(tool, params, approval)
-            intent["approval"] = {
-                "approval_id": approval.approval_id,
-                "approved_by": approval.decided_by,
-                "approved_at": approval.decided_at,
-            }
-        if idempotency_key is not None and not dry_run:
-            scope = principal
-            first = self.store.claim_key(
-                scope, idempotency_key, call_id, fingerprint(name, arguments)
-            )
-            if first is not None:
-                return self._replay(first, name, arguments, intent, record)
-            try:
-                self.store.append("call.intent", call_id, intent, record)
-            except BaseException:
-                self.store.release_key(scope, idempotency_key, call_id)
-                raise
-        else:
-            self.store.append("call.intent", call_id, intent, record)
+        if self.recovery is not None:
+            intent["instance"] = self.recovery.instance_id
+        params = self._mapped(tool, arguments, context, intent, call_id, record)
+        parked = self._start(
+            tool, call_id, record, intent, arguments, params, dry_run, idempotency_key,
+            approval, caller,
+        )  # fmt: skip
+        if parked is not None:
+            return parked
+        crash_point("after_intent")
         # Interactions are written with the outcome, in one commit: the intent is already
         # durable, so a crash in between leaves a call on the record without an outcome.
         interactions: list[Interaction] = []
@@ -505,6 +421,7 @@ class Gateway:
                 )  # fmt: skip
                 if isinstance(answer, Submitted):
                     return self._submitted(call_id, record, started, interactions, answer)
+                crash_point("before_outcome")
                 result = self._result(tool, answer)
         except GatewayError as exc:
             exc.call_id = call_id
@@ -523,6 +440,10 @@ class Gateway:
                 {"status": "error", "error": error.to_dict()},
             )
             raise error from exc
+        except asyncio.CancelledError:
+            # A stop whose drain grace ran out: the call still ends on the record.
+            self._finish(call_id, record, started, interactions, _interrupted(call_id))
+            raise
         outcome = self._finish(
             call_id,
             record,
@@ -530,7 +451,81 @@ class Gateway:
             interactions,
             {"status": "ok", "result": tool.output.redact(result)},
         )
+        crash_point("after_outcome")
         return CallResult(call_id, trace_id, "ok", result, receipt_of(outcome))
+
+    def _start(
+        self,
+        tool: Tool,
+        call_id: str,
+        record: RecordContext,
+        intent: dict[str, Any],
+        arguments: dict[str, Any],
+        params: Any,
+        dry_run: bool,
+        idempotency_key: str | None,
+        approval: Approval | None,
+        caller: Principal | None,
+    ) -> CallResult | None:
+        """Claim the key and write the intent; or the answer that ends the call here (a
+        repeat of the key, or an approval to wait for)."""
+        name, principal = tool.name, str(record.principal)
+        needs_approval = tool.config.approval == "required" and not dry_run
+        if needs_approval and approval is not None:
+            intent["approval"] = {
+                "approval_id": approval.approval_id,
+                "approved_by": approval.decided_by,
+                "approved_at": approval.decided_at,
+            }
+        # The key is claimed before anything of the call is written, approval requests too;
+        # an approved call runs under the key its request claimed.
+        claimed = idempotency_key is not None and not dry_run and approval is None
+        if claimed:
+            assert idempotency_key is not None
+            replayed = self.keyed.claim(
+                principal, idempotency_key, call_id, name, arguments, intent, record
+            )
+            if replayed is not None:
+                return replayed
+            crash_point("after_claim")
+        try:
+            if needs_approval and approval is None:
+                return self._request_approval(
+                    tool, call_id, record, intent, arguments, params, caller, idempotency_key
+                )
+            self.store.append("call.intent", call_id, intent, record)
+        except BaseException:
+            if claimed:
+                assert idempotency_key is not None
+                self.store.release_key(principal, idempotency_key, call_id)
+            raise
+        return None
+
+    def _mapped(
+        self,
+        tool: Tool,
+        arguments: dict[str, Any],
+        context: dict[str, Any] | None,
+        intent: dict[str, Any],
+        call_id: str,
+        record: RecordContext,
+    ) -> Any:
+        """The legacy parameters of ``arguments``, or the refusal, on the record."""
+        try:
+            wide = wide_integers(arguments, "") + wide_integers(context or {}, "context")
+            if wide:
+                raise InvalidArguments(wide)
+            params = tool.input(arguments)
+        except GatewayError as exc:
+            # A refused call is on the record too: what the agent tried, and why not.
+            exc.call_id = call_id
+            rejected = {**recordable(intent), "error": exc.to_dict()}
+            self.store.append("call.rejected", call_id, rejected, record)
+            raise
+        coerced = coerced_fields(arguments, tool.input.specs)
+        if coerced:
+            intent["coerced"] = coerced
+        return params
 
     async def _invoke(
         self,
@@ -618,6 +613,8 @@ class Gateway:
         intent: dict[str, Any],
         arguments: dict[str, Any],
         params: Any,
+        caller: Principal | None,
+        idempotency_key: str | None,
     ) -> CallResult:
         """Park a write that needs a person's approval; answer with its exact preview."""
         preview = tool.adapter.render(tool.prepared, params)
@@ -636,6 +633,9 @@ class Gateway:
             preview_hash=preview_hash(preview),
             requested_at=now.isoformat(),
             expires_at=(now + dt.timedelta(seconds=tool.config.approval_ttl_s)).isoformat(),
+            key_id=caller.key_id if caller is not None else None,
+            scopes=list(caller.scopes) if caller is not None and not caller.everything else None,
+            idempotency_key=idempotency_key,
         )
         self.store.add_approval(approval)
         body = {**intent, "approval_id": approval.approval_id, "preview": preview,
@@ -651,18 +651,6 @@ class Gateway:
             call_id, str(record.trace_id), "awaiting_approval", result, receipt_of(stored)
         )
 
-    @staticmethod
-    def _check_as_previewed(tool: Tool, params: Any, approval: Approval) -> None:
-        if tool.version != approval.tool_version:
-            raise ApprovalStale(
-                f"tool '{tool.name}' changed since the preview was approved; nothing was sent. "
-                "Call it again for a new preview and approval"
-            )
-        if preview_hash(tool.adapter.render(tool.prepared, params)) != approval.preview_hash:
-            raise ApprovalStale(
-                "the request would differ from the approved preview; nothing was sent"
-            )
-
     def approvals(self, caller: Principal) -> list[dict[str, Any]]:
         caller.require("approve", "see approvals")
         now = dt.datetime.now(dt.UTC)
@@ -676,6 +664,10 @@ class Gateway:
         approval = self.store.get_approval(approval_id)
         if approval is None:
             raise ApprovalNotFound(f"no approval with id '{approval_id}'")
+        if not any(r.kind == "approval.requested" for r in self.store.records_of(approval.call_id)):
+            # The gateway stopped between keeping the arguments and recording the request:
+            # no audit, no action (its key was released as never started).
+            raise ApprovalNotFound(f"approval '{approval_id}' was never put on the record")
         if approval.status != "pending":
             raise ApprovalDecided(
                 f"approval {approval_id} was already {approval.status} by "
@@ -693,20 +685,34 @@ class Gateway:
                     {"approval_id": approval_id, "expires_at": approval.expires_at}, context,
                 )  # fmt: skip
             raise ApprovalExpired(f"approval {approval_id} expired at {approval.expires_at}")
-        if approver.name == approval.principal:
+        if approver.owns(approval.principal):
             raise Forbidden(f"'{approver.name}' asked for this call and cannot approve it too")
         decision = approval.decided(
             "approved" if approve else "rejected", approver.name, now.isoformat(), comment
         )
+        problem = None
+        if approve:
+            requester = self.store.find_key(approval.key_id) if approval.key_id else None
+            problem = refusal(approval, self.tools.get(approval.tool), requester)
+        if problem is not None:
+            decision = approval.decided("refused", approver.name, now.isoformat(), comment)
         if not self.store.settle_approval(decision):
             raise ApprovalDecided(f"approval {approval_id} was decided by someone else meanwhile")
-        self.store.append(
-            "approval.decided",
-            approval.call_id,
-            {"approval_id": approval_id, "decision": decision.status, "by": approver.name,
-             "comment": comment},
-            context,
-        )  # fmt: skip
+        if problem is not None:
+            problem.call_id = approval.call_id
+            self.store.append(
+                "approval.refused", approval.call_id,
+                {"approval_id": approval_id, "by": approver.name, "comment": comment,
+                 "error": problem.to_dict()},
+                context,
+            )  # fmt: skip
+            raise problem
+        body = {"approval_id": approval_id, "decision": decision.status, "by": approver.name,
+                "comment": comment}  # fmt: skip
+        if self.recovery is not None:
+            body["instance"] = self.recovery.instance_id
+        self.store.append("approval.decided", approval.call_id, body, context)
+        crash_point("after_approval")
         if not approve:
             return {"approval_id": approval_id, "call_id": approval.call_id, "status": "rejected"}
         grant = replace(decision, arguments=approval.arguments)
@@ -717,46 +723,10 @@ class Gateway:
             approval.context,
             principal=approval.principal,
             traceparent=parent,
+            idempotency_key=approval.idempotency_key,
             approval=grant,
         )
         return {**result.as_dict(), "approval_id": approval_id}
-
-    def _replay(
-        self,
-        first: tuple[str, str],
-        name: str,
-        arguments: dict[str, Any],
-        intent: dict[str, Any],
-        record: RecordContext,
-    ) -> CallResult:
-        """A repeated Idempotency-Key: the first call's answer, and nothing sent anywhere."""
-        first_call, first_fingerprint = first
-        if first_fingerprint != fingerprint(name, arguments):
-            raise IdempotencyKeyReused(
-                "this Idempotency-Key was used for another call (another tool or other "
-                "arguments); use a fresh key for a new call",
-                details={"first_call_id": first_call},
-            )
-        records = self.store.records_of(first_call)
-        view = call_view(first_call, records)
-        # Who repeated it, and why, is on the record of the first call.
-        self.store.append(
-            "call.replayed",
-            first_call,
-            {
-                key: intent[key]
-                for key in ("principal", "context", "trace_id", "idempotency_key", "arguments")
-            },
-            record,
-        )
-        status, result = replayed_answer(view)
-        ending = next(
-            (r for r in reversed(records) if r.kind in ("call.outcome", "call.submitted")), None
-        )
-        receipt = receipt_of(ending) if ending is not None else {}
-        return CallResult(
-            first_call, str(view.get("trace_id")), status, result, receipt, replayed=True
-        )
 
     def _submitted(
         self,
@@ -772,6 +742,7 @@ class Gateway:
             "status": "pending",
             "result": result,
             "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+            **deadline_of(submitted),
         }
         records: list[tuple[str, str | None, dict[str, Any]]] = [
             ("interaction", call_id, interaction.as_record()) for interaction in interactions
@@ -815,17 +786,19 @@ class Gateway:
     def feedback(
         self, call_id: str, feedback: dict[str, Any], caller: Principal | None = None
     ) -> StoredRecord:
-        """A judgement of a call, linked to it by a record of its own."""
+        """A judgement of a call, linked to it by a record of its own. Its principal is the
+        authenticated caller, never a name from the body: an ``author`` the caller gives is
+        kept as ``claimed_author``, unverified."""
         records = self.store.records_of(call_id)
         if not records or (caller is not None and not _may_read(caller, records)):
             raise CallNotFound(f"no call with id '{call_id}'")
-        context = RecordContext(
-            records[0].context.trace_id,
-            None,
-            str(feedback.get("author")),
-            self.config.version,
-        )
-        return self.store.append("call.feedback", call_id, feedback, context)
+        principal = caller.name if caller is not None else "cli"
+        body = {key: value for key, value in feedback.items() if key != "author"}
+        if feedback.get("author") is not None:
+            body["claimed_author"] = feedback["author"]
+        body["principal"] = principal
+        context = RecordContext(records[0].context.trace_id, None, principal, self.config.version)
+        return self.store.append("call.feedback", call_id, body, context)
 
     def call_record(self, call_id: str, caller: Principal | None = None) -> dict[str, Any]:
         records = self.store.records_of(call_id)
@@ -843,6 +816,14 @@ class Gateway:
         return dict(zip(names, checks, strict=True))
 
 
+def _interrupted(call_id: str) -> dict[str, Any]:
+    error = CallInterrupted(
+        "the gateway stopped before this call ended; the legacy system may have acted"
+    )
+    error.call_id = call_id
+    return {"status": "error", "error": error.to_dict()}
+
+
 def _files_state(directory: Path) -> tuple[tuple[str, float, int], ...]:
     """The config files with their times and sizes: cheap to compare every few seconds."""
     try:
@@ -856,4 +837,4 @@ def _files_state(directory: Path) -> tuple[tuple[str, float, int], ...]:
 
 def _may_read(caller: Principal, records: list[StoredRecord]) -> bool:
     """A call's record is its caller's, and auditors' (the ``audit`` scope)."""
-    return caller.has("audit") or records[0].context.principal == caller.name
+    return caller.has("audit") or caller.owns(records[0].context.principal)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
@@ -11,7 +14,10 @@ import uvicorn
 from gateway.api import create_app
 from gateway.audit.log import AuditLog, AuditSettings
 from gateway.audit.stores import open_store
+from gateway.lifecycle import Drain, DrainGuard, DrainingServer, grace_from_environment
+from gateway.limits import limits
 from gateway.policy.auth import Mode
+from gateway.recovery import Lifetimes, Recovery, instance_name
 from gateway.runtime import Gateway
 from gateway.trace import configure_from_environment
 
@@ -25,6 +31,17 @@ def _auth_mode() -> Mode:
     return "open" if value == "open" else "keys"
 
 
+def _watch_interval() -> float:
+    raw = os.environ.get("LEGACY_GATEWAY_WATCH_CONFIG_S", "2")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"LEGACY_GATEWAY_WATCH_CONFIG_S takes seconds, not {raw!r}") from None
+    if not value >= 0:
+        raise ValueError(f"LEGACY_GATEWAY_WATCH_CONFIG_S takes seconds >= 0, not {raw!r}")
+    return value
+
+
 def quiet_protocol_libraries() -> None:
     """pika logs each step of each (re)connection attempt, with tracebacks, at INFO to ERROR.
 
@@ -32,6 +49,19 @@ def quiet_protocol_libraries() -> None:
     and every call's error say the rest; pika's own account would bury the operator's log.
     """
     logging.getLogger("pika").setLevel(logging.CRITICAL)
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """What ``legacy-gateway serve`` was asked for; picklable, for worker processes."""
+
+    config: Path
+    host: str
+    port: int
+    audit_db: Path
+    log_level: str
+    store_url: str | None
+    auth: Mode
 
 
 def run_server(
@@ -43,12 +73,52 @@ def run_server(
     store_url: str | None = None,
     auth: Mode | None = None,
 ) -> None:
-    mode = auth or _auth_mode()
+    options = ServeOptions(config, host, port, audit_db, log_level, store_url, auth or _auth_mode())
+    workers = workers_from_environment()
+    if workers == 1:
+        _check_port_free(host, port)
+        serve(options)
+    else:
+        from gateway.workers import run_workers
+
+        run_workers(options, workers)
+
+
+def workers_from_environment() -> int:
+    """``LEGACY_GATEWAY_WORKERS``: serving processes on the one port (Kubernetes sets it from
+    the CPU limit, which it rounds up to whole CPUs)."""
+    value = os.environ.get("LEGACY_GATEWAY_WORKERS", "1")
+    try:
+        workers = int(value)
+    except ValueError:
+        raise SystemExit(f"LEGACY_GATEWAY_WORKERS must be a whole number, not {value!r}") from None
+    if not 1 <= workers <= 64:
+        raise SystemExit(f"LEGACY_GATEWAY_WORKERS must be between 1 and 64, not {workers}")
+    return workers
+
+
+def serve(
+    options: ServeOptions, sockets: list[socket.socket] | None = None, worker: int | None = None
+) -> None:
+    """One serving process; with ``sockets``, on a listening socket its parent bound.
+
+    ``worker`` numbers the processes sharing one port, so each holds a lease of its own name
+    and none takes another's calls in flight for a crash's leftovers.
+    """
+    config, audit_db, store_url, mode = (
+        options.config, options.audit_db, options.store_url, options.auth
+    )  # fmt: skip
+    try:
+        lifetimes = Lifetimes.from_environment()
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+    name = instance_name(options.port) + ("" if worker is None else f"/worker-{worker}")
 
     def build() -> Gateway:
         store = open_store(audit_db, store_url)
         audit_log = AuditLog(store, AuditSettings.from_environment(audit_db))
-        gateway = Gateway.from_directory(config, store, audit_log, mode)
+        recovery = Recovery(store, name, lifetimes)
+        gateway = Gateway.from_directory(config, store, audit_log, mode, recovery)
         if mode == "open":
             log.warning(
                 "OPEN MODE: no API keys are checked; anyone who reaches this port can call "
@@ -73,13 +143,43 @@ def run_server(
     # Per-request client logs would drown the operator's log; calls are in the record.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     quiet_protocol_libraries()
-    # A changed config directory is validated and served without a restart (0: never).
-    watch = float(os.environ.get("LEGACY_GATEWAY_WATCH_CONFIG_S", "2"))
-    uvicorn.run(
-        create_app(build, watch or None),
-        host=host,
-        port=port,
-        log_level=log_level,
-        access_log=False,
-        server_header=False,
+    # Everything that can fail at start-up (the store, the keys, the config, the settings)
+    # fails here, as one line, before uvicorn would wrap it in its own traceback.
+    try:
+        # A changed config directory is validated and served without a restart (0: never).
+        watch = _watch_interval()
+        limits()
+        first: list[Gateway] = [build()]
+    except Exception as exc:
+        raise SystemExit(f"legacy-gateway cannot start: {' '.join(str(exc).split())}") from None
+
+    def gateway() -> Gateway:
+        return first.pop() if first else build()
+
+    drain = Drain(grace_from_environment())
+    server = DrainingServer(
+        uvicorn.Config(
+            DrainGuard(create_app(gateway, watch or None), drain),
+            host=options.host,
+            port=options.port,
+            log_level=options.log_level,
+            access_log=False,
+            server_header=False,
+            # The drain has already waited for calls in flight; this is for the stragglers.
+            timeout_graceful_shutdown=2,
+        ),
+        drain,
     )
+    server.run(sockets)
+    if not server.started:
+        sys.exit(3)  # as uvicorn.run: the app failed to start (the log says why)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Refuse to start when the port is taken: the instance name is host:port, and a second
+    process of one name would take the first one's calls in flight for a crash's leftovers."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise SystemExit(f"cannot listen on {host}:{port}: {exc}") from None

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from gateway.api import approvals, audit, calls, health, tools
+from gateway.api.deps import authenticate
 from gateway.api.fastpath import FastCallPath
 from gateway.api.mcp import McpEndpoint
 from gateway.api.openapi import install as install_openapi
@@ -28,8 +29,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        gateway = gateway_factory()
-        await gateway.start(watch_config_s)
+        try:
+            gateway = gateway_factory()
+            await gateway.start(watch_config_s)
+        except Exception as exc:
+            # The server reports this one line instead of the traceback (FastCallPath).
+            app.state.startup_error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+            raise
         app.state.gateway = gateway
         try:
             async with mcp.running():
@@ -43,12 +49,15 @@ def create_app(
         summary="Legacy systems as typed, recorded agent tools.",
         lifespan=lifespan,
         default_response_class=JSON,
+        # A trailing slash is another path: a 404 in the error shape, never a bodiless 307.
+        redirect_slashes=False,
     )
     install_openapi(app)
-    app.include_router(tools.router)
-    app.include_router(calls.router)
-    app.include_router(audit.router)
-    app.include_router(approvals.router)
+    authenticated = [Depends(authenticate)]
+    app.include_router(tools.router, dependencies=authenticated)
+    app.include_router(calls.router, dependencies=authenticated)
+    app.include_router(audit.router, dependencies=authenticated)
+    app.include_router(approvals.router, dependencies=authenticated)
     app.include_router(health.router)
 
     @app.exception_handler(GatewayError)

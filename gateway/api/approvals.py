@@ -14,7 +14,7 @@ router = APIRouter(prefix="/v1")
 
 
 class Decision(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     decision: Literal["approve", "reject"]
     comment: str | None = Field(None, max_length=2000, description="Why; on the record.")
 

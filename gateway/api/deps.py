@@ -13,6 +13,16 @@ def gateway_of(request: Request) -> Gateway:
     return gateway
 
 
+async def authenticate(request: Request) -> None:
+    """Router dependency: the caller is known (or refused with 401) before the body is
+    judged, so a stranger learns nothing from validation errors."""
+    request.state.caller = gateway_of(request).auth.principal(request.headers.get("authorization"))
+
+
 def caller_of(request: Request) -> Principal:
     """The authenticated caller of a request; 401 without a valid API key (unless open)."""
-    return gateway_of(request).auth.principal(request.headers.get("authorization"))
+    caller: Principal | None = getattr(request.state, "caller", None)
+    if caller is None:
+        caller = gateway_of(request).auth.principal(request.headers.get("authorization"))
+        request.state.caller = caller
+    return caller

@@ -5,8 +5,10 @@ schema and the hints its declaration implies (``readOnlyHint`` for reads, ``dest
 for writes, ``idempotentHint`` from ``idempotent``). ``tools/call`` goes through the very
 same ``Gateway.call`` as REST: validation, scopes, mapping, audit record. A result comes
 back as structured content (and as JSON text for clients that read only text); an error is
-an MCP tool error carrying the gateway's error object, code included. The call id, trace id
-and receipt travel in the result's ``_meta``.
+an MCP tool error (``isError``) whose text content is the gateway's error object, code
+included, and which has no structured content: clients validate structured content against
+the tool's output schema, and an error is not a result, so a strict client would report a
+schema mismatch instead of the error. The call id, trace id and receipt travel in ``_meta``.
 
 The endpoint is stateless (a fresh transport per request, JSON responses): any replica can
 answer any request, and the API key is checked on every one.
@@ -26,6 +28,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import Receive, Scope, Send
 
 from gateway.api.responses import challenge
+from gateway.api.tools import check_context
 from gateway.errors import GatewayError
 from gateway.policy.auth import Principal
 from gateway.registry import Tool
@@ -35,13 +38,29 @@ PATH = "/mcp"
 _SCHEMA_KEYS = ("$schema", "examples")
 
 
+#: What a submitted call answers at once; its outcome is read from ``poll`` later.
+PENDING_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "The request is handed over to the legacy host; the call is pending. "
+    "GET poll (the call's record) shows the outcome when the host has answered.",
+    "properties": {
+        "poll": {"type": "string", "description": "Path of the call's record."},
+        "message_id": {"type": "string"},
+        "correlation_id": {"type": "string"},
+    },
+    "required": ["poll"],
+}
+
+
 def mcp_tool(tool: Tool) -> types.Tool:
     write = tool.config.effect == "write"
+    # Over MCP a submitting tool always answers "pending"; its schema says exactly that.
+    submits = tool.adapter.submits(tool.prepared)
     return types.Tool(
         name=tool.name,
         description=tool.config.description,
         input_schema={k: v for k, v in tool.input_schema.items() if k not in _SCHEMA_KEYS},
-        output_schema=_object_schema(tool.output_schema),
+        output_schema=PENDING_SCHEMA if submits else _object_schema(tool.output_schema),
         annotations=types.ToolAnnotations(
             read_only_hint=not write,
             destructive_hint=write,
@@ -89,9 +108,9 @@ class McpEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope.get("headers") or [])
-        authorization = headers.get(b"authorization")
         try:
-            self._gateway_of().auth.principal(authorization.decode() if authorization else None)
+            # The raw bytes: the authenticator refuses what is not ASCII with a 401.
+            self._gateway_of().auth.principal(headers.get(b"authorization"))
         except GatewayError as exc:
             body = orjson.dumps({"error": exc.to_dict()})
             extra = [(k.encode(), v.encode()) for k, v in challenge(exc).items()]
@@ -127,6 +146,7 @@ class McpEndpoint:
             )
             context.update({k: v for k, v in extra.items() if isinstance(v, str | int | float)})
         try:
+            check_context(context)
             result = await gateway.call(
                 params.name,
                 dict(params.arguments or {}),
@@ -136,11 +156,11 @@ class McpEndpoint:
                 caller=caller,
             )
         except GatewayError as exc:
-            error = {"error": exc.to_dict()}
+            failed: dict[str, Any] = {"legacy_gateway": {"call_id": exc.call_id, "code": exc.code}}
             return types.CallToolResult(
-                content=_text(error), structured_content=error, is_error=True
+                content=_text({"error": exc.to_dict()}), is_error=True, _meta=failed
             )
-        meta = {
+        meta: dict[str, Any] = {
             "legacy_gateway": {
                 "call_id": result.call_id,
                 "trace_id": result.trace_id,

@@ -42,14 +42,16 @@ CALL_ANSWER = {
     },
 }
 ERROR_STATUSES = {
-    "401": "No API key, or an unknown or revoked one",
+    "401": "No API key, an unknown or revoked one, or a malformed Authorization header",
     "403": "The key's scopes do not cover it",
     "404": "No such tool, call, approval or endpoint",
     "409": "A conflict: a key in use, a decision already made, a write the database refused",
     "410": "An approval that expired",
-    "413": "The request body is too large",
+    "413": "The request body (or feedback) is too large",
+    "414": "The path and query are too long",
     "422": "Invalid arguments or body; details.errors names each field",
     "429": "Calling this backend too fast",
+    "431": "The request headers are too large",
     "500": "A configuration or internal error",
     "502": "The legacy system failed, or answered what cannot be mapped",
     "503": "The legacy system or the audit log is unavailable; retryable",

@@ -11,19 +11,21 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from gateway.api.deps import caller_of, gateway_of
 from gateway.api.responses import JSON
 from gateway.errors import InvalidArguments, RequestTooLarge
+from gateway.limits import limits
+from gateway.mapping.limits import recordable
 from gateway.policy.auth import Principal
+from gateway.registry import Tool
 from gateway.runtime import Gateway
 
 router = APIRouter(prefix="/v1")
 
 MAX_CONTEXT_BYTES = 16 * 1024
-MAX_BODY_BYTES = 1024 * 1024
 
 
 class CallContextIn(BaseModel):
     """What the agent wants on the record next to the call."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
     session_id: str | None = None
     reasoning: str | None = None
     step: int | str | None = None
@@ -31,7 +33,8 @@ class CallContextIn(BaseModel):
 
 
 class CallRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: "dry_run": "yes" or 1 is a mistake to name, not a flag to guess.
+    model_config = ConfigDict(extra="forbid", strict=True)
     arguments: dict[str, Any] = Field(default_factory=dict)
     context: CallContextIn = Field(default_factory=CallContextIn)
     dry_run: bool = False
@@ -99,6 +102,24 @@ async def call_tool(
     return JSON(answer, status_code=status_of(answer))
 
 
+def check_context(context: dict[str, Any]) -> None:
+    """The context goes on the record: 16 KiB at most. An integer past 64 bits is refused
+    (and recorded) by the call itself; it is measured here by its digits, since no 64-bit
+    JSON encoder takes it."""
+    if len(orjson.dumps(recordable(context))) > MAX_CONTEXT_BYTES:
+        raise InvalidArguments(
+            [{"field": "context", "message": f"larger than {MAX_CONTEXT_BYTES} bytes"}]
+        )
+
+
+def check_cursor(tool: Tool, cursor: str | None) -> None:
+    """A cursor only means something to a read whose answers come in pages."""
+    if cursor is not None and not (tool.adapter.pages and tool.config.effect == "read"):
+        raise InvalidArguments(
+            [{"field": "cursor", "message": f"tool '{tool.name}' does not page its answers"}]
+        )
+
+
 def status_of(answer: dict[str, Any]) -> int:
     """202 for a call still waiting (for a queue's reply, or a person's approval), else 200."""
     return 202 if answer.get("status") in ("pending", "awaiting_approval") else 200
@@ -113,9 +134,10 @@ async def handle_call(
     caller: Principal | None = None,
 ) -> dict[str, Any]:
     """One tool call from its raw request body; shared by the route and ``FastCallPath``."""
-    gateway.tool(name)  # an unknown tool is a 404 before the body is judged
-    if len(body) > MAX_BODY_BYTES:
-        raise RequestTooLarge(f"the request body is larger than {MAX_BODY_BYTES} bytes")
+    tool = gateway.tool(name)  # an unknown tool is a 404 before the body is judged
+    cap = limits().body
+    if len(body) > cap:
+        raise RequestTooLarge(f"the request body is larger than {cap} bytes")
     try:
         call = CallRequest.model_validate_json(body or b"{}")
     except ValidationError as exc:
@@ -126,10 +148,8 @@ async def handle_call(
             ]
         ) from None
     context = call.context.model_dump(exclude_none=True)
-    if len(orjson.dumps(context)) > MAX_CONTEXT_BYTES:
-        raise InvalidArguments(
-            [{"field": "context", "message": f"larger than {MAX_CONTEXT_BYTES} bytes"}]
-        )
+    check_context(context)
+    check_cursor(tool, call.cursor)
     result = await gateway.call(
         name,
         call.arguments,

@@ -69,6 +69,17 @@ class VerifierKey:
     def hash(self) -> bytes:
         return key_hash(self.name, self.public)
 
+    @property
+    def key_id(self) -> str:
+        """Name and key hash, as signature lines name the key: short, for messages."""
+        return f"{self.name}+{self.hash.hex()}"
+
+    @property
+    def fingerprint(self) -> str:
+        """The full SHA-256 of name and key, to compare with the operator's out of band."""
+        digest = hashlib.sha256(self.name.encode() + b"\n" + bytes([ED25519]) + self.public)
+        return f"sha256:{digest.hexdigest()}"
+
     def __str__(self) -> str:
         encoded = base64.b64encode(bytes([ED25519]) + self.public).decode()
         return f"{self.name}+{self.hash.hex()}+{encoded}"
@@ -105,7 +116,11 @@ class Signer:
         self.verifier = VerifierKey(name, public)
 
     def sign(self, checkpoint: Checkpoint) -> str:
-        text = checkpoint.text()
+        return self.sign_text(checkpoint.text())
+
+    def sign_text(self, text: str) -> str:
+        """A signed note of ``text`` (lines ending in newline): checkpoints, prune statements
+        and bundle manifests, each a text no other kind parses as."""
         signature = self._private.sign(text.encode())
         encoded = base64.b64encode(self.verifier.hash + signature).decode()
         return f"{text}\n{DASH} {self.name} {encoded}\n"
@@ -143,6 +158,11 @@ class Signer:
 
 def open_note(note: str, key: VerifierKey) -> Checkpoint:
     """The checkpoint a signed note carries, once ``key``'s signature on it verifies."""
+    return parse_checkpoint(open_signed(note, key))
+
+
+def open_signed(note: str, key: VerifierKey) -> str:
+    """The text of a signed note, once ``key``'s signature on it verifies."""
     text, sep, signatures = note.partition("\n\n")
     if not sep or not text:
         raise CheckpointError("a signed note is its text, a blank line, then signatures")
@@ -167,7 +187,7 @@ def open_note(note: str, key: VerifierKey) -> Checkpoint:
         found = True
     if not found:
         raise CheckpointError(f"the note carries no signature of key {key.name}")
-    return parse_checkpoint(text)
+    return text
 
 
 def parse_checkpoint(text: str) -> Checkpoint:

@@ -8,7 +8,8 @@ are inserted idempotently: replicas integrating the same records agree, or the i
 loudly. Replicas that share a store must share the signing key too (mount one secret).
 
 The URL is a libpq URL; ``?schema=NAME`` keeps the tables in a schema of their own (made if
-missing). Triggers refuse UPDATE and DELETE, as on SQLite.
+missing). Triggers refuse every change to the log's tables but appending in order and the
+deletion ``audit prune`` makes, as on SQLite, and TRUNCATE too; ``audit verify`` is the guard.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from gateway.audit.callstate import prepare_call_state
 from gateway.audit.records import RecordContext, StoredRecord, decode
 from gateway.audit.store import (
+    OUTCOME,
     Entry,
     SqlTables,
     StoredCheckpoint,
@@ -62,21 +65,68 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
 );
 CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger AS $$
 BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$ LANGUAGE plpgsql;
--- Records below the pruned mark (exported, checkpointed, past retention) may be deleted.
+-- Records go in at the next index; they leave only below the pruned mark (exported,
+-- checkpointed, past retention, named by a log.pruned record).
 CREATE OR REPLACE FUNCTION audit_records_guard() RETURNS trigger AS $$
 BEGIN
+  IF TG_OP = 'INSERT' AND NEW.idx = coalesce((SELECT max(idx) + 1 FROM records),
+                                             (SELECT max(end_idx) FROM pruned), 0) THEN
+    RETURN NEW;
+  END IF;
   IF TG_OP = 'DELETE' AND OLD.idx < (SELECT coalesce(max(end_idx), 0) FROM pruned) THEN
     RETURN OLD;
   END IF;
   RAISE EXCEPTION 'the audit log is append-only';
 END $$ LANGUAGE plpgsql;
+CREATE OR REPLACE FUNCTION audit_leaves_guard() RETURNS trigger AS $$
+BEGIN
+  IF TG_OP = 'INSERT' AND NEW.idx <= coalesce((SELECT max(idx) + 1 FROM leaves), 0) THEN
+    RETURN NEW;
+  END IF;
+  RAISE EXCEPTION 'the audit log is append-only';
+END $$ LANGUAGE plpgsql;
+CREATE OR REPLACE FUNCTION audit_checkpoints_guard() RETURNS trigger AS $$
+BEGIN
+  IF TG_OP = 'INSERT' AND NEW.size <= coalesce((SELECT max(idx) + 1 FROM leaves), 0) THEN
+    RETURN NEW;
+  END IF;
+  RAISE EXCEPTION 'the audit log is append-only';
+END $$ LANGUAGE plpgsql;
+CREATE OR REPLACE FUNCTION audit_pruned_guard() RETURNS trigger AS $$
+BEGIN
+  IF TG_OP = 'INSERT' AND EXISTS (SELECT 1 FROM records WHERE kind = 'log.pruned'
+      AND (convert_from(data, 'UTF8')::jsonb #>> '{body,to_index}') = NEW.end_idx::text) THEN
+    RETURN NEW;
+  END IF;
+  RAISE EXCEPTION 'the audit log is append-only';
+END $$ LANGUAGE plpgsql;
+-- The head only moves past the records written (an append gives back what it skipped).
+CREATE OR REPLACE FUNCTION audit_head_guard() RETURNS trigger AS $$
+BEGIN
+  IF TG_OP = 'UPDATE' AND NEW.next >= coalesce((SELECT max(idx) + 1 FROM records), 0) THEN
+    RETURN NEW;
+  END IF;
+  RAISE EXCEPTION 'the audit log is append-only';
+END $$ LANGUAGE plpgsql;
 """
+_GUARDS = {
+    "records": ("INSERT OR UPDATE OR DELETE", "audit_records_guard"),
+    "leaves": ("INSERT OR UPDATE OR DELETE", "audit_leaves_guard"),
+    "checkpoints": ("INSERT OR UPDATE OR DELETE", "audit_checkpoints_guard"),
+    "pruned": ("INSERT OR UPDATE OR DELETE", "audit_pruned_guard"),
+    "log_head": ("UPDATE OR DELETE", "audit_head_guard"),
+}
+# Made once (a store made by an earlier version gets them replaced): creating a trigger locks
+# its table, and a replica starting beside running ones must not take locks their appends
+# wait on.
 _TRIGGER = """
 DO $$ BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '{table}_append_only'
+  IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '{table}_no_truncate'
                  AND tgrelid = '{table}'::regclass) THEN
-    CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}
-      FOR EACH ROW EXECUTE FUNCTION {guard}();
+    CREATE OR REPLACE TRIGGER {table}_append_only BEFORE {events} ON {table}
+        FOR EACH ROW EXECUTE FUNCTION {guard}();
+    CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}
+        FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
   END IF;
 END $$;
 """
@@ -110,9 +160,9 @@ class PostgresStore(SqlTables):
                 # Replicas starting together must not race on creating the tables.
                 self._writer.execute("SELECT pg_advisory_xact_lock(7011207)")
                 self._writer.execute(_SCHEMA)
-                for table in ("records", "leaves", "checkpoints", "pruned"):
-                    guard = "audit_records_guard" if table == "records" else "audit_append_only"
-                    self._writer.execute(_TRIGGER.format(table=table, guard=guard))
+                prepare_call_state(self._writer.execute, "pg")
+                for table, (events, guard) in _GUARDS.items():
+                    self._writer.execute(_TRIGGER.format(table=table, events=events, guard=guard))
         except psycopg.Error as exc:
             raise AuditUnavailable(f"cannot open the audit store {self.display}: {exc}") from exc
         self._write_lock = threading.Lock()
@@ -162,6 +212,36 @@ class PostgresStore(SqlTables):
                     f"cannot write the audit store {self.display}: {exc}"
                 ) from exc
         return stored
+
+    def append_outcome(
+        self, call_id: str, entries: list[Entry], context: RecordContext | None = None
+    ) -> list[StoredRecord] | None:
+        with self._write_lock:
+            try:
+                with self._writer.transaction():
+                    # The log head's row lock orders this after every append in flight, on
+                    # every replica: an outcome committed before is seen by the check.
+                    self._writer.execute("SELECT next FROM log_head FOR UPDATE")
+                    ended = self._writer.execute(
+                        f"SELECT 1 FROM records WHERE call_id = %s AND kind = '{OUTCOME}' LIMIT 1",
+                        (call_id,),
+                    ).fetchone()
+                    if ended is not None:
+                        return None
+                    (end,) = self._writer.execute(
+                        "UPDATE log_head SET next = next + %s RETURNING next", (len(entries),)
+                    ).fetchone()
+                    stored, rows = encode_groups([(entries, context)], end - len(entries))
+                    result = stored[0]
+                    if isinstance(result, BaseException):
+                        raise result  # rolls the head back too
+                    with self._writer.cursor() as cursor:
+                        cursor.executemany("INSERT INTO records VALUES (%s, %s, %s, %s, %s)", rows)
+            except self._psycopg.Error as exc:
+                raise AuditUnavailable(
+                    f"cannot write the audit store {self.display}: {exc}"
+                ) from exc
+        return result
 
     # ------------------------------------------------------------------ reading
 

@@ -18,8 +18,9 @@ leaf. RFC 8785 admits only integers a double carries exactly; larger ones (a leg
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 import rfc8785
@@ -113,6 +114,71 @@ def decode(data: bytes) -> StoredRecord:
     if not isinstance(parsed, dict):
         raise RecordError("not a JSON object")
     return StoredRecord.from_dict(parsed)
+
+
+Form = Literal["stored", "canonical"]
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise RecordError(f"duplicate key {key!r}")
+        seen[key] = value
+    return seen
+
+
+def _no_constant(name: str) -> Any:
+    raise RecordError(f"{name} is not JSON")
+
+
+def _double_if_inexact(text: str) -> int | float:
+    # In RFC 8785 bytes every number is a double: a bare integer past 2**53 came from one.
+    number = int(text)
+    return number if abs(number) <= _MAX_EXACT else float(text)
+
+
+def strict_json(data: bytes, *, doubles: bool = False) -> Any:
+    """JSON parsed without forgiveness: a duplicate key, NaN or a byte that is not UTF-8 is
+    an error, where lenient parsers keep one of two values and readers disagree which.
+    ``doubles``: read integers as RFC 8785 does, as doubles."""
+    try:
+        return json.loads(
+            data.decode("utf-8"),
+            object_pairs_hook=_unique_keys,
+            parse_constant=_no_constant,
+            parse_int=_double_if_inexact if doubles else None,
+        )
+    except UnicodeDecodeError as exc:
+        raise RecordError(f"not UTF-8: {exc.reason}") from None
+    except json.JSONDecodeError as exc:
+        raise RecordError(f"not JSON: {exc}") from None
+    except RecursionError:
+        raise RecordError("nested too deeply") from None
+
+
+def decode_strict(data: bytes, form: Form) -> StoredRecord:
+    """A record as verification reads it: strict JSON, every field known, and the exact bytes
+    of its form: ``stored`` as the store wrote it, ``canonical`` as RFC 8785 (bundles).
+
+    Two encodings of one value hash alike; demanding the one encoding means bytes that
+    another reader could see differently (escapes, spacing, duplicate keys) are refused.
+    """
+    value = strict_json(data, doubles=form == "canonical")
+    if not isinstance(value, dict):
+        raise RecordError("not a JSON object")
+    record = StoredRecord.from_dict(value)
+    try:
+        if form == "canonical":
+            expected = rfc8785.dumps(value)
+        else:
+            expected = orjson.dumps(orjson.loads(data), option=orjson.OPT_NON_STR_KEYS)
+    except (orjson.JSONDecodeError, rfc8785.CanonicalizationError, ValueError) as exc:
+        raise RecordError(f"cannot be put in canonical form: {exc}") from None
+    if expected != data:
+        what = "RFC 8785 canonical JSON" if form == "canonical" else "the form the log writes"
+        raise RecordError(f"not encoded as {what} (the bytes differ from it)")
+    return record
 
 
 def canonical(data: bytes) -> bytes:

@@ -4,9 +4,11 @@
 the store still holds up to the largest checkpoint size whose records are all older than
 both ``--before`` and the retention minimum (183 days by default, the six months the EU AI
 Act asks of deployers' logs; ``LEGACY_GATEWAY_AUDIT_RETENTION_DAYS``). It exports that range
-as a bundle, verifies the bundle, and only then deletes the records. Their leaf hashes stay,
-so the tree, every checkpoint and every later proof still verify, and a ``log.pruned``
-record says what left, when, and which bundle holds it.
+as a bundle, verifies the bundle, writes a ``log.pruned`` record carrying a prune statement
+signed with the log's key (``gateway.audit.pruning``: the range, the checkpoint that covers
+it, its age and the retention minimum) and which bundle holds it, and only then deletes the
+records. Their leaf hashes stay, so the tree, every checkpoint and every later proof still
+verify; a store missing records that no such statement names fails ``audit verify``.
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
+
 from gateway.audit.bundle import BundleError, export_bundle, index_at, verify_bundle
 from gateway.audit.log import AuditLog
+from gateway.audit.pruning import PruneStatement
 from gateway.audit.store import AuditStore
 
 DEFAULT_RETENTION_DAYS = 183
@@ -62,17 +67,21 @@ def prune(
             f"the exported bundle does not verify, nothing pruned: {report.problems[0]}"
         )
     manifest = hashlib.sha256((out / "manifest.json").read_bytes()).hexdigest()
-    store.prune(end)
-    store.append(
-        "log.pruned",
-        None,
-        {
-            "from_index": start,
-            "to_index": end,
-            "older_than": cutoff.isoformat(),
-            "retention_days": days,
-            "bundle": str(out),
-            "bundle_manifest_sha256": manifest,
-        },
+    covering = next(c for c in store.checkpoints() if c.size == end)
+    ((_, newest),) = store.read(end - 1, end)
+    statement = PruneStatement(
+        log.origin,
+        start,
+        end,
+        covering.root,
+        dt.datetime.fromisoformat(orjson.loads(newest)["at"]),
+        cutoff,
+        days,
+        dt.datetime.now(dt.UTC),
     )
+    body = statement.body(log.signer, bundle=str(out), bundle_manifest_sha256=manifest)
+    # The record first: a crash before the deletion leaves a statement with nothing gone,
+    # which verifies; records gone with no statement would not.
+    store.append("log.pruned", None, body)
+    store.prune(end)
     return Pruned(start, end, out)

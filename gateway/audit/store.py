@@ -1,10 +1,12 @@
 """Where audit records live: the interface, and the embedded SQLite implementation.
 
-The store keeps three append-only tables: the records as written (the record's position in
+The log keeps four append-only tables: the records as written (the record's position in
 the log is its index), the Merkle leaf hashes of the records integrated into the tree so far,
-and the signed checkpoints. Triggers refuse UPDATE and DELETE on all three; the Merkle tree
-and the signed checkpoints (``gateway.audit.log``) make any change that gets past them
-visible to ``legacy-gateway audit verify``.
+the signed checkpoints, and the mark below which records were pruned. Triggers refuse every
+change but appending in order, and the deletion ``audit prune`` makes (records below a mark
+that a ``log.pruned`` record names). They are defence in depth: ``legacy-gateway audit
+verify`` is the guard, and finds any change that gets past them (triggers dropped) through
+the Merkle tree, the signed checkpoints and the signed prune statements.
 
 Durability: ``append_many`` returns only once the records are committed. SQLite in WAL mode
 with ``synchronous=NORMAL`` keeps every acknowledged record through a ``kill -9`` of the
@@ -29,12 +31,15 @@ from typing import Any, Literal
 
 import orjson
 
+from gateway.audit.callstate import CallStateStore, SqlCallState, prepare_call_state
 from gateway.audit.records import RecordContext, StoredRecord, decode, encode
 from gateway.errors import AuditUnavailable
 from gateway.policy.approvals import Approval
 from gateway.policy.auth import StoredKey
 
 Entry = tuple[str, str | None, dict[str, Any]]
+OUTCOME = "call.outcome"
+SUBMITTED = "call.submitted"
 _MAX_RACES = 100
 
 _SCHEMA = """
@@ -83,21 +88,38 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
     PRIMARY KEY (scope, key)
 );
 """
-# Records below the pruned mark (exported, checkpointed, past retention) may be deleted;
-# their leaf hashes stay, so the tree and every checkpoint still verify.
-_PRUNABLE = """
-CREATE TRIGGER IF NOT EXISTS records_no_update BEFORE UPDATE ON records
-    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+# Records below the pruned mark (exported, checkpointed, past retention, named by a
+# log.pruned record) may be deleted; their leaf hashes stay, so every checkpoint verifies.
+_REFUSE = "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+_LOG_TRIGGERS = f"""
+CREATE TRIGGER IF NOT EXISTS records_no_update BEFORE UPDATE ON records {_REFUSE}
 CREATE TRIGGER IF NOT EXISTS records_no_delete BEFORE DELETE ON records
-    WHEN OLD.idx >= (SELECT coalesce(max(end_idx), 0) FROM pruned)
-    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    WHEN OLD.idx >= (SELECT coalesce(max(end_idx), 0) FROM pruned) {_REFUSE}
+CREATE TRIGGER IF NOT EXISTS records_in_order BEFORE INSERT ON records
+    WHEN NEW.idx != coalesce((SELECT max(idx) + 1 FROM records),
+                             (SELECT max(end_idx) FROM pruned), 0) {_REFUSE}
+CREATE TRIGGER IF NOT EXISTS leaves_in_order BEFORE INSERT ON leaves
+    WHEN NEW.idx > coalesce((SELECT max(idx) + 1 FROM leaves), 0) {_REFUSE}
+CREATE TRIGGER IF NOT EXISTS checkpoints_of_leaves BEFORE INSERT ON checkpoints
+    WHEN NEW.size > coalesce((SELECT max(idx) + 1 FROM leaves), 0) {_REFUSE}
+CREATE TRIGGER IF NOT EXISTS pruned_by_record BEFORE INSERT ON pruned
+    WHEN NOT EXISTS (SELECT 1 FROM records WHERE kind = 'log.pruned'
+        AND json_extract(CAST(data AS TEXT), '$.body.to_index') = NEW.end_idx) {_REFUSE}
 """
-_APPEND_ONLY = """
-CREATE TRIGGER IF NOT EXISTS {table}_no_update BEFORE UPDATE ON {table}
-    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS {table}_no_delete BEFORE DELETE ON {table}
-    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-"""
+_APPEND_ONLY = (
+    "CREATE TRIGGER IF NOT EXISTS {table}_no_update BEFORE UPDATE ON {table} "
+    + _REFUSE
+    + "\nCREATE TRIGGER IF NOT EXISTS {table}_no_delete BEFORE DELETE ON {table} "
+    + _REFUSE
+)
+
+
+class MissingLeaf(AuditUnavailable):
+    """A leaf hash that should be in the store is not (deleted behind the log's back)."""
+
+    def __init__(self, index: int, where: str) -> None:
+        super().__init__(f"leaf {index} is missing from {where}")
+        self.index = index
 
 
 @dataclass(frozen=True)
@@ -112,7 +134,7 @@ def now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
 
 
-class AuditStore(ABC):
+class AuditStore(CallStateStore, ABC):
     """Where calls are recorded; every implementation is append-only and durable."""
 
     @property
@@ -173,23 +195,30 @@ class AuditStore(ABC):
     def pruned_before(self) -> int:
         """Records below this index were pruned (exported first); 0 when none were."""
 
+    def first_index(self) -> int:
+        """The index of the first record the store still holds (what pruning left)."""
+        return self.pruned_before()
+
     @abstractmethod
     def prune(self, end: int) -> None:
-        """Delete the records below ``end`` (their leaves stay); see ``gateway.audit.retention``."""
+        """Delete the records below ``end`` (their leaves stay), once a ``log.pruned`` record
+        names the range; see ``gateway.audit.retention``."""
 
     @abstractmethod
     def claim_key(
-        self, scope: str, key: str, call_id: str, fingerprint: str
+        self, scope: str, key: str, call_id: str, fingerprint: str, instance: str | None = None
     ) -> tuple[str, str] | None:
-        """Reserve an Idempotency-Key for a call, atomically.
+        """Reserve an Idempotency-Key for a call, atomically (``instance``: the claiming
+        process, so that a crash before its intent releases the key).
 
         None when the key was free and is now ``call_id``'s; otherwise the call id and
         fingerprint of the call that holds it.
         """
 
     @abstractmethod
-    def release_key(self, scope: str, key: str, call_id: str) -> None:
-        """Give a key back when its call never started (the intent could not be written)."""
+    def release_key(self, scope: str, key: str, call_id: str) -> bool:
+        """Give a key back (its call never started, or the key expired); True if this
+        caller released it."""
 
     # Approvals wait beside the log too: their arguments may hold sensitive values in clear.
 
@@ -220,6 +249,28 @@ class AuditStore(ABC):
 
     @abstractmethod
     def list_keys(self) -> list[StoredKey]: ...
+
+    # A submitted call ends once, whoever ends it first: its reply, or its deadline passing,
+    # on any replica. Stores that processes share make these two atomic.
+
+    def append_outcome(
+        self, call_id: str, entries: list[Entry], context: RecordContext | None = None
+    ) -> list[StoredRecord] | None:
+        """Write a call's last records (its ``call.outcome`` among them) unless the call has
+        an outcome already; None then, and nothing is written."""
+        if any(record.kind == OUTCOME for record in self.records_of(call_id)):
+            return None
+        return self.append_many(entries, context)
+
+    def open_submissions(self, since: int = 0) -> list[StoredRecord]:
+        """``call.submitted`` records from index ``since`` on whose call has no outcome."""
+        return [
+            record
+            for record in self.records_of_kind(SUBMITTED)
+            if record.index >= since
+            and record.call_id is not None
+            and not any(r.kind == OUTCOME for r in self.records_of(record.call_id))
+        ]
 
     @abstractmethod
     def close(self) -> None: ...
@@ -326,7 +377,7 @@ class GroupCommitStore(AuditStore):
         """Write the groups in one transaction; a group that cannot be encoded fails alone."""
 
 
-class SqlTables(GroupCommitStore):
+class SqlTables(GroupCommitStore, SqlCallState):
     """The reads and the side tables both SQL stores share, written once.
 
     Subclasses give ``_reading()`` (a connection whose ``execute`` returns a cursor) and
@@ -364,7 +415,7 @@ class SqlTables(GroupCommitStore):
         hashes = []
         for expected, (index, digest) in enumerate(rows, start):
             if index != expected:
-                raise AuditUnavailable(f"leaf {expected} is missing from {self.display}")
+                raise MissingLeaf(expected, self.display)
             hashes.append(bytes(digest))
         return hashes
 
@@ -387,15 +438,22 @@ class SqlTables(GroupCommitStore):
             row = db.execute(self._sql("SELECT max(end_idx) FROM pruned")).fetchone()
         return int(row[0] or 0)
 
+    def first_index(self) -> int:
+        """What the records table holds, not what the pruned table says: verify reads this."""
+        with self._reading() as db:
+            row = db.execute(self._sql("SELECT min(idx) FROM records")).fetchone()
+        return self.count() if row[0] is None else int(row[0])
+
     def claim_key(
-        self, scope: str, key: str, call_id: str, fingerprint: str
+        self, scope: str, key: str, call_id: str, fingerprint: str, instance: str | None = None
     ) -> tuple[str, str] | None:
         with self._reading() as db:
             claimed = db.execute(
                 self._sql(
-                    "INSERT INTO idempotency_keys VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+                    "INSERT INTO idempotency_keys (scope, key, call_id, fingerprint, at, instance)"
+                    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
                 ),
-                (scope, key, call_id, fingerprint, now()),
+                (scope, key, call_id, fingerprint, now(), instance),
             ).rowcount
             if claimed:
                 return None
@@ -407,14 +465,17 @@ class SqlTables(GroupCommitStore):
             ).fetchone()
         return (row[0], row[1]) if row else None
 
-    def release_key(self, scope: str, key: str, call_id: str) -> None:
+    def release_key(self, scope: str, key: str, call_id: str) -> bool:
         with contextlib.suppress(AuditUnavailable), self._reading() as db:
-            db.execute(
-                self._sql(
-                    "DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND call_id = ?"
-                ),
-                (scope, key, call_id),
+            return bool(
+                db.execute(
+                    self._sql(
+                        "DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND call_id = ?"
+                    ),
+                    (scope, key, call_id),
+                ).rowcount
             )
+        return False
 
     def add_approval(self, approval: Approval) -> None:
         with self._reading() as db:
@@ -480,6 +541,18 @@ class SqlTables(GroupCommitStore):
             rows = db.execute(self._sql("SELECT * FROM api_keys ORDER BY created_at")).fetchall()
         return [key_from_row(row) for row in rows]
 
+    def open_submissions(self, since: int = 0) -> list[StoredRecord]:
+        with self._reading() as db:
+            rows = db.execute(
+                self._sql(
+                    f"SELECT data FROM records s WHERE s.idx >= ? AND s.kind = '{SUBMITTED}' "
+                    "AND NOT EXISTS (SELECT 1 FROM records o WHERE o.call_id = s.call_id "
+                    f"AND o.kind = '{OUTCOME}') ORDER BY s.idx"
+                ),
+                (since,),
+            ).fetchall()
+        return [decode(bytes(row[0])) for row in rows]
+
 
 class SQLiteStore(SqlTables):
     def __init__(self, path: Path | str, durability: Literal["normal", "full"] = "normal") -> None:
@@ -492,13 +565,14 @@ class SQLiteStore(SqlTables):
             self._db.execute(f"PRAGMA synchronous={durability.upper()}")
             self._db.execute("PRAGMA busy_timeout=5000")
             self._db.executescript(_SCHEMA)
+            prepare_call_state(self._db.execute, "sqlite")
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(records)")}
             if "seq" in columns:
                 raise AuditUnavailable(
                     f"{self.path} holds a hash-chained record of an earlier version, not a "
                     "Merkle log: move it aside (it stays readable with that version)"
                 )
-            self._db.executescript(_PRUNABLE)
+            self._db.executescript(_LOG_TRIGGERS)
             for table in ("leaves", "checkpoints", "pruned"):
                 self._db.executescript(_APPEND_ONLY.format(table=table))
         except (OSError, sqlite3.Error) as exc:
@@ -542,6 +616,36 @@ class SQLiteStore(SqlTables):
                 self._next = rows[-1][0] + 1
                 return stored
         raise AuditUnavailable(f"the audit store {self.path} is contended; try again")
+
+    def append_outcome(
+        self, call_id: str, entries: list[Entry], context: RecordContext | None = None
+    ) -> list[StoredRecord] | None:
+        # BEGIN IMMEDIATE takes the database's write lock first, so the check and the insert
+        # are one step for every process writing this file.
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                ended = self._db.execute(
+                    f"SELECT 1 FROM records WHERE call_id = ? AND kind = '{OUTCOME}' LIMIT 1",
+                    (call_id,),
+                ).fetchone()
+                rows: list[Row] = []
+                if ended is None:
+                    stored, rows = encode_groups([(entries, context)], self._read_count())
+                    self._db.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?)", rows)
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                self._next = None
+                raise AuditUnavailable(f"cannot write the audit store {self.path}: {exc}") from exc
+            if rows:
+                self._next = rows[-1][0] + 1
+        if ended is not None:
+            return None
+        result = stored[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
 
     @property
     def display(self) -> str:

@@ -12,7 +12,12 @@ the checkpoints and the public key:
 4. the tree of all leaves has, at every checkpoint's size, the signed root, so a change that
    also rewrote the stored leaves is caught within the records that checkpoint added;
 5. no checkpoint (nor one an auditor kept from earlier, ``--checkpoint``) covers more
-   records than the log holds: a truncated or rolled-back log is caught.
+   records than the log holds: a truncated or rolled-back log is caught;
+6. each record is strict JSON (no duplicate keys) in the exact bytes of its form, so no two
+   readers can see two different records behind one leaf.
+
+A problem is located at the first record it touches; one that no record shows (a signature
+that does not verify) is located at the first record no trusted checkpoint covers.
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ from dataclasses import dataclass, field
 
 from gateway.audit.checkpoint import CheckpointError, VerifierKey, open_note
 from gateway.audit.merkle import MerkleTree, leaf_hash
-from gateway.audit.records import RecordError, decode, record_leaf
+from gateway.audit.records import Form, RecordError, StoredRecord, decode_strict, record_leaf
+
+PRUNE_KIND = "log.pruned"
 
 
 @dataclass(frozen=True)
@@ -43,18 +50,35 @@ class Report:
     problems: list[str] = field(default_factory=list)
     first_bad_index: int | None = None
     latest_size: int = 0
+    first_index: int = 0  # the range of records checked: first_index to end - 1
+    end: int = 0
+    proven: int = 0  # records 0 to proven - 1 hash to a checkpoint of the trusted key
+    key_id: str = ""
+    anchor: str = ""  # where the trusted key came from; empty: none, only consistency checked
+    prunes: list[StoredRecord] = field(default_factory=list)
+    offered_fingerprint: str = ""  # of the key the log itself carries
+    first_bad_file: str | None = None  # a bundle file at fault, where no record is
 
     @property
     def ok(self) -> bool:
+        """Consistent in itself under the key it was checked with."""
         return not self.problems
 
+    @property
+    def trusted(self) -> bool:
+        """Consistent, and signed by a key the verifier trusts."""
+        return self.ok and bool(self.anchor)
+
     def fail(self, problem: str, index: int | None = None, *, exact: bool = True) -> None:
-        """Note a problem; ``index`` is the record it is at (or, not exact, near)."""
-        self.problems.append(problem)
-        if index is None:
-            return
-        if self.first_bad_index is None or (exact and index < self.first_bad_index):
+        """Note a problem; ``index`` is the record it is at (or, not exact, near). The
+        problem at the first bad record leads the list."""
+        if index is not None and (
+            self.first_bad_index is None or (exact and index < self.first_bad_index)
+        ):
             self.first_bad_index = index
+            self.problems.insert(0, problem)
+        else:
+            self.problems.append(problem)
 
 
 def verify_log(
@@ -67,6 +91,7 @@ def verify_log(
     outside_leaves: list[bytes] | None = None,
     pruned_leaves: list[bytes] | None = None,
     kept: list[str] | None = None,
+    form: Form = "stored",
 ) -> Report:
     """Check a log (or a range of it, with the leaf hashes of the rest given).
 
@@ -74,9 +99,9 @@ def verify_log(
     leaf hashes the log integrated; ``outside_leaves`` every leaf hash of the whole log, for
     a bundle that holds only part of the records; ``pruned_leaves`` the leaf hashes of the
     records a store pruned (those before ``first_index``); ``kept`` checkpoints an auditor
-    saved.
+    saved; ``form`` the exact encoding records must have (see ``decode_strict``).
     """
-    report = Report()
+    report = Report(first_index=first_index, end=first_index, key_id=key.key_id)
     checkpoints = _open_checkpoints(notes, key, report)
     for note in kept or []:
         try:
@@ -99,18 +124,21 @@ def verify_log(
         count = position + 1
         report.records += 1
         try:
-            record = decode(data)
+            record = decode_strict(data, form)
         except RecordError as exc:
             report.fail(f"record {position}: {exc}", position)
             leaf = _leaf_of_whatever(data)
         else:
+            if record.kind == PRUNE_KIND:
+                report.prunes.append(record)
             if record.index != position:
                 report.fail(
                     f"record at position {position} says it is record {record.index}: "
                     "records were deleted, inserted or reordered",
                     position,
                 )
-            leaf = record_leaf(data)
+            # Canonical bytes were just checked to be exactly that: they are what is hashed.
+            leaf = leaf_hash(data) if form == "canonical" else record_leaf(data)
         logged = (known_leaves or {}).get(position)
         if logged is not None and logged != leaf:
             report.fail(
@@ -130,8 +158,19 @@ def verify_log(
             leaves[position] = leaf
         else:
             leaves.append(leaf)
-    _check_roots(MerkleTree(leaves), len(leaves), checkpoints, report)
+    report.end = count
+    report.proven = _check_roots(MerkleTree(leaves), len(leaves), checkpoints, report)
+    locate(report)
     return report
+
+
+def locate(report: Report) -> None:
+    """A problem no record shows is placed at the first record no trusted root covers
+    (unless a bundle file is to blame and every record is covered)."""
+    if report.first_bad_file and report.proven >= report.end:
+        return
+    if report.problems and report.first_bad_index is None:
+        report.first_bad_index = max(report.proven, report.first_index)
 
 
 def _leaf_of_whatever(data: bytes) -> bytes:
@@ -139,6 +178,8 @@ def _leaf_of_whatever(data: bytes) -> bytes:
     try:
         return record_leaf(data)
     except ValueError:  # not JSON at all
+        return leaf_hash(data)
+    except RecursionError:
         return leaf_hash(data)
 
 
@@ -179,7 +220,8 @@ def _open_checkpoints(
 
 def _check_roots(
     tree: MerkleTree, size: int, checkpoints: list[tuple[int, bytes, str]], report: Report
-) -> None:
+) -> int:
+    """The end of the prefix the trusted checkpoints prove."""
     proven = 0
     for checkpoint_size, root, signed in sorted(checkpoints):
         if checkpoint_size > size:
@@ -202,6 +244,7 @@ def _check_roots(
         proven = checkpoint_size
     if size and not checkpoints:
         report.fail("no checkpoint signs any of these records")
+    return proven
 
 
 def root_b64(root: bytes) -> str:

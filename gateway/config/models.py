@@ -73,6 +73,13 @@ class ToolConfig(StrictModel):
     message: MessageSpec | None = Field(
         None, description="For queue backends: exchange, routing key and content type."
     )
+    reply_deadline_s: float | None = Field(
+        None,
+        gt=0,
+        le=30 * 86400,
+        description="Submit tools: how long a submitted call waits for its reply before it "
+        "ends as reply_overdue (a later reply is still recorded); default: the backend's.",
+    )
     approval: Literal["none", "required"] = Field(
         "none",
         description="required: a call answers 202 with a preview, and runs only once a person "

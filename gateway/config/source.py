@@ -22,8 +22,12 @@ from ruamel.yaml.scalarbool import ScalarBoolean
 
 from gateway.errors import ConfigIssue
 
-# ${VAR} or ${VAR:-default}; $${VAR} is a literal "${VAR}".
-_VAR = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# ${VAR} or ${VAR:-default}; $${VAR} is a literal "${VAR}". ${file:/run/secrets/name} is the
+# content of that file (Docker and Kubernetes secrets), without its final line break.
+# A default may hold braces one level deep: ${QUEUE:-replies.{installation}}.
+_VAR = re.compile(
+    r"\$(\$?)\{(?:file:([^}]+)|([A-Za-z_][A-Za-z0-9_]*)(?::-((?:[^{}]|\{[^{}]*\})*))?)\}"
+)
 
 
 @dataclass
@@ -126,9 +130,11 @@ def _expand_string(
     text: str, source: SourceFile, loc: tuple[str | int, ...], acc: Expansion
 ) -> str:
     def substitute(match: re.Match[str]) -> str:
-        escaped, name, default = match.group(1), match.group(2), match.group(3)
+        escaped, secret_file, name, default = match.groups()
         if escaped:
-            return "${" + name + (f":-{default}" if default is not None else "") + "}"
+            return match.group(0)[1:]
+        if secret_file is not None:
+            return _read_secret(secret_file, source, loc, acc)
         value = os.environ.get(name)
         if value is None:
             if default is not None:
@@ -146,6 +152,27 @@ def _expand_string(
         return value
 
     return _VAR.sub(substitute, text)
+
+
+def _read_secret(name: str, source: SourceFile, loc: tuple[str | int, ...], acc: Expansion) -> str:
+    """A secret file's content; a relative path is from the YAML file's directory."""
+    path = Path(name.strip())
+    if not path.is_absolute():
+        path = source.path.parent / path
+    try:
+        content = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        acc.issues.append(
+            ConfigIssue(
+                source.display,
+                source.line_of(loc),
+                dotted(loc),
+                f"cannot read secret file {path}: {reason}",
+            )
+        )
+        return ""
+    return content.removesuffix("\n").removesuffix("\r")
 
 
 def dotted(loc: Iterable[str | int]) -> str:

@@ -66,13 +66,19 @@ def _dotted(keys: tuple[str, ...]) -> Callable[[dict[str, Any]], Any]:
     return read
 
 
-def _memo(convert: Converter, texts: dict[str, Any], decimals: dict[str, Any]) -> Converter:
+def _memo(
+    convert: Converter,
+    texts: dict[str, Any],
+    decimals: dict[str, Any],
+    integers: dict[int, Any] | None = None,
+) -> Converter:
     """The converter, remembering results by exact spelling.
 
     Equal numbers of different types or spellings (0, 0.0, False, Decimal("0.0")) are one
     dict key but may map differently (null_values compare spellings, a date reads digits),
-    so texts are remembered as themselves and decimals (as copybook fields decode) by their
-    spelling, in a table of their own; nothing else is remembered.
+    so texts are remembered as themselves, decimals (as copybook fields decode) by their
+    spelling, and plain ints (copybook dates and counts) as themselves, each in a table of
+    its own; nothing else is remembered.
     """
 
     def fill(raw: Any) -> Any:
@@ -80,8 +86,11 @@ def _memo(convert: Converter, texts: dict[str, Any], decimals: dict[str, Any]) -
         if raw.__class__ is str:
             if len(texts) < MEMO_LIMIT:
                 texts[raw] = value
-        elif raw.__class__ is Decimal and len(decimals) < MEMO_LIMIT:
-            decimals[str(raw)] = value
+        elif raw.__class__ is Decimal:
+            if len(decimals) < MEMO_LIMIT:
+                decimals[str(raw)] = value
+        elif raw.__class__ is int and integers is not None and len(integers) < MEMO_LIMIT:
+            integers[raw] = value
         return value
 
     return fill
@@ -147,17 +156,27 @@ def _expression(
         namespace[f"S{index}"] = 10 ** -(spec.scale or 0)
         namespace["EXACT"] = EXACT_INT
         shifted = f"(v // S{index} if not v % S{index} else v / S{index})"
-        return f"{shifted} if {get}.__class__ is int and -EXACT < v < EXACT else C{index}(v)"
+        # Cents that arrive as text (XML) are remembered by their spelling, as dates are.
+        cents: dict[str, Any] = {}
+        namespace[f"D{index}"] = cents
+        namespace[f"F{index}"] = _memo(convert, cents, {})
+        by_text = f"D{index}[v] if v in D{index} else F{index}(v)"  # texts are its only keys
+        return f"{shifted} if {get}.__class__ is int and -EXACT < v < EXACT else {by_text}"
     if spec.type in _MEMOISED or spec.code_table is not None:
         texts: dict[str, Any] = {}
         decimals: dict[str, Any] = {}
         namespace[f"D{index}"] = texts
         namespace[f"E{index}"] = decimals
-        namespace[f"F{index}"] = _memo(convert, texts, decimals)
+        integers: dict[int, Any] = {}
+        namespace[f"I{index}"] = integers
+        namespace[f"F{index}"] = _memo(convert, texts, decimals, integers)
         namespace["Decimal"] = Decimal
-        by_text = f"D{index}[v] if {get}.__class__ is str and v in D{index}"
+        # Only texts are keys of D: a number never equals one, so no type test is needed
+        # (an unhashable value raises and goes to the general path).
+        by_text = f"D{index}[v] if {get} in D{index}"
         by_decimal = f"E{index}[k] if v.__class__ is Decimal and (k := str(v)) in E{index}"
-        return f"{by_text} else {by_decimal} else F{index}(v)"
+        by_int = f"I{index}[v] if v.__class__ is int and v in I{index}"
+        return f"{by_text} else {by_decimal} else {by_int} else F{index}(v)"
     return f"C{index}{get}"
 
 

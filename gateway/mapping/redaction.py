@@ -53,6 +53,12 @@ def load_or_create_salt(path: Path) -> bytes:
     return salt
 
 
+def installation_id() -> str:
+    """This installation's public name: a one-way derivation of its salt, so the same for
+    every replica that shares the salt (and the store), and different for any other."""
+    return hashlib.sha256(b"legacy-gateway/installation\n" + _salt[0]).hexdigest()[:16]
+
+
 def commitment(value: Any, salt: bytes | None = None) -> str:
     """``sha256:<hex>`` of the salt and the value (UTF-8 text, or compact JSON)."""
     data = value.encode() if isinstance(value, str) else orjson.dumps(value, default=str)

@@ -9,20 +9,42 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.mapping.limits import (
+    LOCAL_DATETIME_OUT_PATTERN,
+    LOCAL_DATETIME_PATTERN,
+    TIME_OUT_PATTERN,
+    TIME_PATTERN,
+    bounds_of,
+    decimal_pattern,
+)
+from gateway.mapping.patterns import NO_CONTROL_PATTERN
 from gateway.mapping.spec import InputField, OutputField, OutputSpec, ValueSpec
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
-DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
-_FORMATS = {"date": "date", "time": "time", "datetime": "date-time"}
 
 
-def _base(spec: ValueSpec) -> dict[str, Any]:
+def _temporal(spec: ValueSpec, incoming: bool) -> dict[str, Any]:
+    """Dates are RFC 3339 full-dates. A time or datetime is ``format: time``/``date-time`` only
+    when it carries a UTC offset, as RFC 3339 demands; a legacy host's local time has none,
+    so it is published by its pattern instead (strict validators would refuse it otherwise)."""
+    if spec.type == "date":
+        return {"type": "string", "format": "date"}
+    if spec.type == "datetime" and spec.timezone:
+        return {"type": "string", "format": "date-time"}
+    if spec.type == "datetime":
+        pattern = LOCAL_DATETIME_PATTERN if incoming else LOCAL_DATETIME_OUT_PATTERN
+    else:
+        pattern = TIME_PATTERN if incoming else TIME_OUT_PATTERN
+    return {"type": "string", "pattern": pattern}
+
+
+def _base(spec: ValueSpec, incoming: bool) -> dict[str, Any]:
     kind = spec.type
     schema: dict[str, Any]
     if kind == "string":
         schema = {"type": "string"}
         codes = spec.code_table
-        if codes:
+        if codes and (incoming or spec.unknown_code != "pass"):
             schema["enum"] = list(codes.values())
     elif kind == "integer":
         schema = {"type": "integer"}
@@ -31,7 +53,7 @@ def _base(spec: ValueSpec) -> dict[str, Any]:
     elif kind == "boolean":
         schema = {"type": "boolean"}
     else:
-        schema = {"type": "string", "format": _FORMATS[kind]}
+        schema = _temporal(spec, incoming)
     return schema
 
 
@@ -40,7 +62,11 @@ def _description(spec: ValueSpec, legacy_name: str, direction: str) -> str:
     if spec.unit is not None:
         words.append(f"In {spec.unit.agent} (legacy {spec.unit.legacy}).")
     if spec.type == "datetime" and spec.timezone:
-        words.append(f"Legacy host time {spec.timezone}.")
+        words.append(f"Legacy host time {spec.timezone}; with its UTC offset.")
+    elif spec.type == "datetime":
+        words.append("The legacy host's local time, without a UTC offset.")
+    elif spec.type == "time":
+        words.append("The legacy host's local time of day (HH:MM:SS), without a UTC offset.")
     codes = spec.code_table
     if codes:
         words.append("Codes: " + ", ".join(f"{k}={v}" for k, v in codes.items()) + ".")
@@ -55,20 +81,22 @@ def _input_property(name: str, spec: InputField) -> dict[str, Any]:
         what = "record" if spec.record is not None else "parameter"
         prop["description"] = f"{spec.description or ''} Legacy {what} {legacy}.".strip()
     else:
-        prop = _base(spec)
+        prop = _base(spec, incoming=True)
         if spec.type == "decimal":
             # Money may be sent as a string so that it never passes through a float.
-            prop = {"type": ["number", "string"], "pattern": DECIMAL_PATTERN}
+            prop = {"type": ["number", "string"], "pattern": decimal_pattern(spec)}
         prop["description"] = _description(spec, legacy, "parameter")
         max_length = spec.max_length if spec.overflow == "error" else None
         if max_length is None and spec.type == "string" and spec.overflow == "error":
             max_length = spec.width
+        pattern = spec.pattern
+        if pattern is None and spec.type == "string":
+            pattern = NO_CONTROL_PATTERN  # no NUL or other C0 control reaches a legacy field
         for key, value in (
-            ("pattern", spec.pattern),
+            ("pattern", pattern),
             ("minLength", spec.min_length),
             ("maxLength", max_length),
-            ("minimum", spec.minimum),
-            ("maximum", spec.maximum),
+            *bounds_of(spec).items(),
         ):
             # A code table's enum says it all; the other checks apply to free text.
             if value is not None and not spec.code_table:
@@ -89,11 +117,30 @@ def _input_property(name: str, spec: InputField) -> dict[str, Any]:
     return prop
 
 
+def _nullable(prop: dict[str, Any]) -> dict[str, Any]:
+    """An optional argument may be null: the gateway reads null as "not given" (its default
+    applies), which is what strict function calling sends for an argument it leaves out."""
+    kind = prop.get("type")
+    if isinstance(kind, str):
+        prop["type"] = [kind, "null"]
+    elif isinstance(kind, list) and "null" not in kind:
+        prop["type"] = [*kind, "null"]
+    if "enum" in prop and None not in prop["enum"]:
+        prop["enum"] = [*prop["enum"], None]
+    return prop
+
+
 def _input_object(fields: dict[str, InputField]) -> dict[str, Any]:
     shown = {name: spec for name, spec in fields.items() if spec.const is None}
+    properties = {
+        name: _input_property(name, spec)
+        if spec.required
+        else _nullable(_input_property(name, spec))
+        for name, spec in shown.items()
+    }
     return {
         "type": "object",
-        "properties": {name: _input_property(name, spec) for name, spec in shown.items()},
+        "properties": properties,
         "required": [name for name, spec in shown.items() if spec.required],
         "additionalProperties": False,
     }
@@ -127,8 +174,10 @@ def _output_field(name: str, spec: OutputField) -> dict[str, Any]:
         if spec.description:
             prop["description"] = spec.description
         return prop
-    prop = _base(spec)
-    nullable = not spec.required and spec.default is None
+    prop = _base(spec, incoming=False)
+    nullable = (not spec.required and spec.default is None) or (
+        spec.code_table is not None and spec.unknown_code == "null"
+    )
     if nullable:
         prop["type"] = [prop["type"], "null"]
         if "enum" in prop:

@@ -13,7 +13,6 @@ errors naming the file, line and key.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -72,11 +71,21 @@ class UnitSpec(StrictModel):
         return self
 
 
+class SegmentSpec(StrictModel):
+    """Several 01 records in one copybook, told apart by a segment-id field they share."""
+
+    field: str = Field(description="The segment-id field, at the same place in every record.")
+    records: dict[str, str] = Field(
+        description="Segment id (as the field holds it, trimmed) -> name of its 01 record."
+    )
+
+
 class RecordSpec(StrictModel):
-    """A value that carries a whole fixed-length record: a COBOL copybook or plain widths.
+    """A value that carries a whole record: a COBOL copybook or plain widths.
 
     ``copybook`` is a file path relative to the YAML file, or the copybook text itself when it
-    spans several lines. ``layout`` declares a plain fixed-width text record instead.
+    spans several lines; its COPY members are looked up beside it. ``layout`` declares a plain
+    fixed-width text record instead.
     """
 
     copybook: str | None = Field(None, description="Copybook file, or copybook text inline.")
@@ -85,24 +94,33 @@ class RecordSpec(StrictModel):
     )
     encoding: str | None = Field(
         None,
-        description="Code page of the record: cp037, cp500, cp1047, cp1140 (EBCDIC), "
-        "ascii, latin-1, utf-8. Defaults to cp037 for copybooks, latin-1 for layouts.",
+        description="Code page of the record: cp037, cp273, cp277, cp278, cp280, cp284, "
+        "cp285, cp297, cp500, cp871, cp875, cp1047, cp1140-cp1149 (EBCDIC), ascii, latin-1, "
+        "utf-8. Defaults to cp037 for copybooks, latin-1 for layouts.",
     )
     transport: Transport = Field(
         "base64",
         description="How the record travels: base64 or hex text (e.g. in a SOAP field), "
         "text (characters of the record itself), binary (raw bytes, e.g. a message body).",
     )
+    record: str | None = Field(
+        None, description="The 01 record to use, when the copybook declares several."
+    )
+    segments: SegmentSpec | None = Field(
+        None, description="Pick one of several 01 records by a segment-id field."
+    )
+    floats: Literal["ibm", "ieee"] = Field(
+        "ibm",
+        description="COMP-1/COMP-2 as IBM hexadecimal floating point (z/OS) or IEEE 754.",
+    )
+    dbcs_encoding: str | None = Field(
+        None, description="Python codec of DISPLAY-1 (DBCS) fields, when the record has any."
+    )
     _layout: Any = PrivateAttr(None)
 
     @model_validator(mode="after")
     def _compile(self, info: ValidationInfo) -> RecordSpec:
-        from gateway.mapping.copybook import (
-            CopybookError,
-            check_encoding,
-            fixed_width_layout,
-            parse_copybook,
-        )
+        from gateway.mapping.copybook import check_encoding, fixed_width_layout
 
         if (self.copybook is None) == (self.layout is None):
             raise ValueError("declare exactly one of copybook or layout")
@@ -112,13 +130,31 @@ class RecordSpec(StrictModel):
         if self.copybook is None:
             self._layout = fixed_width_layout(self.layout or {}, encoding)
             return self
-        text, origin = _copybook_text(self.copybook, info)
+        text, origin, folder = _copybook_text(self.copybook, info)
+        self._layout = self._copybook_layout(text, origin, folder, encoding)
+        return self
+
+    def _copybook_layout(self, text: str, origin: str, folder: Path | None, encoding: str) -> Any:
+        from gateway.mapping.copybook import (
+            CopybookError,
+            SegmentedLayout,
+            parse_copybook,
+            parse_records,
+        )
+
+        options: dict[str, Any] = {
+            "copy_path": [folder] if folder is not None else [],
+            "floats": self.floats,
+            "dbcs_encoding": self.dbcs_encoding,
+        }
         try:
-            self._layout = parse_copybook(text, encoding)
+            if self.segments is None:
+                return parse_copybook(text, encoding, record=self.record, **options)
+            layouts = parse_records(text, encoding, **options)
+            return SegmentedLayout(layouts, self.segments.field.upper(), self.segments.records)
         except CopybookError as exc:
             where = f"{origin} line {exc.line}: " if exc.line else f"{origin}: "
             raise ValueError(f"{where}{exc}") from None
-        return self
 
     @property
     def compiled(self) -> Any:
@@ -126,13 +162,14 @@ class RecordSpec(StrictModel):
         return self._layout
 
 
-def _copybook_text(value: str, info: ValidationInfo) -> tuple[str, str]:
-    if "\n" in value:
-        return value, "copybook"
+def _copybook_text(value: str, info: ValidationInfo) -> tuple[str, str, Path | None]:
+    """(text, its name for errors, the folder its COPY members are in)."""
     base = (info.context or {}).get("base_dir")
+    if "\n" in value:
+        return value, "copybook", Path(base) if base is not None else None
     path = Path(value) if base is None or Path(value).is_absolute() else Path(base) / value
     try:
-        return path.read_text(encoding="utf-8"), path.name
+        return path.read_text(encoding="utf-8"), path.name, path.parent
     except OSError as exc:
         raise ValueError(f"cannot read copybook {path}: {exc.strerror}") from None
 
@@ -308,10 +345,9 @@ class ValueSpec(StrictModel):
 
 def _valid_regex(pattern: str | None) -> str | None:
     if pattern is not None:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"invalid regular expression: {exc}") from None
+        from gateway.mapping.patterns import ecma_pattern
+
+        ecma_pattern(pattern)  # raises ValueError: the pattern is published as JSON Schema
     return pattern
 
 
@@ -326,7 +362,11 @@ class InputField(ValueSpec):
     )
     required: bool = True
     default: Any = None
-    pattern: str | None = Field(None, description="Regular expression the agent's value matches.")
+    pattern: str | None = Field(
+        None,
+        description="Regular expression the agent's value matches, in JSON Schema's language "
+        "(ECMA-262): $ is the very end of the value, \\d is 0-9.",
+    )
     min_length: int | None = Field(None, ge=0)
     minimum: float | None = None
     maximum: float | None = None

@@ -20,6 +20,16 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any
 
+from gateway.mapping.limits import (
+    DATE_PATTERN,
+    LOCAL_DATETIME_PATTERN,
+    OFFSET_DATETIME_PATTERN,
+    TIME_PATTERN,
+    decimal_pattern,
+    decimal_range,
+    integer_range,
+)
+from gateway.mapping.patterns import control_character, ecma_pattern
 from gateway.mapping.spec import RecordSpec, UnitSpec, ValueSpec
 from gateway.mapping.temporal import (
     BadTemporal,
@@ -50,6 +60,11 @@ ROUNDING = {
     "ceiling": decimal.ROUND_CEILING,
 }
 _SCALARS = (str, int, float, Decimal, bool, dt.date, dt.time)
+# The published patterns, as Python sees them: the same language for these ASCII classes.
+_ISO_DATE = re.compile(DATE_PATTERN[1:-1], re.ASCII)
+_ISO_TIME = re.compile(TIME_PATTERN[1:-1], re.ASCII)
+_LOCAL_DATETIME = re.compile(LOCAL_DATETIME_PATTERN[1:-1], re.ASCII)
+_OFFSET_DATETIME = re.compile(OFFSET_DATETIME_PATTERN[1:-1], re.ASCII)
 
 
 class Unmappable(ValueError):
@@ -100,6 +115,9 @@ def as_decimal(value: Any) -> Decimal:
     elif isinstance(value, int):
         return Decimal(value)
     elif isinstance(value, float | str):
+        if isinstance(value, str) and not value.isascii():
+            # Decimal() reads any script's digits: "٨٩.٩٠" is 89.90 to it, and to no one else.
+            raise Unmappable("not a number (digits are 0-9)")
         try:
             # str() of a float is its shortest exact spelling; never Decimal(float).
             result = Decimal(str(value).strip())
@@ -427,7 +445,7 @@ def _legacy_text(value: Any) -> str:
 
 def _string_in(spec: ValueSpec) -> Converter:
     pattern_text: str | None = getattr(spec, "pattern", None)
-    pattern = re.compile(pattern_text) if pattern_text else None
+    pattern = ecma_pattern(pattern_text) if pattern_text else None
     min_len: int | None = getattr(spec, "min_length", None)
     max_len, truncate = spec.max_length, spec.overflow == "truncate"
     codes = spec.code_table
@@ -437,14 +455,17 @@ def _string_in(spec: ValueSpec) -> Converter:
 
     def convert(value: Any) -> Any:
         if not isinstance(value, str):
-            raise Unmappable("expected a string")
+            value = _digits_sent_as_number(value, pattern)
+        control = control_character(value)
+        if control is not None:
+            raise Unmappable(f"contains the control character {control}")
         if reverse is not None:
             if value not in reverse:
                 raise Unmappable(f"must be one of: {', '.join(reverse)}")
             value = reverse[value]
         else:
-            if pattern is not None and not pattern.search(value):
-                raise Unmappable(f"does not match pattern {pattern.pattern}")
+            if pattern is not None and not pattern.matches(value):
+                raise Unmappable(f"does not match pattern {pattern.source}")
             if min_len is not None and len(value) < min_len:
                 raise Unmappable(f"shorter than {min_len} characters")
             if max_len is not None and len(value) > max_len:
@@ -466,22 +487,37 @@ def _string_in(spec: ValueSpec) -> Converter:
     return convert
 
 
-def _check_range(value: Any, spec: ValueSpec) -> None:
-    minimum = getattr(spec, "minimum", None)
-    maximum = getattr(spec, "maximum", None)
-    if minimum is not None and value < minimum:
-        raise Unmappable(f"less than the minimum {minimum:g}")
-    if maximum is not None and value > maximum:
-        raise Unmappable(f"greater than the maximum {maximum:g}")
+def _digits_sent_as_number(value: Any, pattern: Any) -> str:
+    """Agents often send 10000001 for a digit string: its decimal form is taken when it
+    satisfies the pattern. A float never is: 12.50 would arrive as 12.5, meaning changed."""
+    if isinstance(value, int) and not isinstance(value, bool) and pattern is not None:
+        text = str(value)
+        if pattern.matches(text):
+            return text
+        raise Unmappable(
+            f'expected a string: send the value in quotes, as "..." matching {pattern.source}'
+        )
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise Unmappable('expected a string: send the value in quotes, as "..."')
+    raise Unmappable("expected a string")
+
+
+def _check_range(value: Any, low: Any, high: Any) -> None:
+    if value < low:
+        raise Unmappable(f"less than the minimum {low}")
+    if value > high:
+        raise Unmappable(f"greater than the maximum {high}")
 
 
 def _integer_in(spec: ValueSpec) -> Converter:
+    low, high = integer_range(spec)
+
     def convert(value: Any) -> Any:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise Unmappable("expected an integer")
-        _check_range(value, spec)
+        _check_range(value, low, high)
         return value
 
     return convert
@@ -491,12 +527,17 @@ def _number_in(spec: ValueSpec) -> Converter:
     scale = spec.scale or 0
     factor, offset, _, legacy_quantum, rounding = _unit_steps(spec)
     exact = spec.type == "decimal"
+    low, high = decimal_range(spec)
+    text_form = ecma_pattern(decimal_pattern(spec))
 
     def convert(value: Any) -> Any:
-        if isinstance(value, str) and not exact:
-            raise Unmappable("expected a number")
+        if isinstance(value, str):
+            if not exact:
+                raise Unmappable("expected a number")
+            if not text_form.matches(value):
+                raise Unmappable(f"not a decimal as {text_form.source}")
         number = as_decimal(value)
-        _check_range(number, spec)
+        _check_range(number, low, high)
         if legacy_quantum is not None:
             try:
                 number = ((number - offset) / factor).quantize(legacy_quantum, rounding)
@@ -530,7 +571,7 @@ def _date_in(spec: ValueSpec) -> Converter:
     custom = spec.format is not None
 
     def convert(value: Any) -> Any:
-        if not isinstance(value, str):
+        if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
             raise Unmappable("expected a date as YYYY-MM-DD")
         try:
             day = dt.date.fromisoformat(value)
@@ -548,7 +589,7 @@ def _time_in(spec: ValueSpec) -> Converter:
     _, render = time_codec(spec.format)
 
     def convert(value: Any) -> Any:
-        if not isinstance(value, str):
+        if not isinstance(value, str) or not _ISO_TIME.fullmatch(value):
             raise Unmappable("expected a time as HH:MM:SS")
         try:
             moment = dt.time.fromisoformat(value)
@@ -568,9 +609,17 @@ def _datetime_in(spec: ValueSpec) -> Converter:
     _, render = datetime_codec(spec.format, spec.century_window)
     zone = zoneinfo.ZoneInfo(spec.timezone) if spec.timezone else None
 
+    shape = _OFFSET_DATETIME if zone is not None else _LOCAL_DATETIME
+
     def convert(value: Any) -> Any:
         if not isinstance(value, str):
             raise Unmappable("expected a datetime as ISO 8601")
+        if not shape.fullmatch(value):
+            if zone is not None:
+                raise Unmappable(
+                    "expected a datetime with a UTC offset, e.g. 2024-06-11T14:30:05+02:00"
+                )
+            raise Unmappable("expected the legacy host's local time, e.g. 2024-06-11T14:30:05")
         try:
             moment = dt.datetime.fromisoformat(value)
         except ValueError:

@@ -3,7 +3,8 @@
 The call answers 202 with the exact request it would send (the preview) and an approval id.
 Someone holding the ``approve`` scope, and not the requester, approves or rejects it with
 ``POST /v1/approvals/{id}``; approval runs the call as previewed: if the request rendered
-then would differ (the tool or config changed meanwhile), nothing is sent. Approvals expire.
+then would differ (the tool or config changed meanwhile), or the requester's key was revoked
+or lost the tool's scope, nothing is sent and the refusal is on the record. Approvals expire.
 The request, the decision (who, when, why) and the call are records of one call id.
 
 The arguments wait in the store's ``approvals`` table (not the log: they may hold sensitive
@@ -20,7 +21,7 @@ from typing import Any, Literal
 
 import orjson
 
-Status = Literal["pending", "approved", "rejected", "expired"]
+Status = Literal["pending", "approved", "rejected", "expired", "refused"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,12 @@ class Approval:
     decided_by: str | None = None
     decided_at: str | None = None
     comment: str | None = None
+    # Who asked, to check again at the decision: the API key, or (for a token, which the
+    # gateway cannot look up again) the scopes it carried; None scopes: open mode.
+    key_id: str | None = None
+    scopes: list[str] | None = None
+    # The key the request claimed: the approved call runs under it.
+    idempotency_key: str | None = None
 
     def expired(self, now: dt.datetime) -> bool:
         return now >= dt.datetime.fromisoformat(self.expires_at)

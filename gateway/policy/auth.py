@@ -9,8 +9,17 @@ Scopes are tool names or globs (``get_*``, ``ledger.*`` does not exist: tools ha
 names), plus ``approve`` for people who approve writes and ``audit`` for reading any call's
 record and the log. A key sees and calls only the tools its scopes match.
 
+Principals carry their issuer, so names from different sources never meet: an API key's
+agent is ``key:<agent>``, a JWT's subject ``jwt:<issuer>#<sub>``. That whole identity is the
+principal on every record and is what ownership checks compare; records written before
+principals were qualified name a key's agent bare (``teller-bot``) and are read as
+``key:teller-bot``. ``metrics`` is the scope that reads ``/metrics``.
+
 ``open`` mode (the local demo) lets anyone call anything as ``anonymous``; the gateway says
 so loudly when it starts.
+
+Every malformed ``Authorization`` header (not ASCII, too long, another scheme, an empty
+token, a token that is neither a key nor a well-formed JWT) is a 401, never a 500.
 """
 
 from __future__ import annotations
@@ -28,13 +37,21 @@ from typing import Any, Literal
 from gateway.errors import Forbidden, InvalidArguments, Unauthorized
 
 KEY_PATTERN = re.compile(r"^lgw_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
-SPECIAL_SCOPES = ("approve", "audit")
+SPECIAL_SCOPES = ("approve", "audit", "metrics")
+# Longer than any key or any reasonable JWT; a header past it is refused before parsing.
+MAX_AUTHORIZATION = 8192
+MAX_SUBJECT = 255
+KEY_ISSUER, JWT_ISSUER = "key", "jwt"
+# Principals the gateway itself names on records; never an API key's agent.
+UNQUALIFIED = frozenset({"anonymous", "cli", "gateway"})
 Mode = Literal["keys", "open"]
 
 
 @dataclass(frozen=True)
 class Principal:
-    """An authenticated caller: the name on its records, and what it may do."""
+    """An authenticated caller: its whole identity (``key:teller-bot``,
+    ``jwt:https://issuer#alice``, ``anonymous``), the name on its records, and what it may
+    do."""
 
     name: str
     scopes: tuple[str, ...] = ()
@@ -50,6 +67,10 @@ class Principal:
 
     def has(self, scope: str) -> bool:
         return self.everything or scope in self.scopes
+
+    def owns(self, recorded: str | None) -> bool:
+        """Whether a record's principal is this caller, comparing the whole identity."""
+        return recorded is not None and qualified(recorded) == self.name
 
     def require_tool(self, tool: str) -> None:
         if not self.may_call(tool):
@@ -67,6 +88,22 @@ class Principal:
 
 
 OPEN = Principal("anonymous", everything=True)
+
+
+def key_principal(agent: str) -> str:
+    return f"{KEY_ISSUER}:{agent}"
+
+
+def jwt_principal(issuer: str, subject: str) -> str:
+    return f"{JWT_ISSUER}:{issuer}#{subject}"
+
+
+def qualified(recorded: str) -> str:
+    """A record's principal as a whole identity: a bare name from before principals carried
+    their issuer was an API key's agent."""
+    if ":" in recorded or recorded in UNQUALIFIED:
+        return recorded
+    return key_principal(recorded)
 
 
 @dataclass(frozen=True)
@@ -124,18 +161,14 @@ class Authenticator:
     lookup: object = field(repr=False)  # AuditStore: has find_key(key_id)
     jwt: JwtVerifier | None = None
 
-    def principal(self, authorization: str | None) -> Principal:
+    def principal(self, authorization: str | bytes | None) -> Principal:
         if self.mode == "open":
             return OPEN
-        if not authorization:
-            raise Unauthorized("no API key: send 'Authorization: Bearer lgw_...'")
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthorized("the Authorization header must be 'Bearer <API key>'")
-        match = KEY_PATTERN.match(token.strip())
+        token = bearer_token(authorization)
+        match = KEY_PATTERN.fullmatch(token)
         if match is None:
             if self.jwt is not None and token.count(".") == 2:
-                return self.jwt.principal(token.strip())
+                return self.jwt.principal(token)
             raise Unauthorized("that is not an API key of this gateway")
         key_id, secret = match.groups()
         stored = self.lookup.find_key(key_id)  # type: ignore[attr-defined]
@@ -143,7 +176,24 @@ class Authenticator:
             raise Unauthorized("unknown API key")
         if stored.revoked_at is not None:
             raise Unauthorized(f"this API key was revoked at {stored.revoked_at}")
-        return Principal(stored.agent, stored.scopes, key_id)
+        return Principal(key_principal(stored.agent), stored.scopes, key_id)
+
+
+def bearer_token(authorization: str | bytes | None) -> str:
+    """The token of an ``Authorization: Bearer <token>`` header, or a 401 saying what is
+    wrong with the header. Headers arrive as bytes (ASGI) or latin-1 text (Starlette)."""
+    if authorization is None or not authorization.strip():
+        raise Unauthorized("no API key: send 'Authorization: Bearer lgw_...'")
+    if len(authorization) > MAX_AUTHORIZATION:
+        raise Unauthorized(f"the Authorization header is longer than {MAX_AUTHORIZATION} bytes")
+    if isinstance(authorization, bytes):
+        authorization = authorization.decode("latin-1")
+    if not authorization.isascii() or not authorization.isprintable():
+        raise Unauthorized("the Authorization header must be printable ASCII")
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("the Authorization header must be 'Bearer <API key>'")
+    return token.strip()
 
 
 JWT_ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "EdDSA"]
@@ -212,8 +262,30 @@ class JwtVerifier:
                 issuer=self.issuer,
                 options={"require": ["exp", "iss", "aud", self.principal_claim]},
             )
-        except (jwt.PyJWTError, KeyError) as exc:
-            raise Unauthorized(f"the bearer token is not valid: {exc}") from None
+        except (jwt.PyJWTError, KeyError, IndexError, ValueError, TypeError) as exc:
+            # Garbage a token can carry (bad base64, a header that is not an object, no
+            # keys in the set) is the caller's mistake, never the gateway's.
+            raise Unauthorized(f"the bearer token is not valid: {_short(exc)}") from None
+        subject = claims[self.principal_claim]
+        if (
+            not isinstance(subject, str)
+            or not 0 < len(subject) <= MAX_SUBJECT
+            or not subject.isprintable()
+        ):
+            raise Unauthorized(
+                f"the token's '{self.principal_claim}' claim must be a printable string of "
+                f"1 to {MAX_SUBJECT} characters"
+            )
         raw = claims.get(self.scopes_claim) or []
-        scopes = raw.split() if isinstance(raw, str) else [str(s) for s in raw]
-        return Principal(str(claims[self.principal_claim]), tuple(scopes))
+        if isinstance(raw, str):
+            scopes = raw.split()
+        elif isinstance(raw, list) and all(isinstance(s, str) for s in raw):
+            scopes = list(raw)
+        else:
+            raise Unauthorized(f"the token's '{self.scopes_claim}' claim must be a string or list")
+        return Principal(jwt_principal(self.issuer, subject), tuple(scopes))
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 200 else text[:200] + "..."

@@ -1,10 +1,12 @@
 """Idempotency keys: a call repeated with the same key is answered, not performed again.
 
-The first call with a key claims it in the store before its intent is written; a repeat
-(same principal, key, tool and arguments) gets the first call's recorded outcome back and
-touches no legacy system. The same key with another tool or other arguments is refused:
-it means the client reused a key by mistake, and guessing which call it meant would be
-worse than saying so.
+The first call with a key claims it in the store before its intent (or its approval request)
+is written; a repeat (same principal, key, tool and arguments) gets the first call's recorded
+answer back and touches no legacy system: ``awaiting_approval`` while a person decides, then
+the call's outcome. Only final outcomes are answered again: a first call that failed with a
+retryable error (a timeout, a backend down) lets the repeat run as a new attempt. The same
+key with another tool or other arguments is refused: it means the client reused a key by
+mistake, and guessing which call it meant would be worse than saying so.
 """
 
 from __future__ import annotations
@@ -49,7 +51,17 @@ def replayed_answer(view: dict[str, Any]) -> tuple[str, Any]:
         return "ok", view.get("result")
     if status == "pending":
         return "pending", view.get("result")
-    if status == "error":
+    if status == "awaiting_approval":
+        approval = view.get("approval") or {}
+        return "awaiting_approval", {
+            "approval_id": approval.get("approval_id"),
+            "preview": approval.get("preview"),
+            "expires_at": approval.get("expires_at"),
+            "decide": f"/v1/approvals/{approval.get('approval_id')}",
+        }
+    if status in ("rejected", "expired"):
+        return str(status), view.get("approval")
+    if status in ("error", "refused", "outcome_unknown"):
         raise ReplayedError(view.get("error") or {}, call_id)
     error: GatewayError = CallInProgress(
         "the first call with this Idempotency-Key has not finished; ask again shortly, "
@@ -58,3 +70,9 @@ def replayed_answer(view: dict[str, Any]) -> tuple[str, Any]:
     )
     error.call_id = call_id
     raise error
+
+
+def may_try_again(view: dict[str, Any]) -> bool:
+    """A first call whose failure may pass (504, 503...): the key's next call runs again."""
+    error = view.get("error") or {}
+    return view.get("status") == "error" and bool(error.get("retryable"))

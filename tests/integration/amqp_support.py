@@ -90,6 +90,15 @@ def declare_parking_queue(name: str) -> None:
         connection.close()
 
 
+def delete_queue(name: str) -> None:
+    """Remove a queue a test session declared (a missing queue is fine)."""
+    connection = connect()
+    try:
+        connection.channel().queue_delete(name)
+    finally:
+        connection.close()
+
+
 def take_messages(queue: str) -> list[tuple[Any, bytes]]:
     """Every message waiting in a queue, with its properties (removed from the queue)."""
     connection = connect()

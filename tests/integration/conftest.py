@@ -19,7 +19,12 @@ from fastapi.testclient import TestClient
 from estate.ledger import create_ledger
 from estate.orders import OrderService
 from estate.server import EstateServer
-from tests.integration.amqp_support import AMQP_URL, CardService, declare_parking_queue
+from tests.integration.amqp_support import (
+    AMQP_URL,
+    CardService,
+    declare_parking_queue,
+    delete_queue,
+)
 from tests.integration.support import (
     AMQP_TEST_CONFIG,
     DEMO_CONFIG,
@@ -58,7 +63,9 @@ SESSION = uuid.uuid4().hex[:8]
 ORDERS_EXCHANGE = f"test.orders.{SESSION}"
 ECHO_QUEUE = f"test.cards.{SESSION}"
 EVENTS_QUEUE = f"test.events.{SESSION}"
-REPLY_QUEUE = "legacy-gateway.test-replies"
+# The submit tools' durable reply queue: one per session, because two gateways consuming one
+# reply queue take each other's replies. Deleted when the session ends.
+REPLY_QUEUE = f"test.replies.{SESSION}"
 
 
 @pytest.fixture(scope="session")
@@ -124,6 +131,7 @@ def estate_env(
     saved = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
     yield values
+    delete_queue(REPLY_QUEUE)
     for name, old in saved.items():
         if old is None:
             os.environ.pop(name, None)

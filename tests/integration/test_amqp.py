@@ -320,9 +320,10 @@ def test_a_dead_broker_is_a_quick_retryable_error(amqp_client: TestClient) -> No
     assert error["code"] == "backend_unavailable"
     assert error["retryable"] is True
     assert "dead_broker unreachable" in error["message"]
-    ready = amqp_client.get("/readyz")
-    assert ready.status_code == 503
-    backends = ready.json()["backends"]
+    assert amqp_client.get("/readyz").status_code == 200
+    health = amqp_client.get("/health/backends")
+    assert health.status_code == 503
+    backends = health.json()["backends"]
     assert backends["orders"]["ok"] is True
     assert backends["dead_broker"]["ok"] is False
     assert "unreachable" in backends["dead_broker"]["detail"]

@@ -66,7 +66,7 @@ def test_broker_restart_fails_calls_in_flight_and_later_calls_succeed(
     down = call(amqp_client, "order_status", {"order_number": 1000000010})
     assert down.status_code == 503
     assert error_of(down)["code"] == "backend_unavailable"
-    assert amqp_client.get("/readyz").json()["backends"]["orders"]["ok"] is False
+    assert amqp_client.get("/health/backends").json()["backends"]["orders"]["ok"] is False
 
     rabbitmqctl("start_app")
     rabbitmqctl("await_startup")
@@ -80,4 +80,4 @@ def test_broker_restart_fails_calls_in_flight_and_later_calls_succeed(
         later = call(amqp_client, "order_status", {"order_number": number})
         assert later.status_code == 200, later.text
         assert later.json()["result"]["order_number"] == number
-    assert amqp_client.get("/readyz").json()["backends"]["orders"]["ok"] is True
+    assert amqp_client.get("/health/backends").json()["backends"]["orders"]["ok"] is True

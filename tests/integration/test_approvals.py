@@ -82,7 +82,7 @@ def test_an_approved_write_runs_exactly_as_previewed(desk: Desk) -> None:
     listed = desk.client.get("/v1/approvals", headers=bearer(desk.controller)).json()
     (waiting,) = listed["approvals"]
     assert waiting["approval_id"] == approval_id
-    assert waiting["principal"] == "booking-bot"
+    assert waiting["principal"] == "key:booking-bot"
     assert waiting["preview"] == preview
     assert "arguments" not in waiting
 
@@ -102,8 +102,8 @@ def test_an_approved_write_runs_exactly_as_previewed(desk: Desk) -> None:
 
     record = desk.client.get(f"/v1/calls/{answer['call_id']}", headers=bearer(desk.agent)).json()
     assert record["status"] == "ok"
-    assert record["principal"] == "booking-bot"
-    assert record["approval"]["decided_by"] == "controller@example.com"
+    assert record["principal"] == "key:booking-bot"
+    assert record["approval"]["decided_by"] == "key:controller@example.com"
     assert record["approval"]["comment"] == "refund checked"
     kinds = [r["kind"] for r in record["records"]]
     assert kinds == ["approval.requested", "approval.decided", "call.intent", "interaction",

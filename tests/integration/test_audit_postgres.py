@@ -142,7 +142,7 @@ def test_three_replicas_on_one_store_lose_nothing_and_the_log_verifies(
             kinds = [record.kind for record in store.records_of(call_id)]
             assert kinds == ["call.intent", "interaction", "call.outcome"]
         loads = store.records_of_kind("config.loaded")
-        assert len(loads) == 3  # one per replica
+        assert len(loads) == 1  # one config: recorded once, however many replicas serve it
         report = verify_store(store, VerifierKey.parse(checkpoint["verifier_key"]))
         assert report.ok, report.problems
         assert report.latest_size == total

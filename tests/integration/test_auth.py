@@ -72,14 +72,14 @@ def test_a_key_reaches_only_its_tools_and_names_its_agent(keyed: tuple[TestClien
     assert "no scope for tool 'list_postings'" in error_of(refused)["message"]
     forbidden = client.get(f"/v1/calls/{error_of(refused)['call_id']}", headers=bearer(auditor))
     assert forbidden.json()["status"] == "forbidden"
-    assert forbidden.json()["principal"] == "teller-bot"
+    assert forbidden.json()["principal"] == "key:teller-bot"
     assert client.get("/v1/tools/list_postings", headers=bearer(teller)).status_code == 403
 
     call_id = answer.json()["call_id"]
     record = client.get(f"/v1/calls/{call_id}", headers=bearer(teller)).json()
-    assert record["principal"] == "teller-bot"
+    assert record["principal"] == "key:teller-bot"
     proof = client.get(f"/v1/audit/proof/{call_id}", headers=bearer(teller)).json()
-    assert {r["record"]["principal"] for r in proof["records"]} == {"teller-bot"}
+    assert {r["record"]["principal"] for r in proof["records"]} == {"key:teller-bot"}
     # Another agent cannot see the call; an auditor can.
     assert client.get(f"/v1/calls/{call_id}", headers=bearer(other)).status_code == 404
     assert client.get(f"/v1/calls/{call_id}", headers=bearer(auditor)).status_code == 200

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from lxml import etree
 
 from estate.server import EstateServer
@@ -170,8 +171,9 @@ def test_config_schema_prints_a_json_schema() -> None:
 
 
 def test_audit_checkpoint_verify_export_and_verify_the_bundle_elsewhere(
-    estate: EstateServer, tmp_path: Path
+    estate: EstateServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("LEGACY_GATEWAY_TRUSTED_KEYS", str(tmp_path / "trusted-keys"))
     audit_db = tmp_path / "log" / "audit.sqlite"
     env = {"CUSTOMER_MASTER_URL": estate.customer_master_url}
     arguments = f'{{"customer_number":"{ANNA}"}}'
@@ -184,28 +186,37 @@ def test_audit_checkpoint_verify_export_and_verify_the_bundle_elsewhere(
     assert note.returncode == 0, note.stderr
     origin, size = note.stdout.splitlines()[:2]
     assert origin == "legacy-gateway/audit"
-    assert size == "12"  # three config loads, and three calls of three records each
+    assert size == "10"  # the config, loaded once, and three calls of three records each
     assert (tmp_path / "log" / "audit-signing.key.pub").exists()
 
     verified = run("audit", "verify", "--audit-db", str(audit_db))
     assert verified.returncode == 0, verified.stderr
-    assert "12 record(s), 1 signed checkpoint(s), every root matches" in verified.stdout
+    assert "10 record(s), 1 signed checkpoint(s), every root matches" in verified.stdout
+    assert "records 0\u20139 of a log of 10 signed by legacy-gateway/audit+" in verified.stdout
 
     bundle = tmp_path / "bundle"
     exported = run("audit", "export", "--out", str(bundle), "--from", "1", "--audit-db",
                    str(audit_db))  # fmt: skip
     assert exported.returncode == 0, exported.stderr
-    assert "exported records 1 to 11" in exported.stdout
+    assert "exported records 1 to 9" in exported.stdout
+    public = tmp_path / "log" / "audit-signing.key.pub"
+    assert f"audit verify {bundle} --key {public}" in exported.stdout
     audit_db.unlink()  # the bundle needs no database
     kept = tmp_path / "kept.note"
     kept.write_text(note.stdout)
-    offline = run("audit", "verify", str(bundle), "--checkpoint", str(kept))
+    offline = run("audit", "verify", str(bundle), "--checkpoint", str(kept), "--key", str(public))
     assert offline.returncode == 0, offline.stderr
-    assert "11 record(s)" in offline.stdout
+    assert "9 record(s)" in offline.stdout
+    assert "records 1\u20139 of a log of 10" in offline.stdout
+    # Without a trust anchor the bundle is only consistent in itself, and says so.
+    unanchored = run("audit", "verify", str(bundle))
+    assert unanchored.returncode == 3, unanchored.stderr
+    assert unanchored.stdout.startswith("UNTRUSTED: ")
+    assert "only its internal consistency was checked" in unanchored.stdout
 
     records = bundle / "records.jsonl"
     records.write_bytes(records.read_bytes().replace(b"MULLER", b"MILLER", 1))
-    tampered = run("audit", "verify", str(bundle))
+    tampered = run("audit", "verify", str(bundle), "--key", str(public))
     assert tampered.returncode == 1
     assert tampered.stderr.startswith("FAILED at record ")
     assert "does not match the leaf hash the bundle lists" in tampered.stderr

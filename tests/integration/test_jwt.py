@@ -64,7 +64,7 @@ def test_a_valid_token_names_the_agent_and_its_scopes(
         f"/v1/calls/{answer.json()['call_id']}",
         headers={"authorization": f"Bearer {token(issuer_key)}"},
     ).json()
-    assert record["principal"] == "agent-42"
+    assert record["principal"] == "jwt:https://login.example.com/#agent-42"
     listed = oidc_client.get("/v1/tools", headers={"authorization": f"Bearer {token(issuer_key)}"})
     assert [t["name"] for t in listed.json()["tools"]] == ["get_customer"]
     refused = call(oidc_client, token(issuer_key), "list_postings")

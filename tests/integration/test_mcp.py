@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -89,15 +90,20 @@ def test_an_mcp_call_takes_the_same_path_as_rest(
 
     record = httpx.get(f"{base}/v1/calls/{meta['call_id']}",
                        headers={"authorization": f"Bearer {key}"}).json()  # fmt: skip
-    assert record["principal"] == "mcp-agent"
+    assert record["principal"] == "key:mcp-agent"
     assert record["context"]["transport"] == "mcp"
     assert record["interactions"][0]["adapter"] == "soap"
 
+    # An error is no result: it comes as text holding the error object, without structured
+    # content, which clients would check against the tool's output schema.
     assert bad.is_error is True
-    assert bad.structured_content["error"]["code"] == "invalid_arguments"
-    assert bad.structured_content["error"]["details"]["errors"][0]["field"] == "customer_number"
+    assert bad.structured_content is None
+    error = json.loads(bad.content[0].text)["error"]
+    assert error["code"] == "invalid_arguments"
+    assert error["details"]["errors"][0]["field"] == "customer_number"
     assert outside.is_error is True
-    assert outside.structured_content["error"]["code"] == "forbidden"
+    assert outside.structured_content is None
+    assert json.loads(outside.content[0].text)["error"]["code"] == "forbidden"
 
 
 def test_mcp_without_a_key_is_refused_before_any_session(served: tuple[str, Path]) -> None:

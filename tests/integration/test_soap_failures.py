@@ -187,12 +187,12 @@ def test_an_unreachable_backend_is_a_retryable_backend_unavailable(
     assert sole_interaction(record)["error"]["code"] == "backend_unavailable"
 
 
-def test_readiness_names_the_backend_that_is_down(soap_client: TestClient) -> None:
-    response = soap_client.get("/readyz")
+def test_backend_health_names_the_backend_that_is_down(soap_client: TestClient) -> None:
+    response = soap_client.get("/health/backends")
 
     assert response.status_code == 503, response.text
     body = response.json()
-    assert body["status"] == "not_ready"
+    assert body["status"] == "degraded"
     backends = body["backends"]
     assert set(backends) == {
         "customer_master",
@@ -206,12 +206,24 @@ def test_readiness_names_the_backend_that_is_down(soap_client: TestClient) -> No
     assert all(check["ok"] for name, check in backends.items() if name != "dead"), backends
 
 
-def test_readiness_is_ready_when_every_backend_answers(demo_client: TestClient) -> None:
-    response = demo_client.get("/readyz")
+def test_a_backend_down_leaves_the_replica_ready(soap_client: TestClient) -> None:
+    """Readiness is this replica's own: one legacy outage must not pull every replica."""
+    response = soap_client.get("/readyz")
 
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["status"] == "ready"
+    assert body["store"]["ok"] is True
+    assert body["store"]["records"] > 0
+    assert "backends" not in body
+
+
+def test_backend_health_is_ok_when_every_backend_answers(demo_client: TestClient) -> None:
+    response = demo_client.get("/health/backends")
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "ok"
     assert set(body["backends"]) == {
         "customer_master",
         "fx_rates",

@@ -43,9 +43,9 @@ class Log:
 
     def sql(self, *statements: str) -> None:
         raw = sqlite3.connect(self.path)
-        for table in ("records", "leaves", "checkpoints"):
-            raw.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
-            raw.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete")
+        triggers = raw.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        for (name,) in triggers.fetchall():
+            raw.execute(f"DROP TRIGGER {name}")
         for statement in statements:
             raw.execute(statement)
         raw.commit()

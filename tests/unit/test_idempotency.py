@@ -9,7 +9,7 @@ import pytest
 from gateway.audit.store import SQLiteStore
 from gateway.audit.views import call_view
 from gateway.errors import CallInProgress, InvalidArguments, ReplayedError
-from gateway.policy.idempotency import check_key, fingerprint, replayed_answer
+from gateway.policy.idempotency import check_key, fingerprint, may_try_again, replayed_answer
 
 
 def test_a_key_is_claimed_once_per_principal(tmp_path: Path) -> None:
@@ -81,3 +81,39 @@ def test_a_quick_reply_recorded_before_the_submission_still_wins(tmp_path: Path)
     view = call_view("c3", store.records_of("c3"))
     assert view["status"] == "ok"
     assert view["result"] == {"done": True}
+
+
+def test_a_key_of_a_call_awaiting_approval_answers_the_approval_then_its_decision(
+    tmp_path: Path,
+) -> None:
+    store = SQLiteStore(tmp_path / "a.sqlite")
+    store.append("approval.requested", "c4", {"tool": "t", "approval_id": "apr_1",
+                                              "preview": {"sql": "INSERT"},
+                                              "expires_at": "2030-01-01"})  # fmt: skip
+    assert replayed_answer(call_view("c4", store.records_of("c4"))) == (
+        "awaiting_approval",
+        {"approval_id": "apr_1", "preview": {"sql": "INSERT"}, "expires_at": "2030-01-01",
+         "decide": "/v1/approvals/apr_1"},
+    )  # fmt: skip
+    store.append("approval.decided", "c4", {"decision": "approved", "by": "key:boss"})
+    store.append("call.intent", "c4", {"tool": "t"})
+    with pytest.raises(CallInProgress):  # approved and running: not awaiting any more
+        replayed_answer(call_view("c4", store.records_of("c4")))
+    store.append("call.outcome", "c4", {"status": "ok", "result": {"booked": 1}})
+    assert replayed_answer(call_view("c4", store.records_of("c4"))) == ("ok", {"booked": 1})
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "again"),
+    [
+        ("error", {"code": "legacy_timeout", "retryable": True}, True),
+        ("error", {"code": "backend_unavailable", "retryable": True}, True),
+        ("error", {"code": "legacy_fault", "retryable": False}, False),
+        ("outcome_unknown", {"code": "outcome_unknown", "retryable": False}, False),
+        ("ok", None, False),
+    ],
+)
+def test_only_retryable_failures_let_a_key_try_again(
+    status: str, error: dict[str, object] | None, again: bool
+) -> None:
+    assert may_try_again({"status": status, "error": error}) is again

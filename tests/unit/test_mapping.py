@@ -183,7 +183,9 @@ def test_input_schema_is_json_schema_2020_12_with_examples() -> None:
     assert schema["additionalProperties"] is False
     assert schema["properties"]["customer_number"]["pattern"] == "^[0-9]{8}$"
     assert "Legacy parameter CUSTNO" in schema["properties"]["customer_number"]["description"]
-    assert schema["properties"]["status"]["enum"] == ["active", "closed"]
+    # Optional: null stands for "not given", as strict function calling sends it.
+    assert schema["properties"]["status"]["enum"] == ["active", "closed", None]
+    assert schema["properties"]["status"]["type"] == ["string", "null"]
     assert schema["properties"]["amount"]["type"] == ["number", "string"]
     assert schema["examples"] == [{"customer_number": "10000001", "amount": 1}]
 

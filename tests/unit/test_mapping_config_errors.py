@@ -68,9 +68,9 @@ LINE = 17
             "cannot read copybook",
         ),
         (
-            '{from: X, record: {copybook: "05 A PIC 9(3)P.\\n"}, fields: {a: {from: A}}}',
+            '{from: X, record: {copybook: "05 A PIC 9P9.\\n"}, fields: {a: {from: A}}}',
             "value.record",
-            "copybook line 1: P (scaling position) is not supported",
+            "copybook line 1: P must be at one end of picture",
         ),
         (
             "{from: X, record: {layout: {A: 2}, encoding: cp9999}, fields: {a: {from: A}}}",

@@ -1,0 +1,125 @@
+"""``legacy-gateway import copybook``: the output mapping of a record from its copybook.
+
+Every named field becomes an output field with a snake_case name, the type its picture
+says (text trimmed, integer, exact decimal with the picture's scale, float) and the
+picture as its description; groups become nested objects, tables lists, REDEFINES views are
+listed in comments (one view of shared bytes holds per record: the integrator picks).
+Nothing is guessed: a date is typed as one only when declared (``--date FIELD=FORMAT``).
+The block goes under a tool of a queue or record backend, where the record arrives.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from gateway.mapping.copybook import CopybookError, parse_copybook
+from gateway.mapping.copybook.items import Item
+
+_TYPES = {"integer": "integer", "decimal": "decimal", "float": "number"}
+
+
+class CopybookImportError(ValueError):
+    """A copybook that cannot be imported, or a date declared for a field it lacks."""
+
+
+def snake_case(name: str) -> str:
+    """ORD-SHIP-DATE -> ord_ship_date; a name that starts with a digit gets an ``f_``."""
+    text = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    return text if text and text[0].isalpha() else f"f_{text}"
+
+
+def _picture(item: Item) -> str:
+    """PIC S9(5)V99 COMP-3, or the usage alone (COMP-2)."""
+    usage = "" if item.usage in (None, "display") else (item.usage or "").upper()
+    picture = f"PIC {item.picture}" if item.picture else ""
+    return f"{picture} {usage}".strip()
+
+
+def _source(name: str) -> str:
+    """The ``from`` of a COBOL name: as it is, or a quoted JMESPath name (2ND-NOTE)."""
+    return name if name[0].isalpha() else f"'\"{name}\"'"
+
+
+def _scalar(item: Item, dates: Mapping[str, str], used: set[str]) -> str:
+    source = _source(item.name or "")
+    if item.name in dates:
+        used.add(item.name or "")
+        return f'{{from: {source}, type: date, format: "{dates[item.name or ""]}"}}'
+    kind = _TYPES.get(item.kind)
+    if kind is None:  # text, national, DBCS
+        return f'{{from: {source}, trim: true, description: "{_picture(item)}"}}'
+    many = ", list: true" if item.occurs else ""
+    return f'{{from: {source}, type: {kind}{many}, description: "{_picture(item)}"}}'
+
+
+def _fields(items: list[Item], indent: str, dates: Mapping[str, str], used: set[str]) -> list[str]:
+    lines: list[str] = []
+    names: set[str] = set()
+    for item in items:
+        if item.name is None:
+            continue
+        name = snake_case(item.name)
+        while name in names:
+            name += "_"
+        if item.redefines is not None:
+            lines.append(
+                f"{indent}# {name}: {item.name} redefines {item.redefines}; "
+                "map it instead where it is the view the data holds"
+            )
+            continue
+        names.add(name)
+        if not item.children:
+            if item.occurs and item.kind not in _TYPES:
+                lines.append(
+                    f"{indent}{name}: {{from: {_source(item.name)}, list: true, trim: true}}"
+                )
+            else:
+                lines.append(f"{indent}{name}: {_scalar(item, dates, used)}")
+            continue
+        lines.append(f"{indent}{name}:")
+        lines.append(f"{indent}  from: {_source(item.name)}")
+        if item.occurs:
+            lines.append(f"{indent}  list: true")
+            if item.depending_on:
+                bounds = f"{item.occurs_min} to {item.occurs}"
+                lines.append(f"{indent}  # as many as {item.depending_on} says ({bounds})")
+        lines.append(f"{indent}  fields:")
+        lines.extend(_fields(item.children, indent + "    ", dates, used))
+    return lines
+
+
+def copybook_mapping(
+    path: Path,
+    encoding: str = "cp037",
+    record: str | None = None,
+    transport: str = "binary",
+    dates: Mapping[str, str] | None = None,
+) -> str:
+    """The YAML of an ``output:`` block that maps the copybook's record."""
+    declared = {name.upper(): value for name, value in (dates or {}).items()}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CopybookImportError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        layout = parse_copybook(text, encoding, record=record, copy_path=[path.parent])
+    except CopybookError as exc:
+        where = f" line {exc.line}" if exc.line else ""
+        raise CopybookImportError(f"{path.name}{where}: {exc}") from None
+    used: set[str] = set()
+    body = _fields(layout.items, "    ", declared, used)
+    unknown = sorted(set(declared) - used)
+    if unknown:
+        raise CopybookImportError(f"--date names no field of the record: {', '.join(unknown)}")
+    size = f"{layout.min_length} to {layout.length}" if layout.variable else str(layout.length)
+    head = [
+        f"# Mapping of {path.name} ({size} bytes, code page {layout.encoding}), generated by",
+        "# `legacy-gateway import copybook`. Put it under a tool whose backend answers with",
+        "# this record (a queue's reply, a record service); rename fields for the agent.",
+        "output:",
+        f"  record: {{copybook: {path.name}, encoding: {layout.encoding}, transport: {transport}}}",
+        "  fields:",
+    ]
+    return "\n".join(head + body) + "\n"

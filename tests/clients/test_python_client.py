@@ -1,0 +1,98 @@
+"""The official MCP Python SDK calls every demo tool over ``/mcp`` with its examples.
+
+The SDK validates each structured result against the tool's output schema itself; each is
+checked again here with every format asserted. An error comes as an MCP tool error whose
+text is the gateway's error object, with no structured content.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import httpx2
+import pytest
+from jsonschema import Draft202012Validator
+from mcp.client.session import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+
+from estate.orders import OrderService
+from gateway.config.loader import load_config
+from tests.integration.support import DEMO_CONFIG, serve_process
+from tests.integration.test_auth import create_key
+
+FORMATS = Draft202012Validator.FORMAT_CHECKER
+
+
+@pytest.fixture(scope="module")
+def served(
+    estate_env: dict[str, str],
+    order_service: OrderService,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[str, str]]:
+    audit_db = tmp_path_factory.mktemp("py-client") / "audit.sqlite"
+    key = create_key(audit_db, "py-agent", "*")
+    env = {"LEGACY_GATEWAY_AUTH": "keys", "LEGACY_GATEWAY_AUDIT_DB": str(audit_db)}
+    with serve_process(DEMO_CONFIG, env) as (base, _):
+        yield base, key
+
+
+def every_call(base: str, key: str) -> dict[str, Any]:
+    examples = {
+        tool["name"]: tool["input_schema"].get("examples", [])
+        for tool in httpx.get(
+            f"{base}/v1/tools", headers={"authorization": f"Bearer {key}"}
+        ).json()["tools"]
+    }
+
+    async def run() -> dict[str, Any]:
+        headers = {"authorization": f"Bearer {key}"}
+        async with (
+            httpx2.AsyncClient(headers=headers, timeout=30) as http,
+            streamable_http_client(f"{base}/mcp", http_client=http) as streams,
+            ClientSession(streams[0], streams[1]) as session,
+        ):
+            await session.initialize()
+            tools = {tool.name: tool for tool in (await session.list_tools()).tools}
+            results: dict[str, Any] = {}
+            for name, tool in tools.items():
+                results[name] = [
+                    (tool.output_schema, await session.call_tool(name, arguments))
+                    for arguments in examples[name]
+                ]
+            refused = await session.call_tool("get_customer", {"customer_number": "1"})
+            return {"results": results, "refused": refused}
+
+    return asyncio.run(run())
+
+
+def test_the_python_sdk_calls_every_demo_tool_with_its_examples(
+    served: tuple[str, str],
+) -> None:
+    seen = every_call(*served)
+    assert set(seen["results"]) == set(load_config(DEMO_CONFIG).tools)
+    for name, calls in seen["results"].items():
+        assert calls, f"{name} has no example to call"
+        for schema, result in calls:
+            assert result.is_error is False, (name, result.content)
+            status = result.meta["legacy_gateway"]["status"]
+            assert status == ("pending" if name == "place_order" else "ok"), name
+            assert schema is not None, name
+            validator = Draft202012Validator(schema, format_checker=FORMATS)
+            errors = [e.message for e in validator.iter_errors(result.structured_content)]
+            assert errors == [], (name, result.structured_content)
+            # Clients that read only text get the same result.
+            assert json.loads(result.content[0].text) == result.structured_content
+    customer = seen["results"]["get_customer"][0][1].structured_content
+    assert customer["name"] == "MULLER, ANNA"
+    assert customer["call_after"] == "09:30:00"
+
+    refused = seen["refused"]
+    assert refused.is_error is True
+    assert refused.structured_content is None
+    error = json.loads(refused.content[0].text)["error"]
+    assert error["code"] == "invalid_arguments"
+    assert error["details"]["errors"][0]["field"] == "customer_number"

@@ -1,0 +1,218 @@
+"""Stopping `legacy-gateway serve` with SIGTERM, as Docker and Kubernetes do, mid-call."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gateway.audit.store import AuditStore
+from gateway.audit.stores import open_store
+from tests.integration.support import serve_process
+
+CONFIG = """\
+backends:
+  slow_host:
+    adapter: http
+    description: A legacy host that takes its time.
+    base_url: {base_url}
+    timeout_s: 30
+tools:
+  slow_lookup:
+    description: Looks a value up on the slow host.
+    backend: slow_host
+    operation: GET /lookup/{{KEY}}
+    input:
+      key: {{to: KEY, pattern: "^[a-z0-9]+$"}}
+    output:
+      fields:
+        value: {{from: VALUE}}
+"""
+
+
+class SlowHost(ThreadingHTTPServer):
+    """Answers ``GET /lookup/KEY`` after ``delay_s``; ``arrived`` is set when a request comes."""
+
+    daemon_threads = True
+
+    def __init__(self, delay_s: float) -> None:
+        self.delay_s = delay_s
+        self.arrived = threading.Event()
+        self.paths: list[str] = []
+        super().__init__(("127.0.0.1", 0), _SlowHandler)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def wait_for(self, path: str, timeout_s: float = 10) -> None:
+        deadline = time.monotonic() + timeout_s
+        while path not in self.paths:
+            assert time.monotonic() < deadline, f"{path} never reached the legacy host"
+            time.sleep(0.02)
+
+
+class _SlowHandler(BaseHTTPRequestHandler):
+    server: SlowHost
+
+    def do_GET(self) -> None:
+        self.server.paths.append(self.path)
+        self.server.arrived.set()
+        time.sleep(self.server.delay_s)
+        body = json.dumps({"VALUE": self.path.rsplit("/", 1)[-1].upper()}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+@pytest.fixture
+def slow_host(request: pytest.FixtureRequest) -> Iterator[SlowHost]:
+    host = SlowHost(getattr(request, "param", 2.0))
+    thread = threading.Thread(target=host.serve_forever, daemon=True)
+    thread.start()
+    yield host
+    host.shutdown()
+    host.server_close()
+
+
+def _config(tmp_path: Path, host: SlowHost) -> Path:
+    directory = tmp_path / "config"
+    directory.mkdir()
+    (directory / "slow.yaml").write_text(CONFIG.format(base_url=host.base_url))
+    return directory
+
+
+def _call_in_background(base: str, key: str) -> Future[httpx.Response]:
+    pool = ThreadPoolExecutor(max_workers=1)
+    future = pool.submit(
+        httpx.post,
+        f"{base}/v1/tools/slow_lookup/call",
+        json={"arguments": {"key": key}},
+        timeout=30,
+    )
+    pool.shutdown(wait=False)
+    return future
+
+
+def _store(audit_db: Path) -> AuditStore:
+    return open_store(audit_db, None)
+
+
+def _verify(audit_db: Path) -> subprocess.CompletedProcess[str]:
+    command = Path(sys.executable).parent / "legacy-gateway"
+    return subprocess.run(
+        [str(command), "audit", "verify", "--audit-db", str(audit_db)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_sigterm_drains_the_call_in_flight_refuses_new_ones_and_exits_0(
+    tmp_path: Path, slow_host: SlowHost
+) -> None:
+    audit_db = tmp_path / "audit.sqlite"
+    env = {"LEGACY_GATEWAY_AUDIT_DB": str(audit_db), "LEGACY_GATEWAY_DRAIN_GRACE_S": "15"}
+    with serve_process(_config(tmp_path, slow_host), env) as (base, proc):
+        assert httpx.get(f"{base}/readyz").status_code == 200
+        in_flight = _call_in_background(base, "abc")
+        assert slow_host.arrived.wait(10), "the call never reached the legacy host"
+
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)  # the signal is handled on the server's next tick (0.1 s)
+
+        ready = httpx.get(f"{base}/readyz")
+        assert ready.status_code == 503, ready.text
+        assert ready.json()["status"] == "draining"
+        refused = httpx.post(
+            f"{base}/v1/tools/slow_lookup/call", json={"arguments": {"key": "late"}}
+        )
+        assert refused.status_code == 503, refused.text
+        assert refused.headers["retry-after"] == "1"
+        error = refused.json()["error"]
+        assert (error["code"], error["retryable"]) == ("shutting_down", True)
+
+        answered = in_flight.result(timeout=30)
+        assert answered.status_code == 200, answered.text
+        assert answered.json()["result"] == {"value": "ABC"}
+        assert proc.wait(30) == 0
+
+    store = _store(audit_db)
+    records = store.records_of(answered.json()["call_id"])
+    assert [r.kind for r in records] == ["call.intent", "interaction", "call.outcome"]
+    assert records[-1].body["status"] == "ok"
+    # The last checkpoint was signed on the way out: it covers every record.
+    latest = store.latest_checkpoint()
+    assert latest is not None
+    assert latest.size == store.count()
+    store.close()
+    verified = _verify(audit_db)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+@pytest.mark.parametrize("slow_host", [8.0], indirect=True)
+def test_a_call_outlasting_the_grace_is_recorded_as_interrupted(
+    tmp_path: Path, slow_host: SlowHost
+) -> None:
+    audit_db = tmp_path / "audit.sqlite"
+    env = {"LEGACY_GATEWAY_AUDIT_DB": str(audit_db), "LEGACY_GATEWAY_DRAIN_GRACE_S": "0.5"}
+    with serve_process(_config(tmp_path, slow_host), env) as (base, proc):
+        in_flight = _call_in_background(base, "abc")
+        assert slow_host.arrived.wait(10), "the call never reached the legacy host"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+
+    with pytest.raises(httpx.HTTPError):
+        in_flight.result(timeout=10).raise_for_status()
+    store = _store(audit_db)
+    (outcome,) = store.records_of_kind("call.outcome")
+    assert outcome.body["status"] == "error"
+    assert outcome.body["error"]["code"] == "call_interrupted"
+    kinds = [r.kind for r in store.records_of(str(outcome.call_id))]
+    assert kinds == ["call.intent", "interaction", "call.outcome"]
+    store.close()
+    verified = _verify(audit_db)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+@pytest.mark.parametrize("slow_host", [0.5], indirect=True)
+def test_workers_share_the_port_and_the_record_and_all_drain_on_sigterm(
+    tmp_path: Path, slow_host: SlowHost
+) -> None:
+    audit_db = tmp_path / "audit.sqlite"
+    env = {"LEGACY_GATEWAY_AUDIT_DB": str(audit_db), "LEGACY_GATEWAY_WORKERS": "2"}
+    with serve_process(_config(tmp_path, slow_host), env) as (base, proc):
+        calls = [_call_in_background(base, f"k{n}") for n in range(4)]
+        assert slow_host.arrived.wait(10)
+        answers = [call.result(timeout=30) for call in calls]
+        assert [a.status_code for a in answers] == [200] * 4, [a.text for a in answers]
+        in_flight = _call_in_background(base, "last")
+        slow_host.wait_for("/lookup/last")
+        proc.send_signal(signal.SIGTERM)
+        assert in_flight.result(timeout=30).json()["result"] == {"value": "LAST"}
+        assert proc.wait(30) == 0
+
+    store = _store(audit_db)
+    # Two workers starting on one config: it is recorded once, or twice when both start
+    # at the same instant; never once per call.
+    assert 1 <= len(store.records_of_kind("config.loaded")) <= 2
+    assert len(store.records_of_kind("call.outcome")) == 5
+    store.close()
+    verified = _verify(audit_db)
+    assert verified.returncode == 0, verified.stdout + verified.stderr

@@ -1,0 +1,221 @@
+"""Local stand-ins for an enterprise network: a private CA, a TLS host that demands a client
+certificate from it, and a CONNECT proxy. Made in the test, nothing from outside."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import ipaddress
+import json
+import select
+import socket
+import ssl
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from socketserver import StreamRequestHandler, ThreadingTCPServer
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+
+@dataclass
+class Issued:
+    cert: Path
+    key: Path
+
+
+@dataclass
+class PrivateCA:
+    """A certificate authority of the test's own, writing PEM files under ``directory``."""
+
+    directory: Path
+    name: str = "Estate Test CA"
+    key: ec.EllipticCurvePrivateKey = field(init=False)
+    cert: x509.Certificate = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, self.name)])
+        self.cert = (
+            self._builder(subject, self.key.public_key(), subject)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(self.key, hashes.SHA256())
+        )
+        self.bundle.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
+
+    @property
+    def bundle(self) -> Path:
+        return self.directory / f"{self.name.replace(' ', '-').lower()}.pem"
+
+    def _builder(
+        self, subject: x509.Name, public_key: ec.EllipticCurvePublicKey, issuer: x509.Name
+    ) -> x509.CertificateBuilder:
+        now = dt.datetime.now(dt.UTC)
+        return (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(issuer)
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+        )
+
+    def issue(self, common_name: str, *, server: bool, password: bytes | None = None) -> Issued:
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+        builder = self._builder(subject, key.public_key(), self.cert.subject)
+        if server:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName(
+                    [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                ),
+                critical=False,
+            )
+        cert = builder.sign(self.key, hashes.SHA256())
+        stem = self.directory / common_name.replace(" ", "-")
+        paths = Issued(stem.with_suffix(".crt"), stem.with_suffix(".key"))
+        paths.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        encryption: serialization.KeySerializationEncryption = (
+            serialization.BestAvailableEncryption(password)
+            if password
+            else serialization.NoEncryption()
+        )
+        paths.key.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+            )
+        )
+        return paths
+
+
+class MutualTLSHost(ThreadingHTTPServer):
+    """HTTPS on 127.0.0.1 that refuses any client without a certificate from ``client_ca``.
+
+    ``GET /lookup/KEY`` answers ``{"VALUE": KEY, "CLIENT": <the client certificate's CN>}``.
+    """
+
+    daemon_threads = True
+
+    def __init__(self, server_cert: Issued, client_ca: Path, max_version: str = "1.3") -> None:
+        super().__init__(("127.0.0.1", 0), _LookupHandler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(server_cert.cert, server_cert.key)
+        context.load_verify_locations(client_ca)
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.maximum_version = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}[
+            max_version
+        ]
+        self.socket = context.wrap_socket(self.socket, server_side=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"https://127.0.0.1:{self.server_address[1]}"
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        return  # a refused client is what some tests are about
+
+    def start(self) -> MutualTLSHost:
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _LookupHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        peer = self.connection.getpeercert()  # type: ignore[attr-defined]
+        subject = dict(pair[0] for pair in peer["subject"]) if peer else {}
+        body = json.dumps(
+            {"VALUE": self.path.rsplit("/", 1)[-1], "CLIENT": subject.get("commonName")}
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+class ConnectProxy(ThreadingTCPServer):
+    """A forward proxy that only tunnels (CONNECT), optionally demanding Basic credentials.
+
+    ``tunnels`` lists the authorities it connected to, in order.
+    """
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, credentials: tuple[str, str] | None = None) -> None:
+        super().__init__(("127.0.0.1", 0), _TunnelHandler)
+        self.credentials = credentials
+        self.tunnels: list[str] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def start(self) -> ConnectProxy:
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _TunnelHandler(StreamRequestHandler):
+    server: ConnectProxy
+
+    def handle(self) -> None:
+        request_line = self.rfile.readline().decode("latin-1").strip()
+        headers: dict[str, str] = {}
+        while (line := self.rfile.readline().decode("latin-1").strip()) != "":
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        method, authority, _ = request_line.split(" ", 2)
+        if method != "CONNECT":
+            self.wfile.write(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+            return
+        if self.server.credentials is not None:
+            pair = ":".join(self.server.credentials).encode()
+            expected = "Basic " + base64.b64encode(pair).decode()
+            if headers.get("proxy-authorization") != expected:
+                self.wfile.write(
+                    b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+                    b'Proxy-Authenticate: Basic realm="test"\r\nContent-Length: 0\r\n\r\n'
+                )
+                return
+        host, _, port = authority.rpartition(":")
+        upstream = socket.create_connection((host.strip("[]"), int(port)), timeout=10)
+        self.server.tunnels.append(authority)
+        self.wfile.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        self.wfile.flush()
+        _pipe(self.connection, upstream)
+
+
+def _pipe(client: socket.socket, upstream: socket.socket) -> None:
+    sockets = [client, upstream]
+    try:
+        while True:
+            readable, _, _ = select.select(sockets, [], [], 30)
+            if not readable:
+                return
+            for source in readable:
+                data = source.recv(65536)
+                if not data:
+                    return
+                (upstream if source is client else client).sendall(data)
+    finally:
+        upstream.close()

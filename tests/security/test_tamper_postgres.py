@@ -1,0 +1,143 @@
+"""Tampering with the PostgreSQL store (a schema of its own per test, on the real server):
+the same mutations as on SQLite, plus what only PostgreSQL has (the head counter,
+TRUNCATE), refused by the triggers or caught and located by ``audit verify``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psycopg
+import pytest
+
+from gateway.audit.bundle import verify_store
+from gateway.audit.checkpoint import Signer
+from gateway.audit.log import AuditLog
+from gateway.audit.postgres import PostgresStore
+from gateway.audit.retention import prune
+from gateway.audit.verdict import checked_range
+from tests.security.tamper_store import (
+    ATTACKS,
+    ORIGIN,
+    Attack,
+    Raw,
+    Statement,
+    fill,
+    q,
+    verify,
+)
+
+SERVER = os.environ.get("TEST_PG_URL", "postgresql://root@127.0.0.1:5432/test")
+LOG_TABLES = ("records", "leaves", "checkpoints", "pruned", "log_head")
+
+
+class RawPostgres(Raw):
+    def __init__(self, schema: str) -> None:
+        self.schema = schema
+
+    def _connect(self) -> Any:
+        connection = psycopg.connect(SERVER, autocommit=True)
+        connection.execute(f'SET search_path TO "{self.schema}"')
+        return connection
+
+    def run(self, *statements: Statement) -> None:
+        with self._connect() as connection, connection.transaction():
+            for sql, params in statements:
+                connection.execute(sql.replace("?", "%s"), params)
+
+    def drop_triggers(self) -> None:
+        with self._connect() as connection:
+            for table in LOG_TABLES:
+                connection.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+
+    def one(self, sql: str, *params: Any) -> Any:
+        with self._connect() as connection:
+            return connection.execute(sql.replace("?", "%s"), params).fetchone()[0]
+
+    def set_head(self, size: int) -> Statement | None:
+        return q("UPDATE log_head SET next = ?", size)
+
+
+@dataclass
+class Log:
+    store: PostgresStore
+    audit: AuditLog
+    raw: RawPostgres
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Iterator[Log]:
+    schema = f"tamper_{uuid.uuid4().hex[:10]}"
+    store = PostgresStore(f"{SERVER}?schema={schema}")
+    try:
+        yield Log(store, fill(store, tmp_path / "keys"), RawPostgres(schema))
+    finally:
+        store.close()
+        with psycopg.connect(SERVER, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture
+def other(tmp_path: Path) -> Signer:
+    return Signer.load_or_create(tmp_path / "other" / "signing.key", ORIGIN)
+
+
+@pytest.mark.parametrize("attack", ATTACKS, ids=[a.name for a in ATTACKS])
+def test_a_mutation_is_refused_or_caught_and_located(
+    attack: Attack, log: Log, other: Signer
+) -> None:
+    key = log.audit.signer.verifier
+    statements = attack.mutate(log.raw, other)
+    if attack.triggers_refuse:
+        with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+            log.raw.run(*statements)
+        assert verify(log.store, key).ok  # refused whole: nothing changed
+        log.raw.drop_triggers()
+    log.raw.run(*statements)
+    report = verify(log.store, key)
+    assert not report.ok
+    assert report.first_bad_index == attack.located, report.problems
+    assert attack.says in report.problems[0], report.problems
+
+
+@pytest.mark.parametrize("table", LOG_TABLES)
+def test_truncate_is_refused_on_every_log_table(log: Log, table: str) -> None:
+    with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+        log.raw.run(q(f"TRUNCATE {table} CASCADE"))
+
+
+def test_the_head_counter_cannot_be_moved_back(log: Log) -> None:
+    with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+        log.raw.run(q("UPDATE log_head SET next = 20"))
+    with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+        log.raw.run(q("DELETE FROM log_head"))
+    log.raw.drop_triggers()
+    log.raw.run(q("UPDATE log_head SET next = 20"))  # the store now claims 20 records
+    report = verify(log.store, log.audit.signer.verifier)
+    assert report.first_bad_index == 20
+    assert "the log holds 20 records but a checkpoint signed" in report.problems[0]
+
+
+def test_a_legitimate_prune_verifies_and_a_hand_made_one_does_not(log: Log, tmp_path: Path) -> None:
+    ((_, data),) = log.store.read(20, 21)
+    cutoff = dt.datetime.fromisoformat(orjson.loads(data)["at"])
+    pruned = prune(log.store, log.audit, tmp_path / "gone", cutoff, minimum_days=0)
+    assert pruned is not None and (pruned.start, pruned.end) == (0, 18)
+    log.audit.sync()
+    key = log.audit.signer.verifier
+    report = verify_store(log.store, key, minimum_days=0)
+    assert report.ok, report.problems
+    assert checked_range(report).startswith("records 18\u201330 of a log of 31 signed by ")
+    with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+        log.raw.run(q("DELETE FROM records WHERE idx < 21"))
+    log.raw.drop_triggers()
+    log.raw.run(q("DELETE FROM records WHERE idx < 21"))
+    report = verify_store(log.store, key, minimum_days=0)
+    assert report.first_bad_index == 18
+    assert "records 18 to 20 are missing from the store" in report.problems[0]
