@@ -222,8 +222,10 @@ def _alternative_rules(flat: dict[str, Any], names: dict[str, str]) -> dict[str,
     branches = [{"required": [names[n] for n in alt if n in names]} for alt in alternatives]
     if any(not branch["required"] for branch in branches):
         return {}
-    keyword = "oneOf" if flat.get("x-exclusive") else "anyOf"
-    return {keyword: branches}
+    # anyOf alternatives may combine, so their union of optional fields says it all; a
+    # published anyOf of required-sets would also reach OpenAI's strict subset, which
+    # keeps anyOf only for typed branches.
+    return {"oneOf": branches} if flat.get("x-exclusive") else {}
 
 
 # date-time stays text with its format: the mapping's datetime type would insist on the

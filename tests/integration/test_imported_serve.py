@@ -40,6 +40,11 @@ def test_serve_lists_filters_and_dry_runs_imported_tools(
         assert client.get("/v1/tools", params={"tag": "nope"}).json()["tools"] == []
         openai = client.get("/v1/tools", params={"format": "openai", "tag": "rates"}).json()
         assert [tool["function"]["name"] for tool in openai] == ["get_rate"]
+        # The XSD choice is a oneOf agents see in /v1/tools; strict mode cannot say it.
+        orders = client.get("/v1/tools", params={"format": "openai", "tag": "orders"}).json()
+        assert "oneOf" not in orders[0]["function"]["parameters"]
+        native = client.get("/v1/tools/place_order").json()["input_schema"]
+        assert native["oneOf"] == [{"required": ["card_token"]}, {"required": ["invoice_to"]}]
 
         tool = client.get("/v1/tools/get_rate").json()
         example = tool["input_schema"]["examples"][0]
