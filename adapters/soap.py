@@ -56,6 +56,7 @@ from adapters.soap_envelope import (
     required_parameters,
     wrap_document,
 )
+from adapters.soap_paths import check_output_paths, check_request_paths
 from adapters.tls import PROXY_DESCRIPTION, Proxy, TlsSettings, connection_setup
 from gateway.config.models import BackendConfig, ToolConfig
 from gateway.errors import (
@@ -77,6 +78,7 @@ from gateway.mapping.xml import (
     local_name,
     parse_untrusted,
 )
+from gateway.mapping.xmlbuild import XmlBuilder, XmlNameError
 from gateway.suggest import did_you_mean
 
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -92,6 +94,19 @@ class UsernameToken(StrictModel):
     digest: bool = Field(False, description="PasswordDigest instead of PasswordText.")
 
 
+class SoapHeaderSpec(StrictModel):
+    """SOAP header elements sent with every XML request (API tokens and the like)."""
+
+    namespaces: dict[str, str] = Field(
+        default_factory=dict, description="Prefix -> namespace URI of the element names."
+    )
+    values: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="prefix:Name -> text; empty values are left out. Committed in records, "
+        "never recorded in clear.",
+    )
+
+
 class SoapBackendConfig(BackendConfig):
     adapter: Literal["soap"] = "soap"
     wsdl: str = Field(description="WSDL file (relative to the YAML file) or http(s) URL.")
@@ -99,6 +114,9 @@ class SoapBackendConfig(BackendConfig):
     service: str | None = None
     port: str | None = None
     wsse: UsernameToken | None = None
+    soap_header: SoapHeaderSpec | None = Field(
+        None, description="SOAP header elements for tools whose request is XML (request: xml)."
+    )
     headers: dict[str, SecretStr] = Field(default_factory=dict)
     verify_tls: bool = True
     tls: TlsSettings = Field(default_factory=TlsSettings)
@@ -145,6 +163,7 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
         self._proxy: Proxy | None = None
         self._target = "/"
         self._parser = hardened_parser()
+        self._header: tuple[tuple[str, str], ...] = ()
 
     # ------------------------------------------------------------------ metadata
 
@@ -170,6 +189,7 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
             self._client = zeep.Client(cfg.wsdl, settings=settings, transport=transport, wsse=wsse)
         except Exception as exc:
             raise BackendSetupError("wsdl", f"cannot load WSDL {cfg.wsdl}: {_reason(exc)}") from exc
+        self._header = self._soap_header()
         self._binding, address = self._select_port()
         self._address = cfg.endpoint or address
         if not self._address:
@@ -203,6 +223,7 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
         if operation is None:
             raise OperationUnknown(tool.operation, self.operations())
         xml_answer = tool.output.uses_xml
+        check_output_paths(operation, tool.output, tool.operation)
         if tool.request is not None:
             return self._prepare_document(tool, operation, xml_answer)
         body = operation.input.body
@@ -248,6 +269,8 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
             raise BackendSetupError(
                 ("request", "xml"), "XML requests cannot be combined with WS-Security (wsse)"
             )
+        names = XmlBuilder(tool.request.xml.root, tool.request.xml.namespaces)
+        check_request_paths(operation, tool, names.resolve)
         return PreparedSoap(
             tool.operation,
             self._address,
@@ -301,7 +324,8 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
     def _build(self, prepared: PreparedSoap, params: Any) -> tuple[bytes, dict[str, str]]:
         if prepared.document_headers is not None:
             envelope_ns = self._binding.nsmap["soap-env"]
-            return wrap_document(envelope_ns, params), dict(prepared.document_headers)
+            body = wrap_document(envelope_ns, params, self._header)
+            return body, dict(prepared.document_headers)
         if prepared.template is not None:
             return prepared.template.build(params), dict(prepared.template.headers)
         return self._build_with_zeep(prepared, params)
@@ -429,8 +453,29 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
             if key.lower() in RECORDED_HEADERS or key in self.config.headers
         }
 
+    def _soap_header(self) -> tuple[tuple[str, str], ...]:
+        spec = self.config.soap_header
+        if spec is None:
+            return ()
+        try:
+            names = XmlBuilder("soap-header", spec.namespaces)
+            return tuple(
+                (names.resolve(name), value.get_secret_value())
+                for name, value in spec.values.items()
+            )
+        except XmlNameError as exc:
+            raise BackendSetupError(("soap_header", "values"), str(exc)) from None
+
     def _redact_envelope(self, body: bytes, sensitive: frozenset[str] = frozenset()) -> str:
         text = body.decode("utf-8")
+        if self.config.soap_header is not None and self.config.soap_header.values:
+            # Header values are tokens and passwords: the record keeps their commitments.
+            root = etree.fromstring(body)
+            header = next((child for child in root if local_name(child.tag) == "Header"), None)
+            for node in header if header is not None else ():
+                node.text = commitment(node.text or "")
+            body = etree.tostring(root, xml_declaration=True, encoding="utf-8")
+            text = body.decode("utf-8")
         if self.config.wsse is not None or sensitive:
             # The UsernameToken password is in the envelope itself, and so are values the
             # mapping marks sensitive; the record must keep neither.

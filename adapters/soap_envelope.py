@@ -128,8 +128,19 @@ def http_headers(binding: Any, operation: Any) -> dict[str, str]:
     return headers
 
 
-def wrap_document(envelope_ns: str, content: etree._Element) -> bytes:
-    """A SOAP envelope whose body is ``content``: an XML request built by the input mapping."""
+def wrap_document(
+    envelope_ns: str, content: etree._Element, header: tuple[tuple[str, str], ...] = ()
+) -> bytes:
+    """A SOAP envelope whose body is ``content``: an XML request built by the input mapping.
+
+    ``header`` holds (Clark name, text) of SOAP header elements sent with every request;
+    empty texts are left out.
+    """
     envelope = etree.Element(f"{{{envelope_ns}}}Envelope", nsmap={"soap-env": envelope_ns})
+    present = [(name, text) for name, text in header if text]
+    if present:
+        head = etree.SubElement(envelope, f"{{{envelope_ns}}}Header")
+        for name, text in present:
+            etree.SubElement(head, name).text = text
     etree.SubElement(envelope, f"{{{envelope_ns}}}Body").append(content)
     return bytes(etree.tostring(envelope, xml_declaration=True, encoding="utf-8"))

@@ -450,6 +450,26 @@ def import_wsdl_command(
         sys.stdout.write(line + "\n")
 
 
+@import_app.command("openapi")
+def import_openapi_command(
+    source: Annotated[str, typer.Argument(help="OpenAPI 3.x or Swagger 2.0 file or URL.")],
+    operations: Annotated[
+        str | None, typer.Option("--operations", help="Only operations matching this glob.")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Directory of the config.")] = Path("."),
+) -> None:
+    """Write a config with one HTTP tool per operation; again: update, keep edits."""
+    from gateway.importers.openapi import OpenApiImportError
+    from gateway.importers.run import openapi_to_config
+
+    try:
+        _path, report, notes = openapi_to_config(source, out, operations)
+    except OpenApiImportError as exc:
+        raise _fail(GatewayError(str(exc))) from None
+    for line in [*notes, *report.lines()]:
+        sys.stdout.write(line + "\n")
+
+
 @calls_app.command("show")
 def calls_show(
     call_id: str, audit_db: AuditDb = Path(DEFAULT_AUDIT_DB), store_url: StoreUrl = None

@@ -42,9 +42,20 @@ class Tool:
             "idempotent": self.config.is_idempotent,
             "version": self.version,
             "backend": self.config.backend,
+            "tags": list(self.config.tags),
             "input_schema": self.input_schema,
             "output_schema": self.output_schema,
         }
+
+    def matches(self, tag: str | None, words: list[str]) -> bool:
+        """Carries ``tag`` (if given) and every word of a search, in its name, description
+        or tags (case-insensitive)."""
+        if tag is not None and tag not in self.config.tags:
+            return False
+        if not words:
+            return True
+        text = " ".join([self.name, self.config.description, *self.config.tags]).lower()
+        return all(word in text for word in words)
 
     def openai(self) -> dict[str, Any]:
         """The tool as an OpenAI function-calling definition, usable in strict mode."""
@@ -142,7 +153,7 @@ def build_registry(config: LoadedConfig) -> Registry:
             prepared=prepared,
             input=mapper,
             output=config.mappers[name][1],
-            input_schema=input_schema(fields, tool.examples),
+            input_schema=input_schema(fields, tool.examples, tool.input_json_schema),
             output_schema=backend_adapter.result_schema(prepared)
             or _paged(
                 _budgeted(output_schema(tool.output, tool.result_examples), tool)

@@ -44,9 +44,21 @@ class CallRequest(BaseModel):
 
 
 @router.get("/tools")
-async def list_tools(request: Request, format: Literal["json", "openai"] = Query("json")) -> JSON:
+async def list_tools(
+    request: Request,
+    format: Literal["json", "openai"] = Query("json"),
+    tag: str | None = Query(None, description="Only tools carrying this tag."),
+    q: str | None = Query(
+        None,
+        max_length=200,
+        description="Words every listed tool's name, description or tags contain.",
+    ),
+) -> JSON:
     gateway = gateway_of(request)
-    visible = gateway.visible_tools(caller_of(request))
+    words = (q or "").lower().split()
+    visible = [
+        tool for tool in gateway.visible_tools(caller_of(request)) if tool.matches(tag, words)
+    ]
     if format == "openai":
         return JSON([tool.openai() for tool in visible])
     return JSON(

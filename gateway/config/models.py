@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from gateway.mapping.spec import InputField, OutputSpec, RequestSpec, StrictModel
 from gateway.policy.protection import BreakerSpec, RateLimitSpec, RetrySpec
@@ -89,9 +89,19 @@ class ToolConfig(StrictModel):
         3600, ge=60, le=7 * 86400, description="How long a preview waits for its decision."
     )
     input: dict[str, InputField] = Field(default_factory=dict)
+    input_json_schema: dict[str, Any] | None = Field(
+        None,
+        description="JSON Schema keywords added to the arguments' published schema, for "
+        "rules across fields the mapping does not check itself (an XSD choice as oneOf).",
+    )
     output: OutputSpec = Field(default_factory=OutputSpec)
     request: RequestSpec | None = Field(
         None, description="Serialise the request as an XML document or a record, not parameters."
+    )
+    tags: list[str] = Field(
+        default_factory=list,
+        description="Words that group tools (a SOAP service, an API's tags): agents list "
+        "them with GET /v1/tools?tag=NAME.",
     )
     examples: list[dict[str, Any]] = Field(
         default_factory=list, description="Argument sets that work; shown to agents."
@@ -100,6 +110,19 @@ class ToolConfig(StrictModel):
         default_factory=list,
         description="Results as the agent gets them; each must match the output schema.",
     )
+
+    @field_validator("input_json_schema")
+    @classmethod
+    def _valid_rules(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            from jsonschema import Draft202012Validator
+            from jsonschema.exceptions import SchemaError
+
+            try:
+                Draft202012Validator.check_schema(value)
+            except SchemaError as exc:
+                raise ValueError(f"not a JSON Schema: {exc.message}") from None
+        return value
 
     @model_validator(mode="after")
     def _approval_only_for_writes(self) -> ToolConfig:

@@ -121,7 +121,8 @@ def _simple_input(simple: Simple, to: str, required: bool) -> dict[str, Any]:
     spec.update(keys)
     if not required:
         spec["required"] = False
-    spec["description"] = "; ".join(notes) + "."
+    if notes:
+        spec["description"] = "; ".join(notes) + "."
     if extra:
         spec["json_schema"] = extra
     return spec
@@ -133,6 +134,10 @@ def _input_field(node: Node, prefixes: Prefixes) -> dict[str, Any] | None:
     kind = node.kind
     if kind is None:
         return None  # xsd:any: the agent cannot name it
+    if isinstance(kind, Simple) and node.fixed is not None:
+        if not required and not node.attribute:
+            return None
+        return {"to": to, "const": node.fixed, "description": "Fixed by the schema."}
     if isinstance(kind, Simple):
         spec = _simple_input(kind, to, required)
     else:
@@ -176,7 +181,7 @@ def example(complex_type: Complex) -> dict[str, Any]:
             and node.name in chosen.get(node.choice, [])
             and node.min_occurs >= 0
         )
-        if not wanted or node.kind is None:
+        if not wanted or node.kind is None or node.fixed is not None:
             continue
         if isinstance(node.kind, Complex):
             if node.kind.cut:
@@ -244,7 +249,8 @@ def _output_field(node: Node) -> dict[str, Any] | None:
         enumeration = kind_simple.facets.get("enumeration")
         if enumeration and simple_kind == "string":
             spec["codes"] = {value: value for value in dict.fromkeys(enumeration)}
-        spec["description"] = f"XSD {kind_simple.builtin}."
+        if kind_simple.builtin != "string":
+            spec["description"] = f"XSD {kind_simple.builtin}."
         spec.pop("trim", None)
     if node.repeats:
         spec["list"] = True

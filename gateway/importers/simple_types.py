@@ -24,7 +24,13 @@ _INTEGER_RANGES: dict[str, tuple[int | None, int | None]] = {
     "unsignedShort": (0, 2**16 - 1),
     "unsignedByte": (0, 255),
 }
-_TEMPORAL = {"date": "date", "time": "time", "dateTime": "datetime"}
+# xs:dateTime may or may not carry an offset; the mapping's datetime type insists on one
+# convention (the legacy host's zone), so it stays text checked by the XSD's lexical form.
+_TEMPORAL = {"date": "date", "time": "time"}
+DATETIME_PATTERN = (
+    r"^-?[0-9]{4,}-[0-9]{2}-[0-9]{2}"
+    r"T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})?$"
+)
 _STRING_SAMPLES = {
     "anyURI": "https://example.com/",
     "base64Binary": "QUJD",
@@ -37,9 +43,10 @@ _STRING_SAMPLES = {
     "gDay": "---31",
     "QName": "example",
     "language": "en",
+    "dateTime": "2024-01-31T12:30:00Z",
 }
-_TEMPORAL_SAMPLES = {"date": "2024-01-31", "time": "12:30:00", "datetime": "2024-01-31T12:30:00Z"}
-_FORMATS = {"anyURI": "uri", "duration": "duration"}
+_TEMPORAL_SAMPLES = {"date": "2024-01-31", "time": "12:30:00"}
+_FORMATS = {"anyURI": "uri", "duration": "duration", "dateTime": "date-time"}
 
 
 def mapping_type(simple: Simple) -> str:
@@ -85,7 +92,8 @@ def field_checks(simple: Simple) -> tuple[dict[str, Any], dict[str, Any], list[s
     facets = simple.facets
     keys: dict[str, Any] = {}
     extra: dict[str, Any] = {}
-    notes: list[str] = [f"XSD {simple.builtin}"]
+    # Plain strings say nothing worth a description; other built-ins name themselves.
+    notes: list[str] = [] if simple.builtin == "string" else [f"XSD {simple.builtin}"]
     enumeration = facets.get("enumeration")
     if enumeration and kind == "string":
         keys["codes"] = {value: value for value in dict.fromkeys(enumeration)}
@@ -94,6 +102,8 @@ def field_checks(simple: Simple) -> tuple[dict[str, Any], dict[str, Any], list[s
                   for v in enumeration]  # fmt: skip
         extra["enum"] = [v for v in values if v is not None]
     pattern = python_pattern(simple)
+    if simple.builtin == "dateTime" and pattern is None:
+        pattern = DATETIME_PATTERN
     if kind == "string" and not enumeration:
         if pattern is not None:
             keys["pattern"] = pattern
@@ -153,7 +163,7 @@ def example_value(simple: Simple) -> Any:
     if kind in _TEMPORAL_SAMPLES:
         return _TEMPORAL_SAMPLES[kind]
     pattern = python_pattern(simple)
-    if pattern is not None:
+    if pattern is not None and simple.builtin != "dateTime":
         try:
             return sample(pattern)
         except (NoSample, re.error):

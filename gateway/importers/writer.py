@@ -9,7 +9,6 @@ unless edited.
 
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,17 +16,14 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
+from gateway.importers.yaml_text import dump
+
 _TOOL_LINE = re.compile(r"^  ([a-z][a-z0-9_]*):\s*$")
 _REVIEW = "   # guessed from the operation's name: review"
 
 
-def _dump(value: Any) -> str:
-    writer = YAML()
-    writer.width = 100
-    writer.default_flow_style = False
-    stream = io.StringIO()
-    writer.dump(value, stream)
-    return stream.getvalue()
+def _dump(value: dict[str, Any]) -> str:
+    return dump(value)
 
 
 def tool_block(name: str, config: dict[str, Any], notes: list[str]) -> str:

@@ -36,6 +36,8 @@ class ImportedTool:
     operation: str
     config: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+    # SOAP header elements the operation declares: (local name, namespace).
+    headers: list[tuple[str, str | None]] = field(default_factory=list)
 
 
 @dataclass
@@ -71,14 +73,16 @@ def load_client(source: str) -> Any:
     return client
 
 
-def documentation(source: str) -> dict[str, str]:
+def documentation(source: str, client: Any = None) -> dict[str, str]:
     """Operation name -> its wsdl:documentation text (from every portType of the file)."""
-    if "://" in source:
-        return {}
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
     try:
-        root = etree.parse(source, parser).getroot()
-    except (OSError, etree.XMLSyntaxError):
+        if "://" in source and client is not None:
+            # The document zeep fetched, through its own transport (and cache).
+            root = etree.fromstring(client.transport.load(source), parser)
+        else:
+            root = etree.parse(source, parser).getroot()
+    except (OSError, ValueError, etree.XMLSyntaxError):
         return {}
     docs: dict[str, str] = {}
     for operation in root.iterfind(f"{{{WSDL_NS}}}portType/{{{WSDL_NS}}}operation"):
@@ -100,7 +104,7 @@ def import_wsdl(
     reader: Reader | None = None,
 ) -> WsdlImport:
     client = load_client(source)
-    docs = documentation(source)
+    docs = documentation(source, client)
     reader = reader or Reader()
     wsdl_ref = (
         source if "://" in source else os.path.relpath(Path(source).resolve(), out_dir.resolve())
@@ -149,12 +153,33 @@ def import_wsdl(
                 tool_name = f"{backend_name}_{tool_name}"[:64]
             try:
                 tool = _tool(tool_name, backend_name, op_name, operation, docs, reader)
+                tool.config["tags"] = [snake(service_name), snake(port_type.rpartition("}")[2])]
             except _Unsupported as exc:
                 skipped.append(f"operation {op_name}: {exc}")
                 continue
             names.add(tool_name)
             tools.append(tool)
+            _add_headers(backend_cfg, backend_name, tool.headers)
     return WsdlImport(source, backends, tools, skipped)
+
+
+def _add_headers(
+    backend: dict[str, Any], backend_name: str, headers: list[tuple[str, str | None]]
+) -> None:
+    """The operation's SOAP header elements on the backend, each from an environment variable
+    (empty by default: left out until set)."""
+    if not headers:
+        return
+    spec = backend.setdefault("soap_header", {"namespaces": {}, "values": {}})
+    by_uri = {uri: prefix for prefix, uri in spec["namespaces"].items()}
+    for local, namespace in headers:
+        name = local
+        if namespace:
+            prefix = by_uri.setdefault(namespace, f"h{len(by_uri)}")
+            spec["namespaces"][prefix] = namespace
+            name = f"{prefix}:{local}"
+        variable = f"{backend_name}_{snake(local)}".upper()
+        spec["values"].setdefault(name, f"${{{variable}:-}}")
 
 
 class _Unsupported(Exception):
@@ -176,10 +201,12 @@ def _tool(
         config["approval"] = "none"
     notes: list[str] = []
     header = operation.input.header
+    headers: list[tuple[str, str | None]] = []
     if header is not None and header.type.elements:
-        names = ", ".join(n for n, _ in header.type.elements)
-        notes.append(f"SOAP headers {names}: not sent by this tool (set them on the backend "
-                     "or front the service with one that adds them)")  # fmt: skip
+        headers = [(element.qname.localname, element.qname.namespace)
+                   for _, element in header.type.elements]  # fmt: skip
+        names = ", ".join(name for name, _ in headers)
+        notes.append(f"SOAP headers {names}: set on the backend (soap_header)")
     body = operation.input.body
     arguments: dict[str, Any] = {}
     if body is not None:
@@ -191,17 +218,17 @@ def _tool(
         if isinstance(shape, Simple):
             shape = Complex(None, text=shape)
         fields, rules = input_fields(shape, prefixes)
-        if rules:
-            notes.append(f"the request's choice: {rules}")
         if shape.open:
             notes.append("the request allows further elements (xsd:any): not mapped")
         config["request"] = {"xml": {"root": root, "namespaces": prefixes.declared}}
         if fields:
             config["input"] = fields
+        if rules:
+            config["input_json_schema"] = rules
         arguments = example(shape)
     config["output"] = _output(operation, reader, notes)
     config["examples"] = [arguments]
-    return ImportedTool(name, op_name, config, notes)
+    return ImportedTool(name, op_name, config, notes, headers)
 
 
 def _output(operation: Any, reader: Reader, notes: list[str]) -> dict[str, Any]:

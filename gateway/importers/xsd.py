@@ -16,6 +16,8 @@ from typing import Any
 
 XS = "http://www.w3.org/2001/XMLSchema"
 FACETS_ATTR = "_legacy_gateway_facets"
+FIXED_ATTR = "_legacy_gateway_fixed"
+_SNAKE = {"simpleType": "simple_type", "element": "element", "attribute": "attribute"}
 #: A complex type met again below itself is cut after this many repeats on one path.
 RECURSION_DEPTH = 1
 #: Nested records deeper than this are left out (said in the field's description).
@@ -79,17 +81,34 @@ def facets_recorded() -> Iterator[None]:
             setattr(resolved, FACETS_ATTR, {**inherited, **own})
         return resolved
 
-    # Global simple types are dispatched through the visitor's tag table, local ones by name.
+    def with_fixed(original: Any) -> Any:
+        # zeep reads no ``fixed``: keep it on the element or attribute it builds.
+        def visit(self: Any, node: Any, parent: Any) -> Any:
+            result = original(self, node, parent)
+            if node.get("fixed") is not None and result is not None:
+                setattr(result, FIXED_ATTR, node.get("fixed"))
+            return result
+
+        return visit
+
+    # Global declarations are dispatched through the visitor's tag table, local ones by name.
     table = visitor.SchemaVisitor.visitors
-    tag = f"{{{XS}}}simpleType"
-    visitor.SchemaVisitor.visit_simple_type = visit_simple_type
-    table[tag] = visit_simple_type
+    patched = {
+        "simpleType": visit_simple_type,
+        "element": with_fixed(visitor.SchemaVisitor.visit_element),
+        "attribute": with_fixed(visitor.SchemaVisitor.visit_attribute),
+    }
+    originals = {name: getattr(visitor.SchemaVisitor, f"visit_{_SNAKE[name]}") for name in patched}
+    for name, function in patched.items():
+        setattr(visitor.SchemaVisitor, f"visit_{_SNAKE[name]}", function)
+        table[f"{{{XS}}}{name}"] = function
     unresolved.UnresolvedCustomType.resolve = resolve
     try:
         yield
     finally:
-        visitor.SchemaVisitor.visit_simple_type = original_visit
-        table[tag] = original_visit
+        for name, function in originals.items():
+            setattr(visitor.SchemaVisitor, f"visit_{_SNAKE[name]}", function)
+            table[f"{{{XS}}}{name}"] = function
         unresolved.UnresolvedCustomType.resolve = original_resolve
 
 
@@ -113,7 +132,7 @@ class Node:
     max_occurs: int | None = 1  # None: unbounded
     nillable: bool = False
     choice: int | None = None  # index into the parent's choices
-    note: str = ""
+    fixed: str | None = None  # the schema's fixed value: always sent as it is
 
     @property
     def repeats(self) -> bool:
@@ -236,6 +255,7 @@ class Reader:
                     kind=simple_of(attribute.type),
                     attribute=True,
                     min_occurs=1 if getattr(attribute, "required", False) else 0,
+                    fixed=getattr(attribute, FIXED_ATTR, None),
                 )
             )
         for node in list(result.nodes):
@@ -288,6 +308,7 @@ class Reader:
                 max_occurs=None if repeats and max_occurs == 1 else max_occurs,
                 nillable=bool(particle.nillable),
                 choice=choice,
+                fixed=getattr(particle, FIXED_ATTR, None),
             )
             result.nodes.append(node)
             return [node.name]

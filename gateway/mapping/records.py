@@ -73,8 +73,8 @@ def _plain_get(keys: tuple[str, ...]) -> Getter:
 
 def _walk(node: Any, keys: tuple[str, ...]) -> Any:
     for key in keys:
-        if node is None:
-            return None
+        if node is None or node == "":
+            return None  # an empty element (read as '') holds nothing
         if isinstance(node, list):
             raise Unmappable(f"'{key}' is below a repeated element; declare list: true above it")
         if not isinstance(node, dict):
@@ -266,6 +266,8 @@ class RecordMapper:
         self.fast = None if mode.xml else compile_fast_record(fields, dict(self.mappers))
 
     def general(self, raw: Any, where: str) -> dict[str, Any]:
+        if raw == "" and not self.xml:
+            raw = {}  # an XML element with no content: a record whose fields are all absent
         if not self.xml and raw is not None and not isinstance(raw, dict):
             raise MappingFailed(where.rstrip(".") or "$", _shown(raw), "expected a record")
         return {name: mapper(raw, where) for name, mapper in self.mappers}

@@ -146,8 +146,12 @@ def _input_object(fields: dict[str, InputField]) -> dict[str, Any]:
     }
 
 
-def input_schema(fields: dict[str, InputField], examples: list[dict[str, Any]]) -> dict[str, Any]:
-    schema: dict[str, Any] = {"$schema": DIALECT, **_input_object(fields)}
+def input_schema(
+    fields: dict[str, InputField],
+    examples: list[dict[str, Any]],
+    rules: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    schema: dict[str, Any] = {"$schema": DIALECT, **_input_object(fields), **(rules or {})}
     if examples:
         schema["examples"] = examples
     return schema

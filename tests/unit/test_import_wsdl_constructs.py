@@ -99,6 +99,14 @@ def test_choice_branches_are_optional_and_exclusive(imported: tuple[Registry, Pa
     registry, _ = imported
     schema = registry.tools["place_order"].input_schema
     assert "card_token" not in schema["required"] and "invoice_to" not in schema["required"]
+    assert schema["oneOf"] == [{"required": ["card_token"]}, {"required": ["invoice_to"]}]
+    example = schema["examples"][0]
+    validator = Draft202012Validator(schema)
+    assert not list(validator.iter_errors(example))
+    both = {**example, "invoice_to": {"street": "x", "country": "DE"}}
+    assert list(validator.iter_errors(both))  # both branches: not what the XSD allows
+    neither = {k: v for k, v in example.items() if k != "card_token"}
+    assert list(validator.iter_errors(neither))
 
 
 def test_output_required_lists_and_codes(imported: tuple[Registry, Path]) -> None:
@@ -142,7 +150,15 @@ def test_examples_make_schema_valid_envelopes_document_and_rpc(
             {"query": {"from": "EUR", "to": "USD"}, "day": "2024-02-29"}
         ),
     )["envelope"]
-    assert "<query><ns1:From>EUR</ns1:From><ns1:To>USD</ns1:To></query>" in envelope
+    # Version is fixed by the schema: never asked of the agent, always sent.
+    assert (
+        "version"
+        not in registry.tools["get_rate"].input_schema["properties"]["query"]["properties"]
+    )
+    assert (
+        "<query><ns1:From>EUR</ns1:From><ns1:To>USD</ns1:To><ns1:Version>1.0</ns1:Version></query>"
+        in envelope
+    )
     assert "http://www.w3.org/2003/05/soap-envelope" in envelope
 
 
@@ -182,3 +198,14 @@ def test_xsd_only_pattern_is_said_not_enforced() -> None:
     keys, _, notes = field_checks(Simple("string", {"pattern": [r"\i\c*"]}))
     assert "pattern" not in keys
     assert any("\\i\\c*" in note for note in notes)
+
+
+def test_an_empty_element_is_an_empty_record_not_an_error() -> None:
+    from gateway.mapping.records import OutputMapper
+    from gateway.mapping.spec import OutputSpec
+
+    spec = OutputSpec.model_validate(
+        {"fields": {"a": {"from": "A", "fields": {"b": {"from": "B"}}}, "c": {"from": "A.C"}}}
+    )
+    # <A/> in an answer reads as '' in plain data: all-optional content, all of it absent.
+    assert OutputMapper(spec)({"A": ""}) == {"a": {"b": None}, "c": None}

@@ -28,8 +28,9 @@ def test_reimport_adds_removes_changes_and_keeps_hand_edits(tmp_path: Path) -> N
 
     # The integrator edits one tool by hand, with a comment.
     text = path.read_text(encoding="utf-8")
-    text = text.replace("description: Place an order for a customer.",
-                        "description: Order tailored goods.  # ours")  # fmt: skip
+    generated = 'description: "Place an order for a customer."'
+    assert generated in text
+    text = text.replace(generated, "description: Order tailored goods.  # ours")
     path.write_text(text, encoding="utf-8")
 
     # The vendor renames GetRate, and changes PlaceOrder's documentation.
@@ -87,3 +88,44 @@ def test_validate_tools_and_map_accept_the_import(tmp_path: Path) -> None:
     rendered = runner.invoke(app, ["map", str(out), "get_rate", "--input-from", str(args)])
     assert rendered.exit_code == 0, rendered.output
     assert "<day>2024-01-31</day>" in rendered.output
+
+
+def test_validate_names_the_nearest_real_element_for_a_mistyped_output_path(
+    tmp_path: Path,
+) -> None:
+    wsdl = _wsdl(tmp_path)
+    out = tmp_path / "config"
+    path, _, _ = wsdl_to_config(str(wsdl), out)
+    text = path.read_text(encoding="utf-8")
+    assert "order_number: {from: OrderNumber" in text
+    path.write_text(text.replace("from: OrderNumber", "from: OrderNumbr"), encoding="utf-8")
+    result = CliRunner().invoke(app, ["validate", str(out)])
+    assert result.exit_code == 1
+    assert "tools.place_order.output.fields.order_number.from" in result.output
+    assert "the answer of PlaceOrder has no element 'OrderNumbr' here" in result.output
+    assert "did you mean 'OrderNumber'" in result.output
+    assert "(it has: Lines, OrderNumber, Status)" in result.output
+
+
+def test_validate_checks_request_paths_and_namespaces(tmp_path: Path) -> None:
+    wsdl = _wsdl(tmp_path)
+    out = tmp_path / "config"
+    path, _, _ = wsdl_to_config(str(wsdl), out)
+    text = path.read_text(encoding="utf-8")
+    runner = CliRunner()
+    for wrong, expected in (
+        ("to: ns0:Wanted", "no element {urn:example:orders}Wanted here"),
+        ("to: ns1:Street", "(the schema has {urn:example:common}Street: check the namespace)"),
+        ('to: "@currency"', "no attribute 'currencyy' here (did you mean 'currency'?)"),
+    ):
+        broken = {
+            "to: ns0:Wanted": text.replace("to: ns0:Wanted", "to: ns0:Wantedd"),
+            "to: ns1:Street": text.replace("to: ns1:Street", "to: ns0:Street", 1),
+            'to: "@currency"': text.replace('to: "@currency"', 'to: "@currencyy"'),
+        }[wrong]
+        path.write_text(broken, encoding="utf-8")
+        result = runner.invoke(app, ["validate", str(out)])
+        assert result.exit_code == 1, wrong
+        assert expected.replace("Wanted here", "Wantedd here") in result.output, result.output
+    path.write_text(text, encoding="utf-8")
+    assert runner.invoke(app, ["validate", str(out)]).exit_code == 0
