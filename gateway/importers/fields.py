@@ -219,7 +219,7 @@ _PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 def source_path(name: str) -> str:
     """The element's local name as a ``from:`` path: quoted when JMESPath would split it."""
-    return name if _PLAIN_NAME.match(name) else '"' + name.replace('"', '\\"') + '"'
+    return name if _PLAIN_NAME.fullmatch(name) else '"' + name.replace('"', '\\"') + '"'
 
 
 def _output_field(node: Node) -> dict[str, Any] | None:

@@ -136,7 +136,7 @@ def _parameter_fields(
                                              if k not in ("name", "in", "required")}  # fmt: skip
         required = bool(parameter.get("required")) or where == "path"
         target = pname
-        if where == "path" and not _SAFE_PLACEHOLDER.match(pname):
+        if where == "path" and not _SAFE_PLACEHOLDER.fullmatch(pname):
             target = snake(pname)
             template = template.replace(f"{{{pname}}}", f"{{{target}}}")
         if where == "query" and method not in QUERY_METHODS:

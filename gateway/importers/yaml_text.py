@@ -32,7 +32,7 @@ def scalar(value: Any, flow: bool = False) -> str:
     text = str(value)
     pattern = _FLOW_SAFE if flow else _PLAIN
     if (
-        pattern.match(text)
+        pattern.fullmatch(text)  # fullmatch: "$" alone would let a final newline through
         and text.lower() not in _RESERVED
         and not text.endswith(":")
         and ": " not in text

@@ -87,7 +87,7 @@ def data_getter(expression: str, loc: Loc) -> Getter:
     """A reader of plain data (dicts and lists): a dotted name, or any JMESPath expression."""
     if not expression:
         return lambda node: node
-    if _PLAIN_PATH.match(expression):
+    if _PLAIN_PATH.fullmatch(expression):
         return _plain_get(tuple(expression.split(".")))
     import jmespath
     from jmespath.exceptions import JMESPathError

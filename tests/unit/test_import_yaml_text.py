@@ -17,7 +17,7 @@ SCALARS = (
     | st.integers(min_value=-(2**63), max_value=2**63)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=30)
-    | st.sampled_from(["yes", "no", "null", "~", "@id", "#text", "a: b", "x #y", "ns0:Name",
+    | st.sampled_from(["A\n", "yes", "no", "null", "~", "@id", "#text", "a: b", "x #y", "ns0:Name",
                        "^(?:[A-Z]{2})$", "- item", "'q'", '"d"', "1e3", "0x1F", "", " lead"])
 )  # fmt: skip
 VALUES = st.recursive(
