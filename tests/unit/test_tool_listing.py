@@ -156,3 +156,16 @@ def test_paging_lists_every_chosen_tool_once_in_order(
     assert cursor is None
     expected = sorted(name for name, tags in catalogue if tag is None or tag in tags)
     assert walked == expected
+
+
+def test_the_mcp_page_size_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway.api.mcp import PAGE_SIZE_ENV, page_size
+
+    monkeypatch.delenv(PAGE_SIZE_ENV, raising=False)
+    assert page_size() == 100
+    monkeypatch.setenv(PAGE_SIZE_ENV, "25")
+    assert page_size() == 25
+    for bad in ("0", "501", "ten", "-3"):
+        monkeypatch.setenv(PAGE_SIZE_ENV, bad)
+        with pytest.raises(ValueError, match="must be a number from 1 to 500"):
+            page_size()
