@@ -742,8 +742,9 @@ def keys_create(
         str,
         typer.Option(
             "--scopes",
-            help="Comma-separated tool names or globs (get_*), plus 'approve' to approve writes "
-            "and 'audit' to read every call and export the log.",
+            help="Comma-separated tool names or globs (get_*), tags (tag:billing: every tool "
+            "tagged billing), plus 'approve' to approve writes and 'audit' to read every call "
+            "and export the log.",
         ),
     ],
     audit_db: AuditDb = Path(DEFAULT_AUDIT_DB),

@@ -308,7 +308,7 @@ class Gateway:
         tool = self.tool(name)
         if caller is not None:
             try:
-                caller.require_tool(name)
+                caller.require_tool(name, tool.config.tags)
             except Forbidden as exc:
                 # An agent reaching for a tool outside its scopes is worth an auditor's eye.
                 exc.call_id = str(uuid.uuid4())
@@ -808,7 +808,8 @@ class Gateway:
         return call_view(call_id, records)
 
     def visible_tools(self, caller: Principal) -> list[Tool]:
-        return [tool for name, tool in self.tools.items() if caller.may_call(name)]
+        tools = self.tools.values()
+        return [tool for tool in tools if caller.may_call(tool.name, tool.config.tags)]
 
     async def readiness(self) -> dict[str, Health]:
         names = list(self.registry.adapters)

@@ -10,12 +10,20 @@ included, and which has no structured content: clients validate structured conte
 the tool's output schema, and an error is not a result, so a strict client would report a
 schema mismatch instead of the error. The call id, trace id and receipt travel in ``_meta``.
 
+``tools/list`` pages with the protocol's cursor, in name order: 100 tools a page, or
+``LEGACY_GATEWAY_MCP_PAGE_SIZE`` (1 to 500).
+An agent meant for part of a large catalogue connects to ``/mcp?tag=billing`` (or
+``/mcp?q=invoice``, or both): its ``tools/list`` then shows only the tools carrying that tag
+and containing those words. The query narrows the listing only; what a key may call is
+what its scopes say.
+
 The endpoint is stateless (a fresh transport per request, JSON responses): any replica can
 answer any request, and the API key is checked on every one.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -25,16 +33,22 @@ from mcp import types
 from mcp.server.lowlevel.server import Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS
 from starlette.types import Receive, Scope, Send
 
 from gateway.api.responses import challenge
 from gateway.api.tools import check_context
 from gateway.errors import GatewayError
+from gateway.listing import MAX_PAGE, ToolQuery, page_of
 from gateway.policy.auth import Principal
 from gateway.registry import Tool
 from gateway.runtime import Gateway
 
 PATH = "/mcp"
+MCP_PAGE = 100
+PAGE_SIZE_ENV = "LEGACY_GATEWAY_MCP_PAGE_SIZE"
+MAX_QUERY = 200
 _SCHEMA_KEYS = ("$schema", "examples")
 
 
@@ -77,6 +91,26 @@ def _object_schema(schema: dict[str, Any]) -> dict[str, Any] | None:
     return {k: v for k, v in schema.items() if k not in _SCHEMA_KEYS}
 
 
+def page_size() -> int:
+    """Tools per ``tools/list`` page; read each time, like the other limits."""
+    raw = os.environ.get(PAGE_SIZE_ENV, "").strip()
+    if not raw:
+        return MCP_PAGE
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        raise ValueError(f"{PAGE_SIZE_ENV} must be a number from 1 to {MAX_PAGE}, not {raw!r}")
+    return int(raw)
+
+
+def _query_of(ctx: Any) -> ToolQuery:
+    """``?tag=`` and ``?q=`` of the endpoint's URL, as the client was configured with it."""
+    request = ctx.request
+    params = request.query_params if request is not None else {}
+    tag, q = params.get("tag") or None, params.get("q") or None
+    if q is not None and len(q) > MAX_QUERY:
+        raise MCPError(INVALID_PARAMS, f"the q parameter is longer than {MAX_QUERY} characters")
+    return ToolQuery(tag, q)
+
+
 def _text(value: Any) -> list[types.TextContent]:
     return [types.TextContent(type="text", text=orjson.dumps(value, default=str).decode())]
 
@@ -86,6 +120,7 @@ class McpEndpoint:
 
     def __init__(self, gateway_of: Callable[[], Gateway]) -> None:
         self._gateway_of = gateway_of
+        page_size()  # a bad page size stops the start, not each listing
         self.server: Server[Any] = Server(
             "legacy-gateway",
             version="1",
@@ -133,7 +168,14 @@ class McpEndpoint:
 
     async def _list_tools(self, ctx: Any, params: Any) -> types.ListToolsResult:
         gateway, caller, _ = self._caller(ctx)
-        return types.ListToolsResult(tools=[mcp_tool(t) for t in gateway.visible_tools(caller)])
+        cursor = getattr(params, "cursor", None)
+        try:
+            page = page_of(gateway.visible_tools(caller), _query_of(ctx), page_size(), cursor)
+        except GatewayError as exc:
+            raise MCPError(INVALID_PARAMS, str(exc), exc.to_dict()) from None
+        return types.ListToolsResult(
+            tools=[mcp_tool(t) for t in page.tools], next_cursor=page.next_cursor
+        )
 
     async def _call_tool(
         self, ctx: Any, params: types.CallToolRequestParams

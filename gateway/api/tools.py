@@ -12,6 +12,7 @@ from gateway.api.deps import caller_of, gateway_of
 from gateway.api.responses import JSON
 from gateway.errors import InvalidArguments, RequestTooLarge
 from gateway.limits import limits
+from gateway.listing import MAX_CURSOR, MAX_PAGE, ToolQuery, page_of
 from gateway.mapping.limits import recordable
 from gateway.policy.auth import Principal
 from gateway.registry import Tool
@@ -53,18 +54,27 @@ async def list_tools(
         max_length=200,
         description="Words every listed tool's name, description or tags contain.",
     ),
+    limit: int | None = Query(
+        None, ge=1, le=MAX_PAGE, description="At most this many tools (in name order)."
+    ),
+    cursor: str | None = Query(
+        None,
+        max_length=MAX_CURSOR,
+        description="next_cursor of the previous page; the same tag and q as that page.",
+    ),
 ) -> JSON:
     gateway = gateway_of(request)
-    words = (q or "").lower().split()
-    visible = [
-        tool for tool in gateway.visible_tools(caller_of(request)) if tool.matches(tag, words)
-    ]
+    visible = gateway.visible_tools(caller_of(request))
+    page = page_of(visible, ToolQuery(tag, q), limit, cursor)
     if format == "openai":
-        return JSON([tool.openai() for tool in visible])
+        # A bare list of functions has no room for the cursor: it travels in a header.
+        headers = {"Next-Cursor": page.next_cursor} if page.next_cursor else None
+        return JSON([tool.openai() for tool in page.tools], headers=headers)
     return JSON(
         {
             "config_version": gateway.config.version,
-            "tools": [tool.listing for tool in visible],
+            "tools": [tool.listing for tool in page.tools],
+            "next_cursor": page.next_cursor,
         }
     )
 
@@ -72,7 +82,7 @@ async def list_tools(
 @router.get("/tools/{name}")
 async def get_tool(name: str, request: Request) -> JSON:
     tool = gateway_of(request).tool(name)
-    caller_of(request).require_tool(name)
+    caller_of(request).require_tool(name, tool.config.tags)
     return JSON(tool.listing)
 
 

@@ -1,7 +1,7 @@
 """Reading YAML config files while keeping track of where every key came from.
 
-ruamel.yaml's round-trip loader keeps line numbers on every mapping and sequence; we keep the
-loaded tree as the *locator* of a file and hand plain dicts (with ``${VAR}`` expanded) to the
+The loader (libyaml, YAML 1.2 rules) keeps line numbers on every mapping and sequence; we keep
+the loaded tree as the *locator* of a file and hand plain dicts (with ``${VAR}`` expanded) to the
 pydantic models. When a model rejects something, the error's location tuple is walked back
 through the locator to a line number.
 """
@@ -15,11 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.scalarbool import ScalarBoolean
+from yaml import MarkedYAMLError, YAMLError
 
+from gateway.config.yaml_fast import LocatedList, LocatedMap, load_located
 from gateway.errors import ConfigIssue
 
 # ${VAR} or ${VAR:-default}; $${VAR} is a literal "${VAR}". ${file:/run/secrets/name} is the
@@ -43,16 +41,16 @@ class SourceFile:
         node = self.tree
         line: int | None = None
         for part in loc:
-            if isinstance(node, CommentedMap) and part in node:
-                line = node.lc.key(part)[0] + 1
+            if isinstance(node, LocatedMap) and part in node:
+                line = node.key_lines[part] + 1
                 node = node[part]
-            elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
-                line = node.lc.item(part)[0] + 1
+            elif isinstance(node, LocatedList) and isinstance(part, int) and part < len(node):
+                line = node.item_lines[part] + 1
                 node = node[part]
             else:
                 break
-        if line is None and isinstance(self.tree, CommentedMap):
-            return int(self.tree.lc.line) + 1
+        if line is None and isinstance(self.tree, LocatedMap):
+            return self.tree.line + 1
         return line
 
 
@@ -66,14 +64,12 @@ class Expansion:
 
 def parse_yaml(path: Path, display: str) -> tuple[SourceFile | None, list[ConfigIssue]]:
     """Parse one file; a syntax error becomes an issue with the line it occurred on."""
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = False
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return None, [ConfigIssue(display, None, "", f"cannot read file: {exc}")]
     try:
-        tree = yaml.load(text)
+        tree = load_located(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -85,8 +81,8 @@ def parse_yaml(path: Path, display: str) -> tuple[SourceFile | None, list[Config
     except YAMLError as exc:
         return None, [ConfigIssue(display, None, "", f"invalid YAML: {exc}")]
     if tree is None:
-        tree = CommentedMap()
-    if not isinstance(tree, CommentedMap):
+        tree = LocatedMap()
+    if not isinstance(tree, LocatedMap):
         return None, [ConfigIssue(display, 1, "", "a config file must be a mapping")]
     return SourceFile(path, tree, display), []
 
@@ -112,14 +108,12 @@ def _expand(node: Any, source: SourceFile, loc: tuple[str | int, ...], acc: Expa
 
 
 def plain_scalar(node: Any) -> Any:
-    """ruamel's scalar subclasses (ScalarFloat, ScalarInt...) as the plain Python type.
+    """A subclass of int, float or str (as YAML libraries may build) as the plain type.
 
-    They carry formatting for round-trips, which JSON serialisers and hashing must not see.
+    JSON serialisers and hashing must see the value only.
     """
     if type(node) in (bool, int, float, str):
         return node
-    if isinstance(node, ScalarBoolean):  # an int subclass in ruamel, a bool to everyone else
-        return bool(node)
     for kind in (int, float, str):
         if isinstance(node, kind) and type(node) is not kind:
             return kind(node)

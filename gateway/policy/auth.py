@@ -6,8 +6,10 @@ scopes; the id finds the row, and the hash is compared in constant time. Creatin
 revoking keys are audit records too.
 
 Scopes are tool names or globs (``get_*``, ``ledger.*`` does not exist: tools have flat
-names), plus ``approve`` for people who approve writes and ``audit`` for reading any call's
-record and the log. A key sees and calls only the tools its scopes match.
+names), tags (``tag:billing`` grants every tool carrying the tag ``billing``, ``tag:bill*``
+every tool with a tag the glob matches; a tool gains or loses the grant as its tags change
+in the config), plus ``approve`` for people who approve writes and ``audit`` for reading any
+call's record and the log. A key sees and calls only the tools its scopes match.
 
 Principals carry their issuer, so names from different sources never meet: an API key's
 agent is ``key:<agent>``, a JWT's subject ``jwt:<issuer>#<sub>``. That whole identity is the
@@ -30,6 +32,7 @@ import hmac
 import os
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -38,6 +41,9 @@ from gateway.errors import Forbidden, InvalidArguments, Unauthorized
 
 KEY_PATTERN = re.compile(r"^lgw_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 SPECIAL_SCOPES = ("approve", "audit", "metrics")
+TAG_SCOPE = "tag:"
+_GLOB = r"[A-Za-z0-9_*?\[\]-]+"
+SCOPE_PATTERN = re.compile(rf"{_GLOB}|{TAG_SCOPE}[A-Za-z0-9_.*?\[\]-]+")
 # Longer than any key or any reasonable JWT; a header past it is refused before parsing.
 MAX_AUTHORIZATION = 8192
 MAX_SUBJECT = 255
@@ -58,12 +64,19 @@ class Principal:
     key_id: str | None = None
     everything: bool = False
 
-    def may_call(self, tool: str) -> bool:
+    def may_call(self, tool: str, tags: Iterable[str] = ()) -> bool:
+        """Whether a scope names ``tool`` (or a glob matches it) or one of its ``tags``."""
         if self.everything:
             return True
-        return any(
-            fnmatch.fnmatchcase(tool, scope) for scope in self.scopes if scope not in SPECIAL_SCOPES
-        )
+        tags = tuple(tags)
+        for scope in self.scopes:
+            if scope.startswith(TAG_SCOPE):
+                wanted = scope.removeprefix(TAG_SCOPE)
+                if any(fnmatch.fnmatchcase(tag, wanted) for tag in tags):
+                    return True
+            elif scope not in SPECIAL_SCOPES and fnmatch.fnmatchcase(tool, scope):
+                return True
+        return False
 
     def has(self, scope: str) -> bool:
         return self.everything or scope in self.scopes
@@ -72,8 +85,8 @@ class Principal:
         """Whether a record's principal is this caller, comparing the whole identity."""
         return recorded is not None and qualified(recorded) == self.name
 
-    def require_tool(self, tool: str) -> None:
-        if not self.may_call(tool):
+    def require_tool(self, tool: str, tags: Iterable[str] = ()) -> None:
+        if not self.may_call(tool, tags):
             raise Forbidden(
                 f"agent '{self.name}' has no scope for tool '{tool}'",
                 details={"tool": tool, "scopes": list(self.scopes)},
@@ -131,9 +144,14 @@ def check_scopes(scopes: list[str]) -> tuple[str, ...]:
     if not cleaned:
         raise InvalidArguments([{"field": "scopes", "message": "give at least one scope"}])
     for scope in cleaned:
-        if not re.fullmatch(r"[A-Za-z0-9_*?\[\]-]+", scope):
+        if not SCOPE_PATTERN.fullmatch(scope):
             raise InvalidArguments(
-                [{"field": "scopes", "message": f"'{scope}' is not a tool name, glob or scope"}]
+                [
+                    {
+                        "field": "scopes",
+                        "message": f"'{scope}' is not a tool name, glob, tag:NAME or scope",
+                    }
+                ]
             )
     return cleaned
 

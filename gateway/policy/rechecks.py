@@ -34,7 +34,10 @@ def refusal(
         scopes: tuple[str, ...] | None = requester_key.scopes
     else:
         scopes = None if approval.scopes is None else tuple(approval.scopes)
-    if scopes is not None and not Principal(approval.principal, scopes).may_call(approval.tool):
+    tags = tool.config.tags if tool is not None else ()
+    if scopes is not None and not Principal(approval.principal, scopes).may_call(
+        approval.tool, tags
+    ):
         return ApprovalRefused(
             f"{who} no longer has a scope for tool '{approval.tool}'; nothing was sent",
             details={"tool": approval.tool, "scopes": list(scopes)},

@@ -112,4 +112,4 @@ def test_scopes_are_checked_when_the_key_is_made(tmp_path: Path) -> None:
     result = run("keys", "create", "--agent", "x", "--scopes", "get customer",
                  "--audit-db", str(tmp_path / "a.sqlite"))  # fmt: skip
     assert result.returncode != 0
-    assert "'get customer' is not a tool name, glob or scope" in result.stderr
+    assert "'get customer' is not a tool name, glob, tag:NAME or scope" in result.stderr
