@@ -157,3 +157,28 @@ def test_validate_connect_tries_every_statement_against_the_database(
     assert "tools.list_postings.operation" in result.stderr
     assert "no such table: POSTINGZ" in result.stderr
     assert "record_posting" not in result.stderr  # its statement is fine
+
+
+def test_the_demo_postings_come_in_pages_an_agent_can_follow(
+    demo_client: TestClient, ledger_db: Path
+) -> None:
+    account = "DE00001436"  # the README's paging example: more bookings than one page holds
+    with sqlite3.connect(ledger_db) as db:
+        expected = [
+            row[0]
+            for row in db.execute(
+                "SELECT POST_ID FROM POSTINGS WHERE ACCT_NO = ? ORDER BY POST_DT, POST_ID",
+                (account,),
+            )
+        ]
+    assert len(expected) > 10
+
+    first = call_tool(demo_client, "list_postings", {"account_number": account}).json()["result"]
+    assert first["truncated"] is True
+    assert len(first["items"]) == 10
+    second = call_tool(
+        demo_client, "list_postings", {"account_number": account}, cursor=first["next_cursor"]
+    ).json()["result"]
+
+    assert second.get("next_cursor") is None
+    assert [item["posting_id"] for item in first["items"] + second["items"]] == expected
