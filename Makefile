@@ -40,8 +40,11 @@ $(NODE_STAMP): $(NODE_DIR)/package-lock.json
 
 setup: $(STAMP) $(NODE_STAMP)
 
+# `make demo DEMO_PORT=8090` when 8080 is taken.
+DEMO_PORT ?= 8080
+
 demo: setup
-	$(BIN)/legacy-gateway demo
+	$(BIN)/legacy-gateway demo --port $(DEMO_PORT)
 
 lint: setup
 	$(BIN)/ruff check .

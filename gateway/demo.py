@@ -76,7 +76,9 @@ def run_demo(host: str, port: int, estate_port: int, audit_db: Path) -> None:
     from gateway.serving import run_server
 
     if not _free(host, port):
-        raise SystemExit(f"port {port} on {host} is taken; pick another with --port")
+        raise SystemExit(
+            f"port {port} on {host} is taken; pick another with --port (make demo DEMO_PORT=N)"
+        )
     estate = EstateServer(port=estate_port if _free("127.0.0.1", estate_port) else 0)
     estate.start()
     os.environ["CUSTOMER_MASTER_URL"] = f"{estate.base_url}/customer-master"
