@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import uuid
+from typing import Any
 
 try:
     import httpx
@@ -20,6 +21,35 @@ except ImportError as missing:  # run with a Python that lacks httpx
         f"{missing}: run this with the project's Python (make setup, then"
         " .venv/bin/python examples/http_agent.py) or pip install httpx"
     ) from None
+
+
+def refusal(response: httpx.Response) -> str:
+    """The gateway's error, in one line: status, code and message."""
+    try:
+        error = response.json()["error"]
+        text = f"{error['code']}: {error['message']}"
+    except (ValueError, KeyError, TypeError):
+        text = response.text[:200]
+    hint = (
+        " (--key takes an API key: legacy-gateway keys create)"
+        if response.status_code == 401
+        else ""
+    )
+    return f"{response.status_code} {text}{hint}"
+
+
+def list_tools(client: httpx.Client, **params: str) -> Any:
+    """``GET /v1/tools``; a gateway that is not there or refuses is one line, not a traceback."""
+    try:
+        response = client.get("/v1/tools", params=params)
+    except httpx.TransportError as exc:
+        raise SystemExit(
+            f"cannot reach the gateway at {client.base_url} ({exc}): start it (make demo)"
+            " or pass --base"
+        ) from None
+    if response.status_code != 200:
+        raise SystemExit(f"the gateway refused to list the tools: {refusal(response)}")
+    return response.json()
 
 
 def main() -> None:
@@ -31,7 +61,7 @@ def main() -> None:
     headers = {"authorization": f"Bearer {args.key}"} if args.key else {}
     session = str(uuid.uuid4())
     with httpx.Client(base_url=args.base, headers=headers, timeout=30) as client:
-        tools = client.get("/v1/tools").raise_for_status().json()["tools"]
+        tools = list_tools(client)["tools"]
         print(f"{len(tools)} tool(s) visible to this key")
         for step, tool in enumerate(tools, 1):
             if args.tools and tool["name"] not in args.tools:

@@ -21,8 +21,33 @@ except ImportError as missing:  # run with a Python that lacks the SDK
     ) from None
 
 
+async def check_access(base: str, headers: dict[str, str]) -> None:
+    """Ask once over plain HTTP, so that a gateway that is not there or refuses the key is one
+    line (the MCP SDK reports either as a nested exception group)."""
+    async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
+        try:
+            response = await http.get(f"{base}/v1/tools")
+        except httpx2.TransportError as exc:
+            raise SystemExit(
+                f"cannot reach the gateway at {base} ({exc}): start it (make demo) or pass --base"
+            ) from None
+    if response.status_code != 200:
+        try:
+            error = response.json()["error"]
+            text = f"{error['code']}: {error['message']}"
+        except (ValueError, KeyError, TypeError):
+            text = response.text[:200]
+        hint = (
+            " (--key takes an API key: legacy-gateway keys create)"
+            if response.status_code == 401
+            else ""
+        )
+        raise SystemExit(f"the gateway refused: {response.status_code} {text}{hint}")
+
+
 async def run(base: str, key: str | None, call: list[str] | None) -> None:
     headers = {"authorization": f"Bearer {key}"} if key else {}
+    await check_access(base, headers)
     async with (
         httpx2.AsyncClient(headers=headers, timeout=30) as http,
         streamable_http_client(f"{base}/mcp", http_client=http) as streams,

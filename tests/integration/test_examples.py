@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -59,3 +60,36 @@ def test_the_openai_function_calling_round_trip(served: tuple[str, str]) -> None
     assert '"role": "tool", "tool_call_id": "call_1"' in out
     assert "1234.56" in out
     assert Path(ROOT / "examples").is_dir()
+
+
+def failing_example(name: str, *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / name), *args],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout
+    assert "Traceback" not in result.stderr, result.stderr
+    return result.stderr
+
+
+EXAMPLES = ["http_agent.py", "mcp_client.py", "openai_tools.py"]
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_an_example_without_a_key_says_the_gateway_refused_it(
+    served: tuple[str, str], name: str
+) -> None:
+    base, _key = served
+    stderr = failing_example(name, "--base", base)
+    assert "401 unauthorized: no API key" in stderr
+    assert "--key takes an API key: legacy-gateway keys create" in stderr
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_an_example_with_no_gateway_there_says_so(name: str) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    stderr = failing_example(name, "--base", f"http://127.0.0.1:{port}")
+    assert f"cannot reach the gateway at http://127.0.0.1:{port}" in stderr
+    assert "make demo" in stderr
