@@ -110,7 +110,7 @@ Try it:
   curl -s {base}/v1/calls/<call_id from the answer>    # the exact SOAP envelope sent
   curl -s -X POST {base}/v1/tools/list_postings/call \\
        -H 'content-type: application/json' \\
-       -d '{{"arguments": {{"account_number": "DE00000001"}}}}'
+       -d '{{"arguments": {{"account_number": "DE00001436"}}}}'    # 10 a page: next_cursor
   curl -s -X POST {base}/v1/tools/order_status/call \\
        -H 'content-type: application/json' -d '{{"arguments": {{"order_number": 1000000003}}}}'
   curl -s -X POST {base}/v1/tools/place_order/call -H 'Idempotency-Key: my-order-1' \\
