@@ -263,12 +263,15 @@ class _Link(threading.Thread):
             queue = self.adapter.reply_queue
             if queue and self.adapter.complete is not None:
                 declared = channel.queue_declare(queue, durable=True)
-                self.other_consumers = int(declared.method.consumer_count)
-                if declared.method.consumer_count:
+                # The adapter this one replaces on a reload is this gateway, not another; it
+                # closes once its calls finish, so a later reconnect counts everyone.
+                count = int(declared.method.consumer_count) - self.adapter.replaced_consumers
+                self.adapter.replaced_consumers = 0
+                self.other_consumers = max(count, 0)
+                if self.other_consumers:
                     log.warning(
-                        "%s", other_consumers(self.adapter.backend, queue,
-                                              declared.method.consumer_count)
-                    )  # fmt: skip
+                        "%s", other_consumers(self.adapter.backend, queue, self.other_consumers)
+                    )
                 channel.basic_qos(prefetch_count=64)
                 channel.basic_consume(queue, self._on_queued_reply)
             self._connection, self._channel = connection, channel
@@ -445,6 +448,8 @@ class AmqpAdapter(Adapter[AmqpBackendConfig]):
         self._link: _Link | None = None
         self._parser = hardened_parser()
         self._reply_queue: str | None = None
+        # Consumers of the reply queue held by the adapter this one replaces (a reload).
+        self.replaced_consumers = 0
 
     @property
     def reply_queue(self) -> str | None:
@@ -505,6 +510,21 @@ class AmqpAdapter(Adapter[AmqpBackendConfig]):
         # an unreachable one is retried in the background and calls get 503 meanwhile.
         await asyncio.get_running_loop().run_in_executor(
             None, self._link.attempted.wait, min(self.config.timeout_s, 5.0)
+        )
+
+    def replaces(self, previous: Adapter[Any]) -> None:
+        queue = self.reply_queue
+        if isinstance(previous, AmqpAdapter) and queue and previous.consumes(queue):
+            self.replaced_consumers = 1
+
+    def consumes(self, queue: str) -> bool:
+        """Whether this adapter's link is up and consuming ``queue`` for submitted calls."""
+        link = self._link
+        return (
+            link is not None
+            and link.connected.is_set()
+            and self._reply_queue == queue
+            and self.complete is not None
         )
 
     async def close(self) -> None:

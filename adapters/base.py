@@ -241,6 +241,11 @@ class Adapter(ABC, Generic[ConfigT]):
         """
         return
 
+    def replaces(self, previous: Adapter[Any]) -> None:
+        """Called before ``open`` when a config reload puts this adapter in place of
+        ``previous`` (same backend name), which stays open until its calls finish."""
+        return
+
     async def warnings(self) -> list[str]:
         """What an operator should know about the live backend that does not stop it working
         (another consumer on a reply queue...); ``validate --connect`` prints them."""

@@ -210,6 +210,7 @@ class Gateway:
         replaces the running one: the refusal is recorded and the ``ConfigError`` raised.
         """
         running = self.config
+        running_adapters = self._current.registry.adapters
         try:
             config = await asyncio.to_thread(load_config, running.directory)
             if config.version == running.version:
@@ -227,6 +228,10 @@ class Gateway:
                 RecordContext(config_version=running.version),
             )
             raise
+        for backend, adapter in registry.adapters.items():
+            previous = running_adapters.get(backend)
+            if previous is not None:
+                adapter.replaces(previous)
         await self._open(registry)
         retired, self._current = self._current, Generation.of(registry)
         self._record_config(config, running.version)
