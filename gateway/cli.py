@@ -289,6 +289,7 @@ def call(
     _check_store_url(store_url)
     registry = _registry(config)
     try:
+        backend = _tool(registry, tool).config.backend
         check_cursor(_tool(registry, tool), cursor)
     except GatewayError as exc:
         raise _fail(exc) from None
@@ -297,7 +298,8 @@ def call(
 
     async def run() -> dict[str, Any]:
         gateway = Gateway(registry, open_store(audit_db, store_url))
-        await gateway.start()
+        # Only the tool's backend: another one being down (or a reply queue) is not this call's.
+        await gateway.start(backends={backend})
         try:
             result = await gateway.call(
                 tool,

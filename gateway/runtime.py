@@ -15,7 +15,7 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -153,10 +153,13 @@ class Gateway:
     ) -> Gateway:
         return cls(build_registry(load_config(path)), store, audit_log, auth, recovery)
 
-    async def start(self, watch_config_s: float | None = None) -> None:
+    async def start(
+        self, watch_config_s: float | None = None, backends: Collection[str] | None = None
+    ) -> None:
         """Open the adapters and record the config; with ``watch_config_s``, also reload the
-        config directory whenever its files change (checked at that interval)."""
-        await self._open(self.registry)
+        config directory whenever its files change (checked at that interval). ``backends``
+        opens only those (a one-shot call needs its tool's backend alone)."""
+        await self._open(self.registry, backends)
         # One record per configuration change, not per start (every CLI call starts one).
         recorded = self.store.records_of_kind("config.loaded")
         previous = str(recorded[-1].body.get("config_version")) if recorded else None
@@ -172,10 +175,12 @@ class Gateway:
         if watch_config_s:
             self._watcher = asyncio.create_task(self._watch(watch_config_s))
 
-    async def _open(self, registry: Registry) -> None:
+    async def _open(self, registry: Registry, backends: Collection[str] | None = None) -> None:
         opened: list[Adapter[Any]] = []
         try:
-            for adapter in registry.adapters.values():
+            for backend, adapter in registry.adapters.items():
+                if backends is not None and backend not in backends:
+                    continue
                 adapter.record_late = self.completions.record_late
                 adapter.complete = self.completions.complete
                 await adapter.open()

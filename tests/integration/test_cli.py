@@ -228,3 +228,20 @@ def test_tools_prints_mcp_tool_definitions_with_hints() -> None:
     assert tools["record_posting"]["annotations"]["destructiveHint"] is True
     assert tools["get_customer"]["inputSchema"]["type"] == "object"
     assert "$schema" not in tools["get_customer"]["inputSchema"]
+
+
+def test_a_cli_call_opens_only_its_tools_backend(estate: EstateServer, tmp_path: Path) -> None:
+    """A one-shot call neither waits for nor warns about the config's other backends: here
+    the demo's order host's broker is nowhere to be found."""
+    env = {
+        "CUSTOMER_MASTER_URL": estate.customer_master_url,
+        "ORDERS_AMQP_URL": "amqp://guest:guest@127.0.0.1:1/%2F",
+    }
+    result = run(
+        "call", "mappings/demo", "get_customer", "--args", f'{{"customer_number":"{ANNA}"}}',
+        "--audit-db", str(tmp_path / "cli-audit.sqlite"), env=env,
+    )  # fmt: skip
+
+    assert json_out(result)["result"]["name"] == "MULLER, ANNA"
+    assert "order_processing" not in result.stderr
+    assert "broker" not in result.stderr
