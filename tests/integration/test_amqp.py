@@ -31,7 +31,6 @@ from estate.orders import (
 from gateway.errors import CallInProgress
 from gateway.mapping.redaction import commitment
 from tests.integration.amqp_support import CardService, take_messages, wait_until
-from tests.integration.conftest import EVENTS_QUEUE, ORDERS_EXCHANGE, REPLY_QUEUE
 from tests.integration.support import (
     AMQP_TEST_CONFIG,
     call_record,
@@ -39,6 +38,7 @@ from tests.integration.support import (
     gateway_client,
     gateway_of,
 )
+from tests.services import EVENTS_QUEUE, ORDERS_EXCHANGE, REPLY_QUEUE
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"

@@ -19,13 +19,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from estate.server import EstateServer
-from tests.integration.conftest import (  # noqa: F401  (fixtures)
-    estate,
-    estate_env,
-    ledger_db,
-    order_service,
-    secure_estate,
-)
 from tests.integration.support import (
     ANNA,
     DEMO_CONFIG,

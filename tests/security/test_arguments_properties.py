@@ -34,14 +34,6 @@ from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 from ruamel.yaml import YAML
 
-from tests.integration.conftest import (  # noqa: F401  (fixtures)
-    card_service,
-    estate,
-    estate_env,
-    ledger_db,
-    order_service,
-    secure_estate,
-)
 from tests.integration.support import (
     AMQP_TEST_CONFIG,
     DEMO_CONFIG,

@@ -24,7 +24,6 @@ from fastapi.testclient import TestClient
 from gateway.audit.records import RecordContext
 from gateway.audit.store import now
 from gateway.policy.auth import new_key
-from tests.integration.conftest import estate, estate_env, ledger_db, secure_estate  # noqa: F401
 from tests.integration.support import ANNA, DEMO_CONFIG, error_of, gateway_client, gateway_of
 
 ISSUER = "https://login.example.com/"
@@ -60,7 +59,7 @@ class Keyed:
 
 @pytest.fixture(scope="module")
 def keyed(
-    estate_env: dict[str, str],  # noqa: F811
+    estate_env: dict[str, str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Keyed]:
     issuer_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -473,7 +472,7 @@ def fault_envelope(faultstring: str, detail: str) -> bytes:
 
 @pytest.fixture
 def hostile_soap(
-    estate_env: dict[str, str],  # noqa: F811
+    estate_env: dict[str, str],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[tuple[TestClient, HostileHost]]:
@@ -625,7 +624,7 @@ def test_a_path_or_query_over_the_cap_is_a_414(keyed: Keyed, method: str, path: 
 
 
 def test_a_huge_http_error_answer_is_cut_on_the_record_and_marked(
-    estate_env: dict[str, str],  # noqa: F811
+    estate_env: dict[str, str],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -1,4 +1,8 @@
-"""Real services for the integration tests.
+"""Real services for every test directory, started once a session.
+
+Registered as a plugin by tests/conftest.py, so the integration, client and security tests
+share one instance of each session fixture: two copies of the order host on one exchange
+would each take some of the other's requests.
 
 Two demo estates (real SOAP servers over HTTP on free ports) run for the whole session: a
 hostile one without credentials, and a hostile one that demands a WS-Security
