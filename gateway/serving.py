@@ -179,6 +179,9 @@ def _check_port_free(host: str, port: int) -> None:
     """Refuse to start when the port is taken: the instance name is host:port, and a second
     process of one name would take the first one's calls in flight for a crash's leftovers."""
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        # As uvicorn binds: connections of a previous life in TIME_WAIT do not hold the port,
+        # while a process listening on it still does.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:
