@@ -11,13 +11,17 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
 
 from gateway.errors import ConfigError, GatewayError
+
+if TYPE_CHECKING:
+    from gateway.importers.writer import MergeReport
 
 
 class _Command(typer.Typer):
@@ -444,12 +448,7 @@ def import_wsdl_command(
     from gateway.importers.run import wsdl_to_config
     from gateway.importers.wsdl import WsdlImportError
 
-    try:
-        _path, report, notes = wsdl_to_config(source, out, operations)
-    except WsdlImportError as exc:
-        raise _fail(GatewayError(str(exc))) from None
-    for line in [*notes, *report.lines()]:
-        sys.stdout.write(line + "\n")
+    _write_config(lambda: wsdl_to_config(source, out, operations), WsdlImportError)
 
 
 @import_app.command("openapi")
@@ -464,9 +463,16 @@ def import_openapi_command(
     from gateway.importers.openapi import OpenApiImportError
     from gateway.importers.run import openapi_to_config
 
+    _write_config(lambda: openapi_to_config(source, out, operations), OpenApiImportError)
+
+
+def _write_config(
+    run: Callable[[], tuple[Path, MergeReport, list[str]]], refused: type[Exception]
+) -> None:
+    """Run an importer that writes a config; print its notes and what changed."""
     try:
-        _path, report, notes = openapi_to_config(source, out, operations)
-    except OpenApiImportError as exc:
+        _path, report, notes = run()
+    except refused as exc:
         raise _fail(GatewayError(str(exc))) from None
     for line in [*notes, *report.lines()]:
         sys.stdout.write(line + "\n")
