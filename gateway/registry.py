@@ -145,7 +145,7 @@ def build_registry(config: LoadedConfig) -> Registry:
         fields = within_legacy_types(tool.input, ranges)
         mapper = config.mappers[name][0]
         if fields is not tool.input:
-            mapper = InputMapper(fields, tool.request)
+            mapper = InputMapper(fields, tool.request, rules=tool.input_json_schema)
         tools[name] = Tool(
             name=name,
             config=tool,

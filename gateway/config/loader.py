@@ -294,7 +294,7 @@ def _compile_mappers(
     prefix = ("tools", entry.name)
     compiled: list[Any] = []
     for build in (
-        lambda: InputMapper(tool.input, tool.request),
+        lambda: InputMapper(tool.input, tool.request, rules=tool.input_json_schema),
         lambda: OutputMapper(tool.output),
     ):
         try:
