@@ -127,17 +127,22 @@ def datetime_to_agent(spec: ValueSpec) -> Converter:
 # ---------------------------------------------------------------- agent -> legacy
 
 
+def _agent_iso(value: Any, shape: re.Pattern[str], parse: Callable[[str], T], expected: str) -> T:
+    """The agent's ISO 8601 text, in exactly the published shape, parsed."""
+    if not isinstance(value, str) or not shape.fullmatch(value):
+        raise Unmappable(expected)
+    try:
+        return parse(value)
+    except ValueError:
+        raise Unmappable(expected) from None
+
+
 def date_to_legacy(spec: ValueSpec) -> Converter:
     _, render = date_codec(spec.format, spec.century_window)
     custom = spec.format is not None
 
     def convert(value: Any) -> Any:
-        if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
-            raise Unmappable("expected a date as YYYY-MM-DD")
-        try:
-            day = dt.date.fromisoformat(value)
-        except ValueError:
-            raise Unmappable("expected a date as YYYY-MM-DD") from None
+        day = _agent_iso(value, _ISO_DATE, dt.date.fromisoformat, "expected a date as YYYY-MM-DD")
         return _rendered(render, day) if custom else day
 
     return convert
@@ -147,12 +152,7 @@ def time_to_legacy(spec: ValueSpec) -> Converter:
     _, render = time_codec(spec.format)
 
     def convert(value: Any) -> Any:
-        if not isinstance(value, str) or not _ISO_TIME.fullmatch(value):
-            raise Unmappable("expected a time as HH:MM:SS")
-        try:
-            moment = dt.time.fromisoformat(value)
-        except ValueError:
-            raise Unmappable("expected a time as HH:MM:SS") from None
+        moment = _agent_iso(value, _ISO_TIME, dt.time.fromisoformat, "expected a time as HH:MM:SS")
         if moment.tzinfo is not None:
             raise Unmappable("send a local time of the legacy host, without a UTC offset")
         return _rendered(render, moment)
