@@ -43,6 +43,7 @@ from adapters.base import (
     Adapter,
     BackendSetupError,
     CallContext,
+    CallRecord,
     Health,
     Interaction,
     OperationUnknown,
@@ -149,7 +150,7 @@ class PreparedSoap:
     sensitive: frozenset[str] = frozenset()
 
 
-class SoapAdapter(Adapter[SoapBackendConfig]):
+class SoapAdapter(Adapter[SoapBackendConfig, PreparedSoap]):
     name: ClassVar[str] = "soap"
     config_model: ClassVar[type[BackendConfig]] = SoapBackendConfig
 
@@ -352,38 +353,30 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
             "envelope": self._redact_envelope(body, prepared.sensitive),
         }
 
-    async def call(self, prepared: PreparedSoap, params: Any, ctx: CallContext) -> Any:
-        started = time.perf_counter()
-        interaction = Interaction("soap", self.backend, prepared.operation, ctx.attempt, {})
-        try:
-            body, headers = self._build(prepared, params)
-            interaction.request = {
-                "url": prepared.address,
-                "soap_version": self.soap_version,
-                "http_headers": self._recordable(headers),
-                "envelope": self._redact_envelope(body, prepared.sensitive),
-            }
-            status, response_headers, payload = await self._post(
-                prepared.address, body, headers, ctx
-            )
-            interaction.response = cap_field(
-                {
-                    "http_status": status,
-                    "http_headers": self._recordable(response_headers),
-                    "body": self._redact_answer(payload, prepared.sensitive),
-                },
-                "body",
-                limits().recorded,
-            )
-            cap_field(interaction.response, "http_headers", limits().headers)
-            return self._read(status, payload, prepared.xml_answer)
-        except Exception as exc:
-            error = self.translate_error(exc)
-            interaction.error = {"code": error.code, "message": error.message, **error.details}
-            raise error from exc
-        finally:
-            interaction.duration_ms = (time.perf_counter() - started) * 1000
-            ctx.record(interaction)
+    async def exchange(
+        self, prepared: PreparedSoap, params: Any, ctx: CallContext, record: CallRecord
+    ) -> Any:
+        # Begun before the envelope is built: a request zeep cannot serialise is recorded.
+        interaction = record.begin(prepared.operation)
+        body, headers = self._build(prepared, params)
+        interaction.request = {
+            "url": prepared.address,
+            "soap_version": self.soap_version,
+            "http_headers": self._recordable(headers),
+            "envelope": self._redact_envelope(body, prepared.sensitive),
+        }
+        status, response_headers, payload = await self._post(prepared.address, body, headers, ctx)
+        interaction.response = cap_field(
+            {
+                "http_status": status,
+                "http_headers": self._recordable(response_headers),
+                "body": self._redact_answer(payload, prepared.sensitive),
+            },
+            "body",
+            limits().recorded,
+        )
+        cap_field(interaction.response, "http_headers", limits().headers)
+        return self._read(status, payload, prepared.xml_answer)
 
     async def _post(
         self, url: str, body: bytes, headers: dict[str, str], ctx: CallContext
