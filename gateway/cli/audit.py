@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from gateway.cli.common import DEFAULT_AUDIT_DB, AuditDb, StoreUrl, audit_app, bad_input, fail
-from gateway.cli.store import audit_store
+from gateway.cli.store import audit_store, signed_log
 from gateway.errors import GatewayError
 
 KeyFile = Annotated[
@@ -143,12 +143,10 @@ def audit_export(
 ) -> None:
     """Write a self-contained bundle of records, checkpoints and key for offline audit."""
     from gateway.audit.bundle import BundleError, export_bundle
-    from gateway.audit.log import AuditLog, AuditSettings
 
-    with audit_store(audit_db, store_url) as store:
+    with signed_log(audit_db, store_url) as log:
         try:
-            log = AuditLog(store, AuditSettings.from_environment(audit_db))
-            summary = export_bundle(store, log, out, start, end)
+            summary = export_bundle(log.store, log, out, start, end)
         except BundleError as exc:
             raise fail(GatewayError(str(exc))) from None
     public = log.signer.verifier
@@ -183,7 +181,6 @@ def audit_prune(
     import datetime as dt
 
     from gateway.audit.bundle import BundleError
-    from gateway.audit.log import AuditLog, AuditSettings
     from gateway.audit.retention import prune
 
     try:
@@ -192,10 +189,9 @@ def audit_prune(
         raise bad_input(f"--before takes an ISO date or time, not {before!r}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    with audit_store(audit_db, store_url) as store:
+    with signed_log(audit_db, store_url) as log:
         try:
-            log = AuditLog(store, AuditSettings.from_environment(audit_db))
-            pruned = prune(store, log, out, moment, retention_days)
+            pruned = prune(log.store, log, out, moment, retention_days)
         except BundleError as exc:
             raise fail(GatewayError(str(exc))) from None
     if pruned is None:
@@ -212,8 +208,6 @@ def audit_checkpoint(
     audit_db: AuditDb = Path(DEFAULT_AUDIT_DB), store_url: StoreUrl = None
 ) -> None:
     """Integrate new records, sign a checkpoint if the log grew, and print the latest."""
-    from gateway.audit.log import AuditLog, AuditSettings
-
-    with audit_store(audit_db, store_url) as store:
-        latest = AuditLog(store, AuditSettings.from_environment(audit_db)).latest()
+    with signed_log(audit_db, store_url) as log:
+        latest = log.latest()
     sys.stdout.write(latest["note"])

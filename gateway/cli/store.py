@@ -11,6 +11,7 @@ from gateway.cli.common import STORE_SCHEMES, check_store_url, fail
 from gateway.errors import GatewayError
 
 if TYPE_CHECKING:
+    from gateway.audit.log import AuditLog
     from gateway.audit.store import AuditStore
 
 
@@ -37,6 +38,16 @@ def audit_store(
         yield store
     finally:
         store.close()
+
+
+@contextmanager
+def signed_log(audit_db: Path, url: str | None = None) -> Iterator[AuditLog]:
+    """The store with its Merkle log and checkpoint signer over it (the keys beside
+    ``audit_db``), for the commands that export, prune or checkpoint the record."""
+    from gateway.audit.log import AuditLog, AuditSettings
+
+    with audit_store(audit_db, url) as store:
+        yield AuditLog(store, AuditSettings.from_environment(audit_db))
 
 
 def _must_exist(audit_db: Path, url: str | None) -> None:
