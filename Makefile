@@ -88,7 +88,7 @@ WHEELHOUSE      ?= wheelhouse
 WHEEL_PYTHON    ?= 3.11
 WHEEL_PLATFORMS ?= manylinux2014_x86_64 manylinux_2_17_x86_64 manylinux_2_28_x86_64
 
-wheelhouse: setup
+wheelhouse: $(STAMP)
 	rm -rf $(WHEELHOUSE)
 	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir $(WHEELHOUSE) .
 	$(BIN)/python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > $(WHEELHOUSE)/requirements.txt
