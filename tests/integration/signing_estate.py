@@ -38,7 +38,12 @@ class SigningPair:
 
 
 def signing_pair(
-    directory: Path, name: str, *, kind: str = "rsa", password: bytes | None = None
+    directory: Path,
+    name: str,
+    *,
+    kind: str = "rsa",
+    password: bytes | None = None,
+    expired: bool = False,
 ) -> SigningPair:
     """A private key and its self-signed certificate, as PEM files under ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -48,7 +53,7 @@ def signing_pair(
         else ec.generate_private_key(ec.SECP256R1())
     )
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = dt.datetime.now(dt.UTC)
+    now = dt.datetime.now(dt.UTC) - (dt.timedelta(days=2) if expired else dt.timedelta())
     certificate = (
         x509.CertificateBuilder()
         .subject_name(subject)

@@ -246,6 +246,13 @@ def test_a_key_that_is_not_the_certificates_is_a_config_issue(
     assert "does not belong to the certificate (CN=legacy-gateway)" in message
 
 
+def test_an_expired_certificate_is_a_config_issue(tmp_path: Path) -> None:
+    expired = signing_pair(tmp_path / "pki", "retired", expired=True)
+    key, message = config_issue(tmp_path, signature_settings(expired))
+    assert key == "backends.signed_master.wsse.signature.certificate_file"
+    assert "the certificate (CN=retired) expired on" in message
+
+
 @pytest.mark.parametrize(
     ("password", "problem"),
     [
