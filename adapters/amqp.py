@@ -52,6 +52,7 @@ from pydantic import Field, SecretStr
 
 from adapters.amqp_replies import HandOns, hand_ons, other_consumers, queue_name
 from adapters.amqp_settings import AmqpToolSettings, MessageSpec
+from adapters.amqp_tls import BrokerTls, broker_parameters, broker_tls, tls_failure
 from adapters.base import (
     Adapter,
     BackendSetupError,
@@ -62,6 +63,7 @@ from adapters.base import (
     Reply,
     Submitted,
 )
+from adapters.tls import TlsSettings
 from gateway.config.models import BackendConfig, ToolConfig, ToolSettings
 from gateway.errors import (
     BackendUnavailable,
@@ -98,6 +100,10 @@ class AmqpBackendConfig(BackendConfig):
         description="amqp://user:password@host:5672/vhost; put the password in a ${VAR}."
     )
     heartbeat_s: int = Field(30, ge=0, le=600, description="AMQP heartbeat interval.")
+    tls: TlsSettings = Field(
+        default_factory=TlsSettings,
+        description="TLS of an amqps:// url: CA bundle, client certificate, minimum version.",
+    )
     reply_queue: str | None = Field(
         None,
         min_length=1,
@@ -252,7 +258,7 @@ class _Link(threading.Thread):
 
     def _serve(self, pika: Any) -> None:
         config = self.adapter.config
-        parameters = pika.URLParameters(config.url.get_secret_value())
+        parameters = broker_parameters(pika, config.url.get_secret_value(), self.adapter.tls)
         parameters.heartbeat = config.heartbeat_s
         parameters.blocked_connection_timeout = config.timeout_s
         parameters.socket_timeout = min(config.timeout_s, 10)
@@ -453,6 +459,7 @@ class AmqpAdapter(Adapter[AmqpBackendConfig, PreparedMessage]):
         self._reply_queue: str | None = None
         # Consumers of the reply queue held by the adapter this one replaces (a reload).
         self.replaced_consumers = 0
+        self.tls: BrokerTls | None = None
 
     @property
     def reply_queue(self) -> str | None:
@@ -467,6 +474,8 @@ class AmqpAdapter(Adapter[AmqpBackendConfig, PreparedMessage]):
             import pika  # noqa: F401
         except ImportError as exc:  # pragma: no cover - pika is a core dependency
             raise DependencyMissing(f"AMQP needs pika: pip install pika ({exc})") from exc
+        url, tls = self.config.url.get_secret_value(), self.config.tls
+        self.tls = broker_tls(url, tls, "tls" in self.config.model_fields_set)
 
     def operations(self) -> list[str]:
         return list(KINDS)
@@ -573,7 +582,7 @@ class AmqpAdapter(Adapter[AmqpBackendConfig, PreparedMessage]):
         """A short-lived connection of its own, for checks outside the link."""
         import pika
 
-        parameters = pika.URLParameters(self.config.url.get_secret_value())
+        parameters = broker_parameters(pika, self.config.url.get_secret_value(), self.tls)
         parameters.connection_attempts = 1
         parameters.socket_timeout = min(self.config.timeout_s, 10)
         try:
@@ -851,5 +860,8 @@ class AmqpAdapter(Adapter[AmqpBackendConfig, PreparedMessage]):
 
 def _reason(exc: BaseException) -> str:
     """An exception in a line; pika's connection errors keep their cause in ``args``."""
+    tls = tls_failure(exc)
+    if tls is not None:
+        return tls
     text = str(exc) or "; ".join(repr(arg) for arg in exc.args)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

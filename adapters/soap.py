@@ -2,7 +2,8 @@
 
 Features:
     SOAP 1.1 and 1.2, document/literal and rpc/literal bindings (zeep reads the WSDL and
-    serialises the request envelope); WS-Security UsernameToken; endpoint override;
+    serialises the request envelope); WS-Security UsernameToken and X.509 signatures
+    (``adapters.soap_security``); endpoint override;
     per-backend timeout and connection limit; responses parsed by a hardened lxml parser
     (no DTD, no entities, no network), faults turned into ``LegacyFault``.
 
@@ -58,6 +59,7 @@ from adapters.soap_envelope import (
     wrap_document,
 )
 from adapters.soap_paths import check_output_paths, check_request_paths
+from adapters.soap_security import WsSecurity, ws_security_plugins
 from adapters.tls import PROXY_DESCRIPTION, Proxy, TlsSettings, connection_setup
 from gateway.config.models import BackendConfig, ToolConfig
 from gateway.errors import (
@@ -89,12 +91,6 @@ RECORDED_HEADERS = ("content-type", "soapaction", "content-length")
 SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 
 
-class UsernameToken(StrictModel):
-    username: str
-    password: SecretStr
-    digest: bool = Field(False, description="PasswordDigest instead of PasswordText.")
-
-
 class SoapHeaderSpec(StrictModel):
     """SOAP header elements sent with every XML request (API tokens and the like)."""
 
@@ -114,7 +110,9 @@ class SoapBackendConfig(BackendConfig):
     endpoint: str | None = Field(None, description="Overrides the WSDL's soap:address.")
     service: str | None = None
     port: str | None = None
-    wsse: UsernameToken | None = None
+    wsse: WsSecurity | None = Field(
+        None, description="WS-Security: a UsernameToken and/or an X.509 signature."
+    )
     soap_header: SoapHeaderSpec | None = Field(
         None, description="SOAP header elements for tools whose request is XML (request: xml)."
     )
@@ -171,7 +169,6 @@ class SoapAdapter(Adapter[SoapBackendConfig, PreparedSoap]):
     def load(self) -> None:
         try:
             import zeep
-            from zeep.wsse.username import UsernameToken as ZeepToken
         except ImportError as exc:  # pragma: no cover - zeep is a core dependency
             raise DependencyMissing(f"SOAP needs zeep: pip install zeep ({exc})") from exc
         cfg = self.config
@@ -181,11 +178,7 @@ class SoapAdapter(Adapter[SoapBackendConfig, PreparedSoap]):
         transport = zeep.Transport(
             timeout=cfg.timeout_s, operation_timeout=cfg.timeout_s, session=_wsdl_session(cfg)
         )
-        wsse = None
-        if cfg.wsse is not None:
-            wsse = ZeepToken(
-                cfg.wsse.username, cfg.wsse.password.get_secret_value(), use_digest=cfg.wsse.digest
-            )
+        wsse = ws_security_plugins(cfg.wsse)
         try:
             self._client = zeep.Client(cfg.wsdl, settings=settings, transport=transport, wsse=wsse)
         except Exception as exc:

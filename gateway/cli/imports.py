@@ -66,12 +66,16 @@ def import_wsdl_command(
         str | None, typer.Option("--operations", help="Only operations matching this glob.")
     ] = None,
     out: Annotated[Path, typer.Option("--out", help="Directory of the config.")] = Path("."),
+    address: Annotated[
+        str | None,
+        typer.Option("--address", help="Endpoint URL of the service (a WSDL without <service>)."),
+    ] = None,
 ) -> None:
     """Write a config with one typed tool per SOAP operation; again: update, keep edits."""
     from gateway.importers.run import wsdl_to_config
     from gateway.importers.wsdl import WsdlImportError
 
-    _write_config(lambda: wsdl_to_config(source, out, operations), WsdlImportError)
+    _write_config(lambda: wsdl_to_config(source, out, operations, address), WsdlImportError)
 
 
 @import_app.command("openapi")
