@@ -169,9 +169,9 @@ class _Mode:
 
 
 def _names_attribute(path: str) -> bool:
-    return any(
-        part.strip('"').startswith("@") or part.strip('"') == TEXT_KEY for part in path.split(".")
-    )
+    # "@" alone is JMESPath's current node, not an attribute.
+    parts = [part.strip('"') for part in path.split(".")]
+    return any((part[:1] == "@" and len(part) > 1) or part == TEXT_KEY for part in parts)
 
 
 def reads_attributes(spec: OutputSpec) -> bool:

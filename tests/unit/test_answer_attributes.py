@@ -81,6 +81,7 @@ def test_only_mappings_that_name_an_attribute_read_them() -> None:
     assert reads({"fields": {"n": {"from": "N", "fields": {"x": {"from": '"@x"'}}}}})
     assert reads({"from": "R.#text"})
     assert not reads({"xpath": "/R", "fields": {"x": {"xpath": "@x"}}})
+    assert not reads({"fields": {"rate": {"from": "@"}}})  # JMESPath's current node
 
 
 names = st.sampled_from(["A", "B", "C"])
