@@ -55,6 +55,7 @@ from gateway.errors import (
     UnexpectedRowCount,
 )
 from gateway.mapping.redaction import commitment
+from gateway.mapping.rows import records_builder, rows_within
 
 WRITE_VERBS = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE", "CALL", "EXEC", "EXECUTE"})
 READ_VERBS = frozenset({"SELECT", "WITH", "VALUES"})
@@ -512,24 +513,21 @@ class OdbcAdapter(Adapter[OdbcBackendConfig, PreparedStatement]):
                         break
                     skipped += len(batch)
                 rows: list[dict[str, Any]] = []
+                records = records_builder(columns)
                 size = 0
                 more = False
                 while True:
                     batch = cursor.fetchmany(self.config.fetch_batch)
                     if not batch:
                         break
-                    unit = 0
-                    for index, row in enumerate(batch):
-                        # Rows are sized by sampling one in 16 (printing each would cost a
-                        # fifth of the fetch): the byte cap is kept to within that estimate.
-                        if not index & 15:
-                            unit = _size_of(row)
-                        size += unit
-                        if len(rows) >= prepared.max_rows or (rows and size > prepared.max_bytes):
-                            more = True
-                            break
-                        rows.append(dict(zip(columns, row, strict=True)))
-                    if more:
+                    # Rows are sized by sampling one in 16 (printing each would cost a
+                    # fifth of the fetch): the byte cap is kept to within that estimate.
+                    fits, size = rows_within(
+                        batch, len(rows), size, prepared.max_rows, prepared.max_bytes
+                    )
+                    rows += records(batch if fits == len(batch) else batch[:fits])
+                    if fits < len(batch):
+                        more = True
                         break
                 return rows, more, columns
             finally:
@@ -627,11 +625,6 @@ def _rollback_or_drop(connection: Any, pool: _Pool) -> None:
         pool.drop(connection)
         return
     pool.give(connection)
-
-
-def _size_of(row: Any) -> int:
-    # The row's printed length: within a few bytes of its JSON, computed in C.
-    return len(repr(row))
 
 
 def _recordable(value: Any) -> Any:

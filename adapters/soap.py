@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -72,11 +73,13 @@ from gateway.errors import (
     LegacyTimeout,
 )
 from gateway.limits import cap_field, limits
+from gateway.mapping.records import reads_attributes
 from gateway.mapping.redaction import blank_elements, commitment, sensitive_names
 from gateway.mapping.spec import StrictModel
 from gateway.mapping.xml import (
     HostileXML,
     element_to_value,
+    element_to_value_with_attributes,
     hardened_parser,
     local_name,
     parse_untrusted,
@@ -146,6 +149,8 @@ class PreparedSoap:
     xml_answer: bool = False
     # Local names of elements carrying sensitive values: commitments in every record.
     sensitive: frozenset[str] = frozenset()
+    # The answer as plain values: with its XML attributes when the output mapping names one.
+    values: Callable[[etree._Element], Any] = element_to_value
 
 
 class SoapAdapter(Adapter[SoapBackendConfig, PreparedSoap]):
@@ -245,6 +250,7 @@ class SoapAdapter(Adapter[SoapBackendConfig, PreparedSoap]):
             template,
             xml_answer=xml_answer,
             sensitive=sensitive_names(tool),
+            values=_values_reader(tool),
         )
 
     def parameter_ranges(self, tool: ToolConfig) -> dict[str, tuple[int | None, int | None]]:
@@ -271,6 +277,7 @@ class SoapAdapter(Adapter[SoapBackendConfig, PreparedSoap]):
             document_headers=http_headers(self._binding, operation),
             xml_answer=xml_answer,
             sensitive=sensitive_names(tool),
+            values=_values_reader(tool),
         )
 
     @property
@@ -369,7 +376,7 @@ class SoapAdapter(Adapter[SoapBackendConfig, PreparedSoap]):
             limits().recorded,
         )
         cap_field(interaction.response, "http_headers", limits().headers)
-        return self._read(status, payload, prepared.xml_answer)
+        return self._read(status, payload, prepared.xml_answer, values=prepared.values)
 
     async def _post(
         self, url: str, body: bytes, headers: dict[str, str], ctx: CallContext
@@ -388,8 +395,8 @@ class SoapAdapter(Adapter[SoapBackendConfig, PreparedSoap]):
         """A captured answer: a whole envelope, or only the body's content element."""
         root = parse_untrusted(payload, self._parser)
         if local_name(root.tag) == "Envelope":
-            return self._read(200, payload, prepared.xml_answer, root)
-        return root if prepared.xml_answer else element_to_value(root)
+            return self._read(200, payload, prepared.xml_answer, root, prepared.values)
+        return root if prepared.xml_answer else prepared.values(root)
 
     def _read(
         self,
@@ -397,6 +404,7 @@ class SoapAdapter(Adapter[SoapBackendConfig, PreparedSoap]):
         payload: bytes,
         xml_answer: bool = False,
         root: etree._Element | None = None,
+        values: Callable[[etree._Element], Any] = element_to_value,
     ) -> Any:
         """The answer's body content as plain values (or as XML for XPath mappings).
 
@@ -424,7 +432,7 @@ class SoapAdapter(Adapter[SoapBackendConfig, PreparedSoap]):
             raise LegacyHTTPError(status, payload[:500].decode("utf-8", errors="replace"))
         if xml_answer:
             return body if content is None else content
-        return {} if content is None else element_to_value(content)
+        return {} if content is None else values(content)
 
     # ------------------------------------------------------------------ recording
 
@@ -525,6 +533,12 @@ class SoapAdapter(Adapter[SoapBackendConfig, PreparedSoap]):
             # zeep refuses parameters the operation does not have: a mapping mistake.
             return GatewayError(f"cannot build the {self.backend} request: {exc}")
         return GatewayError(f"unexpected error calling {self.backend}: {_reason(exc)}")
+
+
+def _values_reader(tool: ToolConfig) -> Callable[[etree._Element], Any]:
+    if reads_attributes(tool.output):
+        return element_to_value_with_attributes
+    return element_to_value
 
 
 def _fault(fault: etree._Element, ns: str) -> LegacyFault:

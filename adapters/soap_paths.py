@@ -18,7 +18,7 @@ from gateway.config.models import ToolConfig
 from gateway.mapping.spec import InputField, OutputField, OutputSpec
 from gateway.suggest import did_you_mean
 
-_PLAIN = re.compile(r'^(?:[A-Za-z_][\w-]*|"[^"]+")(?:\.(?:[A-Za-z_][\w-]*|"[^"]+"))*$')
+_PLAIN = re.compile(r'^(?:[A-Za-z_@#][\w-]*|"[^"]+")(?:\.(?:[A-Za-z_@#][\w-]*|"[^"]+"))*$')
 _PART = re.compile(r'"[^"]+"|[^.]+')
 
 
@@ -54,6 +54,9 @@ def _walk(xsd_type: Any, path: str, loc: tuple[Any, ...], operation: str) -> Any
         name = raw.strip('"')
         if name == "@":
             continue
+        if name.startswith("@") or name == "#text":
+            _check_attribute(xsd_type, name, loc, operation)
+            return None  # an attribute or a text holds nothing further to check
         children = _children(xsd_type)
         if children is None:
             return None  # open content: anything may be there
@@ -69,6 +72,20 @@ def _walk(xsd_type: Any, path: str, loc: tuple[Any, ...], operation: str) -> Any
             )
         xsd_type = children[name]
     return xsd_type
+
+
+def _check_attribute(xsd_type: Any, name: str, loc: tuple[Any, ...], operation: str) -> None:
+    known = _attributes(xsd_type)
+    if name == "#text" or known is None or name[1:] in known:
+        return
+    listed = ", ".join(sorted(known)) or "no attributes"
+    hint = did_you_mean(name[1:], sorted(known))
+    suggestion = hint if hint.startswith(" (did you mean") else ""
+    raise BackendSetupError(
+        loc,
+        f"the answer of {operation} has no attribute '{name[1:]}' here{suggestion} "
+        f"(it has: {listed})",
+    )
 
 
 def check_output_paths(operation: Any, output: OutputSpec, name: str) -> None:

@@ -3,7 +3,8 @@
 Input fields build the request body as XML (``request: {xml: ...}``): each field's ``to`` is
 the element's (prefixed) name, ``@name`` for attributes and ``#text`` for simple content, so
 that elements come out in schema order and in the namespaces the schema's element forms
-require. Output fields read the answer as plain data (``from:`` the element's local name).
+require. Output fields read the answer as plain data (``from:`` the element's local name, ``@name``
+for an attribute and ``#text`` for the text of an element that carries attributes).
 What the mapping language cannot check itself (a choice, exclusive ranges, formats) goes to
 the field's ``json_schema``, which the published schema carries.
 """
@@ -203,18 +204,22 @@ def example(complex_type: Complex) -> dict[str, Any]:
 
 
 def output_fields(complex_type: Complex) -> dict[str, Any]:
-    """Output fields of a complex type's elements (attributes are not in the plain answer)."""
+    """Output fields of a complex type's elements and attributes, named as the input fields
+    of the same type are; simple content beside attributes is the field ``value``."""
     fields: dict[str, Any] = {}
-    nodes = [node for node in complex_type.nodes if not node.attribute]
-    names = _unique_names(nodes)
-    for index, node in enumerate(nodes):
+    names = _unique_names(complex_type.nodes)
+    for index, node in enumerate(complex_type.nodes):
         spec = _output_field(node)
         if spec is not None:
             fields[names[index]] = spec
+    if complex_type.text is not None and fields:
+        text = _simple_output(complex_type.text, {"from": TEXT})
+        fields[_free_name("value", fields)] = text
     return fields
 
 
 _PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+TEXT = "#text"
 
 
 def source_path(name: str) -> str:
@@ -222,38 +227,50 @@ def source_path(name: str) -> str:
     return name if _PLAIN_NAME.fullmatch(name) else '"' + name.replace('"', '\\"') + '"'
 
 
+def _node_path(node: Node) -> str:
+    if not node.attribute:
+        return source_path(node.name)
+    # ``@name`` is a plain path for the mapper; JMESPath reads the quoted form alike.
+    return "@" + node.name if _PLAIN_NAME.fullmatch(node.name) else source_path("@" + node.name)
+
+
 def _output_field(node: Node) -> dict[str, Any] | None:
     kind = node.kind
-    spec: dict[str, Any] = {"from": source_path(node.name)}
+    spec: dict[str, Any] = {"from": _node_path(node)}
     if kind is None:
         return None
     if isinstance(kind, Complex):
         if kind.cut:
             return None
-        if kind.text is not None and not any(not n.attribute for n in kind.nodes):
+        if kind.text is not None and not kind.nodes:
             kind_simple: Simple | None = kind.text
         else:
             kind_simple = None
             nested = output_fields(kind)
-            if not nested:
+            if not nested and kind.text is None:
                 return None
-            spec["fields"] = nested
+            if nested:
+                spec["fields"] = nested
+            else:
+                kind_simple = kind.text  # none of its attributes can be mapped: the text
     else:
         kind_simple = kind
     if kind_simple is not None:
-        simple_kind = mapping_type(kind_simple)
-        if simple_kind != "string":
-            spec["type"] = simple_kind
-        else:
-            spec["trim"] = False
-        enumeration = kind_simple.facets.get("enumeration")
-        if enumeration and simple_kind == "string":
-            spec["codes"] = {value: value for value in dict.fromkeys(enumeration)}
-        if kind_simple.builtin != "string":
-            spec["description"] = f"XSD {kind_simple.builtin}."
-        spec.pop("trim", None)
+        spec = _simple_output(kind_simple, spec)
     if node.repeats:
         spec["list"] = True
     elif _required(node) and not node.nillable and kind_simple is not None:
         spec["required"] = True
+    return spec
+
+
+def _simple_output(kind: Simple, spec: dict[str, Any]) -> dict[str, Any]:
+    simple_kind = mapping_type(kind)
+    if simple_kind != "string":
+        spec["type"] = simple_kind
+    enumeration = kind.facets.get("enumeration")
+    if enumeration and simple_kind == "string":
+        spec["codes"] = {value: value for value in dict.fromkeys(enumeration)}
+    if kind.builtin != "string":
+        spec["description"] = f"XSD {kind.builtin}."
     return spec

@@ -171,12 +171,17 @@ def _expression(
         namespace[f"I{index}"] = integers
         namespace[f"F{index}"] = _memo(convert, texts, decimals, integers)
         namespace["Decimal"] = Decimal
-        # Only texts are keys of D: a number never equals one, so no type test is needed
-        # (an unhashable value raises and goes to the general path).
-        by_text = f"D{index}[v] if {get} in D{index}"
-        by_decimal = f"E{index}[k] if v.__class__ is Decimal and (k := str(v)) in E{index}"
+        # Decimals (database NUMERIC columns) are told apart first: hashing one costs more
+        # than its spelling, and it is never a key of D. Only texts are keys of D: nothing
+        # else equals one, so no further type test is needed (an unhashable value raises
+        # and goes to the general path).
+        by_decimal = f"(E{index}[k] if (k := str(v)) in E{index} else F{index}(v))"
+        by_text = f"D{index}[v] if v in D{index}"
         by_int = f"I{index}[v] if v.__class__ is int and v in I{index}"
-        return f"{by_text} else {by_decimal} else {by_int} else F{index}(v)"
+        return (
+            f"{by_decimal} if {get}.__class__ is Decimal"
+            f" else {by_text} else {by_int} else F{index}(v)"
+        )
     return f"C{index}{get}"
 
 

@@ -34,14 +34,16 @@ from gateway.mapping.values import (
     legacy_to_agent,
     record_codec,
 )
-from gateway.mapping.xml import XSI_NIL, element_to_value
+from gateway.mapping.xml import TEXT_KEY, XSI_NIL, element_to_value
 from gateway.mapping.xmlbuild import TEXT, XmlBuilder, XmlNameError
 from gateway.suggest import did_you_mean
 
 _MISSING = object()
 # A dotted path of plain names (copybook names may hold hyphens): read by dict lookups,
-# which is ten times faster than a JMESPath search and covers nearly every mapping.
-_PLAIN_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*(\.[A-Za-z_][A-Za-z0-9_\-]*)*$")
+# which is ten times faster than a JMESPath search and covers nearly every mapping. An XML
+# attribute (@name) or an element's text beside its attributes (#text) ends a path.
+_NAME = r"[A-Za-z_][A-Za-z0-9_\-]*"
+_PLAIN_PATH = re.compile(rf"^{_NAME}(\.{_NAME})*(\.(@{_NAME}|#text))?$|^(@{_NAME}|#text)$")
 
 Loc = tuple[str | int, ...]
 Getter = Callable[[Any], Any]
@@ -74,6 +76,10 @@ def _plain_get(keys: tuple[str, ...]) -> Getter:
 
 def _walk(node: Any, keys: tuple[str, ...]) -> Any:
     for key in keys:
+        if node.__class__ is str and key[0] in "@#":
+            # An element that carries no attributes was read as its text alone.
+            node = node if key == TEXT_KEY else None
+            continue
         if node is None or node == "":
             return None  # an empty element (read as '') holds nothing
         if isinstance(node, list):
@@ -159,6 +165,33 @@ def _items(raw: Any) -> list[Any]:
 class _Mode:
     xml: bool
     namespaces: dict[str, str]
+    # The answer's plain values carry XML attributes (see reads_attributes).
+    attributes: bool = False
+
+
+def _names_attribute(path: str) -> bool:
+    # "@" alone is JMESPath's current node, not an attribute.
+    parts = [part.strip('"') for part in path.split(".")]
+    return any((part[:1] == "@" and len(part) > 1) or part == TEXT_KEY for part in parts)
+
+
+def reads_attributes(spec: OutputSpec) -> bool:
+    """Whether a mapping of plain values names an XML attribute (``@name``) or the text
+    beside them (``#text``): only then are attributes read from an XML answer."""
+
+    def named(fields: dict[str, OutputField]) -> bool:
+        for name, field in fields.items():
+            if field.const is not None or field.xpath is not None:
+                continue
+            if _names_attribute(field.source or name):
+                return True
+            if field.fields is not None and field.record is None and named(field.fields):
+                return True
+        return False
+
+    if spec.uses_xml or spec.record is not None:
+        return False
+    return _names_attribute(spec.source or "") or named(spec.fields)
 
 
 def _field_getter(name: str, spec: OutputField, mode: _Mode, loc: Loc) -> Getter:
@@ -203,6 +236,8 @@ def _field_mapper(name: str, spec: OutputField, mode: _Mode, loc: Loc) -> Callab
 
     else:
         convert = legacy_to_agent(spec)
+        if mode.attributes:
+            convert = _text_of_attributed(convert)
         if mode.xml:
             xml_convert = convert
 
@@ -245,6 +280,16 @@ def _field_mapper(name: str, spec: OutputField, mode: _Mode, loc: Loc) -> Callab
     return mapped
 
 
+def _text_of_attributed(convert: Converter) -> Converter:
+    def text_then_convert(raw: Any) -> Any:
+        # An element read as a value that also carries attributes: its text is the value.
+        if raw.__class__ is dict and TEXT_KEY in raw:
+            raw = raw[TEXT_KEY]
+        return convert(raw)
+
+    return text_then_convert
+
+
 def _shown(raw: Any) -> Any:
     """The raw legacy value as it goes into an error (and the call's record)."""
     if isinstance(raw, bytes):
@@ -264,9 +309,17 @@ class RecordMapper:
         self.mappers = [
             (name, _field_mapper(name, spec, mode, (*loc, name))) for name, spec in fields.items()
         ]
-        self.fast = None if mode.xml else compile_fast_record(fields, dict(self.mappers))
+        plain = not mode.xml and not mode.attributes
+        self.fast = compile_fast_record(fields, dict(self.mappers)) if plain else None
+        # A record of an element's attributes and text: an answer whose element carries
+        # none of its (optional) attributes has only the text.
+        self.text_record = mode.attributes and any(
+            _names_attribute(spec.source or name) for name, spec in fields.items()
+        )
 
     def general(self, raw: Any, where: str) -> dict[str, Any]:
+        if self.text_record and raw.__class__ is str:
+            raw = {TEXT_KEY: raw}
         if raw == "" and not self.xml:
             raw = {}  # an XML element with no content: a record whose fields are all absent
         if not self.xml and raw is not None and not isinstance(raw, dict):
@@ -321,7 +374,8 @@ class OutputMapper:
 
     def __init__(self, spec: OutputSpec, loc: Loc = ("output",)) -> None:
         self.wants_xml = spec.uses_xml
-        mode = _Mode(self.wants_xml, dict(spec.namespaces))
+        self.reads_attributes = reads_attributes(spec)
+        mode = _Mode(self.wants_xml, dict(spec.namespaces), self.reads_attributes)
         if self.wants_xml:
             root = spec.xpath or "."
             self.root = xpath_getter(root, mode.namespaces, (*loc, "xpath"))

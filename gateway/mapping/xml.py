@@ -3,6 +3,13 @@
 Namespaces are dropped (legacy schemas rarely reuse a local name within one record) and a
 repeated element becomes a list; a single occurrence stays a value, and the output mapping's
 ``list: true`` turns it into a list of one. ``xsi:nil`` becomes None.
+
+Attributes are read only for mappings that name one (``from: "@currency"``, see
+``reads_attributes``), so that every other mapping sees the values it always saw: an element's
+attributes are then ``@name`` keys beside its children, and a leaf that carries attributes
+becomes a record of them with its text under ``#text`` (the names an XML request's ``to:``
+uses). Attributes of the XML Schema instance namespace (``xsi:nil``, ``xsi:type``) are markup
+about the element, not data, and stay out.
 """
 
 from __future__ import annotations
@@ -11,7 +18,10 @@ from typing import Any
 
 from lxml import etree
 
-XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
+XSI = "{http://www.w3.org/2001/XMLSchema-instance}"
+XSI_NIL = f"{XSI}nil"
+#: The key of a leaf's text when the leaf also carries attributes.
+TEXT_KEY = "#text"
 
 
 _REFUSED = (
@@ -98,3 +108,43 @@ def element_to_value(element: etree._Element) -> Any:
 _TRUE = ("true", "1")
 # Tag -> local name: a legacy schema has few distinct tags and every record repeats them.
 _LOCAL_NAMES: dict[str, str] = {}
+
+
+def element_to_value_with_attributes(element: etree._Element) -> Any:
+    """``element_to_value``, with the element's attributes as ``@name`` keys (see above)."""
+    attributes = _attributes(element)
+    record: dict[str, Any] = dict(attributes) if attributes else {}
+    has_children = False
+    for child in element:
+        tag = child.tag
+        if tag.__class__ is not str:
+            continue  # comments and processing instructions
+        has_children = True
+        key = local_name(tag)
+        value = element_to_value_with_attributes(child)
+        if key not in record:
+            record[key] = value
+        else:
+            existing = record[key]
+            if isinstance(existing, list):
+                existing.append(value)
+            else:
+                record[key] = [existing, value]
+    if has_children:
+        return record
+    text = None if element.get(XSI_NIL) in _TRUE else (element.text or "")
+    if not attributes:
+        return text
+    record[TEXT_KEY] = text
+    return record
+
+
+def _attributes(element: etree._Element) -> dict[str, str] | None:
+    if not len(element.attrib):
+        return None
+    found = {
+        f"@{local_name(name)}": str(value)
+        for name, value in element.attrib.items()
+        if not str(name).startswith(XSI)
+    }
+    return found or None

@@ -24,7 +24,7 @@ from ruamel.yaml import YAML
 from gateway.config.models import ToolConfig
 from gateway.errors import InvalidArguments, MappingFailed
 from gateway.mapping.records import InputMapper, OutputMapper
-from gateway.mapping.xml import element_to_value
+from gateway.mapping.xml import element_to_value, element_to_value_with_attributes
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "mappings.md"
 BLOCK = re.compile(r"^```(\w+) ([\w-]+)=([\w-]+)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
@@ -52,13 +52,17 @@ def _tool(text: str) -> tuple[InputMapper, OutputMapper]:
     return InputMapper(tool.input, tool.request), OutputMapper(tool.output)
 
 
-def _legacy(language: str, body: str, wants_xml: bool) -> Any:
+def _legacy(language: str, body: str, outputs: OutputMapper) -> Any:
     if language == "json":
         return orjson.loads(body)
     if language == "xml":
         # As the SOAP adapter hands it over: the body's content element, or its values.
         root = etree.fromstring(body.encode())
-        return root if wants_xml else element_to_value(root)
+        if outputs.wants_xml:
+            return root
+        if outputs.reads_attributes:
+            return element_to_value_with_attributes(root)
+        return element_to_value(root)
     return body.strip()
 
 
@@ -96,7 +100,7 @@ def test_mapping_example(name: str) -> None:
     inputs, outputs = _tool(roles["mapping"][1])
     if "legacy" in roles:
         language, body = roles["legacy"]
-        answer = _legacy(language, body, outputs.wants_xml)
+        answer = _legacy(language, body, outputs)
         if "agent" in roles:
             assert outputs(answer) == orjson.loads(roles["agent"][1])
         else:
