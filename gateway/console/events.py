@@ -28,7 +28,7 @@ class Event:
 @dataclass(eq=False)  # compared and hashed by identity, for the hub's set
 class Listener:
     caller: Principal
-    queue: asyncio.Queue[Event] = field(default_factory=lambda: asyncio.Queue(QUEUE))
+    queue: asyncio.Queue[Event | None] = field(default_factory=lambda: asyncio.Queue(QUEUE))
     dropped: int = 0
 
     def sees(self, event: Event) -> bool:
@@ -49,6 +49,15 @@ class EventHub:
     def __init__(self) -> None:
         self.listeners: set[Listener] = set()
         self.published = 0
+        self.closed = False
+
+    def close(self) -> None:
+        """End every stream (the server is stopping: an open stream would hold it up)."""
+        self.closed = True
+        for listener in list(self.listeners):
+            while listener.queue.full():
+                listener.queue.get_nowait()
+            listener.queue.put_nowait(None)
 
     def publish(self, event: Event) -> None:
         self.published += 1
@@ -64,18 +73,29 @@ class EventHub:
         self.listeners.add(listener)
         try:
             yield _frame("hello", hello or {})
-            while True:
+            while not self.closed:
                 try:
                     event = await asyncio.wait_for(listener.queue.get(), heartbeat_s)
                 except TimeoutError:
                     yield b": heartbeat\n\n"
                     continue
+                if event is None:
+                    return
                 if listener.dropped:
                     yield _frame("dropped", {"events": listener.dropped})
                     listener.dropped = 0
                 yield _frame(event.kind, event.data)
         finally:
             self.listeners.discard(listener)
+
+
+def end_streams(app: object) -> None:
+    """End the event streams of a served app (its state's console), so a stopping server
+    is not held up by them."""
+    console = getattr(getattr(app, "state", None), "console", None)
+    hub = getattr(console, "hub", None)
+    if isinstance(hub, EventHub) and not hub.closed:
+        hub.close()
 
 
 def _frame(kind: str, data: dict[str, Any]) -> bytes:

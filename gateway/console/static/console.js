@@ -90,6 +90,7 @@
     for (const b of document.querySelectorAll("header nav button")) b.classList.toggle("active", b.dataset.view === view);
     for (const s of document.querySelectorAll(".view")) s.hidden = s.id !== `view-${view}`;
     if (view === "approvals") loadApprovals();
+    if (view === "calls") loadCalls(true);
   }
 
   // ------------------------------------------------------------------ health tiles
@@ -100,6 +101,24 @@
       for (const [name, summary] of Object.entries(stats[group] || {})) tile(group, name, summary);
     }
     for (const alert of stats.alerts || []) onAlert(alert);
+  }
+
+  // Percentiles cannot be added up from single events: the server's aggregates (a few
+  // numbers per series, not the calls) are fetched again, at most every few seconds.
+  let refreshing = null;
+  function refreshSoon() {
+    if (refreshing) return;
+    refreshing = setTimeout(async () => {
+      refreshing = null;
+      const stats = await api("GET", `/v1/stats?minutes=${WINDOW_MIN}&sparkline=false`);
+      for (const group of GROUPS) {
+        for (const [name, summary] of Object.entries(stats[group] || {})) {
+          const t = tile(group, name, null);
+          Object.assign(t.summary, summary);
+          render(t);
+        }
+      }
+    }, 3000);
   }
 
   function emptySummary() {
@@ -141,6 +160,7 @@
       cell("in flight", fmt(s.in_flight)), cell("last", fmt(t.last, " ms")), cell("errors", s.errors));
     t.codes.textContent = Object.entries(s.errors_by_code || {}).map(([c, n]) => `${c}: ${n}`).join("  ");
     t.node.dataset.calls = String(s.calls);
+    t.node.dataset.p95 = s.p95_ms === null || s.p95_ms === undefined ? "" : String(s.p95_ms);
   }
 
   function count(group, name, event) {
@@ -176,6 +196,7 @@
     count("tool", event.tool, event);
     count("backend", event.backend, event);
     count("agent", event.principal, event);
+    refreshSoon();
     const line = el("li", { class: `status-${event.status}`, onclick: () => { show("calls"); openCall(event.call_id); } },
       `${time(event.at)}  ${event.tool}  ${event.status}${event.error ? " " + event.error : ""}  ${fmt(event.duration_ms, " ms")}  ${event.principal || ""}`);
     $("live").prepend(line);
