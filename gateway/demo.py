@@ -100,6 +100,7 @@ legacy-gateway demo
   legacy ledger (ODBC): {ledger}
   order host (AMQP):    {orders_line}
   gateway (agents):     {base}   (API docs: {base}/docs)
+  operator console:     {base}/console   (live health, sessions, calls, approvals)
   call record:          {audit_db}
 
 Try it:

@@ -26,6 +26,7 @@ from gateway.console.stats import (
     minute_of,
     percentile,
 )
+from gateway.console.tail import GAP_GRACE_S, Tailer
 from gateway.policy.auth import Principal
 
 NOW = dt.datetime(2026, 11, 29, 12, 0, 30, tzinfo=dt.UTC).timestamp()
@@ -213,3 +214,40 @@ def test_events_reach_only_those_who_may_see_them() -> None:
 
 def test_minutes_are_utc_epoch_minutes() -> None:
     assert minute_of(120.5) == 2
+
+
+class GappyStore:
+    """A store whose record 1 is not committed yet (another process's insert in flight)."""
+
+    def __init__(self) -> None:
+        self.rows = {0: b"", 2: b""}
+
+    def count(self) -> int:
+        return 3
+
+    def first_index(self) -> int:
+        return 0
+
+    def read(self, start: int, stop: int) -> list[tuple[int, bytes]]:
+        return [(i, self.rows[i]) for i in range(start, stop) if i in self.rows]
+
+
+def test_the_tailer_waits_at_a_gap_then_passes_it(store: SQLiteStore) -> None:
+    for number in range(3):
+        store.append("config.loaded", None, {"n": number})
+    rows = dict(store.read(0, 3))
+    gappy = GappyStore()
+    gappy.rows = {0: rows[0], 2: rows[2]}
+    clock = Clock(0.0)
+    tailer = Tailer(gappy, backfill=100, clock=clock)  # type: ignore[arg-type]
+    assert [r.body["n"] for r in tailer.read()] == [0]
+    assert tailer.read() == []  # record 1 may still come
+    gappy.rows[1] = rows[1]
+    assert [r.body["n"] for r in tailer.read()] == [1, 2]
+    tailer.position = 0
+    del gappy.rows[1]
+    assert [r.body["n"] for r in tailer.read()] == [0]
+    clock.now = GAP_GRACE_S - 1
+    assert tailer.read() == []
+    clock.now = GAP_GRACE_S + 1  # it never came: a rolled-back insert
+    assert [r.body["n"] for r in tailer.read()] == [2]
