@@ -4,12 +4,15 @@ sent there from ``/``, and the sign-in cookie with its CSRF token."""
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from estate.ledger import create_ledger
+from gateway.demo import operator_key
 from tests.integration.support import ANNA, DEMO_CONFIG, error_of, gateway_client
 from tests.integration.test_auth import bearer, create_key
 
@@ -107,3 +110,40 @@ def test_sign_in_holds_the_key_in_a_strict_cookie_and_actions_need_the_csrf_toke
     client.delete("/console/session", headers={"x-csrf-token": csrf})
     assert client.get("/console/me").json()["signed_in"] is False
     assert client.get("/v1/calls").status_code == 401
+
+
+def test_in_open_mode_the_demo_operator_approves_what_an_anonymous_agent_asked(
+    estate_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = shutil.copytree(DEMO_CONFIG, tmp_path / "config")
+    ledger_yaml = config / "ledger.yaml"
+    marker = "    description: Book one posting on an account. This writes to the ledger.\n"
+    ledger_yaml.write_text(
+        ledger_yaml.read_text().replace(marker, marker + "    approval: required\n")
+    )
+    ledger = create_ledger(tmp_path / "ledger.sqlite")
+    monkeypatch.setenv("LEDGER_DB", str(ledger))
+    audit_db = tmp_path / "audit.sqlite"
+    first = operator_key(audit_db)
+    operator = operator_key(audit_db)  # a new start: the previous key is revoked
+    with gateway_client(config, audit_db, auth="open") as client:
+        posting = {"account_number": "DE00000007", "booked_on": "2024-06-11", "amount": "1.00",
+                   "direction": "credit", "text": "Demo", "reference": "OPENDEMO"}  # fmt: skip
+        asked = client.post("/v1/tools/record_posting/call", json={"arguments": posting})
+        assert asked.status_code == 202, asked.text
+        approval = asked.json()["result"]["approval_id"]
+        # Anonymous cannot approve its own request; a revoked key is just anonymous again.
+        for headers in ({}, bearer(first)):
+            refused = client.post(f"/v1/approvals/{approval}", json={"decision": "approve"},
+                                  headers=headers)  # fmt: skip
+            assert refused.status_code == 403, refused.text
+        signed = client.post("/console/session", json={"key": operator})
+        assert signed.json()["principal"] == "key:demo-operator"
+        assert signed.json()["scopes"] == ["approve", "audit", "metrics"]
+        approved = client.post(f"/v1/approvals/{approval}", json={"decision": "approve"},
+                               headers={"x-csrf-token": signed.json()["csrf"]})  # fmt: skip
+        assert approved.status_code == 200, approved.text
+        assert approved.json()["result"] == {"booked": 1}
+        record = client.get(f"/v1/calls/{asked.json()['call_id']}").json()
+        assert record["approval"]["decided_by"] == "key:demo-operator"
+        assert record["principal"] == "anonymous"

@@ -49,10 +49,19 @@
     if (!state.me.signed_in) return showSignIn();
     state.csrf = state.me.csrf;
     $("signin").hidden = true;
+    if (state.started) {  // signed in from open mode: the same page, acting as a person now
+      $("who").textContent = `${state.me.principal} · ${state.me.scopes.join(", ")}`;
+      $("open-sign-in").hidden = true;
+      $("sign-out").hidden = false;
+      return loadApprovals();
+    }
+    state.started = true;
     $("app").hidden = false;
     $("who").textContent = `${state.me.principal} · ${state.me.scopes.join(", ")}`;
     $("open-banner").hidden = state.me.mode !== "open";
-    $("sign-out").hidden = state.me.mode === "open";
+    $("sign-out").hidden = !state.csrf;
+    // Open mode: anyone acts as anonymous; a key still names a person (who may approve).
+    $("open-sign-in").hidden = state.me.mode !== "open" || Boolean(state.csrf);
     await loadStats();
     openStream();
     loadCalls(true);
@@ -78,6 +87,7 @@
       $("signin-error").textContent = e.message;
     }
   });
+  $("open-sign-in").addEventListener("click", () => { $("signin").hidden = false; });
   $("sign-out").addEventListener("click", async () => {
     await api("DELETE", "/console/session");
     location.reload();
