@@ -21,6 +21,10 @@ from typing import Any
 
 import httpx
 import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
 
 from estate.ledger import create_ledger
 from estate.server import EstateServer
@@ -32,13 +36,6 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SHOTS = Path(os.environ.get("CONSOLE_SCREENSHOTS", ROOT / "artifacts" / "console"))
 POSTING = {"account_number": "DE00000007", "booked_on": "2024-06-11", "amount": "12.50",
            "direction": "credit", "text": "Refund 4711", "reference": "BROWSER1"}  # fmt: skip
-
-webdriver = pytest.importorskip("selenium.webdriver") if not os.environ.get("CI") else None
-if webdriver is None:
-    from selenium import webdriver
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
-from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
 
 
 @pytest.fixture(scope="module")
