@@ -10,11 +10,13 @@ STAMP  := $(VENV)/.installed
 ODBC_PACKAGES := unixodbc unixodbc-dev odbc-postgresql odbc-mariadb libsqliteodbc
 # GnuCOBOL is the reference compiler the copybook codec is tested against.
 COBOL_PACKAGES := gnucobol3
-# Prometheus and promtool check the scrape example in deploy/prometheus against a gateway.
-DEPLOY_PACKAGES := prometheus
+# The console is tested in headless Chromium (Selenium drives chromium-driver). Prometheus
+# scrapes a gateway with the example in deploy/prometheus, and promtool checks its rules.
+BROWSER_PACKAGES := chromium chromium-driver
+PROMETHEUS_PACKAGES := prometheus
 
 $(STAMP): pyproject.toml
-	@missing=$$(for p in $(ODBC_PACKAGES) $(COBOL_PACKAGES) $(DEPLOY_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	@missing=$$(for p in $(ODBC_PACKAGES) $(COBOL_PACKAGES) $(BROWSER_PACKAGES) $(PROMETHEUS_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages: $$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

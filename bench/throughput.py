@@ -26,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -226,6 +227,23 @@ def peer_gateway(backend: str, directory: Path, venv: Path) -> Iterator[Target]:
         proc.wait(20)
 
 
+@contextmanager
+def watching(target: Target) -> Iterator[None]:
+    """A console open on ``target``: its live event stream read, in a thread, as a browser
+    would (every call the load makes is an event on it)."""
+    base = target.url.split("/v1/")[0]
+    events = [0]
+
+    def read() -> None:
+        with httpx.stream("GET", f"{base}/v1/events", headers=target.headers, timeout=None) as s:
+            for line in s.iter_lines():
+                events[0] += line.startswith("event: call")
+
+    threading.Thread(target=read, daemon=True).start()
+    yield
+    print(f"the console's stream carried {events[0]} call events", flush=True)
+
+
 def report(name: str, sequential: Result, concurrent: Result) -> None:
     print(
         f"{name:7} sequential p50 {sequential.p50_ms:8.3f} ms  p99 {sequential.p99_ms:8.3f} ms  "
@@ -247,11 +265,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--no-peer", action="store_true")
     parser.add_argument("--peer-venv", type=Path, default=Path("/tmp/peer"))
+    parser.add_argument(
+        "--console", action="store_true", help="with the console's event stream open meanwhile"
+    )
     args = parser.parse_args()
     with ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
         backend = stack.enter_context(estate_process())
         direct = Target("direct", f"{backend}/crm/lookup", {"CUSTNO": CUSTNO}, {})
         ours = stack.enter_context(our_gateway(backend, Path(tmp)))
+        if args.console:
+            stack.enter_context(watching(ours))
         results = {t.name: asyncio.run(measure(t, args.seconds, load)) for t in (direct, ours)}
         if not args.no_peer:
             try:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from estate.orders import OrderService
 
 _HERE = Path(__file__).resolve().parent
+OPERATOR = "demo-operator"
 # mappings/demo/orders.yaml's default reply queue: one per installation.
 DEMO_REPLY_QUEUE = "legacy-gateway.order-replies.{installation}"
 # A source checkout has mappings/ beside gateway/; a wheel carries it inside gateway/.
@@ -70,6 +71,32 @@ def _start_orders(audit_db: Path) -> tuple[OrderService, str]:
     )
 
 
+def operator_key(audit_db: Path) -> str:
+    """A key for the demo's person at the console (``key:demo-operator``, scopes approve,
+    audit and metrics), made anew at each start; the previous one is revoked."""
+    from gateway.audit.records import RecordContext
+    from gateway.audit.store import now
+    from gateway.audit.stores import open_store
+    from gateway.policy.auth import new_key
+
+    store = open_store(audit_db)
+    try:
+        at = now()
+        for key in store.list_keys():
+            if key.agent == OPERATOR and key.revoked_at is None:
+                store.revoke_key(key.key_id, at)
+                store.append("key.revoked", None, {"key_id": key.key_id},
+                             RecordContext(principal="demo"))  # fmt: skip
+        created = new_key(OPERATOR, ["approve", "audit", "metrics"], at)
+        store.add_key(created.stored)
+        body = {"key_id": created.stored.key_id, "agent": OPERATOR,
+                "scopes": list(created.stored.scopes)}  # fmt: skip
+        store.append("key.created", None, body, RecordContext(principal="demo"))
+    finally:
+        store.close()
+    return created.key
+
+
 def run_demo(host: str, port: int, estate_port: int, audit_db: Path) -> None:
     from estate.ledger import create_ledger
     from estate.server import EstateServer
@@ -91,6 +118,7 @@ def run_demo(host: str, port: int, estate_port: int, audit_db: Path) -> None:
     # `legacy-gateway call mappings/demo ...` in another shell finds the estate here.
     demo_addresses.write(audit_db.parent)
     orders, orders_line = _start_orders(audit_db)
+    operator = operator_key(audit_db)
     base = f"http://{host}:{port}"
     print(
         f"""
@@ -100,6 +128,9 @@ legacy-gateway demo
   legacy ledger (ODBC): {ledger}
   order host (AMQP):    {orders_line}
   gateway (agents):     {base}   (API docs: {base}/docs)
+  operator console:     {base}/console   (live health, sessions, calls, approvals)
+  operator's key:       {operator}
+                        (sign in on the console with it to approve writes as a person)
   call record:          {audit_db}
 
 Try it:

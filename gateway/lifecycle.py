@@ -25,6 +25,7 @@ import orjson
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.console.events import end_streams
 from gateway.errors import ShuttingDown
 
 log = logging.getLogger("legacy_gateway")
@@ -149,6 +150,8 @@ class DrainingServer(uvicorn.Server):
                 self.drain.in_flight,
                 self.drain.grace_s,
             )
+        if self.drain.draining:
+            end_streams(self.config.app)  # the console's live streams never end by themselves
         if self.drain.finished() and not self.should_exit:
             if self.drain.in_flight:
                 log.error(

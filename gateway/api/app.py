@@ -9,12 +9,14 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
-from gateway.api import approvals, audit, calls, health, tools
+from gateway.api import approvals, audit, calls, health, observe, tools
 from gateway.api.deps import authenticate
 from gateway.api.fastpath import FastCallPath
 from gateway.api.mcp import McpEndpoint
 from gateway.api.openapi import install as install_openapi
 from gateway.api.responses import JSON, error_response
+from gateway.console import page as console_page
+from gateway.console.live import Console
 from gateway.errors import GatewayError, InvalidArguments, MethodNotAllowed, RouteNotFound
 from gateway.runtime import Gateway
 
@@ -37,10 +39,13 @@ def create_app(
             app.state.startup_error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
             raise
         app.state.gateway = gateway
+        app.state.console = Console(gateway.store, gateway.metrics.registry)
+        app.state.console.start()
         try:
             async with mcp.running():
                 yield
         finally:
+            await app.state.console.stop()
             await gateway.stop()
 
     app = FastAPI(
@@ -51,6 +56,8 @@ def create_app(
         default_response_class=JSON,
         # A trailing slash is another path: a 404 in the error shape, never a bodiless 307.
         redirect_slashes=False,
+        docs_url=None,  # /docs and /redoc come from the package's own files (no CDN)
+        redoc_url=None,
     )
     install_openapi(app)
     authenticated = [Depends(authenticate)]
@@ -58,7 +65,10 @@ def create_app(
     app.include_router(calls.router, dependencies=authenticated)
     app.include_router(audit.router, dependencies=authenticated)
     app.include_router(approvals.router, dependencies=authenticated)
+    app.include_router(observe.router, dependencies=authenticated)
     app.include_router(health.router)
+    app.include_router(console_page.router)
+    app.mount("/console/static", console_page.static)
 
     @app.exception_handler(GatewayError)
     async def gateway_error(request: Request, exc: GatewayError) -> JSON:

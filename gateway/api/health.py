@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter, Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from gateway.api.deps import caller_of, gateway_of
 from gateway.api.responses import JSON
@@ -21,8 +21,11 @@ router = APIRouter()
 
 
 @router.get("/")
-async def index(request: Request) -> JSON:
-    """What this gateway serves: for any caller with a key (everyone in open mode)."""
+async def index(request: Request) -> Response:
+    """What this gateway serves: for any caller with a key (everyone in open mode).
+    A browser is sent to the console."""
+    if "text/html" in request.headers.get("accept", ""):
+        return RedirectResponse("/console", status_code=303)
     gateway = gateway_of(request)
     caller_of(request)
     return JSON(
@@ -33,6 +36,7 @@ async def index(request: Request) -> JSON:
             "links": {
                 "tools": "/v1/tools",
                 "docs": "/docs",
+                "console": "/console",
                 "ready": "/readyz",
                 "backends": "/health/backends",
             },

@@ -83,6 +83,11 @@ def install(app: FastAPI) -> None:
                         "content": {"application/gzip": {"schema": {"type": "string",
                                                                     "format": "binary"}}},
                     }  # fmt: skip
+                if path == "/v1/events":
+                    responses["200"] = {
+                        "description": "Server-sent events (call, approval, feedback, alert)",
+                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                    }
                 if path == "/v1/tools/{name}/call" and method == "post":
                     responses["200"] = {"description": "Answered", "content": _json(CALL_ANSWER)}
                     responses["202"] = {

@@ -1,0 +1,109 @@
+"""Anomalies per tool and backend: recent traffic against its own baseline.
+
+The baseline is the hour before the last ``RECENT_MINUTES``; the recent window is the last
+``RECENT_MINUTES`` (the current minute included, so a backend that starts failing shows up
+within seconds). An alert fires when, with at least ``MIN_CALLS`` recent calls:
+
+- the error rate is at least ``ERROR_FLOOR`` and ``FACTOR`` times the baseline's, or
+- p95 latency is ``FACTOR`` times the baseline's (with ``MIN_BASELINE`` calls to judge by),
+
+and resolves when neither holds. The same rules are in deploy/prometheus/alerts.yaml for
+Prometheus, over the gateway's own metrics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.console.stats import Stats
+
+RECENT_MINUTES = 2
+BASELINE_MINUTES = 60
+MIN_CALLS = 3
+MIN_BASELINE = 20
+FACTOR = 3.0
+ERROR_FLOOR = 0.2
+WATCHED = ("tool", "backend")
+
+
+@dataclass
+class Alert:
+    group: str
+    name: str
+    kind: str  # error_rate or latency_p95
+    value: float
+    baseline: float | None
+    since: float
+    state: str = "firing"
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return self.group, self.name, self.kind
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "group": self.group,
+            "name": self.name,
+            "kind": self.kind,
+            "value": self.value,
+            "baseline": self.baseline,
+            "since": self.since,
+            "state": self.state,
+            "message": self.message,
+        }
+
+    @property
+    def message(self) -> str:
+        what = "error rate" if self.kind == "error_rate" else "p95 latency"
+        unit = "" if self.kind == "error_rate" else " ms"
+        base = "no baseline" if self.baseline is None else f"baseline {self.baseline}{unit}"
+        return f"{self.group} {self.name}: {what} {self.value}{unit} ({base})"
+
+
+class Detector:
+    def __init__(self, stats: Stats) -> None:
+        self.stats = stats
+        self.active: dict[tuple[str, str, str], Alert] = {}
+
+    def evaluate(self, now_minute: int, now_s: float) -> list[Alert]:
+        """Alerts that fired or resolved since the last evaluation."""
+        changed: list[Alert] = []
+        seen: set[tuple[str, str, str]] = set()
+        for group in WATCHED:
+            for name in self.stats.names(group):
+                for alert in self._judge(group, name, now_minute, now_s):
+                    seen.add(alert.key)
+                    if alert.key not in self.active:
+                        self.active[alert.key] = alert
+                        changed.append(alert)
+                    else:
+                        self.active[alert.key].value = alert.value
+        for key in [key for key in self.active if key not in seen]:
+            resolved = self.active.pop(key)
+            resolved.state = "resolved"
+            changed.append(resolved)
+        return changed
+
+    def _judge(self, group: str, name: str, now_minute: int, now_s: float) -> list[Alert]:
+        series = self.stats.get(group, name)
+        if series is None:
+            return []
+        recent = series.window(now_minute - RECENT_MINUTES + 1, now_minute)
+        if recent.calls < MIN_CALLS:
+            return []
+        start = now_minute - RECENT_MINUTES - BASELINE_MINUTES + 1
+        baseline = series.window(start, now_minute - RECENT_MINUTES)
+        alerts = []
+        rate, base_rate = recent.error_rate or 0.0, baseline.error_rate
+        if rate >= ERROR_FLOOR and rate >= FACTOR * (base_rate or 0.0):
+            alerts.append(Alert(group, name, "error_rate", rate, base_rate, now_s))
+        p95, base_p95 = recent.p(0.95), baseline.p(0.95)
+        if (
+            p95 is not None
+            and base_p95 is not None
+            and baseline.timed >= MIN_BASELINE
+            and p95 >= FACTOR * base_p95
+        ):
+            alerts.append(Alert(group, name, "latency_p95", p95, base_p95, now_s))
+        return alerts

@@ -1,0 +1,255 @@
+"""The console's live state: aggregates, sessions, events and alerts, fed by the tailer.
+
+Records are folded in a worker thread (off the event loop that serves calls); events are
+handed to the loop for the listeners. A lock keeps readers (the API) and the folding apart.
+Memory is bounded: ``Stats`` (see there), the last ``MAX_CALLS`` calls' names and the call
+ids of the last ``MAX_SESSIONS`` sessions (``MAX_SESSION_CALLS`` each).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import os
+import threading
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Gauge
+
+from gateway.audit.records import StoredRecord
+from gateway.audit.store import AuditStore
+from gateway.console.anomalies import Alert, Detector
+from gateway.console.events import Event, EventHub
+from gateway.console.stats import Stats, minute_of
+from gateway.console.tail import BATCH, Tailer
+
+log = logging.getLogger("legacy_gateway.console")
+
+MAX_CALLS = 100_000
+MAX_SESSIONS = 20_000
+MAX_SESSION_CALLS = 1_000
+STARTS = ("call.intent", "call.rejected", "call.forbidden", "approval.requested")
+ENDS = ("call.outcome", "call.rejected", "call.forbidden")
+
+
+@dataclass(slots=True)
+class CallInfo:
+    tool: str
+    backend: str | None
+    principal: str | None
+    session_id: str | None
+    trace_id: str | None
+
+
+def _epoch(at: str) -> float:
+    return dt.datetime.fromisoformat(at).timestamp()
+
+
+def _error_code(body: dict[str, Any]) -> str | None:
+    error = body.get("error")
+    return str(error.get("code")) if isinstance(error, dict) else None
+
+
+class Console:
+    def __init__(
+        self,
+        store: AuditStore,
+        registry: CollectorRegistry | None = None,
+        *,
+        poll_s: float = 0.25,
+        backfill: int | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.poll_s = poll_s
+        if backfill is None:
+            backfill = int(os.environ.get("LEGACY_GATEWAY_CONSOLE_BACKFILL", "50000"))
+        self.tailer = Tailer(store, backfill)
+        self.stats = Stats()
+        self.hub = EventHub()
+        self.detector = Detector(self.stats)
+        self.calls: OrderedDict[str, CallInfo] = OrderedDict()
+        self.sessions: OrderedDict[str, list[str]] = OrderedDict()
+        self.in_flight: Counter[str] = Counter()
+        self.lock = threading.Lock()
+        self.tailed = 0
+        self._open: set[str] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._last_judged = 0.0
+        self.anomaly = Gauge(
+            "legacy_gateway_anomaly",
+            "1 while the console's anomaly detector holds an alert (kind: error_rate or "
+            "latency_p95) for a tool or backend, else 0.",
+            ["group", "name", "kind"],
+            registry=registry,
+        )
+
+    # ------------------------------------------------------------------ running
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                count = await asyncio.to_thread(self.step)
+            except Exception as exc:  # the store may be away for a while: keep trying
+                self.tailer.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("the console cannot read the audit log: %s", exc)
+                count = 0
+            if count < BATCH:
+                await asyncio.sleep(self.poll_s)
+
+    def step(self) -> int:
+        """Read and fold what the log gained; judge anomalies once a second."""
+        records = self.tailer.read()
+        with self.lock:
+            for record in records:
+                self._fold(record)
+            self.tailed += len(records)
+            now = self.clock()
+            if now - self._last_judged >= 1.0:
+                self._last_judged = now
+                for alert in self.detector.evaluate(minute_of(now), now):
+                    self._alert(alert)
+        return len(records)
+
+    def _publish(self, event: Event) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self.hub.publish, event)
+        else:
+            self.hub.publish(event)
+
+    # ------------------------------------------------------------------ folding
+
+    def _fold(self, record: StoredRecord) -> None:
+        kind, call_id, body = record.kind, record.call_id, record.body
+        if call_id is None:
+            return
+        if kind in STARTS:
+            self._started(record)
+        info = self.calls.get(call_id)
+        if info is None:
+            return
+        minute = minute_of(_epoch(record.at))
+        if kind == "interaction":
+            backend = str(body.get("backend") or info.backend)
+            self.stats.record("legacy", backend, minute, body.get("duration_ms"),
+                              _error_code(body))  # fmt: skip
+        elif kind in ENDS:
+            self._ended(record, info, minute)
+        elif kind == "call.submitted":
+            self._publish(Event("call", self._call_event(record, info, "pending"), info.principal))
+        elif kind == "call.feedback":
+            data = {"call_id": call_id, "tool": info.tool, "at": record.at,
+                    **{k: body.get(k) for k in ("score", "label", "principal")}}  # fmt: skip
+            self._publish(Event("feedback", data, info.principal))
+        elif kind.startswith("approval."):
+            data = {"call_id": call_id, "tool": info.tool, "kind": kind, "at": record.at,
+                    "approval_id": body.get("approval_id"),
+                    "decision": body.get("decision"), "by": body.get("by")}  # fmt: skip
+            self._publish(Event("approval", data, info.principal))
+
+    def _started(self, record: StoredRecord) -> None:
+        call_id, body = str(record.call_id), record.body
+        context = body.get("context") if isinstance(body.get("context"), dict) else {}
+        session = context.get("session_id") if context else None
+        info = CallInfo(
+            str(body.get("tool")),
+            body.get("backend"),
+            record.context.principal or body.get("principal"),
+            str(session) if session is not None else None,
+            record.context.trace_id,
+        )
+        if call_id not in self.calls and session is not None:
+            calls = self.sessions.setdefault(str(session), [])
+            self.sessions.move_to_end(str(session))
+            if len(calls) < MAX_SESSION_CALLS:
+                calls.append(call_id)
+            while len(self.sessions) > MAX_SESSIONS:
+                self.sessions.popitem(last=False)
+        self.calls[call_id] = info
+        while len(self.calls) > MAX_CALLS:
+            self._open.discard(self.calls.popitem(last=False)[0])
+        if record.kind == "call.intent" and call_id not in self._open:
+            self._open.add(call_id)
+            self.in_flight[info.tool] += 1
+
+    def _ended(self, record: StoredRecord, info: CallInfo, minute: int) -> None:
+        call_id, body = str(record.call_id), record.body
+        if call_id in self._open:
+            self._open.discard(call_id)
+            self.in_flight[info.tool] -= 1
+        error = _error_code(body) if body.get("status") != "ok" else None
+        duration = body.get("duration_ms")
+        self.stats.record("tool", info.tool, minute, duration, error)
+        if info.backend:
+            self.stats.record("backend", info.backend, minute, duration, error)
+        self.stats.record("agent", info.principal or "anonymous", minute, duration, error)
+        status = "ok" if error is None else "error"
+        if record.kind != "call.outcome":
+            status = record.kind.removeprefix("call.")
+        self._publish(Event("call", self._call_event(record, info, status), info.principal))
+
+    def _call_event(self, record: StoredRecord, info: CallInfo, status: str) -> dict[str, Any]:
+        return {
+            "call_id": record.call_id,
+            "at": record.at,
+            "tool": info.tool,
+            "backend": info.backend,
+            "principal": info.principal,
+            "session_id": info.session_id,
+            "trace_id": info.trace_id,
+            "status": status,
+            "error": _error_code(record.body),
+            "duration_ms": record.body.get("duration_ms"),
+        }
+
+    def _alert(self, alert: Alert) -> None:
+        firing = 1 if alert.state == "firing" else 0
+        self.anomaly.labels(alert.group, alert.name, alert.kind).set(firing)
+        self._publish(Event("alert", alert.as_dict()))
+
+    # ------------------------------------------------------------------ reading
+
+    def session_calls(self, session_id: str) -> list[str]:
+        with self.lock:
+            return list(self.sessions.get(session_id, ()))
+
+    def alerts(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [alert.as_dict() for alert in self.detector.active.values()]
+
+    def snapshot(
+        self, minutes: int, groups: tuple[str, ...], agent: str | None = None,
+        sparkline: bool = True,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Aggregates over the last ``minutes``; with ``agent``, that agent's series alone."""
+        now = minute_of(self.clock())
+        with self.lock:
+            out: dict[str, Any] = {}
+            for group in groups:
+                names = self.stats.names(group)
+                if agent is not None:
+                    names = [name for name in names if name == agent]
+                out[group] = {
+                    name: self.stats.summary(group, name, now, minutes, sparkline) for name in names
+                }
+            for name, tile in out.get("tool", {}).items():
+                tile["in_flight"] = self.in_flight.get(name, 0)
+            return out

@@ -1,0 +1,236 @@
+"""The console in a real browser: headless Chromium (Debian's ``chromium`` and
+``chromium-driver``) against ``legacy-gateway serve`` with API keys.
+
+An operator signs in, watches calls made through the API change the live tiles, opens a
+session's timeline and a call whose proof the page checks, leaves feedback, approves a
+pending write (the ledger row appears), and sees an alert when the legacy host stops; the
+page logs no JavaScript error. Screenshots go to ``$CONSOLE_SCREENSHOTS`` (default
+``artifacts/console``) for CI to keep. Under CI=true a missing Chromium fails the tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+
+from estate.ledger import create_ledger
+from estate.server import EstateServer
+from tests.integration.support import ANNA, DEMO_CONFIG, ROOT, serve_process
+from tests.integration.test_auth import bearer, create_key
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+SHOTS = Path(os.environ.get("CONSOLE_SCREENSHOTS", ROOT / "artifacts" / "console"))
+POSTING = {"account_number": "DE00000007", "booked_on": "2024-06-11", "amount": "12.50",
+           "direction": "credit", "text": "Refund 4711", "reference": "BROWSER1"}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[WebDriver]:
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        message = "Chromium is missing: apt-get install chromium chromium-driver (make setup)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                 "--window-size=1400,1000", "--disable-gpu"):  # fmt: skip
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(str(CHROMEDRIVER)))
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    yield driver
+    driver.quit()
+
+
+@dataclass
+class Site:
+    base: str
+    agent: str
+    controller: str
+    ledger: Path
+    estate: EstateServer
+
+    def call(self, customer: str = ANNA, session: str | None = None) -> httpx.Response:
+        context = {"session_id": session, "reasoning": "the customer asked for their address"}
+        return httpx.post(
+            f"{self.base}/v1/tools/get_customer/call",
+            json={"arguments": {"customer_number": customer},
+                  "context": context if session else {}},
+            headers=bearer(self.agent), timeout=30,
+        )  # fmt: skip
+
+    def postings(self, reference: str) -> int:
+        with sqlite3.connect(self.ledger) as db:
+            (count,) = db.execute(
+                "SELECT count(*) FROM POSTINGS WHERE trim(REF_NO) = ?", (reference,)
+            ).fetchone()
+        return int(count)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    tmp = tmp_path_factory.mktemp("console")
+    config = shutil.copytree(DEMO_CONFIG, tmp / "config")
+    ledger_yaml = config / "ledger.yaml"
+    marker = "    description: Book one posting on an account. This writes to the ledger.\n"
+    ledger_yaml.write_text(
+        ledger_yaml.read_text().replace(marker, marker + "    approval: required\n")
+    )
+    ledger = create_ledger(tmp / "ledger.sqlite")
+    audit_db = tmp / "audit.sqlite"
+    agent = create_key(audit_db, "booking-bot", "get_customer,record_posting,get_account")
+    controller = create_key(audit_db, "controller", "approve,audit,metrics")
+    estate = EstateServer().start()  # this test's own: it stops it
+    env = {
+        "LEGACY_GATEWAY_AUTH": "keys",
+        "LEGACY_GATEWAY_AUDIT_DB": str(audit_db),
+        "LEDGER_DB": str(ledger),
+        "CUSTOMER_MASTER_URL": f"{estate.base_url}/customer-master",
+        "FX_RATES_URL": f"{estate.base_url}/fx-rates",
+        "CRM_URL": estate.crm_url,
+        "ORDERS_AMQP_URL": "amqp://guest:guest@127.0.0.1:1/",
+    }
+    try:
+        with serve_process(config, env) as (base, _):
+            yield Site(base, agent, controller, ledger, estate)
+    finally:
+        estate.stop()
+
+
+def wait_for(driver: WebDriver, check: Callable[[], Any], what: str, seconds: float = 15) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            value = check()
+        except Exception:  # the element may be replaced while we look
+            value = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            driver.save_screenshot(str(SHOTS / f"timeout-{what.replace(' ', '-')}.png"))
+            raise AssertionError(f"the console never showed {what}")
+        time.sleep(0.1)
+
+
+def find(driver: WebDriver, css: str) -> WebElement:
+    return driver.find_element(By.CSS_SELECTOR, css)
+
+
+def shoot(driver: WebDriver, name: str) -> None:
+    driver.save_screenshot(str(SHOTS / f"{name}.png"))
+
+
+def test_an_operator_watches_acts_and_sees_an_alert(browser: WebDriver, site: Site) -> None:
+    sign_in(browser, site)
+    watch_live_tiles(browser, site)
+    read_a_session_and_a_call(browser)
+    approve_a_write(browser, site)
+    see_an_alert(browser, site)
+    errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    assert errors == []
+
+
+def sign_in(driver: WebDriver, site: Site) -> None:
+    driver.get(site.base + "/")  # a browser is sent to the console
+    wait_for(driver, lambda: find(driver, "#signin-key").is_displayed(), "the sign-in form")
+    assert driver.current_url.endswith("/console")
+    find(driver, "#signin-key").send_keys(site.controller)
+    find(driver, "#signin-form button").click()
+    wait_for(driver, lambda: find(driver, "#app").is_displayed(), "the console")
+    assert "key:controller" in find(driver, "#who").text
+    wait_for(driver, lambda: not find(driver, "#stream-state").is_displayed(), "the live stream")
+
+
+TILE = '.tile[data-group="tool"][data-name="get_customer"]'
+
+
+def watch_live_tiles(driver: WebDriver, site: Site) -> None:
+
+    # Live tiles: calls made through the API appear without a reload.
+    for _ in range(3):
+        assert site.call().status_code == 200
+    tile = TILE
+    wait_for(driver, lambda: find(driver, tile).get_attribute("data-calls") == "3", "3 calls")
+    assert site.call(session="browser-session").status_code == 200
+    wait_for(driver, lambda: find(driver, tile).get_attribute("data-calls") == "4", "4 calls")
+    # Percentiles come from the server's aggregates, fetched again after events.
+    wait_for(driver, lambda: float(find(driver, tile).get_attribute("data-p95") or 0) > 0, "p95")
+    legacy = '.tile[data-group="legacy"][data-name="customer_master"]'
+    wait_for(driver, lambda: find(driver, legacy).get_attribute("data-calls") == "4", "legacy")
+    agent_tile = '.tile[data-group="agent"][data-name="key:booking-bot"]'
+    assert find(driver, agent_tile).get_attribute("data-calls") == "4"
+    assert "get_customer ok" in find(driver, "#live").text
+    shoot(driver, "1-health")
+
+
+def read_a_session_and_a_call(driver: WebDriver) -> None:
+
+    # A session's timeline, then a call with its proof checked in the page.
+    find(driver, 'nav button[data-view="calls"]').click()
+    wait_for(driver, lambda: len(driver.find_elements(By.CSS_SELECTOR, "#calls tbody tr")) == 4,
+             "the calls")  # fmt: skip
+    find(driver, "#calls tbody a").click()
+    wait_for(driver, lambda: find(driver, "#session-card").is_displayed(), "the session")
+    assert "the customer asked for their address" in find(driver, "#session-card").text
+    shoot(driver, "2-session")
+    find(driver, "#session-card .step a").click()
+    checks = "#proof-checks li"
+    wait_for(driver, lambda: driver.find_elements(By.CSS_SELECTOR, checks), "the proof checks")
+    results = driver.find_elements(By.CSS_SELECTOR, checks)
+    assert [r.get_attribute("data-ok") for r in results] == ["true"] * len(results)
+    assert "signed by legacy-gateway" in results[0].text
+    assert len(results) >= 3  # the checkpoint, then each record (intent, interaction, outcome)
+    assert "<ns0:CUSTNO>10000001</ns0:CUSTNO>" in find(driver, "#call-card").text
+
+    # Feedback from the page.
+    find(driver, '#feedback-form input[name="label"]').send_keys("correct")
+    find(driver, '#feedback-form input[name="score"]').send_keys("1")
+    find(driver, "#feedback-form button").click()
+    wait_for(driver, lambda: '"label": "correct"' in find(driver, "#call-card").text, "feedback")
+    shoot(driver, "3-call")
+
+
+def approve_a_write(driver: WebDriver, site: Site) -> None:
+    # A write waiting for approval, approved by the controller from the page.
+    asked = httpx.post(f"{site.base}/v1/tools/record_posting/call",
+                       json={"arguments": POSTING}, headers=bearer(site.agent))  # fmt: skip
+    assert asked.status_code == 202, asked.text
+    find(driver, 'nav button[data-view="approvals"]').click()
+    card = ".approval"
+    wait_for(driver, lambda: find(driver, card).is_displayed(), "the approval")
+    assert "INSERT INTO POSTINGS" in find(driver, card).text
+    assert site.postings("BROWSER1") == 0
+    find(driver, f"{card} .reason").send_keys("refund checked")
+    shoot(driver, "4-approval")
+    find(driver, f"{card} .approve").click()
+    wait_for(driver, lambda: site.postings("BROWSER1") == 1, "the ledger row")
+    wait_for(driver, lambda: "Nothing is waiting" in find(driver, "#approvals-note").text,
+             "the emptied queue")  # fmt: skip
+
+
+def see_an_alert(driver: WebDriver, site: Site) -> None:
+    """The legacy host stops: its calls fail, and an alert shows up within seconds."""
+    site.estate.stop()
+    for _ in range(6):
+        site.call()
+    find(driver, 'nav button[data-view="health"]').click()
+    wait_for(driver, lambda: "error rate" in find(driver, "#alerts").text, "an alert", 20)
+    assert "customer_master" in find(driver, "#alerts").text
+    wait_for(driver, lambda: "bad" in (find(driver, TILE).get_attribute("class") or ""),
+             "the tile marked")  # fmt: skip
+    shoot(driver, "5-alert")

@@ -1,0 +1,253 @@
+"""The console's live state: aggregates, anomalies and events built by tailing the log."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.audit.records import RecordContext
+from gateway.audit.store import SQLiteStore
+from gateway.console.anomalies import Detector
+from gateway.console.events import Event, EventHub
+from gateway.console.live import Console
+from gateway.console.stats import (
+    BOUNDS_MS,
+    GROUPS,
+    MINUTES,
+    SERIES_BYTES,
+    Series,
+    Stats,
+    minute_of,
+    percentile,
+)
+from gateway.console.tail import GAP_GRACE_S, Tailer
+from gateway.policy.auth import Principal
+
+NOW = dt.datetime(2026, 11, 29, 12, 0, 30, tzinfo=dt.UTC).timestamp()
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def call(store: SQLiteStore, call_id: str, *, tool: str = "get_customer", ok: bool = True,
+         ms: float = 10.0, agent: str = "key:bot", session: str | None = None,
+         backend: str = "customer_master") -> None:  # fmt: skip
+    context = RecordContext("t" * 32, "s" * 16, agent, "sha256:x")
+    store.append("call.intent", call_id, {
+        "tool": tool, "backend": backend, "principal": agent,
+        "context": {"session_id": session, "reasoning": "why"} if session else {},
+    }, context)  # fmt: skip
+    interaction = {"backend": backend, "adapter": "soap", "duration_ms": ms * 0.8,
+                   "error": None if ok else {"code": "backend_unavailable"}}  # fmt: skip
+    outcome: dict[str, Any] = {"status": "ok" if ok else "error", "duration_ms": ms}
+    if not ok:
+        outcome["error"] = {"code": "backend_unavailable"}
+    store.append_many([("interaction", call_id, interaction), ("call.outcome", call_id, outcome)],
+                      context)  # fmt: skip
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SQLiteStore:
+    return SQLiteStore(tmp_path / "audit.sqlite")
+
+
+def test_percentiles_come_from_the_histogram_within_a_bucket() -> None:
+    series = Series()
+    for ms in range(1, 101):
+        series.add(10, float(ms), None)
+    window = series.window(10, 10)
+    assert window.calls == 100
+    p50, p99 = window.p(0.5), window.p(0.99)
+    assert p50 is not None and p99 is not None
+    # Each bucket is 1.6 times the last: the estimate is within one bucket of the truth.
+    assert 50 / 1.6 <= p50 <= 50 * 1.6
+    assert 99 / 1.6 <= p99 <= 99 * 1.6
+    assert percentile([0] * (len(BOUNDS_MS) + 1), 0.5) is None
+
+
+def test_a_slot_is_reused_a_day_later_and_older_records_are_ignored() -> None:
+    series = Series()
+    series.add(5, 1.0, None)
+    series.add(5 + MINUTES, 1.0, "boom")  # the same slot, a day on
+    assert series.window(5, 5).calls == 0
+    assert series.at(5 + MINUTES).errors == 1
+    series.add(5, 1.0, None)  # late by a day: dropped, not mixed into today's minute
+    assert series.at(5 + MINUTES).calls == 1
+
+
+def test_memory_per_series_is_fixed_and_series_are_capped() -> None:
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    stats = Stats(max_series=2 + len(GROUPS))
+    for minute in range(0, 3 * MINUTES, 7):  # three days of traffic
+        for name in ("a", "b", "c", "d", "e"):
+            stats.record("tool", name, minute, 5.0, None)
+    used = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert stats.names("tool") == ["(other)", "a", "b"]
+    assert stats.count == 3  # the cap leaves room for the other groups' (other)
+    assert used < 3 * SERIES_BYTES * 1.3
+
+
+def test_the_tailer_folds_calls_into_tool_backend_agent_and_legacy_series(
+    store: SQLiteStore,
+) -> None:
+    console = Console(store)
+    for number in range(8):
+        call(store, f"ok-{number}", session="s1")
+    call(store, "bad-1", ok=False, ms=2.0)
+    assert console.step() == 9 * 3
+    snapshot = console.snapshot(60, ("tool", "backend", "agent", "legacy"))
+    tool = snapshot["tool"]["get_customer"]
+    assert tool["calls"] == 9
+    assert tool["errors"] == 1
+    assert tool["errors_by_code"] == {"backend_unavailable": 1}
+    assert tool["in_flight"] == 0
+    assert snapshot["backend"]["customer_master"]["calls"] == 9
+    assert snapshot["agent"]["key:bot"]["calls"] == 9
+    assert snapshot["legacy"]["customer_master"]["calls"] == 9
+    points = tool["per_minute"]
+    assert len(points) == 60
+    assert points[-1][1] == 9  # this minute
+    assert console.session_calls("s1") == [f"ok-{n}" for n in range(8)]
+    assert console.step() == 0  # each record once
+
+
+def test_a_call_without_outcome_is_in_flight(store: SQLiteStore) -> None:
+    console = Console(store, clock=Clock(NOW))
+    store.append("call.intent", "c1", {"tool": "slow", "backend": "b"},
+                 RecordContext(principal="key:bot"))  # fmt: skip
+    console.step()
+    assert console.snapshot(5, ("tool",))["tool"] == {}
+    assert console.in_flight["slow"] == 1
+
+
+def test_a_backend_that_starts_failing_raises_an_alert_then_resolves(
+    store: SQLiteStore,
+) -> None:
+    clock = Clock(time.time())
+    console = Console(store, clock=clock)
+    published: list[Event] = []
+    console.hub.publish = published.append  # type: ignore[method-assign]
+    for number in range(5):
+        call(store, f"bad-{number}", ok=False)
+    console.step()
+    alerts = console.alerts()
+    assert {(a["group"], a["name"], a["kind"]) for a in alerts} == {
+        ("tool", "get_customer", "error_rate"), ("backend", "customer_master", "error_rate"),
+    }  # fmt: skip
+    assert all(a["value"] == 1.0 and a["state"] == "firing" for a in alerts)
+    fired = [e for e in published if e.kind == "alert"]
+    assert len(fired) == 2 and fired[0].principal is None  # for auditors only
+    gauge = console.anomaly.labels("backend", "customer_master", "error_rate")
+    assert gauge._value.get() == 1  # exported for Prometheus
+    clock.now += 5 * 60  # the failing minutes leave the recent window
+    console._last_judged = 0.0
+    console.step()
+    assert console.alerts() == []
+    resolved = [e for e in published if e.kind == "alert" and e.data["state"] == "resolved"]
+    assert len(resolved) == 2
+    assert gauge._value.get() == 0
+
+
+def test_slow_calls_against_a_fast_baseline_raise_a_latency_alert() -> None:
+    stats = Stats()
+    now = minute_of(NOW)
+    for minute in range(now - 40, now - 5):  # a baseline of fast calls
+        stats.record("backend", "cm", minute, 5.0, None)
+    detector = Detector(stats)
+    assert detector.evaluate(now, NOW) == []
+    for _ in range(5):
+        stats.record("backend", "cm", now, 500.0, None)
+    (alert,) = detector.evaluate(now, NOW)
+    assert (alert.group, alert.name, alert.kind, alert.state) == (
+        "backend",
+        "cm",
+        "latency_p95",
+        "firing",
+    )
+    assert alert.baseline is not None and alert.value >= 3 * alert.baseline
+    assert "p95 latency" in alert.message
+
+
+def test_events_reach_only_those_who_may_see_them() -> None:
+    async def main() -> tuple[list[bytes], list[bytes]]:
+        hub = EventHub()
+        bot = Principal("key:bot", ("get_customer",))
+        auditor = Principal("key:auditor", ("audit",))
+        got: dict[str, list[bytes]] = {"bot": [], "auditor": []}
+
+        async def listen(name: str, who: Principal) -> None:
+            async for frame in hub.stream(who):
+                got[name].append(frame)
+                if len(got[name]) == 3:
+                    return
+
+        tasks = [asyncio.create_task(listen("bot", bot)),
+                 asyncio.create_task(listen("auditor", auditor))]  # fmt: skip
+        await asyncio.sleep(0.01)
+        hub.publish(Event("call", {"call_id": "other"}, "key:other"))
+        hub.publish(Event("alert", {"name": "cm"}))
+        hub.publish(Event("call", {"call_id": "mine"}, "key:bot"))
+        hub.publish(Event("call", {"call_id": "mine2"}, "key:bot"))
+        await asyncio.wait_for(asyncio.gather(*tasks), 2)
+        assert hub.listeners == set()
+        return got["bot"], got["auditor"]
+
+    bot, auditor = asyncio.run(main())
+    assert bot[1:] == [b'event: call\ndata: {"call_id":"mine"}\n\n',
+                       b'event: call\ndata: {"call_id":"mine2"}\n\n']  # fmt: skip
+    assert auditor[1:] == [b'event: call\ndata: {"call_id":"other"}\n\n',
+                           b'event: alert\ndata: {"name":"cm"}\n\n']  # fmt: skip
+
+
+def test_minutes_are_utc_epoch_minutes() -> None:
+    assert minute_of(120.5) == 2
+
+
+class GappyStore:
+    """A store whose record 1 is not committed yet (another process's insert in flight)."""
+
+    def __init__(self) -> None:
+        self.rows = {0: b"", 2: b""}
+
+    def count(self) -> int:
+        return 3
+
+    def first_index(self) -> int:
+        return 0
+
+    def read(self, start: int, stop: int) -> list[tuple[int, bytes]]:
+        return [(i, self.rows[i]) for i in range(start, stop) if i in self.rows]
+
+
+def test_the_tailer_waits_at_a_gap_then_passes_it(store: SQLiteStore) -> None:
+    for number in range(3):
+        store.append("config.loaded", None, {"n": number})
+    rows = dict(store.read(0, 3))
+    gappy = GappyStore()
+    gappy.rows = {0: rows[0], 2: rows[2]}
+    clock = Clock(0.0)
+    tailer = Tailer(gappy, backfill=100, clock=clock)  # type: ignore[arg-type]
+    assert [r.body["n"] for r in tailer.read()] == [0]
+    assert tailer.read() == []  # record 1 may still come
+    gappy.rows[1] = rows[1]
+    assert [r.body["n"] for r in tailer.read()] == [1, 2]
+    tailer.position = 0
+    del gappy.rows[1]
+    assert [r.body["n"] for r in tailer.read()] == [0]
+    clock.now = GAP_GRACE_S - 1
+    assert tailer.read() == []
+    clock.now = GAP_GRACE_S + 1  # it never came: a rolled-back insert
+    assert [r.body["n"] for r in tailer.read()] == [2]
