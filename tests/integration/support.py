@@ -50,6 +50,7 @@ DEMO_TOOLS = {
     "accounts_of_customer",
     "list_postings",
     "record_posting",
+    "book_adjustment",
     "order_status",
     "place_order",
     "cancel_order",

@@ -84,6 +84,7 @@ def test_the_tool_listing_describes_every_demo_tool(demo_client: TestClient) -> 
         "accounts_of_customer": "read",
         "list_postings": "read",
         "record_posting": "write",
+        "book_adjustment": "write",
         "order_status": "read",
         "place_order": "write",
         "cancel_order": "write",

@@ -15,7 +15,9 @@ from gateway.config.loader import load_config
 from tests.integration.support import DEMO_CONFIG, call_record, call_tool, error_of
 
 LEDGER_TOOLS = sorted(
-    name for name, tool in load_config(DEMO_CONFIG).tools.items() if tool.backend == "ledger"
+    name
+    for name, tool in load_config(DEMO_CONFIG).tools.items()
+    if tool.backend == "ledger" and tool.approval == "none"  # the others answer 202
 )
 
 
@@ -182,3 +184,41 @@ def test_the_demo_postings_come_in_pages_an_agent_can_follow(
 
     assert second.get("next_cursor") is None
     assert [item["posting_id"] for item in first["items"] + second["items"]] == expected
+
+
+def test_the_demo_operator_approves_an_adjustment_an_agent_asked_for(
+    demo_client: TestClient, audit_db: Path, ledger_db: Path
+) -> None:
+    from gateway.demo import operator_key
+
+    arguments = {"account_number": "DE00000007", "booked_on": "2024-06-12", "amount": "25.00",
+                 "direction": "credit", "text": "Goodwill", "reference": "ADJTEST1"}  # fmt: skip
+    asked = call_tool(demo_client, "book_adjustment", arguments)
+    assert asked.status_code == 202, asked.text
+    answer = asked.json()
+    assert answer["status"] == "awaiting_approval"
+    assert "INSERT INTO POSTINGS" in str(answer["result"]["preview"])
+    assert postings_with(ledger_db, "ADJTEST1") == 0  # nothing booked while it waits
+
+    approval = f"/v1/approvals/{answer['result']['approval_id']}"
+    own = demo_client.post(approval, json={"decision": "approve"})  # anonymous asked for it
+    assert own.status_code == 403, own.text
+    operator = {"authorization": f"Bearer {operator_key(audit_db)}"}
+    (waiting,) = demo_client.get("/v1/approvals", headers=operator).json()["approvals"]
+    assert waiting["tool"] == "book_adjustment"
+    decided = demo_client.post(approval, json={"decision": "approve", "comment": "goodwill ok"},
+                               headers=operator)  # fmt: skip
+    assert decided.status_code == 200, decided.text
+    assert decided.json()["status"] == "ok"
+    assert decided.json()["result"] == {"booked": 1}
+    assert postings_with(ledger_db, "ADJTEST1") == 1
+    record = call_record(demo_client, answer["call_id"])
+    assert record["approval"]["decided_by"] == "key:demo-operator"
+
+
+def postings_with(ledger_db: Path, reference: str) -> int:
+    with sqlite3.connect(ledger_db) as db:
+        (count,) = db.execute(
+            "SELECT count(*) FROM POSTINGS WHERE trim(REF_NO) = ?", (reference,)
+        ).fetchone()
+    return int(count)
