@@ -205,16 +205,22 @@ async def stats(
     sparkline: bool = Query(True, description="Per-minute points of the window"),
 ) -> JSON:
     """Aggregates per tool, backend, agent and legacy backend: calls, calls/s, p50/p95/p99,
-    error rate and errors by code; with ``audit``, of everyone, else of the caller's own
-    calls (its agent series)."""
+    error rate and errors by code (tools and backends also: ``rate_limited``,
+    ``circuit_open``, ``truncated``, ``in_flight``; backends their ``breaker`` state);
+    ``flows``: calls and error share per agent, tool and backend; ``feedback``: each tool's
+    mean score over the window and per minute. With ``audit``, of everyone, else of the
+    caller's own calls (its agent series and flows)."""
     caller = caller_of(request)
     console = console_of(request)
     if caller.has("audit"):
         chosen = tuple(group or GROUPS)
         body = console.snapshot(minutes, chosen, None, sparkline)
         body["alerts"] = console.alerts()
+        body["flows"] = console.flows(minutes)
+        body["feedback"] = console.feedback(minutes)
     else:
         body = console.snapshot(minutes, ("agent",), caller.name, sparkline)
+        body["flows"] = console.flows(minutes, caller.name)
     body["window_minutes"] = minutes
     return JSON(body)
 

@@ -59,6 +59,64 @@ ERROR_STATUSES = {
 }
 
 
+ERROR_JSON = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+# Served outside FastAPI's routing (the MCP SDK's app; the Prometheus exposition), so
+# described here by hand: what a person reading /docs needs to find them.
+OUTSIDE_ROUTES: dict[str, Any] = {
+    "/mcp": {
+        "post": {
+            "tags": ["mcp"],
+            "summary": "The tools over MCP (streamable HTTP, stateless)",
+            "description": (
+                "JSON-RPC 2.0 messages of the Model Context Protocol: `initialize`, "
+                "`tools/list` (paged by `cursor`; `?tag=` and `?q=` narrow the catalogue) and "
+                "`tools/call`, which runs through the same path as REST. Send `Accept: "
+                "application/json, text/event-stream` and the same `Authorization` header "
+                "as REST; an error is a tool error (`isError`) carrying the gateway's error."
+            ),
+            "parameters": [
+                {"name": "tag", "in": "query", "required": False, "schema": {"type": "string"}},
+                {"name": "q", "in": "query", "required": False, "schema": {"type": "string"}},
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            },
+            "responses": {
+                "200": {
+                    "description": "A JSON-RPC response (or a stream of them)",
+                    "content": {
+                        "application/json": {"schema": {"type": "object"}},
+                        "text/event-stream": {"schema": {"type": "string"}},
+                    },
+                },
+                "202": {"description": "A notification, accepted"},
+            },
+        }
+    },
+    "/metrics": {
+        "get": {
+            "tags": ["metrics"],
+            "summary": "Prometheus metrics",
+            "description": (
+                "The Prometheus text exposition: calls by tool and outcome, legacy "
+                "interactions by backend, their durations, the log's checkpointed size and "
+                "the console's anomalies (`legacy_gateway_anomaly`). With keys checked it "
+                "needs a key with the `metrics` scope; in open mode, none."
+            ),
+            "responses": {
+                "200": {
+                    "description": "Metrics in the Prometheus text format",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                },
+                "401": {"description": "No API key (keys checked)", "content": ERROR_JSON},
+                "403": {"description": "The key lacks the metrics scope", "content": ERROR_JSON},
+            },
+        }
+    },
+}
+
+
 def _json(schema: dict[str, Any]) -> dict[str, Any]:
     return {"application/json": {"schema": schema}}
 
@@ -99,6 +157,7 @@ def install(app: FastAPI) -> None:
                         "description": description,
                         "content": _json({"$ref": "#/components/schemas/Error"}),
                     }
+        document["paths"].update(OUTSIDE_ROUTES)
         schemas = document["components"]["schemas"]
         schemas.pop("HTTPValidationError", None)
         schemas.pop("ValidationError", None)

@@ -7,8 +7,12 @@ within seconds). An alert fires when, with at least ``MIN_CALLS`` recent calls:
 - the error rate is at least ``ERROR_FLOOR`` and ``FACTOR`` times the baseline's, or
 - p95 latency is ``FACTOR`` times the baseline's (with ``MIN_BASELINE`` calls to judge by),
 
-and resolves when neither holds. The same rules are in deploy/prometheus/alerts.yaml for
-Prometheus, over the gateway's own metrics.
+and resolves when neither holds. Per tool, feedback is judged over longer windows (scores
+come far more rarely than calls): ``feedback_falling`` fires when the mean score of the last
+``FEEDBACK_RECENT_MINUTES`` (at least ``FEEDBACK_MIN`` scores) is ``FEEDBACK_DROP`` or more
+below the mean of the ``BASELINE_MINUTES`` before (at least ``FEEDBACK_MIN_BASELINE``).
+The call rules are in deploy/prometheus/alerts.yaml for Prometheus too, over the gateway's
+own metrics.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.console.signals import Signals
 from gateway.console.stats import Stats
 
 RECENT_MINUTES = 2
@@ -25,13 +30,17 @@ MIN_BASELINE = 20
 FACTOR = 3.0
 ERROR_FLOOR = 0.2
 WATCHED = ("tool", "backend")
+FEEDBACK_RECENT_MINUTES = 10
+FEEDBACK_MIN = 3
+FEEDBACK_MIN_BASELINE = 5
+FEEDBACK_DROP = 0.3
 
 
 @dataclass
 class Alert:
     group: str
     name: str
-    kind: str  # error_rate or latency_p95
+    kind: str  # error_rate, latency_p95 or feedback_falling
     value: float
     baseline: float | None
     since: float
@@ -55,15 +64,18 @@ class Alert:
 
     @property
     def message(self) -> str:
-        what = "error rate" if self.kind == "error_rate" else "p95 latency"
-        unit = "" if self.kind == "error_rate" else " ms"
+        what = {"error_rate": "error rate", "latency_p95": "p95 latency"}.get(
+            self.kind, "mean feedback score"
+        )
+        unit = " ms" if self.kind == "latency_p95" else ""
         base = "no baseline" if self.baseline is None else f"baseline {self.baseline}{unit}"
         return f"{self.group} {self.name}: {what} {self.value}{unit} ({base})"
 
 
 class Detector:
-    def __init__(self, stats: Stats) -> None:
+    def __init__(self, stats: Stats, signals: Signals | None = None) -> None:
         self.stats = stats
+        self.signals = signals
         self.active: dict[tuple[str, str, str], Alert] = {}
 
     def evaluate(self, now_minute: int, now_s: float) -> list[Alert]:
@@ -72,7 +84,10 @@ class Detector:
         seen: set[tuple[str, str, str]] = set()
         for group in WATCHED:
             for name in self.stats.names(group):
-                for alert in self._judge(group, name, now_minute, now_s):
+                judged = self._judge(group, name, now_minute, now_s)
+                if group == "tool":
+                    judged += self._judge_feedback(name, now_minute, now_s)
+                for alert in judged:
                     seen.add(alert.key)
                     if alert.key not in self.active:
                         self.active[alert.key] = alert
@@ -107,3 +122,20 @@ class Detector:
         ):
             alerts.append(Alert(group, name, "latency_p95", p95, base_p95, now_s))
         return alerts
+
+    def _judge_feedback(self, tool: str, now_minute: int, now_s: float) -> list[Alert]:
+        if self.signals is None:
+            return []
+        first = now_minute - FEEDBACK_RECENT_MINUTES + 1
+        recent, count = self.signals.feedback_mean(tool, first, now_minute)
+        start = first - BASELINE_MINUTES
+        baseline, base_count = self.signals.feedback_mean(tool, start, first - 1)
+        if (
+            recent is None
+            or baseline is None
+            or count < FEEDBACK_MIN
+            or base_count < FEEDBACK_MIN_BASELINE
+            or recent > baseline - FEEDBACK_DROP
+        ):
+            return []
+        return [Alert("tool", tool, "feedback_falling", recent, baseline, now_s)]

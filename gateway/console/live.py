@@ -26,8 +26,10 @@ from gateway.audit.records import StoredRecord
 from gateway.audit.store import AuditStore
 from gateway.console.anomalies import Alert, Detector
 from gateway.console.events import Event, EventHub
+from gateway.console.signals import Signals
 from gateway.console.stats import Stats, minute_of
 from gateway.console.tail import BATCH, Tailer
+from gateway.console.webhook import AlertWebhook
 
 log = logging.getLogger("legacy_gateway.console")
 
@@ -74,10 +76,13 @@ class Console:
         self.tailer = Tailer(store, backfill)
         self.stats = Stats()
         self.hub = EventHub()
-        self.detector = Detector(self.stats)
+        self.signals = Signals()
+        self.detector = Detector(self.stats, self.signals)
+        self.webhook = AlertWebhook.from_environment()
         self.calls: OrderedDict[str, CallInfo] = OrderedDict()
         self.sessions: OrderedDict[str, list[str]] = OrderedDict()
         self.in_flight: Counter[str] = Counter()
+        self.in_flight_backends: Counter[str] = Counter()
         self.lock = threading.Lock()
         self.tailed = 0
         self._open: set[str] = set()
@@ -86,8 +91,8 @@ class Console:
         self._last_judged = 0.0
         self.anomaly = Gauge(
             "legacy_gateway_anomaly",
-            "1 while the console's anomaly detector holds an alert (kind: error_rate or "
-            "latency_p95) for a tool or backend, else 0.",
+            "1 while the console's anomaly detector holds an alert (kind: error_rate, "
+            "latency_p95 or feedback_falling) for a tool or backend, else 0.",
             ["group", "name", "kind"],
             registry=registry,
         )
@@ -158,6 +163,7 @@ class Console:
         elif kind == "call.feedback":
             data = {"call_id": call_id, "tool": info.tool, "at": record.at,
                     **{k: body.get(k) for k in ("score", "label", "principal")}}  # fmt: skip
+            self.signals.feedback_given(minute, info.tool, body.get("score"))
             self._publish(Event("feedback", data, info.principal))
         elif kind.startswith("approval."):
             data = {"call_id": call_id, "tool": info.tool, "kind": kind, "at": record.at,
@@ -189,18 +195,22 @@ class Console:
         if record.kind == "call.intent" and call_id not in self._open:
             self._open.add(call_id)
             self.in_flight[info.tool] += 1
+            self.in_flight_backends[info.backend or "-"] += 1
 
     def _ended(self, record: StoredRecord, info: CallInfo, minute: int) -> None:
         call_id, body = str(record.call_id), record.body
         if call_id in self._open:
             self._open.discard(call_id)
             self.in_flight[info.tool] -= 1
+            self.in_flight_backends[info.backend or "-"] -= 1
         error = _error_code(body) if body.get("status") != "ok" else None
         duration = body.get("duration_ms")
         self.stats.record("tool", info.tool, minute, duration, error)
         if info.backend:
             self.stats.record("backend", info.backend, minute, duration, error)
         self.stats.record("agent", info.principal or "anonymous", minute, duration, error)
+        self.signals.call_ended(minute, record.at, info.principal or "anonymous", info.tool,
+                                info.backend, error, body)  # fmt: skip
         status = "ok" if error is None else "error"
         if record.kind != "call.outcome":
             status = record.kind.removeprefix("call.")
@@ -224,6 +234,8 @@ class Console:
         firing = 1 if alert.state == "firing" else 0
         self.anomaly.labels(alert.group, alert.name, alert.kind).set(firing)
         self._publish(Event("alert", alert.as_dict()))
+        if self.webhook is not None:
+            self.webhook.send(alert.as_dict())
 
     # ------------------------------------------------------------------ reading
 
@@ -250,6 +262,32 @@ class Console:
                 out[group] = {
                     name: self.stats.summary(group, name, now, minutes, sparkline) for name in names
                 }
+            first = now - minutes + 1
+            for group in ("tool", "backend"):
+                for name, tile in out.get(group, {}).items():
+                    tile.update(self.signals.signal_counts(group, name, first, now))
             for name, tile in out.get("tool", {}).items():
                 tile["in_flight"] = self.in_flight.get(name, 0)
+            for name, tile in out.get("backend", {}).items():
+                tile["breaker"] = self.signals.breakers.get(name, {"state": "closed"})
+                tile["in_flight"] = self.in_flight_backends.get(name, 0)
+            return out
+
+    def flows(self, minutes: int, agent: str | None = None) -> list[dict[str, Any]]:
+        """Calls and errors per (agent, tool, backend) over the last ``minutes``."""
+        now = minute_of(self.clock())
+        with self.lock:
+            return self.signals.flow_snapshot(now - minutes + 1, now, agent)
+
+    def feedback(self, minutes: int) -> dict[str, Any]:
+        """Per tool: the mean feedback score over the window, and per minute."""
+        now = minute_of(self.clock())
+        first = now - minutes + 1
+        with self.lock:
+            out: dict[str, Any] = {}
+            for tool in self.signals.feedback_tools():
+                mean, count = self.signals.feedback_mean(tool, first, now)
+                if count:
+                    trend = self.signals.feedback_trend(tool, first, now)
+                    out[tool] = {"mean_score": mean, "scores": count, "per_minute": trend}
             return out

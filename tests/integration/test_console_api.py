@@ -169,8 +169,15 @@ def test_stats_are_windowed_aggregates_and_scoped(desk: Desk) -> None:
     assert body["window_minutes"] == 15
     assert body["alerts"] == [] or all("message" in a for a in body["alerts"])
 
+    assert (tool["rate_limited"], tool["circuit_open"], tool["truncated"]) == (0, 0, 0)
+    assert body["backend"]["customer_master"]["breaker"] == {"state": "closed"}
+    flows = {(f["agent"], f["tool"], f["backend"]): f for f in body["flows"]}
+    assert flows[("key:teller-bot", "get_customer", "customer_master")]["calls"] == 4
+    assert flows[("key:other-bot", "get_customer", "customer_master")]["error_share"] == 1.0
+
     own = desk.get("/v1/stats", desk.bot, minutes=15)
-    assert set(own) == {"agent", "window_minutes"}
+    assert set(own) == {"agent", "flows", "window_minutes"}
+    assert [f["agent"] for f in own["flows"]] == ["key:teller-bot"]
     assert set(own["agent"]) == {"key:teller-bot"}
     assert own["agent"]["key:teller-bot"]["calls"] == 4
 
@@ -190,6 +197,13 @@ def test_the_openapi_document_describes_the_new_routes(desk: Desk) -> None:
     assert {"session", "agent", "tool", "status", "since", "until", "cursor", "limit"} <= params
     events = paths["/v1/events"]["get"]["responses"]["200"]["content"]
     assert "text/event-stream" in events
+    assert "text/plain" in paths["/metrics"]["get"]["responses"]["200"]["content"]
+    mcp = paths["/mcp"]["post"]
+    assert "tools/call" in mcp["description"]
+    assert "text/event-stream" in mcp["responses"]["200"]["content"]
+    overview = paths["/v1/audit/overview"]["get"]
+    assert "audit" in overview["description"]
+    assert {p["name"] for p in overview["parameters"]} == {"versions"}
 
 
 def read_events(response: httpx.Response, wanted: int) -> list[tuple[str, str]]:

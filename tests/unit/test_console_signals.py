@@ -1,0 +1,186 @@
+"""What the console counts beside latency: data flow, refusals, truncations, breaker states,
+feedback trends and the feedback-falling anomaly, and the alert webhook."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.audit.records import RecordContext
+from gateway.audit.store import SQLiteStore
+from gateway.console.anomalies import FEEDBACK_RECENT_MINUTES, Detector
+from gateway.console.live import Console
+from gateway.console.signals import MinuteCounts, Signals
+from gateway.console.stats import MINUTES, Stats, minute_of
+
+
+def ended(store: SQLiteStore, call_id: str, *, tool: str, backend: str, agent: str,
+          error: str | None = None, result: Any = None) -> None:  # fmt: skip
+    context = RecordContext("t" * 32, "s" * 16, agent, "sha256:x")
+    store.append("call.intent", call_id, {"tool": tool, "backend": backend, "principal": agent},
+                 context)  # fmt: skip
+    outcome: dict[str, Any] = {"status": "ok", "duration_ms": 4.0, "result": result}
+    if error is not None:
+        outcome = {"status": "error", "duration_ms": 1.0, "error": {"code": error}}
+    store.append("call.outcome", call_id, outcome, context)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SQLiteStore:
+    return SQLiteStore(tmp_path / "audit.sqlite")
+
+
+def test_flows_refusals_truncations_and_the_breaker_come_from_the_records(
+    store: SQLiteStore,
+) -> None:
+    console = Console(store)
+    for number in range(3):
+        ended(store, f"a{number}", tool="get_customer", backend="cm", agent="key:teller")
+    ended(store, "b1", tool="get_customer", backend="cm", agent="key:audit-bot",
+          error="rate_limited")  # fmt: skip
+    ended(store, "c1", tool="list_postings", backend="ledger", agent="key:teller",
+          result={"items": [1], "truncated": True, "next_cursor": "x"})  # fmt: skip
+    ended(store, "c2", tool="list_postings", backend="ledger", agent="key:teller",
+          error="circuit_open")  # fmt: skip
+    console.step()
+
+    flows = console.flows(60)
+    assert flows[0] == {"agent": "key:teller", "tool": "get_customer", "backend": "cm",
+                        "calls": 3, "errors": 0, "error_share": 0}  # fmt: skip
+    by_key = {(f["agent"], f["tool"], f["backend"]): f for f in flows}
+    assert by_key[("key:audit-bot", "get_customer", "cm")]["error_share"] == 1.0
+    assert by_key[("key:teller", "list_postings", "ledger")]["calls"] == 2
+    assert by_key[("key:teller", "list_postings", "ledger")]["error_share"] == 0.5
+    assert [f["agent"] for f in console.flows(60, agent="key:audit-bot")] == ["key:audit-bot"]
+
+    snapshot = console.snapshot(60, ("tool", "backend"))
+    customer, postings = snapshot["tool"]["get_customer"], snapshot["tool"]["list_postings"]
+    assert (customer["rate_limited"], customer["circuit_open"], customer["truncated"]) == (1, 0, 0)
+    assert (postings["rate_limited"], postings["circuit_open"], postings["truncated"]) == (0, 1, 1)
+    ledger = snapshot["backend"]["ledger"]
+    assert ledger["breaker"]["state"] == "open"
+    assert snapshot["backend"]["cm"]["breaker"] == {"state": "closed"}
+    assert ledger["in_flight"] == 0
+
+    ended(store, "c3", tool="list_postings", backend="ledger", agent="key:teller")
+    console.step()
+    assert console.snapshot(60, ("backend",))["backend"]["ledger"]["breaker"]["state"] == "closed"
+
+
+def test_feedback_is_a_trend_per_tool(store: SQLiteStore) -> None:
+    console = Console(store)
+    ended(store, "f1", tool="get_customer", backend="cm", agent="key:teller")
+    for score in (1.0, 0.5, "not a number"):
+        store.append("call.feedback", "f1", {"score": score, "label": "x",
+                                             "principal": "key:reviewer"})  # fmt: skip
+    console.step()
+    trend = console.feedback(60)["get_customer"]
+    assert trend["mean_score"] == 0.75
+    assert trend["scores"] == 2
+    assert len(trend["per_minute"]) == 60
+    assert trend["per_minute"][-1][1:] == [0.75, 2]
+    assert trend["per_minute"][0][1:] == [None, 0]
+
+
+def test_falling_feedback_raises_an_alert_and_resolves() -> None:
+    stats, signals = Stats(), Signals()
+    now = minute_of(time.time())
+    stats.record("tool", "get_customer", now, 5.0, None)
+    for minute in range(now - 40, now - 20):  # a baseline of good scores
+        signals.feedback_given(minute, "get_customer", 0.9)
+    detector = Detector(stats, signals)
+    for _ in range(3):
+        signals.feedback_given(now - 1, "get_customer", 0.8)  # a little lower: no alert
+    assert detector.evaluate(now, 0.0) == []
+    for _ in range(6):
+        signals.feedback_given(now, "get_customer", 0.1)
+    (alert,) = detector.evaluate(now, 1.0)
+    assert (alert.group, alert.name, alert.kind, alert.state) == (
+        "tool", "get_customer", "feedback_falling", "firing",
+    )  # fmt: skip
+    assert alert.baseline == 0.9 and alert.value < 0.5
+    assert "mean feedback score" in alert.message
+    later = now + FEEDBACK_RECENT_MINUTES  # the bad scores leave the recent window
+    (resolved,) = detector.evaluate(later, 2.0)
+    assert resolved.state == "resolved"
+
+
+def test_minute_counts_keep_a_day_and_a_bounded_number_of_keys() -> None:
+    counts = MinuteCounts(max_keys=3)
+    for key in "abcde":
+        counts.add(100, key)
+    assert counts.at(100) == {"a": 1, "b": 1, "c": 1, "(other)": 2}
+    counts.add(100 + MINUTES, "a")
+    assert 100 not in counts.minutes  # a day later the oldest minute is gone
+    assert counts.window(0, 100 + MINUTES) == {"a": 1}
+
+
+class Receiver(BaseHTTPRequestHandler):
+    posted: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:
+        length = int(self.headers["content-length"])
+        Receiver.posted.append(
+            {"type": self.headers["content-type"], "body": json.loads(self.rfile.read(length))}
+        )
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver() -> Iterator[str]:
+    Receiver.posted = []
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hooks/alerts"
+    server.shutdown()
+    server.server_close()
+
+
+def test_alerts_are_posted_to_the_webhook_when_raised_and_cleared(
+    store: SQLiteStore, receiver: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEGACY_GATEWAY_ALERT_WEBHOOK", receiver)
+    clock_now = [time.time()]
+    console = Console(store, clock=lambda: clock_now[0])
+    for number in range(4):
+        ended(store, f"bad{number}", tool="get_customer", backend="cm", agent="key:t",
+              error="backend_unavailable")  # fmt: skip
+    console.step()
+    wait_for(lambda: len(Receiver.posted) >= 2)
+    firing = {(p["body"]["group"], p["body"]["kind"], p["body"]["state"]) for p in Receiver.posted}
+    assert firing == {("tool", "error_rate", "firing"), ("backend", "error_rate", "firing")}
+    assert Receiver.posted[0]["type"] == "application/json"
+    assert Receiver.posted[0]["body"]["event"] == "alert"
+    assert Receiver.posted[0]["body"]["value"] == 1.0
+
+    clock_now[0] += 5 * 60
+    console._last_judged = 0.0
+    console.step()
+    wait_for(lambda: len(Receiver.posted) >= 4)
+    assert {p["body"]["state"] for p in Receiver.posted[2:]} == {"resolved"}
+
+
+def test_a_webhook_that_is_not_a_url_is_refused(monkeypatch: pytest.MonkeyPatch,
+                                                store: SQLiteStore) -> None:  # fmt: skip
+    monkeypatch.setenv("LEGACY_GATEWAY_ALERT_WEBHOOK", "ftp://example.org/x")
+    with pytest.raises(ValueError, match="http"):
+        Console(store)
+
+
+def wait_for(check: Any, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "the webhook never received the alert"
+        time.sleep(0.02)
