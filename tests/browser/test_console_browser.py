@@ -86,14 +86,9 @@ class Site:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     tmp = tmp_path_factory.mktemp("console")
     config = shutil.copytree(DEMO_CONFIG, tmp / "config")
-    ledger_yaml = config / "ledger.yaml"
-    marker = "    description: Book one posting on an account. This writes to the ledger.\n"
-    ledger_yaml.write_text(
-        ledger_yaml.read_text().replace(marker, marker + "    approval: required\n")
-    )
     ledger = create_ledger(tmp / "ledger.sqlite")
     audit_db = tmp / "audit.sqlite"
-    agent = create_key(audit_db, "booking-bot", "get_customer,record_posting,get_account")
+    agent = create_key(audit_db, "booking-bot", "get_customer,book_adjustment,get_account")
     controller = create_key(audit_db, "controller", "approve,audit,metrics")
     estate = EstateServer().start()  # this test's own: it stops it
     env = {
@@ -140,6 +135,8 @@ def test_an_operator_watches_acts_and_sees_an_alert(browser: WebDriver, site: Si
     watch_live_tiles(browser, site)
     read_a_session_and_a_call(browser)
     approve_a_write(browser, site)
+    see_the_data_flow_and_feedback_trend(browser)
+    read_the_audit_and_config_panel(browser)
     see_an_alert(browser, site)
     errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     assert errors == []
@@ -175,6 +172,11 @@ def watch_live_tiles(driver: WebDriver, site: Site) -> None:
     agent_tile = '.tile[data-group="agent"][data-name="key:booking-bot"]'
     assert find(driver, agent_tile).get_attribute("data-calls") == "4"
     assert "get_customer ok" in find(driver, "#live").text
+    signals = find(driver, TILE + " .signals").text
+    assert "rate-limited 0 · circuit-open 0 · truncated 0" in signals
+    backend = '.tile[data-group="backend"][data-name="customer_master"]'
+    wait_for(driver, lambda: find(driver, backend).get_attribute("data-breaker") == "closed",
+             "the breaker state")  # fmt: skip
     shoot(driver, "1-health")
 
 
@@ -206,8 +208,8 @@ def read_a_session_and_a_call(driver: WebDriver) -> None:
 
 
 def approve_a_write(driver: WebDriver, site: Site) -> None:
-    # A write waiting for approval, approved by the controller from the page.
-    asked = httpx.post(f"{site.base}/v1/tools/record_posting/call",
+    # The demo's write that waits for a person, approved by the controller from the page.
+    asked = httpx.post(f"{site.base}/v1/tools/book_adjustment/call",
                        json={"arguments": POSTING}, headers=bearer(site.agent))  # fmt: skip
     assert asked.status_code == 202, asked.text
     find(driver, 'nav button[data-view="approvals"]').click()
@@ -221,6 +223,36 @@ def approve_a_write(driver: WebDriver, site: Site) -> None:
     wait_for(driver, lambda: site.postings("BROWSER1") == 1, "the ledger row")
     wait_for(driver, lambda: "Nothing is waiting" in find(driver, "#approvals-note").text,
              "the emptied queue")  # fmt: skip
+
+
+def see_the_data_flow_and_feedback_trend(driver: WebDriver) -> None:
+    find(driver, 'nav button[data-view="flow"]').click()
+    link = '#flow-svg path.link[data-source="{}"][data-target="{}"]'
+    agent_to_tool = link.format("agent:key:booking-bot", "tool:get_customer")
+    wait_for(driver, lambda: find(driver, agent_to_tool), "the Sankey diagram")
+    assert find(driver, agent_to_tool).get_attribute("data-calls") == "4"
+    tool_to_backend = link.format("tool:get_customer", "backend:customer_master")
+    assert find(driver, tool_to_backend).get_attribute("data-calls") == "4"
+    approved = '#flows tr[data-tool="book_adjustment"][data-backend="ledger"]'
+    wait_for(driver, lambda: find(driver, approved), "the approved write's flow")
+    assert "key:booking-bot" in find(driver, approved).text
+    shoot(driver, "6-data-flow")
+    find(driver, 'nav button[data-view="health"]').click()
+    trend = '.tile[data-group="feedback"][data-name="get_customer"]'
+    wait_for(driver, lambda: find(driver, trend).get_attribute("data-scores") == "1", "feedback")
+    assert find(driver, trend).get_attribute("data-mean") == "1"
+
+
+def read_the_audit_and_config_panel(driver: WebDriver) -> None:
+    find(driver, 'nav button[data-view="audit"]').click()
+    wait_for(driver, lambda: "records" in find(driver, "#audit-checkpoint").text, "the checkpoint")
+    assert "signed" in find(driver, "#audit-checkpoint").text
+    assert "nothing pruned" in find(driver, "#audit-log").text
+    assert "none on the record" in find(driver, "#audit-verification").text
+    loaded = driver.find_elements(By.CSS_SELECTOR, "#config-versions .config-loaded")
+    assert loaded and "tools" in loaded[-1].text
+    assert "the first configuration on the record" in loaded[-1].text
+    shoot(driver, "7-audit")
 
 
 def see_an_alert(driver: WebDriver, site: Site) -> None:

@@ -101,7 +101,10 @@
     for (const s of document.querySelectorAll(".view")) s.hidden = s.id !== `view-${view}`;
     if (view === "approvals") loadApprovals();
     if (view === "calls") loadCalls(true);
+    if (view === "flow") loadFlow();
+    if (view === "audit") loadAudit();
   }
+  const showing = (view) => !$(`view-${view}`).hidden;
 
   // ------------------------------------------------------------------ health tiles
 
@@ -111,6 +114,7 @@
       for (const [name, summary] of Object.entries(stats[group] || {})) tile(group, name, summary);
     }
     for (const alert of stats.alerts || []) onAlert(alert);
+    feedbackTiles(stats.feedback || {});
   }
 
   // Percentiles cannot be added up from single events: the server's aggregates (a few
@@ -128,6 +132,8 @@
           render(t);
         }
       }
+      feedbackTiles(stats.feedback || {});
+      if (showing("flow")) drawFlow(stats.flows || []);
     }, 3000);
   }
 
@@ -146,14 +152,15 @@
       const nums = el("div", { class: "nums" });
       const codes = el("div", { class: "codes" });
       const chart = el("div", { class: "spark" });
-      const node = el("div", { class: "tile", dataset: { group, name } }, el("h3", { title: name }, name), nums, codes, chart);
+      const signals = group === "tool" || group === "backend" ? el("div", { class: "signals" }) : null;
+      const node = el("div", { class: "tile", dataset: { group, name } }, el("h3", { title: name }, name), nums, codes, signals, chart);
       $(`tiles-${group}`).append(node);
       const points = (summary || emptySummary()).per_minute;
       const data = [points.map((p) => p[0]), points.map((p) => p[1]), points.map((p) => p[2])];
       const plot = new uPlot({ width: 280, height: 60, legend: { show: false }, cursor: { show: false },
         axes: [{ show: false }, { show: false }], scales: { x: { time: true } },
         series: [{}, { stroke: "#3b7dd8", fill: "rgba(59,125,216,.15)" }, { stroke: "#d9534f" }] }, data, chart);
-      t = state.tiles[key] = { node, nums, codes, plot, data, summary: summary || emptySummary(), last: null };
+      t = state.tiles[key] = { node, nums, codes, signals, plot, data, summary: summary || emptySummary(), last: null };
     }
     if (summary) t.summary = summary;
     render(t);
@@ -169,6 +176,16 @@
       cell("p50", fmt(s.p50_ms, " ms")), cell("p95", fmt(s.p95_ms, " ms")), cell("p99", fmt(s.p99_ms, " ms")),
       cell("in flight", fmt(s.in_flight)), cell("last", fmt(t.last, " ms")), cell("errors", s.errors));
     t.codes.textContent = Object.entries(s.errors_by_code || {}).map(([c, n]) => `${c}: ${n}`).join("  ");
+    if (t.signals) {
+      const breaker = s.breaker ? s.breaker.state : null;
+      t.signals.replaceChildren(
+        `rate-limited ${s.rate_limited || 0} · circuit-open ${s.circuit_open || 0} · truncated ${s.truncated || 0}`,
+        breaker ? el("span", { class: breaker === "open" ? "breaker-open" : "" }, ` · breaker ${breaker}`) : "");
+      t.node.dataset.rateLimited = String(s.rate_limited || 0);
+      t.node.dataset.truncated = String(s.truncated || 0);
+      t.node.dataset.circuitOpen = String(s.circuit_open || 0);
+      if (breaker) t.node.dataset.breaker = breaker;
+    }
     t.node.dataset.calls = String(s.calls);
     t.node.dataset.p95 = s.p95_ms === null || s.p95_ms === undefined ? "" : String(s.p95_ms);
   }
@@ -236,7 +253,133 @@
     source.addEventListener("call", (m) => onCall(JSON.parse(m.data)));
     source.addEventListener("alert", (m) => onAlert(JSON.parse(m.data)));
     source.addEventListener("approval", () => loadApprovals());
+    source.addEventListener("feedback", () => refreshSoon());
     source.addEventListener("dropped", () => loadStats());
+  }
+
+  // ------------------------------------------------------------------ feedback trends
+
+  function feedbackTiles(feedback) {
+    for (const [tool, trend] of Object.entries(feedback)) {
+      const key = `feedback:${tool}`;
+      const xs = trend.per_minute.map((p) => p[0]);
+      const ys = trend.per_minute.map((p) => p[1]);
+      let t = state.tiles[key];
+      if (!t) {
+        const nums = el("div", { class: "nums" });
+        const chart = el("div", { class: "spark" });
+        const node = el("div", { class: "tile", dataset: { group: "feedback", name: tool } }, el("h3", { title: tool }, tool), nums, chart);
+        $("tiles-feedback").append(node);
+        const plot = new uPlot({ width: 280, height: 60, legend: { show: false }, cursor: { show: false },
+          axes: [{ show: false }, { show: false }], scales: { x: { time: true } },
+          series: [{}, { stroke: "#2a7a2a", spanGaps: true, points: { show: true, size: 4 } }] }, [xs, ys], chart);
+        t = state.tiles[key] = { node, nums, plot };
+      } else {
+        t.plot.setData([xs, ys]);
+      }
+      const cell = (label, value) => el("span", {}, label, el("b", {}, value));
+      t.nums.replaceChildren(cell("mean score", fmt(trend.mean_score)), cell("scores", trend.scores));
+      t.node.dataset.mean = String(trend.mean_score);
+      t.node.dataset.scores = String(trend.scores);
+    }
+  }
+
+  // ------------------------------------------------------------------ data flow (Sankey)
+
+  async function loadFlow() {
+    try {
+      const stats = await api("GET", `/v1/stats?minutes=${WINDOW_MIN}&sparkline=false`);
+      drawFlow(stats.flows || []);
+    } catch (e) {
+      $("flow-note").textContent = e.message;
+    }
+  }
+
+  const SVG = "http://www.w3.org/2000/svg";
+  function svg(tag, attrs, ...children) {
+    const node = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+    for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    return node;
+  }
+
+  function drawFlow(flows) {
+    $("flows").tBodies[0].replaceChildren(...flows.map((f) => el("tr", { dataset: { agent: f.agent, tool: f.tool, backend: f.backend } },
+      el("td", {}, f.agent), el("td", {}, f.tool), el("td", {}, f.backend), el("td", {}, f.calls),
+      el("td", {}, `${(f.error_share * 100).toFixed(1)}%`))));
+    $("flow-note").textContent = flows.length ? "" : "No calls in the last hour.";
+    const box = $("flow-chart");
+    if (!flows.length) return box.replaceChildren();
+    // Three columns: agents, tools, backends. A link's value is its calls; its errors colour it.
+    const index = new Map();
+    const nodes = [];
+    const node = (kind, name) => {
+      const id = `${kind}:${name}`;
+      if (!index.has(id)) { index.set(id, nodes.length); nodes.push({ id, kind, name }); }
+      return index.get(id);
+    };
+    const sums = new Map();
+    const link = (source, target, f) => {
+      const key = `${source}>${target}`;
+      const l = sums.get(key) || { source, target, value: 0, errors: 0 };
+      l.value += f.calls; l.errors += f.errors;
+      sums.set(key, l);
+    };
+    for (const f of flows) {
+      const a = node("agent", f.agent), t = node("tool", f.tool), b = node("backend", f.backend);
+      link(a, t, f); link(t, b, f);
+    }
+    const width = Math.max(600, box.clientWidth || 900), height = Math.max(220, nodes.length * 28);
+    const layout = d3.sankey().nodeWidth(12).nodePadding(12).extent([[1, 1], [width - 1, height - 6]]);
+    const graph = layout({ nodes: nodes.map((n) => ({ ...n })), links: [...sums.values()].map((l) => ({ ...l })) });
+    const path = d3.sankeyLinkHorizontal();
+    const links = graph.links.map((l) => {
+      const share = l.value ? l.errors / l.value : 0;
+      const colour = `rgb(${Math.round(90 + 160 * share)}, ${Math.round(140 - 90 * share)}, ${Math.round(210 - 160 * share)})`;
+      return svg("path", { class: "link", d: path(l), stroke: colour, "stroke-width": String(Math.max(1, l.width)),
+        "data-source": l.source.id, "data-target": l.target.id, "data-calls": String(l.value), "data-errors": String(l.errors) },
+        svg("title", {}, `${l.source.name} → ${l.target.name}: ${l.value} calls, ${(share * 100).toFixed(1)}% errors`));
+    });
+    const boxes = graph.nodes.map((n) => svg("g", { class: "node", "data-id": n.id },
+      svg("rect", { x: String(n.x0), y: String(n.y0), width: String(n.x1 - n.x0), height: String(Math.max(1, n.y1 - n.y0)) },
+        svg("title", {}, `${n.kind} ${n.name}: ${n.value} calls`)),
+      svg("text", { x: String(n.x0 < width / 2 ? n.x1 + 6 : n.x0 - 6), y: String((n.y0 + n.y1) / 2), dy: "0.35em",
+        "text-anchor": n.x0 < width / 2 ? "start" : "end" }, n.name)));
+    box.replaceChildren(svg("svg", { width: String(width), height: String(height), viewBox: `0 0 ${width} ${height}`, id: "flow-svg" },
+      svg("g", {}, ...links), svg("g", {}, ...boxes)));
+  }
+
+  // ------------------------------------------------------------------ audit and config
+
+  async function loadAudit() {
+    let o;
+    try {
+      o = await api("GET", "/v1/audit/overview");
+    } catch (e) {
+      $("audit-note").textContent = e.status === 403 ? "The audit panel needs a key with the audit scope." : e.message;
+      return;
+    }
+    $("audit-note").textContent = "";
+    const ago = (s) => (s === null || s === undefined ? "–" : s < 120 ? `${Math.round(s)} s ago` : s < 7200 ? `${Math.round(s / 60)} min ago` : `${Math.round(s / 3600)} h ago`);
+    const card = (id, title, ...lines) => el("div", { class: "tile", id }, el("h3", {}, title), ...lines.map((l) => el("div", {}, l)));
+    const c = o.checkpoint, v = o.last_verification;
+    $("audit-tiles").replaceChildren(
+      card("audit-checkpoint", "Latest signed checkpoint",
+        c ? `${c.size} records` : "none yet", c ? `signed ${ago(c.age_s)} (${c.signed_at})` : ""),
+      card("audit-log", "The log", `${o.log.records} records`, o.log.first_index ? `pruned before record ${o.log.first_index}` : "nothing pruned"),
+      card("audit-verification", "Last verification",
+        v ? `${ago(v.age_s)}: records ${v.from_index} to ${v.to_index} exported and verified` : "none on the record (legacy-gateway audit verify / prune)"));
+    $("config-versions").replaceChildren(...o.config.map((entry) => {
+      const head = entry.kind === "loaded"
+        ? `${time(entry.at)} · ${entry.version.slice(0, 19)}… · ${entry.tools} tools, ${entry.backends} backends from ${entry.directory}${entry.by ? ` · by ${entry.by}` : ""}`
+        : `${time(entry.at)} · refused a change to ${entry.directory}; kept ${String(entry.running_version).slice(0, 19)}…`;
+      const body = entry.kind === "loaded"
+        ? (entry.changes === null ? el("p", { class: "quiet" }, "the first configuration on the record")
+          : entry.changes.length ? el("div", { class: "change" }, entry.changes.join("\n") + (entry.changes_total > entry.changes.length ? `\n… ${entry.changes_total - entry.changes.length} more` : ""))
+          : el("p", { class: "quiet" }, "no change (served again)"))
+        : pre(entry.issues);
+      return el("div", { class: `card config-${entry.kind}`, dataset: { version: entry.version || "" } }, el("h3", {}, head), body);
+    }));
   }
 
   // ------------------------------------------------------------------ calls and sessions
