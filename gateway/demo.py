@@ -142,6 +142,10 @@ Try it:
   curl -s -X POST {base}/v1/tools/list_postings/call \\
        -H 'content-type: application/json' \\
        -d '{{"arguments": {{"account_number": "DE00001436"}}}}'    # 10 a page: next_cursor
+  curl -s -X POST {base}/v1/tools/book_adjustment/call -H 'content-type: application/json' \\
+       -d '{{"arguments": {{"account_number": "DE00000007", "booked_on": "2024-06-11",
+            "amount": "25.00", "direction": "credit", "text": "Goodwill", "reference": "ADJ1"}}}}'
+       # waits for a person: approve it on the console, signed in with the operator's key
   curl -s -X POST {base}/v1/tools/order_status/call \\
        -H 'content-type: application/json' -d '{{"arguments": {{"order_number": 1000000003}}}}'
   curl -s -X POST {base}/v1/tools/place_order/call -H 'Idempotency-Key: my-order-1' \\

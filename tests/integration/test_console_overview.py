@@ -7,8 +7,8 @@ import shutil
 import time
 from pathlib import Path
 
-from tests.integration.support import DEMO_CONFIG, error_of, gateway_client
-from tests.integration.test_auth import bearer, create_key
+from tests.integration.support import DEMO_CONFIG, create_key, error_of, gateway_client
+from tests.integration.test_auth import bearer
 
 
 def test_the_overview_shows_the_checkpoint_the_log_and_each_config_change(

@@ -1,0 +1,147 @@
+"""The README's console commands, run as written against ``legacy-gateway demo``: an agent
+asks for a write that needs approval, the operator whose key the demo prints approves it,
+and the console's JSON and the metrics answer (the latter with no key, in open mode)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.support import ROOT, free_port
+
+COMMAND = Path(sys.executable).parent / "legacy-gateway"
+MARKER = "<!-- These commands are run against `legacy-gateway demo` by tests/integration/test_readme_demo.py. -->"  # noqa: E501
+
+
+def readme_commands() -> list[str]:
+    """The block after the marker, one command per entry (continuation lines joined)."""
+    text = (ROOT / "README.md").read_text()
+    assert MARKER in text
+    block = text.split(MARKER, 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    commands: list[str] = []
+    for line in block.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        if line.startswith(("curl ", "OPERATOR=")):
+            commands.append(line)
+        else:
+            commands[-1] += "\n" + line
+    return commands
+
+
+@dataclass
+class Demo:
+    base: str
+    operator: str
+    ledger: Path
+    output: list[str]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    state = tmp_path_factory.mktemp("readme-demo")
+    port, estate_port = free_port(), free_port()
+    suffix = uuid.uuid4().hex[:8]
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.endswith(("_URL", "LEDGER_DB"))},
+        "LEGACY_GATEWAY_AUDIT_DB": str(state / "audit.sqlite"),
+        "ORDERS_EXCHANGE": f"lgw-readme-test-{suffix}",
+        "ORDERS_REPLY_QUEUE": f"lgw-readme-test-{suffix}-replies",
+    }
+    process = subprocess.Popen(
+        [str(COMMAND), "demo", "--port", str(port), "--estate-port", str(estate_port),
+         "--audit-db", str(state / "audit.sqlite")],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    output: list[str] = []
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.append(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while not (_answers(f"{base}/healthz") and any("operator's key" in o for o in output)):
+            assert process.poll() is None, "".join(output)
+            assert time.monotonic() < deadline, "the demo did not start within 60 s"
+            time.sleep(0.2)
+        (key,) = re.findall(r"operator's key:\s+(lgw_\S+)", "".join(output))
+        assert f"operator console:     {base}/console" in "".join(output)
+        yield Demo(base, key, state / "ledger.sqlite", output)
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def run(command: str, demo: Demo, approval_id: str | None) -> str:
+    command = command.replace("http://127.0.0.1:8080", demo.base)
+    if approval_id is not None:
+        command = command.replace("<result.approval_id of the 202>", approval_id)
+    assert "<" not in command.split("-d", 1)[0], f"a placeholder is left: {command}"
+    result = subprocess.run(
+        ["bash", "-c", command], env={**os.environ, "OPERATOR": demo.operator},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_the_readme_console_commands_work_against_the_demo(demo: Demo) -> None:
+    setting, ask, waiting, approve, stats, overview, metrics = readme_commands()
+    assert setting.startswith("OPERATOR=lgw_")
+
+    asked = json.loads(run(ask, demo, None))
+    assert asked["status"] == "awaiting_approval"
+    assert "INSERT INTO POSTINGS" in json.dumps(asked["result"]["preview"])
+    listed = json.loads(run(waiting, demo, None))["approvals"]
+    assert [a["call_id"] for a in listed] == [asked["call_id"]]
+
+    approved = json.loads(run(approve, demo, asked["result"]["approval_id"]))
+    assert approved["status"] == "ok"
+    assert approved["result"] == {"booked": 1}
+    with sqlite3.connect(demo.ledger) as db:
+        (row,) = db.execute("SELECT ACCT_NO, AMT_CENTS, DC_FLG, trim(BOOK_TXT) FROM POSTINGS "
+                            "WHERE trim(REF_NO) = 'ADJ0001'").fetchall()  # fmt: skip
+    assert row == ("DE00000007", 2500, "C", "GOODWILL CREDIT")
+
+    def seen() -> dict[str, object] | None:
+        body: dict[str, object] = json.loads(run(stats, demo, None))
+        tools = body.get("tool")
+        return body if isinstance(tools, dict) and "book_adjustment" in tools else None
+
+    deadline = time.monotonic() + 15
+    while (body := seen()) is None:
+        assert time.monotonic() < deadline, "the console never counted the approved call"
+        time.sleep(0.2)
+    assert {"agent": "anonymous", "tool": "book_adjustment", "backend": "ledger", "calls": 1,
+            "errors": 0, "error_share": 0} in body["flows"]  # type: ignore[operator]  # fmt: skip
+
+    panel = json.loads(run(overview, demo, None))
+    assert panel["checkpoint"]["size"] > 0
+    assert panel["config"][0]["kind"] == "loaded"
+
+    exposition = run(metrics, demo, None)
+    assert 'legacy_gateway_calls_total{outcome="ok",tool="book_adjustment"} 1.0' in exposition
