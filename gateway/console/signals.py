@@ -8,13 +8,16 @@
 - feedback scores per tool (sum and count per minute), for its trend and the
   feedback-falling anomaly.
 
-Each minute holds at most ``MAX_KEYS`` keys (the rest are counted under ``(other)``), and
-minutes older than a day are dropped, so memory stays under about
-``MINUTES * MAX_KEYS * 200`` bytes per counter whatever the traffic.
+Each minute holds at most ``MAX_KEYS`` keys and each counter at most ``MAX_ENTRIES`` (key,
+minute) entries in all; beyond either, counts go to ``(other)`` (one entry a minute). Minutes
+older than a day are dropped, and the names in keys are interned (shared by every minute).
+So memory is fixed whatever the traffic: at most ``ENTRY_BYTES`` per entry, about 10 MB per
+counter and 30 MB for the three (``tests/unit/test_console_signals.py`` measures it).
 """
 
 from __future__ import annotations
 
+import sys
 from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Any
@@ -22,26 +25,36 @@ from typing import Any
 from gateway.console.stats import MINUTES, OTHER
 
 MAX_KEYS = 500
+MAX_ENTRIES = 50_000
+ENTRY_BYTES = 200
 SIGNALS = {"rate_limited": "rate_limited", "circuit_open": "circuit_open"}
 
 
 class MinuteCounts:
     """Counters per minute, a day of them."""
 
-    def __init__(self, max_keys: int = MAX_KEYS) -> None:
+    def __init__(self, max_keys: int = MAX_KEYS, max_entries: int = MAX_ENTRIES) -> None:
         self.max_keys = max_keys
+        self.max_entries = max_entries
+        self.entries = 0
         self.minutes: OrderedDict[int, dict[Hashable, float]] = OrderedDict()
 
     def add(self, minute: int, key: Hashable, amount: float = 1) -> None:
         counts = self.minutes.get(minute)
         if counts is None:
+            newest = next(reversed(self.minutes)) if self.minutes else minute
+            if minute <= newest - MINUTES:
+                return  # older than the day kept
             counts = self.minutes[minute] = {}
-            if len(self.minutes) > 1 and minute < next(reversed(self.minutes)):
+            if minute < newest:
                 self.minutes = OrderedDict(sorted(self.minutes.items()))  # a late record
-            while self.minutes and next(iter(self.minutes)) <= minute - MINUTES:
-                self.minutes.popitem(last=False)
-        if key not in counts and len(counts) >= self.max_keys:
-            key = OTHER
+            while next(iter(self.minutes)) <= minute - MINUTES:
+                self.entries -= len(self.minutes.popitem(last=False)[1])
+        if key not in counts:
+            if len(counts) >= self.max_keys or self.entries >= self.max_entries:
+                key = OTHER
+            if key not in counts:
+                self.entries += 1
         counts[key] = counts.get(key, 0) + amount
 
     def window(self, first: int, last: int) -> dict[Hashable, float]:
@@ -67,6 +80,8 @@ class Signals:
 
     def call_ended(self, minute: int, at: str, agent: str, tool: str, backend: str | None,
                    error: str | None, body: dict[str, Any]) -> None:  # fmt: skip
+        agent, tool = sys.intern(agent), sys.intern(tool)
+        backend = sys.intern(backend) if backend else None
         self.flows.add(minute, (agent, tool, backend or "-", "calls"))
         if error is not None:
             self.flows.add(minute, (agent, tool, backend or "-", "errors"))
@@ -86,6 +101,7 @@ class Signals:
 
     def feedback_given(self, minute: int, tool: str, score: Any) -> None:
         if isinstance(score, int | float) and not isinstance(score, bool):
+            tool = sys.intern(tool)
             self.feedback.add(minute, (tool, "sum"), float(score))
             self.feedback.add(minute, (tool, "n"))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import tracemalloc
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -17,7 +18,7 @@ from gateway.audit.records import RecordContext
 from gateway.audit.store import SQLiteStore
 from gateway.console.anomalies import FEEDBACK_RECENT_MINUTES, Detector
 from gateway.console.live import Console
-from gateway.console.signals import MinuteCounts, Signals
+from gateway.console.signals import ENTRY_BYTES, MAX_ENTRIES, MinuteCounts, Signals
 from gateway.console.stats import MINUTES, Stats, minute_of
 
 
@@ -120,6 +121,30 @@ def test_minute_counts_keep_a_day_and_a_bounded_number_of_keys() -> None:
     counts.add(100 + MINUTES, "a")
     assert 100 not in counts.minutes  # a day later the oldest minute is gone
     assert counts.window(0, 100 + MINUTES) == {"a": 1}
+    assert counts.entries == 1
+    counts.add(100, "late")  # older than the day kept: not counted
+    assert counts.window(0, 100 + MINUTES) == {"a": 1}
+
+
+def test_a_counter_stays_within_its_memory_budget_whatever_the_traffic() -> None:
+    signals = Signals()
+    flows = signals.flows
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    minute = 0
+    while flows.entries < MAX_ENTRIES:  # 150 flows of fresh strings each minute
+        for number in range(150):
+            signals.call_ended(minute, "", f"key:agent-{number % 30}", f"tool_{number % 50}",
+                               f"backend_{number % 5}", None, {})  # fmt: skip
+        minute += 1
+    used = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    full = flows.entries
+    assert MAX_ENTRIES <= full <= MAX_ENTRIES + 1  # (other) took the last minute's rest
+    assert used < MAX_ENTRIES * ENTRY_BYTES, used
+    signals.call_ended(minute + 1, "", "key:new", "tool_new", "b", None, {})
+    assert flows.at(minute + 1) == {"(other)": 1}  # over budget: counted, not kept apart
+    assert flows.entries == full + 1  # (other), once a minute at most
 
 
 class Receiver(BaseHTTPRequestHandler):
