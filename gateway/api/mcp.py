@@ -66,15 +66,35 @@ PENDING_SCHEMA: dict[str, Any] = {
 }
 
 
+#: What a write that needs a person's approval answers at once: nothing has run yet.
+APPROVAL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "The write waits for a person holding the approve scope; nothing has run. "
+    "Its outcome is on the call's record once it is approved (or rejected, or expired).",
+    "properties": {
+        "approval_id": {"type": "string"},
+        "preview": {"type": "object", "description": "Exactly what will be sent on approval."},
+        "expires_at": {"type": "string", "description": "When the request lapses (ISO 8601)."},
+        "decide": {"type": "string", "description": "Where a person approves or rejects it."},
+    },
+    "required": ["approval_id", "preview", "expires_at", "decide"],
+}
+
+
 def mcp_tool(tool: Tool) -> types.Tool:
     write = tool.config.effect == "write"
     # Over MCP a submitting tool always answers "pending"; its schema says exactly that.
     submits = tool.adapter.submits(tool.prepared)
+    # Likewise a write that needs approval always answers "awaiting_approval" (MCP has no
+    # dry run), so that answer is its schema.
+    output_schema = _object_schema(tool.output_schema)
+    if tool.config.approval == "required":
+        output_schema = APPROVAL_SCHEMA
     return types.Tool(
         name=tool.name,
         description=tool.config.description,
         input_schema={k: v for k, v in tool.input_schema.items() if k not in _SCHEMA_KEYS},
-        output_schema=PENDING_SCHEMA if submits else _object_schema(tool.output_schema),
+        output_schema=PENDING_SCHEMA if submits else output_schema,
         annotations=types.ToolAnnotations(
             read_only_hint=not write,
             destructive_hint=write,

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from jsonschema import Draft202012Validator
 
 from estate.orders import OrderService
-from gateway.api.mcp import PENDING_SCHEMA, mcp_tool
+from gateway.api.mcp import APPROVAL_SCHEMA, PENDING_SCHEMA, mcp_tool
 from gateway.config.loader import load_config
 from tests.integration.support import DEMO_CONFIG, gateway_client, gateway_of
 
@@ -69,6 +69,10 @@ def test_every_real_answer_passes_a_strict_validator(demo: TestClient, name: str
         if body["status"] == "pending":
             assert published == PENDING_SCHEMA
             assert strict_errors(PENDING_SCHEMA, body["result"]) == []
+            continue
+        if body["status"] == "awaiting_approval":  # a write that waits for a person
+            assert published == APPROVAL_SCHEMA
+            assert strict_errors(APPROVAL_SCHEMA, body["result"]) == []
             continue
         assert body["status"] == "ok"
         assert strict_errors(tool.output_schema, body["result"]) == [], body["result"]

@@ -115,4 +115,4 @@ def test_a_fresh_venv_installs_from_the_wheelhouse_alone_and_the_cli_works(
         tmp_path,
         env,
     )
-    assert validated.startswith("ok: 5 backend(s), 14 tool(s)"), validated
+    assert validated.startswith("ok: 5 backend(s), 15 tool(s)"), validated

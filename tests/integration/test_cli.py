@@ -25,7 +25,7 @@ def test_validate_accepts_the_demo_config() -> None:
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("ok:")
-    assert "5 backend(s), 14 tool(s)" in result.stdout
+    assert "5 backend(s), 15 tool(s)" in result.stdout
 
 
 def test_validate_names_the_file_line_and_key_of_each_problem(tmp_path: Path) -> None:
