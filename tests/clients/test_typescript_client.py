@@ -64,9 +64,12 @@ def test_the_typescript_sdk_calls_every_demo_tool_and_accepts_every_answer(
     assert summary["failures"] == []
     for name, outcomes in summary["calls"].items():
         assert outcomes, name
-        assert all(outcome in ("ok", "pending") for outcome in outcomes), (name, outcomes)
-    # place_order answers at once with its call pending; everything else completes.
+        waiting = ("ok", "pending", "awaiting_approval")
+        assert all(outcome in waiting for outcome in outcomes), (name, outcomes)
+    # place_order answers at once with its call pending, book_adjustment waits for a person's
+    # approval; everything else completes.
     assert summary["calls"]["place_order"] == ["pending"]
+    assert summary["calls"]["book_adjustment"] == ["awaiting_approval"]
     assert summary["calls"]["get_customer"] == ["ok"]
     # Every tool publishes examples, and every one of them passed ajv with formats.
     assert set(summary["examples"]) == demo_tools
