@@ -82,18 +82,17 @@ class Detector:
         """Alerts that fired or resolved since the last evaluation."""
         changed: list[Alert] = []
         seen: set[tuple[str, str, str]] = set()
+        judged = self._judge_feedback(now_minute, now_s)
         for group in WATCHED:
             for name in self.stats.names(group):
-                judged = self._judge(group, name, now_minute, now_s)
-                if group == "tool":
-                    judged += self._judge_feedback(name, now_minute, now_s)
-                for alert in judged:
-                    seen.add(alert.key)
-                    if alert.key not in self.active:
-                        self.active[alert.key] = alert
-                        changed.append(alert)
-                    else:
-                        self.active[alert.key].value = alert.value
+                judged += self._judge(group, name, now_minute, now_s)
+        for alert in judged:
+            seen.add(alert.key)
+            if alert.key not in self.active:
+                self.active[alert.key] = alert
+                changed.append(alert)
+            else:
+                self.active[alert.key].value = alert.value
         for key in [key for key in self.active if key not in seen]:
             resolved = self.active.pop(key)
             resolved.state = "resolved"
@@ -123,19 +122,21 @@ class Detector:
             alerts.append(Alert(group, name, "latency_p95", p95, base_p95, now_s))
         return alerts
 
-    def _judge_feedback(self, tool: str, now_minute: int, now_s: float) -> list[Alert]:
+    def _judge_feedback(self, now_minute: int, now_s: float) -> list[Alert]:
+        """Every tool's recent feedback against its baseline, each window summed once."""
         if self.signals is None:
             return []
         first = now_minute - FEEDBACK_RECENT_MINUTES + 1
-        recent, count = self.signals.feedback_mean(tool, first, now_minute)
-        start = first - BASELINE_MINUTES
-        baseline, base_count = self.signals.feedback_mean(tool, start, first - 1)
-        if (
-            recent is None
-            or baseline is None
-            or count < FEEDBACK_MIN
-            or base_count < FEEDBACK_MIN_BASELINE
-            or recent > baseline - FEEDBACK_DROP
-        ):
-            return []
-        return [Alert("tool", tool, "feedback_falling", recent, baseline, now_s)]
+        recent = self.signals.feedback_means(first, now_minute)
+        baseline = self.signals.feedback_means(first - BASELINE_MINUTES, first - 1)
+        alerts = []
+        for tool, (mean, count) in sorted(recent.items()):
+            base, base_count = baseline.get(tool, (None, 0))
+            if (
+                base is not None
+                and count >= FEEDBACK_MIN
+                and base_count >= FEEDBACK_MIN_BASELINE
+                and mean <= base - FEEDBACK_DROP
+            ):
+                alerts.append(Alert("tool", tool, "feedback_falling", mean, base, now_s))
+        return alerts

@@ -284,10 +284,7 @@ class Console:
         now = minute_of(self.clock())
         first = now - minutes + 1
         with self.lock:
-            out: dict[str, Any] = {}
-            for tool in self.signals.feedback_tools():
-                mean, count = self.signals.feedback_mean(tool, first, now)
-                if count:
-                    trend = self.signals.feedback_trend(tool, first, now)
-                    out[tool] = {"mean_score": mean, "scores": count, "per_minute": trend}
-            return out
+            means = self.signals.feedback_means(first, now)
+            trends = self.signals.feedback_trends(first, now)
+            return {tool: {"mean_score": mean, "scores": count, "per_minute": trends[tool]}
+                    for tool, (mean, count) in means.items()}  # fmt: skip

@@ -126,22 +126,23 @@ class Signals:
         return {kind: int(counts.get((group, name, kind), 0))
                 for kind in ("rate_limited", "circuit_open", "truncated")}  # fmt: skip
 
-    def feedback_mean(self, tool: str, first: int, last: int) -> tuple[float | None, int]:
-        counts = self.feedback.window(first, last)
-        n = int(counts.get((tool, "n"), 0))
-        return (round(counts.get((tool, "sum"), 0) / n, 4) if n else None), n
+    def feedback_means(self, first: int, last: int) -> dict[str, tuple[float, int]]:
+        """Per tool with scores in minutes ``first`` to ``last``: (mean score, how many)."""
+        sums: dict[str, list[float]] = {}
+        for key, amount in self.feedback.window(first, last).items():
+            if isinstance(key, tuple):
+                tool, what = key
+                sums.setdefault(tool, [0.0, 0.0])[0 if what == "sum" else 1] += amount
+        return {tool: (round(total / n, 4), int(n)) for tool, (total, n) in sums.items() if n}
 
-    def feedback_trend(self, tool: str, first: int, last: int) -> list[list[Any]]:
-        """Per minute: [epoch seconds, mean score or None, how many scores]."""
-        points: list[list[Any]] = []
+    def feedback_trends(self, first: int, last: int) -> dict[str, list[list[Any]]]:
+        """Per tool, per minute: [epoch seconds, mean score or None, how many scores]."""
+        means = self.feedback_means(first, last)
+        trends: dict[str, list[list[Any]]] = {tool: [] for tool in means}
         for minute in range(first, last + 1):
             counts = self.feedback.at(minute)
-            n = int(counts.get((tool, "n"), 0))
-            mean = round(counts.get((tool, "sum"), 0) / n, 4) if n else None
-            points.append([minute * 60, mean, n])
-        return points
-
-    def feedback_tools(self) -> list[str]:
-        tools = {key[0] for counts in self.feedback.minutes.values() for key in counts
-                 if isinstance(key, tuple)}  # fmt: skip
-        return sorted(str(tool) for tool in tools)
+            for tool, points in trends.items():
+                n = int(counts.get((tool, "n"), 0))
+                mean = round(counts.get((tool, "sum"), 0) / n, 4) if n else None
+                points.append([minute * 60, mean, n])
+        return trends
