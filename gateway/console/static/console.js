@@ -514,7 +514,10 @@
       return box.replaceChildren();
     }
     $("approvals-note").textContent = listed.approvals.length ? "" : "Nothing is waiting.";
+    // A card still waiting is kept as it is (with a reason being typed); new ones are added.
+    const shown = new Map([...box.querySelectorAll(".approval")].map((n) => [n.dataset.approval, n]));
     box.replaceChildren(...listed.approvals.map((a) => {
+      if (shown.has(a.approval_id)) return shown.get(a.approval_id);
       const reason = el("input", { placeholder: "reason (on the record)", class: "reason" });
       const said = el("p", { class: "quiet" });
       const decide = async (decision) => {
