@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gateway.answers import CallResult, receipt_of
 from gateway.audit.records import RecordContext
@@ -27,12 +27,21 @@ if TYPE_CHECKING:
     from gateway.pipeline.call import Call
     from gateway.pipeline.store import CallStore
 
-# Runs an approved call again: (tool, arguments, context, principal, traceparent,
-# idempotency key, grant) to its answer.
-RunApproved = Callable[
-    [str, dict[str, Any], dict[str, Any] | None, str, str | None, str | None, Approval],
-    Awaitable[CallResult],
-]
+
+class RunApproved(Protocol):
+    """Runs an approved call (``Gateway.call``) under its grant."""
+
+    def __call__(
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        context: dict[str, Any] | None = None,
+        *,
+        principal: str = "anonymous",
+        traceparent: str | None = None,
+        idempotency_key: str | None = None,
+        approval: Approval | None = None,
+    ) -> Awaitable[CallResult]: ...
 
 
 def park(call: Call, store: CallStore) -> CallResult:
@@ -167,9 +176,9 @@ class Approvals:
             approval.tool,
             dict(approval.arguments or {}),
             approval.context,
-            approval.principal,
-            parent,
-            approval.idempotency_key,
-            grant,
+            principal=approval.principal,
+            traceparent=parent,
+            idempotency_key=approval.idempotency_key,
+            approval=grant,
         )
         return {**result.as_dict(), "approval_id": approval_id}

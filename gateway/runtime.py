@@ -23,13 +23,14 @@ from adapters.base import Health
 from gateway.answers import CallResult
 from gateway.approvals import Approvals
 from gateway.audit.log import AuditLog
-from gateway.audit.records import RecordContext, StoredRecord
+from gateway.audit.records import StoredRecord
 from gateway.audit.store import AuditStore
 from gateway.audit.views import call_view
+from gateway.call_records import add_feedback, readable_records
 from gateway.completions import Completions
 from gateway.config.directory import ConfigDirectory
 from gateway.config.loader import LoadedConfig
-from gateway.errors import CallNotFound, GatewayError, ToolNotFound
+from gateway.errors import GatewayError, ToolNotFound
 from gateway.generations import Generations
 from gateway.metrics import Metrics
 from gateway.pipeline.answer import result_of
@@ -82,7 +83,7 @@ class Gateway:
         self.generations = Generations(self.source.registry, self.completions)
         self.pipeline = CallPipeline(store, self.keyed, self.metrics, lambda: instance)
         self.approval_desk = Approvals(
-            store, lambda: self.tools, lambda: self.config.version, self._run_approved,
+            store, lambda: self.tools, lambda: self.config.version, self.call,
             lambda: instance,
         )  # fmt: skip
         self._tasks: list[asyncio.Task[None]] = []
@@ -223,50 +224,16 @@ class Gateway:
         """A person's decision on a parked write; an approval runs it as previewed."""
         return await self.approval_desk.decide(approval_id, approve, approver, comment)
 
-    async def _run_approved(
-        self,
-        name: str,
-        arguments: dict[str, Any],
-        context: dict[str, Any] | None,
-        principal: str,
-        traceparent: str | None,
-        idempotency_key: str | None,
-        grant: Approval,
-    ) -> CallResult:
-        return await self.call(
-            name, arguments, context, principal=principal, traceparent=traceparent,
-            idempotency_key=idempotency_key, approval=grant,
-        )  # fmt: skip
-
     # ------------------------------------------------------------------ records
 
     def feedback(
         self, call_id: str, feedback: dict[str, Any], caller: Principal | None = None
     ) -> StoredRecord:
-        """A judgement of a call, linked to it by a record of its own. Its principal is the
-        authenticated caller, never a name from the body: an ``author`` the caller gives is
-        kept as ``claimed_author``, unverified."""
-        records = self._records(call_id, caller)
-        principal = caller.name if caller is not None else "cli"
-        body = {key: value for key, value in feedback.items() if key != "author"}
-        if feedback.get("author") is not None:
-            body["claimed_author"] = feedback["author"]
-        body["principal"] = principal
-        context = RecordContext(records[0].context.trace_id, None, principal, self.config.version)
-        return self.store.append("call.feedback", call_id, body, context)
+        """A judgement of a call, on a record of its own; see ``call_records.add_feedback``."""
+        return add_feedback(self.store, call_id, feedback, caller, self.config.version)
 
     def call_record(self, call_id: str, caller: Principal | None = None) -> dict[str, Any]:
-        return call_view(call_id, self._records(call_id, caller))
-
-    def _records(self, call_id: str, caller: Principal | None) -> list[StoredRecord]:
-        """A call's records, for its caller and auditors (the ``audit`` scope); another
-        agent's call is as invisible as one that does not exist."""
-        records = self.store.records_of(call_id)
-        if not records or not (
-            caller is None or caller.has("audit") or caller.owns(records[0].context.principal)
-        ):
-            raise CallNotFound(f"no call with id '{call_id}'")
-        return records
+        return call_view(call_id, readable_records(self.store, call_id, caller))
 
     def visible_tools(self, caller: Principal) -> list[Tool]:
         tools = self.tools.values()

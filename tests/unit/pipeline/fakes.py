@@ -7,6 +7,8 @@ replaced by ``FakeAdapter``, so the stages run without a database, a broker or a
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,15 @@ tools:
     input:
       customer_id: {{to: ID, pattern: "^[0-9]+$"}}
     output:
+      fields:
+        name: {{from: NAME}}
+  search:
+    description: Lists customers by name.
+    backend: host
+    max_rows: 2
+    operation: GET /customers
+    output:
+      list: true
       fields:
         name: {{from: NAME}}
   update:
@@ -92,6 +103,9 @@ class MemoryStore:
     def records_of(self, call_id: str) -> list[StoredRecord]:
         return [record for record in self.records if record.call_id == call_id]
 
+    def records_of_kind(self, *kinds: str) -> list[StoredRecord]:
+        return [record for record in self.records if record.kind in kinds]
+
     def claim_key(
         self, scope: str, key: str, call_id: str, fingerprint: str, instance: str | None = None
     ) -> tuple[str, str] | None:
@@ -116,6 +130,22 @@ class MemoryStore:
 
     def add_approval(self, approval: Approval) -> None:
         self.approvals.append(approval)
+
+    def get_approval(self, approval_id: str) -> Approval | None:
+        return next((a for a in self.approvals if a.approval_id == approval_id), None)
+
+    def pending_approvals(self) -> list[Approval]:
+        return [a for a in self.approvals if a.status == "pending"]
+
+    def settle_approval(self, approval: Approval) -> bool:
+        held = self.get_approval(approval.approval_id)
+        if held is None or held.status != "pending":
+            return False
+        self.approvals[self.approvals.index(held)] = approval
+        return True
+
+    def find_key(self, key_id: str) -> None:
+        return None
 
     def kinds(self) -> list[str]:
         return [record.kind for record in self.records]
@@ -167,3 +197,13 @@ def new_call(tool: Tool, generation: Generation, arguments: dict[str, Any], **fi
 
 def metrics() -> Metrics:
     return Metrics()
+
+
+def synchronously(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Runs an async test on a loop of its own (fixtures are passed through)."""
+
+    @functools.wraps(test)
+    def run(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(test(*args, **kwargs))
+
+    return run
