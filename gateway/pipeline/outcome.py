@@ -20,19 +20,15 @@ from gateway.pipeline.call import Call
 from gateway.pipeline.store import CallStore, Entry
 
 
-def _with_interactions(call: Call, kind: str, body: dict[str, Any]) -> list[Entry]:
+def finish(call: Call, store: CallStore, outcome: dict[str, Any]) -> StoredRecord:
+    """Write the call's interactions and its ``call.outcome``; the outcome record."""
+    outcome["duration_ms"] = round((time.perf_counter() - call.started) * 1000, 3)
     call_id = call.call_id
     entries: list[Entry] = [
         ("interaction", call_id, interaction.as_record()) for interaction in call.interactions
     ]
-    entries.append((kind, call_id, body))
-    return entries
-
-
-def finish(call: Call, store: CallStore, outcome: dict[str, Any]) -> StoredRecord:
-    """Write the call's interactions and its ``call.outcome``; the outcome record."""
-    outcome["duration_ms"] = round((time.perf_counter() - call.started) * 1000, 3)
-    return store.append_many(_with_interactions(call, "call.outcome", outcome), call.record)[-1]
+    entries.append(("call.outcome", call_id, outcome))
+    return store.append_many(entries, call.record)[-1]
 
 
 def succeeded(call: Call, store: CallStore, result: Any) -> CallResult:
@@ -68,5 +64,9 @@ def submitted(call: Call, store: CallStore, handed_over: Submitted) -> CallResul
         "duration_ms": round((time.perf_counter() - call.started) * 1000, 3),
         **deadline_of(handed_over),
     }
-    stored = store.append_many(_with_interactions(call, "call.submitted", body), call.record)[-1]
+    entries: list[Entry] = [
+        ("interaction", call_id, interaction.as_record()) for interaction in call.interactions
+    ]
+    entries.append(("call.submitted", call_id, body))
+    stored = store.append_many(entries, call.record)[-1]
     return CallResult(call_id, call.trace_id, "pending", result, receipt_of(stored))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from typing import Any
 
 from adapters.base import Submitted
@@ -42,7 +41,7 @@ class CallPipeline:
         store: CallStore,
         keys: Keys,
         metrics: Metrics,
-        instance: Callable[[], str | None] = lambda: None,
+        instance: str | None = None,
     ) -> None:
         self.store = store
         self.keys = keys
@@ -60,7 +59,7 @@ class CallPipeline:
             call.generation.registry.config.version,
         )
         call.started = time.perf_counter()
-        call.intent = intent_of(call, self.instance())
+        call.intent = intent_of(call, self.instance)
         map_in(call, store)
         ended = admit(call, store, self.keys)
         if ended is not None:
@@ -70,7 +69,12 @@ class CallPipeline:
             if call.dry_run:
                 result: Any = preview(call)
             else:
-                tool, timeout = call.tool, call.timeout_s
+                tool = call.tool
+                # The tool's own timeout, else its backend's: the bound of each wait.
+                timeout = (
+                    tool.config.timeout_s
+                    or call.generation.registry.config.backends[tool.config.backend].timeout_s
+                )
                 answer = await protected(
                     call.generation,
                     tool.config.backend,

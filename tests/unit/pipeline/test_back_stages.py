@@ -119,11 +119,6 @@ async def test_an_attempt_calls_the_adapter_and_keeps_its_interactions(
     assert interaction.attempt == 2
 
 
-def test_the_timeout_is_the_tools_own_else_its_backends(generation: Generation) -> None:
-    call = new_call(generation.registry.tools["lookup"], generation, {})
-    assert call.timeout_s == 7
-
-
 def test_a_dry_run_previews_the_request(generation: Generation) -> None:
     tool = with_fake(generation.registry.tools["lookup"], FakeAdapter())
     call = new_call(tool, generation, {})

@@ -24,7 +24,7 @@ from tests.unit.pipeline.fakes import (
 
 
 def pipeline(store: MemoryStore, instance: str | None = None) -> CallPipeline:
-    return CallPipeline(store, KeyedCalls(store), metrics(), lambda: instance)
+    return CallPipeline(store, KeyedCalls(store), metrics(), instance)
 
 
 def lookup(generation: Generation, adapter: FakeAdapter, **fields: Any) -> Call:
@@ -47,7 +47,8 @@ async def test_a_call_goes_from_intent_to_outcome(
     assert interaction.body["request"] == {"params": {"ID": "42"}}
     assert ending.body["result"] == {"name": "Ada"}
     assert answer.receipt["record"] == ending.index
-    assert len(adapter.calls) == 1
+    [(_, ctx)] = adapter.calls
+    assert ctx.timeout_s == 7  # the tool has none of its own: its backend's
 
 
 @synchronously
