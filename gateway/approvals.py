@@ -96,7 +96,7 @@ class Approvals:
         tools: Callable[[], dict[str, Tool]],
         config_version: Callable[[], str],
         run: RunApproved,
-        instance: Callable[[], str | None] = lambda: None,
+        instance: str | None = None,
     ) -> None:
         self.store = store
         self._tools = tools
@@ -163,9 +163,8 @@ class Approvals:
             raise problem
         body = {"approval_id": approval_id, "decision": decision.status, "by": approver.name,
                 "comment": comment}  # fmt: skip
-        instance = self._instance()
-        if instance is not None:
-            body["instance"] = instance
+        if self._instance is not None:
+            body["instance"] = self._instance
         store.append("approval.decided", approval.call_id, body, context)
         crash_point("after_approval")
         if not approve:

@@ -83,9 +83,8 @@ class Gateway:
         self.generations = Generations(self.source.registry, self.completions)
         self.pipeline = CallPipeline(store, self.keyed, self.metrics, instance)
         self.approval_desk = Approvals(
-            store, lambda: self.tools, lambda: self.config.version, self.call,
-            lambda: instance,
-        )  # fmt: skip
+            store, lambda: self.tools, lambda: self.config.version, self.call, instance
+        )
         self._tasks: list[asyncio.Task[None]] = []
 
     @property

@@ -50,7 +50,7 @@ def parked(store: MemoryStore, built: Registry, expires_in_s: float = 600) -> Ap
 
 
 def desk(store: MemoryStore, built: Registry, runs: Runs) -> Approvals:
-    return Approvals(store, lambda: built.tools, lambda: "sha256:v1", runs, lambda: "host:1")
+    return Approvals(store, lambda: built.tools, lambda: "sha256:v1", runs, "host:1")
 
 
 @synchronously
