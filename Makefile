@@ -10,9 +10,11 @@ STAMP  := $(VENV)/.installed
 ODBC_PACKAGES := unixodbc unixodbc-dev odbc-postgresql odbc-mariadb libsqliteodbc
 # GnuCOBOL is the reference compiler the copybook codec is tested against.
 COBOL_PACKAGES := gnucobol3
+# Prometheus and promtool check the scrape example in deploy/prometheus against a gateway.
+DEPLOY_PACKAGES := prometheus
 
 $(STAMP): pyproject.toml
-	@missing=$$(for p in $(ODBC_PACKAGES) $(COBOL_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	@missing=$$(for p in $(ODBC_PACKAGES) $(COBOL_PACKAGES) $(DEPLOY_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages: $$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -88,7 +90,7 @@ WHEELHOUSE      ?= wheelhouse
 WHEEL_PYTHON    ?= 3.11
 WHEEL_PLATFORMS ?= manylinux2014_x86_64 manylinux_2_17_x86_64 manylinux_2_28_x86_64
 
-wheelhouse: setup
+wheelhouse: $(STAMP)
 	rm -rf $(WHEELHOUSE)
 	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir $(WHEELHOUSE) .
 	$(BIN)/python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > $(WHEELHOUSE)/requirements.txt

@@ -51,16 +51,20 @@ from lxml import etree
 from pydantic import Field, SecretStr
 
 from adapters.amqp_replies import HandOns, hand_ons, other_consumers, queue_name
+from adapters.amqp_settings import AmqpToolSettings, MessageSpec
+from adapters.amqp_tls import BrokerTls, broker_parameters, broker_tls, tls_failure
 from adapters.base import (
     Adapter,
     BackendSetupError,
     CallContext,
+    CallRecord,
     Health,
     Interaction,
     Reply,
     Submitted,
 )
-from gateway.config.models import BackendConfig, MessageSpec, ToolConfig
+from adapters.tls import TlsSettings
+from gateway.config.models import BackendConfig, ToolConfig, ToolSettings
 from gateway.errors import (
     BackendUnavailable,
     DependencyMissing,
@@ -96,6 +100,10 @@ class AmqpBackendConfig(BackendConfig):
         description="amqp://user:password@host:5672/vhost; put the password in a ${VAR}."
     )
     heartbeat_s: int = Field(30, ge=0, le=600, description="AMQP heartbeat interval.")
+    tls: TlsSettings = Field(
+        default_factory=TlsSettings,
+        description="TLS of an amqps:// url: CA bundle, client certificate, minimum version.",
+    )
     reply_queue: str | None = Field(
         None,
         min_length=1,
@@ -250,7 +258,7 @@ class _Link(threading.Thread):
 
     def _serve(self, pika: Any) -> None:
         config = self.adapter.config
-        parameters = pika.URLParameters(config.url.get_secret_value())
+        parameters = broker_parameters(pika, config.url.get_secret_value(), self.adapter.tls)
         parameters.heartbeat = config.heartbeat_s
         parameters.blocked_connection_timeout = config.timeout_s
         parameters.socket_timeout = min(config.timeout_s, 10)
@@ -439,9 +447,10 @@ def _properties(properties: Any) -> dict[str, Any]:
     return {key: value for key, value in shown.items() if value not in (None, {})}
 
 
-class AmqpAdapter(Adapter[AmqpBackendConfig]):
+class AmqpAdapter(Adapter[AmqpBackendConfig, PreparedMessage]):
     name: ClassVar[str] = "amqp"
     config_model: ClassVar[type[BackendConfig]] = AmqpBackendConfig
+    tool_model: ClassVar[type[ToolSettings]] = AmqpToolSettings
 
     def __init__(self, backend: str, config: AmqpBackendConfig) -> None:
         super().__init__(backend, config)
@@ -450,6 +459,7 @@ class AmqpAdapter(Adapter[AmqpBackendConfig]):
         self._reply_queue: str | None = None
         # Consumers of the reply queue held by the adapter this one replaces (a reload).
         self.replaced_consumers = 0
+        self.tls: BrokerTls | None = None
 
     @property
     def reply_queue(self) -> str | None:
@@ -464,12 +474,15 @@ class AmqpAdapter(Adapter[AmqpBackendConfig]):
             import pika  # noqa: F401
         except ImportError as exc:  # pragma: no cover - pika is a core dependency
             raise DependencyMissing(f"AMQP needs pika: pip install pika ({exc})") from exc
+        url, tls = self.config.url.get_secret_value(), self.config.tls
+        self.tls = broker_tls(url, tls, "tls" in self.config.model_fields_set)
 
     def operations(self) -> list[str]:
         return list(KINDS)
 
     def prepare(self, tool: ToolConfig) -> PreparedMessage:
-        if tool.message is None:
+        settings = AmqpToolSettings.of(tool)
+        if settings.message is None:
             raise BackendSetupError(
                 "message", "an AMQP tool needs message: {exchange, routing_key}"
             )
@@ -485,7 +498,7 @@ class AmqpAdapter(Adapter[AmqpBackendConfig]):
                 "a publish has no reply to map: its result is the broker's confirmation "
                 "(use request_reply or submit to map a reply)",
             )
-        if tool.reply_deadline_s is not None and kind != "submit":
+        if settings.reply_deadline_s is not None and kind != "submit":
             raise BackendSetupError(
                 "reply_deadline_s", f"only submit tools wait for a reply; this is a {kind}"
             )
@@ -495,11 +508,11 @@ class AmqpAdapter(Adapter[AmqpBackendConfig]):
         )
         return PreparedMessage(
             kind,
-            tool.message,
+            settings.message,
             sensitive=sensitive,
             record_sensitive=bool(sensitive) and records,
             xml_answer=tool.output.uses_xml,
-            reply_within_s=tool.reply_deadline_s,
+            reply_within_s=settings.reply_deadline_s,
         )
 
     async def open(self) -> None:
@@ -533,10 +546,10 @@ class AmqpAdapter(Adapter[AmqpBackendConfig]):
             link.stopping.set()
             await asyncio.get_running_loop().run_in_executor(None, link.join, 5)
 
-    def submits(self, prepared: Any) -> bool:
-        return bool(prepared.kind == "submit")
+    def submits(self, prepared: PreparedMessage) -> bool:
+        return prepared.kind == "submit"
 
-    def result_schema(self, prepared: Any) -> dict[str, Any] | None:
+    def result_schema(self, prepared: PreparedMessage) -> dict[str, Any] | None:
         if prepared.kind != "publish":
             return None
         return {
@@ -561,7 +574,7 @@ class AmqpAdapter(Adapter[AmqpBackendConfig]):
             return Health(True, "connected", 0.0)
         return Health(False, f"broker unreachable: {link.last_error}", 0.0)
 
-    async def verify(self, prepared: Any) -> None:
+    async def verify(self, prepared: PreparedMessage) -> None:
         """The tool's exchange exists (or, for the default exchange, its queue does)."""
         await asyncio.get_running_loop().run_in_executor(None, self._verify, prepared)
 
@@ -569,7 +582,7 @@ class AmqpAdapter(Adapter[AmqpBackendConfig]):
         """A short-lived connection of its own, for checks outside the link."""
         import pika
 
-        parameters = pika.URLParameters(self.config.url.get_secret_value())
+        parameters = broker_parameters(pika, self.config.url.get_secret_value(), self.tls)
         parameters.connection_attempts = 1
         parameters.socket_timeout = min(self.config.timeout_s, 10)
         try:
@@ -741,18 +754,17 @@ class AmqpAdapter(Adapter[AmqpBackendConfig]):
 
     # ------------------------------------------------------------------ calls
 
-    async def call(self, prepared: PreparedMessage, params: Any, ctx: CallContext) -> Any:
+    async def exchange(
+        self, prepared: PreparedMessage, params: Any, ctx: CallContext, record: CallRecord
+    ) -> Any:
         link = self._link
         if link is None:
             raise BackendUnavailable(f"backend {self.backend} is not open")
         body = self.encode_body(params)
         properties = self._properties(prepared, ctx)
         message = prepared.message
-        publish = Interaction(
-            "amqp",
-            self.backend,
+        publish = record.begin(
             prepared.kind,
-            ctx.attempt,
             {
                 "exchange": message.exchange,
                 "routing_key": message.routing_key,
@@ -763,7 +775,6 @@ class AmqpAdapter(Adapter[AmqpBackendConfig]):
         )
         loop = asyncio.get_running_loop()
         done: asyncio.Future[Any] = loop.create_future()
-        started = time.perf_counter()
         try:
             link.hand_over(_Outgoing(prepared, body, properties, ctx.call_id, done, loop))
             outcome = await asyncio.wait_for(done, ctx.timeout_s)
@@ -771,25 +782,16 @@ class AmqpAdapter(Adapter[AmqpBackendConfig]):
             correlation = properties.get("correlation_id", "")
             link.gave_up_on(correlation)
             waited = f"{ctx.timeout_s:g} s"
-            error = (
-                LegacyTimeout(
+            if prepared.kind == "request_reply":
+                raise LegacyTimeout(
                     f"no reply within {waited}; a late reply will be recorded with this call",
                     details={"correlation_id": correlation},
-                )
-                if prepared.kind == "request_reply"
-                else LegacyTimeout(
-                    f"the broker did not confirm the message within {waited}; it may or may "
-                    "not have been delivered",
-                )
-            )
-            self._record_failure(ctx, publish, started, error)
-            raise error from None
-        except GatewayError as exc:
-            self._record_failure(ctx, publish, started, exc)
-            raise
-        publish.duration_ms = (time.perf_counter() - started) * 1000
+                ) from None
+            raise LegacyTimeout(
+                f"the broker did not confirm the message within {waited}; it may or may "
+                "not have been delivered",
+            ) from None
         publish.response = {"confirmed": True}
-        ctx.record(publish)
         if prepared.kind == "publish":
             return {"message_id": properties["message_id"], "confirmed": True}
         if prepared.kind == "submit":
@@ -797,30 +799,23 @@ class AmqpAdapter(Adapter[AmqpBackendConfig]):
                 {"message_id": properties["message_id"], "correlation_id": ctx.call_id},
                 reply_within_s=prepared.reply_within_s or self.config.reply_deadline_s,
             )
-        reply = Interaction(
-            "amqp",
-            self.backend,
-            "reply",
-            ctx.attempt,
-            {"correlation_id": properties["correlation_id"]},
-            {
-                "properties": outcome["properties"],
-                **self.body_record(
-                    prepared, outcome["body"], outcome["properties"].get("content_type")
-                ),
-            },
-            duration_ms=publish.duration_ms,
+        record.then(
+            Interaction(
+                self.name,
+                self.backend,
+                "reply",
+                ctx.attempt,
+                {"correlation_id": properties["correlation_id"]},
+                {
+                    "properties": outcome["properties"],
+                    **self.body_record(
+                        prepared, outcome["body"], outcome["properties"].get("content_type")
+                    ),
+                },
+                duration_ms=record.elapsed_ms(),
+            )
         )
-        ctx.record(reply)
         return self.parse_answer(prepared, outcome["body"])
-
-    @staticmethod
-    def _record_failure(
-        ctx: CallContext, publish: Interaction, started: float, error: GatewayError
-    ) -> None:
-        publish.duration_ms = (time.perf_counter() - started) * 1000
-        publish.error = {"code": error.code, "message": error.message, **error.details}
-        ctx.record(publish)
 
     def telemetry(self, interaction: Interaction) -> tuple[str, str, dict[str, Any]]:
         """Messaging conventions, system rabbitmq: a publish is ``send``, a reply ``receive``."""
@@ -865,5 +860,8 @@ class AmqpAdapter(Adapter[AmqpBackendConfig]):
 
 def _reason(exc: BaseException) -> str:
     """An exception in a line; pika's connection errors keep their cause in ``args``."""
+    tls = tls_failure(exc)
+    if tls is not None:
+        return tls
     text = str(exc) or "; ".join(repr(arg) for arg in exc.args)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -14,22 +14,39 @@ Life cycle, driven by ``gateway.runtime``::
     raw = await adapter.call(prepared, params, ctx) # many times
     await adapter.check()
     await adapter.close()
+
+``call`` is written once, here: it times the exchange, turns any exception into the error
+tree with ``translate_error`` and puts the interactions on the record, while the adapter's
+``exchange`` only talks to the backend and fills in what it sent and what came back
+(``CallRecord``). Out-of-tree adapters import all of this from ``adapters.contract``.
 """
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, Protocol
 
 from pydantic import BaseModel, SecretStr
+from typing_extensions import TypeVar
 
-from gateway.config.models import BackendConfig, ToolConfig
+from gateway.config.models import BackendConfig, ToolConfig, ToolSettings
 from gateway.errors import GatewayError
 from gateway.mapping.redaction import commitment
 
-ConfigT = TypeVar("ConfigT", bound=BackendConfig)
+
+class Prepared(Protocol):
+    """What the gateway reads of any adapter's prepared tool."""
+
+    @property
+    def xml_answer(self) -> bool:
+        """The output mapping reads the answer with XPath: keep the XML element."""
+
+
+ConfigT = TypeVar("ConfigT", bound=BackendConfig, default=Any)
+PreparedT = TypeVar("PreparedT", bound=Prepared, default=Any)
 
 
 class OperationUnknown(ValueError):
@@ -79,6 +96,41 @@ class Interaction:
             "duration_ms": round(self.duration_ms, 3),
             "error": self.error,
         }
+
+
+@dataclass
+class CallRecord:
+    """The record of one call under way, filled in by the adapter's ``exchange``.
+
+    ``begin`` marks the moment the exchange starts: what was raised before it (the backend
+    is not open, the page token is not ours) is no exchange and is not recorded. ``then``
+    adds a further interaction (a queue's reply): from then on an error is put on it.
+    """
+
+    adapter: str
+    backend: str
+    attempt: int
+    interactions: list[Interaction] = field(default_factory=list)
+    started: float = 0.0
+
+    def begin(self, operation: str, request: dict[str, Any] | None = None) -> Interaction:
+        self.started = time.perf_counter()
+        interaction = Interaction(
+            self.adapter, self.backend, operation, self.attempt, request or {}
+        )
+        self.interactions = [interaction]
+        return interaction
+
+    def then(self, interaction: Interaction) -> Interaction:
+        self.interactions.append(interaction)
+        return interaction
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000
+
+    @property
+    def current(self) -> Interaction | None:
+        return self.interactions[-1] if self.interactions else None
 
 
 @dataclass
@@ -148,11 +200,14 @@ class Health:
     latency_ms: float
 
 
-class Adapter(ABC, Generic[ConfigT]):
-    """Base of every protocol adapter; subclasses set ``name`` and ``config_model``."""
+class Adapter(ABC, Generic[ConfigT, PreparedT]):
+    """Base of every protocol adapter; subclasses set ``name``, ``config_model`` and, when
+    their tools have keys of their own, ``tool_model``."""
 
     name: ClassVar[str]
     config_model: ClassVar[type[BackendConfig]]
+    # The tool keys only this adapter reads, validated (and located) with the tool.
+    tool_model: ClassVar[type[ToolSettings]] = ToolSettings
     # Reads answer a Page: results then carry truncated and next_cursor.
     pages: ClassVar[bool] = False
 
@@ -179,21 +234,52 @@ class Adapter(ABC, Generic[ConfigT]):
         """Names of the operations tools may use."""
 
     @abstractmethod
-    def prepare(self, tool: ToolConfig) -> Any:
+    def prepare(self, tool: ToolConfig) -> PreparedT:
         """Compile what a tool needs to call its operation; raise ``OperationUnknown``."""
 
     @abstractmethod
     async def open(self) -> None: ...
 
-    @abstractmethod
-    async def call(self, prepared: Any, params: dict[str, Any], ctx: CallContext) -> Any:
-        """Perform the operation; return the legacy answer as plain dicts, lists and strings."""
+    async def call(self, prepared: PreparedT, params: dict[str, Any], ctx: CallContext) -> Any:
+        """Perform the operation; return the legacy answer as plain dicts, lists and strings
+        (or a ``Page``, or ``Submitted``).
+
+        Every adapter's call: the exchange is timed, its error translated and put on the
+        interaction it happened in, and every interaction begun is recorded, in order.
+        """
+        record = CallRecord(self.name, self.backend, ctx.attempt)
+        try:
+            return await self.exchange(prepared, params, ctx, record)
+        except Exception as exc:
+            error = self.translate_error(exc)
+            if record.current is not None:
+                record.current.error = {
+                    "code": error.code,
+                    "message": error.message,
+                    **error.details,
+                }
+            raise error from exc
+        finally:
+            if record.interactions:
+                record.interactions[0].duration_ms = record.elapsed_ms()
+                for interaction in record.interactions:
+                    ctx.record(interaction)
 
     @abstractmethod
-    def render(self, prepared: Any, params: dict[str, Any]) -> dict[str, Any]:
+    async def exchange(
+        self, prepared: PreparedT, params: dict[str, Any], ctx: CallContext, record: CallRecord
+    ) -> Any:
+        """Talk to the backend once for ``call``: ``record.begin`` the interaction with the
+        request as it is to be recorded, fill in its ``response``, and return the answer.
+
+        Raise freely: ``call`` translates (``translate_error``) and records the error.
+        """
+
+    @abstractmethod
+    def render(self, prepared: PreparedT, params: dict[str, Any]) -> dict[str, Any]:
         """The exact request ``call`` would send, without sending it (dry runs)."""
 
-    def parse_answer(self, prepared: Any, payload: bytes) -> Any:
+    def parse_answer(self, prepared: PreparedT, payload: bytes) -> Any:
         """A captured legacy answer (bytes) as ``call`` would return it, for offline mapping.
 
         JSON becomes plain data, XML plain values (or the element when the tool's output is
@@ -209,7 +295,7 @@ class Adapter(ABC, Generic[ConfigT]):
             return orjson.loads(payload)
         if head == b"<":
             root = parse_untrusted(payload, hardened_parser())
-            return root if getattr(prepared, "xml_answer", False) else element_to_value(root)
+            return root if prepared.xml_answer else element_to_value(root)
         return payload
 
     def telemetry(self, interaction: Interaction) -> tuple[str, str, dict[str, Any]]:
@@ -217,7 +303,7 @@ class Adapter(ABC, Generic[ConfigT]):
         ``consumer``) and the attributes of the protocol's semantic conventions."""
         return f"{self.name} {interaction.operation}", "client", {}
 
-    def result_schema(self, prepared: Any) -> dict[str, Any] | None:
+    def result_schema(self, prepared: PreparedT) -> dict[str, Any] | None:
         """JSON Schema of a result the adapter makes itself (nothing to map), else None."""
         return None
 
@@ -226,14 +312,14 @@ class Adapter(ABC, Generic[ConfigT]):
         backend's metadata says (a WSDL's xsd:int); the published schema narrows to it."""
         return {}
 
-    def submits(self, prepared: Any) -> bool:
+    def submits(self, prepared: PreparedT) -> bool:
         """The operation answers ``Submitted`` at once; its reply completes the call later."""
         return False
 
     @abstractmethod
     async def check(self) -> Health: ...
 
-    async def verify(self, prepared: Any) -> None:
+    async def verify(self, prepared: PreparedT) -> None:
         """Try a tool's operation against the live backend without changing anything.
 
         ``validate --connect`` calls it for every tool; a ``GatewayError`` says what is

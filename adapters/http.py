@@ -29,7 +29,14 @@ import orjson
 from lxml import etree
 from pydantic import Field, SecretStr
 
-from adapters.base import Adapter, BackendSetupError, CallContext, Health, Interaction
+from adapters.base import (
+    Adapter,
+    BackendSetupError,
+    CallContext,
+    CallRecord,
+    Health,
+    Interaction,
+)
 from adapters.http11 import HTTPClient, ResponseTooLarge
 from adapters.tls import PROXY_DESCRIPTION, Proxy, TlsSettings, connection_setup
 from gateway.config.models import BackendConfig, ToolConfig
@@ -72,7 +79,7 @@ class PreparedRequest:
     sensitive: frozenset[str] = frozenset()
 
 
-class HttpAdapter(Adapter[HttpBackendConfig]):
+class HttpAdapter(Adapter[HttpBackendConfig, PreparedRequest]):
     name: ClassVar[str] = "http"
     config_model: ClassVar[type[BackendConfig]] = HttpBackendConfig
 
@@ -182,7 +189,9 @@ class HttpAdapter(Adapter[HttpBackendConfig]):
             "body": _shown(body),
         }
 
-    async def call(self, prepared: PreparedRequest, params: Any, ctx: CallContext) -> Any:
+    async def exchange(
+        self, prepared: PreparedRequest, params: Any, ctx: CallContext, record: CallRecord
+    ) -> Any:
         if self._client is None:
             raise BackendUnavailable(f"backend {self.backend} is not open")
         path, query, body = self._build(prepared, params)
@@ -197,11 +206,8 @@ class HttpAdapter(Adapter[HttpBackendConfig]):
         elif body is not None:
             content = orjson.dumps(body, default=str)
             request_headers["content-type"] = "application/json"
-        interaction = Interaction(
-            "http",
-            self.backend,
+        interaction = record.begin(
             prepared.method + " " + prepared.path,
-            ctx.attempt,
             {
                 "method": prepared.method,
                 "url": self.config.base_url.rstrip("/") + path,
@@ -211,39 +217,30 @@ class HttpAdapter(Adapter[HttpBackendConfig]):
             },
         )
         target = self._prefix + path + (f"?{urlencode(query)}" if query else "")
-        started = time.perf_counter()
-        try:
-            response = await self._client.request(
-                prepared.method, target, request_headers, content or b"",
-                timeout=ctx.timeout_s, max_bytes=self.config.max_response_bytes,
-            )  # fmt: skip
-            payload = response.body
-            # The record keeps the start of a long answer, marked, with the SHA-256 of the
-            # whole (as recorded, secrets committed).
-            interaction.response = cap_field(
-                cap_field(
-                    {
-                        "status": response.status,
-                        "content_type": response.headers.get("content-type"),
-                        "body": self.redact(payload.decode("utf-8", "replace")),
-                    },
-                    "body",
-                    RECORDED_BODY,
-                ),
-                "content_type",
-                1024,
-            )
-            if response.status >= 400:
-                excerpt = payload[:500].decode("utf-8", "replace")
-                raise LegacyHTTPError(response.status, excerpt)
-            return self._parse(prepared, payload, response.headers.get("content-type", ""))
-        except Exception as exc:
-            error = self.translate_error(exc)
-            interaction.error = {"code": error.code, "message": error.message}
-            raise error from exc
-        finally:
-            interaction.duration_ms = (time.perf_counter() - started) * 1000
-            ctx.record(interaction)
+        response = await self._client.request(
+            prepared.method, target, request_headers, content or b"",
+            timeout=ctx.timeout_s, max_bytes=self.config.max_response_bytes,
+        )  # fmt: skip
+        payload = response.body
+        # The record keeps the start of a long answer, marked, with the SHA-256 of the
+        # whole (as recorded, secrets committed).
+        interaction.response = cap_field(
+            cap_field(
+                {
+                    "status": response.status,
+                    "content_type": response.headers.get("content-type"),
+                    "body": self.redact(payload.decode("utf-8", "replace")),
+                },
+                "body",
+                RECORDED_BODY,
+            ),
+            "content_type",
+            1024,
+        )
+        if response.status >= 400:
+            excerpt = payload[:500].decode("utf-8", "replace")
+            raise LegacyHTTPError(response.status, excerpt)
+        return self._parse(prepared, payload, response.headers.get("content-type", ""))
 
     def _recorded(self, prepared: PreparedRequest, body: Any) -> Any:
         if body is None:
@@ -266,7 +263,7 @@ class HttpAdapter(Adapter[HttpBackendConfig]):
             return root if prepared.xml_answer else element_to_value(root)
         return payload.decode("utf-8", "replace")
 
-    def parse_answer(self, prepared: Any, payload: bytes) -> Any:
+    def parse_answer(self, prepared: PreparedRequest, payload: bytes) -> Any:
         head = payload.lstrip()[:1]
         kind = "json" if head in (b"{", b"[") else "xml" if head == b"<" else "text"
         return self._parse(prepared, payload, kind)

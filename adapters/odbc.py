@@ -37,11 +37,12 @@ from adapters.base import (
     Adapter,
     BackendSetupError,
     CallContext,
+    CallRecord,
     Health,
     Interaction,
     Page,
 )
-from gateway.config.models import BackendConfig, ToolConfig
+from gateway.config.models import BackendConfig, ToolConfig, ToolSettings
 from gateway.errors import (
     BackendUnavailable,
     DependencyMissing,
@@ -96,6 +97,14 @@ class OdbcBackendConfig(BackendConfig):
     )
 
 
+class OdbcToolSettings(ToolSettings):
+    """The keys of an ODBC tool beyond the shared ones."""
+
+    expect_rows: int | None = Field(
+        None, ge=0, description="Rows a write must touch; any other count is rolled back."
+    )
+
+
 @dataclass(frozen=True)
 class PreparedStatement:
     text: str
@@ -107,6 +116,8 @@ class PreparedStatement:
     expect_rows: int | None
     # Positions of bind values from fields marked sensitive: recorded as commitments.
     sensitive: frozenset[int] = frozenset()
+    # Rows are rows: a captured answer is never kept as an XML element.
+    xml_answer: bool = False
 
     def recordable(self, values: list[Any]) -> list[Any]:
         return [
@@ -212,9 +223,10 @@ def _close_quietly(connection: Any) -> None:
         return
 
 
-class OdbcAdapter(Adapter[OdbcBackendConfig]):
+class OdbcAdapter(Adapter[OdbcBackendConfig, PreparedStatement]):
     name: ClassVar[str] = "odbc"
     config_model: ClassVar[type[BackendConfig]] = OdbcBackendConfig
+    tool_model: ClassVar[type[ToolSettings]] = OdbcToolSettings
     pages: ClassVar[bool] = True
 
     def __init__(self, backend: str, config: OdbcBackendConfig) -> None:
@@ -275,7 +287,8 @@ class OdbcAdapter(Adapter[OdbcBackendConfig]):
                 "input", f"input mapped to {unused[0]}, which the statement does not use"
             )
         secret = {(spec.to or f).split(".")[0] for f, spec in tool.input.items() if spec.sensitive}
-        if tool.expect_rows is not None and kind != "write":
+        expect_rows = OdbcToolSettings.of(tool).expect_rows
+        if expect_rows is not None and kind != "write":
             raise BackendSetupError("expect_rows", "expect_rows applies to writes")
         if kind == "read" and tool.output.fields and not tool.output.list:
             raise BackendSetupError(
@@ -288,7 +301,7 @@ class OdbcAdapter(Adapter[OdbcBackendConfig]):
             kind="read" if kind == "read" else "write",
             max_rows=tool.max_rows or self.config.max_rows,
             max_bytes=tool.max_bytes or self.config.max_bytes,
-            expect_rows=tool.expect_rows,
+            expect_rows=expect_rows,
             sensitive=frozenset(i for i, name in enumerate(parameters) if name in secret),
         )
 
@@ -412,46 +425,37 @@ class OdbcAdapter(Adapter[OdbcBackendConfig]):
             "transaction": "commit" if prepared.kind == "write" else "rollback",
         }
 
-    async def call(self, prepared: PreparedStatement, params: Any, ctx: CallContext) -> Any:
+    async def exchange(
+        self, prepared: PreparedStatement, params: Any, ctx: CallContext, record: CallRecord
+    ) -> Any:
         values = self._values(prepared, params)
         digest = _Cursor.digest(prepared, values)
+        # A page token that is not this query's is the agent's mistake, not an exchange.
         offset = _Cursor.read(ctx.cursor, digest) if ctx.cursor else 0
-        interaction = Interaction(
-            "odbc",
-            self.backend,
+        interaction = record.begin(
             prepared.text,
-            ctx.attempt,
             {
                 "sql": prepared.sql,
                 "bind_values": prepared.recordable(values),
                 "offset": offset,
             },
         )
-        started = time.perf_counter()
-        try:
-            if prepared.kind == "read":
-                rows, more, columns = await self._run(lambda: self._read(prepared, values, offset))
-                interaction.response = {
-                    "columns": columns,
-                    "rows_returned": len(rows),
-                    "more": more,
-                }
-                cursor = _Cursor.make(offset + len(rows), digest) if more else None
-                reason = ""
-                if more:
-                    reason = f"capped at {len(rows)} rows (max_rows {prepared.max_rows}"
-                    reason += f", max_bytes {prepared.max_bytes})"
-                return Page(rows, cursor, reason)
-            affected = await self._run(lambda: self._write(prepared, values))
-            interaction.response = {"rows_affected": affected, "committed": True}
-            return {"rows_affected": affected}
-        except Exception as exc:
-            error = self.translate_error(exc)
-            interaction.error = {"code": error.code, "message": error.message, **error.details}
-            raise error from exc
-        finally:
-            interaction.duration_ms = (time.perf_counter() - started) * 1000
-            ctx.record(interaction)
+        if prepared.kind == "read":
+            rows, more, columns = await self._run(lambda: self._read(prepared, values, offset))
+            interaction.response = {
+                "columns": columns,
+                "rows_returned": len(rows),
+                "more": more,
+            }
+            cursor = _Cursor.make(offset + len(rows), digest) if more else None
+            reason = ""
+            if more:
+                reason = f"capped at {len(rows)} rows (max_rows {prepared.max_rows}"
+                reason += f", max_bytes {prepared.max_bytes})"
+            return Page(rows, cursor, reason)
+        affected = await self._run(lambda: self._write(prepared, values))
+        interaction.response = {"rows_affected": affected, "committed": True}
+        return {"rows_affected": affected}
 
     def telemetry(self, interaction: Interaction) -> tuple[str, str, dict[str, Any]]:
         """Database client conventions: the statement as prepared, never the bind values."""

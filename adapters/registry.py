@@ -12,6 +12,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from adapters.base import Adapter
+from gateway.config.adapters import AdapterModels
 from gateway.suggest import did_you_mean
 
 ENTRY_POINT_GROUP = "legacy_gateway.adapters"
@@ -46,3 +47,17 @@ def adapter_class(name: str) -> type[Adapter[Any]]:
     if not (isinstance(cls, type) and issubclass(cls, Adapter)):
         raise UnknownAdapter(f"adapter '{name}' ({known[name]}) is not an Adapter subclass")
     return cls
+
+
+class InstalledAdapters:
+    """The adapters of this installation, as the config loader looks them up."""
+
+    def names(self) -> list[str]:
+        return sorted(available())
+
+    def models(self, name: str) -> AdapterModels:
+        cls = adapter_class(name)
+        return AdapterModels(cls.config_model, cls.tool_model)
+
+
+INSTALLED = InstalledAdapters()

@@ -2,7 +2,8 @@
 
 Features:
     SOAP 1.1 and 1.2, document/literal and rpc/literal bindings (zeep reads the WSDL and
-    serialises the request envelope); WS-Security UsernameToken; endpoint override;
+    serialises the request envelope); WS-Security UsernameToken and X.509 signatures
+    (``adapters.soap_security``); endpoint override;
     per-backend timeout and connection limit; responses parsed by a hardened lxml parser
     (no DTD, no entities, no network), faults turned into ``LegacyFault``.
 
@@ -43,6 +44,7 @@ from adapters.base import (
     Adapter,
     BackendSetupError,
     CallContext,
+    CallRecord,
     Health,
     Interaction,
     OperationUnknown,
@@ -57,6 +59,7 @@ from adapters.soap_envelope import (
     wrap_document,
 )
 from adapters.soap_paths import check_output_paths, check_request_paths
+from adapters.soap_security import WsSecurity, ws_security_plugins
 from adapters.tls import PROXY_DESCRIPTION, Proxy, TlsSettings, connection_setup
 from gateway.config.models import BackendConfig, ToolConfig
 from gateway.errors import (
@@ -88,12 +91,6 @@ RECORDED_HEADERS = ("content-type", "soapaction", "content-length")
 SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 
 
-class UsernameToken(StrictModel):
-    username: str
-    password: SecretStr
-    digest: bool = Field(False, description="PasswordDigest instead of PasswordText.")
-
-
 class SoapHeaderSpec(StrictModel):
     """SOAP header elements sent with every XML request (API tokens and the like)."""
 
@@ -113,7 +110,9 @@ class SoapBackendConfig(BackendConfig):
     endpoint: str | None = Field(None, description="Overrides the WSDL's soap:address.")
     service: str | None = None
     port: str | None = None
-    wsse: UsernameToken | None = None
+    wsse: WsSecurity | None = Field(
+        None, description="WS-Security: a UsernameToken and/or an X.509 signature."
+    )
     soap_header: SoapHeaderSpec | None = Field(
         None, description="SOAP header elements for tools whose request is XML (request: xml)."
     )
@@ -149,7 +148,7 @@ class PreparedSoap:
     sensitive: frozenset[str] = frozenset()
 
 
-class SoapAdapter(Adapter[SoapBackendConfig]):
+class SoapAdapter(Adapter[SoapBackendConfig, PreparedSoap]):
     name: ClassVar[str] = "soap"
     config_model: ClassVar[type[BackendConfig]] = SoapBackendConfig
 
@@ -170,7 +169,6 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
     def load(self) -> None:
         try:
             import zeep
-            from zeep.wsse.username import UsernameToken as ZeepToken
         except ImportError as exc:  # pragma: no cover - zeep is a core dependency
             raise DependencyMissing(f"SOAP needs zeep: pip install zeep ({exc})") from exc
         cfg = self.config
@@ -180,11 +178,7 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
         transport = zeep.Transport(
             timeout=cfg.timeout_s, operation_timeout=cfg.timeout_s, session=_wsdl_session(cfg)
         )
-        wsse = None
-        if cfg.wsse is not None:
-            wsse = ZeepToken(
-                cfg.wsse.username, cfg.wsse.password.get_secret_value(), use_digest=cfg.wsse.digest
-            )
+        wsse = ws_security_plugins(cfg.wsse)
         try:
             self._client = zeep.Client(cfg.wsdl, settings=settings, transport=transport, wsse=wsse)
         except Exception as exc:
@@ -352,38 +346,30 @@ class SoapAdapter(Adapter[SoapBackendConfig]):
             "envelope": self._redact_envelope(body, prepared.sensitive),
         }
 
-    async def call(self, prepared: PreparedSoap, params: Any, ctx: CallContext) -> Any:
-        started = time.perf_counter()
-        interaction = Interaction("soap", self.backend, prepared.operation, ctx.attempt, {})
-        try:
-            body, headers = self._build(prepared, params)
-            interaction.request = {
-                "url": prepared.address,
-                "soap_version": self.soap_version,
-                "http_headers": self._recordable(headers),
-                "envelope": self._redact_envelope(body, prepared.sensitive),
-            }
-            status, response_headers, payload = await self._post(
-                prepared.address, body, headers, ctx
-            )
-            interaction.response = cap_field(
-                {
-                    "http_status": status,
-                    "http_headers": self._recordable(response_headers),
-                    "body": self._redact_answer(payload, prepared.sensitive),
-                },
-                "body",
-                limits().recorded,
-            )
-            cap_field(interaction.response, "http_headers", limits().headers)
-            return self._read(status, payload, prepared.xml_answer)
-        except Exception as exc:
-            error = self.translate_error(exc)
-            interaction.error = {"code": error.code, "message": error.message, **error.details}
-            raise error from exc
-        finally:
-            interaction.duration_ms = (time.perf_counter() - started) * 1000
-            ctx.record(interaction)
+    async def exchange(
+        self, prepared: PreparedSoap, params: Any, ctx: CallContext, record: CallRecord
+    ) -> Any:
+        # Begun before the envelope is built: a request zeep cannot serialise is recorded.
+        interaction = record.begin(prepared.operation)
+        body, headers = self._build(prepared, params)
+        interaction.request = {
+            "url": prepared.address,
+            "soap_version": self.soap_version,
+            "http_headers": self._recordable(headers),
+            "envelope": self._redact_envelope(body, prepared.sensitive),
+        }
+        status, response_headers, payload = await self._post(prepared.address, body, headers, ctx)
+        interaction.response = cap_field(
+            {
+                "http_status": status,
+                "http_headers": self._recordable(response_headers),
+                "body": self._redact_answer(payload, prepared.sensitive),
+            },
+            "body",
+            limits().recorded,
+        )
+        cap_field(interaction.response, "http_headers", limits().headers)
+        return self._read(status, payload, prepared.xml_answer)
 
     async def _post(
         self, url: str, body: bytes, headers: dict[str, str], ctx: CallContext

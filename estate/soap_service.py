@@ -44,7 +44,6 @@ from estate.envelope import (
     fault_reply,
 )
 from estate.operations import CustomerMasterService, FxRatesService, Service
-from gateway.demo import DEMO_CONFIG
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -61,8 +60,15 @@ CUSTOMER_MASTER_SOAP12_PATH: Final = "/customer-master/soap12"
 FX_RATES_PATH: Final = "/fx-rates"
 #: Base URL written in the static WSDL files; replaced by the real one when served.
 WSDL_PLACEHOLDER_BASE: Final = "http://127.0.0.1:8801"
-# The WSDLs are those of the demo config (a checkout's mappings/, or the one a wheel carries).
-DEFAULT_WSDL_DIR: Final = DEMO_CONFIG / "wsdl"
+# The WSDLs are those of the demo config: a checkout's mappings/demo beside estate/, or the
+# copy a wheel carries in gateway/mappings/demo. Found by path, never by importing the gateway:
+# the estate stands for a legacy system and knows nothing of the product in front of it.
+_ROOT = Path(__file__).resolve().parent.parent
+_WSDL_DIRS = (
+    _ROOT / "mappings" / "demo" / "wsdl",
+    _ROOT / "gateway" / "mappings" / "demo" / "wsdl",
+)
+DEFAULT_WSDL_DIR: Final = next((p for p in _WSDL_DIRS if p.is_dir()), _WSDL_DIRS[0])
 MAX_BODY_BYTES: Final = 4 * 1024 * 1024
 RECEIVED_MAXLEN: Final = 200
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from adapters.base import Adapter, BackendSetupError, OperationUnknown
+from adapters.base import Adapter, BackendSetupError, OperationUnknown, Prepared
 from adapters.registry import adapter_class
 from gateway.config.loader import LoadedConfig
 from gateway.config.models import ToolConfig
@@ -26,7 +26,7 @@ class Tool:
     name: str
     config: ToolConfig
     adapter: Adapter[Any]
-    prepared: Any
+    prepared: Prepared
     input: InputMapper
     output: OutputMapper
     input_schema: dict[str, Any]
@@ -145,7 +145,7 @@ def build_registry(config: LoadedConfig) -> Registry:
         fields = within_legacy_types(tool.input, ranges)
         mapper = config.mappers[name][0]
         if fields is not tool.input:
-            mapper = InputMapper(fields, tool.request)
+            mapper = InputMapper(fields, tool.request, rules=tool.input_json_schema)
         tools[name] = Tool(
             name=name,
             config=tool,

@@ -18,7 +18,12 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 from pydantic import BaseModel, ValidationError
 
-from adapters.registry import UnknownAdapter, adapter_class
+from gateway.config.adapters import (
+    AdapterLookup,
+    AdapterModels,
+    installed_adapters,
+    tool_model_with,
+)
 from gateway.config.models import NAME_PATTERN, BackendConfig, ToolConfig
 from gateway.config.pydantic_errors import issues_from_validation
 from gateway.config.source import SourceFile, dotted, expand, parse_yaml, plain_scalar
@@ -70,8 +75,12 @@ def config_files(path: Path) -> list[Path]:
     )
 
 
-def load_config(path: Path | str) -> LoadedConfig:
-    """Load and validate a config directory (or one file); raise ``ConfigError`` on issues."""
+def load_config(path: Path | str, adapters: AdapterLookup | None = None) -> LoadedConfig:
+    """Load and validate a config directory (or one file); raise ``ConfigError`` on issues.
+
+    ``adapters`` finds each backend's adapter models (default: the installed adapters).
+    """
+    lookup = adapters if adapters is not None else installed_adapters()
     root = Path(path)
     if not root.exists():
         raise ConfigError([ConfigIssue(str(root), None, "", "no such file or directory")])
@@ -83,14 +92,16 @@ def load_config(path: Path | str) -> LoadedConfig:
 
     code_tables = _code_tables(entries, issues)
     backends: dict[str, BackendConfig] = {}
-    tools: dict[str, ToolConfig] = {}
+    models: dict[str, AdapterModels] = {}
     for (section, name), entry in entries.items():
         if section == "backends":
-            backend = _validate_backend(entry, issues)
+            backend = _validate_backend(entry, lookup, models, issues)
             if backend is not None:
                 backends[name] = backend
-        elif section == "tools":
-            tool = _validate_tool(entry, code_tables, issues)
+    tools: dict[str, ToolConfig] = {}
+    for (section, name), entry in entries.items():
+        if section == "tools":
+            tool = _validate_tool(entry, models, code_tables, issues)
             if tool is not None:
                 tools[name] = tool
     for (section, name), entry in entries.items():
@@ -230,7 +241,14 @@ def _validate(
         return None
 
 
-def _validate_backend(entry: Entry, issues: list[ConfigIssue]) -> BackendConfig | None:
+def _validate_backend(
+    entry: Entry,
+    lookup: AdapterLookup,
+    models: dict[str, AdapterModels],
+    issues: list[ConfigIssue],
+) -> BackendConfig | None:
+    """The backend validated by its adapter's model; the adapter's models are kept in
+    ``models`` (by backend name) for its tools, even when the backend itself is invalid."""
     data = _expanded(entry, issues)
     if data is None:
         return None
@@ -240,27 +258,58 @@ def _validate_backend(entry: Entry, issues: list[ConfigIssue]) -> BackendConfig 
         issues.append(_issue(entry, (*loc, "adapter"), "required key 'adapter' is missing"))
         return None
     try:
-        cls = adapter_class(kind)
-    except UnknownAdapter as exc:
-        issues.append(_issue(entry, (*loc, "adapter"), str(exc)))
-        return None
+        found = lookup.models(kind)
     except ImportError as exc:
         issues.append(_issue(entry, (*loc, "adapter"), f"cannot load adapter '{kind}': {exc}"))
         return None
-    result: BackendConfig | None = _validate(cls.config_model, data, entry, issues)
+    except LookupError as exc:
+        issues.append(_issue(entry, (*loc, "adapter"), _lookup_message(exc)))
+        return None
+    models[entry.name] = found
+    result: BackendConfig | None = _validate(found.config_model, data, entry, issues)
     return result
+
+
+def _lookup_message(exc: LookupError) -> str:
+    # KeyError quotes its argument; other lookup errors carry the message as it is.
+    return str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
 
 
 def _validate_tool(
-    entry: Entry, code_tables: dict[str, dict[str, str]], issues: list[ConfigIssue]
+    entry: Entry,
+    models: dict[str, AdapterModels],
+    code_tables: dict[str, dict[str, str]],
+    issues: list[ConfigIssue],
 ) -> ToolConfig | None:
+    """The shared keys and those of the backend's adapter, validated in one pass; the
+    adapter's part is attached as the tool's ``settings``."""
     data = _expanded(entry, issues)
     if data is None:
         return None
-    result: ToolConfig | None = _validate(
-        ToolConfig, data, entry, issues, {"code_tables": code_tables}
+    backend = data.get("backend")
+    adapter = models.get(backend) if isinstance(backend, str) else None
+    if adapter is None:
+        # No adapter to judge the other keys by: the backend's own issue says why.
+        data = {key: value for key, value in data.items() if key in _SHARED_KEYS}
+        result: ToolConfig | None = _validate(
+            ToolConfig, data, entry, issues, {"code_tables": code_tables}
+        )
+        return result
+    combined = tool_model_with(adapter.tool_model)
+    tool: ToolConfig | None = _validate(combined, data, entry, issues, {"code_tables": code_tables})
+    if tool is None:
+        return None
+    own = {key: value for key, value in data.items() if key in adapter.tool_model.model_fields}
+    settings = _validate(adapter.tool_model, own, entry, issues)
+    if settings is None:
+        return None
+    shared = {key: getattr(tool, key) for key in _SHARED_KEYS}
+    return ToolConfig.model_construct(tool.model_fields_set & _SHARED_KEYS, **shared).with_settings(
+        settings
     )
-    return result
+
+
+_SHARED_KEYS = frozenset(ToolConfig.model_fields)
 
 
 def _code_tables(
@@ -294,7 +343,7 @@ def _compile_mappers(
     prefix = ("tools", entry.name)
     compiled: list[Any] = []
     for build in (
-        lambda: InputMapper(tool.input, tool.request),
+        lambda: InputMapper(tool.input, tool.request, rules=tool.input_json_schema),
         lambda: OutputMapper(tool.output),
     ):
         try:

@@ -1,14 +1,15 @@
 """Pydantic models of the YAML config: backends and tools.
 
 Each adapter extends ``BackendConfig`` with its own keys (``adapters.soap.SoapBackendConfig``
-and so on); the loader picks the model from the backend's ``adapter`` name.
+and so on) and ``ToolSettings`` with the tool keys only it reads; the loader picks both
+models from the backend's ``adapter`` name.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from gateway.mapping.spec import InputField, OutputSpec, RequestSpec, StrictModel
 from gateway.policy.protection import BreakerSpec, RateLimitSpec, RetrySpec
@@ -34,20 +35,23 @@ class BackendConfig(StrictModel):
     rate_limit: RateLimitSpec | None = Field(None, description="Calls a second, per agent.")
 
 
-class MessageSpec(StrictModel):
-    """Where a queue tool's message goes, and how it travels (AMQP and the like)."""
+class ToolSettings(StrictModel):
+    """The keys of a tool that only its backend's adapter reads.
 
-    exchange: str = Field("", description="Exchange to publish to; empty: the default one.")
-    routing_key: str = Field(
-        min_length=1, description="Routing key (the queue's name for the default exchange)."
-    )
-    content_type: str = Field(
-        "application/json",
-        description="application/json, application/xml or application/octet-stream (a "
-        "record); how the body is written and how replies are read.",
-    )
-    headers: dict[str, str] = Field(default_factory=dict, description="Fixed message headers.")
-    persistent: bool = Field(True, description="Delivery mode 2: the broker keeps it on disk.")
+    Each adapter declares a subclass as its ``tool_model`` (AMQP's ``message``, ODBC's
+    ``expect_rows``); the keys sit in the tool's YAML next to the shared ones, and the loader
+    validates them with the model of the adapter the tool's backend uses. This base has no
+    keys: the settings of an adapter that reads none.
+    """
+
+    @classmethod
+    def of(cls, tool: ToolConfig) -> Self:
+        """The tool's settings as this model (its defaults when the tool was built without
+        an adapter, as a test may)."""
+        settings = tool.settings
+        if isinstance(settings, cls):
+            return settings
+        return cls.model_validate({})
 
 
 class ToolConfig(StrictModel):
@@ -66,19 +70,6 @@ class ToolConfig(StrictModel):
     )
     max_bytes: int | None = Field(
         None, ge=1024, description="Most bytes of rows one call returns; more are paged."
-    )
-    expect_rows: int | None = Field(
-        None, ge=0, description="Rows a write must touch; any other count is rolled back."
-    )
-    message: MessageSpec | None = Field(
-        None, description="For queue backends: exchange, routing key and content type."
-    )
-    reply_deadline_s: float | None = Field(
-        None,
-        gt=0,
-        le=30 * 86400,
-        description="Submit tools: how long a submitted call waits for its reply before it "
-        "ends as reply_overdue (a later reply is still recorded); default: the backend's.",
     )
     approval: Literal["none", "required"] = Field(
         "none",
@@ -128,6 +119,18 @@ class ToolConfig(StrictModel):
     def _approval_only_for_writes(self) -> ToolConfig:
         if self.approval == "required" and self.effect != "write":
             raise ValueError("approval: required is for tools with effect: write")
+        return self
+
+    # The keys of the backend's adapter (its ``tool_model``), set by the loader.
+    _settings: ToolSettings = PrivateAttr(default_factory=ToolSettings)
+
+    @property
+    def settings(self) -> ToolSettings:
+        """The adapter-specific keys; an adapter reads them with ``ItsModel.of(tool)``."""
+        return self._settings
+
+    def with_settings(self, settings: ToolSettings) -> ToolConfig:
+        self._settings = settings
         return self
 
     @property

@@ -4,22 +4,31 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, create_model
 from pydantic.json_schema import models_json_schema
 
-from adapters.registry import adapter_class, available
-from gateway.config.models import NAME_PATTERN, ToolConfig
+from gateway.config.adapters import AdapterLookup, installed_adapters
+from gateway.config.models import NAME_PATTERN, ToolConfig, ToolSettings
 
 
-def config_json_schema() -> dict[str, Any]:
+def config_json_schema(adapters: AdapterLookup | None = None) -> dict[str, Any]:
+    """The schema of a config file with the backends and tool keys of ``adapters``
+    (default: the installed ones). A tool may carry the keys of any adapter: which apply
+    depends on its backend, which a schema cannot follow."""
+    lookup = adapters if adapters is not None else installed_adapters()
     backend_models: list[type[BaseModel]] = []
-    for name in sorted(available()):
+    tool_models: list[type[ToolSettings]] = []
+    for name in sorted(lookup.names()):
         try:
-            backend_models.append(adapter_class(name).config_model)
+            found = lookup.models(name)
         except ImportError:
             continue  # an adapter whose library is absent cannot describe itself
+        backend_models.append(found.config_model)
+        if found.tool_model not in tool_models:
+            tool_models.append(found.tool_model)
+    tool_model = _every_tool_key(tool_models)
     models: list[tuple[type[BaseModel], Literal["validation"]]] = [
-        (ToolConfig, "validation"),
+        (tool_model, "validation"),
         *((m, "validation") for m in backend_models),
     ]
     refs, schema = models_json_schema(models, ref_template="#/$defs/{model}")
@@ -39,8 +48,23 @@ def config_json_schema() -> dict[str, Any]:
             "tools": {
                 "type": "object",
                 "propertyNames": {"pattern": NAME_PATTERN},
-                "additionalProperties": refs[(ToolConfig, "validation")],
+                "additionalProperties": refs[(tool_model, "validation")],
             },
         },
         "$defs": schema.get("$defs", {}),
     }
+
+
+def _every_tool_key(tool_models: list[type[ToolSettings]]) -> type[BaseModel]:
+    """``ToolConfig`` with the tool keys of every adapter (the first declaration of a key
+    shared by two adapters describes it)."""
+    fields: dict[str, Any] = {}
+    for model in tool_models:
+        for name, info in model.model_fields.items():
+            fields.setdefault(name, (info.annotation, info))
+    if not fields:
+        return ToolConfig
+    combined: type[BaseModel] = create_model(
+        "ToolConfig", __base__=ToolConfig, __doc__=ToolConfig.__doc__, **fields
+    )
+    return combined

@@ -22,6 +22,7 @@ from typing import Any
 from lxml import etree
 
 from gateway.errors import InvalidArguments, MappingFailed
+from gateway.mapping.choices import choice_errors, choices_of
 from gateway.mapping.fastrecord import compile_fast_record
 from gateway.mapping.redaction import commitment
 from gateway.mapping.spec import InputField, OutputField, OutputSpec, RequestSpec
@@ -424,9 +425,12 @@ class InputMapper:
         request: RequestSpec | None = None,
         loc: Loc = ("input",),
         names: XmlBuilder | None = None,
+        rules: dict[str, Any] | None = None,
     ) -> None:
         # ``names`` resolves XML names of a nested record inside an XML request; only the
-        # top-level mapper (with the request spec) builds the document.
+        # top-level mapper (with the request spec) builds the document. ``rules`` are the
+        # JSON Schema rules published across these fields; the choices among them are enforced.
+        self.choices = choices_of(rules)
         self.builder: XmlBuilder | None = None
         xml = request.xml if request is not None else None
         if xml is not None:
@@ -459,6 +463,7 @@ class InputMapper:
             if name not in self.names:
                 hint = did_you_mean(name, self.names)
                 errors.append({"field": f"{where}{name}", "message": f"unknown argument{hint}"})
+        errors.extend(choice_errors(self.choices, arguments, where))
         params: dict[str, Any] = {}
         for slot in self.slots:
             if slot.const is not None:
@@ -571,7 +576,11 @@ def _input_converter(spec: InputField, loc: Loc, builder: XmlBuilder | None) -> 
     if spec.fields is not None:
         # Nested records inside a copybook-encoded value are plain dicts, never XML.
         inner = InputMapper(
-            spec.fields, None, (*loc, "fields"), builder if spec.record is None else None
+            spec.fields,
+            None,
+            (*loc, "fields"),
+            builder if spec.record is None else None,
+            rules=spec.json_schema,
         )
         encode = record_codec(spec.record)[1] if spec.record is not None else None
 

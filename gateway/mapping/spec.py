@@ -65,9 +65,9 @@ class UnitSpec(StrictModel):
 
     @model_validator(mode="after")
     def _convertible(self) -> UnitSpec:
-        from gateway.mapping.values import unit_transform  # pint is loaded only for units
+        from gateway.mapping.units import unit_transform  # pint is loaded only for units
 
-        unit_transform(self)  # raises ValueError: inch to kg is a config error
+        unit_transform(self.legacy, self.agent)  # raises ValueError: inch to kg is a config error
         return self
 
 

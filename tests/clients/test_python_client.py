@@ -21,8 +21,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from estate.orders import OrderService
 from gateway.config.loader import load_config
-from tests.integration.support import DEMO_CONFIG, serve_process
-from tests.integration.test_auth import create_key
+from tests.integration.support import DEMO_CONFIG, create_key, serve_process
 
 FORMATS = Draft202012Validator.FORMAT_CHECKER
 

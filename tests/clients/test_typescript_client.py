@@ -19,8 +19,7 @@ import pytest
 
 from estate.orders import OrderService
 from gateway.config.loader import load_config
-from tests.integration.support import DEMO_CONFIG, serve_process
-from tests.integration.test_auth import create_key
+from tests.integration.support import DEMO_CONFIG, create_key, serve_process
 
 NODE_DIR = Path(__file__).parent / "node"
 

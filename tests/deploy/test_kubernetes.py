@@ -148,6 +148,21 @@ def test_production_is_three_replicas_on_postgresql(production: list[dict[str, A
     assert one(production, "Service", "legacy-gateway-postgres")
 
 
+def test_each_replica_is_reachable_for_scrapes_through_a_headless_service(
+    production: list[dict[str, Any]],
+) -> None:
+    """Every worker and replica keeps its own counters: Prometheus scrapes each pod."""
+    pods = one(production, "Service", "legacy-gateway-pods")
+    assert pods["metadata"]["namespace"] == "legacy-gateway"
+    assert pods["spec"]["clusterIP"] == "None"
+    assert (
+        pods["spec"]["selector"] == one(production, "Deployment")["spec"]["selector"]["matchLabels"]
+    )
+    assert pods["spec"]["ports"] == [{"name": "http", "port": 8080, "targetPort": "http"}]
+    scrape = (ROOT / "deploy" / "prometheus" / "prometheus.yaml").read_text()
+    assert "legacy-gateway-pods.legacy-gateway.svc.cluster.local" in scrape
+
+
 def test_production_mounts_every_config_file_at_its_own_path(
     production: list[dict[str, Any]],
 ) -> None:

@@ -17,11 +17,9 @@ import orjson
 import pika
 from fastapi.testclient import TestClient
 
-from gateway.api import create_app
-from gateway.audit.log import AuditLog, AuditSettings
 from gateway.audit.store import AuditStore, SQLiteStore
-from gateway.runtime import Gateway
 from tests.integration.amqp_support import AMQP_URL, connect, take_messages
+from tests.integration.support import gateway_client, gateway_of
 
 
 def unique(prefix: str) -> str:
@@ -146,18 +144,11 @@ def consumers(queue: str) -> int:
 def gateway_on(
     config: Path, store: Callable[[], AuditStore], key_dir: Path
 ) -> Iterator[TestClient]:
-    """A gateway on ``config`` recording in the store ``store()`` opens, lifespan running."""
-
-    def build() -> Gateway:
-        opened = store()
-        settings = AuditSettings.from_environment(key_dir / "audit.sqlite")
-        return Gateway.from_directory(config, opened, AuditLog(opened, settings))
-
-    with TestClient(create_app(build)) as client:
-        gateway: Gateway = client.app.state.gateway  # type: ignore[attr-defined]
-        gateway.completions.every_s = 0.1
+    """A gateway on ``config`` recording in the store ``store()`` opens, lifespan running;
+    it checks submitted calls' deadlines every 0.1 s."""
+    with gateway_client(config, key_dir / "audit.sqlite", store=store) as client:
+        gateway_of(client).completions.every_s = 0.1
         yield client
-    gateway.store.close()
 
 
 def sqlite_at(path: Path) -> Callable[[], AuditStore]:
@@ -165,10 +156,9 @@ def sqlite_at(path: Path) -> Callable[[], AuditStore]:
 
 
 def kinds(client: TestClient, call_id: str) -> list[str]:
-    gateway: Gateway = client.app.state.gateway  # type: ignore[attr-defined]
-    return [record.kind for record in gateway.store.records_of(call_id)]
+    return [record.kind for record in gateway_of(client).store.records_of(call_id)]
 
 
 def unmatched(client: TestClient) -> list[dict[str, Any]]:
-    gateway: Gateway = client.app.state.gateway  # type: ignore[attr-defined]
-    return [record.body for record in gateway.store.records_of_kind("message.unmatched")]
+    records = gateway_of(client).store.records_of_kind("message.unmatched")
+    return [record.body for record in records]

@@ -1,4 +1,5 @@
-"""Helpers the integration tests share: calling tools, reading records, watching the estate."""
+"""Helpers the integration tests share: a gateway in process, the command, API keys, calling
+tools, reading records, watching the estate."""
 
 from __future__ import annotations
 
@@ -7,19 +8,20 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 from fastapi.testclient import TestClient
 
 from estate.server import EstateServer
 from estate.soap_service import ReceivedRequest
 from gateway.api import create_app
 from gateway.audit.log import AuditLog, AuditSettings
-from gateway.audit.store import SQLiteStore
+from gateway.audit.store import AuditStore, SQLiteStore
 from gateway.policy.auth import Mode
 from gateway.runtime import Gateway
 
@@ -38,6 +40,26 @@ UNKNOWN_CUSTOMER = "12345678"
 SECURE_USER = "agent"
 SECURE_PASSWORD = "pa55-word-xyz"
 
+DEMO_TOOLS = {
+    "get_customer",
+    "search_customers",
+    "list_customers",
+    "update_customer_address",
+    "get_exchange_rate",
+    "get_account",
+    "accounts_of_customer",
+    "list_postings",
+    "record_posting",
+    "order_status",
+    "place_order",
+    "cancel_order",
+    "get_customer_profile",
+    "add_contact_note",
+}
+
+# The console script installed next to the interpreter running the tests (the venv's).
+COMMAND = Path(sys.executable).parent / "legacy-gateway"
+
 
 @contextmanager
 def gateway_client(
@@ -45,13 +67,16 @@ def gateway_client(
     audit_db: Path,
     watch_config_s: float | None = None,
     auth: Mode = "open",
+    store: Callable[[], AuditStore] | None = None,
 ) -> Iterator[TestClient]:
-    """The agent API for ``config_dir``, in process, with its lifespan (adapters) running."""
+    """The agent API for ``config_dir``, in process, with its lifespan (adapters) running.
+    It records in the SQLite file ``audit_db``, or in the store ``store()`` opens; either way
+    the log's keys are the ones beside ``audit_db``."""
 
     def build() -> Gateway:
-        store = SQLiteStore(audit_db)
+        opened = store() if store is not None else SQLiteStore(audit_db)
         return Gateway.from_directory(
-            config_dir, store, AuditLog(store, AuditSettings.from_environment(audit_db)), auth
+            config_dir, opened, AuditLog(opened, AuditSettings.from_environment(audit_db)), auth
         )
 
     app = create_app(build, watch_config_s)
@@ -75,6 +100,45 @@ def call_tool(
         f"/v1/tools/{tool}/call", json={"arguments": arguments, **body}
     )
     return response
+
+
+def call_as(client: TestClient, tool: str, arguments: dict[str, Any], key: str | None) -> Any:
+    """A tool call with ``key`` as its bearer (none: no Authorization header)."""
+    headers = bearer(key) if key else {}
+    return client.post(f"/v1/tools/{tool}/call", json={"arguments": arguments}, headers=headers)
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {key}"}
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``legacy-gateway ARGS`` as a real process from the project directory."""
+    return subprocess.run(
+        [str(COMMAND), *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def json_out(result: subprocess.CompletedProcess[str]) -> Any:
+    assert result.returncode == 0, result.stderr
+    return orjson.loads(result.stdout)
+
+
+def create_key(audit_db: Path, agent: str, scopes: str) -> str:
+    """A new API key made with ``legacy-gateway keys create``, as an operator makes one."""
+    result = run("keys", "create", "--agent", agent, "--scopes", scopes,
+                 "--audit-db", str(audit_db))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "keep it now: it is not shown again" in result.stderr
+    key = result.stdout.strip()
+    assert key.startswith("lgw_")
+    return key
 
 
 def call_record(client: TestClient, call_id: str) -> dict[str, Any]:

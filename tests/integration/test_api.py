@@ -27,6 +27,7 @@ from gateway.config.loader import load_config
 from tests.integration.support import (
     ANNA,
     DEMO_CONFIG,
+    DEMO_TOOLS,
     EstateWatch,
     call_record,
     call_tool,
@@ -34,22 +35,6 @@ from tests.integration.support import (
     gateway_of,
 )
 
-DEMO_TOOLS = {
-    "get_customer",
-    "search_customers",
-    "list_customers",
-    "update_customer_address",
-    "get_exchange_rate",
-    "get_account",
-    "accounts_of_customer",
-    "list_postings",
-    "record_posting",
-    "order_status",
-    "place_order",
-    "cancel_order",
-    "get_customer_profile",
-    "add_contact_note",
-}
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"

@@ -14,8 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from estate.ledger import create_ledger
-from tests.integration.support import DEMO_CONFIG, error_of, gateway_client
-from tests.integration.test_auth import bearer, create_key
+from tests.integration.support import DEMO_CONFIG, bearer, create_key, error_of, gateway_client
 
 POSTING = {"account_number": "DE00000007", "booked_on": "2024-06-11", "amount": "12.50",
            "direction": "credit", "text": "Refund 4711", "reference": "APPROVE1"}  # fmt: skip

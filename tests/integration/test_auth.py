@@ -4,27 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.integration.support import ANNA, DEMO_CONFIG, error_of, gateway_client
-from tests.integration.test_cli import run
-
-
-def create_key(audit_db: Path, agent: str, scopes: str) -> str:
-    result = run("keys", "create", "--agent", agent, "--scopes", scopes,
-                 "--audit-db", str(audit_db))  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert "keep it now: it is not shown again" in result.stderr
-    key = result.stdout.strip()
-    assert key.startswith("lgw_")
-    return key
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {key}"}
+from tests.integration.support import (
+    ANNA,
+    DEMO_CONFIG,
+    bearer,
+    call_as,
+    create_key,
+    error_of,
+    gateway_client,
+    run,
+)
 
 
 @pytest.fixture
@@ -34,17 +27,12 @@ def keyed(estate_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[TestClie
         yield client, audit_db
 
 
-def call(client: TestClient, tool: str, arguments: dict[str, Any], key: str | None) -> Any:
-    headers = bearer(key) if key else {}
-    return client.post(f"/v1/tools/{tool}/call", json={"arguments": arguments}, headers=headers)
-
-
 def test_without_a_valid_key_nothing_is_answered(keyed: tuple[TestClient, Path]) -> None:
     client, _ = keyed
     for response in (
-        call(client, "get_customer", {"customer_number": ANNA}, None),
+        call_as(client, "get_customer", {"customer_number": ANNA}, None),
         client.get("/v1/tools"),
-        call(client, "get_customer", {"customer_number": ANNA}, "lgw_0123456789ab_" + "x" * 43),
+        call_as(client, "get_customer", {"customer_number": ANNA}, "lgw_0123456789ab_" + "x" * 43),
         client.get("/v1/tools", headers={"authorization": "Basic dXNlcjpwYXNz"}),
     ):
         assert response.status_code == 401, response.text
@@ -64,9 +52,9 @@ def test_a_key_reaches_only_its_tools_and_names_its_agent(keyed: tuple[TestClien
     openai = client.get("/v1/tools?format=openai", headers=bearer(teller)).json()
     assert {f["function"]["name"] for f in openai} == {"get_customer", "search_customers"}
 
-    answer = call(client, "get_customer", {"customer_number": ANNA}, teller)
+    answer = call_as(client, "get_customer", {"customer_number": ANNA}, teller)
     assert answer.status_code == 200, answer.text
-    refused = call(client, "list_postings", {"account_number": "DE00000001"}, teller)
+    refused = call_as(client, "list_postings", {"account_number": "DE00000001"}, teller)
     assert refused.status_code == 403
     assert error_of(refused)["code"] == "forbidden"
     assert "no scope for tool 'list_postings'" in error_of(refused)["message"]
@@ -92,11 +80,11 @@ def test_a_revoked_key_stops_at_once_and_keys_are_on_the_record(
 ) -> None:
     client, audit_db = keyed
     key = create_key(audit_db, "temp-bot", "get_*")
-    assert call(client, "get_customer", {"customer_number": ANNA}, key).status_code == 200
+    assert call_as(client, "get_customer", {"customer_number": ANNA}, key).status_code == 200
     key_id = key.split("_")[1]
     revoked = run("keys", "revoke", key_id, "--audit-db", str(audit_db))
     assert revoked.returncode == 0, revoked.stderr
-    refused = call(client, "get_customer", {"customer_number": ANNA}, key)
+    refused = call_as(client, "get_customer", {"customer_number": ANNA}, key)
     assert refused.status_code == 401
     assert "revoked" in error_of(refused)["message"]
 

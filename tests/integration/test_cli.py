@@ -2,38 +2,22 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
-import orjson
 import pytest
 from lxml import etree
 
 from estate.server import EstateServer
-from tests.integration.support import ANNA, CM_NS, ROOT, SOAP11_NS, EstateWatch
-
-# The console script installed next to the interpreter running the tests (the venv's).
-COMMAND = Path(sys.executable).parent / "legacy-gateway"
-
-
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(COMMAND), *args],
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-def json_out(result: subprocess.CompletedProcess[str]) -> Any:
-    assert result.returncode == 0, result.stderr
-    return orjson.loads(result.stdout)
+from tests.integration.support import (
+    ANNA,
+    CM_NS,
+    DEMO_TOOLS,
+    ROOT,
+    SOAP11_NS,
+    EstateWatch,
+    json_out,
+    run,
+)
 
 
 def test_validate_accepts_the_demo_config() -> None:
@@ -74,22 +58,7 @@ def test_tools_prints_openai_function_definitions() -> None:
     functions = json_out(run("tools", "mappings/demo", "--format", "openai"))
 
     assert isinstance(functions, list)
-    assert {f["function"]["name"] for f in functions} == {
-        "get_customer",
-        "search_customers",
-        "list_customers",
-        "update_customer_address",
-        "get_exchange_rate",
-        "get_account",
-        "accounts_of_customer",
-        "list_postings",
-        "record_posting",
-        "order_status",
-        "place_order",
-        "cancel_order",
-        "get_customer_profile",
-        "add_contact_note",
-    }
+    assert {f["function"]["name"] for f in functions} == DEMO_TOOLS
     assert all(f["type"] == "function" for f in functions)
     assert all(f["function"]["parameters"]["type"] == "object" for f in functions)
 

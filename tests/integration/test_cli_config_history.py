@@ -7,8 +7,7 @@ from pathlib import Path
 
 from estate.server import EstateServer
 from gateway.audit.stores import open_store
-from tests.integration.support import ANNA, DEMO_CONFIG
-from tests.integration.test_cli import json_out, run
+from tests.integration.support import ANNA, DEMO_CONFIG, json_out, run
 
 
 def test_repeated_cli_calls_record_the_config_once_and_a_changed_config_again(

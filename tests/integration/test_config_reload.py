@@ -8,8 +8,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from tests.integration.amqp_support import wait_until
-from tests.integration.support import ANNA, DEMO_CONFIG, call_tool, gateway_client, gateway_of
-from tests.integration.test_cli import run
+from tests.integration.support import ANNA, DEMO_CONFIG, call_tool, gateway_client, gateway_of, run
 
 
 def description(client: TestClient) -> str:

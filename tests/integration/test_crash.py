@@ -32,8 +32,7 @@ import yaml
 from estate.server import EstateServer
 from gateway.audit.store import SQLiteStore
 from gateway.audit.views import call_view
-from tests.integration.support import ANNA, DEMO_CONFIG, EstateWatch, serve_process
-from tests.integration.test_cli import run
+from tests.integration.support import ANNA, DEMO_CONFIG, EstateWatch, create_key, run, serve_process
 
 SLOW_CUSTOMER = "99999408"  # the hostile estate answers it after 3 s
 POSTING = {"account_number": "DE00000007", "booked_on": "2024-06-11", "amount": "3.10",
@@ -157,20 +156,15 @@ def crash_estate(estate_env: dict[str, str], tmp_path: Path) -> Estate:
         yaml.safe_dump({"tools": {"record_posting_approved": approved}})
     )
     audit_db = tmp_path / "audit.sqlite"
-    keys = []
-    for agent, scopes in (("crash-bot", "record_posting*,get_customer"),
-                          ("controller", "approve,audit")):  # fmt: skip
-        made = run("keys", "create", "--agent", agent, "--scopes", scopes,
-                   "--audit-db", str(audit_db))  # fmt: skip
-        assert made.returncode == 0, made.stderr
-        keys.append(made.stdout.strip())
+    agent = create_key(audit_db, "crash-bot", "record_posting*,get_customer")
+    controller = create_key(audit_db, "controller", "approve,audit")
     env = {
         "LEGACY_GATEWAY_AUDIT_DB": str(audit_db),
         "LEGACY_GATEWAY_AUTH": "keys",
         # The same name across restarts: a restart settles its previous life at once.
         "LEGACY_GATEWAY_INSTANCE": f"crash-{uuid.uuid4().hex[:6]}",
     }
-    return Estate(config, audit_db, Path(estate_env["LEDGER_DB"]), keys[0], keys[1], env)
+    return Estate(config, audit_db, Path(estate_env["LEDGER_DB"]), agent, controller, env)
 
 
 POINTS = ("after_claim", "after_intent", "during_exchange", "before_outcome", "after_outcome",

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.support import DEMO_CONFIG, ROOT, serve_process
-from tests.integration.test_auth import create_key
+from tests.integration.support import DEMO_CONFIG, ROOT, create_key, serve_process
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,7 @@ from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
 from estate.server import EstateServer
-from tests.integration.support import ANNA, DEMO_CONFIG, EstateWatch, serve_process
-from tests.integration.test_auth import create_key
+from tests.integration.support import ANNA, DEMO_CONFIG, EstateWatch, create_key, serve_process
 
 T = TypeVar("T")
 

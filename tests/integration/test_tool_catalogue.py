@@ -23,12 +23,14 @@ from tests.integration.support import (
     ANNA,
     DEMO_CONFIG,
     EstateWatch,
+    bearer,
+    call_as,
+    create_key,
     error_of,
     gateway_client,
+    run,
     serve_process,
 )
-from tests.integration.test_auth import bearer, call, create_key
-from tests.integration.test_cli import run
 
 CUSTOMER_TOOLS = ["get_customer", "list_customers", "search_customers", "update_customer_address"]
 LEDGER_TOOLS = ["get_account", "list_postings"]
@@ -74,14 +76,14 @@ def test_a_tag_scope_lists_and_calls_the_tagged_tools_only(
     assert [t["name"] for t in listed(client, key)["tools"]] == CUSTOMER_TOOLS
     assert client.get("/v1/tools/get_customer", headers=bearer(key)).status_code == 200
     watch = EstateWatch(estate)
-    answer = call(client, "get_customer", {"customer_number": ANNA}, key)
+    answer = call_as(client, "get_customer", {"customer_number": ANNA}, key)
     assert answer.status_code == 200, answer.text
     assert answer.json()["result"]["name"] == "MULLER, ANNA"
     watch.sole()
 
     watch = EstateWatch(estate)
     rate = {"from_currency": "EUR", "to_currency": "USD"}
-    refused = call(client, "get_exchange_rate", rate, key)
+    refused = call_as(client, "get_exchange_rate", rate, key)
     assert refused.status_code == 403
     error = error_of(refused)
     assert error["code"] == "forbidden"

@@ -1,9 +1,12 @@
 """Local stand-ins for an enterprise network: a private CA, a TLS host that demands a client
-certificate from it, and a CONNECT proxy. Made in the test, nothing from outside."""
+certificate from it, a CONNECT proxy, and TLS in front of a plain TCP service (a broker's
+TLS listener). Made in the test, nothing from outside."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import datetime as dt
 import ipaddress
 import json
@@ -15,6 +18,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from socketserver import StreamRequestHandler, ThreadingTCPServer
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -219,3 +223,81 @@ def _pipe(client: socket.socket, upstream: socket.socket) -> None:
                 (upstream if source is client else client).sendall(data)
     finally:
         upstream.close()
+
+
+class TlsTerminatingProxy:
+    """TLS in front of a plain TCP service (RabbitMQ's 5672): what a broker's TLS listener does.
+
+    With ``client_ca`` it demands a client certificate from that CA. ``clients`` lists the
+    common names of the clients that completed a handshake (None: no certificate), and
+    ``refused`` the handshakes that failed, with asyncio's reason.
+    """
+
+    def __init__(
+        self, server_cert: Issued, upstream: tuple[str, int], client_ca: Path | None = None
+    ) -> None:
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(server_cert.cert, server_cert.key)
+        if client_ca is not None:
+            self.context.load_verify_locations(client_ca)
+            self.context.verify_mode = ssl.CERT_REQUIRED
+        self.upstream = upstream
+        self.clients: list[str | None] = []
+        self.refused: list[str] = []
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._loop.set_exception_handler(self._on_loop_error)
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    def start(self) -> TlsTerminatingProxy:
+        self._thread.start()
+        self._server = asyncio.run_coroutine_threadsafe(
+            asyncio.start_server(
+                self._relay, "127.0.0.1", 0, ssl=self.context, ssl_handshake_timeout=5
+            ),
+            self._loop,
+        ).result(10)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    def stop(self) -> None:
+        async def close() -> None:
+            if self._server is not None:
+                self._server.close()
+            for writer in list(self._writers):
+                writer.close()
+
+        asyncio.run_coroutine_threadsafe(close(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    def _on_loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        self.refused.append(f"{context.get('message')}: {context.get('exception')}")
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peercert")
+        subject = dict(pair[0] for pair in peer["subject"]) if peer else {}
+        self.clients.append(subject.get("commonName"))
+        upstream_reader, upstream_writer = await asyncio.open_connection(*self.upstream)
+        self._writers.update((writer, upstream_writer))
+        try:
+            await asyncio.gather(_copy(reader, upstream_writer), _copy(upstream_reader, writer))
+        finally:
+            for each in (writer, upstream_writer):
+                self._writers.discard(each)
+                each.close()
+
+
+async def _copy(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+    try:
+        while data := await source.read(65536):
+            sink.write(data)
+            await sink.drain()
+    except (ConnectionError, ssl.SSLError):
+        pass
+    finally:
+        if sink.can_write_eof():
+            with contextlib.suppress(OSError, RuntimeError):
+                sink.write_eof()

@@ -11,8 +11,7 @@ import pytest
 
 from gateway.api import create_app
 from gateway.runtime import Gateway
-from tests.integration.support import DEMO_CONFIG
-from tests.integration.test_cli import run
+from tests.integration.support import DEMO_CONFIG, run
 
 ODBC_CONFIG = """\
 backends:

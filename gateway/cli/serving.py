@@ -1,0 +1,47 @@
+"""``serve`` and ``demo``: run the gateway."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gateway.cli.common import (
+    DEFAULT_AUDIT_DB,
+    AuditDb,
+    StoreUrl,
+    app,
+    check_store_url,
+    registry_of,
+)
+
+
+@app.command()
+def serve(
+    config: Annotated[Path, typer.Option("--config", help="Config directory.")],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    audit_db: AuditDb = Path(DEFAULT_AUDIT_DB),
+    store_url: StoreUrl = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve the agent API for a config directory."""
+    check_store_url(store_url)
+    registry_of(config)  # fail fast, with every config issue, before binding a port
+    from gateway.serving import run_server
+
+    run_server(config, host, port, audit_db, log_level, store_url)
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Address of the gateway.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the gateway.")] = 8080,
+    estate_port: Annotated[int, typer.Option(help="Port of the demo SOAP service.")] = 8801,
+    audit_db: AuditDb = Path(DEFAULT_AUDIT_DB),
+) -> None:
+    """Start the demo legacy estate and the gateway in front of it."""
+    from gateway.demo import run_demo
+
+    run_demo(host, port, estate_port, audit_db)
