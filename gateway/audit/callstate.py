@@ -12,7 +12,6 @@ record, only the shortcut to a dead process's calls.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from gateway.audit.records import StoredRecord, decode
+from gateway.audit.sql_access import SqlAccess
 
 # Records after which a call is no longer in flight: an outcome, handed to a queue, refused.
 ENDINGS = ("call.outcome", "call.submitted", "approval.refused")
@@ -109,16 +109,8 @@ class CallStateStore(ABC):
         """Intents (and approved decisions) from index ``since`` on with no ending record."""
 
 
-class SqlCallState(CallStateStore):
+class SqlCallState(CallStateStore, SqlAccess):
     """The SQL of ``CallStateStore``, shared by SQLite and PostgreSQL."""
-
-    _mark = "?"
-
-    def _sql(self, text: str) -> str:
-        return text if self._mark == "?" else text.replace("?", self._mark)
-
-    @abstractmethod
-    def _reading(self) -> contextlib.AbstractContextManager[Any]: ...
 
     def take_over_key(
         self, scope: str, key: str, old_call_id: str, new_call_id: str, instance: str | None
