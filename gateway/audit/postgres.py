@@ -22,31 +22,32 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from gateway.audit.callstate import prepare_call_state
 from gateway.audit.records import RecordContext, StoredRecord
-from gateway.audit.sql_store import SIDE_TABLES, SqlTables, encode_groups
+from gateway.audit.sql_store import (
+    INSERT_IN_ORDER,
+    LOG_TABLES,
+    SIDE_TABLES,
+    SqlTables,
+    encode_groups,
+)
 from gateway.audit.store_api import OUTCOME, Entry
 from gateway.errors import AuditUnavailable, DependencyMissing
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS records (
-    idx     BIGINT PRIMARY KEY,
-    at      TEXT NOT NULL,
-    kind    TEXT NOT NULL,
-    call_id TEXT,
-    data    BYTEA NOT NULL
-);
-CREATE INDEX IF NOT EXISTS records_call ON records (call_id);
-CREATE INDEX IF NOT EXISTS records_kind ON records (kind);
+# An insert into one of the tree's tables in order (``INSERT_IN_ORDER``), and nothing else.
+_INSERT_GUARD = """
+CREATE OR REPLACE FUNCTION audit_{table}_guard() RETURNS trigger AS $$
+BEGIN
+  IF TG_OP = 'INSERT' AND {allowed} THEN
+    RETURN NEW;
+  END IF;
+  RAISE EXCEPTION 'the audit log is append-only';
+END $$ LANGUAGE plpgsql;
+"""
+_SCHEMA = (
+    LOG_TABLES.format(integer="BIGINT", blob="BYTEA", rowless="")
+    + """
 CREATE TABLE IF NOT EXISTS log_head (one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one),
                                      next BIGINT NOT NULL);
 INSERT INTO log_head (one, next) VALUES (TRUE, 0) ON CONFLICT DO NOTHING;
-CREATE TABLE IF NOT EXISTS leaves (idx BIGINT PRIMARY KEY, hash BYTEA NOT NULL);
-CREATE TABLE IF NOT EXISTS nodes (
-    level INTEGER NOT NULL, idx BIGINT NOT NULL, hash BYTEA NOT NULL, PRIMARY KEY (level, idx)
-);
-CREATE TABLE IF NOT EXISTS checkpoints (
-    size BIGINT PRIMARY KEY, root BYTEA NOT NULL, at TEXT NOT NULL, note TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS pruned (end_idx BIGINT PRIMARY KEY, at TEXT NOT NULL);
 CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger AS $$
 BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$ LANGUAGE plpgsql;
 -- Records go in at the next index; they leave only below the pruned mark (exported,
@@ -59,28 +60,6 @@ BEGIN
   END IF;
   IF TG_OP = 'DELETE' AND OLD.idx < (SELECT coalesce(max(end_idx), 0) FROM pruned) THEN
     RETURN OLD;
-  END IF;
-  RAISE EXCEPTION 'the audit log is append-only';
-END $$ LANGUAGE plpgsql;
-CREATE OR REPLACE FUNCTION audit_leaves_guard() RETURNS trigger AS $$
-BEGIN
-  IF TG_OP = 'INSERT' AND NEW.idx <= coalesce((SELECT max(idx) + 1 FROM leaves), 0) THEN
-    RETURN NEW;
-  END IF;
-  RAISE EXCEPTION 'the audit log is append-only';
-END $$ LANGUAGE plpgsql;
-CREATE OR REPLACE FUNCTION audit_nodes_guard() RETURNS trigger AS $$
-BEGIN
-  IF TG_OP = 'INSERT'
-     AND (NEW.idx + 1) << NEW.level <= coalesce((SELECT max(idx) + 1 FROM leaves), 0) THEN
-    RETURN NEW;
-  END IF;
-  RAISE EXCEPTION 'the audit log is append-only';
-END $$ LANGUAGE plpgsql;
-CREATE OR REPLACE FUNCTION audit_checkpoints_guard() RETURNS trigger AS $$
-BEGIN
-  IF TG_OP = 'INSERT' AND NEW.size <= coalesce((SELECT max(idx) + 1 FROM leaves), 0) THEN
-    RETURN NEW;
   END IF;
   RAISE EXCEPTION 'the audit log is append-only';
 END $$ LANGUAGE plpgsql;
@@ -101,6 +80,8 @@ BEGIN
   RAISE EXCEPTION 'the audit log is append-only';
 END $$ LANGUAGE plpgsql;
 """
+    + "".join(_INSERT_GUARD.format(table=t, allowed=a) for t, a in INSERT_IN_ORDER.items())
+)
 _GUARDS = {
     "records": ("INSERT OR UPDATE OR DELETE", "audit_records_guard"),
     "leaves": ("INSERT OR UPDATE OR DELETE", "audit_leaves_guard"),

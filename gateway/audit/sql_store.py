@@ -33,6 +33,46 @@ from gateway.errors import AuditUnavailable
 
 # The tables kept beside the log, the same on both stores.
 SIDE_TABLES = KEYS_SCHEMA + APPROVALS_SCHEMA + IDEMPOTENCY_SCHEMA
+# The log's tables, in a dialect's types ({rowless}: a keyed table that needs no row id).
+LOG_TABLES = """
+CREATE TABLE IF NOT EXISTS records (
+    idx     {integer} PRIMARY KEY,
+    at      TEXT NOT NULL,
+    kind    TEXT NOT NULL,
+    call_id TEXT,
+    data    {blob} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_call ON records (call_id);
+CREATE INDEX IF NOT EXISTS records_kind ON records (kind);
+CREATE TABLE IF NOT EXISTS leaves (
+    idx  {integer} PRIMARY KEY,
+    hash {blob} NOT NULL
+);
+CREATE TABLE IF NOT EXISTS nodes (
+    level INTEGER NOT NULL,
+    idx   {integer} NOT NULL,
+    hash  {blob} NOT NULL,
+    PRIMARY KEY (level, idx)
+){rowless};
+CREATE TABLE IF NOT EXISTS checkpoints (
+    size {integer} PRIMARY KEY,
+    root {blob} NOT NULL,
+    at   TEXT NOT NULL,
+    note TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pruned (
+    end_idx {integer} PRIMARY KEY,
+    at      TEXT NOT NULL
+);
+"""
+# When an insert into the tree's tables is in order (both stores' triggers refuse others):
+# leaves go in without a gap, subtree hashes and checkpoints only over leaves there.
+_INTEGRATED = "coalesce((SELECT max(idx) + 1 FROM leaves), 0)"
+INSERT_IN_ORDER = {
+    "leaves": f"NEW.idx <= {_INTEGRATED}",
+    "nodes": f"(NEW.idx + 1) << NEW.level <= {_INTEGRATED}",
+    "checkpoints": f"NEW.size <= {_INTEGRATED}",
+}
 
 
 @dataclass

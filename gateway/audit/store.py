@@ -30,7 +30,15 @@ from typing import Literal
 from gateway.audit.callstate import prepare_call_state
 from gateway.audit.keys_store import key_from_row
 from gateway.audit.records import RecordContext, StoredRecord
-from gateway.audit.sql_store import SIDE_TABLES, GroupCommitStore, Row, SqlTables, encode_groups
+from gateway.audit.sql_store import (
+    INSERT_IN_ORDER,
+    LOG_TABLES,
+    SIDE_TABLES,
+    GroupCommitStore,
+    Row,
+    SqlTables,
+    encode_groups,
+)
 from gateway.audit.store_api import (
     OUTCOME,
     SUBMITTED,
@@ -59,37 +67,7 @@ __all__ = [
 ]
 _MAX_RACES = 100
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS records (
-    idx     INTEGER PRIMARY KEY,
-    at      TEXT NOT NULL,
-    kind    TEXT NOT NULL,
-    call_id TEXT,
-    data    BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS records_call ON records (call_id);
-CREATE INDEX IF NOT EXISTS records_kind ON records (kind);
-CREATE TABLE IF NOT EXISTS leaves (
-    idx  INTEGER PRIMARY KEY,
-    hash BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS nodes (
-    level INTEGER NOT NULL,
-    idx   INTEGER NOT NULL,
-    hash  BLOB NOT NULL,
-    PRIMARY KEY (level, idx)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS checkpoints (
-    size INTEGER PRIMARY KEY,
-    root BLOB NOT NULL,
-    at   TEXT NOT NULL,
-    note TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS pruned (
-    end_idx INTEGER PRIMARY KEY,
-    at      TEXT NOT NULL
-);
-"""
+_SCHEMA = LOG_TABLES.format(integer="INTEGER", blob="BLOB", rowless=" WITHOUT ROWID")
 # Records below the pruned mark (exported, checkpointed, past retention, named by a
 # log.pruned record) may be deleted; their leaf hashes stay, so every checkpoint verifies.
 _REFUSE = "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
@@ -101,11 +79,11 @@ CREATE TRIGGER IF NOT EXISTS records_in_order BEFORE INSERT ON records
     WHEN NEW.idx != coalesce((SELECT max(idx) + 1 FROM records),
                              (SELECT max(end_idx) FROM pruned), 0) {_REFUSE}
 CREATE TRIGGER IF NOT EXISTS leaves_in_order BEFORE INSERT ON leaves
-    WHEN NEW.idx > coalesce((SELECT max(idx) + 1 FROM leaves), 0) {_REFUSE}
+    WHEN NOT ({INSERT_IN_ORDER["leaves"]}) {_REFUSE}
 CREATE TRIGGER IF NOT EXISTS nodes_of_leaves BEFORE INSERT ON nodes
-    WHEN (NEW.idx + 1) << NEW.level > coalesce((SELECT max(idx) + 1 FROM leaves), 0) {_REFUSE}
+    WHEN NOT ({INSERT_IN_ORDER["nodes"]}) {_REFUSE}
 CREATE TRIGGER IF NOT EXISTS checkpoints_of_leaves BEFORE INSERT ON checkpoints
-    WHEN NEW.size > coalesce((SELECT max(idx) + 1 FROM leaves), 0) {_REFUSE}
+    WHEN NOT ({INSERT_IN_ORDER["checkpoints"]}) {_REFUSE}
 CREATE TRIGGER IF NOT EXISTS pruned_by_record BEFORE INSERT ON pruned
     WHEN NOT EXISTS (SELECT 1 FROM records WHERE kind = 'log.pruned'
         AND json_extract(CAST(data AS TEXT), '$.body.to_index') = NEW.end_idx) {_REFUSE}
