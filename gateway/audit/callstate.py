@@ -176,14 +176,20 @@ class SqlCallState(CallStateStore, SqlAccess):
         return bool(deleted)
 
     def unfinished(self, since: int = 0) -> list[StoredRecord]:
-        starts = ", ".join(f"'{kind}'" for kind in STARTS)
-        endings = ", ".join(f"'{kind}'" for kind in ENDINGS)
+        return self._records_without(since, STARTS, ENDINGS)
+
+    def _records_without(
+        self, since: int, kinds: tuple[str, ...], endings: tuple[str, ...]
+    ) -> list[StoredRecord]:
+        """Records of ``kinds`` from index ``since`` on whose call has none of ``endings``."""
+        started = ", ".join(f"'{kind}'" for kind in kinds)
+        ended = ", ".join(f"'{kind}'" for kind in endings)
         with self._reading() as db:
             rows = db.execute(
                 self._sql(
-                    f"SELECT data FROM records r WHERE r.idx >= ? AND r.kind IN ({starts}) "
+                    f"SELECT data FROM records r WHERE r.idx >= ? AND r.kind IN ({started}) "
                     "AND NOT EXISTS (SELECT 1 FROM records e WHERE e.call_id = r.call_id "
-                    f"AND e.kind IN ({endings})) ORDER BY r.idx"
+                    f"AND e.kind IN ({ended})) ORDER BY r.idx"
                 ),
                 (since,),
             ).fetchall()

@@ -324,16 +324,7 @@ class SqlTables(GroupCommitStore, SqlCallState, SqlIdempotency, SqlApprovals, Sq
             db.execute(self._sql("DELETE FROM records WHERE idx < ?"), (end,))
 
     def open_submissions(self, since: int = 0) -> list[StoredRecord]:
-        with self._reading() as db:
-            rows = db.execute(
-                self._sql(
-                    f"SELECT data FROM records s WHERE s.idx >= ? AND s.kind = '{SUBMITTED}' "
-                    "AND NOT EXISTS (SELECT 1 FROM records o WHERE o.call_id = s.call_id "
-                    f"AND o.kind = '{OUTCOME}') ORDER BY s.idx"
-                ),
-                (since,),
-            ).fetchall()
-        return [decode(bytes(row[0])) for row in rows]
+        return self._records_without(since, (SUBMITTED,), (OUTCOME,))
 
 
 def _insert_many(db: Any, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
