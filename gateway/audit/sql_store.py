@@ -28,7 +28,7 @@ from gateway.audit.store_api import (
     StoredCheckpoint,
     now,
 )
-from gateway.audit.tree_store import Node
+from gateway.audit.tree_store import Node, Range
 from gateway.errors import AuditUnavailable
 
 # The tables kept beside the log, the same on both stores.
@@ -233,6 +233,33 @@ class SqlTables(GroupCommitStore, SqlCallState, SqlIdempotency, SqlApprovals, Sq
         if len(found) != stop - start:
             self._missing(level, start + len(found))
         return found
+
+    def node_ranges(self, ranges: Sequence[Range]) -> list[list[bytes]]:
+        """One query a table: leaf ranges from ``leaves``, higher levels from ``nodes``."""
+        found: dict[tuple[int, int], bytes] = {}
+        with self._reading() as db:
+            for table, level_of, condition, picked in (
+                ("leaves", "0", "idx >= ? AND idx < ?", [b[1:] for b in ranges if not b[0]]),
+                (
+                    "nodes",
+                    "level",
+                    "level = ? AND idx >= ? AND idx < ?",
+                    [b for b in ranges if b[0]],
+                ),
+            ):
+                if picked:
+                    where = " OR ".join(f"({condition})" for _ in picked)
+                    query = f"SELECT {level_of}, idx, hash FROM {table} WHERE {where}"
+                    params = [bound for bounds in picked for bound in bounds]
+                    for at, index, digest in db.execute(self._sql(query), params).fetchall():
+                        found[(int(at), int(index))] = bytes(digest)
+        answer = []
+        for level, start, stop in ranges:
+            missing = next((i for i in range(start, stop) if (level, i) not in found), None)
+            if missing is not None:
+                self._missing(level, missing)
+            answer.append([found[(level, index)] for index in range(start, stop)])
+        return answer
 
     def _in_order(self, level: int, start: int, rows: list[Any]) -> list[bytes]:
         hashes = []

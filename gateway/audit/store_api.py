@@ -20,7 +20,7 @@ from gateway.audit.callstate import CallStateStore
 from gateway.audit.idempotency_store import IdempotencyStore
 from gateway.audit.keys_store import ApiKeyStore
 from gateway.audit.records import RecordContext, StoredRecord
-from gateway.audit.tree_store import Node
+from gateway.audit.tree_store import Node, Range
 from gateway.errors import AuditUnavailable
 
 Entry = tuple[str, str | None, dict[str, Any]]
@@ -99,6 +99,10 @@ class AuditStore(CallStateStore, IdempotencyStore, ApprovalStore, ApiKeyStore, A
     def nodes(self, level: int, start: int, stop: int) -> list[bytes]:
         """Stored hashes of complete subtrees of ``2**level`` leaves, ``start`` to
         ``stop - 1`` (level 0: the leaf hashes); raises ``MissingLeaf`` if one is absent."""
+
+    def node_ranges(self, ranges: Sequence[Range]) -> list[list[bytes]]:
+        """``nodes`` of many (level, start, stop) ranges, in one read where the store can."""
+        return [self.nodes(*bounds) for bounds in ranges]
 
     @abstractmethod
     def add_leaves(self, start: int, hashes: list[bytes], nodes: Sequence[Node] = ()) -> None:

@@ -3,7 +3,8 @@
 Two parts. ``Frontier`` is the compact range of the whole tree: the roots of the complete
 subtrees that make up its size (one per set bit), enough to append a leaf and to give the
 root, in O(log n) memory. ``StoredTree`` answers roots, inclusion and consistency proofs for
-any size the store has integrated, reading complete-subtree hashes from the store.
+any size the store has integrated, reading complete-subtree hashes from the store: the few
+a proof needs, in one read.
 
 The store keeps the leaf hashes (level 0) and the hashes of complete subtrees at every
 ``STRIDE``-th level (4, 8, 12...), written in the same transaction as the leaves they cover,
@@ -19,16 +20,21 @@ tree from all leaves: that stays the verifier's path, so a stored node that lies
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from gateway.audit.merkle import EMPTY_ROOT, ProofTree, node_hash
 
 STRIDE = 4
 # (level, index, hash): the hash of leaves index * 2**level to (index + 1) * 2**level - 1.
 Node = tuple[int, int, bytes]
-# Stored hashes of one level, indexes start to stop - 1 (level 0: the leaf hashes).
-ReadNodes = Callable[[int, int, int], list[bytes]]
+# (level, start, stop): stored hashes of one level, indexes start to stop - 1 (level 0:
+# the leaf hashes); a reader answers many ranges at once, each as a list in order.
+Range = tuple[int, int, int]
+ReadRanges = Callable[[Sequence[Range]], list[list[bytes]]]
+T = TypeVar("T")
+_PLACEHOLDER = bytes(32)
 _CACHE_LIMIT = 65_536
 
 
@@ -76,7 +82,9 @@ class Frontier:
     @classmethod
     def load(cls, tree: StoredTree) -> Frontier:
         """The frontier of a stored tree, from one stored range per peak (no leaf scan)."""
-        found = [(level, tree.complete(level, index)) for level, index in peaks(len(tree))]
+        wanted = list(peaks(len(tree)))
+        tree.prefetch(wanted)
+        found = [(level, tree.complete(level, index)) for level, index in wanted]
         return cls(len(tree), found)
 
 
@@ -90,13 +98,18 @@ def peaks(size: int) -> Iterator[tuple[int, int]]:
 
 
 class StoredTree(ProofTree):
-    """The first ``size`` leaves of the store's tree, read on demand (a bounded cache:
-    stored hashes never change, and a proof's neighbours share most of them)."""
+    """The first ``size`` leaves of the store's tree, read on demand.
 
-    def __init__(self, read: ReadNodes, size: int) -> None:
+    A root or proof is worked out twice: once to learn which complete subtrees it needs,
+    then, with all of them read in one call (one round trip to a database), to compute it.
+    Read hashes are kept (a bounded cache: stored hashes never change).
+    """
+
+    def __init__(self, read: ReadRanges, size: int) -> None:
         self._read = read
         self._size = size
         self._cache: dict[tuple[int, int], bytes] = {}
+        self._wanted: list[tuple[int, int]] | None = None
 
     def __len__(self) -> int:
         return self._size
@@ -105,12 +118,43 @@ class StoredTree(ProofTree):
         cached = self._cache.get((level, index))
         if cached is not None:
             return cached
-        below = level % STRIDE
-        base = level - below
-        row = self._read(base, index << below, (index + 1) << below)
-        while len(row) > 1:  # fold the stored level up to the one asked for
-            row = [node_hash(row[i], row[i + 1]) for i in range(0, len(row), 2)]
-        if len(self._cache) >= _CACHE_LIMIT:
+        if self._wanted is not None:  # the planning pass: note it, hash nothing real
+            self._wanted.append((level, index))
+            return _PLACEHOLDER
+        self.prefetch([(level, index)])
+        return self._cache[(level, index)]
+
+    def prefetch(self, wanted: Iterable[tuple[int, int]]) -> None:
+        """Read the complete subtrees (level, index) not read yet, in one call."""
+        missing = [key for key in dict.fromkeys(wanted) if key not in self._cache]
+        if not missing:
+            return
+        if len(self._cache) + len(missing) > _CACHE_LIMIT:
             self._cache.clear()
-        self._cache[(level, index)] = row[0]
-        return row[0]
+        ranges = []
+        for level, index in missing:
+            below = level % STRIDE
+            ranges.append((level - below, index << below, (index + 1) << below))
+        for key, stored in zip(missing, self._read(ranges), strict=True):
+            row = stored
+            while len(row) > 1:  # fold the stored level up to the one asked for
+                row = [node_hash(row[i], row[i + 1]) for i in range(0, len(row), 2)]
+            self._cache[key] = row[0]
+
+    def _planned(self, compute: Callable[[], T]) -> T:
+        self._wanted = []
+        try:
+            compute()
+        finally:
+            wanted, self._wanted = self._wanted, None
+        self.prefetch(wanted)
+        return compute()
+
+    def root(self, size: int | None = None) -> bytes:
+        return self._planned(lambda: ProofTree.root(self, size))
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
+        return self._planned(lambda: ProofTree.inclusion_proof(self, index, size))
+
+    def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
+        return self._planned(lambda: ProofTree.consistency_proof(self, old_size, new_size))
