@@ -261,6 +261,11 @@ class SqlTables(GroupCommitStore, SqlCallState, SqlIdempotency, SqlApprovals, Sq
             answer.append([found[(level, index)] for index in range(start, stop)])
         return answer
 
+    def subtree_hashes(self) -> list[Node]:
+        with self._reading() as db:
+            rows = db.execute(self._sql("SELECT level, idx, hash FROM nodes ORDER BY 1, 2"))
+            return [(int(level), int(index), bytes(digest)) for level, index, digest in rows]
+
     def _in_order(self, level: int, start: int, rows: list[Any]) -> list[bytes]:
         hashes = []
         for expected, (index, digest) in enumerate(rows, start):

@@ -104,6 +104,10 @@ class AuditStore(CallStateStore, IdempotencyStore, ApprovalStore, ApiKeyStore, A
         """``nodes`` of many (level, start, stop) ranges, in one read where the store can."""
         return [self.nodes(*bounds) for bounds in ranges]
 
+    def subtree_hashes(self) -> list[Node]:
+        """Every stored subtree hash above the leaves, for ``audit verify`` to check."""
+        return []
+
     @abstractmethod
     def add_leaves(self, start: int, hashes: list[bytes], nodes: Sequence[Node] = ()) -> None:
         """Integrate leaf hashes ``start`` onwards, with the subtree hashes they complete

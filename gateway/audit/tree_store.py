@@ -14,8 +14,10 @@ the stored nodes add about a fifteenth to the leaves. (C2SP tlog-tiles groups th
 hashes into tiles of 256 for static serving; a database wants rows it can index.)
 
 Proofs are those of ``MerkleTree`` (the same recursions in ``ProofTree``), which rebuilds the
-tree from all leaves: that stays the verifier's path, so a stored node that lies is found by
-``audit verify``, and by the next integration that computes the same node again.
+tree from all leaves: that stays the verifier's path. A stored hash that lies forges nothing
+(its proofs fail against the signed root); the log refuses to sign when one is on the path
+to the last checkpoint's root, an integration that computes it again refuses it, and
+``audit verify`` compares every stored hash with the leaves.
 """
 
 from __future__ import annotations

@@ -193,6 +193,11 @@ def test_a_changed_subtree_hash_stops_the_signing(tmp_path: Path) -> None:
     raw.execute("DROP TRIGGER nodes_no_update")
     raw.execute("UPDATE nodes SET hash = zeroblob(32) WHERE level = 4 AND idx = 0")
     raw.commit()
+    report = verify_store(store, AuditLog(store, AuditSettings(tmp_path / "key")).signer.verifier)
+    assert report.first_bad_index == 0
+    assert report.problems == [
+        "the stored hash of records 0 to 15 (kept for proofs) does not match their leaf hashes"
+    ]
     _append(store, 40, 1)
     restarted = AuditLog(store, AuditSettings(tmp_path / "key"))
     with pytest.raises(AuditUnavailable, match="refusing to sign"):
