@@ -12,7 +12,7 @@ import threading
 from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from gateway.audit.approvals_store import APPROVALS_SCHEMA, SqlApprovals
 from gateway.audit.callstate import SqlCallState
@@ -219,20 +219,7 @@ class SqlTables(GroupCommitStore, SqlCallState, SqlIdempotency, SqlApprovals, Sq
         return int(row[0] or 0)
 
     def nodes(self, level: int, start: int, stop: int) -> list[bytes]:
-        with self._reading() as db:
-            if level == 0:
-                query = "SELECT idx, hash FROM leaves WHERE idx >= ? AND idx < ? ORDER BY idx"
-                rows = db.execute(self._sql(query), (start, stop)).fetchall()
-            else:
-                query = (
-                    "SELECT idx, hash FROM nodes WHERE level = ? AND idx >= ? AND idx < ? "
-                    "ORDER BY idx"
-                )
-                rows = db.execute(self._sql(query), (level, start, stop)).fetchall()
-        found = self._in_order(level, start, rows)
-        if len(found) != stop - start:
-            self._missing(level, start + len(found))
-        return found
+        return self.node_ranges([(level, start, stop)])[0]
 
     def node_ranges(self, ranges: Sequence[Range]) -> list[list[bytes]]:
         """One query a table: leaf ranges from ``leaves``, higher levels from ``nodes``."""
@@ -274,7 +261,7 @@ class SqlTables(GroupCommitStore, SqlCallState, SqlIdempotency, SqlApprovals, Sq
             hashes.append(bytes(digest))
         return hashes
 
-    def _missing(self, level: int, index: int) -> None:
+    def _missing(self, level: int, index: int) -> NoReturn:
         if level == 0:
             raise MissingLeaf(index, self.display)
         raise AuditUnavailable(
