@@ -11,9 +11,12 @@ live log keeps, as if the log had integrated them one by one. Then, each in a fr
   ``MerkleTree`` and its root computed, as the live log did at start before.
 
 The generated store lives in a temporary directory (``--keep DIR`` to reuse one) and is
-removed afterwards. Building grows linearly (about 15 s a million records here, 1.1 GB of
-SQLite a million: the records dominate); the live log's start-up and proofs grow with
-log2(N), so 10,000,000 records cost a few more reads per proof, not ten times more.
+removed afterwards. Building grows linearly: on SQLite about 20 s and 500 MB a million
+records (records 410 MB, leaf hashes 41 MB, subtree hashes 3 MB), 150 s and 5 GB for
+10,000,000. The live log's start-up and proofs grow with log2(N): measured here, start-up
+5 ms and 49 MB resident, an inclusion proof 0.11 ms at 1,000,000 records and 0.13 ms at
+10,000,000; the full rebuild at 1,000,000 took 2.7 s and 305 MB more. On PostgreSQL
+(``--postgres URL``), 1,000,000 records: a proof 0.5 to 0.8 ms, one query each.
 
 Prints ``audit start-up (N records) = X s, RSS Y MB`` and the proof times last.
 """
