@@ -76,7 +76,13 @@ class NullStore(AuditStore):
     def leaves(self, start: int = 0) -> list[bytes]:
         return []
 
-    def add_leaves(self, start: int, hashes: list[bytes]) -> None:
+    def tree_size(self) -> int:
+        return 0
+
+    def nodes(self, level: int, start: int, stop: int) -> list[bytes]:
+        return []
+
+    def add_leaves(self, start: int, hashes: list[bytes], nodes: Any = ()) -> None:
         return None
 
     def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:

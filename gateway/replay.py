@@ -13,9 +13,9 @@ from typing import Any
 
 from gateway.answers import CallResult, receipt_of
 from gateway.audit.records import RecordContext
-from gateway.audit.store import AuditStore
 from gateway.audit.views import call_view
 from gateway.errors import IdempotencyKeyReused
+from gateway.pipeline.store import CallStore
 from gateway.policy.idempotency import fingerprint, may_try_again, replayed_answer
 
 # The record a repeat's receipt points at: the last one that settled the first call so far.
@@ -31,7 +31,7 @@ _REPLAYED_FIELDS = ("principal", "context", "trace_id", "idempotency_key", "argu
 
 
 class KeyedCalls:
-    def __init__(self, store: AuditStore, instance: str | None = None) -> None:
+    def __init__(self, store: CallStore, instance: str | None = None) -> None:
         self.store = store
         self.instance = instance
 

@@ -14,6 +14,7 @@ import uvicorn
 from gateway.api import create_app
 from gateway.audit.log import AuditLog, AuditSettings
 from gateway.audit.stores import open_store
+from gateway.config.directory import ConfigDirectory
 from gateway.lifecycle import Drain, DrainGuard, DrainingServer, grace_from_environment
 from gateway.limits import limits
 from gateway.policy.auth import Mode
@@ -72,12 +73,15 @@ def run_server(
     log_level: str = "info",
     store_url: str | None = None,
     auth: Mode | None = None,
+    loaded: ConfigDirectory | None = None,
 ) -> None:
+    """Serve ``config``; ``loaded``, when the caller has loaded it already (to fail fast),
+    is served as it is rather than loaded again (a single process only: workers load their own)."""
     options = ServeOptions(config, host, port, audit_db, log_level, store_url, auth or _auth_mode())
     workers = workers_from_environment()
     if workers == 1:
         _check_port_free(host, port)
-        serve(options)
+        serve(options, loaded=loaded)
     else:
         from gateway.workers import run_workers
 
@@ -98,12 +102,17 @@ def workers_from_environment() -> int:
 
 
 def serve(
-    options: ServeOptions, sockets: list[socket.socket] | None = None, worker: int | None = None
+    options: ServeOptions,
+    sockets: list[socket.socket] | None = None,
+    worker: int | None = None,
+    loaded: ConfigDirectory | None = None,
 ) -> None:
     """One serving process; with ``sockets``, on a listening socket its parent bound.
 
     ``worker`` numbers the processes sharing one port, so each holds a lease of its own name
-    and none takes another's calls in flight for a crash's leftovers.
+    and none takes another's calls in flight for a crash's leftovers. The config directory
+    is loaded (its registry built) once, here at the start unless ``loaded`` is given, and
+    that is what the first gateway serves and watches.
     """
     config, audit_db, store_url, mode = (
         options.config, options.audit_db, options.store_url, options.auth
@@ -114,11 +123,12 @@ def serve(
         raise SystemExit(str(exc)) from None
     name = instance_name(options.port) + ("" if worker is None else f"/worker-{worker}")
 
-    def build() -> Gateway:
+    def build(directory: ConfigDirectory | None = None) -> Gateway:
         store = open_store(audit_db, store_url)
         audit_log = AuditLog(store, AuditSettings.from_environment(audit_db))
         recovery = Recovery(store, name, lifetimes)
-        gateway = Gateway.from_directory(config, store, audit_log, mode, recovery)
+        source = directory if directory is not None else ConfigDirectory.load(config)
+        gateway = Gateway(source, store, audit_log, mode, recovery)
         if mode == "open":
             log.warning(
                 "OPEN MODE: no API keys are checked; anyone who reaches this port can call "
@@ -149,7 +159,7 @@ def serve(
         # A changed config directory is validated and served without a restart (0: never).
         watch = _watch_interval()
         limits()
-        first: list[Gateway] = [build()]
+        first: list[Gateway] = [build(loaded)]
     except Exception as exc:
         raise SystemExit(f"legacy-gateway cannot start: {' '.join(str(exc).split())}") from None
 

@@ -50,7 +50,7 @@ from gateway.audit.pruning import check_prunes
 from gateway.audit.records import canonical
 from gateway.audit.store import AuditStore, MissingLeaf
 from gateway.audit.trust import Anchor, UntrustedKey, choose_anchor
-from gateway.audit.verify import NoteIn, Report, locate, verify_log
+from gateway.audit.verify import NoteIn, Report, check_subtrees, locate, verify_log
 
 READ_CHUNK = 5_000
 
@@ -278,6 +278,7 @@ def verify_store(
         report, key, leaves, first_present=first, minimum_days=minimum_days,
         marked=store.pruned_before(),
     )  # fmt: skip
+    check_subtrees(report, leaves, store.subtree_hashes())
     report.anchor = anchor
     locate(report)
     return report

@@ -12,7 +12,6 @@ record, only the shortcut to a dead process's calls.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from gateway.audit.records import StoredRecord, decode
+from gateway.audit.sql_access import SqlAccess
 
 # Records after which a call is no longer in flight: an outcome, handed to a queue, refused.
 ENDINGS = ("call.outcome", "call.submitted", "approval.refused")
@@ -109,16 +109,8 @@ class CallStateStore(ABC):
         """Intents (and approved decisions) from index ``since`` on with no ending record."""
 
 
-class SqlCallState(CallStateStore):
+class SqlCallState(CallStateStore, SqlAccess):
     """The SQL of ``CallStateStore``, shared by SQLite and PostgreSQL."""
-
-    _mark = "?"
-
-    def _sql(self, text: str) -> str:
-        return text if self._mark == "?" else text.replace("?", self._mark)
-
-    @abstractmethod
-    def _reading(self) -> contextlib.AbstractContextManager[Any]: ...
 
     def take_over_key(
         self, scope: str, key: str, old_call_id: str, new_call_id: str, instance: str | None
@@ -184,14 +176,20 @@ class SqlCallState(CallStateStore):
         return bool(deleted)
 
     def unfinished(self, since: int = 0) -> list[StoredRecord]:
-        starts = ", ".join(f"'{kind}'" for kind in STARTS)
-        endings = ", ".join(f"'{kind}'" for kind in ENDINGS)
+        return self._records_without(since, STARTS, ENDINGS)
+
+    def _records_without(
+        self, since: int, kinds: tuple[str, ...], endings: tuple[str, ...]
+    ) -> list[StoredRecord]:
+        """Records of ``kinds`` from index ``since`` on whose call has none of ``endings``."""
+        started = ", ".join(f"'{kind}'" for kind in kinds)
+        ended = ", ".join(f"'{kind}'" for kind in endings)
         with self._reading() as db:
             rows = db.execute(
                 self._sql(
-                    f"SELECT data FROM records r WHERE r.idx >= ? AND r.kind IN ({starts}) "
+                    f"SELECT data FROM records r WHERE r.idx >= ? AND r.kind IN ({started}) "
                     "AND NOT EXISTS (SELECT 1 FROM records e WHERE e.call_id = r.call_id "
-                    f"AND e.kind IN ({endings})) ORDER BY r.idx"
+                    f"AND e.kind IN ({ended})) ORDER BY r.idx"
                 ),
                 (since,),
             ).fetchall()

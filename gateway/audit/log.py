@@ -9,6 +9,11 @@ behind its back stops being signed, and says why.
 
 Several processes may share one store (``serve`` beside a CLI call on SQLite, replicas on a
 shared database): leaf hashes are inserted idempotently and compared, so they agree or fail.
+
+The tree is not held in memory: only its compact range (``Frontier``, O(log n) hashes) is,
+loaded at start from O(log n) stored subtree hashes, and each integration stores the leaf
+hashes with the subtree hashes they complete. Proofs read those from the store
+(``StoredTree``); rebuilding the tree from every leaf is the verifier's job.
 """
 
 from __future__ import annotations
@@ -22,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from gateway.audit.checkpoint import Checkpoint, Signer
-from gateway.audit.merkle import MerkleTree
 from gateway.audit.records import record_leaf
 from gateway.audit.store import AuditStore, StoredCheckpoint, now
+from gateway.audit.tree_store import STRIDE, Frontier, StoredTree
 from gateway.errors import AuditUnavailable, CallNotFound
 from gateway.mapping.redaction import load_or_create_salt
 
@@ -66,8 +71,11 @@ class AuditLog:
         self.settings = settings
         self.signer = Signer.load_or_create(settings.key_path, settings.origin)
         settings.use_commitment_salt()
-        self.tree = MerkleTree()
+        self.frontier = Frontier()
         self._loaded = False
+        # The last (size, root) this log signed or checked against the store's tree: the
+        # next tick's latest checkpoint is usually it, and needs no stored-tree read.
+        self._checked: tuple[int, bytes] | None = None
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -112,15 +120,37 @@ class AuditLog:
         """Integrate every new record into the tree; sign a checkpoint if it grew."""
         with self._lock:
             if not self._loaded:
-                self.tree = MerkleTree(self.store.leaves())
+                self.frontier = self._load()
                 self._loaded = True
             self._integrate()
             return self._sign()
 
+    def tree(self, size: int | None = None) -> StoredTree:
+        """The stored tree of ``size`` leaves (default: as far as this log integrated)."""
+        return StoredTree(self.store.node_ranges, self.frontier.size if size is None else size)
+
+    def _load(self) -> Frontier:
+        """The frontier of the integrated tree; a store written before subtree hashes were
+        kept gets them first, in one pass over its leaves."""
+        size = self.store.tree_size()
+        stored = size >> STRIDE
+        try:
+            if stored:
+                self.store.nodes(STRIDE, stored - 1, stored)
+        except AuditUnavailable:
+            self._store_subtrees(size)
+        return Frontier.load(StoredTree(self.store.node_ranges, size))
+
+    def _store_subtrees(self, size: int) -> None:
+        frontier = Frontier()
+        for start in range(0, size, READ_CHUNK):
+            hashes = self.store.nodes(0, start, min(size, start + READ_CHUNK))
+            self.store.add_leaves(start, hashes, frontier.extend(hashes))
+
     def _integrate(self) -> None:
         total = self.store.count()
-        while len(self.tree) < total:
-            start = len(self.tree)
+        while self.frontier.size < total:
+            start = self.frontier.size
             rows = self.store.read(start, min(total, start + READ_CHUNK))
             hashes = []
             for expected, (index, data) in enumerate(rows, start):
@@ -129,34 +159,38 @@ class AuditLog:
                 hashes.append(record_leaf(data))
             if not hashes:
                 raise AuditUnavailable(f"record {start} is missing from the log")
-            self.store.add_leaves(start, hashes)
-            for digest in hashes:
-                self.tree.append(digest)
+            grown = Frontier(self.frontier.size, list(self.frontier.peaks))
+            self.store.add_leaves(start, hashes, grown.extend(hashes))
+            self.frontier = grown  # only once the store holds what it grew by
 
     def _sign(self) -> StoredCheckpoint | None:
         latest = self.store.latest_checkpoint()
-        if latest is not None and latest.size > len(self.tree):
+        if latest is not None and latest.size > self.frontier.size:
             self._integrate()  # another replica signed records that came after our count
-        size = len(self.tree)
+        size = self.frontier.size
         if latest is not None:
             if latest.size > size:
                 raise AuditUnavailable(
                     f"a checkpoint covers {latest.size} records but the log holds {size}: "
                     "records were removed"
                 )
-            if self.tree.root(latest.size) != latest.root:
+            if self._checked != (latest.size, latest.root) and (
+                self.tree().root(latest.size) != latest.root
+            ):
                 raise AuditUnavailable(
                     f"the first {latest.size} records no longer hash to the root signed at "
                     f"{latest.at}: refusing to sign (run legacy-gateway audit verify)"
                 )
+            self._checked = (latest.size, latest.root)
             if latest.size == size:
                 return latest
         if size == 0:
             return None
-        root = self.tree.root()
+        root = self.frontier.root()
         note = self.signer.sign(Checkpoint(self.origin, size, root))
         checkpoint = StoredCheckpoint(size, root, now(), note)
         self.store.add_checkpoint(checkpoint)
+        self._checked = (size, root)
         return checkpoint
 
     # ------------------------------------------------------------------ proofs
@@ -187,20 +221,20 @@ class AuditLog:
             checkpoint = self.sync()  # the call's last records are not signed yet: sign now
         if checkpoint is None or checkpoint.size <= records[-1].index:
             raise AuditUnavailable("the call's records are not in a signed checkpoint yet")
-        with self._lock:
-            proven = [
-                {
-                    "index": record.index,
-                    "kind": record.kind,
-                    "leaf_hash": base64.b64encode(self.tree.leaves[record.index]).decode(),
-                    "inclusion_proof": [
-                        base64.b64encode(node).decode()
-                        for node in self.tree.inclusion_proof(record.index, checkpoint.size)
-                    ],
-                    "record": record.as_dict(),
-                }
-                for record in records
-            ]
+        tree = self.tree(checkpoint.size)  # every writer stores a tree before signing it
+        proven = [
+            {
+                "index": record.index,
+                "kind": record.kind,
+                "leaf_hash": base64.b64encode(tree.complete(0, record.index)).decode(),
+                "inclusion_proof": [
+                    base64.b64encode(node).decode()
+                    for node in tree.inclusion_proof(record.index, checkpoint.size)
+                ],
+                "record": record.as_dict(),
+            }
+            for record in records
+        ]
         return {
             "call_id": call_id,
             "checkpoint": self._checkpoint_view(checkpoint),

@@ -9,13 +9,14 @@ with the edge cases of transparency-dev/merkle, whose test vectors they pass.
 Proofs are lists of raw 32-byte hashes, as RFC 9162 encodes them; the vectors and auditors'
 tools speak that format, which is why this module exists rather than a library with a proof
 shape of its own. Hashes of complete (power-of-two) subtrees never change once their leaves
-exist, so they are computed once and cached: a root or proof costs O(log n) hashing after the
-first.
+exist: ``MerkleTree`` computes them once from every leaf in memory (the verifier's path), and
+``gateway.audit.tree_store`` reads them from the store (the live log's path).
 """
 
 from __future__ import annotations
 
 import hashlib
+from abc import ABC, abstractmethod
 
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -38,29 +39,28 @@ def _split(n: int) -> int:
     return 1 << ((n - 1).bit_length() - 1)
 
 
-class MerkleTree:
-    """Leaf hashes in order, with the hashes of complete subtrees remembered."""
+class ProofTree(ABC):
+    """Roots and proofs over a tree of ``len(self)`` leaves, whatever holds its hashes.
 
-    def __init__(self, leaves: list[bytes] | None = None) -> None:
-        self.leaves: list[bytes] = list(leaves or [])
-        self._complete: dict[tuple[int, int], bytes] = {}
+    Subclasses say how the hash of a complete (power-of-two, aligned) subtree is found;
+    the RFC's recursions, and so the proofs, are the same for all of them.
+    """
 
-    def __len__(self) -> int:
-        return len(self.leaves)
+    @abstractmethod
+    def __len__(self) -> int: ...
 
-    def append(self, leaf: bytes) -> int:
-        """Add a leaf hash; returns its index."""
-        self.leaves.append(leaf)
-        return len(self.leaves) - 1
+    @abstractmethod
+    def complete(self, level: int, index: int) -> bytes:
+        """The hash of leaves ``index * 2**level`` to ``(index + 1) * 2**level - 1``."""
 
     def root(self, size: int | None = None) -> bytes:
-        size = len(self.leaves) if size is None else size
+        size = len(self) if size is None else size
         self._check_size(size)
         return self._hash(0, size) if size else EMPTY_ROOT
 
     def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
         """PATH(index, D[size]): the hashes that lead from leaf ``index`` to the root."""
-        size = len(self.leaves) if size is None else size
+        size = len(self) if size is None else size
         self._check_size(size)
         if not 0 <= index < size:
             raise ProofError(f"leaf {index} is not in a tree of {size}")
@@ -68,29 +68,22 @@ class MerkleTree:
 
     def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
         """PROOF(old_size, D[new_size]): that the larger tree extends the smaller one."""
-        new_size = len(self.leaves) if new_size is None else new_size
+        new_size = len(self) if new_size is None else new_size
         self._check_size(new_size)
         if not 0 < old_size <= new_size:
             raise ProofError(f"no consistency proof from size {old_size} to {new_size}")
         return self._subproof(old_size, 0, new_size, True)
 
     def _check_size(self, size: int) -> None:
-        if not 0 <= size <= len(self.leaves):
-            raise ProofError(f"the tree has {len(self.leaves)} leaves, not {size}")
+        if not 0 <= size <= len(self):
+            raise ProofError(f"the tree has {len(self)} leaves, not {size}")
 
     def _hash(self, start: int, n: int) -> bytes:
-        if n == 1:
-            return self.leaves[start]
-        complete = n & (n - 1) == 0
-        if complete:
-            cached = self._complete.get((start, n))
-            if cached is not None:
-                return cached
+        if n & (n - 1) == 0:  # every subtree the recursions name starts at a multiple of n
+            level = n.bit_length() - 1
+            return self.complete(level, start >> level)
         k = _split(n)
-        digest = node_hash(self._hash(start, k), self._hash(start + k, n - k))
-        if complete:
-            self._complete[(start, n)] = digest
-        return digest
+        return node_hash(self._hash(start, k), self._hash(start + k, n - k))
 
     def _path(self, index: int, start: int, n: int) -> list[bytes]:
         if n == 1:
@@ -107,6 +100,34 @@ class MerkleTree:
         if m <= k:
             return [*self._subproof(m, start, k, whole), self._hash(start + k, n - k)]
         return [*self._subproof(m - k, start + k, n - k, False), self._hash(start, k)]
+
+
+class MerkleTree(ProofTree):
+    """Every leaf hash in memory, with the hashes of complete subtrees remembered: the
+    verifier's tree, rebuilt from all the leaves it checks."""
+
+    def __init__(self, leaves: list[bytes] | None = None) -> None:
+        self.leaves: list[bytes] = list(leaves or [])
+        self._complete: dict[tuple[int, int], bytes] = {}
+
+    def __len__(self) -> int:
+        return len(self.leaves)
+
+    def append(self, leaf: bytes) -> int:
+        """Add a leaf hash; returns its index."""
+        self.leaves.append(leaf)
+        return len(self.leaves) - 1
+
+    def complete(self, level: int, index: int) -> bytes:
+        if level == 0:
+            return self.leaves[index]
+        cached = self._complete.get((level, index))
+        if cached is None:
+            cached = node_hash(
+                self.complete(level - 1, 2 * index), self.complete(level - 1, 2 * index + 1)
+            )
+            self._complete[(level, index)] = cached
+        return cached
 
 
 def _check_hashes(proof: list[bytes]) -> None:

@@ -21,48 +21,33 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from gateway.audit.callstate import prepare_call_state
-from gateway.audit.records import RecordContext, StoredRecord, decode
-from gateway.audit.store import (
-    OUTCOME,
-    Entry,
+from gateway.audit.records import RecordContext, StoredRecord
+from gateway.audit.sql_store import (
+    INSERT_IN_ORDER,
+    LOG_TABLES,
+    SIDE_TABLES,
     SqlTables,
-    StoredCheckpoint,
     encode_groups,
-    now,
 )
+from gateway.audit.store_api import OUTCOME, Entry
 from gateway.errors import AuditUnavailable, DependencyMissing
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS records (
-    idx     BIGINT PRIMARY KEY,
-    at      TEXT NOT NULL,
-    kind    TEXT NOT NULL,
-    call_id TEXT,
-    data    BYTEA NOT NULL
-);
-CREATE INDEX IF NOT EXISTS records_call ON records (call_id);
-CREATE INDEX IF NOT EXISTS records_kind ON records (kind);
+# An insert into one of the tree's tables in order (``INSERT_IN_ORDER``), and nothing else.
+_INSERT_GUARD = """
+CREATE OR REPLACE FUNCTION audit_{table}_guard() RETURNS trigger AS $$
+BEGIN
+  IF TG_OP = 'INSERT' AND {allowed} THEN
+    RETURN NEW;
+  END IF;
+  RAISE EXCEPTION 'the audit log is append-only';
+END $$ LANGUAGE plpgsql;
+"""
+_SCHEMA = (
+    LOG_TABLES.format(integer="BIGINT", blob="BYTEA", rowless="")
+    + """
 CREATE TABLE IF NOT EXISTS log_head (one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one),
                                      next BIGINT NOT NULL);
 INSERT INTO log_head (one, next) VALUES (TRUE, 0) ON CONFLICT DO NOTHING;
-CREATE TABLE IF NOT EXISTS leaves (idx BIGINT PRIMARY KEY, hash BYTEA NOT NULL);
-CREATE TABLE IF NOT EXISTS checkpoints (
-    size BIGINT PRIMARY KEY, root BYTEA NOT NULL, at TEXT NOT NULL, note TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS pruned (end_idx BIGINT PRIMARY KEY, at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS approvals (
-    approval_id TEXT PRIMARY KEY,
-    status      TEXT NOT NULL,
-    data        TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS api_keys (
-    key_id TEXT PRIMARY KEY, agent TEXT NOT NULL, secret_hash TEXT NOT NULL,
-    scopes TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT
-);
-CREATE TABLE IF NOT EXISTS idempotency_keys (
-    scope TEXT NOT NULL, key TEXT NOT NULL, call_id TEXT NOT NULL,
-    fingerprint TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (scope, key)
-);
 CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger AS $$
 BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$ LANGUAGE plpgsql;
 -- Records go in at the next index; they leave only below the pruned mark (exported,
@@ -75,20 +60,6 @@ BEGIN
   END IF;
   IF TG_OP = 'DELETE' AND OLD.idx < (SELECT coalesce(max(end_idx), 0) FROM pruned) THEN
     RETURN OLD;
-  END IF;
-  RAISE EXCEPTION 'the audit log is append-only';
-END $$ LANGUAGE plpgsql;
-CREATE OR REPLACE FUNCTION audit_leaves_guard() RETURNS trigger AS $$
-BEGIN
-  IF TG_OP = 'INSERT' AND NEW.idx <= coalesce((SELECT max(idx) + 1 FROM leaves), 0) THEN
-    RETURN NEW;
-  END IF;
-  RAISE EXCEPTION 'the audit log is append-only';
-END $$ LANGUAGE plpgsql;
-CREATE OR REPLACE FUNCTION audit_checkpoints_guard() RETURNS trigger AS $$
-BEGIN
-  IF TG_OP = 'INSERT' AND NEW.size <= coalesce((SELECT max(idx) + 1 FROM leaves), 0) THEN
-    RETURN NEW;
   END IF;
   RAISE EXCEPTION 'the audit log is append-only';
 END $$ LANGUAGE plpgsql;
@@ -109,9 +80,12 @@ BEGIN
   RAISE EXCEPTION 'the audit log is append-only';
 END $$ LANGUAGE plpgsql;
 """
+    + "".join(_INSERT_GUARD.format(table=t, allowed=a) for t, a in INSERT_IN_ORDER.items())
+)
 _GUARDS = {
     "records": ("INSERT OR UPDATE OR DELETE", "audit_records_guard"),
     "leaves": ("INSERT OR UPDATE OR DELETE", "audit_leaves_guard"),
+    "nodes": ("INSERT OR UPDATE OR DELETE", "audit_nodes_guard"),
     "checkpoints": ("INSERT OR UPDATE OR DELETE", "audit_checkpoints_guard"),
     "pruned": ("INSERT OR UPDATE OR DELETE", "audit_pruned_guard"),
     "log_head": ("UPDATE OR DELETE", "audit_head_guard"),
@@ -159,7 +133,7 @@ class PostgresStore(SqlTables):
                     self._use_schema(self._writer)
                 # Replicas starting together must not race on creating the tables.
                 self._writer.execute("SELECT pg_advisory_xact_lock(7011207)")
-                self._writer.execute(_SCHEMA)
+                self._writer.execute(_SCHEMA + SIDE_TABLES)
                 prepare_call_state(self._writer.execute, "pg")
                 for table, (events, guard) in _GUARDS.items():
                     self._writer.execute(_TRIGGER.format(table=table, events=events, guard=guard))
@@ -255,49 +229,16 @@ class PostgresStore(SqlTables):
                     f"cannot read the audit store {self.display}: {exc}"
                 ) from exc
 
-    def records_of_kind(self, *kinds: str) -> list[StoredRecord]:
-        with self._reading() as db:
-            rows = db.execute(
-                "SELECT data FROM records WHERE kind = ANY(%s) ORDER BY idx", (list(kinds),)
-            ).fetchall()
-        return [decode(bytes(row[0])) for row in rows]
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        with self._reading() as db, db.transaction():
+            yield db
 
     def count(self) -> int:
         with self._reading() as db:
             # The committed head: the records of appends still in flight are not counted.
             row = db.execute("SELECT next FROM log_head").fetchone()
         return int(row[0])
-
-    def add_leaves(self, start: int, hashes: list[bytes]) -> None:
-        rows = [(start + offset, digest) for offset, digest in enumerate(hashes)]
-        with self._reading() as db, db.transaction():
-            with db.cursor() as cursor:
-                cursor.executemany(
-                    "INSERT INTO leaves VALUES (%s, %s) ON CONFLICT (idx) DO NOTHING", rows
-                )
-            stored = db.execute(
-                "SELECT hash FROM leaves WHERE idx >= %s AND idx < %s ORDER BY idx",
-                (start, start + len(hashes)),
-            ).fetchall()
-            if [bytes(row[0]) for row in stored] != hashes:
-                raise AuditUnavailable(
-                    f"leaves {start} to {start + len(hashes) - 1} were integrated "
-                    "differently before: the records changed since"
-                )
-
-    def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
-        with self._reading() as db:
-            db.execute(
-                "INSERT INTO checkpoints VALUES (%s, %s, %s, %s) ON CONFLICT (size) DO NOTHING",
-                (checkpoint.size, checkpoint.root, checkpoint.at, checkpoint.note),
-            )
-
-    def prune(self, end: int) -> None:
-        with self._reading() as db, db.transaction():
-            db.execute("INSERT INTO pruned VALUES (%s, %s) ON CONFLICT DO NOTHING", (end, now()))
-            db.execute("DELETE FROM records WHERE idx < %s", (end,))
-
-    # ------------------------------------------------------------------ keys
 
     def close(self) -> None:
         for connection in (self._writer, self._reader):

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from gateway.audit.checkpoint import CheckpointError, VerifierKey, open_note
 from gateway.audit.merkle import MerkleTree, leaf_hash
 from gateway.audit.records import Form, RecordError, StoredRecord, decode_strict, record_leaf
+from gateway.audit.tree_store import Node
 
 PRUNE_KIND = "log.pruned"
 
@@ -162,6 +163,25 @@ def verify_log(
     report.proven = _check_roots(MerkleTree(leaves), len(leaves), checkpoints, report)
     locate(report)
     return report
+
+
+def check_subtrees(report: Report, leaves: list[bytes], stored: Iterable[Node]) -> None:
+    """The subtree hashes the live log keeps for its proofs must be those of the leaves.
+
+    A wrong one forges nothing (a proof built from it fails against the signed root), but
+    the log would serve proofs that do not verify. Found after the records' own problems,
+    so those keep the lead; hashes over leaves no longer there are the truncation's.
+    """
+    tree = MerkleTree(leaves)
+    for level, index, digest in stored:
+        first, end = index << level, (index + 1) << level
+        if end <= len(leaves) and tree.complete(level, index) != digest:
+            report.fail(
+                f"the stored hash of records {first} to {end - 1} (kept for proofs) does not "
+                "match their leaf hashes",
+                first,
+                exact=False,
+            )
 
 
 def locate(report: Report) -> None:

@@ -21,6 +21,7 @@ from estate.server import EstateServer
 from gateway.audit.bundle import verify_store
 from gateway.audit.checkpoint import VerifierKey
 from gateway.audit.log import AuditLog, AuditSettings
+from gateway.audit.merkle import MerkleTree
 from gateway.audit.postgres import PostgresStore
 from gateway.errors import AuditUnavailable
 from tests.integration.support import ANNA, DEMO_CONFIG, ROOT, serve_process
@@ -155,3 +156,37 @@ def test_three_replicas_on_one_store_lose_nothing_and_the_log_verifies(
     )  # fmt: skip
     assert verified.returncode == 0, verified.stderr
     assert f"{total} record(s)" in verified.stdout
+
+
+def test_proofs_come_from_subtree_hashes_stored_as_records_join(
+    store_url: str, tmp_path: Path
+) -> None:
+    store = PostgresStore(store_url)
+    again = PostgresStore(store_url)
+    try:
+        log = AuditLog(store, AuditSettings(tmp_path / "signing.key"))
+        total = 0
+        for batch in (37, 100, 1, 63):
+            store.append_many([("interaction", f"c{total + n}", {"n": n}) for n in range(batch)])
+            total += batch
+            log.sync()
+        full = MerkleTree(store.leaves())
+        assert len(full) == total == 201
+        schema = store_url.rsplit("=", 1)[1]
+        with psycopg.connect(SERVER, autocommit=True) as raw:
+            raw.execute(f'SET search_path TO "{schema}"')
+            stored = raw.execute("SELECT level, count(*) FROM nodes GROUP BY level").fetchall()
+            assert stored == [(4, 201 >> 4)]
+            with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+                raw.execute("UPDATE nodes SET hash = hash WHERE idx = 0")
+        restarted = AuditLog(again, AuditSettings(tmp_path / "signing.key"))
+        assert restarted.sync() == store.latest_checkpoint()
+        assert restarted.frontier == log.frontier
+        assert restarted.frontier.root() == full.root()
+        for old, new in ((1, 201), (37, 137), (64, 200), (16, 16)):
+            assert restarted.tree().consistency_proof(old, new) == full.consistency_proof(old, new)
+        for index in (0, 63, 64, 200):
+            assert restarted.tree().inclusion_proof(index) == full.inclusion_proof(index)
+    finally:
+        store.close()
+        again.close()

@@ -30,6 +30,7 @@ from gateway.audit.merkle import MerkleTree
 from gateway.audit.pruning import PruneStatement
 from gateway.audit.records import RecordContext, record_leaf
 from gateway.audit.store import AuditStore
+from gateway.audit.tree_store import STRIDE
 from gateway.audit.verify import Report
 
 ORIGIN = "example.org/log"
@@ -161,7 +162,8 @@ def _forged_prune(raw: Raw, signer: Signer | None, end: int) -> list[Statement]:
 
 
 def resign(raw: Raw, signer: Signer) -> list[Statement]:
-    """Record 12 rewritten, its leaf too, and every checkpoint signed again by ``signer``."""
+    """Record 12 rewritten, its leaf and the stored subtree hashes over it too, and every
+    checkpoint signed again by ``signer``."""
     forged = _forge(raw, 12)
     leaves = [raw.leaf(i) for i in range(30)]
     leaves[12] = record_leaf(forged)
@@ -170,6 +172,13 @@ def resign(raw: Raw, signer: Signer) -> list[Statement]:
         _replace(raw, 12, forged),
         q("UPDATE leaves SET hash = ? WHERE idx = 12", leaves[12]),
     ]
+    for level in range(STRIDE, len(leaves).bit_length(), STRIDE):  # the subtrees over it
+        index = 12 >> level
+        if (index + 1) << level <= len(leaves):
+            statements.append(
+                q("UPDATE nodes SET hash = ? WHERE level = ? AND idx = ?",
+                  tree.complete(level, index), level, index)
+            )  # fmt: skip
     for size in SIZES:
         note = signer.sign(Checkpoint(ORIGIN, size, tree.root(size)))
         statements.append(

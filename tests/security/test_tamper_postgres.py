@@ -34,7 +34,7 @@ from tests.security.tamper_store import (
 )
 
 SERVER = os.environ.get("TEST_PG_URL", "postgresql://root@127.0.0.1:5432/test")
-LOG_TABLES = ("records", "leaves", "checkpoints", "pruned", "log_head")
+LOG_TABLES = ("records", "leaves", "nodes", "checkpoints", "pruned", "log_head")
 
 
 class RawPostgres(Raw):

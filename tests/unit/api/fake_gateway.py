@@ -77,6 +77,13 @@ class FakeStore:
     def latest_checkpoint(self) -> Any:
         return SimpleNamespace(size=7)
 
+    # The console follows the log from its end: this store's records are all behind it.
+    def first_index(self) -> int:
+        return 7
+
+    def read(self, start: int, stop: int) -> list[tuple[int, bytes]]:
+        return []
+
 
 @dataclass
 class FakeGateway:

@@ -17,6 +17,7 @@ def test_the_index_names_what_this_gateway_serves() -> None:
         "links": {
             "tools": "/v1/tools",
             "docs": "/docs",
+            "console": "/console",
             "ready": "/readyz",
             "backends": "/health/backends",
         },

@@ -1,0 +1,354 @@
+"""What the SQL audit stores (SQLite, PostgreSQL) share: group commit, and the SQL of the
+log's reads and of its tree, checkpoint and prune writes, written once.
+
+Subclasses give ``_write`` (appending records, which differs: an optimistic index on SQLite,
+a locked counter on PostgreSQL), ``_reading()``, ``_transaction()`` and their parameter mark.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from abc import abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+from gateway.audit.approvals_store import APPROVALS_SCHEMA, SqlApprovals
+from gateway.audit.callstate import SqlCallState
+from gateway.audit.idempotency_store import IDEMPOTENCY_SCHEMA, SqlIdempotency
+from gateway.audit.keys_store import KEYS_SCHEMA, SqlApiKeys
+from gateway.audit.records import RecordContext, StoredRecord, decode, encode
+from gateway.audit.store_api import (
+    OUTCOME,
+    SUBMITTED,
+    AuditStore,
+    Entry,
+    MissingLeaf,
+    StoredCheckpoint,
+    now,
+)
+from gateway.audit.tree_store import Node, Range
+from gateway.errors import AuditUnavailable
+
+# The tables kept beside the log, the same on both stores.
+SIDE_TABLES = KEYS_SCHEMA + APPROVALS_SCHEMA + IDEMPOTENCY_SCHEMA
+# The log's tables, in a dialect's types ({rowless}: a keyed table that needs no row id).
+LOG_TABLES = """
+CREATE TABLE IF NOT EXISTS records (
+    idx     {integer} PRIMARY KEY,
+    at      TEXT NOT NULL,
+    kind    TEXT NOT NULL,
+    call_id TEXT,
+    data    {blob} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_call ON records (call_id);
+CREATE INDEX IF NOT EXISTS records_kind ON records (kind);
+CREATE TABLE IF NOT EXISTS leaves (
+    idx  {integer} PRIMARY KEY,
+    hash {blob} NOT NULL
+);
+CREATE TABLE IF NOT EXISTS nodes (
+    level INTEGER NOT NULL,
+    idx   {integer} NOT NULL,
+    hash  {blob} NOT NULL,
+    PRIMARY KEY (level, idx)
+){rowless};
+CREATE TABLE IF NOT EXISTS checkpoints (
+    size {integer} PRIMARY KEY,
+    root {blob} NOT NULL,
+    at   TEXT NOT NULL,
+    note TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pruned (
+    end_idx {integer} PRIMARY KEY,
+    at      TEXT NOT NULL
+);
+"""
+# When an insert into the tree's tables is in order (both stores' triggers refuse others):
+# leaves go in without a gap, subtree hashes and checkpoints only over leaves there.
+_INTEGRATED = "coalesce((SELECT max(idx) + 1 FROM leaves), 0)"
+INSERT_IN_ORDER = {
+    "leaves": f"NEW.idx <= {_INTEGRATED}",
+    "nodes": f"(NEW.idx + 1) << NEW.level <= {_INTEGRATED}",
+    "checkpoints": f"NEW.size <= {_INTEGRATED}",
+}
+
+
+@dataclass
+class _Batch:
+    """Appends that share one commit (group commit); the first to join writes it."""
+
+    groups: list[tuple[list[Entry], RecordContext | None]] = field(default_factory=list)
+    turn: threading.Event = field(default_factory=threading.Event)  # its writer may start
+    done: threading.Event = field(default_factory=threading.Event)
+    results: list[list[StoredRecord] | BaseException] = field(default_factory=list)
+
+
+Row = tuple[int, str, str, str | None, bytes]
+
+
+def encode_groups(
+    groups: list[tuple[list[Entry], RecordContext | None]], start: int
+) -> tuple[list[list[StoredRecord] | BaseException], list[Row]]:
+    """The records of appenders' groups, numbered from ``start``, and their table rows.
+
+    A group that cannot be encoded (a value JSON cannot hold) is refused alone.
+    """
+    stored: list[list[StoredRecord] | BaseException] = []
+    rows: list[Row] = []
+    index = start
+    for entries, context in groups:
+        group: list[StoredRecord] = []
+        group_rows: list[Row] = []
+        try:
+            for kind, call_id, body in entries:
+                record = StoredRecord(
+                    index + len(group), now(), kind, call_id, body, context or RecordContext()
+                )
+                group_rows.append((record.index, record.at, kind, call_id, encode(record)))
+                group.append(record)
+        except TypeError as exc:
+            stored.append(AuditUnavailable(f"a record cannot be written: {exc}"))
+            continue
+        rows.extend(group_rows)
+        stored.append(group)
+        index += len(group)
+    return stored, rows
+
+
+class GroupCommitStore(AuditStore):
+    """Group commit for stores with one writer connection.
+
+    Appenders that arrive while a commit runs join the next batch; its first appender
+    writes the whole batch in one transaction (``_write``) once the running commit is done.
+    """
+
+    def __init__(self) -> None:
+        self._batching = threading.Lock()
+        self._pending: _Batch | None = None
+        self._writing = False
+
+    def append_many(
+        self, entries: list[Entry], context: RecordContext | None = None
+    ) -> list[StoredRecord]:
+        with self._batching:
+            batch = self._pending
+            if batch is None:
+                batch = self._pending = _Batch()
+                if not self._writing:
+                    self._writing = True
+                    batch.turn.set()
+            position = len(batch.groups)
+            batch.groups.append((entries, context))
+        if position == 0:
+            self._write_batch(batch)
+        else:
+            batch.done.wait()
+        result = batch.results[position]
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def _write_batch(self, batch: _Batch) -> None:
+        """Wait for the running commit, then write everyone who joined meanwhile at once."""
+        batch.turn.wait()
+        with self._batching:
+            if self._pending is batch:
+                self._pending = None  # later appenders start the next batch
+        try:
+            batch.results = self._write(batch.groups)
+        except BaseException as exc:
+            batch.results = [exc] * len(batch.groups)
+        finally:
+            batch.done.set()
+            with self._batching:
+                following = self._pending
+                if following is not None:
+                    following.turn.set()
+                else:
+                    self._writing = False
+
+    @abstractmethod
+    def _write(
+        self, groups: list[tuple[list[Entry], RecordContext | None]]
+    ) -> list[list[StoredRecord] | BaseException]:
+        """Write the groups in one transaction; a group that cannot be encoded fails alone."""
+
+
+class SqlTables(GroupCommitStore, SqlCallState, SqlIdempotency, SqlApprovals, SqlApiKeys):
+    """The log's SQL both stores share, and the side tables' (through their mixins)."""
+
+    @abstractmethod
+    def _transaction(self) -> contextlib.AbstractContextManager[Any]:
+        """``_reading()``'s connection inside one transaction, rolled back on an error."""
+
+    def records_of(self, call_id: str) -> list[StoredRecord]:
+        with self._reading() as db:
+            rows = db.execute(
+                self._sql("SELECT data FROM records WHERE call_id = ? ORDER BY idx"), (call_id,)
+            ).fetchall()
+        return [decode(bytes(row[0])) for row in rows]
+
+    def records_of_kind(self, *kinds: str) -> list[StoredRecord]:
+        marks = ", ".join("?" for _ in kinds)
+        with self._reading() as db:
+            rows = db.execute(
+                self._sql(f"SELECT data FROM records WHERE kind IN ({marks}) ORDER BY idx"), kinds
+            ).fetchall()
+        return [decode(bytes(row[0])) for row in rows]
+
+    def read(self, start: int, stop: int) -> list[tuple[int, bytes]]:
+        with self._reading() as db:
+            rows = db.execute(
+                self._sql("SELECT idx, data FROM records WHERE idx >= ? AND idx < ? ORDER BY idx"),
+                (start, stop),
+            ).fetchall()
+        return [(int(index), bytes(data)) for index, data in rows]
+
+    def leaves(self, start: int = 0) -> list[bytes]:
+        with self._reading() as db:
+            rows = db.execute(
+                self._sql("SELECT idx, hash FROM leaves WHERE idx >= ? ORDER BY idx"), (start,)
+            ).fetchall()
+        return self._in_order(0, start, rows)
+
+    def tree_size(self) -> int:
+        with self._reading() as db:
+            row = db.execute(self._sql("SELECT max(idx) + 1 FROM leaves")).fetchone()
+        return int(row[0] or 0)
+
+    def nodes(self, level: int, start: int, stop: int) -> list[bytes]:
+        return self.node_ranges([(level, start, stop)])[0]
+
+    def node_ranges(self, ranges: Sequence[Range]) -> list[list[bytes]]:
+        """One query a table: leaf ranges from ``leaves``, higher levels from ``nodes``."""
+        found: dict[tuple[int, int], bytes] = {}
+        with self._reading() as db:
+            for table, level_of, condition, picked in (
+                ("leaves", "0", "idx >= ? AND idx < ?", [b[1:] for b in ranges if not b[0]]),
+                (
+                    "nodes",
+                    "level",
+                    "level = ? AND idx >= ? AND idx < ?",
+                    [b for b in ranges if b[0]],
+                ),
+            ):
+                if picked:
+                    where = " OR ".join(f"({condition})" for _ in picked)
+                    query = f"SELECT {level_of}, idx, hash FROM {table} WHERE {where}"
+                    params = [bound for bounds in picked for bound in bounds]
+                    for at, index, digest in db.execute(self._sql(query), params).fetchall():
+                        found[(int(at), int(index))] = bytes(digest)
+        answer = []
+        for level, start, stop in ranges:
+            missing = next((i for i in range(start, stop) if (level, i) not in found), None)
+            if missing is not None:
+                self._missing(level, missing)
+            answer.append([found[(level, index)] for index in range(start, stop)])
+        return answer
+
+    def subtree_hashes(self) -> list[Node]:
+        with self._reading() as db:
+            rows = db.execute(self._sql("SELECT level, idx, hash FROM nodes ORDER BY 1, 2"))
+            return [(int(level), int(index), bytes(digest)) for level, index, digest in rows]
+
+    def _in_order(self, level: int, start: int, rows: list[Any]) -> list[bytes]:
+        hashes = []
+        for expected, (index, digest) in enumerate(rows, start):
+            if index != expected:
+                self._missing(level, expected)
+            hashes.append(bytes(digest))
+        return hashes
+
+    def _missing(self, level: int, index: int) -> NoReturn:
+        if level == 0:
+            raise MissingLeaf(index, self.display)
+        raise AuditUnavailable(
+            f"the hash of subtree {index} at level {level} is missing from {self.display}"
+        )
+
+    def add_leaves(self, start: int, hashes: list[bytes], nodes: Sequence[Node] = ()) -> None:
+        rows = [(start + offset, digest) for offset, digest in enumerate(hashes)]
+        with self._transaction() as db:
+            _insert_many(
+                db, self._sql("INSERT INTO leaves VALUES (?, ?) ON CONFLICT DO NOTHING"), rows
+            )
+            stored = db.execute(
+                self._sql("SELECT hash FROM leaves WHERE idx >= ? AND idx < ? ORDER BY idx"),
+                (start, start + len(hashes)),
+            ).fetchall()
+            if [bytes(row[0]) for row in stored] != hashes:
+                raise AuditUnavailable(
+                    f"leaves {start} to {start + len(hashes) - 1} were integrated "
+                    "differently before: the records changed since"
+                )
+            if nodes:
+                self._add_nodes(db, nodes)
+
+    def _add_nodes(self, db: Any, nodes: Sequence[Node]) -> None:
+        """Insert subtree hashes; one stored before (another writer's) must be the same."""
+        _insert_many(
+            db, self._sql("INSERT INTO nodes VALUES (?, ?, ?) ON CONFLICT DO NOTHING"), nodes
+        )
+        for level in {level for level, _, _ in nodes}:
+            wanted = {index: digest for at, index, digest in nodes if at == level}
+            rows = db.execute(
+                self._sql("SELECT idx, hash FROM nodes WHERE level = ? AND idx >= ? AND idx <= ?"),
+                (level, min(wanted), max(wanted)),
+            ).fetchall()
+            if any(bytes(digest) != wanted.get(int(index), digest) for index, digest in rows):
+                raise AuditUnavailable(
+                    f"subtree hashes at level {level} were integrated differently before: "
+                    "the records changed since"
+                )
+
+    def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
+        with self._reading() as db:
+            db.execute(
+                self._sql("INSERT INTO checkpoints VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"),
+                (checkpoint.size, checkpoint.root, checkpoint.at, checkpoint.note),
+            )
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        with self._reading() as db:
+            rows = db.execute(
+                self._sql("SELECT size, root, at, note FROM checkpoints ORDER BY size")
+            ).fetchall()
+        return [StoredCheckpoint(int(s), bytes(r), a, n) for s, r, a, n in rows]
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        with self._reading() as db:
+            row = db.execute(
+                self._sql("SELECT size, root, at, note FROM checkpoints ORDER BY size DESC LIMIT 1")
+            ).fetchone()
+        return StoredCheckpoint(int(row[0]), bytes(row[1]), row[2], row[3]) if row else None
+
+    def pruned_before(self) -> int:
+        with self._reading() as db:
+            row = db.execute(self._sql("SELECT max(end_idx) FROM pruned")).fetchone()
+        return int(row[0] or 0)
+
+    def first_index(self) -> int:
+        """What the records table holds, not what the pruned table says: verify reads this."""
+        with self._reading() as db:
+            row = db.execute(self._sql("SELECT min(idx) FROM records")).fetchone()
+        return self.count() if row[0] is None else int(row[0])
+
+    def prune(self, end: int) -> None:
+        with self._transaction() as db:
+            db.execute(
+                self._sql("INSERT INTO pruned VALUES (?, ?) ON CONFLICT DO NOTHING"), (end, now())
+            )
+            db.execute(self._sql("DELETE FROM records WHERE idx < ?"), (end,))
+
+    def open_submissions(self, since: int = 0) -> list[StoredRecord]:
+        return self._records_without(since, (SUBMITTED,), (OUTCOME,))
+
+
+def _insert_many(db: Any, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    cursor = db.cursor()  # psycopg connections have no executemany of their own
+    try:
+        cursor.executemany(statement, rows)
+    finally:
+        cursor.close()
