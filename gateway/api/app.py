@@ -9,7 +9,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
-from gateway.api import approvals, audit, calls, health, tools
+from gateway.api import approvals, audit, calls, experiments, health, tools
 from gateway.api.deps import authenticate
 from gateway.api.fastpath import FastCallPath
 from gateway.api.mcp import McpEndpoint
@@ -58,6 +58,7 @@ def create_app(
     app.include_router(calls.router, dependencies=authenticated)
     app.include_router(audit.router, dependencies=authenticated)
     app.include_router(approvals.router, dependencies=authenticated)
+    app.include_router(experiments.router, dependencies=authenticated)
     app.include_router(health.router)
 
     @app.exception_handler(GatewayError)
