@@ -1,7 +1,9 @@
-"""``experiments``: compare a tool's variants (or agent versions) from the call record."""
+"""``experiments``: compare a tool's variants (or agent versions) from the call record;
+``feedback``: judgements of calls as data."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -45,3 +47,43 @@ def experiments_report(
         print_json(answer)
     else:
         typer.echo(render(answer))
+
+
+feedback_app = typer.Typer(
+    help="Judgements of calls (reviews, feedback) as data.", no_args_is_help=True
+)
+app.add_typer(feedback_app, name="feedback")
+
+
+@feedback_app.command("export")
+def feedback_export(
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write to this file (default: stdout).")
+    ] = None,
+    tool: Annotated[str | None, typer.Option("--tool", help="Only this tool.")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Judged from then on: 24h, 7d, 2w, or an ISO date."),
+    ] = None,
+    label: Annotated[str | None, typer.Option("--label", help="Only this label.")] = None,
+    only_corrections: Annotated[
+        bool, typer.Option("--corrections", help="Only judgements with a correction.")
+    ] = False,
+    audit_db: AuditDb = Path(DEFAULT_AUDIT_DB),
+    store_url: StoreUrl = None,
+) -> None:
+    """JSON Lines, one judgement a line: tool, variant, arguments, context, result,
+    score, label, correction, reviewer, time (sensitive values as their commitments)."""
+    import orjson
+
+    from gateway.experiments.export import corrections
+
+    with audit_store(audit_db, store_url) as store:
+        rows = list(corrections(store, tool, since, label, only_corrections))
+    lines = b"".join(orjson.dumps(row) + b"\n" for row in rows)
+    if out is None:
+        sys.stdout.buffer.write(lines)
+        sys.stdout.flush()
+    else:
+        out.write_bytes(lines)
+        typer.echo(f"{len(rows)} judgement(s) written to {out}", err=True)

@@ -114,6 +114,19 @@ class ExperimentConfig(StrictModel):
     )
 
 
+class ReviewPolicy(StrictModel):
+    """Which of a tool's calls go to the review queue, for people with the ``review`` scope."""
+
+    share: float = Field(
+        0.0, ge=0, le=1, description="Share of calls sampled for review (0 to 1), at random."
+    )
+    every_write: bool = Field(False, description="Every call of a write tool.")
+    every_error: bool = Field(False, description="Every call that ends in an error.")
+    slower_than_ms: float | None = Field(
+        None, gt=0, description="Every call that took longer than this."
+    )
+
+
 class ToolConfig(StrictModel):
     """One tool an agent can call: a backend operation plus its input and output mappings."""
 
@@ -168,6 +181,9 @@ class ToolConfig(StrictModel):
         "tried on part of its traffic or in its shadow; the tool itself is the baseline.",
     )
     experiment: ExperimentConfig = Field(default_factory=ExperimentConfig)
+    review: ReviewPolicy | None = Field(
+        None, description="Put calls of this tool in the review queue (a sample, or by rule)."
+    )
 
     @field_validator("input_json_schema")
     @classmethod

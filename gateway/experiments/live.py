@@ -21,6 +21,7 @@ from gateway.answers import CallResult
 from gateway.audit.records import RecordContext
 from gateway.config.models import BASELINE
 from gateway.errors import GatewayError
+from gateway.experiments import reviews
 from gateway.experiments.compare import MAX_DIFFERENCES, differences, field_of
 from gateway.experiments.split import choose, sticky_key
 from gateway.metrics import Metrics
@@ -79,24 +80,43 @@ class Experiments:
         return tool if picked == BASELINE else tool.variants[picked]
 
     async def run(self, call: Call, run: Callable[[Call], Awaitable[CallResult]]) -> CallResult:
-        """``run(call)`` on the call's variant; its outcome counted, its shadows started."""
+        """``run(call)`` on the call's variant; its outcome counted, its shadows started,
+        and the call put in the review queue if the tool's policy picks it."""
         base = call.tool
-        if not base.variants:
+        if not base.variants and base.config.review is None:
             return await run(call)
         version = call.generation.registry.config.version
-        call.tool = self.variant_for(base, call.principal, call.context, version)
+        if base.variants:
+            call.tool = self.variant_for(base, call.principal, call.context, version)
+        began = time.perf_counter()
         try:
             answer = await run(call)
-        except GatewayError:
+        except GatewayError as exc:
             self._count(call, base, version, failed=True)
+            self._review(call, base, version, exc.code, began)
             raise
-        if not answer.replayed:
-            self._count(call, base, version, failed=False)
-        if answer.status == "ok" and not answer.replayed and not call.dry_run:
+        if answer.replayed or call.dry_run:
+            return answer
+        self._count(call, base, version, failed=False)
+        self._review(call, base, version, None, began)
+        if answer.status == "ok":
             for name, spec in base.config.variants.items():
                 if spec.shadow:
                     self._start_shadow(call, base.variants[name], answer.result)
         return answer
+
+    def _review(
+        self, call: Call, base: Tool, version: str, error: str | None, began: float
+    ) -> None:
+        policy = base.config.review
+        if policy is None or not call.call_id:
+            return
+        elapsed = (time.perf_counter() - began) * 1000
+        why = reviews.reasons(policy, call.call_id, base.config.effect, error, elapsed)
+        if why:
+            body = {"tool": base.name, "variant": call.tool.variant, "reasons": why}
+            context = RecordContext(call.trace_id, None, call.principal, version)
+            reviews.request(self.store, call.call_id, body, context)
 
     # ------------------------------------------------------------------ guard
 

@@ -185,3 +185,54 @@ def after_the_gateway_stopped(audit_db: Path) -> None:
     history = run("config", "history", "--audit-db", str(audit_db))
     assert history.returncode == 0, history.stderr
     assert len(history.stdout.splitlines()) >= 2
+
+
+def test_reviewers_work_the_queue_and_corrections_export_as_json_lines(
+    estate_env: dict[str, str], tmp_path: Path
+) -> None:
+    audit_db = tmp_path / "audit.sqlite"
+    with gateway_client(DEMO_CONFIG, audit_db, auth="keys") as client:
+        agent = key_for(client, "teller", ["get_exchange_rate"])
+        reviewer = key_for(client, "expert", ["review"])
+        failed = client.post(
+            "/v1/tools/get_exchange_rate/call", headers=bearer(agent),
+            json={"arguments": {"from_currency": "euro", "to_currency": "USD"},
+                  "context": {"session_id": "s-1"}},
+        )  # fmt: skip
+        assert failed.status_code == 422
+        call_id = failed.json()["error"]["call_id"]
+
+        assert client.get("/v1/reviews", headers=bearer(agent)).status_code == 403
+        queue = client.get("/v1/reviews", headers=bearer(reviewer)).json()["reviews"]
+        mine = [entry for entry in queue if entry["call_id"] == call_id]
+        assert len(mine) == 1
+        assert mine[0]["reasons"] == ["error:invalid_arguments"] or "sampled" in mine[0]["reasons"]
+        assert mine[0]["tool"] == "get_exchange_rate"
+        assert mine[0]["call"]["arguments"] == {"from_currency": "euro", "to_currency": "USD"}
+
+        correction = {"from_currency": "EUR", "to_currency": "USD"}
+        posted = client.post(
+            f"/v1/reviews/{call_id}", headers=bearer(reviewer),
+            json={"score": 1, "label": "currency_name", "correction": correction},
+        )  # fmt: skip
+        assert posted.status_code == 201, posted.text
+        assert posted.json()["review"]["principal"] == "key:expert"
+        queue = client.get("/v1/reviews", headers=bearer(reviewer)).json()["reviews"]
+        assert call_id not in [entry["call_id"] for entry in queue]
+        unknown = client.post("/v1/reviews/no-such-call", headers=bearer(reviewer), json={})
+        assert unknown.status_code == 404
+
+    out = tmp_path / "corrections.jsonl"
+    exported = run("feedback", "export", "--label", "currency_name", "--out", str(out),
+                   "--audit-db", str(audit_db))  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    [row] = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    assert row["call_id"] == call_id
+    assert row["tool"] == "get_exchange_rate"
+    assert row["variant"] in ("baseline", "explicit_codes")
+    assert row["arguments"] == {"from_currency": "euro", "to_currency": "USD"}
+    assert row["context"] == {"session_id": "s-1"}
+    assert row["error"]["code"] == "invalid_arguments"
+    assert (row["correction"], row["label"], row["score"]) == (correction, "currency_name", 1)
+    assert (row["reviewer"], row["review"]) == ("key:expert", True)
+    assert row["time"] >= row["called_at"]
