@@ -51,6 +51,9 @@ class CallFacts:
     scores: list[float] = field(default_factory=list)
     corrected: bool = False
     shadows: list[dict[str, Any]] = field(default_factory=list)
+    called_at: str = ""
+    # Seconds from the call to its first review: how fast the loop closes.
+    reviewed_after_s: float | None = None
 
 
 def since_of(text: str | None, now: datetime | None = None) -> datetime | None:
@@ -101,6 +104,7 @@ def collect(
             if group is None or (tool is not None and body.get("tool") != tool):
                 continue
             facts = calls.setdefault(call_id, CallFacts(str(body.get("tool")), group))
+            facts.called_at = facts.called_at or record.at
             if record.kind == "call.rejected":
                 facts.status, facts.code = "error", (body.get("error") or {}).get("code")
             continue
@@ -120,6 +124,9 @@ def collect(
             if isinstance(score, int | float):
                 facts.scores.append(float(score))
             facts.corrected = facts.corrected or body.get("correction") is not None
+            if body.get("review") is True and facts.reviewed_after_s is None:
+                delay = datetime.fromisoformat(record.at) - datetime.fromisoformat(facts.called_at)
+                facts.reviewed_after_s = delay.total_seconds()
         elif record.kind == SHADOW:
             facts.shadows.append(body)
     return calls, stops
@@ -133,6 +140,7 @@ def _summary(group: str, facts: list[CallFacts]) -> dict[str, Any]:
     runs = [s for f in facts for s in f.shadows]
     disagreeing = [s for s in runs if not s.get("agree")]
     fields = Counter(name for s in runs for name in s.get("fields", []))
+    delays = [f.reviewed_after_s for f in facts if f.reviewed_after_s is not None]
     return {
         "name": group,
         "calls": len(ended),
@@ -148,6 +156,11 @@ def _summary(group: str, facts: list[CallFacts]) -> dict[str, Any]:
         },
         "feedback_score": stats.mean([s for f in facts for s in f.scores]),
         "correction_rate": stats.rate(sum(1 for f in ended if f.corrected), len(ended)),
+        "review_delay_s": {
+            "reviewed": len(delays),
+            "p50": stats.percentile(delays, 0.5),
+            "p95": stats.percentile(delays, 0.95),
+        },
         "shadow": {
             "runs": len(runs),
             "disagreement_rate": stats.rate(len(disagreeing), len(runs)),

@@ -102,6 +102,8 @@ def known_record() -> Records:
         call(records, n, "b", "invalid" if n < 2 else "ok", attempts=2 if n < 5 else 1)
     records.add("call.feedback", "b-50", {"score": 4, "correction": {"rate": 1.1}})
     records.add("call.feedback", "b-51", {"score": 2})
+    records.add("call.feedback", "b-52", {"review": True, "label": "ok"},
+                at="2026-11-01T12:30:00+00:00")  # fmt: skip
     records.add("call.shadow", "b-60", {"agree": False, "status": "ok", "fields": ["rate"]})
     records.add("call.shadow", "b-61", {"agree": True, "status": "ok", "fields": []})
     records.add("experiment.stopped", None, {"tool": "get_rate", "variant": "c", "calls": 20,
@@ -124,6 +126,8 @@ def test_the_report_counts_each_variant_and_compares_it_with_the_baseline() -> N
     assert b["retried_rate"]["count"] == 3
     assert b["feedback_score"]["mean"] == 3.0
     assert b["correction_rate"]["count"] == 1
+    assert b["review_delay_s"] == {"reviewed": 1, "p50": 9000.0, "p95": 9000.0}
+    assert base["review_delay_s"]["reviewed"] == 0
     assert b["shadow"]["runs"] == 2
     assert b["shadow"]["disagreement_rate"]["count"] == 1
     assert b["shadow"]["fields"] == {"rate": 1}
