@@ -11,8 +11,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
-from statsmodels.stats.weightstats import DescrStatsW
+# statsmodels is imported where it is used: it takes about a second, which a serving
+# gateway (or a CLI command) that never builds a report should not pay at start.
 
 ALPHA = 0.05
 MIN_CALLS = 30
@@ -32,6 +32,8 @@ def rate(count: int, total: int) -> dict[str, Any]:
     """``count`` of ``total`` as a rate with its 95 % Wilson score interval."""
     if total == 0:
         return {"count": 0, "of": 0, "rate": None, "ci95": None}
+    from statsmodels.stats.proportion import proportion_confint
+
     low, high = proportion_confint(count, total, alpha=ALPHA, method="wilson")
     return {
         "count": count,
@@ -45,6 +47,8 @@ def difference(count: int, total: int, base_count: int, base_total: int) -> dict
     """rate minus base rate with its 95 % interval (Newcomb's hybrid score, from Wilson's)."""
     if total == 0 or base_total == 0:
         return {"difference": None, "ci95": None}
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
     low, high = confint_proportions_2indep(
         count, total, base_count, base_total, method="newcomb", compare="diff", alpha=ALPHA
     )
@@ -70,6 +74,8 @@ def mean(values: Sequence[float]) -> dict[str, Any]:
     """The mean with its 95 % t interval (none for fewer than two values)."""
     if not values:
         return {"n": 0, "mean": None, "ci95": None}
+    from statsmodels.stats.weightstats import DescrStatsW
+
     described = DescrStatsW(list(values))
     ci = None
     if len(values) > 1:
