@@ -9,8 +9,9 @@ from typing import Annotated
 
 import typer
 
-from gateway.cli.common import DEFAULT_AUDIT_DB, AuditDb, StoreUrl, app, print_json
+from gateway.cli.common import DEFAULT_AUDIT_DB, AuditDb, StoreUrl, app, fail, print_json
 from gateway.cli.store import audit_store
+from gateway.errors import GatewayError, InvalidArguments
 
 experiments_app = typer.Typer(
     help="A/B and shadow variants of tools: their comparison.", no_args_is_help=True
@@ -41,8 +42,11 @@ def experiments_report(
     corrections and shadow disagreements, with 95% intervals and the decision rule."""
     from gateway.experiments.report import render, report
 
-    with audit_store(audit_db, store_url) as store:
-        answer = report(store, tool, since, by)
+    try:
+        with audit_store(audit_db, store_url) as store:
+            answer = report(store, tool, since, by)
+    except GatewayError as exc:
+        raise fail(exc) from None
     if as_json:
         print_json(answer)
     else:
@@ -78,8 +82,11 @@ def feedback_export(
 
     from gateway.experiments.export import corrections
 
-    with audit_store(audit_db, store_url) as store:
-        rows = list(corrections(store, tool, since, label, only_corrections))
+    try:
+        with audit_store(audit_db, store_url) as store:
+            rows = list(corrections(store, tool, since, label, only_corrections))
+    except GatewayError as exc:
+        raise fail(exc) from None
     lines = b"".join(orjson.dumps(row) + b"\n" for row in rows)
     if out is None:
         sys.stdout.buffer.write(lines)
@@ -87,3 +94,29 @@ def feedback_export(
     else:
         out.write_bytes(lines)
         typer.echo(f"{len(rows)} judgement(s) written to {out}", err=True)
+
+
+@feedback_app.command("promote")
+def feedback_promote(
+    call_id: str,
+    config: Annotated[Path, typer.Option("--config", help="The config directory to change.")],
+    kind: Annotated[
+        str,
+        typer.Option("--as", help="result: a result example; arguments: an argument example."),
+    ] = "result",
+    audit_db: AuditDb = Path(DEFAULT_AUDIT_DB),
+    store_url: StoreUrl = None,
+) -> None:
+    """Make a call's reviewed correction an example of its tool, in its YAML file (checked
+    first, like any config change); a serving gateway loads it and agents see it."""
+    from gateway.experiments.promote import correction_of, promote
+
+    try:
+        if kind not in ("result", "arguments"):
+            raise InvalidArguments([{"field": "as", "message": "result or arguments"}])
+        with audit_store(audit_db, store_url) as store:
+            tool, correction = correction_of(store, call_id)
+        path = promote(config, tool, correction, "result" if kind == "result" else "arguments")
+    except GatewayError as exc:
+        raise fail(exc) from None
+    typer.echo(f"{tool}: the correction of call {call_id} is now an example in {path}")

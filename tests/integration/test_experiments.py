@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from estate.customers import CustomerStore
 from gateway.audit.store import now
+from gateway.config.loader import load_config
 from gateway.policy.auth import new_key
 from tests.integration.amqp_support import wait_until
 from tests.integration.support import DEMO_CONFIG, bearer, gateway_client, gateway_of, run
@@ -191,7 +192,8 @@ def test_reviewers_work_the_queue_and_corrections_export_as_json_lines(
     estate_env: dict[str, str], tmp_path: Path
 ) -> None:
     audit_db = tmp_path / "audit.sqlite"
-    with gateway_client(DEMO_CONFIG, audit_db, auth="keys") as client:
+    config = shutil.copytree(DEMO_CONFIG, tmp_path / "config")
+    with gateway_client(config, audit_db, auth="keys") as client:
         agent = key_for(client, "teller", ["get_exchange_rate"])
         reviewer = key_for(client, "expert", ["review"])
         failed = client.post(
@@ -210,7 +212,7 @@ def test_reviewers_work_the_queue_and_corrections_export_as_json_lines(
         assert mine[0]["tool"] == "get_exchange_rate"
         assert mine[0]["call"]["arguments"] == {"from_currency": "euro", "to_currency": "USD"}
 
-        correction = {"from_currency": "EUR", "to_currency": "USD"}
+        correction = {"from_currency": "GBP", "to_currency": "CHF"}
         posted = client.post(
             f"/v1/reviews/{call_id}", headers=bearer(reviewer),
             json={"score": 1, "label": "currency_name", "correction": correction},
@@ -236,3 +238,22 @@ def test_reviewers_work_the_queue_and_corrections_export_as_json_lines(
     assert (row["correction"], row["label"], row["score"]) == (correction, "currency_name", 1)
     assert (row["reviewer"], row["review"]) == ("key:expert", True)
     assert row["time"] >= row["called_at"]
+
+    # The correction becomes an example of the tool, in its YAML file, checked first.
+    promoted = run("feedback", "promote", call_id, "--as", "arguments", "--config", str(config),
+                   "--audit-db", str(audit_db))  # fmt: skip
+    assert promoted.returncode == 0, promoted.stderr
+    assert "rates.yaml" in promoted.stdout
+    assert correction in load_config(config).tools["get_exchange_rate"].examples
+    assert "# An A/B test of the description" in (config / "rates.yaml").read_text()
+    again = run("feedback", "promote", call_id, "--as", "arguments", "--config", str(config),
+                "--audit-db", str(audit_db))  # fmt: skip
+    assert again.returncode == 2
+    assert "already one of get_exchange_rate's examples" in again.stderr
+    # As a result example it does not match the tool's output schema: refused, unchanged.
+    before = (config / "rates.yaml").read_text()
+    refused = run("feedback", "promote", call_id, "--config", str(config),
+                  "--audit-db", str(audit_db))  # fmt: skip
+    assert refused.returncode == 1, refused.stderr
+    assert "result_examples" in refused.stderr
+    assert (config / "rates.yaml").read_text() == before
