@@ -118,7 +118,10 @@ def collect(
             duration = body.get("duration_ms")
             facts.duration_ms = float(duration) if isinstance(duration, int | float) else None
         elif record.kind == "interaction":
-            facts.attempts += 1
+            # A retried call's interactions count its attempts; a queue's reply is an
+            # interaction of the same attempt.
+            attempt = body.get("attempt")
+            facts.attempts = max(facts.attempts, attempt if isinstance(attempt, int) else 1)
         elif record.kind == "call.feedback":
             score = body.get("score")
             if isinstance(score, int | float):
