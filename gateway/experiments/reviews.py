@@ -53,12 +53,17 @@ def queue(store: RecordReader, tool: str | None = None) -> list[dict[str, Any]]:
         for record in store.records_of_kind(FEEDBACK)
         if record.body.get("review") is True
     }
-    waiting = []
+    waiting: dict[str | None, dict[str, Any]] = {}
     for record in store.records_of_kind(REQUESTED):
-        if record.call_id in reviewed or (tool is not None and record.body.get("tool") != tool):
+        # A call is asked for once in the queue (a parked write may be picked again when it
+        # runs after its approval).
+        if record.call_id in reviewed or record.call_id in waiting:
             continue
-        waiting.append({"call_id": record.call_id, "requested_at": record.at, **record.body})
-    return waiting
+        if tool is not None and record.body.get("tool") != tool:
+            continue
+        waiting[record.call_id] = {"call_id": record.call_id, "requested_at": record.at,
+                                   **record.body}  # fmt: skip
+    return list(waiting.values())
 
 
 def review(

@@ -31,6 +31,7 @@ def test_the_queue_holds_requested_calls_until_reviewed() -> None:
     store.append("call.intent", "c1", {"tool": "lookup"}, context)
     reviews.request(store, "c1", {"tool": "lookup", "variant": None, "reasons": ["write"]}, context)
     reviews.request(store, "c2", {"tool": "other", "variant": None, "reasons": ["slow"]}, context)
+    reviews.request(store, "c1", {"tool": "lookup", "variant": None, "reasons": ["write"]}, context)
     assert [e["call_id"] for e in reviews.queue(store)] == ["c1", "c2"]
     assert [e["call_id"] for e in reviews.queue(store, "other")] == ["c2"]
     # Feedback that is not a review leaves the call in the queue.
