@@ -43,8 +43,6 @@ def scripted_agent(client: TestClient, key: str, seed: int) -> str:
     """Asks for rates as its tool description tells it: an agent told "three-letter code"
     sends codes; one told only "ISO 4217 codes" sometimes sends the currency's name."""
     description = description_seen(client, key, "get_exchange_rate")
-    single = client.get("/v1/tools/get_exchange_rate", headers=bearer(key)).json()
-    assert single["description"] == description
     pick = random.Random(seed)
     for _ in range(CALLS_EACH):
         source, target = pick.sample(CODES, 2)
