@@ -28,10 +28,13 @@ def serve(
 ) -> None:
     """Serve the agent API for a config directory."""
     check_store_url(store_url)
-    registry_of(config)  # fail fast, with every config issue, before binding a port
+    registry = registry_of(config)  # fail fast, with every config issue, before binding a port
+    from gateway.config.directory import ConfigDirectory
     from gateway.serving import run_server
 
-    run_server(config, host, port, audit_db, log_level, store_url)
+    # What was built to fail fast is what a single process serves: the config loads once.
+    loaded = ConfigDirectory.of(registry)
+    run_server(config, host, port, audit_db, log_level, store_url, loaded=loaded)
 
 
 @app.command()
