@@ -40,8 +40,13 @@ async def experiments(
     caller = caller_of(request)
     if not caller.has("audit"):
         caller.require("review", "read the experiments report")
-    store = gateway_of(request).store
-    return JSON(await asyncio.to_thread(report, store, tool, since, by))
+    gateway = gateway_of(request)
+    windows = {
+        name: served.config.experiment.window
+        for name, served in gateway.tools.items()
+        if served.config.experiment.window is not None
+    }
+    return JSON(await asyncio.to_thread(report, gateway.store, tool, since, by, windows))
 
 
 class Review(BaseModel):

@@ -35,16 +35,26 @@ def experiments_report(
         ),
     ] = "variant",
     as_json: Annotated[bool, typer.Option("--json", help="The report as JSON.")] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="Read each tool over its experiment.window from here."),
+    ] = None,
     audit_db: AuditDb = Path(DEFAULT_AUDIT_DB),
     store_url: StoreUrl = None,
 ) -> None:
     """Per variant: calls, error rate by code, invalid arguments, retries, latency, feedback,
     corrections and shadow disagreements, with 95% intervals and the decision rule."""
+    from gateway.config.loader import load_config
     from gateway.experiments.report import render, report
 
     try:
+        windows: dict[str, str] = {}
+        if config is not None:
+            for name, declared in load_config(config).tools.items():
+                if declared.experiment.window is not None:
+                    windows[name] = declared.experiment.window
         with audit_store(audit_db, store_url) as store:
-            answer = report(store, tool, since, by)
+            answer = report(store, tool, since, by, windows)
     except GatewayError as exc:
         raise fail(exc) from None
     if as_json:

@@ -112,6 +112,12 @@ class ExperimentConfig(StrictModel):
     guard: GuardSpec | None = Field(
         None, description="Stop a variant whose calls fail too often; its traffic returns."
     )
+    window: str | None = Field(
+        None,
+        pattern=r"^[0-9]{1,3}[hdw]$",
+        description="How far back the report looks for this tool when not told (1h, 24h, "
+        "7d, 1w): how fast its loop from calls to decisions turns.",
+    )
 
 
 class ReviewPolicy(StrictModel):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -82,10 +83,15 @@ def _group_of(body: dict[str, Any], by: str) -> str | None:
 
 
 def collect(
-    records: list[StoredRecord], by: str, tool: str | None, since: datetime | None
+    records: list[StoredRecord],
+    by: str,
+    tool: str | None,
+    since: datetime | None,
+    windows: Mapping[str, datetime] | None = None,
 ) -> tuple[dict[str, CallFacts], list[dict[str, Any]]]:
-    """The calls the report counts (their first record at or after ``since``), and the
-    guard's stops."""
+    """The calls the report counts (their first record at or after ``since``, else after
+    their tool's window), and the guard's stops."""
+    windows = windows or {}
     calls: dict[str, CallFacts] = {}
     stops: list[dict[str, Any]] = []
     for record in records:
@@ -98,7 +104,8 @@ def collect(
         if call_id is None:
             continue
         if record.kind in ("call.intent", "call.rejected"):
-            if since is not None and datetime.fromisoformat(record.at) < since:
+            start = since if since is not None else windows.get(str(body.get("tool")))
+            if start is not None and datetime.fromisoformat(record.at) < start:
                 continue
             group = _group_of(body, by)
             if group is None or (tool is not None and body.get("tool") != tool):
@@ -178,10 +185,17 @@ def report(
     tool: str | None = None,
     since: str | None = None,
     by: str = "variant",
+    windows: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Per tool, per group: the comparison and each group's verdict against the baseline
-    (``baseline`` for variants; for a context key, the value first seen)."""
-    calls, stops = collect(store.records_of_kind(*KINDS), by, tool, since_of(since))
+    (``baseline`` for variants; for a context key, the value first seen). Without
+    ``since``, a tool in ``windows`` (its ``experiment.window``) is read over its window."""
+    now = datetime.now(UTC)
+    starts = {name: since_of(text, now) for name, text in (windows or {}).items()}
+    calls, stops = collect(
+        store.records_of_kind(*KINDS), by, tool, since_of(since, now),
+        {name: start for name, start in starts.items() if start is not None},
+    )  # fmt: skip
     grouped: dict[str, dict[str, list[CallFacts]]] = defaultdict(dict)
     for facts in calls.values():
         grouped[facts.tool].setdefault(facts.group, []).append(facts)
@@ -201,6 +215,7 @@ def report(
         tools.append(
             {
                 "tool": name,
+                "window": None if since is not None else (windows or {}).get(name),
                 "by": by,
                 "baseline": baseline,
                 "groups": summaries,

@@ -128,6 +128,7 @@ def test_the_report_finds_the_better_description_and_the_shadows_disagreements(
         [rates] = answer["tools"]
         base, explicit = rates["groups"]
         assert (base["name"], explicit["name"]) == ("baseline", "explicit_codes")
+        assert rates["window"] == "7d"  # the tool's experiment.window, as no since was given
         assert base["calls"] + explicit["calls"] == AGENTS * CALLS_EACH
         assert base["invalid_argument_rate"]["rate"] > 0.15
         assert explicit["invalid_argument_rate"]["count"] == 0

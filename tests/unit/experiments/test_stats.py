@@ -162,3 +162,16 @@ def test_since_keeps_later_calls_only() -> None:
     assert since_of("2w", now) == datetime(2026, 11, 15, 12, tzinfo=UTC)
     with pytest.raises(InvalidArguments):
         since_of("yesterday")
+
+
+def test_a_tools_window_applies_when_no_since_is_given() -> None:
+    records = Records()
+    long_ago, lately = "2020-01-01T00:00:00+00:00", datetime.now(UTC).isoformat()
+    call(records, 1, "baseline", "ok", at=long_ago)
+    call(records, 2, "baseline", "ok", at=lately)
+    [tool] = report(records, windows={"get_rate": "24h"})["tools"]
+    assert (tool["window"], tool["groups"][0]["calls"]) == ("24h", 1)
+    [tool] = report(records, since="2019-01-01", windows={"get_rate": "24h"})["tools"]
+    assert (tool["window"], tool["groups"][0]["calls"]) == (None, 2)
+    [tool] = report(records)["tools"]
+    assert tool["groups"][0]["calls"] == 2
