@@ -11,7 +11,7 @@ import orjson
 from adapters.base import Adapter, BackendSetupError, OperationUnknown, Prepared
 from adapters.registry import adapter_class
 from gateway.config.loader import LoadedConfig
-from gateway.config.models import ToolConfig
+from gateway.config.models import BASELINE, ToolConfig
 from gateway.errors import ConfigError, ConfigIssue, GatewayError
 from gateway.mapping.limits import record_integer_ranges, within_legacy_types
 from gateway.mapping.openai import strict_parameters
@@ -32,6 +32,10 @@ class Tool:
     input_schema: dict[str, Any]
     output_schema: dict[str, Any]
     version: str
+    # A variant of the tool (``config.variants``) is a Tool of the same name: ``variant``
+    # names it; the baseline holds them all in ``variants``.
+    variant: str | None = None
+    variants: dict[str, Tool] = field(default_factory=dict)
     listing: dict[str, Any] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -137,32 +141,71 @@ def build_registry(config: LoadedConfig) -> Registry:
             continue
         raw = config.entries[("tools", name)].raw
         version = hashlib.sha256(orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
-        # An integer argument holds no more than its legacy parameter's type (a WSDL's
-        # xsd:int, a copybook's PIC): the schema says so and the mapper refuses the rest.
-        ranges = backend_adapter.parameter_ranges(tool)
-        if tool.request is not None and tool.request.record is not None:
-            ranges = {**ranges, **record_integer_ranges(tool.request.record.compiled)}
-        fields = within_legacy_types(tool.input, ranges)
-        mapper = config.mappers[name][0]
-        if fields is not tool.input:
-            mapper = InputMapper(fields, tool.request, rules=tool.input_json_schema)
-        tools[name] = Tool(
-            name=name,
-            config=tool,
-            adapter=backend_adapter,
-            prepared=prepared,
-            input=mapper,
-            output=config.mappers[name][1],
-            input_schema=input_schema(fields, tool.examples, tool.input_json_schema),
-            output_schema=backend_adapter.result_schema(prepared)
-            or _paged(
-                _budgeted(output_schema(tool.output, tool.result_examples), tool)
-                if not backend_adapter.pages
-                else output_schema(tool.output, tool.result_examples),
-                backend_adapter.pages and tool.effect == "read",
-            ),
-            version=version,
+        # A tool with variants is itself the baseline, and its records say so.
+        baseline = BASELINE if tool.variants else None
+        built = tools[name] = _tool(
+            name, tool, backend_adapter, prepared, config.mappers[name], version, baseline
         )
+        for variant in tool.variants:
+            declared = tool.variant(variant)
+            try:
+                variant_prepared = backend_adapter.prepare(declared)
+            except OperationUnknown as exc:
+                issues.append(
+                    config.issue("tools", name, ("variants", variant, "operation"), str(exc))
+                )
+                continue
+            except BackendSetupError as exc:
+                located = ("variants", variant, *exc.loc)
+                issues.append(config.issue("tools", name, located, exc.message))
+                continue
+            built.variants[variant] = _tool(
+                name,
+                declared,
+                backend_adapter,
+                variant_prepared,
+                config.variant_mappers[(name, variant)],
+                f"{version}:{variant}",
+                variant,
+            )
     if issues:
         raise ConfigError(issues)
     return Registry(config, adapters, tools)
+
+
+def _tool(
+    name: str,
+    tool: ToolConfig,
+    backend_adapter: Adapter[Any],
+    prepared: Prepared,
+    mappers: tuple[InputMapper, OutputMapper],
+    version: str,
+    variant: str | None = None,
+) -> Tool:
+    # An integer argument holds no more than its legacy parameter's type (a WSDL's
+    # xsd:int, a copybook's PIC): the schema says so and the mapper refuses the rest.
+    ranges = backend_adapter.parameter_ranges(tool)
+    if tool.request is not None and tool.request.record is not None:
+        ranges = {**ranges, **record_integer_ranges(tool.request.record.compiled)}
+    fields = within_legacy_types(tool.input, ranges)
+    mapper = mappers[0]
+    if fields is not tool.input:
+        mapper = InputMapper(fields, tool.request, rules=tool.input_json_schema)
+    return Tool(
+        name=name,
+        config=tool,
+        adapter=backend_adapter,
+        prepared=prepared,
+        input=mapper,
+        output=mappers[1],
+        input_schema=input_schema(fields, tool.examples, tool.input_json_schema),
+        output_schema=backend_adapter.result_schema(prepared)
+        or _paged(
+            _budgeted(output_schema(tool.output, tool.result_examples), tool)
+            if not backend_adapter.pages
+            else output_schema(tool.output, tool.result_examples),
+            backend_adapter.pages and tool.effect == "read",
+        ),
+        version=version,
+        variant=variant,
+    )

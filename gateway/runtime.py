@@ -31,6 +31,7 @@ from gateway.completions import Completions
 from gateway.config.directory import ConfigDirectory
 from gateway.config.loader import LoadedConfig
 from gateway.errors import GatewayError, ToolNotFound
+from gateway.experiments.live import Experiments
 from gateway.generations import Generations
 from gateway.metrics import Metrics
 from gateway.pipeline.answer import result_of
@@ -82,6 +83,8 @@ class Gateway:
         )
         self.generations = Generations(self.source.registry, self.completions)
         self.pipeline = CallPipeline(store, self.keyed, self.metrics, instance)
+        # Tools' variants: which one a call gets, their guards, and shadow runs.
+        self.experiments = Experiments(store, self.metrics)
         self.approval_desk = Approvals(
             store, lambda: self.tools, lambda: self.config.version, self.call, instance
         )
@@ -141,6 +144,7 @@ class Gateway:
         if self.recovery is not None:
             with contextlib.suppress(GatewayError):
                 self.recovery.end()
+        await self.experiments.drain()
         await self.completions.stop()
         await self.generations.close()
         if self.audit_log is not None:
@@ -196,7 +200,7 @@ class Gateway:
         generation.active += 1
         began = time.perf_counter()
         try:
-            answer = await self.pipeline.run(call)
+            answer = await self.experiments.run(call, self.pipeline.run)
         except GatewayError as exc:
             span.end(exc.code, exc.message)
             self.metrics.call(name, exc.code, time.perf_counter() - began)
@@ -236,8 +240,13 @@ class Gateway:
         return call_view(call_id, readable_records(self.store, call_id, caller))
 
     def visible_tools(self, caller: Principal) -> list[Tool]:
-        tools = self.tools.values()
-        return [tool for tool in tools if caller.may_call(tool.name, tool.config.tags)]
+        """The tools ``caller`` may call, each as the variant its calls get (per agent)."""
+        tools, version = self.tools.values(), self.config.version
+        return [
+            self.experiments.variant_for(tool, caller.name, None, version)
+            for tool in tools
+            if caller.may_call(tool.name, tool.config.tags)
+        ]
 
     async def readiness(self) -> dict[str, Health]:
         names = list(self.registry.adapters)

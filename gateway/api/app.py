@@ -9,7 +9,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
-from gateway.api import approvals, audit, calls, health, observe, overview, tools
+from gateway.api import approvals, audit, calls, experiments, health, observe, overview, tools
 from gateway.api.deps import authenticate
 from gateway.api.fastpath import FastCallPath
 from gateway.api.mcp import McpEndpoint
@@ -67,6 +67,7 @@ def create_app(
     app.include_router(approvals.router, dependencies=authenticated)
     app.include_router(observe.router, dependencies=authenticated)
     app.include_router(overview.router, dependencies=authenticated)
+    app.include_router(experiments.router, dependencies=authenticated)
     app.include_router(health.router)
     app.include_router(console_page.router)
     app.mount("/console/static", console_page.static)

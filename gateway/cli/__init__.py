@@ -11,7 +11,7 @@ import os
 # isort: off
 # The config commands (validate, tools, call, map) register before serve and demo.
 from gateway.cli import tools, serving
-from gateway.cli import calls, imports, audit, keys, config
+from gateway.cli import calls, imports, audit, keys, config, experiments
 
 # isort: on
 from gateway.cli.common import app
@@ -19,7 +19,7 @@ from gateway.cli.common import app
 __all__ = ["app", "main"]
 
 # Registered for their side effect on ``app``; named so that linters see them used.
-_COMMAND_GROUPS = (tools, calls, imports, audit, keys, config, serving)
+_COMMAND_GROUPS = (tools, calls, imports, audit, keys, config, experiments, serving)
 
 
 def main() -> None:  # pragma: no cover - console script entry

@@ -55,6 +55,10 @@ class LoadedConfig:
     mappers: dict[str, tuple[InputMapper, OutputMapper]]
     version: str
     canonical: dict[str, Any] = field(repr=False)
+    # The mappers of each tool's variants, by (tool, variant).
+    variant_mappers: dict[tuple[str, str], tuple[InputMapper, OutputMapper]] = field(
+        default_factory=dict, repr=False
+    )
 
     def issue(
         self, section: str, name: str, loc: tuple[str | int, ...], message: str
@@ -111,11 +115,19 @@ def load_config(path: Path | str, adapters: AdapterLookup | None = None) -> Load
             message = f"unknown backend '{backend}'{hint}"
             issues.append(_issue(entry, ("tools", name, "backend"), message))
     mappers: dict[str, tuple[InputMapper, OutputMapper]] = {}
+    variant_mappers: dict[tuple[str, str], tuple[InputMapper, OutputMapper]] = {}
     for name, tool in tools.items():
         compiled = _compile_mappers(entries[("tools", name)], tool, issues)
         if compiled is not None:
             mappers[name] = compiled
             issues.extend(_check_examples(entries[("tools", name)], tool, compiled[0]))
+        for variant in tool.variants:
+            where = ("variants", variant)
+            built = _compile_mappers(entries[("tools", name)], tool.variant(variant), issues, where)
+            if built is not None:
+                variant_mappers[(name, variant)] = built
+                entry = entries[("tools", name)]
+                issues.extend(_check_examples(entry, tool.variant(variant), built[0], where))
     if issues:
         raise ConfigError(issues)
 
@@ -133,6 +145,7 @@ def load_config(path: Path | str, adapters: AdapterLookup | None = None) -> Load
         mappers=mappers,
         version=f"sha256:{digest}",
         canonical=canonical,
+        variant_mappers=variant_mappers,
     )
 
 
@@ -337,10 +350,11 @@ def _code_tables(
 
 
 def _compile_mappers(
-    entry: Entry, tool: ToolConfig, issues: list[ConfigIssue]
+    entry: Entry, tool: ToolConfig, issues: list[ConfigIssue], where: tuple[str, ...] = ()
 ) -> tuple[InputMapper, OutputMapper] | None:
-    """The tool's mappers, compiled once here; a mistake is reported where it was made."""
-    prefix = ("tools", entry.name)
+    """The tool's mappers, compiled once here; a mistake is reported where it was made
+    (``where``: under one of the tool's variants)."""
+    prefix = ("tools", entry.name, *where)
     compiled: list[Any] = []
     for build in (
         lambda: InputMapper(tool.input, tool.request, rules=tool.input_json_schema),
@@ -355,14 +369,16 @@ def _compile_mappers(
     return compiled[0], compiled[1]
 
 
-def _check_examples(entry: Entry, tool: ToolConfig, mapper: InputMapper) -> list[ConfigIssue]:
+def _check_examples(
+    entry: Entry, tool: ToolConfig, mapper: InputMapper, under: tuple[str, ...] = ()
+) -> list[ConfigIssue]:
     """Examples are shown to agents as the truth, so each must pass its mapping or schema."""
     found = []
     for index, example in enumerate(tool.examples):
         try:
             mapper(example)
         except InvalidArguments as exc:
-            loc = ("tools", entry.name, "examples", index)
+            loc: tuple[str | int, ...] = ("tools", entry.name, *under, "examples", index)
             found.append(_issue(entry, loc, f"example does not validate: {exc.message}"))
     if tool.result_examples:
         validator = Draft202012Validator(output_schema(tool.output, []))
@@ -370,7 +386,7 @@ def _check_examples(entry: Entry, tool: ToolConfig, mapper: InputMapper) -> list
             error = best_match(validator.iter_errors(example))
             if error is not None:
                 where = "/".join(str(p) for p in error.absolute_path) or "(root)"
-                loc = ("tools", entry.name, "result_examples", index)
+                loc = ("tools", entry.name, *under, "result_examples", index)
                 message = (
                     f"result example does not match the output schema at {where}: {error.message}"
                 )

@@ -7,6 +7,7 @@ models from the backend's ``adapter`` name.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal, Self
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
@@ -15,6 +16,8 @@ from gateway.mapping.spec import InputField, OutputSpec, RequestSpec, StrictMode
 from gateway.policy.protection import BreakerSpec, RateLimitSpec, RetrySpec
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+VARIANT_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
+BASELINE = "baseline"  # the variant name of a tool as declared, on the record
 
 
 class BackendConfig(StrictModel):
@@ -52,6 +55,82 @@ class ToolSettings(StrictModel):
         if isinstance(settings, cls):
             return settings
         return cls.model_validate({})
+
+
+class VariantConfig(StrictModel):
+    """Another version of a tool, tried on part of its traffic or in its shadow.
+
+    The keys given replace the tool's own; the rest are the tool's. A variant is checked as a
+    whole tool of its own when the config loads.
+    """
+
+    weight: float = Field(
+        0.0, ge=0, le=1, description="Share of the tool's calls this variant answers (0 to 1)."
+    )
+    shadow: bool = Field(
+        False,
+        description="Run on the same arguments after the live variant answers (read tools "
+        "only); its result is compared field by field on the record, never shown to the agent.",
+    )
+    description: str | None = Field(None, min_length=1)
+    operation: str | None = Field(None, min_length=1)
+    timeout_s: float | None = Field(None, gt=0, le=3600)
+    input: dict[str, InputField] | None = None
+    input_json_schema: dict[str, Any] | None = None
+    output: OutputSpec | None = None
+    request: RequestSpec | None = None
+    examples: list[dict[str, Any]] | None = None
+    result_examples: list[dict[str, Any]] | None = None
+
+    @model_validator(mode="after")
+    def _shadow_takes_no_traffic(self) -> VariantConfig:
+        if self.shadow and self.weight:
+            raise ValueError("a shadow variant answers no calls: leave its weight out")
+        return self
+
+    def overrides(self) -> dict[str, Any]:
+        """The tool keys this variant replaces."""
+        own = self.model_fields_set - {"weight", "shadow"}
+        return {key: getattr(self, key) for key in own if getattr(self, key) is not None}
+
+
+class GuardSpec(StrictModel):
+    """When a variant stops by itself: its error rate over its calls so far."""
+
+    max_error_rate: float = Field(gt=0, le=1, description="Stop the variant above this rate.")
+    min_calls: int = Field(20, ge=1, description="Calls the variant makes before it is judged.")
+
+
+class ExperimentConfig(StrictModel):
+    """How a tool's traffic is split between its variants."""
+
+    sticky: Literal["session", "agent"] = Field(
+        "session",
+        description="session: a call's context.session_id keeps its variant (its agent's when "
+        "it sends none); agent: every call of one agent sees one variant.",
+    )
+    guard: GuardSpec | None = Field(
+        None, description="Stop a variant whose calls fail too often; its traffic returns."
+    )
+    window: str | None = Field(
+        None,
+        pattern=r"^[0-9]{1,3}[hdw]$",
+        description="How far back the report looks for this tool when not told (1h, 24h, "
+        "7d, 1w): how fast its loop from calls to decisions turns.",
+    )
+
+
+class ReviewPolicy(StrictModel):
+    """Which of a tool's calls go to the review queue, for people with the ``review`` scope."""
+
+    share: float = Field(
+        0.0, ge=0, le=1, description="Share of calls sampled for review (0 to 1), at random."
+    )
+    every_write: bool = Field(False, description="Every call of a write tool.")
+    every_error: bool = Field(False, description="Every call that ends in an error.")
+    slower_than_ms: float | None = Field(
+        None, gt=0, description="Every call that took longer than this."
+    )
 
 
 class ToolConfig(StrictModel):
@@ -102,6 +181,16 @@ class ToolConfig(StrictModel):
         description="Results as the agent gets them; each must match the output schema.",
     )
 
+    variants: dict[str, VariantConfig] = Field(
+        default_factory=dict,
+        description="Other versions of this tool (mapping, operation, description, examples) "
+        "tried on part of its traffic or in its shadow; the tool itself is the baseline.",
+    )
+    experiment: ExperimentConfig = Field(default_factory=ExperimentConfig)
+    review: ReviewPolicy | None = Field(
+        None, description="Put calls of this tool in the review queue (a sample, or by rule)."
+    )
+
     @field_validator("input_json_schema")
     @classmethod
     def _valid_rules(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -120,6 +209,26 @@ class ToolConfig(StrictModel):
         if self.approval == "required" and self.effect != "write":
             raise ValueError("approval: required is for tools with effect: write")
         return self
+
+    @model_validator(mode="after")
+    def _variants_are_safe(self) -> ToolConfig:
+        if sum(variant.weight for variant in self.variants.values()) > 1:
+            raise ValueError("the variants' weights add up to more than 1")
+        for name, variant in self.variants.items():
+            if re.fullmatch(VARIANT_PATTERN, name) is None or name == BASELINE:
+                raise ValueError(
+                    f"variant '{name}': names are lower_snake_case, at most 32 characters, "
+                    f"and not '{BASELINE}' (the tool itself)"
+                )
+            if variant.shadow and self.effect != "read":
+                # A shadow runs the call a second time: never for a write.
+                raise ValueError(f"variant '{name}': shadow runs are for read tools only")
+        return self
+
+    def variant(self, name: str) -> ToolConfig:
+        """The tool as variant ``name`` declares it: its keys over the tool's."""
+        changed = self.model_copy(update={**self.variants[name].overrides(), "variants": {}})
+        return changed.with_settings(self.settings)
 
     # The keys of the backend's adapter (its ``tool_model``), set by the loader.
     _settings: ToolSettings = PrivateAttr(default_factory=ToolSettings)

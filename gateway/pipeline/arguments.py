@@ -31,6 +31,8 @@ def intent_of(call: Call, instance: str | None) -> dict[str, Any]:
         "dry_run": call.dry_run,
         "cursor": call.cursor,
     }
+    if tool.variant is not None:
+        intent["variant"] = tool.variant  # which version of the tool answers (experiments)
     if call.idempotency_key is not None:
         intent["idempotency_key"] = call.idempotency_key
     if instance is not None:

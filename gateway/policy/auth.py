@@ -9,7 +9,8 @@ Scopes are tool names or globs (``get_*``, ``ledger.*`` does not exist: tools ha
 names), tags (``tag:billing`` grants every tool carrying the tag ``billing``, ``tag:bill*``
 every tool with a tag the glob matches; a tool gains or loses the grant as its tags change
 in the config), plus ``approve`` for people who approve writes and ``audit`` for reading any
-call's record and the log. A key sees and calls only the tools its scopes match.
+call's record and the log (``review`` for the experiments report and reviews). A key sees and
+calls only the tools its scopes match.
 
 Principals carry their issuer, so names from different sources never meet: an API key's
 agent is ``key:<agent>``, a JWT's subject ``jwt:<issuer>#<sub>``. That whole identity is the
@@ -40,7 +41,7 @@ from typing import Any, Literal
 from gateway.errors import Forbidden, InvalidArguments, Unauthorized
 
 KEY_PATTERN = re.compile(r"^lgw_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
-SPECIAL_SCOPES = ("approve", "audit", "metrics")
+SPECIAL_SCOPES = ("approve", "audit", "metrics", "review")
 TAG_SCOPE = "tag:"
 _GLOB = r"[A-Za-z0-9_*?\[\]-]+"
 SCOPE_PATTERN = re.compile(rf"{_GLOB}|{TAG_SCOPE}[A-Za-z0-9_.*?\[\]-]+")

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from estate.server import EstateServer
 from gateway.mapping.redaction import commitment
+from tests.integration.amqp_support import wait_until
 from tests.integration.support import (
     ANNA,
     DEMO_CONFIG,
@@ -18,6 +19,7 @@ from tests.integration.support import (
     call_tool,
     error_of,
     gateway_client,
+    gateway_of,
 )
 
 
@@ -29,9 +31,13 @@ def test_a_rest_read_is_mapped_and_recorded(demo_client: TestClient, estate: Est
         "customer_number": ANNA, "name": "MULLER, ANNA", "city": "BERLIN",
         "balance_eur": 1234.56, "status": "active", "vip": True,
     }  # fmt: skip
-    sent = watch.sole()
-    assert (sent.method, sent.path) == ("GET", f"/crm/customers/{ANNA}")
-    (interaction,) = call_record(demo_client, response.json()["call_id"])["interactions"]
+    # The demo's candidate mapping reads the same customer in the read's shadow.
+    store = gateway_of(demo_client).store
+    call_id = response.json()["call_id"]
+    wait_until(lambda: store.records_of_kind("call.shadow"), 10, "the shadow read")
+    sent = watch.new()
+    assert [(r.method, r.path) for r in sent] == [("GET", f"/crm/customers/{ANNA}")] * 2
+    (interaction,) = call_record(demo_client, call_id)["interactions"]
     assert interaction["adapter"] == "http"
     assert interaction["request"]["method"] == "GET"
     assert interaction["request"]["url"].endswith(f"/crm/customers/{ANNA}")
