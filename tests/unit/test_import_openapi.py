@@ -124,7 +124,6 @@ def test_constructs_of_openapi_3_1(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert 'Authorization: "Bearer ${PARCEL_DESK_TOKEN}"' in text
     assert "X-Request-Id: not sent" not in text
 
-
     get = registry.tools["get_parcel"]
     assert get.config.operation == "GET /parcels/{parcel-id}"
     assert get.input_schema["properties"]["parcel_id"]["pattern"] == "^P[0-9]{6}$"
