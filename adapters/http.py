@@ -130,7 +130,12 @@ class HttpAdapter(Adapter[HttpBackendConfig, PreparedRequest]):
             self.config.base_url,
             max_connections=self.config.max_concurrency,
             verify_tls=self.config.verify_tls,
-            headers={k: v.get_secret_value() for k, v in self.config.headers.items()},
+            # A Cookie header goes per request, merged with cookie arguments (one Cookie).
+            headers={
+                k: v.get_secret_value()
+                for k, v in self.config.headers.items()
+                if k.lower() != "cookie"
+            },
             ssl_context=self._ssl,
             proxy=self._proxy,
         )
@@ -177,6 +182,13 @@ class HttpAdapter(Adapter[HttpBackendConfig, PreparedRequest]):
             return path, {k: v for k, v in values.items() if v is not None}, None
         return path, {}, values
 
+    def _cookie_header(self, cookies: dict[str, str]) -> str:
+        """The one Cookie header: the backend's own cookies (secrets), then the arguments'."""
+        own = [
+            v.get_secret_value() for k, v in self.config.headers.items() if k.lower() == "cookie"
+        ]
+        return "; ".join([*own, *(f"{k}={v}" for k, v in cookies.items())])
+
     def _secret_headers(self) -> dict[str, str]:
         return {k: commitment(v.get_secret_value()) for k, v in self.config.headers.items()}
 
@@ -201,8 +213,9 @@ class HttpAdapter(Adapter[HttpBackendConfig, PreparedRequest]):
         path, query, body = self._build(prepared, params)
         request_headers = {"traceparent": f"00-{ctx.trace_id}-{secrets.token_hex(8)}-01"}
         request_headers.update(sent_headers)
-        if cookies:
-            request_headers["cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+        cookie = self._cookie_header(cookies)
+        if cookie:
+            request_headers["cookie"] = cookie
         content: bytes | None = None
         if isinstance(body, bytes | bytearray):
             content = bytes(body)
@@ -221,7 +234,7 @@ class HttpAdapter(Adapter[HttpBackendConfig, PreparedRequest]):
                 "query": blank_keys(query, prepared.sensitive),
                 "headers": {
                     **self._secret_headers(),
-                    **request_headers,
+                    **{k: v for k, v in request_headers.items() if k != "cookie"},
                     # Header and cookie arguments: sensitive ones as their commitments.
                     **self._recorded(prepared, sent_headers),
                     **({"cookie": self._recorded(prepared, cookies)} if cookies else {}),

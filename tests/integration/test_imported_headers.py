@@ -121,9 +121,8 @@ def test_header_and_cookie_arguments_reach_the_service(
         assert headers["X-Tags"] == "a,b"
         assert headers["X-Session-Token"] == "tok-secret-3"
         assert headers["X-Api-Key"] == "backend-key-1"
-        cookies: dict[str, str] = {}
-        for line in headers.get_all("Cookie"):
-            cookies.update({k: v.value for k, v in SimpleCookie(line).items()})
+        (cookie,) = headers.get_all("Cookie")  # one Cookie header, as RFC 6265 wants
+        cookies = {k: v.value for k, v in SimpleCookie(cookie).items()}
         assert cookies == {
             "site_key": "site-secret-2",
             "locale": "de%20DE%3Bx",
@@ -142,9 +141,17 @@ def test_header_and_cookie_arguments_reach_the_service(
         assert record["arguments"]["x_session_token"].startswith("sha256:")
         assert record["arguments"]["x_request_id"] == "req-42"
 
+        # Without cookie arguments the backend's own cookie still goes, and stays off the record.
+        plain = {"entry": 8, "x_session_token": "tok-secret-5"}
+        second = call_tool(client, "get_entry", plain)
+        assert second.status_code == 200, second.text
+        assert received[1]["headers"].get_all("Cookie") == ["site_key=site-secret-2"]
+        dumped = orjson.dumps(call_record(client, second.json()["call_id"])).decode()
+        assert "site-secret-2" not in dumped and "tok-secret-5" not in dumped
+
         refused = call_tool(client, "get_entry", {**arguments, "x_request_id": "a\r\nX-Evil: 1"})
         assert refused.status_code == 422, refused.text
         assert refused.json()["error"]["details"]["errors"] == [
             {"field": "header:X-Request-Id", "message": "holds a control or non-ASCII character"}
         ]
-        assert len(received) == 1
+        assert len(received) == 2
