@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from gateway.errors import InvalidArguments, MappingFailed
-from gateway.mapping.copybook import framed, unframed
+from gateway.mapping.copybook import RecordError, framed, unframed
 from gateway.mapping.records import InputMapper, OutputMapper
 from gateway.mapping.spec import InputField, OutputSpec
 
@@ -199,3 +199,15 @@ def test_arguments_encode_and_the_answer_decodes_to_the_same_lines(
     sent = _input(framing)({"lines": [{**v, "amount": str(v["amount"])} for v in values]})
     back = _output(framing)(sent["LINES"])["items"]
     assert [{**line, "amount": Decimal(str(line["amount"]))} for line in back] == values
+
+
+def test_rdws_read_as_cobrix_reads_record_format_v() -> None:
+    # Cobrix's Test36RdwBdwSimpleSpec (Apache-2.0): big-endian RDWs holding the data's
+    # length only (its is_rdw_part_of_record_length=false), records '12', '345', '6789'.
+    data = bytes.fromhex("00020000F1F200030000F3F4F500040000F6F7F8F9")
+    records = [bytes.fromhex("F1F2"), bytes.fromhex("F3F4F5"), bytes.fromhex("F6F7F8F9")]
+    assert list(unframed(data, "rdw", counts_header=False)) == records
+    assert framed(records, "rdw", counts_header=False) == data
+    # Read as z/OS RDWs (length including the RDW), the same bytes are refused at once.
+    with pytest.raises(RecordError, match="the RDW at byte 0 declares 2 bytes"):
+        list(unframed(data, "rdw"))
