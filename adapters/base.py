@@ -327,6 +327,11 @@ class Adapter(ABC, Generic[ConfigT, PreparedT]):
         """
         return
 
+    async def result_columns(self, prepared: PreparedT) -> list[str] | None:
+        """Names of the columns the operation answers, as the mapping reads them, where the
+        backend can describe them without side effects; None where it cannot."""
+        return None
+
     def replaces(self, previous: Adapter[Any]) -> None:
         """Called before ``open`` when a config reload puts this adapter in place of
         ``previous`` (same backend name), which stays open until its calls finish."""

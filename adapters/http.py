@@ -43,6 +43,7 @@ from gateway.config.models import BackendConfig, ToolConfig
 from gateway.errors import (
     BackendUnavailable,
     GatewayError,
+    InvalidArguments,
     LegacyBadResponse,
     LegacyHTTPError,
     LegacyTimeout,
@@ -129,7 +130,12 @@ class HttpAdapter(Adapter[HttpBackendConfig, PreparedRequest]):
             self.config.base_url,
             max_connections=self.config.max_concurrency,
             verify_tls=self.config.verify_tls,
-            headers={k: v.get_secret_value() for k, v in self.config.headers.items()},
+            # A Cookie header goes per request, merged with cookie arguments (one Cookie).
+            headers={
+                k: v.get_secret_value()
+                for k, v in self.config.headers.items()
+                if k.lower() != "cookie"
+            },
             ssl_context=self._ssl,
             proxy=self._proxy,
         )
@@ -176,16 +182,25 @@ class HttpAdapter(Adapter[HttpBackendConfig, PreparedRequest]):
             return path, {k: v for k, v in values.items() if v is not None}, None
         return path, {}, values
 
+    def _cookie_header(self, cookies: dict[str, str]) -> str:
+        """The one Cookie header: the backend's own cookies (secrets), then the arguments'."""
+        own = [
+            v.get_secret_value() for k, v in self.config.headers.items() if k.lower() == "cookie"
+        ]
+        return "; ".join([*own, *(f"{k}={v}" for k, v in cookies.items())])
+
     def _secret_headers(self) -> dict[str, str]:
         return {k: commitment(v.get_secret_value()) for k, v in self.config.headers.items()}
 
     def render(self, prepared: PreparedRequest, params: Any) -> dict[str, Any]:
+        params, sent_headers, cookies = header_and_cookie_params(params)
         path, query, body = self._build(prepared, params)
         return {
             "method": prepared.method,
             "url": self.config.base_url.rstrip("/") + path,
             "query": query,
-            "headers": self._secret_headers(),
+            "headers": {**self._secret_headers(), **sent_headers},
+            **({"cookies": cookies} if cookies else {}),
             "body": _shown(body),
         }
 
@@ -194,8 +209,13 @@ class HttpAdapter(Adapter[HttpBackendConfig, PreparedRequest]):
     ) -> Any:
         if self._client is None:
             raise BackendUnavailable(f"backend {self.backend} is not open")
+        params, sent_headers, cookies = header_and_cookie_params(params)
         path, query, body = self._build(prepared, params)
         request_headers = {"traceparent": f"00-{ctx.trace_id}-{secrets.token_hex(8)}-01"}
+        request_headers.update(sent_headers)
+        cookie = self._cookie_header(cookies)
+        if cookie:
+            request_headers["cookie"] = cookie
         content: bytes | None = None
         if isinstance(body, bytes | bytearray):
             content = bytes(body)
@@ -212,7 +232,13 @@ class HttpAdapter(Adapter[HttpBackendConfig, PreparedRequest]):
                 "method": prepared.method,
                 "url": self.config.base_url.rstrip("/") + path,
                 "query": blank_keys(query, prepared.sensitive),
-                "headers": {**self._secret_headers(), **request_headers},
+                "headers": {
+                    **self._secret_headers(),
+                    **{k: v for k, v in request_headers.items() if k != "cookie"},
+                    # Header and cookie arguments: sensitive ones as their commitments.
+                    **self._recorded(prepared, sent_headers),
+                    **({"cookie": self._recorded(prepared, cookies)} if cookies else {}),
+                },
                 "body": self._recorded(prepared, body),
             },
         )
@@ -298,6 +324,55 @@ class HttpAdapter(Adapter[HttpBackendConfig, PreparedRequest]):
             return LegacyBadResponse(f"the answer is not acceptable XML: {exc}")
         reason = f"{type(exc).__name__}: {exc}"
         return GatewayError(f"unexpected error calling {self.backend}: {reason}")
+
+
+HEADER_TARGET, COOKIE_TARGET = "header:", "cookie:"
+_UNSAFE_IN_HEADER = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def header_and_cookie_params(params: Any) -> tuple[Any, dict[str, str], dict[str, str]]:
+    """(the other parameters, request headers, cookies) of a request: input fields whose
+    ``to:`` is ``header:NAME`` or ``cookie:NAME`` travel as that header or cookie (as
+    OpenAPI's header and cookie parameters do), never in the query or the body.
+
+    Values go as OpenAPI's ``simple`` style writes them (arrays comma-separated, booleans
+    in lower case); a header value holding a line break, another control character or a
+    non-ASCII one is refused, so that no argument can add a header or split the request.
+    Cookie values are percent-encoded where a cookie may not hold the character.
+    """
+    if not isinstance(params, dict) or not any(
+        isinstance(key, str) and key.startswith((HEADER_TARGET, COOKIE_TARGET)) for key in params
+    ):
+        return params, {}, {}
+    rest: dict[str, Any] = {}
+    headers: dict[str, str] = {}
+    cookies: dict[str, str] = {}
+    for key, value in params.items():
+        kind = HEADER_TARGET if key.startswith(HEADER_TARGET) else COOKIE_TARGET
+        if not key.startswith(kind):
+            rest[key] = value
+            continue
+        if value is None:
+            continue
+        name, text = key[len(kind) :], _simple_style(value)
+        if kind == HEADER_TARGET:
+            if _UNSAFE_IN_HEADER.search(text) or not text.isascii():
+                message = "holds a control or non-ASCII character"
+                raise InvalidArguments([{"field": key, "message": message}])
+            headers[name] = text
+        else:
+            cookies[name] = quote(text, safe="!#$&'()*+-./:<=>?@[]^_`{|}~")
+    return rest, headers, cookies
+
+
+def _simple_style(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(_simple_style(item) for item in value)
+    if isinstance(value, dict):
+        return ",".join(f"{k},{_simple_style(v)}" for k, v in value.items())
+    return str(value)
 
 
 def _shown(body: Any) -> Any:

@@ -413,6 +413,36 @@ class OdbcAdapter(Adapter[OdbcBackendConfig, PreparedStatement]):
                 return
             raise error from exc
 
+    async def result_columns(self, prepared: PreparedStatement) -> list[str] | None:
+        """The query's columns, folded as rows are (``column_case``): the query wrapped as
+        ``SELECT * FROM (query) WHERE 1=0`` with every parameter NULL, so the database
+        describes the result without reading a row, inside a transaction rolled back.
+        Writes, procedures and queries the wrapper does not fit answer None."""
+        if prepared.kind != "read" or statement_kind(prepared.text) != "read":
+            return None
+        case = self.config.column_case
+        fold: Callable[[str], str] = (
+            str.upper if case == "upper" else str.lower if case == "lower" else str
+        )
+        inner = prepared.sql.strip().rstrip(";")
+        wrapped = f"SELECT * FROM ({inner}) lg_described WHERE 1=0"
+        values = [None] * len(prepared.parameters)
+
+        def describe(connection: Any) -> list[str]:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(wrapped, values)
+                return [fold(column[0]) for column in cursor.description or ()]
+            finally:
+                cursor.close()
+                connection.rollback()
+
+        try:
+            columns: list[str] = await self._run(lambda: self._with_connection(describe))
+        except Exception:  # e.g. duplicate column names a derived table refuses
+            return None
+        return columns
+
     # ------------------------------------------------------------------ calls
 
     def _values(self, prepared: PreparedStatement, params: Any) -> list[Any]:

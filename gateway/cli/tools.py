@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import orjson
 import typer
 
+from gateway.cli.columns import missing_columns
 from gateway.cli.common import (
     DEFAULT_AUDIT_DB,
     AuditDb,
@@ -97,6 +98,8 @@ async def _connect_and_verify(registry: Any) -> tuple[list[str], list[str]]:
             entry = config.entries[("tools", name)]
             line = entry.source.line_of(("tools", name, "operation"))
             problems.append(f"{entry.source.display}:{line}: tools.{name}.operation: {exc.message}")
+        else:
+            problems.extend(await missing_columns(name, tool, config))
     for adapter in registry.adapters.values():
         await adapter.close()
     return problems, warnings

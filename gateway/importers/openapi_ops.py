@@ -58,6 +58,9 @@ def security_headers(document: dict[str, Any], prefix: str) -> tuple[dict[str, s
         kind = scheme.get("type")
         if kind == "apiKey" and scheme.get("in") == "header":
             headers[str(scheme.get("name", "X-Api-Key"))] = f"${{{var}}}"
+        elif kind == "apiKey" and scheme.get("in") == "cookie":
+            cookie = f"{scheme.get('name', 'api_key')}=${{{var}}}"
+            headers["Cookie"] = "; ".join(filter(None, [headers.get("Cookie"), cookie]))
         elif (kind == "http" and scheme.get("scheme", "").lower() == "bearer") or kind in (
             "oauth2", "openIdConnect"
         ):  # fmt: skip
@@ -70,6 +73,19 @@ def security_headers(document: dict[str, Any], prefix: str) -> tuple[dict[str, s
         else:
             notes.append(f"security {name} ({kind} in {scheme.get('in')}): not configured")
     return headers, notes
+
+
+def secured_parameters(document: dict[str, Any]) -> frozenset[tuple[str, str]]:
+    """(in, lower-case name) of the headers and cookies the security schemes send: those
+    are backend settings, never agent arguments."""
+    schemes = (document.get("components") or {}).get("securitySchemes") or document.get(
+        "securityDefinitions"
+    ) or {}  # fmt: skip
+    return frozenset(
+        (str(scheme.get("in")), str(scheme.get("name", "")).lower())
+        for scheme in schemes.values()
+        if isinstance(scheme, dict) and scheme.get("type") == "apiKey"
+    )
 
 
 def import_openapi(source: str, operations: str | None = None) -> ImportedApi:
@@ -126,8 +142,10 @@ def _parameter_fields(
     item: dict[str, Any],
     operation: dict[str, Any],
     notes: list[str],
+    secured: frozenset[tuple[str, str]] = frozenset(),
 ) -> tuple[dict[str, Any], str]:
-    """Input fields of the path and query parameters, and the path template they fill."""
+    """Input fields of the path, query, header and cookie parameters, and the path
+    template they fill. Headers and cookies go as ``to: header:NAME`` / ``cookie:NAME``."""
     fields: dict[str, Any] = {}
     template = path
     for parameter in _parameters(shapes.resolver, item, operation):
@@ -143,9 +161,14 @@ def _parameter_fields(
             notes.append(f"query parameter {pname}: not sent (a {method} sends its fields "
                          "in the body)")  # fmt: skip
             continue
-        if where not in ("path", "query"):
-            hint = " (required: set it on the backend's headers)" if required else ""
-            notes.append(f"{where} parameter {pname}: not sent by this tool{hint}")
+        if where in ("header", "cookie"):
+            skipped = _not_an_argument(str(where), pname, secured)
+            if skipped:
+                notes.append(f"{where} parameter {pname}: {skipped}")
+                continue
+            target = f"{where}:{pname}"
+        elif where not in ("path", "query"):
+            notes.append(f"{where} parameter {pname}: not sent by this tool")
             continue
         spec = shapes.input_field(target, schema, required, ())
         if spec is None:
@@ -153,11 +176,31 @@ def _parameter_fields(
             continue
         if where == "path" and "list" in spec:
             spec.pop("list")
+        if where in ("header", "cookie") and _SENSITIVE.search(pname):
+            spec["sensitive"] = True
         fields[_unique(snake(pname), fields)] = spec
     for placeholder in _PLACEHOLDER.findall(template):
         if not any(spec.get("to") == placeholder for spec in fields.values()):
             fields[_unique(snake(placeholder), fields)] = {"to": placeholder}
     return fields, template
+
+
+# Header and cookie parameters whose values are secrets: recorded only as commitments.
+_SENSITIVE = re.compile(
+    r"auth|api[-_]?key|token|secret|passw|session|signature|credential|cookie", re.IGNORECASE
+)
+# OpenAPI: "If in is header and name is Accept, Content-Type or Authorization, the
+# parameter definition SHALL be ignored" (the gateway and the security schemes set them).
+_IGNORED_HEADERS = {"accept", "content-type", "authorization"}
+
+
+def _not_an_argument(where: str, name: str, secured: frozenset[tuple[str, str]]) -> str:
+    """Why a header or cookie parameter is no argument of the tool, or ''."""
+    if (where, name.lower()) in secured:
+        return "sent from the backend's settings (a security scheme)"
+    if where == "header" and name.lower() in _IGNORED_HEADERS:
+        return "set by the gateway (OpenAPI ignores it as a parameter)"
+    return ""
 
 
 def _tool(
@@ -173,7 +216,9 @@ def _tool(
     summary = " ".join(str(operation.get("summary") or "").split())
     detail = " ".join(str(operation.get("description") or "").split())
     description = (summary or detail or f"{method} {path}")[:500]
-    fields, template = _parameter_fields(shapes, method, path, item, operation, notes)
+    fields, template = _parameter_fields(
+        shapes, method, path, item, operation, notes, secured_parameters(document)
+    )
     rules: dict[str, Any] = {}
     body = _body_schema(document, shapes.resolver, operation, item)
     if body is not None and method not in QUERY_METHODS:

@@ -25,7 +25,7 @@ from gateway.errors import InvalidArguments, MappingFailed
 from gateway.mapping.choices import choice_errors, choices_of
 from gateway.mapping.fastrecord import compile_fast_record
 from gateway.mapping.redaction import commitment
-from gateway.mapping.spec import InputField, OutputField, OutputSpec, RequestSpec
+from gateway.mapping.spec import InputField, OutputField, OutputSpec, RecordSpec, RequestSpec
 from gateway.mapping.values import (
     Converter,
     Unmappable,
@@ -205,6 +205,31 @@ def _field_getter(name: str, spec: OutputField, mode: _Mode, loc: Loc) -> Getter
     return data_getter(spec.source or name, (*loc, "from"))
 
 
+def _record_field(
+    record: RecordSpec, fields: dict[str, OutputField], mode: _Mode, loc: Loc
+) -> Callable[[Any, str], Any]:
+    """A function (an encoded record value, its path) -> the mapped record, or the list of
+    them when the value holds framed records."""
+    decode, _ = record_codec(record)
+    framed = record.framing != "none"
+    inner = RecordMapper(fields, _Mode(False, {}), (*loc, "fields"))
+
+    def one(item: Any, where: str) -> Any:
+        raw = _xml_scalar(item) if mode.xml else item
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            return None
+        try:
+            decoded = decode(raw)
+        except Unmappable as exc:
+            raise MappingFailed(where.rstrip("."), _shown(raw), str(exc)) from None
+        if framed:
+            stem = where.rstrip(".")
+            return [inner(d, f"{stem}[{i}].") for i, d in enumerate(decoded)]
+        return inner(decoded, where)
+
+    return one
+
+
 def _field_mapper(name: str, spec: OutputField, mode: _Mode, loc: Loc) -> Callable[[Any, str], Any]:
     """A function (legacy record, path of the record) -> the field's JSON value."""
     if spec.const is not None:
@@ -215,19 +240,7 @@ def _field_mapper(name: str, spec: OutputField, mode: _Mode, loc: Loc) -> Callab
     one: Callable[[Any, str], Any]
     if spec.fields is not None:
         if spec.record is not None:
-            decode, _ = record_codec(spec.record)
-            inner = RecordMapper(spec.fields, _Mode(False, {}), (*loc, "fields"))
-
-            def one(item: Any, where: str) -> Any:
-                raw = _xml_scalar(item) if mode.xml else item
-                if raw is None or (isinstance(raw, str) and not raw.strip()):
-                    return None
-                try:
-                    decoded = decode(raw)
-                except Unmappable as exc:
-                    raise MappingFailed(where.rstrip("."), _shown(raw), str(exc)) from None
-                return inner(decoded, where)
-
+            one = _record_field(spec.record, spec.fields, mode, loc)
         else:
             inner = RecordMapper(spec.fields, mode, (*loc, "fields"))
 
@@ -253,6 +266,7 @@ def _field_mapper(name: str, spec: OutputField, mode: _Mode, loc: Loc) -> Callab
 
     nested = spec.fields is not None
     records = inner if nested and spec.record is None else None
+    framed_values = spec.record is not None and spec.record.framing != "none"
 
     def mapped(record: Any, where: str) -> Any:
         try:
@@ -263,6 +277,11 @@ def _field_mapper(name: str, spec: OutputField, mode: _Mode, loc: Loc) -> Callab
             occurrences = found if mode.xml else _items(found)
             if records is not None and None not in occurrences:
                 return records.each(occurrences, f"{where}{name}")
+            if framed_values:
+                # Each occurrence holds several framed records: the list is all of them.
+                return [
+                    record for item in occurrences for record in one(item, f"{where}{name}.") or ()
+                ]
             return [
                 one(item, f"{where}{name}[{i}]." if nested else f"{where}{name}[{i}]")
                 for i, item in enumerate(occurrences)
@@ -384,6 +403,7 @@ class OutputMapper:
         self.root_name = spec.xpath or spec.source or "$"
         self.many = spec.list
         self.decode = record_codec(spec.record)[0] if spec.record is not None else None
+        self.framed = spec.record is not None and spec.record.framing != "none"
         self.passthrough = not spec.fields
         # A decoded record is plain data even when the envelope around it was XML.
         field_mode = _Mode(False, {}) if self.decode is not None else mode
@@ -415,6 +435,9 @@ class OutputMapper:
                 if (self.many)
                 else self._decoded(node, None)
             )
+            if self.framed:
+                # Each framed value holds several records: the items are all of them.
+                node = [record for records in node if records is not None for record in records]
         if self.passthrough:
             return plain_json(node)
         if self.many:
@@ -625,6 +648,27 @@ def _target(path: str, builder: XmlBuilder | None, loc: Loc) -> tuple[str, ...]:
     return parts
 
 
+def _framed_list(
+    inner: InputMapper, encode: Converter, low: int | None, high: int | None
+) -> Converter:
+    """A list of records encoded together into one framed value (RDW or BDW+RDW)."""
+
+    def many(value: Any) -> Any:
+        if not isinstance(value, list):
+            raise Unmappable("expected an array")
+        if low is not None and len(value) < low:
+            raise Unmappable(f"needs at least {low} items")
+        if high is not None and len(value) > high:
+            raise Unmappable(f"takes at most {high} items")
+        errors: list[dict[str, str]] = []
+        params = [inner.fields_of(item, f"[{i}].", errors) for i, item in enumerate(value)]
+        if errors:
+            raise _NestedErrors(errors)
+        return encode(params)
+
+    return many
+
+
 def _input_converter(spec: InputField, loc: Loc, builder: XmlBuilder | None) -> Converter:
     one: Converter
     if spec.fields is not None:
@@ -637,6 +681,8 @@ def _input_converter(spec: InputField, loc: Loc, builder: XmlBuilder | None) -> 
             rules=spec.json_schema,
         )
         encode = record_codec(spec.record)[1] if spec.record is not None else None
+        if encode is not None and spec.record is not None and spec.record.framing != "none":
+            return _framed_list(inner, encode, spec.min_items, spec.max_items)
 
         def one(value: Any, where: str = "") -> Any:
             errors: list[dict[str, str]] = []

@@ -32,6 +32,7 @@ FieldType = Literal[
 UnknownCode = Literal["error", "pass", "null"]
 Rounding = Literal["half_up", "half_even", "half_down", "down", "up", "floor", "ceiling"]
 Transport = Literal["base64", "hex", "text", "binary"]
+Framing = Literal["none", "rdw", "bdw+rdw"]
 # The builtin is shadowed by the ``list`` flag inside the field models below.
 StrList = list[str]
 AnyList = list[Any]
@@ -102,6 +103,17 @@ class RecordSpec(StrictModel):
         "base64",
         description="How the record travels: base64 or hex text (e.g. in a SOAP field), "
         "text (characters of the record itself), binary (raw bytes, e.g. a message body).",
+    )
+    framing: Framing = Field(
+        "none",
+        description="Variable-length records as z/OS writes them (RECFM=V/VB): rdw (each "
+        "record behind a 4-byte record descriptor word) or bdw+rdw (records in blocks behind "
+        "block descriptor words). A framed value holds many records: it maps to a list.",
+    )
+    rdw_counts_header: bool = Field(
+        True,
+        description="An RDW's length includes its own 4 bytes, as z/OS writes it; false for "
+        "files whose RDW holds only the data's length (GnuCOBOL's default).",
     )
     record: str | None = Field(
         None, description="The 01 record to use, when the copybook declares several."
@@ -351,6 +363,13 @@ def _valid_regex(pattern: str | None) -> str | None:
     return pattern
 
 
+def _framed_is_list(record: RecordSpec | None, many: bool) -> None:
+    if record is not None and record.framing != "none" and not many:
+        raise ValueError(
+            f"framing: {record.framing} carries many records: declare list: true beside it"
+        )
+
+
 class InputField(ValueSpec):
     """One argument the agent sends, or a constant the legacy system always receives."""
 
@@ -390,6 +409,7 @@ class InputField(ValueSpec):
             raise ValueError("type: object needs fields")
         if (self.min_items is not None or self.max_items is not None) and not self.list:
             raise ValueError("min_items and max_items apply only to list: true")
+        _framed_is_list(self.record, self.list)
         return self
 
 
@@ -420,6 +440,7 @@ class OutputField(ValueSpec):
             raise ValueError("declare from (JMESPath) or xpath, not both")
         if self.type == "object" and not self.fields:
             raise ValueError("type: object needs fields")
+        _framed_is_list(self.record, self.list)
         return self
 
 
@@ -450,6 +471,7 @@ class OutputSpec(StrictModel):
                 "fields read by xpath need the record found by xpath too: "
                 "use output.xpath instead of output.from"
             )
+        _framed_is_list(self.record, self.list)
         return self
 
     @property

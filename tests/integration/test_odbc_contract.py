@@ -499,3 +499,56 @@ def test_a_stored_procedure_is_called_in_a_transaction(
     finally:
         admin.cursor().execute(f"DROP PROCEDURE {procedure}")
         admin.close()
+
+
+def test_validate_connect_names_output_columns_the_statement_does_not_answer(
+    database: Database, table: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
+
+    monkeypatch.setenv("LEDGER_ODBC", database.connection)
+    config = tmp_path / "config"
+    config.mkdir()
+    good = TOOLS.format(table=table)
+    (config / "ledger.yaml").write_text(good)
+    result = CliRunner().invoke(app, ["validate", str(config), "--connect"])
+    assert result.exit_code == 0, result.output
+
+    typo = """\
+  find_holders:
+    description: Holders by status.
+    backend: ledger
+    operation: >-
+      SELECT ACCT_NO, HOLDER AS NAME, BAL FROM {table} WHERE STATUS = :STATUS
+    input:
+      status: {{to: STATUS}}
+    output:
+      list: true
+      fields:
+        account: {{from: ACCT_NO, trim: true}}
+        name: {{from: NAMES, trim: true}}
+        balance_eur:
+          type: decimal
+          from: bal
+        source: {{const: ledger}}
+        holder: {{from: "HOLDER || ACCT_NO"}}
+"""
+    (config / "ledger.yaml").write_text(good + typo.format(table=table))
+    result = CliRunner().invoke(app, ["validate", str(config), "--connect"])
+    assert result.exit_code != 0
+    lines = [line.strip() for line in result.output.splitlines()]
+    path = str(config / "ledger.yaml")
+    names = f"{path}:{len(good.splitlines()) + 12}: tools.find_holders.output.fields.name.from"
+    assert any(line.startswith(names) for line in lines), "\n".join(lines)
+    assert (
+        "the statement answers no column NAMES (it answers ACCT_NO, NAME, BAL); nearest: NAME"
+        in (result.output)
+    )
+    bal = f"{path}:{len(good.splitlines()) + 15}: tools.find_holders.output.fields.balance_eur.from"
+    assert any(line.startswith(bal) and line.endswith("nearest: BAL") for line in lines), lines
+    # The const field and the JMESPath expression are not columns to check; the rows are as
+    # they were.
+    assert "fields.source" not in result.output and "fields.holder" not in result.output
+    assert len(_rows(database, table)) == len(ROWS)

@@ -122,13 +122,17 @@ def test_constructs_of_openapi_3_1(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     text = (out / "parcel_desk.yaml").read_text(encoding="utf-8")
     assert 'X-Api-Key: "${PARCEL_DESK_KEY}"' in text
     assert 'Authorization: "Bearer ${PARCEL_DESK_TOKEN}"' in text
-    assert "# header parameter X-Request-Id: not sent by this tool" in text
+    assert "X-Request-Id: not sent" not in text
 
     get = registry.tools["get_parcel"]
     assert get.config.operation == "GET /parcels/{parcel-id}"
     assert get.input_schema["properties"]["parcel_id"]["pattern"] == "^P[0-9]{6}$"
     rendered = get.adapter.render(get.prepared, get.input({"parcel_id": "P123456"}))
     assert rendered["url"] == "https://eu.parcels.example.com/v1/parcels/P123456"
+    assert get.config.input["x_request_id"].to == "header:X-Request-Id"
+    traced = get.input({"parcel_id": "P123456", "x_request_id": "r-1"})
+    rendered = get.adapter.render(get.prepared, traced)
+    assert rendered["headers"]["X-Request-Id"] == "r-1" and rendered["query"] == {}
     sender = get.output_schema["properties"]["sender"]["properties"]
     assert "manager" in sender and "manager" not in sender["manager"]["properties"]
 

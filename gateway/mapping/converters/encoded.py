@@ -12,10 +12,11 @@ from gateway.mapping.spec import RecordSpec
 
 def record_codec(spec: RecordSpec) -> tuple[Converter, Converter]:
     """(legacy value -> dict of the record's fields, dict -> legacy value) for a record."""
-    from gateway.mapping.copybook import RecordError
+    from gateway.mapping.copybook import RecordError, framed, unframed
 
     layout = spec.compiled
-    transport, encoding = spec.transport, layout.encoding
+    transport, encoding, framing = spec.transport, layout.encoding, spec.framing
+    counts_header = spec.rdw_counts_header
 
     def unwrap(raw: Any) -> bytes:
         if isinstance(raw, bytes | bytearray | memoryview):
@@ -31,19 +32,44 @@ def record_codec(spec: RecordSpec) -> tuple[Converter, Converter]:
         except (binascii.Error, ValueError, UnicodeError) as exc:
             raise Unmappable(f"not a {transport} record: {exc}") from None
 
-    def decode(raw: Any) -> Any:
+    def decode_one(data: bytes, index: int | None) -> Any:
         try:
-            return layout.decode(unwrap(raw))
+            return layout.decode(data)
         except RecordError as exc:
             where = f" at {exc.field}" if exc.field else ""
-            raise Unmappable(f"record{where}: {exc}") from None
+            number = "" if index is None else f" {index}"
+            raise Unmappable(f"record{number}{where}: {exc}") from None
 
-    def encode(values: Any) -> Any:
+    def decode(raw: Any) -> Any:
+        data = unwrap(raw)
+        if framing == "none":
+            return decode_one(data, None)
+        try:
+            records = list(unframed(data, framing, counts_header=counts_header))
+        except RecordError as exc:
+            raise Unmappable(f"{framing} framing: {exc}") from None
+        return [decode_one(record, index) for index, record in enumerate(records)]
+
+    def encode_one(values: Any, index: int | None) -> bytes:
         try:
             data: bytes = layout.encode(values)
         except RecordError as exc:
             where = f" at {exc.field}" if exc.field else ""
-            raise Unmappable(f"record{where}: {exc}") from None
+            number = "" if index is None else f" {index}"
+            raise Unmappable(f"record{number}{where}: {exc}") from None
+        return data
+
+    def encode(values: Any) -> Any:
+        if framing == "none":
+            data = encode_one(values, None)
+        else:
+            # A framed value holds records: a list of them, or one record on its own.
+            many = values if isinstance(values, list) else [values]
+            try:
+                records = [encode_one(v, i) for i, v in enumerate(many)]
+                data = framed(records, framing, counts_header=counts_header)
+            except RecordError as exc:
+                raise Unmappable(f"{framing} framing: {exc}") from None
         if transport == "base64":
             return base64.b64encode(data).decode("ascii")
         if transport == "hex":

@@ -27,7 +27,14 @@ Modules: ``errors`` (CopybookError, RecordError), ``codepages`` (the EBCDIC page
 (RDW and BDW headers of variable-length records), ``record`` (the public layouts).
 """
 
-from gateway.mapping.copybook.blocks import split_bdw, split_rdw, with_bdw, with_rdw
+from gateway.mapping.copybook.blocks import (
+    framed,
+    split_bdw,
+    split_rdw,
+    unframed,
+    with_bdw,
+    with_rdw,
+)
 from gateway.mapping.copybook.codepages import (
     EBCDIC_PAGES,
     SUPPORTED_ENCODINGS,
@@ -54,11 +61,13 @@ __all__ = [
     "SegmentedLayout",
     "check_encoding",
     "fixed_width_layout",
+    "framed",
     "is_ebcdic",
     "parse_copybook",
     "parse_records",
     "split_bdw",
     "split_rdw",
+    "unframed",
     "with_bdw",
     "with_rdw",
 ]

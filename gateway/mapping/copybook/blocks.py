@@ -10,8 +10,13 @@ from collections.abc import Iterator
 from gateway.mapping.copybook.errors import RecordError, hex_of
 
 
-def split_rdw(data: bytes, start: int = 0, end: int | None = None) -> Iterator[bytes]:
-    """The records of ``data[start:end]``, each behind its RDW."""
+def split_rdw(
+    data: bytes, start: int = 0, end: int | None = None, counts_header: bool = True
+) -> Iterator[bytes]:
+    """The records of ``data[start:end]``, each behind its RDW. ``counts_header`` False reads
+    RDWs that hold only the data's length (GnuCOBOL's default; Cobrix's
+    ``is_rdw_part_of_record_length=false``) rather than IBM's length including the RDW."""
+    extra = 0 if counts_header else 4
     stop = len(data) if end is None else end
     at = start
     while at < stop:
@@ -20,10 +25,16 @@ def split_rdw(data: bytes, start: int = 0, end: int | None = None) -> Iterator[b
             raise RecordError(
                 f"{len(header)} bytes at {at} are too few for an RDW", "", hex_of(header)
             )
-        length = int.from_bytes(header[:2], "big")
-        if header[2:] != b"\x00\x00" or length < 4 or at + length > stop:
+        length = int.from_bytes(header[:2], "big") + extra
+        if header[2:] != b"\x00\x00":
             raise RecordError(
-                f"the RDW at byte {at} declares {length} bytes ({stop - at} left)",
+                f"the RDW at byte {at} has non-zero reserved bytes {hex_of(header[2:])}",
+                "",
+                hex_of(header),
+            )
+        if length < 4 or at + length > stop:
+            raise RecordError(
+                f"the RDW at byte {at} declares {length - extra} bytes ({stop - at} left)",
                 "",
                 hex_of(header),
             )
@@ -31,7 +42,7 @@ def split_rdw(data: bytes, start: int = 0, end: int | None = None) -> Iterator[b
         at += length
 
 
-def split_bdw(data: bytes) -> Iterator[bytes]:
+def split_bdw(data: bytes, counts_header: bool = True) -> Iterator[bytes]:
     """The records of blocks, each block behind its BDW and each record behind its RDW."""
     at = 0
     while at < len(data):
@@ -45,27 +56,57 @@ def split_bdw(data: bytes) -> Iterator[bytes]:
         else:
             length = int.from_bytes(header[:2], "big")
             if header[2:] != b"\x00\x00":
-                raise RecordError(f"the BDW at byte {at} is malformed", "", hex_of(header))
+                raise RecordError(
+                    f"the BDW at byte {at} has non-zero reserved bytes {hex_of(header[2:])}",
+                    "",
+                    hex_of(header),
+                )
         if length < 4 or at + length > len(data):
             raise RecordError(
                 f"the BDW at byte {at} declares {length} bytes ({len(data) - at} left)",
                 "",
                 hex_of(header),
             )
-        yield from split_rdw(data, at + 4, at + length)
+        yield from split_rdw(data, at + 4, at + length, counts_header)
         at += length
 
 
-def with_rdw(record: bytes) -> bytes:
+def with_rdw(record: bytes, counts_header: bool = True) -> bytes:
     """The record behind its RDW."""
     if len(record) + 4 > 0xFFFF:
         raise RecordError(f"a record of {len(record)} bytes is too long for an RDW")
-    return (len(record) + 4).to_bytes(2, "big") + b"\x00\x00" + record
+    length = len(record) + (4 if counts_header else 0)
+    return length.to_bytes(2, "big") + b"\x00\x00" + record
 
 
-def with_bdw(records: list[bytes]) -> bytes:
+def framed(
+    records: list[bytes], framing: str, block_size: int = 32760, counts_header: bool = True
+) -> bytes:
+    """Records behind RDWs (``rdw``), or in blocks of at most ``block_size`` bytes behind
+    BDWs too (``bdw+rdw``; 32,760 is z/OS's largest block on DASD)."""
+    if framing == "rdw":
+        return b"".join(with_rdw(record, counts_header) for record in records)
+    blocks: list[list[bytes]] = [[]]
+    used = 4
+    for record in records:
+        if blocks[-1] and used + len(record) + 4 > block_size:
+            blocks.append([])
+            used = 4
+        blocks[-1].append(record)
+        used += len(record) + 4
+    return b"".join(with_bdw(block, counts_header) for block in blocks if block)
+
+
+def unframed(data: bytes, framing: str, counts_header: bool = True) -> Iterator[bytes]:
+    """The records of ``data`` framed by ``rdw`` or ``bdw+rdw``."""
+    if framing == "rdw":
+        return split_rdw(data, counts_header=counts_header)
+    return split_bdw(data, counts_header)
+
+
+def with_bdw(records: list[bytes], counts_header: bool = True) -> bytes:
     """One block of records, each behind its RDW, behind the block's BDW."""
-    body = b"".join(with_rdw(record) for record in records)
+    body = b"".join(with_rdw(record, counts_header) for record in records)
     if len(body) + 4 > 0x7FFF:
         return ((len(body) + 4) | 0x80000000).to_bytes(4, "big") + body
     return (len(body) + 4).to_bytes(2, "big") + b"\x00\x00" + body
