@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import orjson
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from adapters.amqp import _properties
@@ -39,9 +39,12 @@ def test_a_cut_text_is_a_prefix_within_the_cap_and_names_the_whole(text: str, li
         lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
     )
 )
+@example("000000000\x1f\x1f\x1f\U00010000")  # fits as text, not as escaped JSON text
 def test_a_capped_json_value_is_whole_or_its_json_text_cut_and_marked(value: object) -> None:
     record = cap_field({"detail": value}, "detail", 32)
-    whole = json_text(value).encode("utf-8", "surrogatepass")
+    # Text is capped by its own bytes; any other value by its JSON text.
+    text = value if isinstance(value, str) else json_text(value)
+    whole = text.encode("utf-8", "surrogatepass")
     if len(whole) <= 32 or value is None:
         assert record == {"detail": value}
     else:
