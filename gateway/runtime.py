@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.base import Health
+from adapters.registry import INSTALLED
 from gateway.answers import CallResult
 from gateway.approvals import Approvals
 from gateway.audit.log import AuditLog
@@ -108,7 +109,7 @@ class Gateway:
         auth: Mode = "open",
         recovery: Recovery | None = None,
     ) -> Gateway:
-        return cls(ConfigDirectory.load(path), store, audit_log, auth, recovery)
+        return cls(ConfigDirectory.load(path, INSTALLED), store, audit_log, auth, recovery)
 
     async def start(
         self, watch_config_s: float | None = None, backends: Collection[str] | None = None

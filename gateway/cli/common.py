@@ -150,6 +150,7 @@ def check_store_url(url: str | None) -> None:
 
 def registry_of(config: Path) -> Any:
     """The tools and backends of a config, or its every issue and exit 1."""
+    from adapters.registry import INSTALLED
     from gateway import demo_addresses
     from gateway.config.loader import load_config
     from gateway.demo import DEMO_CONFIG
@@ -161,6 +162,6 @@ def registry_of(config: Path) -> Any:
             f"using the running demo's estate ({state / demo_addresses.FILE_NAME})", err=True
         )
     try:
-        return build_registry(load_config(config))
+        return build_registry(load_config(config, INSTALLED))
     except GatewayError as exc:
         raise fail(exc) from None

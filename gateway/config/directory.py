@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gateway.audit.records import RecordContext
+from gateway.config.adapters import AdapterLookup
 from gateway.config.loader import LoadedConfig, config_files, load_config
 from gateway.errors import ConfigError
 
@@ -56,9 +57,10 @@ class ConfigDirectory:
         self.registry = registry
 
     @classmethod
-    def load(cls, directory: Path | str) -> ConfigDirectory:
-        """Load and build ``directory``; raise ``ConfigError`` with every issue found."""
-        config = load_config(directory)
+    def load(cls, directory: Path | str, adapters: AdapterLookup) -> ConfigDirectory:
+        """Load ``directory`` with these adapters and build it; raise ``ConfigError`` with
+        every issue found."""
+        config = load_config(directory, adapters)
         return cls(config.directory, _build(config))
 
     @classmethod
@@ -86,7 +88,7 @@ class ConfigDirectory:
         """
         running = self.config
         try:
-            config = await asyncio.to_thread(load_config, self.directory)
+            config = await asyncio.to_thread(load_config, self.directory, running.adapters)
             if config.version == running.version:
                 return None
             registry = await asyncio.to_thread(_build, config)

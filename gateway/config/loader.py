@@ -21,7 +21,6 @@ from pydantic import BaseModel, ValidationError
 from gateway.config.adapters import (
     AdapterLookup,
     AdapterModels,
-    installed_adapters,
     tool_model_with,
 )
 from gateway.config.models import NAME_PATTERN, BackendConfig, ToolConfig
@@ -55,6 +54,8 @@ class LoadedConfig:
     mappers: dict[str, tuple[InputMapper, OutputMapper]]
     version: str
     canonical: dict[str, Any] = field(repr=False)
+    # The adapters it was loaded with: a reload of the directory reads it with the same.
+    adapters: AdapterLookup = field(repr=False, compare=False)
 
     def issue(
         self, section: str, name: str, loc: tuple[str | int, ...], message: str
@@ -75,12 +76,12 @@ def config_files(path: Path) -> list[Path]:
     )
 
 
-def load_config(path: Path | str, adapters: AdapterLookup | None = None) -> LoadedConfig:
+def load_config(path: Path | str, adapters: AdapterLookup) -> LoadedConfig:
     """Load and validate a config directory (or one file); raise ``ConfigError`` on issues.
 
-    ``adapters`` finds each backend's adapter models (default: the installed adapters).
+    ``adapters`` finds each backend's adapter models (``adapters.registry.INSTALLED`` in the
+    gateway); the caller passes it, so that this package never imports an adapter.
     """
-    lookup = adapters if adapters is not None else installed_adapters()
     root = Path(path)
     if not root.exists():
         raise ConfigError([ConfigIssue(str(root), None, "", "no such file or directory")])
@@ -95,7 +96,7 @@ def load_config(path: Path | str, adapters: AdapterLookup | None = None) -> Load
     models: dict[str, AdapterModels] = {}
     for (section, name), entry in entries.items():
         if section == "backends":
-            backend = _validate_backend(entry, lookup, models, issues)
+            backend = _validate_backend(entry, adapters, models, issues)
             if backend is not None:
                 backends[name] = backend
     tools: dict[str, ToolConfig] = {}
@@ -133,6 +134,7 @@ def load_config(path: Path | str, adapters: AdapterLookup | None = None) -> Load
         mappers=mappers,
         version=f"sha256:{digest}",
         canonical=canonical,
+        adapters=adapters,
     )
 
 

@@ -19,6 +19,7 @@ from jsonschema import Draft202012Validator
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
+from adapters.registry import INSTALLED
 from estate.orders import OrderService
 from gateway.config.loader import load_config
 from tests.integration.support import DEMO_CONFIG, create_key, serve_process
@@ -72,7 +73,7 @@ def test_the_python_sdk_calls_every_demo_tool_with_its_examples(
     served: tuple[str, str],
 ) -> None:
     seen = every_call(*served)
-    assert set(seen["results"]) == set(load_config(DEMO_CONFIG).tools)
+    assert set(seen["results"]) == set(load_config(DEMO_CONFIG, INSTALLED).tools)
     for name, calls in seen["results"].items():
         assert calls, f"{name} has no example to call"
         for schema, result in calls:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from adapters.registry import INSTALLED
 from estate.orders import OrderService
 from gateway.config.loader import load_config
 from tests.integration.support import DEMO_CONFIG, create_key, serve_process
@@ -59,7 +60,7 @@ def summary(served: tuple[str, str]) -> dict[str, Any]:
 def test_the_typescript_sdk_calls_every_demo_tool_and_accepts_every_answer(
     summary: dict[str, Any],
 ) -> None:
-    demo_tools = set(load_config(DEMO_CONFIG).tools)
+    demo_tools = set(load_config(DEMO_CONFIG, INSTALLED).tools)
     assert set(summary["calls"]) == demo_tools
     assert summary["failures"] == []
     for name, outcomes in summary["calls"].items():

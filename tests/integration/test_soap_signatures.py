@@ -10,6 +10,7 @@ import httpx
 import pytest
 from lxml import etree
 
+from adapters.registry import INSTALLED
 from estate.server import EstateServer
 from gateway.config.loader import load_config
 from gateway.errors import ConfigError
@@ -231,7 +232,9 @@ def test_a_key_the_host_does_not_trust_fails_with_the_hosts_reason(
 
 def config_issue(directory: Path, wsse: str) -> tuple[str, str]:
     with pytest.raises(ConfigError) as caught:
-        build_registry(load_config(write_config(directory, "http://127.0.0.1:9/cm", wsse)))
+        build_registry(
+            load_config(write_config(directory, "http://127.0.0.1:9/cm", wsse), INSTALLED)
+        )
     (issue,) = caught.value.issues
     return issue.key, issue.message
 

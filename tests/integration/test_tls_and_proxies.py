@@ -10,6 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from adapters.registry import INSTALLED
 from estate.server import EstateServer
 from gateway.audit.postgres import PostgresStore
 from gateway.config.loader import load_config
@@ -227,7 +228,7 @@ def test_a_bad_connection_setting_is_a_config_issue_naming_its_key(
 ) -> None:
     config = write_config(tmp_path, "https://127.0.0.1:9", connection)
     with pytest.raises(ConfigError) as caught:
-        build_registry(load_config(config))
+        build_registry(load_config(config, INSTALLED))
     (issue,) = caught.value.issues
     assert issue.key == f"backends.mainframe_rest.{key}", issue
     assert message in issue.message, issue
@@ -241,7 +242,9 @@ def test_a_client_key_with_the_wrong_passphrase_is_a_config_issue(
         "      key_password: not-the-passphrase\n"
     )
     with pytest.raises(ConfigError) as caught:
-        build_registry(load_config(write_config(tmp_path, "https://127.0.0.1:9", connection)))
+        build_registry(
+            load_config(write_config(tmp_path, "https://127.0.0.1:9", connection), INSTALLED)
+        )
     (issue,) = caught.value.issues
     assert issue.key == "backends.mainframe_rest.tls.cert_file"
     assert "cannot load the client certificate" in issue.message

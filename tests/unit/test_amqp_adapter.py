@@ -12,6 +12,7 @@ from lxml import etree
 
 from adapters.amqp import AmqpAdapter, PreparedMessage
 from adapters.base import CallContext
+from adapters.registry import INSTALLED
 from gateway.config.loader import load_config
 from gateway.errors import ConfigError, LegacyBadResponse
 from gateway.mapping.redaction import commitment
@@ -65,7 +66,7 @@ TOOLS = """\
 
 def registry(tmp_path: Path, tools: str = TOOLS) -> Registry:
     (tmp_path / "config.yaml").write_text(BACKEND + tools)
-    return build_registry(load_config(tmp_path))
+    return build_registry(load_config(tmp_path, INSTALLED))
 
 
 def prepared_of(reg: Registry, tool: str) -> tuple[AmqpAdapter, PreparedMessage]:
@@ -117,7 +118,7 @@ def test_an_empty_reply_queue_is_a_config_error(tmp_path: Path) -> None:
         BACKEND.replace("reply_queue: gateway.replies", "reply_queue: ''") + TOOLS
     )
     with pytest.raises(ConfigError) as caught:
-        build_registry(load_config(tmp_path))
+        build_registry(load_config(tmp_path, INSTALLED))
     assert caught.value.issues[0].key == "backends.mq.reply_queue"
 
 

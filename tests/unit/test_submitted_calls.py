@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from adapters.amqp import AmqpAdapter
 from adapters.amqp_replies import HANDED_ON, hand_ons, queue_name
 from adapters.base import Interaction, Reply, Submitted
+from adapters.registry import INSTALLED
 from gateway.audit.records import RecordContext
 from gateway.audit.store import SQLiteStore
 from gateway.completions import DEFAULT_DEADLINE_S, Completions, deadline_of, due_time
@@ -95,7 +96,7 @@ def test_the_installation_id_comes_from_the_salt_and_does_not_show_it() -> None:
 
 def test_the_demo_reply_queue_is_named_per_installation(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ORDERS_REPLY_QUEUE", raising=False)
-    config = load_config(ROOT / "mappings" / "demo")
+    config = load_config(ROOT / "mappings" / "demo", INSTALLED)
     backend = config.backends["order_processing"]
     assert backend.reply_queue == "legacy-gateway.order-replies.{installation}"  # type: ignore[attr-defined]
     use_salt(b"c" * 32)
@@ -103,7 +104,7 @@ def test_the_demo_reply_queue_is_named_per_installation(monkeypatch: pytest.Monk
     assert adapter.reply_queue == f"legacy-gateway.order-replies.{installation_id()}"
 
     monkeypatch.setenv("ORDERS_REPLY_QUEUE", "site.replies")
-    config = load_config(ROOT / "mappings" / "demo")
+    config = load_config(ROOT / "mappings" / "demo", INSTALLED)
     assert config.backends["order_processing"].reply_queue == "site.replies"  # type: ignore[attr-defined]
 
 
@@ -129,7 +130,7 @@ def test_the_name_is_fixed_when_the_adapter_opens(tmp_path: Path) -> None:
         "backends:\n  mq: {adapter: amqp, url: 'amqp://guest:guest@127.0.0.1:1/%2F', "
         "reply_queue: 'r.{installation}'}\n"
     )
-    adapter = build_registry(load_config(tmp_path)).adapters["mq"]
+    adapter = build_registry(load_config(tmp_path, INSTALLED)).adapters["mq"]
     assert isinstance(adapter, AmqpAdapter)
     use_salt(b"d" * 32)
     opened = f"r.{installation_id()}"
@@ -156,7 +157,7 @@ tools:
 """
     )
     with pytest.raises(ConfigError) as caught:
-        build_registry(load_config(tmp_path))
+        build_registry(load_config(tmp_path, INSTALLED))
     (issue,) = caught.value.issues
     assert issue.key == "tools.tell.reply_deadline_s"
     assert "only submit tools wait for a reply" in issue.message

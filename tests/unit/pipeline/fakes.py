@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.base import CallContext, Interaction
+from adapters.registry import INSTALLED
 from gateway.audit.records import RecordContext, StoredRecord
 from gateway.config.loader import load_config
 from gateway.metrics import Metrics
@@ -182,7 +183,7 @@ class FakeAdapter:
 
 def registry(tmp_path: Path, max_concurrency: int = 4) -> Registry:
     (tmp_path / "gateway.yaml").write_text(CONFIG.format(max_concurrency=max_concurrency))
-    return build_registry(load_config(tmp_path))
+    return build_registry(load_config(tmp_path, INSTALLED))
 
 
 def with_fake(tool: Tool, adapter: FakeAdapter) -> Tool:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.registry import INSTALLED
 from gateway.config.directory import ConfigDirectory, files_state
 from gateway.errors import ConfigError
 from gateway.registry import Registry
@@ -15,7 +16,7 @@ from tests.unit.pipeline.fakes import CONFIG, MemoryStore, synchronously
 
 def directory(tmp_path: Path) -> ConfigDirectory:
     (tmp_path / "gateway.yaml").write_text(CONFIG.format(max_concurrency=4))
-    return ConfigDirectory.load(tmp_path)
+    return ConfigDirectory.load(tmp_path, INSTALLED)
 
 
 def test_loading_builds_the_registry_once_for_the_directory(tmp_path: Path) -> None:
@@ -28,7 +29,7 @@ def test_loading_builds_the_registry_once_for_the_directory(tmp_path: Path) -> N
 def test_a_broken_directory_fails_at_load_with_its_issues(tmp_path: Path) -> None:
     (tmp_path / "gateway.yaml").write_text("tools:\n  x: {backend: nowhere}\n")
     with pytest.raises(ConfigError) as refused:
-        ConfigDirectory.load(tmp_path)
+        ConfigDirectory.load(tmp_path, INSTALLED)
     assert refused.value.issues
 
 
