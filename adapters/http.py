@@ -48,7 +48,7 @@ from gateway.errors import (
     LegacyTimeout,
 )
 from gateway.limits import cap_field
-from gateway.mapping.redaction import blank_keys, commitment, sensitive_names
+from gateway.mapping.redaction import Commitments, sensitive_names
 from gateway.mapping.xml import HostileXML, element_to_value, hardened_parser, parse_untrusted
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
@@ -83,8 +83,10 @@ class HttpAdapter(Adapter[HttpBackendConfig, PreparedRequest]):
     name: ClassVar[str] = "http"
     config_model: ClassVar[type[BackendConfig]] = HttpBackendConfig
 
-    def __init__(self, backend: str, config: HttpBackendConfig) -> None:
-        super().__init__(backend, config)
+    def __init__(
+        self, backend: str, config: HttpBackendConfig, commitments: Commitments | None = None
+    ) -> None:
+        super().__init__(backend, config, commitments)
         self._client: HTTPClient | None = None
         self._ssl: ssl.SSLContext | None = None
         self._proxy: Proxy | None = None
@@ -177,7 +179,9 @@ class HttpAdapter(Adapter[HttpBackendConfig, PreparedRequest]):
         return path, {}, values
 
     def _secret_headers(self) -> dict[str, str]:
-        return {k: commitment(v.get_secret_value()) for k, v in self.config.headers.items()}
+        return {
+            k: self.commitments.commit(v.get_secret_value()) for k, v in self.config.headers.items()
+        }
 
     def render(self, prepared: PreparedRequest, params: Any) -> dict[str, Any]:
         path, query, body = self._build(prepared, params)
@@ -211,7 +215,7 @@ class HttpAdapter(Adapter[HttpBackendConfig, PreparedRequest]):
             {
                 "method": prepared.method,
                 "url": self.config.base_url.rstrip("/") + path,
-                "query": blank_keys(query, prepared.sensitive),
+                "query": self.commitments.blank_keys(query, prepared.sensitive),
                 "headers": {**self._secret_headers(), **request_headers},
                 "body": self._recorded(prepared, body),
             },
@@ -247,7 +251,7 @@ class HttpAdapter(Adapter[HttpBackendConfig, PreparedRequest]):
             return None
         if isinstance(body, bytes | bytearray):
             return self.redact(bytes(body).decode("utf-8", "replace"))
-        return blank_keys(body, prepared.sensitive)
+        return self.commitments.blank_keys(body, prepared.sensitive)
 
     def _parse(self, prepared: PreparedRequest, payload: bytes, content_type: str) -> Any:
         kind = content_type.lower()

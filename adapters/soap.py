@@ -74,7 +74,7 @@ from gateway.errors import (
 )
 from gateway.limits import cap_field, limits
 from gateway.mapping.records import reads_attributes
-from gateway.mapping.redaction import blank_elements, commitment, sensitive_names
+from gateway.mapping.redaction import Commitments, sensitive_names
 from gateway.mapping.spec import StrictModel
 from gateway.mapping.xml import (
     HostileXML,
@@ -157,8 +157,10 @@ class SoapAdapter(Adapter[SoapBackendConfig, PreparedSoap]):
     name: ClassVar[str] = "soap"
     config_model: ClassVar[type[BackendConfig]] = SoapBackendConfig
 
-    def __init__(self, backend: str, config: SoapBackendConfig) -> None:
-        super().__init__(backend, config)
+    def __init__(
+        self, backend: str, config: SoapBackendConfig, commitments: Commitments | None = None
+    ) -> None:
+        super().__init__(backend, config, commitments)
         self._client: Any = None
         self._binding: Any = None
         self._address = ""
@@ -439,7 +441,7 @@ class SoapAdapter(Adapter[SoapBackendConfig, PreparedSoap]):
     def _recordable(self, headers: dict[str, str]) -> dict[str, str]:
         return {
             key: (
-                commitment(value)
+                self.commitments.commit(value)
                 if key.lower() in SECRET_HEADERS or key in self.config.headers
                 else self.redact(value)
             )
@@ -467,7 +469,7 @@ class SoapAdapter(Adapter[SoapBackendConfig, PreparedSoap]):
             root = etree.fromstring(body)
             header = next((child for child in root if local_name(child.tag) == "Header"), None)
             for node in header if header is not None else ():
-                node.text = commitment(node.text or "")
+                node.text = self.commitments.commit(node.text or "")
             body = etree.tostring(root, xml_declaration=True, encoding="utf-8")
             text = body.decode("utf-8")
         if self.config.wsse is not None or sensitive:
@@ -475,8 +477,8 @@ class SoapAdapter(Adapter[SoapBackendConfig, PreparedSoap]):
             # mapping marks sensitive; the record must keep neither.
             root = etree.fromstring(body)
             for node in root.iter(f"{{{WSSE}}}Password", f"{{{WSSE}}}Nonce"):
-                node.text = commitment(node.text or "")
-            blank_elements(root, sensitive)
+                node.text = self.commitments.commit(node.text or "")
+            self.commitments.blank_elements(root, sensitive)
             text = etree.tostring(root, xml_declaration=True, encoding="utf-8").decode("utf-8")
         return self.redact(text)
 
@@ -487,7 +489,7 @@ class SoapAdapter(Adapter[SoapBackendConfig, PreparedSoap]):
                 root = parse_untrusted(payload, self._parser)
             except (etree.XMLSyntaxError, HostileXML):
                 return self.redact(text)  # kept as received: the error says why
-            blank_elements(root, sensitive)
+            self.commitments.blank_elements(root, sensitive)
             text = etree.tostring(root, encoding="unicode")
         return self.redact(text)
 

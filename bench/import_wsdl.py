@@ -33,9 +33,12 @@ def _step(kind: str, wsdl: str, out: str) -> None:
     else:
         from adapters.registry import INSTALLED
         from gateway.config.loader import load_config
+        from gateway.mapping.redaction import Commitments
         from gateway.registry import build_registry
 
-        count = len(build_registry(load_config(Path(out), INSTALLED)).tools)
+        count = len(
+            build_registry(load_config(Path(out), INSTALLED), Commitments.throwaway()).tools
+        )
     seconds = time.perf_counter() - started
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"seconds": seconds, "peak_mib": peak_mib, "tools": count}))

@@ -34,6 +34,7 @@ from adapters.base import CallContext
 from adapters.registry import INSTALLED
 from gateway.audit.store import SQLiteStore
 from gateway.config.loader import load_config
+from gateway.mapping.redaction import Commitments
 from gateway.registry import build_registry
 from gateway.runtime import Gateway
 
@@ -131,7 +132,8 @@ async def measure(name: str, connection_string: str, rows: int, calls: int, roun
             CONFIG.format(connection=connection_string, table=TABLE)
         )
         gateway = Gateway(
-            build_registry(load_config(directory, INSTALLED)), SQLiteStore(directory / "a.db")
+            build_registry(load_config(directory, INSTALLED), Commitments.throwaway()),
+            SQLiteStore(directory / "a.db"),
         )
         await gateway.start()
         try:

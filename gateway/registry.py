@@ -16,6 +16,7 @@ from gateway.errors import ConfigError, ConfigIssue, GatewayError
 from gateway.mapping.limits import record_integer_ranges, within_legacy_types
 from gateway.mapping.openai import strict_parameters
 from gateway.mapping.records import InputMapper, OutputMapper
+from gateway.mapping.redaction import Commitments
 from gateway.mapping.schema import input_schema, output_schema
 
 
@@ -32,6 +33,8 @@ class Tool:
     input_schema: dict[str, Any]
     output_schema: dict[str, Any]
     version: str
+    # What its records hold instead of sensitive values: the installation's commitments.
+    commitments: Commitments
     listing: dict[str, Any] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -75,6 +78,7 @@ class Registry:
     config: LoadedConfig
     adapters: dict[str, Adapter[Any]]
     tools: dict[str, Tool]
+    commitments: Commitments
 
 
 def _budgeted(schema: dict[str, Any], tool: ToolConfig) -> dict[str, Any]:
@@ -106,12 +110,15 @@ def _paged(schema: dict[str, Any], pages: bool) -> dict[str, Any]:
     return {**schema, "properties": properties}
 
 
-def build_registry(config: LoadedConfig) -> Registry:
-    """Load every backend's metadata and prepare every tool; raise ``ConfigError`` on issues."""
+def build_registry(config: LoadedConfig, commitments: Commitments) -> Registry:
+    """Load every backend's metadata and prepare every tool; raise ``ConfigError`` on issues.
+
+    ``commitments`` (the installation's, from its audit settings) stand in the records for
+    sensitive values: the adapters and the tools built here get them."""
     issues: list[ConfigIssue] = []
     adapters: dict[str, Adapter[Any]] = {}
     for name, backend in config.backends.items():
-        adapter = adapter_class(backend.adapter)(name, backend)
+        adapter = adapter_class(backend.adapter)(name, backend, commitments)
         try:
             adapter.load()
         except BackendSetupError as exc:
@@ -162,7 +169,8 @@ def build_registry(config: LoadedConfig) -> Registry:
                 backend_adapter.pages and tool.effect == "read",
             ),
             version=version,
+            commitments=commitments,
         )
     if issues:
         raise ConfigError(issues)
-    return Registry(config, adapters, tools)
+    return Registry(config, adapters, tools, commitments)

@@ -90,6 +90,12 @@ def gateway_of(client: TestClient) -> Gateway:
     return gateway
 
 
+def committed(client: TestClient, value: Any) -> str:
+    """What the records of this gateway hold for a sensitive ``value``: its commitment with
+    the installation's salt."""
+    return gateway_of(client).registry.commitments.commit(value)
+
+
 def call_tool(
     client: TestClient,
     tool: str,

@@ -14,6 +14,7 @@ from adapters.registry import INSTALLED
 from estate.server import EstateServer
 from gateway.config.loader import load_config
 from gateway.errors import ConfigError
+from gateway.mapping.redaction import Commitments
 from gateway.registry import build_registry
 from tests.integration.signing_estate import (
     DS,
@@ -233,7 +234,8 @@ def test_a_key_the_host_does_not_trust_fails_with_the_hosts_reason(
 def config_issue(directory: Path, wsse: str) -> tuple[str, str]:
     with pytest.raises(ConfigError) as caught:
         build_registry(
-            load_config(write_config(directory, "http://127.0.0.1:9/cm", wsse), INSTALLED)
+            load_config(write_config(directory, "http://127.0.0.1:9/cm", wsse), INSTALLED),
+            Commitments.throwaway(),
         )
     (issue,) = caught.value.issues
     return issue.key, issue.message

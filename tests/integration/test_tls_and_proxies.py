@@ -15,6 +15,7 @@ from estate.server import EstateServer
 from gateway.audit.postgres import PostgresStore
 from gateway.config.loader import load_config
 from gateway.errors import AuditUnavailable, ConfigError
+from gateway.mapping.redaction import Commitments
 from gateway.registry import build_registry
 from tests.integration.support import ANNA, call_record, call_tool, error_of, gateway_client
 from tests.integration.tls_estate import ConnectProxy, Issued, MutualTLSHost, PrivateCA
@@ -228,7 +229,7 @@ def test_a_bad_connection_setting_is_a_config_issue_naming_its_key(
 ) -> None:
     config = write_config(tmp_path, "https://127.0.0.1:9", connection)
     with pytest.raises(ConfigError) as caught:
-        build_registry(load_config(config, INSTALLED))
+        build_registry(load_config(config, INSTALLED), Commitments.throwaway())
     (issue,) = caught.value.issues
     assert issue.key == f"backends.mainframe_rest.{key}", issue
     assert message in issue.message, issue
@@ -243,7 +244,8 @@ def test_a_client_key_with_the_wrong_passphrase_is_a_config_issue(
     )
     with pytest.raises(ConfigError) as caught:
         build_registry(
-            load_config(write_config(tmp_path, "https://127.0.0.1:9", connection), INSTALLED)
+            load_config(write_config(tmp_path, "https://127.0.0.1:9", connection), INSTALLED),
+            Commitments.throwaway(),
         )
     (issue,) = caught.value.issues
     assert issue.key == "backends.mainframe_rest.tls.cert_file"

@@ -12,6 +12,7 @@ from adapters.registry import INSTALLED
 from gateway.config.loader import load_config
 from gateway.config.schema import config_json_schema
 from gateway.errors import ConfigError, ConfigIssue
+from gateway.mapping.redaction import Commitments
 from gateway.registry import build_registry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,7 +50,7 @@ def write(tmp_path: Path, **files: str) -> Path:
 
 def issues_of(path: Path) -> list[ConfigIssue]:
     with pytest.raises(ConfigError) as caught:
-        build_registry(load_config(path, INSTALLED))
+        build_registry(load_config(path, INSTALLED), Commitments.throwaway())
     return caught.value.issues
 
 
@@ -66,7 +67,7 @@ def test_good_config_from_two_files(tmp_path: Path) -> None:
     assert set(config.backends) == {"crm"}
     assert set(config.tools) == {"get_customer"}
     assert config.version.startswith("sha256:") and len(config.version) == 7 + 64
-    registry = build_registry(config)
+    registry = build_registry(config, Commitments.throwaway())
     assert registry.tools["get_customer"].listing["effect"] == "read"
 
 
@@ -192,7 +193,7 @@ def test_all_issues_reported_at_once(tmp_path: Path) -> None:
 
 
 def test_demo_config_is_valid() -> None:
-    registry = build_registry(load_config(DEMO, INSTALLED))
+    registry = build_registry(load_config(DEMO, INSTALLED), Commitments.throwaway())
     assert set(registry.tools) >= {
         "get_customer",
         "search_customers",

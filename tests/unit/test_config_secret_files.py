@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from adapters.registry import INSTALLED
 from gateway.config.loader import load_config
 from gateway.errors import ConfigError
+from gateway.mapping.redaction import Commitments
 from gateway.registry import build_registry
 from tests.unit.test_config import BACKEND, only_issue, write
 
@@ -88,7 +89,7 @@ def test_any_secret_comes_through_unchanged_and_stays_out_of_errors(secret: str)
         )
         (root / "b.yaml").write_text(broken)
         with pytest.raises(ConfigError) as caught:
-            build_registry(load_config(root, INSTALLED))
+            build_registry(load_config(root, INSTALLED), Commitments.throwaway())
         (issue,) = caught.value.issues
         assert issue.key == "backends.crm.timeout_s"
         assert secret not in orjson.dumps([caught.value.message, caught.value.details]).decode()
