@@ -37,7 +37,7 @@ from adapters.base import (
     Health,
     Interaction,
 )
-from adapters.http11 import HTTPClient, ResponseTooLarge
+from adapters.http11 import HTTPClient, ResponseTooLarge, client_failure
 from adapters.tls import PROXY_DESCRIPTION, Proxy, TlsSettings, connection_setup
 from gateway.config.models import BackendConfig, ToolConfig
 from gateway.errors import (
@@ -45,7 +45,6 @@ from gateway.errors import (
     GatewayError,
     LegacyBadResponse,
     LegacyHTTPError,
-    LegacyTimeout,
 )
 from gateway.limits import cap_field
 from gateway.mapping.redaction import Commitments, sensitive_names
@@ -288,13 +287,9 @@ class HttpAdapter(Adapter[HttpBackendConfig, PreparedRequest]):
         )
 
     def translate_error(self, exc: BaseException) -> GatewayError:
-        if isinstance(exc, GatewayError):
-            return exc
-        # TimeoutError is an OSError: it must be told apart first.
-        if isinstance(exc, TimeoutError):
-            return LegacyTimeout(f"no answer from backend {self.backend} within the timeout")
-        if isinstance(exc, ResponseTooLarge):
-            return LegacyBadResponse(f"{exc} (max_response_bytes)")
+        known = client_failure(exc, self.backend)
+        if known is not None:
+            return known
         if isinstance(exc, OSError):
             reason = f"{type(exc).__name__}: {exc}".rstrip(": ")
             return BackendUnavailable(f"cannot reach backend {self.backend}: {reason}")

@@ -50,7 +50,7 @@ from adapters.base import (
     Interaction,
     OperationUnknown,
 )
-from adapters.http11 import HTTPClient, ResponseTooLarge, split_target
+from adapters.http11 import HTTPClient, client_failure, split_target
 from adapters.soap_envelope import (
     EnvelopeTemplate,
     compile_template,
@@ -70,7 +70,6 @@ from gateway.errors import (
     LegacyBadResponse,
     LegacyFault,
     LegacyHTTPError,
-    LegacyTimeout,
 )
 from gateway.limits import cap_field, limits
 from gateway.mapping.records import reads_attributes
@@ -516,13 +515,9 @@ class SoapAdapter(Adapter[SoapBackendConfig, PreparedSoap]):
         )  # fmt: skip
 
     def translate_error(self, exc: BaseException) -> GatewayError:
-        if isinstance(exc, GatewayError):
-            return exc
-        # TimeoutError is an OSError: it must be told apart first.
-        if isinstance(exc, TimeoutError):
-            return LegacyTimeout(f"no answer from backend {self.backend} within the timeout")
-        if isinstance(exc, ResponseTooLarge):
-            return LegacyBadResponse(f"{exc} (max_response_bytes)")
+        known = client_failure(exc, self.backend)
+        if known is not None:
+            return known
         if isinstance(exc, OSError):
             return BackendUnavailable(f"cannot reach backend {self.backend}: {_reason(exc)}")
         if isinstance(exc, httptools.HttpParserError):
