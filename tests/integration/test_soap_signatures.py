@@ -32,6 +32,7 @@ from tests.integration.support import (
     call_tool,
     error_of,
     gateway_client,
+    get_customer_tool,
     sole_interaction,
 )
 
@@ -50,17 +51,6 @@ backends:
     endpoint: {url}
     wsse:
 {wsse}
-tools:
-  get_customer:
-    description: One customer.
-    backend: signed_master
-    operation: GetCustomer
-    input:
-      customer_number: {{to: CUSTNO, pattern: "^[0-9]{{8}}$"}}
-    output:
-      from: CUSTOMER
-      fields:
-        name: {{from: CUST_NAME, trim: true}}
 """
 
 
@@ -91,7 +81,9 @@ def signature_settings(pair: SigningPair, *extra: str, password: str | None = No
 
 def write_config(directory: Path, url: str, wsse: str) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "signed.yaml").write_text(CONFIG.format(wsdl=WSDL, url=url, wsse=wsse))
+    (directory / "signed.yaml").write_text(
+        CONFIG.format(wsdl=WSDL, url=url, wsse=wsse) + get_customer_tool("signed_master")
+    )
     return directory
 
 
