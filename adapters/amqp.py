@@ -74,7 +74,7 @@ from gateway.errors import (
     MessageUnroutable,
 )
 from gateway.limits import cap_field, limits, truncation
-from gateway.mapping.redaction import blank_elements, blank_keys, sensitive_names
+from gateway.mapping.redaction import Commitments, sensitive_names
 from gateway.mapping.schema import DIALECT
 from gateway.mapping.xml import (
     HostileXML,
@@ -452,8 +452,10 @@ class AmqpAdapter(Adapter[AmqpBackendConfig, PreparedMessage]):
     config_model: ClassVar[type[BackendConfig]] = AmqpBackendConfig
     tool_model: ClassVar[type[ToolSettings]] = AmqpToolSettings
 
-    def __init__(self, backend: str, config: AmqpBackendConfig) -> None:
-        super().__init__(backend, config)
+    def __init__(
+        self, backend: str, config: AmqpBackendConfig, commitments: Commitments | None = None
+    ) -> None:
+        super().__init__(backend, config, commitments)
         self._link: _Link | None = None
         self._parser = hardened_parser()
         self._reply_queue: str | None = None
@@ -466,7 +468,7 @@ class AmqpAdapter(Adapter[AmqpBackendConfig, PreparedMessage]):
         """The durable reply queue's name, ``{installation}`` filled in (once, when the
         adapter opens: its consumer and its messages' reply_to agree); None: direct reply-to."""
         if self._reply_queue is None and self.config.reply_queue:
-            return queue_name(self.config.reply_queue)
+            return queue_name(self.config.reply_queue, self.commitments.installation_id())
         return self._reply_queue
 
     def load(self) -> None:
@@ -677,11 +679,13 @@ class AmqpAdapter(Adapter[AmqpBackendConfig, PreparedMessage]):
     def _blank(self, text: str, kind: str, sensitive: frozenset[str]) -> str:
         try:
             if "json" in kind:
-                return orjson.dumps(blank_keys(orjson.loads(text), sensitive)).decode()
+                return orjson.dumps(
+                    self.commitments.blank_keys(orjson.loads(text), sensitive)
+                ).decode()
             root = parse_untrusted(text.encode("utf-8"), self._parser)
         except (orjson.JSONDecodeError, etree.XMLSyntaxError, HostileXML):
             return text  # kept as sent or received: the error of the call says why
-        blank_elements(root, sensitive)
+        self.commitments.blank_elements(root, sensitive)
         return etree.tostring(root, encoding="unicode")
 
     def reply_interaction(

@@ -2,7 +2,7 @@
 
 A submit's reply comes to the backend's durable ``reply_queue`` and is completed by any
 gateway that shares the call record (replicas on one PostgreSQL store share one queue). The
-name may hold ``{installation}``, this installation's id (``installation_id``: derived from
+name may hold ``{installation}``, this installation's id (``Commitments.installation_id``: from
 the salt kept beside the audit key, the same for its replicas, different for any other), so
 that two installations on one broker never consume each other's replies.
 
@@ -20,8 +20,6 @@ import logging
 import time
 from typing import Any
 
-from gateway.mapping.redaction import installation_id
-
 log = logging.getLogger("legacy_gateway.amqp")
 
 HANDED_ON = "x-legacy-gateway-handed-on"
@@ -30,9 +28,9 @@ INSTALLATION = "{installation}"
 WARN_EVERY_S = 60.0
 
 
-def queue_name(configured: str) -> str:
-    """The reply queue's name with ``{installation}`` filled in."""
-    return configured.replace(INSTALLATION, installation_id())
+def queue_name(configured: str, installation: str) -> str:
+    """The reply queue's name with ``{installation}`` filled in with the installation's id."""
+    return configured.replace(INSTALLATION, installation)
 
 
 def hand_ons(properties: Any, limit: int) -> int:

@@ -34,7 +34,7 @@ from typing_extensions import TypeVar
 
 from gateway.config.models import BackendConfig, ToolConfig, ToolSettings
 from gateway.errors import GatewayError
-from gateway.mapping.redaction import commitment
+from gateway.mapping.redaction import Commitments
 
 
 class Prepared(Protocol):
@@ -211,9 +211,14 @@ class Adapter(ABC, Generic[ConfigT, PreparedT]):
     # Reads answer a Page: results then carry truncated and next_cursor.
     pages: ClassVar[bool] = False
 
-    def __init__(self, backend: str, config: ConfigT) -> None:
+    def __init__(
+        self, backend: str, config: ConfigT, commitments: Commitments | None = None
+    ) -> None:
         self.backend = backend
         self.config = config
+        # The installation's commitments, for what the records may not hold (the registry
+        # passes them; an adapter made on its own commits with a throwaway salt).
+        self.commitments = commitments if commitments is not None else Commitments.throwaway()
         # Set by the runtime: records an interaction that arrives after its call ended
         # (a late reply on a queue), against that call.
         self.record_late: Callable[[str, Interaction], None] = lambda call_id, interaction: None
@@ -353,7 +358,7 @@ class Adapter(ABC, Generic[ConfigT, PreparedT]):
         """Replace every secret value in text about to be recorded by its commitment."""
         for secret in self.secrets:
             if len(secret) >= 4 and secret in text:
-                text = text.replace(secret, commitment(secret))
+                text = text.replace(secret, self.commitments.commit(secret))
         return text
 
 

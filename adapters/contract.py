@@ -58,7 +58,7 @@ from gateway.errors import (
     UnexpectedRowCount,
 )
 from gateway.limits import cap_field
-from gateway.mapping.redaction import commitment
+from gateway.mapping.redaction import Commitments
 
 # The entry point group an installed adapter registers its class in.
 ENTRY_POINT_GROUP = REGISTRY_GROUP
@@ -71,6 +71,7 @@ __all__ = [
     "BackendUnavailable",
     "CallContext",
     "CallRecord",
+    "Commitments",
     "DependencyMissing",
     "GatewayError",
     "Health",
@@ -93,5 +94,4 @@ __all__ = [
     "ToolSettings",
     "UnexpectedRowCount",
     "cap_field",
-    "commitment",
 ]

@@ -37,7 +37,7 @@ from adapters.base import (
     Health,
     Interaction,
 )
-from adapters.http11 import HTTPClient, ResponseTooLarge
+from adapters.http11 import HTTPClient, ResponseTooLarge, client_failure
 from adapters.tls import PROXY_DESCRIPTION, Proxy, TlsSettings, connection_setup
 from gateway.config.models import BackendConfig, ToolConfig
 from gateway.errors import (
@@ -46,10 +46,9 @@ from gateway.errors import (
     InvalidArguments,
     LegacyBadResponse,
     LegacyHTTPError,
-    LegacyTimeout,
 )
 from gateway.limits import cap_field
-from gateway.mapping.redaction import blank_keys, commitment, sensitive_names
+from gateway.mapping.redaction import Commitments, sensitive_names
 from gateway.mapping.xml import HostileXML, element_to_value, hardened_parser, parse_untrusted
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
@@ -84,8 +83,10 @@ class HttpAdapter(Adapter[HttpBackendConfig, PreparedRequest]):
     name: ClassVar[str] = "http"
     config_model: ClassVar[type[BackendConfig]] = HttpBackendConfig
 
-    def __init__(self, backend: str, config: HttpBackendConfig) -> None:
-        super().__init__(backend, config)
+    def __init__(
+        self, backend: str, config: HttpBackendConfig, commitments: Commitments | None = None
+    ) -> None:
+        super().__init__(backend, config, commitments)
         self._client: HTTPClient | None = None
         self._ssl: ssl.SSLContext | None = None
         self._proxy: Proxy | None = None
@@ -190,7 +191,9 @@ class HttpAdapter(Adapter[HttpBackendConfig, PreparedRequest]):
         return "; ".join([*own, *(f"{k}={v}" for k, v in cookies.items())])
 
     def _secret_headers(self) -> dict[str, str]:
-        return {k: commitment(v.get_secret_value()) for k, v in self.config.headers.items()}
+        return {
+            k: self.commitments.commit(v.get_secret_value()) for k, v in self.config.headers.items()
+        }
 
     def render(self, prepared: PreparedRequest, params: Any) -> dict[str, Any]:
         params, sent_headers, cookies = header_and_cookie_params(params)
@@ -231,7 +234,7 @@ class HttpAdapter(Adapter[HttpBackendConfig, PreparedRequest]):
             {
                 "method": prepared.method,
                 "url": self.config.base_url.rstrip("/") + path,
-                "query": blank_keys(query, prepared.sensitive),
+                "query": self.commitments.blank_keys(query, prepared.sensitive),
                 "headers": {
                     **self._secret_headers(),
                     **{k: v for k, v in request_headers.items() if k != "cookie"},
@@ -273,7 +276,7 @@ class HttpAdapter(Adapter[HttpBackendConfig, PreparedRequest]):
             return None
         if isinstance(body, bytes | bytearray):
             return self.redact(bytes(body).decode("utf-8", "replace"))
-        return blank_keys(body, prepared.sensitive)
+        return self.commitments.blank_keys(body, prepared.sensitive)
 
     def _parse(self, prepared: PreparedRequest, payload: bytes, content_type: str) -> Any:
         kind = content_type.lower()
@@ -310,13 +313,9 @@ class HttpAdapter(Adapter[HttpBackendConfig, PreparedRequest]):
         )
 
     def translate_error(self, exc: BaseException) -> GatewayError:
-        if isinstance(exc, GatewayError):
-            return exc
-        # TimeoutError is an OSError: it must be told apart first.
-        if isinstance(exc, TimeoutError):
-            return LegacyTimeout(f"no answer from backend {self.backend} within the timeout")
-        if isinstance(exc, ResponseTooLarge):
-            return LegacyBadResponse(f"{exc} (max_response_bytes)")
+        known = client_failure(exc, self.backend)
+        if known is not None:
+            return known
         if isinstance(exc, OSError):
             reason = f"{type(exc).__name__}: {exc}".rstrip(": ")
             return BackendUnavailable(f"cannot reach backend {self.backend}: {reason}")

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import httptools
 
 from adapters.tls import Proxy
+from gateway.errors import GatewayError, LegacyBadResponse, LegacyTimeout
 
 
 class ResponseTooLarge(Exception):
@@ -273,3 +274,16 @@ def split_target(url: str) -> str:
     """The request target (path and query) of a URL."""
     parts = urlsplit(url)
     return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def client_failure(exc: BaseException, backend: str) -> GatewayError | None:
+    """The error of a failure every user of this client reads the same way (one already
+    translated, no answer in time, an answer past its cap); None for the others."""
+    if isinstance(exc, GatewayError):
+        return exc
+    # TimeoutError is an OSError: it must be told apart first.
+    if isinstance(exc, TimeoutError):
+        return LegacyTimeout(f"no answer from backend {backend} within the timeout")
+    if isinstance(exc, ResponseTooLarge):
+        return LegacyBadResponse(f"{exc} (max_response_bytes)")
+    return None

@@ -54,7 +54,7 @@ from gateway.errors import (
     StatementInvalid,
     UnexpectedRowCount,
 )
-from gateway.mapping.redaction import commitment
+from gateway.mapping.redaction import Commitments
 from gateway.mapping.rows import records_builder, rows_within
 
 WRITE_VERBS = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE", "CALL", "EXEC", "EXECUTE"})
@@ -120,9 +120,9 @@ class PreparedStatement:
     # Rows are rows: a captured answer is never kept as an XML element.
     xml_answer: bool = False
 
-    def recordable(self, values: list[Any]) -> list[Any]:
+    def recordable(self, values: list[Any], commitments: Commitments) -> list[Any]:
         return [
-            commitment(value) if index in self.sensitive else _recordable(value)
+            commitments.commit(value) if index in self.sensitive else _recordable(value)
             for index, value in enumerate(values)
         ]
 
@@ -230,8 +230,10 @@ class OdbcAdapter(Adapter[OdbcBackendConfig, PreparedStatement]):
     tool_model: ClassVar[type[ToolSettings]] = OdbcToolSettings
     pages: ClassVar[bool] = True
 
-    def __init__(self, backend: str, config: OdbcBackendConfig) -> None:
-        super().__init__(backend, config)
+    def __init__(
+        self, backend: str, config: OdbcBackendConfig, commitments: Commitments | None = None
+    ) -> None:
+        super().__init__(backend, config, commitments)
         self._pyodbc: Any = None
         self._pool: _Pool | None = None
         self._threads: ThreadPoolExecutor | None = None
@@ -452,7 +454,7 @@ class OdbcAdapter(Adapter[OdbcBackendConfig, PreparedStatement]):
         return {
             "statement": prepared.text,
             "sql": prepared.sql,
-            "bind_values": prepared.recordable(self._values(prepared, params)),
+            "bind_values": prepared.recordable(self._values(prepared, params), self.commitments),
             "transaction": "commit" if prepared.kind == "write" else "rollback",
         }
 
@@ -467,7 +469,7 @@ class OdbcAdapter(Adapter[OdbcBackendConfig, PreparedStatement]):
             prepared.text,
             {
                 "sql": prepared.sql,
-                "bind_values": prepared.recordable(values),
+                "bind_values": prepared.recordable(values, self.commitments),
                 "offset": offset,
             },
         )

@@ -50,7 +50,7 @@ from adapters.base import (
     Interaction,
     OperationUnknown,
 )
-from adapters.http11 import HTTPClient, ResponseTooLarge, split_target
+from adapters.http11 import HTTPClient, client_failure, split_target
 from adapters.soap_envelope import (
     EnvelopeTemplate,
     compile_template,
@@ -70,11 +70,10 @@ from gateway.errors import (
     LegacyBadResponse,
     LegacyFault,
     LegacyHTTPError,
-    LegacyTimeout,
 )
 from gateway.limits import cap_field, limits
 from gateway.mapping.records import reads_attributes
-from gateway.mapping.redaction import blank_elements, commitment, sensitive_names
+from gateway.mapping.redaction import Commitments, sensitive_names
 from gateway.mapping.spec import StrictModel
 from gateway.mapping.xml import (
     HostileXML,
@@ -157,8 +156,10 @@ class SoapAdapter(Adapter[SoapBackendConfig, PreparedSoap]):
     name: ClassVar[str] = "soap"
     config_model: ClassVar[type[BackendConfig]] = SoapBackendConfig
 
-    def __init__(self, backend: str, config: SoapBackendConfig) -> None:
-        super().__init__(backend, config)
+    def __init__(
+        self, backend: str, config: SoapBackendConfig, commitments: Commitments | None = None
+    ) -> None:
+        super().__init__(backend, config, commitments)
         self._client: Any = None
         self._binding: Any = None
         self._address = ""
@@ -439,7 +440,7 @@ class SoapAdapter(Adapter[SoapBackendConfig, PreparedSoap]):
     def _recordable(self, headers: dict[str, str]) -> dict[str, str]:
         return {
             key: (
-                commitment(value)
+                self.commitments.commit(value)
                 if key.lower() in SECRET_HEADERS or key in self.config.headers
                 else self.redact(value)
             )
@@ -467,7 +468,7 @@ class SoapAdapter(Adapter[SoapBackendConfig, PreparedSoap]):
             root = etree.fromstring(body)
             header = next((child for child in root if local_name(child.tag) == "Header"), None)
             for node in header if header is not None else ():
-                node.text = commitment(node.text or "")
+                node.text = self.commitments.commit(node.text or "")
             body = etree.tostring(root, xml_declaration=True, encoding="utf-8")
             text = body.decode("utf-8")
         if self.config.wsse is not None or sensitive:
@@ -475,8 +476,8 @@ class SoapAdapter(Adapter[SoapBackendConfig, PreparedSoap]):
             # mapping marks sensitive; the record must keep neither.
             root = etree.fromstring(body)
             for node in root.iter(f"{{{WSSE}}}Password", f"{{{WSSE}}}Nonce"):
-                node.text = commitment(node.text or "")
-            blank_elements(root, sensitive)
+                node.text = self.commitments.commit(node.text or "")
+            self.commitments.blank_elements(root, sensitive)
             text = etree.tostring(root, xml_declaration=True, encoding="utf-8").decode("utf-8")
         return self.redact(text)
 
@@ -487,7 +488,7 @@ class SoapAdapter(Adapter[SoapBackendConfig, PreparedSoap]):
                 root = parse_untrusted(payload, self._parser)
             except (etree.XMLSyntaxError, HostileXML):
                 return self.redact(text)  # kept as received: the error says why
-            blank_elements(root, sensitive)
+            self.commitments.blank_elements(root, sensitive)
             text = etree.tostring(root, encoding="unicode")
         return self.redact(text)
 
@@ -514,13 +515,9 @@ class SoapAdapter(Adapter[SoapBackendConfig, PreparedSoap]):
         )  # fmt: skip
 
     def translate_error(self, exc: BaseException) -> GatewayError:
-        if isinstance(exc, GatewayError):
-            return exc
-        # TimeoutError is an OSError: it must be told apart first.
-        if isinstance(exc, TimeoutError):
-            return LegacyTimeout(f"no answer from backend {self.backend} within the timeout")
-        if isinstance(exc, ResponseTooLarge):
-            return LegacyBadResponse(f"{exc} (max_response_bytes)")
+        known = client_failure(exc, self.backend)
+        if known is not None:
+            return known
         if isinstance(exc, OSError):
             return BackendUnavailable(f"cannot reach backend {self.backend}: {_reason(exc)}")
         if isinstance(exc, httptools.HttpParserError):

@@ -24,28 +24,10 @@ _PART = re.compile(r'"[^"]+"|[^.]+')
 
 def _children(xsd_type: Any) -> dict[str, Any] | None:
     """Local name -> type of the elements a complex type holds; None if it is open (xsd:any)."""
-    from zeep.xsd.elements.any import Any as AnyElement
-    from zeep.xsd.elements.element import Element
-    from zeep.xsd.elements.indicators import Group
-    from zeep.xsd.types.complex import ComplexType
-
-    if not isinstance(xsd_type, ComplexType):
-        return {}
-    names: dict[str, Any] = {}
-    pending: list[Any] = [xsd_type._element] if xsd_type._element is not None else []
-    while pending:
-        particle = pending.pop()
-        if isinstance(particle, AnyElement):
-            return None
-        if isinstance(particle, Element):
-            if particle.name == "_value_1":
-                continue  # simple content
-            names[particle.qname.localname] = particle.type
-        elif isinstance(particle, Group):
-            pending.append(particle.child)
-        elif isinstance(particle, list):
-            pending.extend(particle)
-    return names
+    elements = _element_children(xsd_type)
+    if elements is None:
+        return None
+    return {clark.rpartition("}")[2]: child for clark, child in elements.items()}
 
 
 def _walk(xsd_type: Any, path: str, loc: tuple[Any, ...], operation: str) -> Any:

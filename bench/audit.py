@@ -27,10 +27,12 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from adapters.registry import INSTALLED  # noqa: E402
 from gateway.audit.log import AuditLog, AuditSettings  # noqa: E402
 from gateway.audit.records import RecordContext, StoredRecord  # noqa: E402
 from gateway.audit.store import AuditStore, Entry, SQLiteStore, StoredCheckpoint  # noqa: E402
 from gateway.config.loader import load_config  # noqa: E402
+from gateway.mapping.redaction import Commitments  # noqa: E402
 from gateway.registry import build_registry  # noqa: E402
 from gateway.runtime import Gateway  # noqa: E402
 
@@ -203,9 +205,11 @@ def postgres_throughput(url: str, seconds: float, threads: int) -> float | None:
 
 
 async def on_path(directory: Path, rounds: int, calls: int) -> float:
-    registry = build_registry(load_config(DEMO))
+    registry = build_registry(load_config(DEMO, INSTALLED), Commitments.throwaway())
     logged = Gateway(registry, SQLiteStore(directory / "onpath.sqlite"))
-    bare = Gateway(build_registry(load_config(DEMO)), NullStore())
+    bare = Gateway(
+        build_registry(load_config(DEMO, INSTALLED), Commitments.throwaway()), NullStore()
+    )
     arguments = {"customer_number": "10000001"}
     for gateway in (logged, bare):
         for _ in range(200):

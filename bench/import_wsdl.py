@@ -31,10 +31,14 @@ def _step(kind: str, wsdl: str, out: str) -> None:
         wsdl_to_config(wsdl, Path(out))
         count = -1
     else:
+        from adapters.registry import INSTALLED
         from gateway.config.loader import load_config
+        from gateway.mapping.redaction import Commitments
         from gateway.registry import build_registry
 
-        count = len(build_registry(load_config(Path(out))).tools)
+        count = len(
+            build_registry(load_config(Path(out), INSTALLED), Commitments.throwaway()).tools
+        )
     seconds = time.perf_counter() - started
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"seconds": seconds, "peak_mib": peak_mib, "tools": count}))

@@ -40,9 +40,11 @@ import zeep
 from lxml import etree
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from adapters.registry import INSTALLED
 from estate.server import EstateServer
 from gateway.config.loader import load_config
 from gateway.mapping.records import OutputMapper
+from gateway.mapping.redaction import Commitments
 from gateway.mapping.spec import OutputSpec
 from gateway.registry import build_registry
 
@@ -108,7 +110,9 @@ def soap_page(records: int) -> tuple[bytes, Any]:
 
 def p2(records: int, rounds: int, profile: bool) -> float:
     payload, operation = soap_page(records)
-    tool = build_registry(load_config(ROOT / "mappings" / "demo")).tools["list_customers"]
+    tool = build_registry(
+        load_config(ROOT / "mappings" / "demo", INSTALLED), Commitments.throwaway()
+    ).tools["list_customers"]
 
     def mapped() -> bytes:
         answer = tool.adapter.parse_answer(tool.prepared, payload)

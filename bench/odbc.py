@@ -31,8 +31,10 @@ import pyodbc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from adapters.base import CallContext
+from adapters.registry import INSTALLED
 from gateway.audit.store import SQLiteStore
 from gateway.config.loader import load_config
+from gateway.mapping.redaction import Commitments
 from gateway.registry import build_registry
 from gateway.runtime import Gateway
 
@@ -129,7 +131,10 @@ async def measure(name: str, connection_string: str, rows: int, calls: int, roun
         (directory / "books.yaml").write_text(
             CONFIG.format(connection=connection_string, table=TABLE)
         )
-        gateway = Gateway(build_registry(load_config(directory)), SQLiteStore(directory / "a.db"))
+        gateway = Gateway(
+            build_registry(load_config(directory, INSTALLED), Commitments.throwaway()),
+            SQLiteStore(directory / "a.db"),
+        )
         await gateway.start()
         try:
             bare = pyodbc.connect(connection_string, autocommit=False)

@@ -159,7 +159,7 @@ class Completions:
                 )
             answer = tool.adapter.parse_answer(tool.prepared, payload)
             result = self._result(tool, answer)
-            outcome = {"status": "ok", "result": tool.output.redact(result)}
+            outcome = {"status": "ok", "result": tool.output.redact(result, tool.commitments)}
         except GatewayError as exc:
             exc.call_id = call_id
             outcome = {"status": "error", "error": exc.to_dict()}

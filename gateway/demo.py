@@ -44,8 +44,10 @@ def reply_queue(audit_db: Path) -> str:
     from adapters.amqp_replies import queue_name
     from gateway.audit.log import AuditSettings
 
-    AuditSettings.from_environment(audit_db).use_commitment_salt()
-    return queue_name(os.environ.get("ORDERS_REPLY_QUEUE", DEMO_REPLY_QUEUE))
+    commitments = AuditSettings.from_environment(audit_db).commitments()
+    return queue_name(
+        os.environ.get("ORDERS_REPLY_QUEUE", DEMO_REPLY_QUEUE), commitments.installation_id()
+    )
 
 
 def _start_orders(audit_db: Path) -> tuple[OrderService, str]:

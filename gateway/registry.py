@@ -16,6 +16,7 @@ from gateway.errors import ConfigError, ConfigIssue, GatewayError
 from gateway.mapping.limits import record_integer_ranges, within_legacy_types
 from gateway.mapping.openai import strict_parameters
 from gateway.mapping.records import InputMapper, OutputMapper
+from gateway.mapping.redaction import Commitments
 from gateway.mapping.schema import input_schema, output_schema
 
 
@@ -32,6 +33,8 @@ class Tool:
     input_schema: dict[str, Any]
     output_schema: dict[str, Any]
     version: str
+    # What its records hold instead of sensitive values: the installation's commitments.
+    commitments: Commitments
     # A variant of the tool (``config.variants``) is a Tool of the same name: ``variant``
     # names it; the baseline holds them all in ``variants``.
     variant: str | None = None
@@ -79,6 +82,7 @@ class Registry:
     config: LoadedConfig
     adapters: dict[str, Adapter[Any]]
     tools: dict[str, Tool]
+    commitments: Commitments
 
 
 def _budgeted(schema: dict[str, Any], tool: ToolConfig) -> dict[str, Any]:
@@ -110,12 +114,15 @@ def _paged(schema: dict[str, Any], pages: bool) -> dict[str, Any]:
     return {**schema, "properties": properties}
 
 
-def build_registry(config: LoadedConfig) -> Registry:
-    """Load every backend's metadata and prepare every tool; raise ``ConfigError`` on issues."""
+def build_registry(config: LoadedConfig, commitments: Commitments) -> Registry:
+    """Load every backend's metadata and prepare every tool; raise ``ConfigError`` on issues.
+
+    ``commitments`` (the installation's, from its audit settings) stand in the records for
+    sensitive values: the adapters and the tools built here get them."""
     issues: list[ConfigIssue] = []
     adapters: dict[str, Adapter[Any]] = {}
     for name, backend in config.backends.items():
-        adapter = adapter_class(backend.adapter)(name, backend)
+        adapter = adapter_class(backend.adapter)(name, backend, commitments)
         try:
             adapter.load()
         except BackendSetupError as exc:
@@ -144,7 +151,14 @@ def build_registry(config: LoadedConfig) -> Registry:
         # A tool with variants is itself the baseline, and its records say so.
         baseline = BASELINE if tool.variants else None
         built = tools[name] = _tool(
-            name, tool, backend_adapter, prepared, config.mappers[name], version, baseline
+            name,
+            tool,
+            backend_adapter,
+            prepared,
+            config.mappers[name],
+            version,
+            commitments,
+            baseline,
         )
         for variant in tool.variants:
             declared = tool.variant(variant)
@@ -166,11 +180,12 @@ def build_registry(config: LoadedConfig) -> Registry:
                 variant_prepared,
                 config.variant_mappers[(name, variant)],
                 f"{version}:{variant}",
+                commitments,
                 variant,
             )
     if issues:
         raise ConfigError(issues)
-    return Registry(config, adapters, tools)
+    return Registry(config, adapters, tools, commitments)
 
 
 def _tool(
@@ -180,6 +195,7 @@ def _tool(
     prepared: Prepared,
     mappers: tuple[InputMapper, OutputMapper],
     version: str,
+    commitments: Commitments,
     variant: str | None = None,
 ) -> Tool:
     # An integer argument holds no more than its legacy parameter's type (a WSDL's
@@ -207,5 +223,6 @@ def _tool(
             backend_adapter.pages and tool.effect == "read",
         ),
         version=version,
+        commitments=commitments,
         variant=variant,
     )

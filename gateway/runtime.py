@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.base import Health
+from adapters.registry import INSTALLED
 from gateway.answers import CallResult
 from gateway.approvals import Approvals
 from gateway.audit.log import AuditLog
@@ -33,6 +34,7 @@ from gateway.config.loader import LoadedConfig
 from gateway.errors import GatewayError, ToolNotFound
 from gateway.experiments.live import Experiments
 from gateway.generations import Generations
+from gateway.mapping.redaction import Commitments
 from gateway.metrics import Metrics
 from gateway.pipeline.answer import result_of
 from gateway.pipeline.authorise import authorise
@@ -111,7 +113,10 @@ class Gateway:
         auth: Mode = "open",
         recovery: Recovery | None = None,
     ) -> Gateway:
-        return cls(ConfigDirectory.load(path), store, audit_log, auth, recovery)
+        # The records commit sensitive values with the log's salt; with no log, a throwaway one.
+        commitments = audit_log.commitments if audit_log is not None else Commitments.throwaway()
+        source = ConfigDirectory.load(path, INSTALLED, commitments)
+        return cls(source, store, audit_log, auth, recovery)
 
     async def start(
         self, watch_config_s: float | None = None, backends: Collection[str] | None = None

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import uvicorn
 
+from adapters.registry import INSTALLED
 from gateway.api import create_app
 from gateway.audit.log import AuditLog, AuditSettings
 from gateway.audit.stores import open_store
@@ -127,7 +128,11 @@ def serve(
         store = open_store(audit_db, store_url)
         audit_log = AuditLog(store, AuditSettings.from_environment(audit_db))
         recovery = Recovery(store, name, lifetimes)
-        source = directory if directory is not None else ConfigDirectory.load(config)
+        source = (
+            directory
+            if directory is not None
+            else ConfigDirectory.load(config, INSTALLED, audit_log.commitments)
+        )
         gateway = Gateway(source, store, audit_log, mode, recovery)
         if mode == "open":
             log.warning(

@@ -98,7 +98,7 @@ async def post_review(call_id: str, verdict: Review, request: Request) -> JSON:
         name = records[0].body.get("tool") if records else None
         tool = gateway.tools.get(name) if isinstance(name, str) else None
         if tool is not None:
-            body["correction"] = tool.output.redact(body["correction"])
+            body["correction"] = tool.output.redact(body["correction"], tool.commitments)
     stored = reviews.review(gateway.store, call_id, body, reviewer.name, gateway.config.version)
     return JSON({"call_id": call_id, "record": stored.index, "review": stored.body}, 201)
 

@@ -31,7 +31,7 @@ from gateway.audit.records import record_leaf
 from gateway.audit.store import AuditStore, StoredCheckpoint, now
 from gateway.audit.tree_store import STRIDE, Frontier, StoredTree
 from gateway.errors import AuditUnavailable, CallNotFound
-from gateway.mapping.redaction import load_or_create_salt
+from gateway.mapping.redaction import Commitments
 
 log = logging.getLogger("legacy_gateway.audit")
 
@@ -54,8 +54,21 @@ class AuditSettings:
         """The salt of the commitments that stand for sensitive values in records."""
         return self.key_path.with_name(SALT_FILE)
 
-    def use_commitment_salt(self) -> None:
-        load_or_create_salt(self.salt_path)
+    def commitments(self) -> Commitments:
+        """This installation's commitments, with the salt made on first use."""
+        try:
+            return Commitments.load_or_create(self.salt_path)
+        except OSError as exc:
+            raise AuditUnavailable(
+                f"cannot open the audit store's commitment salt {self.salt_path}: {exc}"
+            ) from exc
+
+    def existing_commitments(self) -> Commitments:
+        """This installation's commitments if its salt exists yet, else throwaway ones (for
+        looking only: nothing made here)."""
+        if self.salt_path.is_file():
+            return Commitments(self.salt_path.read_bytes())
+        return Commitments.throwaway()
 
     @classmethod
     def from_environment(cls, audit_db: Path) -> AuditSettings:
@@ -70,7 +83,8 @@ class AuditLog:
         self.store = store
         self.settings = settings
         self.signer = Signer.load_or_create(settings.key_path, settings.origin)
-        settings.use_commitment_salt()
+        # What sensitive values are committed with: the salt beside the signing key.
+        self.commitments = settings.commitments()
         self.frontier = Frontier()
         self._loaded = False
         # The last (size, root) this log signed or checked against the store's tree: the

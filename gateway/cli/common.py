@@ -12,12 +12,15 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
 
 from gateway.errors import ConfigError, GatewayError
+
+if TYPE_CHECKING:
+    from gateway.mapping.redaction import Commitments
 
 
 class _Command(typer.Typer):
@@ -148,11 +151,16 @@ def check_store_url(url: str | None) -> None:
         )
 
 
-def registry_of(config: Path) -> Any:
-    """The tools and backends of a config, or its every issue and exit 1."""
+def registry_of(config: Path, commitments: Commitments | None = None) -> Any:
+    """The tools and backends of a config, or its every issue and exit 1.
+
+    ``commitments``: the installation's, where what the registry records or names counts (a
+    call, its reply queues); without them, a throwaway salt."""
+    from adapters.registry import INSTALLED
     from gateway import demo_addresses
     from gateway.config.loader import load_config
     from gateway.demo import DEMO_CONFIG
+    from gateway.mapping.redaction import Commitments
     from gateway.registry import build_registry
 
     state = Path(os.environ.get("LEGACY_GATEWAY_AUDIT_DB", DEFAULT_AUDIT_DB)).parent
@@ -161,6 +169,8 @@ def registry_of(config: Path) -> Any:
             f"using the running demo's estate ({state / demo_addresses.FILE_NAME})", err=True
         )
     try:
-        return build_registry(load_config(config))
+        return build_registry(
+            load_config(config, INSTALLED), commitments or Commitments.throwaway()
+        )
     except GatewayError as exc:
         raise fail(exc) from None

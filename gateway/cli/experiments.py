@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from adapters.registry import INSTALLED
 from gateway.cli.common import DEFAULT_AUDIT_DB, AuditDb, StoreUrl, app, fail, print_json
 from gateway.cli.store import audit_store
 from gateway.errors import GatewayError, InvalidArguments
@@ -50,7 +51,7 @@ def experiments_report(
     try:
         windows: dict[str, str] = {}
         if config is not None:
-            for name, declared in load_config(config).tools.items():
+            for name, declared in load_config(config, INSTALLED).tools.items():
                 if declared.experiment.window is not None:
                     windows[name] = declared.experiment.window
         with audit_store(audit_db, store_url) as store:

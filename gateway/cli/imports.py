@@ -59,13 +59,18 @@ def import_copybook(
         raise fail(GatewayError(str(exc))) from None
 
 
+# The options of every importer that writes a config.
+Operations = Annotated[
+    str | None, typer.Option("--operations", help="Only operations matching this glob.")
+]
+Out = Annotated[Path, typer.Option("--out", help="Directory of the config.")]
+
+
 @import_app.command("wsdl")
 def import_wsdl_command(
     source: Annotated[str, typer.Argument(help="WSDL file or http(s) URL.")],
-    operations: Annotated[
-        str | None, typer.Option("--operations", help="Only operations matching this glob.")
-    ] = None,
-    out: Annotated[Path, typer.Option("--out", help="Directory of the config.")] = Path("."),
+    operations: Operations = None,
+    out: Out = Path("."),
     address: Annotated[
         str | None,
         typer.Option("--address", help="Endpoint URL of the service (a WSDL without <service>)."),
@@ -81,10 +86,8 @@ def import_wsdl_command(
 @import_app.command("openapi")
 def import_openapi_command(
     source: Annotated[str, typer.Argument(help="OpenAPI 3.x or Swagger 2.0 file or URL.")],
-    operations: Annotated[
-        str | None, typer.Option("--operations", help="Only operations matching this glob.")
-    ] = None,
-    out: Annotated[Path, typer.Option("--out", help="Directory of the config.")] = Path("."),
+    operations: Operations = None,
+    out: Out = Path("."),
 ) -> None:
     """Write a config with one HTTP tool per operation; again: update, keep edits."""
     from gateway.importers.openapi import OpenApiImportError

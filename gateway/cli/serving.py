@@ -28,7 +28,16 @@ def serve(
 ) -> None:
     """Serve the agent API for a config directory."""
     check_store_url(store_url)
-    registry = registry_of(config)  # fail fast, with every config issue, before binding a port
+    from gateway.audit.log import AuditSettings
+    from gateway.errors import AuditUnavailable
+
+    # Fail fast, with every config issue, before binding a port; built with the salt the
+    # audit log of this store commits with.
+    try:
+        commitments = AuditSettings.from_environment(audit_db).commitments()
+    except AuditUnavailable as exc:  # as the server says it: one line, exit 1
+        raise SystemExit(f"legacy-gateway cannot start: {exc.message}") from None
+    registry = registry_of(config, commitments)
     from gateway.config.directory import ConfigDirectory
     from gateway.serving import run_server
 

@@ -46,9 +46,12 @@ def validate(
     audit_db: AuditDb = Path(DEFAULT_AUDIT_DB),
 ) -> None:
     """Check a config: YAML, keys, ${VAR}s, WSDLs and that every operation exists."""
-    registry = registry_of(config)
+    from gateway.audit.log import AuditSettings
+
+    # Name things per installation (reply queues) as the gateway on this store does: with
+    # the salt beside its audit key, read if it exists, never made here.
+    registry = registry_of(config, AuditSettings.from_environment(audit_db).existing_commitments())
     if connect:
-        _use_installation(audit_db)
         problems, warnings = asyncio.run(_connect_and_verify(registry))
         for warning in warnings:
             typer.echo(f"warning: {warning}", err=True)
@@ -62,17 +65,6 @@ def validate(
         f"in {len(registry.config.files)} file(s); version {registry.config.version}"
         + ("; every backend reached and every operation tried" if connect else "")
     )
-
-
-def _use_installation(audit_db: Path) -> None:
-    """Name things per installation (reply queues) as the gateway on this store does: with
-    the salt beside its audit key, read if it exists, never made here."""
-    from gateway.audit.log import AuditSettings
-    from gateway.mapping.redaction import use_salt
-
-    salt = AuditSettings.from_environment(audit_db).salt_path
-    if salt.is_file():
-        use_salt(salt.read_bytes())
 
 
 async def _connect_and_verify(registry: Any) -> tuple[list[str], list[str]]:
@@ -155,14 +147,16 @@ def call(
 
     arguments, call_context = json_object("--args", args), json_object("--context", context)
     check_store_url(store_url)  # before the config: a mistyped URL is the first thing to say
-    registry = registry_of(config)
+    try:
+        commitments = AuditSettings.from_environment(audit_db).commitments()
+    except GatewayError as exc:
+        raise fail(exc) from None
+    registry = registry_of(config, commitments)
     try:
         backend = find_tool(registry, tool).config.backend
         check_cursor(find_tool(registry, tool), cursor)
     except GatewayError as exc:
         raise fail(exc) from None
-
-    AuditSettings.from_environment(audit_db).use_commitment_salt()
 
     async def run(store: AuditStore) -> dict[str, Any]:
         gateway = Gateway(registry, store)

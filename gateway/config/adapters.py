@@ -8,7 +8,6 @@ package does not depend on the adapters.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Protocol
@@ -16,9 +15,6 @@ from typing import Any, Protocol
 from pydantic import create_model
 
 from gateway.config.models import BackendConfig, ToolConfig, ToolSettings
-
-# The lookup a caller gets when it passes none: the installed adapters.
-INSTALLED_REFERENCE = "adapters.registry:INSTALLED"
 
 
 @dataclass(frozen=True)
@@ -36,16 +32,6 @@ class AdapterLookup(Protocol):
     def models(self, name: str) -> AdapterModels:
         """The models of adapter ``name``: ``LookupError`` (with a readable message) when
         there is no such adapter, ``ImportError`` when its library is missing."""
-
-
-def installed_adapters() -> AdapterLookup:
-    """The installed adapters, for callers that do not pass a lookup of their own.
-
-    Resolved by reference, as an entry point is, when first needed.
-    """
-    module, _, attribute = INSTALLED_REFERENCE.partition(":")
-    lookup: AdapterLookup = getattr(importlib.import_module(module), attribute)
-    return lookup
 
 
 @cache

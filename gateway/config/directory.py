@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gateway.audit.records import RecordContext
+from gateway.config.adapters import AdapterLookup
 from gateway.config.loader import LoadedConfig, config_files, load_config
 from gateway.errors import ConfigError
 
 if TYPE_CHECKING:
     from gateway.audit.store import AuditStore
+    from gateway.mapping.redaction import Commitments
     from gateway.registry import Registry
 
 log = logging.getLogger("legacy_gateway")
@@ -42,10 +44,10 @@ def files_state(directory: Path) -> FilesState:
         return ()
 
 
-def _build(config: LoadedConfig) -> Registry:
+def _build(config: LoadedConfig, commitments: Commitments) -> Registry:
     from gateway.registry import build_registry  # the registry imports every adapter
 
-    return build_registry(config)
+    return build_registry(config, commitments)
 
 
 class ConfigDirectory:
@@ -56,10 +58,13 @@ class ConfigDirectory:
         self.registry = registry
 
     @classmethod
-    def load(cls, directory: Path | str) -> ConfigDirectory:
-        """Load and build ``directory``; raise ``ConfigError`` with every issue found."""
-        config = load_config(directory)
-        return cls(config.directory, _build(config))
+    def load(
+        cls, directory: Path | str, adapters: AdapterLookup, commitments: Commitments
+    ) -> ConfigDirectory:
+        """Load ``directory`` with these adapters and build it with the installation's
+        commitments; raise ``ConfigError`` with every issue found."""
+        config = load_config(directory, adapters)
+        return cls(config.directory, _build(config, commitments))
 
     @classmethod
     def of(cls, registry: Registry) -> ConfigDirectory:
@@ -86,10 +91,10 @@ class ConfigDirectory:
         """
         running = self.config
         try:
-            config = await asyncio.to_thread(load_config, self.directory)
+            config = await asyncio.to_thread(load_config, self.directory, running.adapters)
             if config.version == running.version:
                 return None
-            registry = await asyncio.to_thread(_build, config)
+            registry = await asyncio.to_thread(_build, config, self.registry.commitments)
         except ConfigError as exc:
             store.append(
                 "config.refused",

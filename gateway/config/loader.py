@@ -21,7 +21,6 @@ from pydantic import BaseModel, ValidationError
 from gateway.config.adapters import (
     AdapterLookup,
     AdapterModels,
-    installed_adapters,
     tool_model_with,
 )
 from gateway.config.models import NAME_PATTERN, BackendConfig, ToolConfig
@@ -55,6 +54,8 @@ class LoadedConfig:
     mappers: dict[str, tuple[InputMapper, OutputMapper]]
     version: str
     canonical: dict[str, Any] = field(repr=False)
+    # The adapters it was loaded with: a reload of the directory reads it with the same.
+    adapters: AdapterLookup = field(repr=False, compare=False)
     # The mappers of each tool's variants, by (tool, variant).
     variant_mappers: dict[tuple[str, str], tuple[InputMapper, OutputMapper]] = field(
         default_factory=dict, repr=False
@@ -79,12 +80,12 @@ def config_files(path: Path) -> list[Path]:
     )
 
 
-def load_config(path: Path | str, adapters: AdapterLookup | None = None) -> LoadedConfig:
+def load_config(path: Path | str, adapters: AdapterLookup) -> LoadedConfig:
     """Load and validate a config directory (or one file); raise ``ConfigError`` on issues.
 
-    ``adapters`` finds each backend's adapter models (default: the installed adapters).
+    ``adapters`` finds each backend's adapter models (``adapters.registry.INSTALLED`` in the
+    gateway); the caller passes it, so that this package never imports an adapter.
     """
-    lookup = adapters if adapters is not None else installed_adapters()
     root = Path(path)
     if not root.exists():
         raise ConfigError([ConfigIssue(str(root), None, "", "no such file or directory")])
@@ -99,7 +100,7 @@ def load_config(path: Path | str, adapters: AdapterLookup | None = None) -> Load
     models: dict[str, AdapterModels] = {}
     for (section, name), entry in entries.items():
         if section == "backends":
-            backend = _validate_backend(entry, lookup, models, issues)
+            backend = _validate_backend(entry, adapters, models, issues)
             if backend is not None:
                 backends[name] = backend
     tools: dict[str, ToolConfig] = {}
@@ -146,6 +147,7 @@ def load_config(path: Path | str, adapters: AdapterLookup | None = None) -> Load
         version=f"sha256:{digest}",
         canonical=canonical,
         variant_mappers=variant_mappers,
+        adapters=adapters,
     )
 
 

@@ -12,7 +12,13 @@ from typing import Any, Literal, Self
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
-from gateway.mapping.spec import InputField, OutputSpec, RequestSpec, StrictModel
+from gateway.mapping.spec import (
+    InputField,
+    OutputSpec,
+    RequestSpec,
+    StrictModel,
+    checked_json_schema,
+)
 from gateway.policy.protection import BreakerSpec, RateLimitSpec, RetrySpec
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
@@ -194,15 +200,7 @@ class ToolConfig(StrictModel):
     @field_validator("input_json_schema")
     @classmethod
     def _valid_rules(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        if value is not None:
-            from jsonschema import Draft202012Validator
-            from jsonschema.exceptions import SchemaError
-
-            try:
-                Draft202012Validator.check_schema(value)
-            except SchemaError as exc:
-                raise ValueError(f"not a JSON Schema: {exc.message}") from None
-        return value
+        return checked_json_schema(value)
 
     @model_validator(mode="after")
     def _approval_only_for_writes(self) -> ToolConfig:

@@ -7,20 +7,19 @@ from typing import Any, Literal
 from pydantic import BaseModel, create_model
 from pydantic.json_schema import models_json_schema
 
-from gateway.config.adapters import AdapterLookup, installed_adapters
+from gateway.config.adapters import AdapterLookup
 from gateway.config.models import NAME_PATTERN, ToolConfig, ToolSettings
 
 
-def config_json_schema(adapters: AdapterLookup | None = None) -> dict[str, Any]:
+def config_json_schema(adapters: AdapterLookup) -> dict[str, Any]:
     """The schema of a config file with the backends and tool keys of ``adapters``
-    (default: the installed ones). A tool may carry the keys of any adapter: which apply
-    depends on its backend, which a schema cannot follow."""
-    lookup = adapters if adapters is not None else installed_adapters()
+    (``adapters.registry.INSTALLED`` for the published one). A tool may carry the keys of
+    any adapter: which apply depends on its backend, which a schema cannot follow."""
     backend_models: list[type[BaseModel]] = []
     tool_models: list[type[ToolSettings]] = []
-    for name in sorted(lookup.names()):
+    for name in sorted(adapters.names()):
         try:
-            found = lookup.models(name)
+            found = adapters.models(name)
         except ImportError:
             continue  # an adapter whose library is absent cannot describe itself
         backend_models.append(found.config_model)

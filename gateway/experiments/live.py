@@ -179,7 +179,10 @@ class Experiments:
                 attempt_of(twin, timeout, self.metrics),
             )  # fmt: skip
             result = result_of(tool, answer)
-            found = differences(call.tool.output.redact(live), tool.output.redact(result))
+            found = differences(
+                call.tool.output.redact(live, call.tool.commitments),
+                tool.output.redact(result, tool.commitments),
+            )
             body |= {
                 "status": "ok",
                 "agree": not found,

@@ -20,6 +20,7 @@ from typing import Any, Literal, Protocol
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+from adapters.registry import INSTALLED
 from gateway.audit.records import StoredRecord
 from gateway.config.loader import load_config
 from gateway.errors import CallNotFound, GatewayError, InvalidArguments
@@ -54,7 +55,7 @@ def promote(config_dir: Path, tool: str, example: Any, kind: Kind) -> Path:
     """Append ``example`` to the tool's examples of ``kind``; the file changed."""
     if not isinstance(example, dict):
         raise InvalidArguments([{"field": "correction", "message": "an example is an object"}])
-    config = load_config(config_dir)
+    config = load_config(config_dir, INSTALLED)
     entry = config.entries.get(("tools", tool))
     if entry is None:
         raise GatewayError(f"no tool named '{tool}' in {config_dir}")
@@ -88,4 +89,4 @@ def _check(config_dir: Path, path: Path, text: str) -> None:
         else:
             shutil.copytree(config_dir, root)
             (root / path.relative_to(config_dir)).write_text(text)
-        load_config(root)
+        load_config(root, INSTALLED)

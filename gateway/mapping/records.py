@@ -24,7 +24,7 @@ from lxml import etree
 from gateway.errors import InvalidArguments, MappingFailed
 from gateway.mapping.choices import choice_errors, choices_of
 from gateway.mapping.fastrecord import compile_fast_record
-from gateway.mapping.redaction import commitment
+from gateway.mapping.redaction import Commitments
 from gateway.mapping.spec import InputField, OutputField, OutputSpec, RecordSpec, RequestSpec
 from gateway.mapping.values import (
     Converter,
@@ -411,16 +411,19 @@ class OutputMapper:
         self.fields = spec.fields
         self.has_sensitive = _any_sensitive(spec.fields)
 
-    def redact(self, result: Any) -> Any:
+    def redact(self, result: Any, commitments: Commitments) -> Any:
         """The result as it may be recorded: sensitive values as their commitments."""
         if not self.has_sensitive or not isinstance(result, dict):
             return result
         if self.many:
             items = result.get("items")
             if isinstance(items, list):
-                return {**result, "items": [_shown_result(i, self.fields) for i in items]}
+                return {
+                    **result,
+                    "items": [_shown_result(i, self.fields, commitments) for i in items],
+                }
             return result
-        return _shown_result(result, self.fields)
+        return _shown_result(result, self.fields, commitments)
 
     def __call__(self, answer: Any) -> Any:
         try:
@@ -528,9 +531,9 @@ class InputMapper:
         self.names = frozenset(name for name, spec in fields.items() if spec.const is None)
         self.specs = fields
 
-    def redact(self, arguments: Any) -> Any:
+    def redact(self, arguments: Any, commitments: Commitments) -> Any:
         """The arguments as they may be recorded: sensitive values as their commitments."""
-        return _redacted(arguments, self.specs)
+        return _redacted(arguments, self.specs, commitments)
 
     def fields_of(self, arguments: Any, where: str, errors: list[dict[str, str]]) -> Any:
         if not isinstance(arguments, dict):
@@ -587,7 +590,7 @@ def _any_sensitive(fields: dict[str, OutputField]) -> bool:
     )
 
 
-def _shown_result(value: Any, fields: dict[str, OutputField]) -> Any:
+def _shown_result(value: Any, fields: dict[str, OutputField], commitments: Commitments) -> Any:
     if not isinstance(value, dict):
         return value
     shown = dict(value)
@@ -596,29 +599,29 @@ def _shown_result(value: Any, fields: dict[str, OutputField]) -> Any:
         if item is None:
             continue
         if spec.sensitive:
-            shown[name] = commitment(item)
+            shown[name] = commitments.commit(item)
         elif spec.fields is not None:
             if isinstance(item, list):
-                shown[name] = [_shown_result(part, spec.fields) for part in item]
+                shown[name] = [_shown_result(part, spec.fields, commitments) for part in item]
             else:
-                shown[name] = _shown_result(item, spec.fields)
+                shown[name] = _shown_result(item, spec.fields, commitments)
     return shown
 
 
-def _redacted(value: Any, fields: dict[str, InputField]) -> Any:
+def _redacted(value: Any, fields: dict[str, InputField], commitments: Commitments) -> Any:
     if not isinstance(value, dict):
         return value
     shown: dict[str, Any] = {}
     for name, item in value.items():
         spec = fields.get(name)
         if spec is not None and spec.sensitive and item is not None:
-            shown[name] = commitment(item)
+            shown[name] = commitments.commit(item)
         elif spec is not None and spec.fields is not None:
             items = item if isinstance(item, list) else None
             if items is not None:
-                shown[name] = [_redacted(part, spec.fields) for part in items]
+                shown[name] = [_redacted(part, spec.fields, commitments) for part in items]
             else:
-                shown[name] = _redacted(item, spec.fields)
+                shown[name] = _redacted(item, spec.fields, commitments)
         else:
             shown[name] = item
     return shown

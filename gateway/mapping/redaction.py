@@ -27,42 +27,69 @@ from gateway.mapping.xml import local_name
 
 PREFIX = "sha256:"
 SALT_BYTES = 32
-# Until an installation's salt is loaded (unit tests, offline mapping), a random one: the
-# commitments are then as safe, but nobody can open them.
-_salt = [secrets.token_bytes(SALT_BYTES)]
 
 
-def use_salt(salt: bytes) -> None:
-    """Commit with this installation's salt from now on."""
-    if len(salt) < 16:
-        raise ValueError("a commitment salt has at least 16 bytes")
-    _salt[0] = salt
+class Commitments:
+    """Commits values with one installation's salt, and names the installation by it.
 
+    The audit settings load it (``AuditSettings.commitments``) and the registry hands it to
+    every adapter and tool; whatever has none of its own (unit tests, offline mapping) gets
+    a ``throwaway`` one: its commitments are as safe, but nobody can open them.
+    """
 
-def load_or_create_salt(path: Path) -> bytes:
-    """The salt at ``path``, made there (mode 0600) on first use; and commit with it."""
-    if path.exists():
-        salt = path.read_bytes()
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        salt = secrets.token_bytes(SALT_BYTES)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(salt)
-    use_salt(salt)
-    return salt
+    def __init__(self, salt: bytes) -> None:
+        if len(salt) < 16:
+            raise ValueError("a commitment salt has at least 16 bytes")
+        self._salt = salt
 
+    @classmethod
+    def throwaway(cls) -> Commitments:
+        """Commitments with a random salt that nobody holds."""
+        return cls(secrets.token_bytes(SALT_BYTES))
 
-def installation_id() -> str:
-    """This installation's public name: a one-way derivation of its salt, so the same for
-    every replica that shares the salt (and the store), and different for any other."""
-    return hashlib.sha256(b"legacy-gateway/installation\n" + _salt[0]).hexdigest()[:16]
+    @classmethod
+    def load_or_create(cls, path: Path) -> Commitments:
+        """With the salt at ``path``, made there (mode 0600) on first use."""
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(secrets.token_bytes(SALT_BYTES))
+        return cls(path.read_bytes())
 
+    def installation_id(self) -> str:
+        """This installation's public name: a one-way derivation of its salt, so the same for
+        every replica that shares the salt (and the store), and different for any other."""
+        return hashlib.sha256(b"legacy-gateway/installation\n" + self._salt).hexdigest()[:16]
 
-def commitment(value: Any, salt: bytes | None = None) -> str:
-    """``sha256:<hex>`` of the salt and the value (UTF-8 text, or compact JSON)."""
-    data = value.encode() if isinstance(value, str) else orjson.dumps(value, default=str)
-    return PREFIX + hashlib.sha256((salt or _salt[0]) + data).hexdigest()
+    def commit(self, value: Any) -> str:
+        """``sha256:<hex>`` of the salt and the value (UTF-8 text, or compact JSON)."""
+        data = value.encode() if isinstance(value, str) else orjson.dumps(value, default=str)
+        return PREFIX + hashlib.sha256(self._salt + data).hexdigest()
+
+    def blank_elements(self, root: etree._Element, names: frozenset[str]) -> None:
+        """Replace the text of every leaf element with one of these local names by its
+        commitment."""
+        if not names:
+            return
+        for node in root.iter():
+            if isinstance(node.tag, str) and local_name(node.tag) in names and len(node) == 0:
+                node.text = self.commit(node.text or "")
+
+    def blank_keys(self, value: Any, names: frozenset[str]) -> Any:
+        """A copy of JSON data with the values of these keys, at any depth, as commitments."""
+        if not names:
+            return value
+        if isinstance(value, dict):
+            return {
+                key: self.commit(item)
+                if key in names and item is not None
+                else self.blank_keys(item, names)
+                for key, item in value.items()
+            }
+        if isinstance(value, list):
+            return [self.blank_keys(item, names) for item in value]
+        return value
 
 
 def sensitive_names(tool: ToolConfig) -> frozenset[str]:
@@ -78,26 +105,3 @@ def sensitive_names(tool: ToolConfig) -> frozenset[str]:
         if spec.sensitive
     }
     return frozenset(names)
-
-
-def blank_elements(root: etree._Element, names: frozenset[str]) -> None:
-    """Replace the text of every leaf element with one of these local names by its commitment."""
-    if not names:
-        return
-    for node in root.iter():
-        if isinstance(node.tag, str) and local_name(node.tag) in names and len(node) == 0:
-            node.text = commitment(node.text or "")
-
-
-def blank_keys(value: Any, names: frozenset[str]) -> Any:
-    """A copy of JSON data with the values of these keys, at any depth, as commitments."""
-    if not names:
-        return value
-    if isinstance(value, dict):
-        return {
-            key: commitment(item) if key in names and item is not None else blank_keys(item, names)
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [blank_keys(item, names) for item in value]
-    return value

@@ -43,6 +43,19 @@ NUMERIC_TYPES = ("integer", "number", "decimal")
 TEMPORAL_TYPES = ("date", "time", "datetime")
 
 
+def checked_json_schema(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``value`` if it is a JSON Schema (draft 2020-12); a validator's ``ValueError`` if not."""
+    if value is not None:
+        from jsonschema import Draft202012Validator
+        from jsonschema.exceptions import SchemaError
+
+        try:
+            Draft202012Validator.check_schema(value)
+        except SchemaError as exc:
+            raise ValueError(f"not a JSON Schema: {exc.message}") from None
+    return value
+
+
 class StrictModel(BaseModel):
     """Unknown keys are config errors: a typo must never be silently ignored."""
 
@@ -270,15 +283,7 @@ class ValueSpec(StrictModel):
     @field_validator("json_schema")
     @classmethod
     def _valid_schema(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        if value is not None:
-            from jsonschema import Draft202012Validator
-            from jsonschema.exceptions import SchemaError
-
-            try:
-                Draft202012Validator.check_schema(value)
-            except SchemaError as exc:
-                raise ValueError(f"not a JSON Schema: {exc.message}") from None
-        return value
+        return checked_json_schema(value)
 
     @field_validator("codes", mode="before")
     @classmethod

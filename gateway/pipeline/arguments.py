@@ -22,7 +22,7 @@ def intent_of(call: Call, instance: str | None) -> dict[str, Any]:
         "backend": tool.config.backend,
         "operation": tool.config.operation,
         "effect": tool.config.effect,
-        "arguments": tool.input.redact(recordable(call.arguments)),
+        "arguments": tool.input.redact(recordable(call.arguments), tool.commitments),
         "context": call.context or {},
         "principal": call.principal,
         "config_version": record.config_version,

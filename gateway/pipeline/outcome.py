@@ -33,7 +33,11 @@ def finish(call: Call, store: CallStore, outcome: dict[str, Any]) -> StoredRecor
 
 def succeeded(call: Call, store: CallStore, result: Any) -> CallResult:
     """The call's ``ok`` outcome (secrets of the result redacted on the record)."""
-    stored = finish(call, store, {"status": "ok", "result": call.tool.output.redact(result)})
+    stored = finish(
+        call,
+        store,
+        {"status": "ok", "result": call.tool.output.redact(result, call.tool.commitments)},
+    )
     return CallResult(call.call_id, call.trace_id, "ok", result, receipt_of(stored))
 
 

@@ -18,12 +18,13 @@ import pytest
 from fastapi.testclient import TestClient
 from jsonschema import Draft202012Validator
 
+from adapters.registry import INSTALLED
 from estate.orders import OrderService
 from gateway.config.loader import load_config
 from gateway.mapping.openai import SUPPORTED_FORMATS, SUPPORTED_KEYWORDS
 from tests.integration.support import DEMO_CONFIG, gateway_client
 
-DEMO_TOOLS = sorted(load_config(DEMO_CONFIG).tools)
+DEMO_TOOLS = sorted(load_config(DEMO_CONFIG, INSTALLED).tools)
 STRUCTURAL = {"type", "properties", "required", "additionalProperties", "items", "anyOf"}
 SCALAR_TYPES = {"string", "number", "integer", "boolean", "null"}
 

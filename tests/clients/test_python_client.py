@@ -9,34 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import httpx2
-import pytest
 from jsonschema import Draft202012Validator
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
-from estate.orders import OrderService
+from adapters.registry import INSTALLED
 from gateway.config.loader import load_config
-from tests.integration.support import DEMO_CONFIG, create_key, serve_process
+from tests.integration.support import DEMO_CONFIG
 
 FORMATS = Draft202012Validator.FORMAT_CHECKER
-
-
-@pytest.fixture(scope="module")
-def served(
-    estate_env: dict[str, str],
-    order_service: OrderService,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[str, str]]:
-    audit_db = tmp_path_factory.mktemp("py-client") / "audit.sqlite"
-    key = create_key(audit_db, "py-agent", "*")
-    env = {"LEGACY_GATEWAY_AUTH": "keys", "LEGACY_GATEWAY_AUDIT_DB": str(audit_db)}
-    with serve_process(DEMO_CONFIG, env) as (base, _):
-        yield base, key
 
 
 def every_call(base: str, key: str) -> dict[str, Any]:
@@ -72,7 +57,7 @@ def test_the_python_sdk_calls_every_demo_tool_with_its_examples(
     served: tuple[str, str],
 ) -> None:
     seen = every_call(*served)
-    assert set(seen["results"]) == set(load_config(DEMO_CONFIG).tools)
+    assert set(seen["results"]) == set(load_config(DEMO_CONFIG, INSTALLED).tools)
     for name, calls in seen["results"].items():
         assert calls, f"{name} has no example to call"
         for schema, result in calls:

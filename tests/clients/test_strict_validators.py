@@ -16,13 +16,14 @@ import pytest
 from fastapi.testclient import TestClient
 from jsonschema import Draft202012Validator
 
+from adapters.registry import INSTALLED
 from estate.orders import OrderService
 from gateway.api.mcp import APPROVAL_SCHEMA, PENDING_SCHEMA, mcp_tool
 from gateway.config.loader import load_config
 from tests.integration.support import DEMO_CONFIG, gateway_client, gateway_of
 
 FORMATS = Draft202012Validator.FORMAT_CHECKER
-DEMO_TOOLS = sorted(load_config(DEMO_CONFIG).tools)
+DEMO_TOOLS = sorted(load_config(DEMO_CONFIG, INSTALLED).tools)
 
 
 def strict_errors(schema: dict[str, Any], value: Any) -> list[str]:

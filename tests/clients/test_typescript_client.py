@@ -11,30 +11,16 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from estate.orders import OrderService
+from adapters.registry import INSTALLED
 from gateway.config.loader import load_config
-from tests.integration.support import DEMO_CONFIG, create_key, serve_process
+from tests.integration.support import DEMO_CONFIG
 
 NODE_DIR = Path(__file__).parent / "node"
-
-
-@pytest.fixture(scope="module")
-def served(
-    estate_env: dict[str, str],
-    order_service: OrderService,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[str, str]]:
-    audit_db = tmp_path_factory.mktemp("ts-client") / "audit.sqlite"
-    key = create_key(audit_db, "ts-agent", "*")
-    env = {"LEGACY_GATEWAY_AUTH": "keys", "LEGACY_GATEWAY_AUDIT_DB": str(audit_db)}
-    with serve_process(DEMO_CONFIG, env) as (base, _):
-        yield base, key
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +45,7 @@ def summary(served: tuple[str, str]) -> dict[str, Any]:
 def test_the_typescript_sdk_calls_every_demo_tool_and_accepts_every_answer(
     summary: dict[str, Any],
 ) -> None:
-    demo_tools = set(load_config(DEMO_CONFIG).tools)
+    demo_tools = set(load_config(DEMO_CONFIG, INSTALLED).tools)
     assert set(summary["calls"]) == demo_tools
     assert summary["failures"] == []
     for name, outcomes in summary["calls"].items():

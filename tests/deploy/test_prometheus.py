@@ -18,7 +18,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from estate.server import EstateServer
-from tests.integration.support import ANNA, free_port, serve_process
+from tests.integration.support import ANNA, free_port, get_customer_tool, serve_process
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "deploy" / "prometheus" / "prometheus.yaml"
@@ -30,17 +30,6 @@ backends:
     adapter: soap
     wsdl: {wsdl}
     endpoint: {url}
-tools:
-  get_customer:
-    description: One customer.
-    backend: customer_master
-    operation: GetCustomer
-    input:
-      customer_number: {{to: CUSTNO, pattern: "^[0-9]{{8}}$"}}
-    output:
-      from: CUSTOMER
-      fields:
-        name: {{from: CUST_NAME, trim: true}}
 """
 
 
@@ -92,7 +81,10 @@ def gateway(estate: EstateServer, tmp_path: Path) -> Iterator[ServedGateway]:
     """`legacy-gateway serve` with keys checked, in front of the demo estate."""
     config = tmp_path / "config"
     config.mkdir()
-    (config / "crm.yaml").write_text(CONFIG.format(wsdl=WSDL, url=estate.customer_master_url))
+    (config / "crm.yaml").write_text(
+        CONFIG.format(wsdl=WSDL, url=estate.customer_master_url)
+        + get_customer_tool("customer_master")
+    )
     audit_db = tmp_path / "audit.sqlite"
     metrics_key = create_key(audit_db, "prometheus", "metrics")
     agent_key = create_key(audit_db, "claims-bot", "get_customer")

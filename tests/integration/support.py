@@ -58,6 +58,27 @@ DEMO_TOOLS = {
     "add_contact_note",
 }
 
+# The ``tools:`` section of a config with the demo's GetCustomer as one tool of a SOAP backend.
+GET_CUSTOMER_TOOL = """\
+tools:
+  get_customer:
+    description: One customer.
+    backend: {backend}
+    operation: GetCustomer
+    input:
+      customer_number: {{to: CUSTNO, pattern: "^[0-9]{{8}}$"}}
+    output:
+      from: CUSTOMER
+      fields:
+        name: {{from: CUST_NAME, trim: true}}
+"""
+
+
+def get_customer_tool(backend: str) -> str:
+    """The config YAML of the demo's ``get_customer`` tool on the SOAP backend ``backend``."""
+    return GET_CUSTOMER_TOOL.format(backend=backend)
+
+
 # The console script installed next to the interpreter running the tests (the venv's).
 COMMAND = Path(sys.executable).parent / "legacy-gateway"
 
@@ -89,6 +110,12 @@ def gateway_client(
 def gateway_of(client: TestClient) -> Gateway:
     gateway: Gateway = client.app.state.gateway  # type: ignore[attr-defined]
     return gateway
+
+
+def committed(client: TestClient, value: Any) -> str:
+    """What the records of this gateway hold for a sensitive ``value``: its commitment with
+    the installation's salt."""
+    return gateway_of(client).registry.commitments.commit(value)
 
 
 def call_tool(

@@ -29,11 +29,11 @@ from estate.orders import (
     seed_orders,
 )
 from gateway.errors import CallInProgress
-from gateway.mapping.redaction import commitment
 from tests.integration.amqp_support import CardService, take_messages, wait_until
 from tests.integration.support import (
     AMQP_TEST_CONFIG,
     call_record,
+    committed,
     error_of,
     gateway_client,
     gateway_of,
@@ -192,9 +192,9 @@ def test_a_publish_is_confirmed_and_sensitive_values_stay_off_the_record(
 
     record = call_record(amqp_client, answer["call_id"])
     assert "hunter22" not in orjson.dumps(record).decode()
-    committed = commitment("hunter22")
-    assert record["arguments"] == {"kind": "login", "secret": committed}
-    assert f"<SECRET>{committed}</SECRET>" in record["interactions"][0]["request"]["body"]
+    blank = committed(amqp_client, "hunter22")
+    assert record["arguments"] == {"kind": "login", "secret": blank}
+    assert f"<SECRET>{blank}</SECRET>" in record["interactions"][0]["request"]["body"]
 
 
 def test_json_request_reply_redacts_sensitive_fields_both_ways(
@@ -212,11 +212,11 @@ def test_json_request_reply_redacts_sensitive_fields_both_ways(
     record = call_record(amqp_client, response.json()["call_id"])
     assert card not in orjson.dumps(record).decode()
     publish, reply = record["interactions"]
-    committed = commitment(card)
-    assert orjson.loads(publish["request"]["body"]) == {"CARD_NO": committed, "HOLDER": "ANN LEE"}
-    assert orjson.loads(reply["response"]["body"])["CARD_NO"] == committed
-    assert record["result"]["card_number"] == committed
-    assert record["arguments"]["card_number"] == committed
+    blank = committed(amqp_client, card)
+    assert orjson.loads(publish["request"]["body"]) == {"CARD_NO": blank, "HOLDER": "ANN LEE"}
+    assert orjson.loads(reply["response"]["body"])["CARD_NO"] == blank
+    assert record["result"]["card_number"] == blank
+    assert record["arguments"]["card_number"] == blank
 
 
 def test_submit_answers_at_once_and_the_reply_completes_the_call(

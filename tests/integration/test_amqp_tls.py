@@ -14,8 +14,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from adapters.registry import INSTALLED
 from gateway.config.loader import load_config
 from gateway.errors import ConfigError
+from gateway.mapping.redaction import Commitments
 from gateway.registry import build_registry
 from tests.integration.amqp_support import AMQP_URL, CardService
 from tests.integration.support import call_record, call_tool, error_of, gateway_client
@@ -158,7 +160,9 @@ def test_tls_settings_that_cannot_apply_are_config_issues(
     tmp_path: Path, url: str, tls: str, message: str
 ) -> None:
     with pytest.raises(ConfigError) as caught:
-        build_registry(load_config(write_config(tmp_path, url, tls)))
+        build_registry(
+            load_config(write_config(tmp_path, url, tls), INSTALLED), Commitments.throwaway()
+        )
     (issue,) = caught.value.issues
     assert issue.key.startswith("backends.cards_tls.tls"), issue
     assert message in issue.message, issue

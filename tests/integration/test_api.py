@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from jsonschema import Draft202012Validator
 
+from adapters.registry import INSTALLED
 from estate.server import EstateServer
 from gateway.audit.bundle import verify_bundle, verify_store
 from gateway.audit.checkpoint import VerifierKey, open_note
@@ -128,7 +129,7 @@ def test_the_openai_listing_is_function_definitions(demo_client: TestClient) -> 
 
 SOAP_TOOLS = sorted(
     name
-    for name, tool in load_config(DEMO_CONFIG).tools.items()
+    for name, tool in load_config(DEMO_CONFIG, INSTALLED).tools.items()
     if tool.backend in ("customer_master", "fx_rates")
 )
 

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 from fastapi.testclient import TestClient
 
+from adapters.registry import INSTALLED
 from estate.customers import CustomerStore
 from gateway.audit.store import now
 from gateway.config.loader import load_config
@@ -245,7 +246,7 @@ def test_reviewers_work_the_queue_and_corrections_export_as_json_lines(
                    "--audit-db", str(audit_db))  # fmt: skip
     assert promoted.returncode == 0, promoted.stderr
     assert "rates.yaml" in promoted.stdout
-    assert correction in load_config(config).tools["get_exchange_rate"].examples
+    assert correction in load_config(config, INSTALLED).tools["get_exchange_rate"].examples
     assert "# An A/B test of the description" in (config / "rates.yaml").read_text()
     again = run("feedback", "promote", call_id, "--as", "arguments", "--config", str(config),
                 "--audit-db", str(audit_db))  # fmt: skip

@@ -9,7 +9,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from estate.server import EstateServer
-from gateway.mapping.redaction import commitment
 from tests.integration.amqp_support import wait_until
 from tests.integration.support import (
     ANNA,
@@ -17,6 +16,7 @@ from tests.integration.support import (
     EstateWatch,
     call_record,
     call_tool,
+    committed,
     error_of,
     gateway_client,
     gateway_of,
@@ -41,7 +41,7 @@ def test_a_rest_read_is_mapped_and_recorded(demo_client: TestClient, estate: Est
     assert interaction["adapter"] == "http"
     assert interaction["request"]["method"] == "GET"
     assert interaction["request"]["url"].endswith(f"/crm/customers/{ANNA}")
-    assert interaction["request"]["headers"]["X-Api-Key"] == commitment("demo-crm-key")
+    assert interaction["request"]["headers"]["X-Api-Key"] == committed(demo_client, "demo-crm-key")
     assert interaction["response"]["status"] == 200
     assert '"CUST_NAME":"MULLER, ANNA' in interaction["response"]["body"]
 

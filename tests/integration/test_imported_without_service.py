@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.registry import INSTALLED
 from gateway.config.loader import ConfigError, load_config
 from gateway.importers.run import wsdl_to_config
 from gateway.importers.wsdl import WsdlImportError
@@ -85,7 +86,7 @@ def test_without_an_address_the_endpoint_is_a_variable_to_set(
     assert advice[0].lower() + advice[1:] in notes
     assert f"# {advice}\n" in (config / "orders_abstract.yaml").read_text(encoding="utf-8")
     with pytest.raises(ConfigError, match="ORDERS_ABSTRACT_URL"):
-        load_config(config)
+        load_config(config, INSTALLED)
 
     monkeypatch.setenv("ORDERS_ABSTRACT_URL", desk.url)
     monkeypatch.setenv("ORDERS_ABSTRACT_RATES_RPC12_URL", desk.url)

@@ -10,13 +10,14 @@ import pytest
 from fastapi.testclient import TestClient
 from jsonschema import Draft202012Validator
 
+from adapters.registry import INSTALLED
 from estate.orders import OrderService
 from gateway.config.loader import load_config
 from tests.integration.support import DEMO_CONFIG, call_record, call_tool, error_of
 
 LEDGER_TOOLS = sorted(
     name
-    for name, tool in load_config(DEMO_CONFIG).tools.items()
+    for name, tool in load_config(DEMO_CONFIG, INSTALLED).tools.items()
     if tool.backend == "ledger" and tool.approval == "none"  # the others answer 202
 )
 

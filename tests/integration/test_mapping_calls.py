@@ -19,7 +19,6 @@ from typer.testing import CliRunner
 
 from estate.server import EstateServer
 from gateway.cli import app
-from gateway.mapping.redaction import commitment
 from tests.integration.support import (
     ANNA,
     CM_NS,
@@ -27,6 +26,7 @@ from tests.integration.support import (
     EstateWatch,
     call_record,
     call_tool,
+    committed,
     error_of,
     gateway_client,
 )
@@ -264,10 +264,12 @@ def test_sensitive_fields_are_starred_in_every_record_of_a_soap_call(
         record = call_record(client, response.json()["call_id"])
 
     assert response.json()["result"]["name"] == "MULLER, ANNA"  # the agent gets it
-    assert record["arguments"] == {"customer_number": commitment(ANNA)}
-    assert record["result"]["name"] == commitment("MULLER, ANNA")
+    assert record["arguments"] == {"customer_number": committed(client, ANNA)}
+    assert record["result"]["name"] == committed(client, "MULLER, ANNA")
     assert record["result"]["city"] == "BERLIN"
     (interaction,) = record["interactions"]
-    assert f"<ns0:CUSTNO>{commitment(ANNA)}</ns0:CUSTNO>" in interaction["request"]["envelope"]
+    assert (
+        f"<ns0:CUSTNO>{committed(client, ANNA)}</ns0:CUSTNO>" in interaction["request"]["envelope"]
+    )
     assert "<CUST_NAME>sha256:" in interaction["response"]["body"]
     assert "MULLER" not in str(record)

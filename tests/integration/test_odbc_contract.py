@@ -22,8 +22,7 @@ import pyodbc
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway.mapping.redaction import commitment
-from tests.integration.support import call_record, call_tool, error_of, gateway_client
+from tests.integration.support import call_record, call_tool, committed, error_of, gateway_client
 
 
 @dataclass(frozen=True)
@@ -445,10 +444,10 @@ def test_sensitive_values_reach_the_database_but_not_the_record(
     record = call_record(ledger, body["call_id"])
 
     assert _rows(database, table, "WHERE ACCT_NO = '100077'")[0][1].rstrip() == "SECRET HOLDER"
-    assert record["arguments"]["holder"] == commitment("SECRET HOLDER")
+    assert record["arguments"]["holder"] == committed(ledger, "SECRET HOLDER")
     assert record["arguments"]["account"] == "100077"
     (interaction,) = record["interactions"]
-    assert interaction["request"]["bind_values"][1] == commitment("SECRET HOLDER")
+    assert interaction["request"]["bind_values"][1] == committed(ledger, "SECRET HOLDER")
     assert interaction["request"]["bind_values"][0] == "100077"
     assert "SECRET" not in str(record)
 

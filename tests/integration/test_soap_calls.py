@@ -16,7 +16,6 @@ from fastapi.testclient import TestClient
 from lxml import etree
 
 from estate.server import EstateServer
-from gateway.mapping.redaction import commitment
 from tests.integration.support import (
     ANNA,
     CM_NS,
@@ -28,6 +27,7 @@ from tests.integration.support import (
     EstateWatch,
     call_record,
     call_tool,
+    committed,
     sole_interaction,
 )
 
@@ -236,7 +236,9 @@ def test_ws_security_sends_the_password_and_never_records_it(
     )
     assert recorded_token is not None
     assert recorded_token.findtext(f"{{{WSSE_NS}}}Username") == SECURE_USER
-    assert recorded_token.findtext(f"{{{WSSE_NS}}}Password") == commitment(SECURE_PASSWORD)
+    assert recorded_token.findtext(f"{{{WSSE_NS}}}Password") == committed(
+        soap_client, SECURE_PASSWORD
+    )
     assert SECURE_PASSWORD not in orjson.dumps(record).decode()
 
     # Nor anywhere in the SQLite files (the database and its write-ahead log).
@@ -282,5 +284,5 @@ def test_a_ws_security_dry_run_shows_the_token_without_the_password(
         f"{{{WSSE_NS}}}Password"
     )
     assert password is not None
-    assert password.text == commitment(SECURE_PASSWORD)
+    assert password.text == committed(soap_client, SECURE_PASSWORD)
     assert watch.new() == []

@@ -10,9 +10,11 @@ import httpx
 import pytest
 from lxml import etree
 
+from adapters.registry import INSTALLED
 from estate.server import EstateServer
 from gateway.config.loader import load_config
 from gateway.errors import ConfigError
+from gateway.mapping.redaction import Commitments
 from gateway.registry import build_registry
 from tests.integration.signing_estate import (
     DS,
@@ -30,6 +32,7 @@ from tests.integration.support import (
     call_tool,
     error_of,
     gateway_client,
+    get_customer_tool,
     sole_interaction,
 )
 
@@ -48,17 +51,6 @@ backends:
     endpoint: {url}
     wsse:
 {wsse}
-tools:
-  get_customer:
-    description: One customer.
-    backend: signed_master
-    operation: GetCustomer
-    input:
-      customer_number: {{to: CUSTNO, pattern: "^[0-9]{{8}}$"}}
-    output:
-      from: CUSTOMER
-      fields:
-        name: {{from: CUST_NAME, trim: true}}
 """
 
 
@@ -89,7 +81,9 @@ def signature_settings(pair: SigningPair, *extra: str, password: str | None = No
 
 def write_config(directory: Path, url: str, wsse: str) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "signed.yaml").write_text(CONFIG.format(wsdl=WSDL, url=url, wsse=wsse))
+    (directory / "signed.yaml").write_text(
+        CONFIG.format(wsdl=WSDL, url=url, wsse=wsse) + get_customer_tool("signed_master")
+    )
     return directory
 
 
@@ -231,7 +225,10 @@ def test_a_key_the_host_does_not_trust_fails_with_the_hosts_reason(
 
 def config_issue(directory: Path, wsse: str) -> tuple[str, str]:
     with pytest.raises(ConfigError) as caught:
-        build_registry(load_config(write_config(directory, "http://127.0.0.1:9/cm", wsse)))
+        build_registry(
+            load_config(write_config(directory, "http://127.0.0.1:9/cm", wsse), INSTALLED),
+            Commitments.throwaway(),
+        )
     (issue,) = caught.value.issues
     return issue.key, issue.message
 

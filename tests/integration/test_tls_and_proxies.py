@@ -10,12 +10,21 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from adapters.registry import INSTALLED
 from estate.server import EstateServer
 from gateway.audit.postgres import PostgresStore
 from gateway.config.loader import load_config
 from gateway.errors import AuditUnavailable, ConfigError
+from gateway.mapping.redaction import Commitments
 from gateway.registry import build_registry
-from tests.integration.support import ANNA, call_record, call_tool, error_of, gateway_client
+from tests.integration.support import (
+    ANNA,
+    call_record,
+    call_tool,
+    error_of,
+    gateway_client,
+    get_customer_tool,
+)
 from tests.integration.tls_estate import ConnectProxy, Issued, MutualTLSHost, PrivateCA
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -187,25 +196,17 @@ def test_a_soap_backend_through_a_connect_proxy(
 ) -> None:
     config = tmp_path / "config"
     config.mkdir()
-    (config / "soap.yaml").write_text(f"""\
+    (config / "soap.yaml").write_text(
+        f"""\
 backends:
   customer_master:
     adapter: soap
     wsdl: {WSDL}
     endpoint: {estate.customer_master_url}
     proxy: http://agent:pr0xy@{proxy.url.removeprefix("http://")}
-tools:
-  get_customer:
-    description: One customer.
-    backend: customer_master
-    operation: GetCustomer
-    input:
-      customer_number: {{to: CUSTNO, pattern: "^[0-9]{{8}}$"}}
-    output:
-      from: CUSTOMER
-      fields:
-        name: {{from: CUST_NAME, trim: true}}
-""")
+"""
+        + get_customer_tool("customer_master")
+    )
     with gateway_client(config, tmp_path / "audit.sqlite") as client:
         response = call_tool(client, "get_customer", {"customer_number": ANNA})
         assert response.status_code == 200, response.text
@@ -227,7 +228,7 @@ def test_a_bad_connection_setting_is_a_config_issue_naming_its_key(
 ) -> None:
     config = write_config(tmp_path, "https://127.0.0.1:9", connection)
     with pytest.raises(ConfigError) as caught:
-        build_registry(load_config(config))
+        build_registry(load_config(config, INSTALLED), Commitments.throwaway())
     (issue,) = caught.value.issues
     assert issue.key == f"backends.mainframe_rest.{key}", issue
     assert message in issue.message, issue
@@ -241,7 +242,10 @@ def test_a_client_key_with_the_wrong_passphrase_is_a_config_issue(
         "      key_password: not-the-passphrase\n"
     )
     with pytest.raises(ConfigError) as caught:
-        build_registry(load_config(write_config(tmp_path, "https://127.0.0.1:9", connection)))
+        build_registry(
+            load_config(write_config(tmp_path, "https://127.0.0.1:9", connection), INSTALLED),
+            Commitments.throwaway(),
+        )
     (issue,) = caught.value.issues
     assert issue.key == "backends.mainframe_rest.tls.cert_file"
     assert "cannot load the client certificate" in issue.message

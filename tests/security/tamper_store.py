@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from gateway.audit.bundle import verify_store
 from gateway.audit.checkpoint import Checkpoint, Signer, VerifierKey
@@ -350,6 +351,31 @@ ATTACKS = [
         triggers_refuse=False,
     ),
 ]
+
+
+def refused_or_located(
+    attack: Attack,
+    store: AuditStore,
+    audit: AuditLog,
+    raw: Raw,
+    other: Signer,
+    refusal: type[BaseException],
+) -> None:
+    """The attack is refused whole by the store's append-only triggers where it sets them off
+    (``refusal``: what the driver raises then), and, once run past them, caught by the
+    verifier at the record the attack names."""
+    key = audit.signer.verifier
+    statements = attack.mutate(raw, other)
+    if attack.triggers_refuse:
+        with pytest.raises(refusal, match="append-only"):
+            raw.run(*statements)
+        assert verify(store, key).ok  # refused whole: nothing changed
+        raw.drop_triggers()
+    raw.run(*statements)
+    report = verify(store, key)
+    assert not report.ok
+    assert report.first_bad_index == attack.located, report.problems
+    assert attack.says in report.problems[0], report.problems
 
 
 def verify(store: AuditStore, key: VerifierKey, kept: list[str] | None = None) -> Report:

@@ -30,6 +30,7 @@ from tests.security.tamper_store import (
     Statement,
     fill,
     q,
+    refused_or_located,
     verify,
 )
 
@@ -92,18 +93,7 @@ def other(tmp_path: Path) -> Signer:
 def test_a_mutation_is_refused_or_caught_and_located(
     attack: Attack, log: Log, other: Signer
 ) -> None:
-    key = log.audit.signer.verifier
-    statements = attack.mutate(log.raw, other)
-    if attack.triggers_refuse:
-        with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
-            log.raw.run(*statements)
-        assert verify(log.store, key).ok  # refused whole: nothing changed
-        log.raw.drop_triggers()
-    log.raw.run(*statements)
-    report = verify(log.store, key)
-    assert not report.ok
-    assert report.first_bad_index == attack.located, report.problems
-    assert attack.says in report.problems[0], report.problems
+    refused_or_located(attack, log.store, log.audit, log.raw, other, psycopg.errors.RaiseException)
 
 
 @pytest.mark.parametrize("table", LOG_TABLES)

@@ -18,7 +18,16 @@ from gateway.audit.log import AuditLog
 from gateway.audit.retention import prune
 from gateway.audit.store import SQLiteStore
 from gateway.audit.verdict import checked_range
-from tests.security.tamper_store import ATTACKS, ORIGIN, Attack, RawSQLite, fill, q, verify
+from tests.security.tamper_store import (
+    ATTACKS,
+    ORIGIN,
+    Attack,
+    RawSQLite,
+    fill,
+    q,
+    refused_or_located,
+    verify,
+)
 
 
 @dataclass
@@ -51,18 +60,7 @@ def test_the_untouched_log_verifies(log: Log) -> None:
 def test_a_mutation_is_refused_or_caught_and_located(
     attack: Attack, log: Log, other: Signer
 ) -> None:
-    key = log.audit.signer.verifier
-    statements = attack.mutate(log.raw, other)
-    if attack.triggers_refuse:
-        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-            log.raw.run(*statements)
-        assert verify(log.store, key).ok  # refused whole: nothing changed
-        log.raw.drop_triggers()
-    log.raw.run(*statements)
-    report = verify(log.store, key)
-    assert not report.ok
-    assert report.first_bad_index == attack.located, report.problems
-    assert attack.says in report.problems[0], report.problems
+    refused_or_located(attack, log.store, log.audit, log.raw, other, sqlite3.DatabaseError)
 
 
 def _prune_to_18(log: Log, tmp_path: Path) -> None:

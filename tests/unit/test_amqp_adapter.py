@@ -12,9 +12,10 @@ from lxml import etree
 
 from adapters.amqp import AmqpAdapter, PreparedMessage
 from adapters.base import CallContext
+from adapters.registry import INSTALLED
 from gateway.config.loader import load_config
 from gateway.errors import ConfigError, LegacyBadResponse
-from gateway.mapping.redaction import commitment
+from gateway.mapping.redaction import Commitments
 from gateway.registry import Registry, build_registry
 
 BACKEND = """\
@@ -65,7 +66,7 @@ TOOLS = """\
 
 def registry(tmp_path: Path, tools: str = TOOLS) -> Registry:
     (tmp_path / "config.yaml").write_text(BACKEND + tools)
-    return build_registry(load_config(tmp_path))
+    return build_registry(load_config(tmp_path, INSTALLED), Commitments.throwaway())
 
 
 def prepared_of(reg: Registry, tool: str) -> tuple[AmqpAdapter, PreparedMessage]:
@@ -117,7 +118,7 @@ def test_an_empty_reply_queue_is_a_config_error(tmp_path: Path) -> None:
         BACKEND.replace("reply_queue: gateway.replies", "reply_queue: ''") + TOOLS
     )
     with pytest.raises(ConfigError) as caught:
-        build_registry(load_config(tmp_path))
+        build_registry(load_config(tmp_path, INSTALLED), Commitments.throwaway())
     assert caught.value.issues[0].key == "backends.mq.reply_queue"
 
 
@@ -126,9 +127,9 @@ def test_json_bodies_are_recorded_with_sensitive_values_blanked(tmp_path: Path) 
     body = orjson.dumps({"CARD_NO": "4111111111111111", "NAME": "Ann", "nested": [{"CARD_NO": 1}]})
     shown = adapter.body_record(prepared, body)
     assert orjson.loads(shown["body"]) == {
-        "CARD_NO": commitment("4111111111111111"),
+        "CARD_NO": adapter.commitments.commit("4111111111111111"),
         "NAME": "Ann",
-        "nested": [{"CARD_NO": commitment(1)}],
+        "nested": [{"CARD_NO": adapter.commitments.commit(1)}],
     }
     assert shown["body_bytes"] == len(body)
     # Not JSON after all: kept as it came, the call's error says why.
@@ -138,7 +139,7 @@ def test_json_bodies_are_recorded_with_sensitive_values_blanked(tmp_path: Path) 
 def test_xml_bodies_and_secret_values_are_blanked(tmp_path: Path) -> None:
     adapter, prepared = prepared_of(registry(tmp_path), "event")
     shown = adapter.body_record(prepared, b"<Event><SECRET>s3cr3t</SECRET><A>guest-x</A></Event>")
-    committed = commitment("s3cr3t")
+    committed = adapter.commitments.commit("s3cr3t")
     assert shown["body"] == f"<Event><SECRET>{committed}</SECRET><A>guest-x</A></Event>"
     # The broker password comes from the URL: it never reaches a record either.
     adapter.secrets = frozenset({"hunter22"})
@@ -212,7 +213,7 @@ def test_dry_run_renders_the_message_without_a_broker(tmp_path: Path) -> None:
     rendered = adapter.render(event, element)
     assert rendered["routing_key"] == "events"
     assert rendered["persistent"] is False
-    assert f"<SECRET>{commitment('s3cr3t')}</SECRET>" in rendered["body"]
+    assert f"<SECRET>{adapter.commitments.commit('s3cr3t')}</SECRET>" in rendered["body"]
 
 
 def test_publish_tools_say_what_their_result_is(tmp_path: Path) -> None:

@@ -8,9 +8,11 @@ from pathlib import Path
 import orjson
 import pytest
 
+from adapters.registry import INSTALLED
 from gateway.config.loader import load_config
 from gateway.config.schema import config_json_schema
 from gateway.errors import ConfigError, ConfigIssue
+from gateway.mapping.redaction import Commitments
 from gateway.registry import build_registry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,7 +50,7 @@ def write(tmp_path: Path, **files: str) -> Path:
 
 def issues_of(path: Path) -> list[ConfigIssue]:
     with pytest.raises(ConfigError) as caught:
-        build_registry(load_config(path))
+        build_registry(load_config(path, INSTALLED), Commitments.throwaway())
     return caught.value.issues
 
 
@@ -59,11 +61,13 @@ def only_issue(path: Path) -> ConfigIssue:
 
 
 def test_good_config_from_two_files(tmp_path: Path) -> None:
-    config = load_config(write(tmp_path, **{"backends.yaml": BACKEND, "tools.yml": TOOL}))
+    config = load_config(
+        write(tmp_path, **{"backends.yaml": BACKEND, "tools.yml": TOOL}), INSTALLED
+    )
     assert set(config.backends) == {"crm"}
     assert set(config.tools) == {"get_customer"}
     assert config.version.startswith("sha256:") and len(config.version) == 7 + 64
-    registry = build_registry(config)
+    registry = build_registry(config, Commitments.throwaway())
     assert registry.tools["get_customer"].listing["effect"] == "read"
 
 
@@ -134,22 +138,22 @@ def test_env_var_expands_with_default_and_secret_never_in_version(
     )
     backend += "    wsse:\n      username: app\n      password: ${CRM_PASSWORD_T}\n"
     monkeypatch.setenv("CRM_PASSWORD_T", "s3cret-value")
-    config = load_config(write(tmp_path, **{"b.yaml": backend}))
+    config = load_config(write(tmp_path, **{"b.yaml": backend}), INSTALLED)
     crm = config.backends["crm"]
     assert crm.endpoint == "http://127.0.0.1:9/x"  # type: ignore[attr-defined]
     assert "s3cret-value" not in repr(crm)
     assert "s3cret-value" not in orjson.dumps(config.canonical).decode()
     monkeypatch.setenv("CRM_PASSWORD_T", "another")
-    assert load_config(tmp_path).version == config.version  # the version hashes the YAML
+    assert load_config(tmp_path, INSTALLED).version == config.version  # the version hashes the YAML
 
 
 def test_version_changes_with_the_config(tmp_path: Path) -> None:
-    first = load_config(write(tmp_path, **{"b.yaml": BACKEND, "t.yaml": TOOL})).version
+    first = load_config(write(tmp_path, **{"b.yaml": BACKEND, "t.yaml": TOOL}), INSTALLED).version
     # Reformatting and comments do not change the version; a changed value does.
     write(tmp_path, **{"t.yaml": "# comment\n" + TOOL})
-    assert load_config(tmp_path).version == first
+    assert load_config(tmp_path, INSTALLED).version == first
     write(tmp_path, **{"t.yaml": TOOL.replace("trim: true", "trim: false")})
-    assert load_config(tmp_path).version != first
+    assert load_config(tmp_path, INSTALLED).version != first
 
 
 def test_duplicate_tool_across_files(tmp_path: Path) -> None:
@@ -189,7 +193,7 @@ def test_all_issues_reported_at_once(tmp_path: Path) -> None:
 
 
 def test_demo_config_is_valid() -> None:
-    registry = build_registry(load_config(DEMO))
+    registry = build_registry(load_config(DEMO, INSTALLED), Commitments.throwaway())
     assert set(registry.tools) >= {
         "get_customer",
         "search_customers",
@@ -202,16 +206,16 @@ def test_demo_config_is_valid() -> None:
 
 def test_published_json_schema_is_current() -> None:
     published = orjson.loads((ROOT / "mappings" / "config.schema.json").read_bytes())
-    assert published == config_json_schema(), "run `make schema` to regenerate it"
+    assert published == config_json_schema(INSTALLED), "run `make schema` to regenerate it"
 
 
 def test_single_file_config(tmp_path: Path) -> None:
     path = tmp_path / "all.yaml"
     path.write_text(BACKEND + TOOL)
-    assert set(load_config(path).tools) == {"get_customer"}
+    assert set(load_config(path, INSTALLED).tools) == {"get_customer"}
     shutil.rmtree(tmp_path)
     with pytest.raises(ConfigError, match="no such file"):
-        load_config(path)
+        load_config(path, INSTALLED)
 
 
 def test_unknown_operation_parameter_suggests_the_closest(tmp_path: Path) -> None:
@@ -233,7 +237,7 @@ def test_a_required_parameter_no_field_maps_onto(tmp_path: Path) -> None:
 
 def test_floats_and_other_yaml_scalars_load(tmp_path: Path) -> None:
     backend = BACKEND + "    timeout_s: 2.5\n    verify_tls: yes\n"
-    config = load_config(write(tmp_path, **{"b.yaml": backend}))
+    config = load_config(write(tmp_path, **{"b.yaml": backend}), INSTALLED)
     assert config.backends["crm"].timeout_s == 2.5
     assert type(config.canonical["backends"]["crm"]["timeout_s"]) is float
 

@@ -10,8 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from adapters.registry import INSTALLED
 from gateway.config.loader import load_config
 from gateway.errors import ConfigError
+from gateway.mapping.redaction import Commitments
 from gateway.registry import build_registry
 from tests.unit.test_config import BACKEND, only_issue, write
 
@@ -31,7 +33,7 @@ def config_with(tmp_path: Path, ref: str) -> Path:
 
 
 def password_of(directory: Path) -> str:
-    crm = load_config(directory).backends["crm"]
+    crm = load_config(directory, INSTALLED).backends["crm"]
     return crm.wsse.password.get_secret_value()  # type: ignore[attr-defined, no-any-return]
 
 
@@ -52,12 +54,14 @@ def test_a_relative_secret_path_is_from_the_yaml_file(tmp_path: Path) -> None:
 def test_the_record_and_the_version_hold_the_reference_not_the_secret(tmp_path: Path) -> None:
     secret = tmp_path / "crm.secret"
     secret.write_text("first-secret")
-    config = load_config(config_with(tmp_path, '"${file:crm.secret}"'))
+    config = load_config(config_with(tmp_path, '"${file:crm.secret}"'), INSTALLED)
     canonical = orjson.dumps(config.canonical).decode()
     assert "first-secret" not in canonical
     assert "${file:crm.secret}" in canonical
     secret.write_text("rotated-secret")
-    assert load_config(tmp_path).version == config.version  # rotating a secret is no new config
+    assert (
+        load_config(tmp_path, INSTALLED).version == config.version
+    )  # rotating a secret is no new config
 
 
 def test_a_missing_secret_file_is_named_with_its_line(tmp_path: Path) -> None:
@@ -85,7 +89,7 @@ def test_any_secret_comes_through_unchanged_and_stays_out_of_errors(secret: str)
         )
         (root / "b.yaml").write_text(broken)
         with pytest.raises(ConfigError) as caught:
-            build_registry(load_config(root))
+            build_registry(load_config(root, INSTALLED), Commitments.throwaway())
         (issue,) = caught.value.issues
         assert issue.key == "backends.crm.timeout_s"
         assert secret not in orjson.dumps([caught.value.message, caught.value.details]).decode()

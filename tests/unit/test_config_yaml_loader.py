@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 from yaml import MarkedYAMLError
 
+from adapters.registry import INSTALLED
 from gateway.config.loader import load_config
 from gateway.config.source import parse_yaml, plain_scalar
 from gateway.config.yaml_fast import LocatedList, LocatedMap, load_located
@@ -81,7 +82,7 @@ def test_nan_is_a_float() -> None:
 def test_yes_no_and_on_stay_words_in_a_loaded_config(tmp_path: Path) -> None:
     tool = TOOL.replace("description: Look up one customer.", "description: no")
     backend = BACKEND + "    verify_tls: on\n"
-    config = load_config(write(tmp_path, **{"b.yaml": backend, "t.yaml": tool}))
+    config = load_config(write(tmp_path, **{"b.yaml": backend, "t.yaml": tool}), INSTALLED)
     assert config.tools["get_customer"].description == "no"
     assert config.canonical["tools"]["get_customer"]["description"] == "no"
     assert config.canonical["backends"]["crm"]["verify_tls"] == "on"

@@ -11,9 +11,11 @@ import pytest
 from jsonschema import Draft202012Validator
 from ruamel.yaml import YAML
 
+from adapters.registry import INSTALLED
 from gateway.config.loader import load_config
 from gateway.importers.openapi import OpenApiImportError
 from gateway.importers.run import openapi_to_config
+from gateway.mapping.redaction import Commitments
 from gateway.registry import Registry, build_registry
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "openapi"
@@ -35,7 +37,7 @@ def _load(out: Path, monkeypatch: pytest.MonkeyPatch) -> Registry:
     for path in out.glob("*.yaml"):
         for name in _ENV.findall(path.read_text(encoding="utf-8")):
             monkeypatch.setenv(name, "secret-" + name.lower())
-    return build_registry(load_config(out))
+    return build_registry(load_config(out, INSTALLED), Commitments.throwaway())
 
 
 def _operations(document: dict[str, Any]) -> dict[tuple[str, str], dict[str, set[str]]]:

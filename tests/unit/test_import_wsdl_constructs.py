@@ -10,11 +10,13 @@ import pytest
 from jsonschema import Draft202012Validator
 from lxml import etree
 
+from adapters.registry import INSTALLED
 from gateway.config.loader import load_config
 from gateway.importers.regex_sample import sample
 from gateway.importers.run import wsdl_to_config
 from gateway.importers.simple_types import example_value, field_checks
 from gateway.importers.xsd import Simple
+from gateway.mapping.redaction import Commitments
 from gateway.registry import Registry, build_registry
 from tests.unit.wsdl_xsd import body_content, wsdl_schema
 
@@ -35,7 +37,9 @@ def imported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Registry, Path]:
     wsdl_dir = base / "wsdl"
     shutil.copytree(FIXTURE, wsdl_dir)
     wsdl_to_config(str(wsdl_dir / "constructs.wsdl"), base / "config")
-    return build_registry(load_config(base / "config")), wsdl_dir
+    return build_registry(
+        load_config(base / "config", INSTALLED), Commitments.throwaway()
+    ), wsdl_dir
 
 
 def _props(registry: Registry, tool: str) -> dict[str, Any]:

@@ -8,10 +8,12 @@ import pytest
 from jsonschema import Draft202012Validator
 from lxml import etree
 
+from adapters.registry import INSTALLED
 from gateway.config.loader import load_config
 from gateway.importers.run import wsdl_to_config
 from gateway.importers.wsdl import load_client
 from gateway.importers.xsd import Reader
+from gateway.mapping.redaction import Commitments
 from gateway.registry import build_registry
 from tests.unit.wsdl_xsd import body_content, wsdl_schema
 from tests.unit.xsd_instances import instance
@@ -59,7 +61,7 @@ def test_every_operation_imports_loads_and_renders_a_valid_request(
     source = FIXTURES / wsdl
     out = tmp_path / "config"
     _path, report, _ = wsdl_to_config(str(source), out)
-    registry = build_registry(load_config(out))
+    registry = build_registry(load_config(out, INSTALLED), Commitments.throwaway())
     assert registry.tools, "no tools imported"
     assert sorted(report.added) == sorted(registry.tools)
     work = tmp_path / "xsd"
@@ -87,7 +89,7 @@ def test_every_answer_the_schema_allows_maps_to_the_output_schema(
     source = FIXTURES / wsdl
     out = tmp_path / "config"
     wsdl_to_config(str(source), out)
-    registry = build_registry(load_config(out))
+    registry = build_registry(load_config(out, INSTALLED), Commitments.throwaway())
     work = tmp_path / "xsd"
     work.mkdir()
     schema = wsdl_schema(source, work)
@@ -125,7 +127,7 @@ def test_soap_headers_become_backend_settings_sent_and_never_recorded(
     path, _, _ = wsdl_to_config(str(source), out)
     assert '"${CUSTOMER_BILLING_SERVICE_DEVELOPER_TOKEN:-}"' in path.read_text(encoding="utf-8")
     monkeypatch.setenv("CUSTOMER_BILLING_SERVICE_DEVELOPER_TOKEN", "dev-token-123")
-    registry = build_registry(load_config(out))
+    registry = build_registry(load_config(out, INSTALLED), Commitments.throwaway())
     tool = registry.tools["get_billing_groups"]
     params = tool.input(tool.input_schema["examples"][0])
     sent, _ = tool.adapter._build(tool.prepared, params)  # type: ignore[attr-defined]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from adapters.registry import INSTALLED
 from gateway.cli import app
 from gateway.config.loader import load_config
 from gateway.importers.run import wsdl_to_config
@@ -45,7 +46,7 @@ def test_reimport_adds_removes_changes_and_keeps_hand_edits(tmp_path: Path) -> N
     assert second.kept_edited == ["place_order"]
     merged = path.read_text(encoding="utf-8")
     assert "description: Order tailored goods.  # ours" in merged
-    config = load_config(out)
+    config = load_config(out, INSTALLED)
     assert sorted(config.tools) == ["get_rates", "place_order"]
 
     # An unedited tool takes the new version; a third run with no change reports nothing.
@@ -55,7 +56,7 @@ def test_reimport_adds_removes_changes_and_keeps_hand_edits(tmp_path: Path) -> N
     wsdl.write_text(source, encoding="utf-8")
     _, third, _ = wsdl_to_config(str(wsdl), out)
     assert third.changed == ["get_rates"]
-    assert load_config(out).tools["get_rates"].description == "Exchange rate of a day."
+    assert load_config(out, INSTALLED).tools["get_rates"].description == "Exchange rate of a day."
     _, fourth, _ = wsdl_to_config(str(wsdl), out)
     assert fourth.lines() == ["no changes"]
 
@@ -69,7 +70,7 @@ def test_cli_selects_operations_and_reports_bad_input(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "added: get_rate" in result.output
-    assert sorted(load_config(out).tools) == ["get_rate"]
+    assert sorted(load_config(out, INSTALLED).tools) == ["get_rate"]
     missing = runner.invoke(app, ["import", "wsdl", str(tmp_path / "nope.wsdl")])
     assert missing.exit_code == 2
     assert "cannot read WSDL" in missing.output

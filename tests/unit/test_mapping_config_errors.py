@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.registry import INSTALLED
 from gateway.config.loader import load_config
 from gateway.errors import ConfigError
 
@@ -87,7 +88,7 @@ def test_each_mapping_mistake_is_located(
     (tmp_path / "tools.yaml").write_text(CONFIG.replace("FIELD", field))
 
     with pytest.raises(ConfigError) as caught:
-        load_config(tmp_path)
+        load_config(tmp_path, INSTALLED)
 
     issues = caught.value.issues
     assert len(issues) == 1, issues
@@ -109,7 +110,7 @@ def test_an_undeclared_xml_prefix_in_a_request_is_located(tmp_path: Path) -> Non
     (tmp_path / "tools.yaml").write_text(config)
 
     with pytest.raises(ConfigError) as caught:
-        load_config(tmp_path)
+        load_config(tmp_path, INSTALLED)
 
     keys = {issue.key: issue.message for issue in caught.value.issues}
     root = keys["tools.get_customer.request.xml.root"]
@@ -123,7 +124,7 @@ def test_an_undeclared_xpath_prefix_is_located(tmp_path: Path) -> None:
     (tmp_path / "tools.yaml").write_text(config)
 
     with pytest.raises(ConfigError) as caught:
-        load_config(tmp_path)
+        load_config(tmp_path, INSTALLED)
 
     issue = caught.value.issues[0]
     assert issue.key == "tools.get_customer.output.fields.value.xpath"
@@ -137,7 +138,7 @@ def test_a_broken_shared_code_table_is_located(tmp_path: Path) -> None:
     (tmp_path / "tools.yaml").write_text(config)
 
     with pytest.raises(ConfigError) as caught:
-        load_config(tmp_path)
+        load_config(tmp_path, INSTALLED)
 
     issue = caught.value.issues[0]
     assert (issue.key, issue.line) == ("code_tables.status", 6)

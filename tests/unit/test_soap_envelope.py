@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
+from adapters.registry import INSTALLED
 from adapters.soap import SoapAdapter
 from gateway.config.loader import load_config
+from gateway.mapping.redaction import Commitments
 from gateway.registry import Registry, build_registry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,7 +20,7 @@ def registry(path: Path, monkeypatch: pytest.MonkeyPatch) -> Registry:
     for var in ("TEST_CM_URL", "TEST_CM12_URL", "TEST_FX_URL", "TEST_SECURE_URL"):
         monkeypatch.setenv(var, "http://127.0.0.1:9/x")
     monkeypatch.setenv("TEST_SECURE_PASSWORD", "not-used-here")
-    return build_registry(load_config(path))
+    return build_registry(load_config(path, INSTALLED), Commitments.throwaway())
 
 
 EXTRA_ARGUMENTS: dict[str, list[dict[str, Any]]] = {

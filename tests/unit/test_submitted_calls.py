@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import threading
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,25 +18,17 @@ from hypothesis import strategies as st
 from adapters.amqp import AmqpAdapter
 from adapters.amqp_replies import HANDED_ON, hand_ons, queue_name
 from adapters.base import Interaction, Reply, Submitted
+from adapters.registry import INSTALLED
 from gateway.audit.records import RecordContext
 from gateway.audit.store import SQLiteStore
 from gateway.completions import DEFAULT_DEADLINE_S, Completions, deadline_of, due_time
 from gateway.config.loader import load_config
 from gateway.errors import ConfigError
-from gateway.mapping import redaction
-from gateway.mapping.redaction import installation_id, use_salt
+from gateway.mapping.redaction import Commitments
 from gateway.registry import build_registry
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTEXT = RecordContext("ab" * 16, "cd" * 8, "agent-7", "sha256:v1")
-
-
-@pytest.fixture(autouse=True)
-def keep_the_salt() -> Iterator[None]:
-    """These tests switch the process's salt; the tests after them get theirs back."""
-    saved = redaction._salt[0]
-    yield
-    redaction._salt[0] = saved
 
 
 class Headers:
@@ -81,29 +72,26 @@ def test_no_header_is_no_hand_on_yet() -> None:
 
 
 def test_the_installation_id_comes_from_the_salt_and_does_not_show_it() -> None:
-    use_salt(b"a" * 32)
-    first = installation_id()
-    use_salt(b"b" * 32)
-    second = installation_id()
-    use_salt(b"a" * 32)
-    assert installation_id() == first != second
+    first = Commitments(b"a" * 32).installation_id()
+    second = Commitments(b"b" * 32).installation_id()
+    assert Commitments(b"a" * 32).installation_id() == first != second
     assert len(first) == 16 and int(first, 16) >= 0
     assert "61616161" not in first  # hex of the salt
-    assert queue_name("replies.{installation}") == f"replies.{first}"
-    assert queue_name("fixed.name") == "fixed.name"
+    assert queue_name("replies.{installation}", first) == f"replies.{first}"
+    assert queue_name("fixed.name", first) == "fixed.name"
 
 
 def test_the_demo_reply_queue_is_named_per_installation(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ORDERS_REPLY_QUEUE", raising=False)
-    config = load_config(ROOT / "mappings" / "demo")
+    config = load_config(ROOT / "mappings" / "demo", INSTALLED)
     backend = config.backends["order_processing"]
     assert backend.reply_queue == "legacy-gateway.order-replies.{installation}"  # type: ignore[attr-defined]
-    use_salt(b"c" * 32)
-    adapter = AmqpAdapter("order_processing", backend)  # type: ignore[arg-type]
-    assert adapter.reply_queue == f"legacy-gateway.order-replies.{installation_id()}"
+    commitments = Commitments(b"c" * 32)
+    adapter = AmqpAdapter("order_processing", backend, commitments)  # type: ignore[arg-type]
+    assert adapter.reply_queue == f"legacy-gateway.order-replies.{commitments.installation_id()}"
 
     monkeypatch.setenv("ORDERS_REPLY_QUEUE", "site.replies")
-    config = load_config(ROOT / "mappings" / "demo")
+    config = load_config(ROOT / "mappings" / "demo", INSTALLED)
     assert config.backends["order_processing"].reply_queue == "site.replies"  # type: ignore[attr-defined]
 
 
@@ -116,7 +104,8 @@ def test_the_demo_prints_its_own_reply_queue(
     monkeypatch.delenv("LEGACY_GATEWAY_AUDIT_KEY", raising=False)
     name = reply_queue(tmp_path / "audit.sqlite")
     assert (tmp_path / "audit-commit.key").is_file()  # made as the gateway would
-    assert name == f"legacy-gateway.order-replies.{installation_id()}"
+    salt = (tmp_path / "audit-commit.key").read_bytes()
+    assert name == f"legacy-gateway.order-replies.{Commitments(salt).installation_id()}"
     assert reply_queue(tmp_path / "audit.sqlite") == name  # the same on every start
     assert reply_queue(tmp_path / "other" / "audit.sqlite") != name
     monkeypatch.setenv("ORDERS_REPLY_QUEUE", "site.replies")
@@ -124,19 +113,20 @@ def test_the_demo_prints_its_own_reply_queue(
 
 
 def test_the_name_is_fixed_when_the_adapter_opens(tmp_path: Path) -> None:
-    """Its consumer and its messages' reply_to agree even if the salt changes later."""
+    """Its consumer and its messages' reply_to agree: the name of the adapter's own
+    installation, fixed when it opens."""
     (tmp_path / "c.yaml").write_text(
         "backends:\n  mq: {adapter: amqp, url: 'amqp://guest:guest@127.0.0.1:1/%2F', "
         "reply_queue: 'r.{installation}'}\n"
     )
-    adapter = build_registry(load_config(tmp_path)).adapters["mq"]
+    commitments = Commitments(b"d" * 32)
+    adapter = build_registry(load_config(tmp_path, INSTALLED), commitments).adapters["mq"]
     assert isinstance(adapter, AmqpAdapter)
-    use_salt(b"d" * 32)
-    opened = f"r.{installation_id()}"
+    opened = f"r.{commitments.installation_id()}"
     asyncio.run(adapter.open())  # no broker there: the link retries in the background
     try:
-        use_salt(b"e" * 32)
-        assert adapter.reply_queue == opened != queue_name("r.{installation}")
+        assert adapter._reply_queue == opened
+        assert adapter.reply_queue == opened != f"r.{Commitments(b'e' * 32).installation_id()}"
     finally:
         asyncio.run(adapter.close())
 
@@ -156,7 +146,7 @@ tools:
 """
     )
     with pytest.raises(ConfigError) as caught:
-        build_registry(load_config(tmp_path))
+        build_registry(load_config(tmp_path, INSTALLED), Commitments.throwaway())
     (issue,) = caught.value.issues
     assert issue.key == "tools.tell.reply_deadline_s"
     assert "only submit tools wait for a reply" in issue.message

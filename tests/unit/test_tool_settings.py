@@ -8,6 +8,7 @@ import pytest
 from pydantic import Field
 
 from adapters.amqp_settings import AmqpToolSettings
+from adapters.registry import INSTALLED
 from gateway.config.adapters import AdapterModels
 from gateway.config.loader import load_config
 from gateway.config.models import BackendConfig, ToolSettings
@@ -50,7 +51,7 @@ tools:
 def issues_of(tmp_path: Path, text: str, **kw: object) -> list[ConfigIssue]:
     (tmp_path / "config.yaml").write_text(text)
     with pytest.raises(ConfigError) as caught:
-        load_config(tmp_path / "config.yaml", **kw)  # type: ignore[arg-type]
+        load_config(tmp_path / "config.yaml", **{"adapters": INSTALLED, **kw})  # type: ignore[arg-type]
     return caught.value.issues
 
 
@@ -88,7 +89,7 @@ def test_an_adapters_keys_reach_it_typed(tmp_path: Path) -> None:
         "      exchange: orders\n", "      exchange: orders\n      routing_key: new\n"
     )
     (tmp_path / "config.yaml").write_text(text)
-    tool = load_config(tmp_path / "config.yaml").tools["place_order"]
+    tool = load_config(tmp_path / "config.yaml", INSTALLED).tools["place_order"]
     settings = AmqpToolSettings.of(tool)
     assert settings.message is not None
     assert (settings.message.exchange, settings.message.routing_key) == ("orders", "new")

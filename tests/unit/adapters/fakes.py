@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from adapters.base import CallContext, Interaction
+from adapters.registry import INSTALLED
 from gateway.config.loader import LoadedConfig, load_config
 
 
 def loaded(tmp_path: Path, text: str) -> LoadedConfig:
     (tmp_path / "config.yaml").write_text(text)
-    return load_config(tmp_path / "config.yaml")
+    return load_config(tmp_path / "config.yaml", INSTALLED)
 
 
 def context(recorded: list[Interaction], cursor: str | None = None) -> CallContext:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -137,7 +139,9 @@ def test_parse_answer_reads_xml_as_values_unless_the_tool_maps_xpath() -> None:
     assert element.findtext("NAME") == "ANNA"
 
 
-@pytest.mark.parametrize("module", ["gateway.config.loader", "gateway.config.schema"])
+@pytest.mark.parametrize(
+    "module", ["gateway.config.loader", "gateway.config.schema", "gateway.config.directory"]
+)
 def test_the_config_package_does_not_import_adapters(module: str) -> None:
     import subprocess
     import sys
@@ -149,3 +153,16 @@ def test_the_config_package_does_not_import_adapters(module: str) -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_no_config_module_names_the_adapters_package() -> None:
+    """Not even by reference: every caller passes the adapters it loads a config with."""
+    import gateway.config
+
+    package = Path(gateway.config.__file__).parent
+    naming = [
+        path.name
+        for path in package.rglob("*.py")
+        if re.search(r"\b(from|import) adapters\b|[\"']adapters\.registry", path.read_text())
+    ]
+    assert naming == []

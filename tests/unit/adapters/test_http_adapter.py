@@ -12,7 +12,6 @@ import pytest
 from adapters.base import Interaction
 from adapters.http import HttpAdapter, HttpBackendConfig
 from gateway.errors import BackendUnavailable, LegacyHTTPError, LegacyTimeout
-from gateway.mapping.redaction import commitment
 from tests.unit.adapters.fakes import FakeHTTPClient, FakeResponse, context, loaded
 
 API_KEY = "k3y-for-the-crm"
@@ -85,7 +84,7 @@ def test_a_get_fills_the_path_and_query_and_reads_json(tmp_path: Path) -> None:
     assert interaction.operation == "GET /customers/{CUSTNO}"
     assert interaction.request["url"] == "http://crm.example:8080/api/customers/100%2001"
     assert interaction.request["query"] == {"VIEW": "full"}
-    assert interaction.request["headers"]["X-Api-Key"] == commitment(API_KEY)
+    assert interaction.request["headers"]["X-Api-Key"] == adapter.commitments.commit(API_KEY)
     assert interaction.response == {
         "status": 200,
         "content_type": "application/json",
@@ -108,7 +107,7 @@ def test_a_post_sends_json_and_records_sensitive_fields_as_blanks(tmp_path: Path
     assert orjson.loads(sent["body"]) == {"PIN": "9876", "NOTE": "hello"}
     recorded_body = recorded[0].request["body"]
     assert recorded_body["NOTE"] == "hello"
-    assert recorded_body["PIN"] == commitment("9876")
+    assert recorded_body["PIN"] == adapter.commitments.commit("9876")
 
 
 def test_an_error_status_is_a_legacy_http_error_on_the_record(tmp_path: Path) -> None:

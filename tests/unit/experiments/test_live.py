@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 
+from adapters.registry import INSTALLED
 from gateway.config.loader import load_config
 from gateway.errors import GatewayError, InvalidArguments, LegacyFault
 from gateway.experiments.live import Experiments
 from gateway.experiments.report import report
 from gateway.experiments.split import choose
+from gateway.mapping.redaction import Commitments
 from gateway.pipeline.protection import Generation
 from gateway.pipeline.run import CallPipeline
 from gateway.registry import Tool, build_registry
@@ -53,7 +55,7 @@ tools:
 
 def generation_of(tmp_path: Path, cap: int = 4) -> Generation:
     (tmp_path / "gateway.yaml").write_text(CONFIG.format(cap=cap))
-    return Generation.of(build_registry(load_config(tmp_path)))
+    return Generation.of(build_registry(load_config(tmp_path, INSTALLED), Commitments.throwaway()))
 
 
 def faked(tool: Tool, live: FakeAdapter, shadow: FakeAdapter) -> Tool:

@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from adapters.base import CallContext, Interaction
+from adapters.registry import INSTALLED
 from gateway.audit.records import RecordContext, StoredRecord
 from gateway.config.loader import load_config
+from gateway.mapping.redaction import Commitments
 from gateway.metrics import Metrics
 from gateway.pipeline.call import Call
 from gateway.pipeline.protection import Generation
@@ -182,7 +184,7 @@ class FakeAdapter:
 
 def registry(tmp_path: Path, max_concurrency: int = 4) -> Registry:
     (tmp_path / "gateway.yaml").write_text(CONFIG.format(max_concurrency=max_concurrency))
-    return build_registry(load_config(tmp_path))
+    return build_registry(load_config(tmp_path, INSTALLED), Commitments.throwaway())
 
 
 def with_fake(tool: Tool, adapter: FakeAdapter) -> Tool:

@@ -7,15 +7,19 @@ from pathlib import Path
 
 import pytest
 
+from adapters.registry import INSTALLED
 from gateway.config.directory import ConfigDirectory, files_state
 from gateway.errors import ConfigError
+from gateway.mapping.redaction import Commitments
 from gateway.registry import Registry
 from tests.unit.pipeline.fakes import CONFIG, MemoryStore, synchronously
+
+INSTALLATION = Commitments(b"installation-salt" * 2)
 
 
 def directory(tmp_path: Path) -> ConfigDirectory:
     (tmp_path / "gateway.yaml").write_text(CONFIG.format(max_concurrency=4))
-    return ConfigDirectory.load(tmp_path)
+    return ConfigDirectory.load(tmp_path, INSTALLED, INSTALLATION)
 
 
 def test_loading_builds_the_registry_once_for_the_directory(tmp_path: Path) -> None:
@@ -23,12 +27,16 @@ def test_loading_builds_the_registry_once_for_the_directory(tmp_path: Path) -> N
     assert source.directory == tmp_path
     assert sorted(source.registry.tools) == ["lookup", "search", "update"]
     assert source.config is source.registry.config
+    # The registry's adapters and tools commit with the installation's salt.
+    assert source.registry.commitments is INSTALLATION
+    assert {adapter.commitments for adapter in source.registry.adapters.values()} == {INSTALLATION}
+    assert {tool.commitments for tool in source.registry.tools.values()} == {INSTALLATION}
 
 
 def test_a_broken_directory_fails_at_load_with_its_issues(tmp_path: Path) -> None:
     (tmp_path / "gateway.yaml").write_text("tools:\n  x: {backend: nowhere}\n")
     with pytest.raises(ConfigError) as refused:
-        ConfigDirectory.load(tmp_path)
+        ConfigDirectory.load(tmp_path, INSTALLED, INSTALLATION)
     assert refused.value.issues
 
 
@@ -59,6 +67,8 @@ async def test_a_changed_directory_is_served_and_recorded(tmp_path: Path) -> Non
     [registry] = served
     assert source.registry is registry
     assert registry.config.backends["host"].max_concurrency == 9
+    assert registry.commitments is INSTALLATION  # a reload commits as before
+    assert registry.config.adapters is INSTALLED
     [loaded] = store.records
     assert (loaded.kind, loaded.body["previous_version"]) == ("config.loaded", running)
 
