@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from adapters.registry import INSTALLED
 from gateway.config.loader import load_config
+from gateway.mapping.redaction import Commitments
 from gateway.registry import build_registry
 from tests.unit.test_config import BACKEND, issues_of, only_issue, write
 
@@ -43,7 +45,9 @@ def test_each_variant_becomes_a_tool_of_the_same_name(tmp_path: Path) -> None:
           fields:
             name: {from: CUST_NAME}
 """
-    registry = build_registry(load_config(config(tmp_path, variants)))
+    registry = build_registry(
+        load_config(config(tmp_path, variants), INSTALLED), Commitments.throwaway()
+    )
     base = registry.tools["get_customer"]
     assert base.variant == "baseline"
     assert set(base.variants) == {"terse", "raw_name"}
@@ -72,7 +76,9 @@ def test_a_shadow_of_a_write_tool_is_refused(tmp_path: Path) -> None:
 
 def test_a_write_tool_may_split_between_valid_variants(tmp_path: Path) -> None:
     variants = "      b: {weight: 0.5, description: Other words.}\n"
-    registry = build_registry(load_config(config(tmp_path, variants, effect="write")))
+    registry = build_registry(
+        load_config(config(tmp_path, variants, effect="write"), INSTALLED), Commitments.throwaway()
+    )
     assert registry.tools["get_customer"].variants["b"].config.effect == "write"
 
 
