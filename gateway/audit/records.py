@@ -200,9 +200,10 @@ def record_leaf(data: bytes) -> bytes:
 
 
 def _orjson_is_canonical(value: Any) -> bool:
-    """Whether orjson's sorted output of ``value`` is its RFC 8785 form: no floats (number
-    formats differ), integers a double carries, strings with nothing to escape but quotes and
-    backslashes (escaped alike), and ASCII keys (sorted alike by code point and by UTF-16)."""
+    """Whether orjson's sorted output of ``value`` is its RFC 8785 form: integers a double
+    carries, floats both write alike (not whole, at least 1e-5: orjson writes exponents below
+    that, and ``5.0`` where RFC 8785 writes ``5``), strings with nothing to escape but quotes
+    and backslashes (escaped alike), and ASCII keys (sorted alike by code point and UTF-16)."""
     kind = type(value)
     if kind is str:
         return bool(value.isprintable())
@@ -215,6 +216,8 @@ def _orjson_is_canonical(value: Any) -> bool:
         return all(_orjson_is_canonical(item) for item in value)
     if kind is int:
         return bool(-_MAX_EXACT <= value <= _MAX_EXACT)
+    if kind is float:
+        return bool(1e-5 <= abs(value) < 1e15 and not value.is_integer())
     return value is None or kind is bool
 
 

@@ -29,7 +29,10 @@ RECORD: dict[str, Any] = {
     ("value", "fast"),
     [
         (RECORD, True),
-        ({"rate": 1.085, "big": 1e16, "small": 1e-7}, False),  # floats: number formats differ
+        ({"rate": 1.085, "duration_ms": 3.217, "tiny": 0.00001234, "neg": -12345.5}, True),
+        ({"whole": 5.0}, False),  # orjson writes 5.0, RFC 8785 5
+        ({"small": 3.4e-6}, False),  # orjson writes an exponent, RFC 8785 does not
+        ({"big": 1e16}, False),
         ({"key": 2**53 + 10}, False),  # past a double: a decimal string (RFC 8785's domain)
         ({"text": "tab\\there\\n, control \x01 and \x7f, line sep \u2028"}, False),
         ({"\ue000": 1, "\U0001f600": 2, "a": 3}, False),  # UTF-16 and code point orders differ
@@ -42,6 +45,18 @@ def test_canonical_bytes_are_rfc8785s(value: dict[str, Any], fast: bool) -> None
         {k: str(v) if isinstance(v, int) and v > 2**53 else v for k, v in value.items()}
     )
     assert canonical(orjson.dumps(value)) == expected
+
+
+def test_floats_either_way_match_rfc8785() -> None:
+    for text in ("0.1", "2.5", "123456.789", "0.000015", "99999999999999.9", "-0.3333333333333333"):
+        value = {"x": float(text)}
+        assert _orjson_is_canonical(value)
+        assert canonical(orjson.dumps(value)) == rfc8785.dumps(value)
+
+
+def test_nan_and_infinity_are_left_to_rfc8785_to_refuse() -> None:
+    for text in ("nan", "inf", "-inf"):
+        assert not _orjson_is_canonical({"x": float(text)})
 
 
 def test_keys_are_sorted_at_every_depth() -> None:
