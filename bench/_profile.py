@@ -2,7 +2,9 @@
 
 A sample belongs to the innermost frame of a named component (standard library frames are
 passed over: ``json`` called by the mapping is the mapping's time); samples only in the
-standard library (the event loop, selectors) are the event loop's.
+standard library are the event loop's, named by their innermost file: under uvloop,
+``asyncio/runners.py`` innermost is time in the native loop itself (socket reads and writes,
+callbacks scheduled), below any Python frame.
 """
 
 from __future__ import annotations
@@ -48,7 +50,9 @@ def component(stack: list[str]) -> tuple[str, str]:
                 for root in ("site-packages/", "/scale/", "/work/"):
                     where = where.rpartition(root)[2] if root in where else where
                 return label, where
-    return EVENT_LOOP, ""
+    # The standard library's own: name its innermost file (selectors, asyncio, threading...).
+    innermost = stack[-1].rpartition("(")[2].rpartition(":")[0] if stack else ""
+    return EVENT_LOOP, "stdlib " + innermost.rpartition("/lib/python3.11/")[2]
 
 
 Shares = tuple[Counter[str], Counter[str]]
