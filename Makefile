@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit bench schema clean image image-test wheelhouse
+.PHONY: setup demo test lint typecheck unit bench soak schema clean image image-test wheelhouse
 
 # ODBC needs unixODBC and the drivers of the databases the demo and the tests reach.
 ODBC_PACKAGES := unixodbc unixodbc-dev odbc-postgresql odbc-mariadb libsqliteodbc
@@ -66,7 +66,13 @@ bench: setup
 	$(BIN)/python bench/odbc.py
 	$(BIN)/python bench/amqp.py
 	$(BIN)/python bench/audit.py
-	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/throughput.py --profile
+
+# A mixed load watched for growth (memory, files, sockets, latency); `make soak SOAK_CALLS=1000000`.
+SOAK_CALLS ?= 20000
+
+soak: setup
+	$(BIN)/python bench/soak.py --calls $(SOAK_CALLS)
 
 # Regenerate the published JSON Schema of the config files.
 schema: setup

@@ -16,6 +16,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+# The process id behind each base URL started here (benchmarks read their CPU time).
+PIDS: dict[str, int] = {}
 
 
 def free_port() -> int:
@@ -41,10 +43,12 @@ def wait_http(url: str, seconds: float = 30) -> None:
 def _running(command: list[str], base: str, env: dict[str, str] | None = None) -> Iterator[str]:
     """Run a server process until the block ends; yield its base URL once /healthz answers."""
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    PIDS[base] = proc.pid
     try:
         wait_http(f"{base}/healthz")
         yield base
     finally:
+        PIDS.pop(base, None)
         proc.terminate()
         proc.wait(10)
 
@@ -78,3 +82,28 @@ def gateway_process(config: Path, env: dict[str, str]) -> Iterator[str]:
         }  # fmt: skip
         with _running(command, f"http://127.0.0.1:{port}", environment) as base:
             yield base
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) spent so far by a process and every live descendant of it."""
+    tick = os.sysconf("SC_CLK_TCK")
+    children: dict[int, list[int]] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        # Fields after the command name, which may itself hold spaces and parentheses.
+        fields = stat[stat.rindex(")") + 2 :].split()
+        child = int(entry.name)
+        children.setdefault(int(fields[1]), []).append(child)
+        times[child] = (int(fields[11]) + int(fields[12])) / tick
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        total += times.get(current, 0.0)
+        pending.extend(children.get(current, []))
+    return total

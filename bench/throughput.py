@@ -14,6 +14,16 @@ concurrent callers) goes, in one run, to:
 
 Prints p50/p99 and calls a second of each, then ``P4 ours/direct = X`` and
 ``P4 ours/peer = X`` (concurrent calls a second), and ours' added p50 in ms.
+
+P7: while the 10 concurrent callers run, the CPU time (user + system, from /proc) of the
+gateway process and of a bare uvicorn ASGI endpoint answering a small JSON body (same client,
+same run) is divided by the calls each answered: ``P7 gateway-cpu/bare-asgi-cpu = X`` with
+both figures in µs a call. ``--profile`` samples the gateway meanwhile with py-spy (as root)
+and prints the share of its samples by component.
+
+P4-cores: ``serve --workers N`` (``--workers``, 0 skips) against the single process, with
+10 callers a worker: ``P4-cores workersN/(N*workers1) = X``, and the CPU each party spent
+(client, backend, gateway) in that run, which is what bounds it on a shared machine.
 """
 
 from __future__ import annotations
@@ -36,7 +46,8 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _procs import BIN, ROOT, estate_process, free_port, wait_http
+from _procs import BIN, PIDS, ROOT, cpu_seconds, estate_process, free_port, wait_http
+from _profile import Shares, print_profile, profile
 
 CUSTNO = "10000001"
 CONFIG = """\
@@ -78,6 +89,7 @@ class Target:
     url: str
     body: dict[str, object]
     headers: dict[str, str]
+    pid: int = 0  # the serving process, whose CPU time (and its workers') P7 counts
 
 
 @dataclass
@@ -85,6 +97,13 @@ class Result:
     calls_per_s: float
     p50_ms: float
     p99_ms: float
+    calls: int = 0
+    server_cpu_s: float = 0.0  # the target process's CPU time over the run
+    client_cpu_s: float = 0.0
+
+    @property
+    def cpu_us_per_call(self) -> float:
+        return self.server_cpu_s / max(1, self.calls) * 1e6
 
 
 async def load(target: Target, workers: int, seconds: float) -> Result:
@@ -101,19 +120,43 @@ async def load(target: Target, workers: int, seconds: float) -> Result:
                     raise SystemExit(f"{target.name}: HTTP {response.status_code}: {response.text}")
                 latencies.append(time.perf_counter() - started)
 
+        cpu = cpu_seconds(target.pid) if target.pid else 0.0
+        client_cpu = time.process_time()
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(workers)))
         elapsed = time.perf_counter() - started
+        client_cpu = time.process_time() - client_cpu
+        cpu = (cpu_seconds(target.pid) - cpu) if target.pid else 0.0
     latencies.sort()
     return Result(
         len(latencies) / elapsed,
         statistics.median(latencies) * 1000,
         latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000,
+        len(latencies),
+        cpu,
+        client_cpu,
     )
 
 
 @contextmanager
-def our_gateway(backend: str, directory: Path) -> Iterator[Target]:
+def bare_asgi() -> Iterator[Target]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).parent / "_bare_asgi.py"), str(port)],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz")
+        yield Target("bare", f"http://127.0.0.1:{port}/call", {"customer_number": CUSTNO}, {},
+                     proc.pid)  # fmt: skip
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@contextmanager
+def our_gateway(backend: str, directory: Path, workers: int = 0) -> Iterator[Target]:
+    directory = Path(tempfile.mkdtemp(dir=directory))
     config = directory / "config"
     config.mkdir()
     (config / "bench.yaml").write_text(CONFIG.format(base=backend))
@@ -127,16 +170,17 @@ def our_gateway(backend: str, directory: Path) -> Iterator[Target]:
     port = free_port()
     proc = subprocess.Popen(
         [str(BIN / "legacy-gateway"), "serve", "--config", str(config), "--port", str(port),
-         "--log-level", "warning"],
+         "--log-level", "warning", *(["--workers", str(workers)] if workers else [])],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        wait_http(f"http://127.0.0.1:{port}/healthz")
+        wait_http(f"http://127.0.0.1:{port}/healthz", 90)  # spawned workers import slowly
         yield Target(
-            "ours",
+            f"ours x{workers}" if workers else "ours",
             f"http://127.0.0.1:{port}/v1/tools/lookup_customer/call",
             {"arguments": {"customer_number": CUSTNO}},
             {"authorization": f"Bearer {created.stdout.strip()}"},
+            proc.pid,
         )
     finally:
         proc.terminate()
@@ -260,6 +304,41 @@ async def measure(
     return await run(target, 1, seconds), await run(target, 10, seconds)
 
 
+def profiled(target: Target, seconds: float) -> None:
+    """The gateway sampled by py-spy under the 10 concurrent callers."""
+    found: list[Shares | str] = []
+    sampler = threading.Thread(target=lambda: found.append(profile(target.pid, seconds)))
+    sampler.start()
+    asyncio.run(load(target, 10, seconds + 1))
+    sampler.join()
+    print_profile(found[0])
+
+
+def cores(backend: str, directory: Path, seconds: float, workers: int, one: Result) -> None:
+    """P4-cores: ``serve --workers N`` against one process, and who spent the CPU meanwhile."""
+    callers = 10 * workers  # as many per worker as the single process had
+    estate = PIDS[backend]
+    with our_gateway(backend, directory, workers) as many:
+        asyncio.run(load(many, callers, 1.0))
+        backend_cpu = cpu_seconds(estate)
+        result = asyncio.run(load(many, callers, seconds))
+        backend_cpu = cpu_seconds(estate) - backend_cpu
+    per_call = 1e6 / max(1, result.calls)
+    print(
+        f"ours x{workers}: {result.calls_per_s:8.1f}/s with {callers} concurrent (one process: "
+        f"{one.calls_per_s:.1f}/s); CPU a call: gateway {result.server_cpu_s * per_call:.0f} µs, "
+        f"client {result.client_cpu_s * per_call:.0f} µs, backend {backend_cpu * per_call:.0f} µs",
+        flush=True,
+    )
+    busy = (result.server_cpu_s + result.client_cpu_s + backend_cpu) / seconds
+    print(
+        f"gateway, client and backend kept {busy:.2f} of {os.cpu_count()} cores busy "
+        "(the rest: other load on the machine)"
+    )
+    print(f"P4-cores workers{workers}/({workers}*workers1) = "
+          f"{result.calls_per_s / (workers * one.calls_per_s):.2f}")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
@@ -268,14 +347,23 @@ def main() -> None:
     parser.add_argument(
         "--console", action="store_true", help="with the console's event stream open meanwhile"
     )
+    parser.add_argument("--workers", type=int, default=2, help="P4-cores: N workers (0: skip)")
+    parser.add_argument("--profile", action="store_true", help="sample the gateway with py-spy")
     args = parser.parse_args()
     with ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
         backend = stack.enter_context(estate_process())
         direct = Target("direct", f"{backend}/crm/lookup", {"CUSTNO": CUSTNO}, {})
+        bare = stack.enter_context(bare_asgi())
         ours = stack.enter_context(our_gateway(backend, Path(tmp)))
         if args.console:
             stack.enter_context(watching(ours))
-        results = {t.name: asyncio.run(measure(t, args.seconds, load)) for t in (direct, ours)}
+        results = {
+            t.name: asyncio.run(measure(t, args.seconds, load)) for t in (direct, bare, ours)
+        }
+        if args.profile:
+            profiled(ours, args.seconds)
+        if args.workers:
+            cores(backend, Path(tmp), args.seconds, args.workers, results["ours"][1])
         if not args.no_peer:
             try:
                 peer = stack.enter_context(peer_gateway(backend, Path(tmp), args.peer_venv))
@@ -286,10 +374,16 @@ def main() -> None:
         report(name, sequential, concurrent)
     ours_s, ours_c = results["ours"]
     direct_s, direct_c = results["direct"]
+    bare_c = results["bare"][1]
     print(f"ours adds {ours_s.p50_ms - direct_s.p50_ms:.3f} ms at p50 (sequential)")
     print(f"P4 ours/direct = {ours_c.calls_per_s / direct_c.calls_per_s:.2f}")
     if "peer" in results:
         print(f"P4 ours/peer = {ours_c.calls_per_s / results['peer'][1].calls_per_s:.1f}")
+    print(
+        f"P7 gateway-cpu/bare-asgi-cpu = {ours_c.cpu_us_per_call / bare_c.cpu_us_per_call:.2f} "
+        f"(gateway {ours_c.cpu_us_per_call:.0f} µs a call, bare ASGI "
+        f"{bare_c.cpu_us_per_call:.0f} µs a request)"
+    )
 
 
 if __name__ == "__main__":

@@ -184,6 +184,10 @@ def decode_strict(data: bytes, form: Form) -> StoredRecord:
 def canonical(data: bytes) -> bytes:
     """RFC 8785 bytes of a stored record."""
     value = orjson.loads(data)
+    if _orjson_is_canonical(value):
+        # The same bytes as rfc8785.dumps, about twenty times faster: every record the
+        # gateway writes is hashed, and the pure-Python canonicalizer was a tenth of its CPU.
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     try:
         return rfc8785.dumps(value)
     except rfc8785.IntegerDomainError:
@@ -193,6 +197,28 @@ def canonical(data: bytes) -> bytes:
 def record_leaf(data: bytes) -> bytes:
     """The Merkle leaf hash of a stored record."""
     return leaf_hash(canonical(data))
+
+
+def _orjson_is_canonical(value: Any) -> bool:
+    """Whether orjson's sorted output of ``value`` is its RFC 8785 form: integers a double
+    carries, floats both write alike (not whole, at least 1e-5: orjson writes exponents below
+    that, and ``5.0`` where RFC 8785 writes ``5``), strings with nothing to escape but quotes
+    and backslashes (escaped alike), and ASCII keys (sorted alike by code point and UTF-16)."""
+    kind = type(value)
+    if kind is str:
+        return bool(value.isprintable())
+    if kind is dict:
+        return all(
+            type(key) is str and key.isascii() and key.isprintable() and _orjson_is_canonical(item)
+            for key, item in value.items()
+        )
+    if kind is list:
+        return all(_orjson_is_canonical(item) for item in value)
+    if kind is int:
+        return bool(-_MAX_EXACT <= value <= _MAX_EXACT)
+    if kind is float:
+        return bool(1e-5 <= abs(value) < 1e15 and not value.is_integer())
+    return value is None or kind is bool
 
 
 def _exact(value: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -25,8 +26,19 @@ def serve(
     audit_db: AuditDb = Path(DEFAULT_AUDIT_DB),
     store_url: StoreUrl = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Serving processes on the one port, one per core [env LEGACY_GATEWAY_WORKERS; "
+            "default 1].",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the agent API for a config directory."""
+    if workers is not None:
+        # The environment is how the count reaches gateway.serving and the spawned workers.
+        os.environ["LEGACY_GATEWAY_WORKERS"] = str(workers)
     check_store_url(store_url)
     from gateway.audit.log import AuditSettings
     from gateway.errors import AuditUnavailable
