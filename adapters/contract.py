@@ -40,7 +40,7 @@ from adapters.base import (
     Reply,
     Submitted,
 )
-from adapters.registry import ENTRY_POINT_GROUP as REGISTRY_GROUP
+from adapters.installed import ENTRY_POINT_GROUP as REGISTRY_GROUP
 from gateway.config.models import BackendConfig, ToolConfig, ToolSettings
 from gateway.errors import (
     BackendUnavailable,

@@ -33,7 +33,7 @@ import pika
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from estate.orders import DEFAULT_URL  # noqa: E402
-from gateway.audit.store import SQLiteStore  # noqa: E402
+from gateway.audit.sqlite_store import SQLiteStore  # noqa: E402
 from gateway.runtime import Gateway  # noqa: E402
 from gateway.serving import quiet_protocol_libraries  # noqa: E402
 

@@ -27,14 +27,15 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from adapters.registry import INSTALLED  # noqa: E402
+from adapters.installed import INSTALLED  # noqa: E402
 from gateway.audit.log import AuditLog, AuditSettings  # noqa: E402
 from gateway.audit.records import RecordContext, StoredRecord  # noqa: E402
-from gateway.audit.store import AuditStore, Entry, SQLiteStore, StoredCheckpoint  # noqa: E402
+from gateway.audit.sqlite_store import SQLiteStore  # noqa: E402
+from gateway.audit.store import AuditStore, Entry, StoredCheckpoint  # noqa: E402
 from gateway.config.loader import load_config  # noqa: E402
 from gateway.mapping.redaction import Commitments  # noqa: E402
-from gateway.registry import build_registry  # noqa: E402
 from gateway.runtime import Gateway  # noqa: E402
+from gateway.tools import build_registry  # noqa: E402
 
 DEMO = ROOT / "mappings" / "demo"
 BODY = {
@@ -188,7 +189,7 @@ def postgres_throughput(url: str, seconds: float, threads: int) -> float | None:
 
     import psycopg
 
-    from gateway.audit.postgres import PostgresStore
+    from gateway.audit.postgres_store import PostgresStore
 
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     try:

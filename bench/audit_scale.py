@@ -42,9 +42,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from gateway.audit.log import AuditLog, AuditSettings  # noqa: E402
 from gateway.audit.merkle import MerkleTree, leaf_hash  # noqa: E402
+from gateway.audit.open_store import open_store  # noqa: E402
 from gateway.audit.records import record_leaf  # noqa: E402
-from gateway.audit.store import AuditStore, SQLiteStore  # noqa: E402
-from gateway.audit.stores import open_store  # noqa: E402
+from gateway.audit.sqlite_store import SQLiteStore  # noqa: E402
+from gateway.audit.store import AuditStore  # noqa: E402
 from gateway.audit.tree_store import Frontier  # noqa: E402
 
 CHUNK = 50_000
@@ -97,7 +98,7 @@ class _BulkLoad:
         if self.postgres:
             import psycopg
 
-            from gateway.audit.postgres import _split_schema
+            from gateway.audit.postgres_store import _split_schema
 
             url, schema = _split_schema(self.target)
             self.db = psycopg.connect(url)

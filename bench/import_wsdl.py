@@ -31,10 +31,10 @@ def _step(kind: str, wsdl: str, out: str) -> None:
         wsdl_to_config(wsdl, Path(out))
         count = -1
     else:
-        from adapters.registry import INSTALLED
+        from adapters.installed import INSTALLED
         from gateway.config.loader import load_config
         from gateway.mapping.redaction import Commitments
-        from gateway.registry import build_registry
+        from gateway.tools import build_registry
 
         count = len(
             build_registry(load_config(Path(out), INSTALLED), Commitments.throwaway()).tools

@@ -40,13 +40,13 @@ import zeep
 from lxml import etree
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from adapters.registry import INSTALLED
+from adapters.installed import INSTALLED
 from estate.server import EstateServer
 from gateway.config.loader import load_config
 from gateway.mapping.records import OutputMapper
 from gateway.mapping.redaction import Commitments
 from gateway.mapping.spec import OutputSpec
-from gateway.registry import build_registry
+from gateway.tools import build_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 LIST_PAGE = (

@@ -31,12 +31,12 @@ import pyodbc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from adapters.base import CallContext
-from adapters.registry import INSTALLED
-from gateway.audit.store import SQLiteStore
+from adapters.installed import INSTALLED
+from gateway.audit.sqlite_store import SQLiteStore
 from gateway.config.loader import load_config
 from gateway.mapping.redaction import Commitments
-from gateway.registry import build_registry
 from gateway.runtime import Gateway
+from gateway.tools import build_registry
 
 TABLE = "BENCH_ACCOUNTS"
 CONFIG = """\

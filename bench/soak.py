@@ -217,8 +217,8 @@ async def soak(base: str, key: str, pid: int, args: argparse.Namespace) -> tuple
 
 def logged(audit_db: Path, acknowledged: set[str]) -> list[str]:
     """After the gateway stopped: the log verifies and holds every acknowledged call."""
-    from gateway.audit.store import SQLiteStore
-    from gateway.audit.store_api import OUTCOME
+    from gateway.audit.sqlite_store import SQLiteStore
+    from gateway.audit.store import OUTCOME
 
     problems = []
     verified = subprocess.run(

@@ -21,7 +21,7 @@ from gateway.faults import crash_point
 from gateway.policy.approvals import Approval, new_approval_id, preview_hash
 from gateway.policy.auth import Principal
 from gateway.policy.rechecks import refusal
-from gateway.registry import Tool
+from gateway.tools import Tool
 
 if TYPE_CHECKING:
     from gateway.pipeline.call import Call

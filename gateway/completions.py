@@ -36,7 +36,7 @@ from gateway.metrics import Metrics
 from gateway.trace import late_interaction
 
 if TYPE_CHECKING:
-    from gateway.registry import Tool
+    from gateway.tools import Tool
 
 log = logging.getLogger("legacy_gateway.completions")
 

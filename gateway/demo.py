@@ -76,9 +76,9 @@ def _start_orders(audit_db: Path) -> tuple[OrderService, str]:
 def operator_key(audit_db: Path) -> str:
     """A key for the demo's person at the console (``key:demo-operator``, scopes approve,
     audit and metrics), made anew at each start; the previous one is revoked."""
+    from gateway.audit.open_store import open_store
     from gateway.audit.records import RecordContext
     from gateway.audit.store import now
-    from gateway.audit.stores import open_store
     from gateway.policy.auth import new_key
 
     store = open_store(audit_db)

@@ -16,7 +16,7 @@ from typing import Any
 from adapters.base import Adapter
 from gateway.completions import Completions
 from gateway.pipeline.protection import Generation
-from gateway.registry import Registry
+from gateway.tools import Registry
 
 log = logging.getLogger("legacy_gateway")
 

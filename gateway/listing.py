@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import orjson
 
 from gateway.errors import InvalidArguments
-from gateway.registry import Tool
+from gateway.tools import Tool
 
 MAX_PAGE = 500
 MAX_CURSOR = 1024

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.base import Health
-from adapters.registry import INSTALLED
+from adapters.installed import INSTALLED
 from gateway.answers import CallResult
 from gateway.approvals import Approvals
 from gateway.audit.log import AuditLog
@@ -44,9 +44,9 @@ from gateway.policy.approvals import Approval
 from gateway.policy.auth import Authenticator, JwtVerifier, Mode, Principal
 from gateway.policy.idempotency import check_key
 from gateway.recovery import Recovery
-from gateway.registry import Registry, Tool
 from gateway.replay import KeyedCalls
 from gateway.suggest import did_you_mean
+from gateway.tools import Registry, Tool
 from gateway.trace import shutdown as flush_spans
 from gateway.trace import start_call
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import uvicorn
 
-from adapters.registry import INSTALLED
+from adapters.installed import INSTALLED
 from gateway.api import create_app
 from gateway.audit.log import AuditLog, AuditSettings
-from gateway.audit.stores import open_store
+from gateway.audit.open_store import open_store
 from gateway.config.directory import ConfigDirectory
 from gateway.lifecycle import Drain, DrainGuard, DrainingServer, grace_from_environment
 from gateway.limits import limits

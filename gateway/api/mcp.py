@@ -42,8 +42,8 @@ from gateway.api.tools import check_context
 from gateway.errors import GatewayError
 from gateway.listing import MAX_PAGE, ToolQuery, page_of
 from gateway.policy.auth import Principal
-from gateway.registry import Tool
 from gateway.runtime import Gateway
+from gateway.tools import Tool
 
 PATH = "/mcp"
 MCP_PAGE = 100

@@ -15,8 +15,8 @@ from gateway.limits import limits
 from gateway.listing import MAX_CURSOR, MAX_PAGE, ToolQuery, page_of
 from gateway.mapping.limits import recordable
 from gateway.policy.auth import Principal
-from gateway.registry import Tool
 from gateway.runtime import Gateway
+from gateway.tools import Tool
 
 router = APIRouter(prefix="/v1")
 

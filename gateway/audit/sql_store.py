@@ -19,7 +19,7 @@ from gateway.audit.callstate import SqlCallState
 from gateway.audit.idempotency_store import IDEMPOTENCY_SCHEMA, SqlIdempotency
 from gateway.audit.keys_store import KEYS_SCHEMA, SqlApiKeys
 from gateway.audit.records import RecordContext, StoredRecord, decode, encode
-from gateway.audit.store_api import (
+from gateway.audit.store import (
     OUTCOME,
     SUBMITTED,
     AuditStore,

@@ -156,12 +156,12 @@ def registry_of(config: Path, commitments: Commitments | None = None) -> Any:
 
     ``commitments``: the installation's, where what the registry records or names counts (a
     call, its reply queues); without them, a throwaway salt."""
-    from adapters.registry import INSTALLED
+    from adapters.installed import INSTALLED
     from gateway import demo_addresses
     from gateway.config.loader import load_config
     from gateway.demo import DEMO_CONFIG
     from gateway.mapping.redaction import Commitments
-    from gateway.registry import build_registry
+    from gateway.tools import build_registry
 
     state = Path(os.environ.get("LEGACY_GATEWAY_AUDIT_DB", DEFAULT_AUDIT_DB)).parent
     if demo_addresses.use(config, DEMO_CONFIG, state):

@@ -61,7 +61,7 @@ def config_diff(
 @config_app.command("schema")
 def config_schema() -> None:
     """Print the JSON Schema of the YAML config files (for editors)."""
-    from adapters.registry import INSTALLED
+    from adapters.installed import INSTALLED
     from gateway.config.schema import config_json_schema
 
     print_json(config_json_schema(INSTALLED))

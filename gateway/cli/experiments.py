@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from adapters.registry import INSTALLED
+from adapters.installed import INSTALLED
 from gateway.cli.common import DEFAULT_AUDIT_DB, AuditDb, StoreUrl, app, fail, print_json
 from gateway.cli.store import audit_store
 from gateway.errors import GatewayError, InvalidArguments

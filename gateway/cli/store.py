@@ -25,7 +25,7 @@ def audit_store(
     named, rather than an empty store made there. ``create`` is for the commands that write
     the first records of a new installation (a key, a call).
     """
-    from gateway.audit.stores import open_store
+    from gateway.audit.open_store import open_store
 
     check_store_url(url)
     if not create:

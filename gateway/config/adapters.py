@@ -2,7 +2,7 @@
 
 The loader validates a backend with its adapter's ``config_model`` and a tool with the
 shared ``ToolConfig`` plus the ``tool_model`` of its backend's adapter. It finds both
-through an ``AdapterLookup`` (``adapters.registry.INSTALLED`` in the gateway), so that this
+through an ``AdapterLookup`` (``adapters.installed.INSTALLED`` in the gateway), so that this
 package does not depend on the adapters.
 """
 

@@ -24,7 +24,7 @@ from gateway.errors import ConfigError
 if TYPE_CHECKING:
     from gateway.audit.store import AuditStore
     from gateway.mapping.redaction import Commitments
-    from gateway.registry import Registry
+    from gateway.tools import Registry
 
 log = logging.getLogger("legacy_gateway")
 
@@ -45,7 +45,7 @@ def files_state(directory: Path) -> FilesState:
 
 
 def _build(config: LoadedConfig, commitments: Commitments) -> Registry:
-    from gateway.registry import build_registry  # the registry imports every adapter
+    from gateway.tools import build_registry  # the registry imports every adapter
 
     return build_registry(config, commitments)
 

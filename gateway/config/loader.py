@@ -83,7 +83,7 @@ def config_files(path: Path) -> list[Path]:
 def load_config(path: Path | str, adapters: AdapterLookup) -> LoadedConfig:
     """Load and validate a config directory (or one file); raise ``ConfigError`` on issues.
 
-    ``adapters`` finds each backend's adapter models (``adapters.registry.INSTALLED`` in the
+    ``adapters`` finds each backend's adapter models (``adapters.installed.INSTALLED`` in the
     gateway); the caller passes it, so that this package never imports an adapter.
     """
     root = Path(path)

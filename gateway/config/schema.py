@@ -13,7 +13,7 @@ from gateway.config.models import NAME_PATTERN, ToolConfig, ToolSettings
 
 def config_json_schema(adapters: AdapterLookup) -> dict[str, Any]:
     """The schema of a config file with the backends and tool keys of ``adapters``
-    (``adapters.registry.INSTALLED`` for the published one). A tool may carry the keys of
+    (``adapters.installed.INSTALLED`` for the published one). A tool may carry the keys of
     any adapter: which apply depends on its backend, which a schema cannot follow."""
     backend_models: list[type[BaseModel]] = []
     tool_models: list[type[ToolSettings]] = []

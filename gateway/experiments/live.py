@@ -30,7 +30,7 @@ from gateway.pipeline.call import Call
 from gateway.pipeline.invoke import attempt_of
 from gateway.pipeline.protection import protected
 from gateway.pipeline.store import CallStore
-from gateway.registry import Tool
+from gateway.tools import Tool
 
 log = logging.getLogger("legacy_gateway")
 

@@ -20,7 +20,7 @@ from typing import Any, Literal, Protocol
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from adapters.registry import INSTALLED
+from adapters.installed import INSTALLED
 from gateway.audit.records import StoredRecord
 from gateway.config.loader import load_config
 from gateway.errors import CallNotFound, GatewayError, InvalidArguments

@@ -11,7 +11,7 @@ from typing import Any
 
 from adapters.base import Page
 from gateway.policy.budget import within_budget
-from gateway.registry import Tool
+from gateway.tools import Tool
 
 
 def result_of(tool: Tool, answer: Any) -> Any:

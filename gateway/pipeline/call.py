@@ -16,7 +16,7 @@ from gateway.policy.auth import Principal
 
 if TYPE_CHECKING:
     from gateway.pipeline.protection import Generation
-    from gateway.registry import Tool
+    from gateway.tools import Tool
     from gateway.trace import CallSpan
 
 # Until the call's ids are known: a frozen placeholder, shared, so a call allocates one context.

@@ -14,7 +14,7 @@ from typing import Any
 
 from gateway.errors import BackendUnavailable
 from gateway.policy.protection import CircuitBreaker, RateLimiter, with_retries
-from gateway.registry import Registry
+from gateway.tools import Registry
 
 
 @dataclass

@@ -11,7 +11,7 @@ from __future__ import annotations
 from gateway.errors import ApprovalRefused, ApprovalStale, GatewayError
 from gateway.policy.approvals import Approval, preview_hash
 from gateway.policy.auth import Principal, StoredKey
-from gateway.registry import Tool
+from gateway.tools import Tool
 
 
 def refusal(

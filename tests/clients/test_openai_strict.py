@@ -18,7 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 from jsonschema import Draft202012Validator
 
-from adapters.registry import INSTALLED
+from adapters.installed import INSTALLED
 from estate.orders import OrderService
 from gateway.config.loader import load_config
 from gateway.mapping.openai import SUPPORTED_FORMATS, SUPPORTED_KEYWORDS

@@ -17,7 +17,7 @@ from jsonschema import Draft202012Validator
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
-from adapters.registry import INSTALLED
+from adapters.installed import INSTALLED
 from gateway.config.loader import load_config
 from tests.integration.support import DEMO_CONFIG
 

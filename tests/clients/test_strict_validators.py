@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from jsonschema import Draft202012Validator
 
-from adapters.registry import INSTALLED
+from adapters.installed import INSTALLED
 from estate.orders import OrderService
 from gateway.api.mcp import APPROVAL_SCHEMA, PENDING_SCHEMA, mcp_tool
 from gateway.config.loader import load_config

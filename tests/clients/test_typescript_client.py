@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from adapters.registry import INSTALLED
+from adapters.installed import INSTALLED
 from gateway.config.loader import load_config
 from tests.integration.support import DEMO_CONFIG
 

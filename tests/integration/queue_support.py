@@ -17,7 +17,8 @@ import orjson
 import pika
 from fastapi.testclient import TestClient
 
-from gateway.audit.store import AuditStore, SQLiteStore
+from gateway.audit.sqlite_store import SQLiteStore
+from gateway.audit.store import AuditStore
 from tests.integration.amqp_support import AMQP_URL, connect, take_messages
 from tests.integration.support import gateway_client, gateway_of
 

@@ -21,7 +21,8 @@ from estate.server import EstateServer
 from estate.soap_service import ReceivedRequest
 from gateway.api import create_app
 from gateway.audit.log import AuditLog, AuditSettings
-from gateway.audit.store import AuditStore, SQLiteStore
+from gateway.audit.sqlite_store import SQLiteStore
+from gateway.audit.store import AuditStore
 from gateway.policy.auth import Mode
 from gateway.runtime import Gateway
 

@@ -25,7 +25,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from estate.orders import FIRST_NEW_ORDER, OrderService
-from gateway.audit.postgres import PostgresStore
+from gateway.audit.postgres_store import PostgresStore
 from gateway.audit.store import AuditStore
 from gateway.cli import app
 from tests.integration.amqp_support import wait_until
@@ -386,7 +386,7 @@ def test_a_restart_sweeps_calls_that_went_overdue_while_no_gateway_ran(
 
 
 def submitted_body(audit_db: Path, call_id: str) -> dict[str, Any]:
-    from gateway.audit.store import SQLiteStore
+    from gateway.audit.sqlite_store import SQLiteStore
 
     store = SQLiteStore(audit_db)
     try:
@@ -396,7 +396,7 @@ def submitted_body(audit_db: Path, call_id: str) -> dict[str, Any]:
 
 
 def call_record_of(audit_db: Path, call_id: str) -> str:
-    from gateway.audit.store import SQLiteStore
+    from gateway.audit.sqlite_store import SQLiteStore
     from gateway.audit.views import call_view
 
     store = SQLiteStore(audit_db)

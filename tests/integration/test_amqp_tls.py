@@ -14,11 +14,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from adapters.registry import INSTALLED
+from adapters.installed import INSTALLED
 from gateway.config.loader import load_config
 from gateway.errors import ConfigError
 from gateway.mapping.redaction import Commitments
-from gateway.registry import build_registry
+from gateway.tools import build_registry
 from tests.integration.amqp_support import AMQP_URL, CardService
 from tests.integration.support import call_record, call_tool, error_of, gateway_client
 from tests.integration.tls_estate import Issued, PrivateCA, TlsTerminatingProxy

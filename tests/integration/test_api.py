@@ -17,13 +17,13 @@ import pytest
 from fastapi.testclient import TestClient
 from jsonschema import Draft202012Validator
 
-from adapters.registry import INSTALLED
+from adapters.installed import INSTALLED
 from estate.server import EstateServer
 from gateway.audit.bundle import verify_bundle, verify_store
 from gateway.audit.checkpoint import VerifierKey, open_note
 from gateway.audit.merkle import verify_inclusion
 from gateway.audit.records import record_leaf
-from gateway.audit.store import SQLiteStore
+from gateway.audit.sqlite_store import SQLiteStore
 from gateway.config.loader import load_config
 from tests.integration.support import (
     ANNA,

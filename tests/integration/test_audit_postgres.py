@@ -22,7 +22,7 @@ from gateway.audit.bundle import verify_store
 from gateway.audit.checkpoint import VerifierKey
 from gateway.audit.log import AuditLog, AuditSettings
 from gateway.audit.merkle import MerkleTree
-from gateway.audit.postgres import PostgresStore
+from gateway.audit.postgres_store import PostgresStore
 from gateway.errors import AuditUnavailable
 from tests.integration.support import ANNA, DEMO_CONFIG, ROOT, serve_process
 

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from estate.server import EstateServer
-from gateway.audit.stores import open_store
+from gateway.audit.open_store import open_store
 from tests.integration.support import ANNA, DEMO_CONFIG, json_out, run
 
 

@@ -30,7 +30,7 @@ import pytest
 import yaml
 
 from estate.server import EstateServer
-from gateway.audit.store import SQLiteStore
+from gateway.audit.sqlite_store import SQLiteStore
 from gateway.audit.views import call_view
 from tests.integration.support import ANNA, DEMO_CONFIG, EstateWatch, create_key, run, serve_process
 

@@ -15,7 +15,7 @@ import httpx
 from estate.server import EstateServer
 from gateway.audit.bundle import verify_store
 from gateway.audit.checkpoint import VerifierKey
-from gateway.audit.store import SQLiteStore
+from gateway.audit.sqlite_store import SQLiteStore
 from tests.integration.support import ANNA, DEMO_CONFIG, ROOT, serve_process
 
 COMMAND = Path(sys.executable).parent / "legacy-gateway"

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from fastapi.testclient import TestClient
 
-from adapters.registry import INSTALLED
+from adapters.installed import INSTALLED
 from estate.customers import CustomerStore
 from gateway.audit.store import now
 from gateway.config.loader import load_config

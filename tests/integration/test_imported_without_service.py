@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.registry import INSTALLED
+from adapters.installed import INSTALLED
 from gateway.config.loader import ConfigError, load_config
 from gateway.importers.run import wsdl_to_config
 from gateway.importers.wsdl import WsdlImportError

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from jsonschema import Draft202012Validator
 
-from adapters.registry import INSTALLED
+from adapters.installed import INSTALLED
 from estate.orders import OrderService
 from gateway.config.loader import load_config
 from tests.integration.support import DEMO_CONFIG, call_record, call_tool, error_of

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from gateway.audit.postgres import PostgresStore
+from gateway.audit.postgres_store import PostgresStore
 
 SERVER = os.environ.get("TEST_PG_URL", "postgresql://root@127.0.0.1:5432/test")
 

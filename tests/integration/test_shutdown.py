@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gateway.audit.open_store import open_store
 from gateway.audit.store import AuditStore
-from gateway.audit.stores import open_store
 from tests.integration.support import serve_process
 
 CONFIG = """\

@@ -10,12 +10,12 @@ import httpx
 import pytest
 from lxml import etree
 
-from adapters.registry import INSTALLED
+from adapters.installed import INSTALLED
 from estate.server import EstateServer
 from gateway.config.loader import load_config
 from gateway.errors import ConfigError
 from gateway.mapping.redaction import Commitments
-from gateway.registry import build_registry
+from gateway.tools import build_registry
 from tests.integration.signing_estate import (
     DS,
     WSSE,

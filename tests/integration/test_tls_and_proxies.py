@@ -10,13 +10,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from adapters.registry import INSTALLED
+from adapters.installed import INSTALLED
 from estate.server import EstateServer
-from gateway.audit.postgres import PostgresStore
+from gateway.audit.postgres_store import PostgresStore
 from gateway.config.loader import load_config
 from gateway.errors import AuditUnavailable, ConfigError
 from gateway.mapping.redaction import Commitments
-from gateway.registry import build_registry
+from gateway.tools import build_registry
 from tests.integration.support import (
     ANNA,
     call_record,

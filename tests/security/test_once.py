@@ -31,9 +31,10 @@ from estate.server import EstateServer
 from gateway.api import create_app
 from gateway.audit.callstate import Lease
 from gateway.audit.log import AuditLog, AuditSettings
+from gateway.audit.open_store import open_store
 from gateway.audit.records import RecordContext
-from gateway.audit.store import AuditStore, SQLiteStore
-from gateway.audit.stores import open_store
+from gateway.audit.sqlite_store import SQLiteStore
+from gateway.audit.store import AuditStore
 from gateway.policy.auth import new_key
 from gateway.recovery import Lifetimes, Recovery, unresolved
 from gateway.runtime import Gateway

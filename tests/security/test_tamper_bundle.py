@@ -22,7 +22,7 @@ from gateway.audit.checkpoint import Checkpoint, Signer, VerifierKey
 from gateway.audit.log import AuditLog, AuditSettings
 from gateway.audit.merkle import MerkleTree
 from gateway.audit.records import record_leaf
-from gateway.audit.store import SQLiteStore
+from gateway.audit.sqlite_store import SQLiteStore
 from gateway.audit.verdict import EXIT_FAILED, EXIT_OK, EXIT_UNTRUSTED, checked_range, verdict
 from tests.security.tamper_store import ORIGIN, RawSQLite, fill, q
 

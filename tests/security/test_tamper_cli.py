@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from gateway.audit.checkpoint import Signer
-from gateway.audit.store import SQLiteStore
+from gateway.audit.sqlite_store import SQLiteStore
 from tests.security.tamper_store import ORIGIN, RawSQLite, fill, resign
 
 COMMAND = Path(sys.executable).parent / "legacy-gateway"

@@ -19,7 +19,7 @@ import pytest
 from gateway.audit.bundle import verify_store
 from gateway.audit.checkpoint import Signer
 from gateway.audit.log import AuditLog
-from gateway.audit.postgres import PostgresStore
+from gateway.audit.postgres_store import PostgresStore
 from gateway.audit.retention import prune
 from gateway.audit.verdict import checked_range
 from tests.security.tamper_store import (

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from gateway.audit.bundle import export_bundle, verify_bundle
 from gateway.audit.checkpoint import VerifierKey
-from gateway.audit.store import SQLiteStore
+from gateway.audit.sqlite_store import SQLiteStore
 from tests.security.tamper_store import fill, verify
 
 BYTES = st.integers(0, 255)

@@ -16,7 +16,7 @@ from gateway.audit.bundle import verify_store
 from gateway.audit.checkpoint import Signer
 from gateway.audit.log import AuditLog
 from gateway.audit.retention import prune
-from gateway.audit.store import SQLiteStore
+from gateway.audit.sqlite_store import SQLiteStore
 from gateway.audit.verdict import checked_range
 from tests.security.tamper_store import (
     ATTACKS,

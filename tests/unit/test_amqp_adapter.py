@@ -12,11 +12,11 @@ from lxml import etree
 
 from adapters.amqp import AmqpAdapter, PreparedMessage
 from adapters.base import CallContext
-from adapters.registry import INSTALLED
+from adapters.installed import INSTALLED
 from gateway.config.loader import load_config
 from gateway.errors import ConfigError, LegacyBadResponse
 from gateway.mapping.redaction import Commitments
-from gateway.registry import Registry, build_registry
+from gateway.tools import Registry, build_registry
 
 BACKEND = """\
 backends:

@@ -8,7 +8,7 @@ from typing import Any, cast
 from gateway.errors import ApprovalRefused, ApprovalStale
 from gateway.policy.approvals import Approval
 from gateway.policy.rechecks import refusal
-from gateway.registry import Tool
+from gateway.tools import Tool
 
 
 def approval(scopes: list[str]) -> Approval:

@@ -24,7 +24,7 @@ from gateway.audit.log import AuditLog, AuditSettings
 from gateway.audit.merkle import MerkleTree, verify_inclusion
 from gateway.audit.records import RecordContext, canonical, record_leaf
 from gateway.audit.retention import prune
-from gateway.audit.store import SQLiteStore
+from gateway.audit.sqlite_store import SQLiteStore
 from gateway.audit.verify import Report
 
 

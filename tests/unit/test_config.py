@@ -8,12 +8,12 @@ from pathlib import Path
 import orjson
 import pytest
 
-from adapters.registry import INSTALLED
+from adapters.installed import INSTALLED
 from gateway.config.loader import load_config
 from gateway.config.schema import config_json_schema
 from gateway.errors import ConfigError, ConfigIssue
 from gateway.mapping.redaction import Commitments
-from gateway.registry import build_registry
+from gateway.tools import build_registry
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "mappings" / "demo"

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.registry import INSTALLED
+from adapters.installed import INSTALLED
 from gateway.config.loader import load_config
 from gateway.errors import ConfigError
 from gateway.mapping.redaction import Commitments
-from gateway.registry import build_registry
+from gateway.tools import build_registry
 from tests.unit.test_config import BACKEND, only_issue, write
 
 WITH_PASSWORD = BACKEND + "    wsse:\n      username: app\n      password: {ref}\n"

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 from yaml import MarkedYAMLError
 
-from adapters.registry import INSTALLED
+from adapters.installed import INSTALLED
 from gateway.config.loader import load_config
 from gateway.config.source import parse_yaml, plain_scalar
 from gateway.config.yaml_fast import LocatedList, LocatedMap, load_located

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from gateway.audit.records import RecordContext
-from gateway.audit.store import SQLiteStore
+from gateway.audit.sqlite_store import SQLiteStore
 from gateway.console.anomalies import Detector
 from gateway.console.events import Event, EventHub
 from gateway.console.live import Console

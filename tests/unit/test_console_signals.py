@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from gateway.audit.records import RecordContext
-from gateway.audit.store import SQLiteStore
+from gateway.audit.sqlite_store import SQLiteStore
 from gateway.console.anomalies import FEEDBACK_RECENT_MINUTES, Detector
 from gateway.console.live import Console
 from gateway.console.signals import ENTRY_BYTES, MAX_ENTRIES, MinuteCounts, Signals

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.audit.store import SQLiteStore
+from gateway.audit.sqlite_store import SQLiteStore
 from gateway.audit.views import call_view
 from gateway.errors import CallInProgress, InvalidArguments, ReplayedError
 from gateway.policy.idempotency import check_key, fingerprint, may_try_again, replayed_answer

@@ -11,12 +11,12 @@ import pytest
 from jsonschema import Draft202012Validator
 from ruamel.yaml import YAML
 
-from adapters.registry import INSTALLED
+from adapters.installed import INSTALLED
 from gateway.config.loader import load_config
 from gateway.importers.openapi import OpenApiImportError
 from gateway.importers.run import openapi_to_config
 from gateway.mapping.redaction import Commitments
-from gateway.registry import Registry, build_registry
+from gateway.tools import Registry, build_registry
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "openapi"
 DOCUMENTS = [

@@ -10,14 +10,14 @@ import pytest
 from jsonschema import Draft202012Validator
 from lxml import etree
 
-from adapters.registry import INSTALLED
+from adapters.installed import INSTALLED
 from gateway.config.loader import load_config
 from gateway.importers.regex_sample import sample
 from gateway.importers.run import wsdl_to_config
 from gateway.importers.simple_types import example_value, field_checks
 from gateway.importers.xsd import Simple
 from gateway.mapping.redaction import Commitments
-from gateway.registry import Registry, build_registry
+from gateway.tools import Registry, build_registry
 from tests.unit.wsdl_xsd import body_content, wsdl_schema
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "wsdl" / "constructs"

@@ -8,13 +8,13 @@ import pytest
 from jsonschema import Draft202012Validator
 from lxml import etree
 
-from adapters.registry import INSTALLED
+from adapters.installed import INSTALLED
 from gateway.config.loader import load_config
 from gateway.importers.run import wsdl_to_config
 from gateway.importers.wsdl import load_client
 from gateway.importers.xsd import Reader
 from gateway.mapping.redaction import Commitments
-from gateway.registry import build_registry
+from gateway.tools import build_registry
 from tests.unit.wsdl_xsd import body_content, wsdl_schema
 from tests.unit.xsd_instances import instance
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from adapters.registry import INSTALLED
+from adapters.installed import INSTALLED
 from gateway.cli import app
 from gateway.config.loader import load_config
 from gateway.importers.run import wsdl_to_config

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.registry import INSTALLED
+from adapters.installed import INSTALLED
 from gateway.config.loader import load_config
 from gateway.errors import ConfigError
 

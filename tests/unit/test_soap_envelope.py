@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from adapters.registry import INSTALLED
+from adapters.installed import INSTALLED
 from adapters.soap import SoapAdapter
 from gateway.config.loader import load_config
 from gateway.mapping.redaction import Commitments
-from gateway.registry import Registry, build_registry
+from gateway.tools import Registry, build_registry
 
 ROOT = Path(__file__).resolve().parents[2]
 

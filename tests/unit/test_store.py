@@ -11,7 +11,7 @@ import pytest
 
 from gateway.audit.log import AuditLog, AuditSettings
 from gateway.audit.records import RecordContext
-from gateway.audit.store import SQLiteStore
+from gateway.audit.sqlite_store import SQLiteStore
 from gateway.errors import AuditUnavailable
 
 

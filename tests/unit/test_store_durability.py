@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.audit.store import SQLiteStore
-from gateway.audit.stores import open_store
+from gateway.audit.open_store import open_store
+from gateway.audit.sqlite_store import SQLiteStore
 
 # SQLite's PRAGMA synchronous answers 1 for NORMAL and 2 for FULL.
 NORMAL, FULL = 1, 2

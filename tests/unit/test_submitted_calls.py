@@ -18,14 +18,14 @@ from hypothesis import strategies as st
 from adapters.amqp import AmqpAdapter
 from adapters.amqp_replies import HANDED_ON, hand_ons, queue_name
 from adapters.base import Interaction, Reply, Submitted
-from adapters.registry import INSTALLED
+from adapters.installed import INSTALLED
 from gateway.audit.records import RecordContext
-from gateway.audit.store import SQLiteStore
+from gateway.audit.sqlite_store import SQLiteStore
 from gateway.completions import DEFAULT_DEADLINE_S, Completions, deadline_of, due_time
 from gateway.config.loader import load_config
 from gateway.errors import ConfigError
 from gateway.mapping.redaction import Commitments
-from gateway.registry import build_registry
+from gateway.tools import build_registry
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTEXT = RecordContext("ab" * 16, "cd" * 8, "agent-7", "sha256:v1")

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from gateway.errors import InvalidArguments
 from gateway.listing import ToolQuery, page_of
 from gateway.policy.auth import Principal, check_scopes
-from gateway.registry import Tool
+from gateway.tools import Tool
 
 
 @dataclass

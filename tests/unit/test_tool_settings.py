@@ -8,7 +8,7 @@ import pytest
 from pydantic import Field
 
 from adapters.amqp_settings import AmqpToolSettings
-from adapters.registry import INSTALLED
+from adapters.installed import INSTALLED
 from gateway.config.adapters import AdapterModels
 from gateway.config.loader import load_config
 from gateway.config.models import BackendConfig, ToolSettings

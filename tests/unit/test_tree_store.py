@@ -16,7 +16,7 @@ from gateway.audit.bundle import verify_store
 from gateway.audit.log import AuditLog, AuditSettings
 from gateway.audit.merkle import MerkleTree, leaf_hash, verify_inclusion
 from gateway.audit.records import record_leaf
-from gateway.audit.store import SQLiteStore
+from gateway.audit.sqlite_store import SQLiteStore
 from gateway.audit.tree_store import STRIDE, Frontier, Range, StoredTree
 from gateway.errors import AuditUnavailable
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.base import CallContext, Interaction
-from adapters.registry import INSTALLED
+from adapters.installed import INSTALLED
 from gateway.config.loader import LoadedConfig, load_config
 
 

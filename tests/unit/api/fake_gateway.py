@@ -24,7 +24,7 @@ CONFIG_VERSION = "sha256:abc123"
 
 @dataclass
 class FakeTool:
-    """The parts of ``gateway.registry.Tool`` that listing and calling read."""
+    """The parts of ``gateway.tools.Tool`` that listing and calling read."""
 
     name: str
     tags: tuple[str, ...] = ()

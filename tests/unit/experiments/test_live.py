@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from adapters.registry import INSTALLED
+from adapters.installed import INSTALLED
 from gateway.config.loader import load_config
 from gateway.errors import GatewayError, InvalidArguments, LegacyFault
 from gateway.experiments.live import Experiments
@@ -18,8 +18,8 @@ from gateway.experiments.split import choose
 from gateway.mapping.redaction import Commitments
 from gateway.pipeline.protection import Generation
 from gateway.pipeline.run import CallPipeline
-from gateway.registry import Tool, build_registry
 from gateway.replay import KeyedCalls
+from gateway.tools import Tool, build_registry
 from tests.unit.pipeline.fakes import FakeAdapter, MemoryStore, metrics, new_call, synchronously
 
 CONFIG = """\

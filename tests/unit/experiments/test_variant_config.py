@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from adapters.registry import INSTALLED
+from adapters.installed import INSTALLED
 from gateway.config.loader import load_config
 from gateway.mapping.redaction import Commitments
-from gateway.registry import build_registry
+from gateway.tools import build_registry
 from tests.unit.test_config import BACKEND, issues_of, only_issue, write
 
 TOOL = """\

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from gateway.pipeline.protection import Generation
-from gateway.registry import Registry
+from gateway.tools import Registry
 from tests.unit.pipeline.fakes import MemoryStore, registry
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.base import CallContext, Interaction
-from adapters.registry import INSTALLED
+from adapters.installed import INSTALLED
 from gateway.audit.records import RecordContext, StoredRecord
 from gateway.config.loader import load_config
 from gateway.mapping.redaction import Commitments
@@ -23,7 +23,7 @@ from gateway.pipeline.call import Call
 from gateway.pipeline.protection import Generation
 from gateway.pipeline.store import Entry
 from gateway.policy.approvals import Approval
-from gateway.registry import Registry, Tool, build_registry
+from gateway.tools import Registry, Tool, build_registry
 
 CONFIG = """\
 backends:

@@ -13,7 +13,7 @@ from gateway.approvals import Approvals
 from gateway.errors import ApprovalDecided, ApprovalExpired, ApprovalStale, Forbidden
 from gateway.policy.approvals import Approval, preview_hash
 from gateway.policy.auth import Principal
-from gateway.registry import Registry
+from gateway.tools import Registry
 from tests.unit.pipeline.fakes import MemoryStore, synchronously
 
 BOSS = Principal("key:boss", ("approve",))

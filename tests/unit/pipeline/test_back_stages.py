@@ -15,7 +15,7 @@ from gateway.pipeline.answer import result_of
 from gateway.pipeline.invoke import attempt_of, preview
 from gateway.pipeline.protection import Generation, protected
 from gateway.policy.protection import BreakerSpec, CircuitBreaker, RateLimiter, RateLimitSpec
-from gateway.registry import Registry
+from gateway.tools import Registry
 from tests.unit.pipeline.fakes import (
     FakeAdapter,
     MemoryStore,

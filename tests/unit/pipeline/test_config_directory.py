@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from adapters.registry import INSTALLED
+from adapters.installed import INSTALLED
 from gateway.config.directory import ConfigDirectory, files_state
 from gateway.errors import ConfigError
 from gateway.mapping.redaction import Commitments
-from gateway.registry import Registry
+from gateway.tools import Registry
 from tests.unit.pipeline.fakes import CONFIG, MemoryStore, synchronously
 
 INSTALLATION = Commitments(b"installation-salt" * 2)

@@ -29,7 +29,7 @@ from gateway.audit.sql_store import (
     SqlTables,
     encode_groups,
 )
-from gateway.audit.store_api import OUTCOME, Entry
+from gateway.audit.store import OUTCOME, Entry
 from gateway.errors import AuditUnavailable, DependencyMissing
 
 # An insert into one of the tree's tables in order (``INSERT_IN_ORDER``), and nothing else.

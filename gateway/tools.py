@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from adapters.base import Adapter, BackendSetupError, OperationUnknown, Prepared
-from adapters.registry import adapter_class
+from adapters.installed import adapter_class
 from gateway.config.loader import LoadedConfig
 from gateway.config.models import BASELINE, ToolConfig
 from gateway.errors import ConfigError, ConfigIssue, GatewayError

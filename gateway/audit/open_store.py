@@ -6,7 +6,8 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from gateway.audit.store import AuditStore, SQLiteStore
+from gateway.audit.sqlite_store import SQLiteStore
+from gateway.audit.store import AuditStore
 
 
 def sqlite_durability() -> Literal["normal", "full"]:
@@ -24,7 +25,7 @@ def open_store(audit_db: Path, url: str | None = None) -> AuditStore:
     """PostgreSQL for ``postgresql://`` URLs (many replicas), else the SQLite file."""
     if url:
         if url.startswith(("postgresql://", "postgres://")):
-            from gateway.audit.postgres import PostgresStore
+            from gateway.audit.postgres_store import PostgresStore
 
             return PostgresStore(url)
         if url.startswith("sqlite:///"):

@@ -1,0 +1,242 @@
+"""The embedded SQLite audit store (the interface every store offers: ``store``).
+
+The log keeps five append-only tables: the records as written (the record's position in
+the log is its index), the Merkle leaf hashes of the records integrated into the tree so far,
+the hashes of complete subtrees above them (``tree_store``), the signed checkpoints, and the
+mark below which records were pruned. Triggers refuse every
+change but appending in order, and the deletion ``audit prune`` makes (records below a mark
+that a ``log.pruned`` record names). They are defence in depth: ``legacy-gateway audit
+verify`` is the guard, and finds any change that gets past them (triggers dropped) through
+the Merkle tree, the signed checkpoints and the signed prune statements.
+
+Durability: ``append_many`` returns only once the records are committed. SQLite in WAL mode
+with ``synchronous=NORMAL`` keeps every acknowledged record through a ``kill -9`` of the
+process; ``synchronous=FULL`` (``durability="full"``) also through a power loss.
+
+Group commit: appenders that arrive while a commit is running wait, and the next one to
+write takes all of them into one transaction, so concurrent calls share commits instead of
+queueing for one each.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+from gateway.audit.callstate import prepare_call_state
+from gateway.audit.keys_store import key_from_row
+from gateway.audit.records import RecordContext, StoredRecord
+from gateway.audit.sql_store import (
+    INSERT_IN_ORDER,
+    LOG_TABLES,
+    SIDE_TABLES,
+    GroupCommitStore,
+    Row,
+    SqlTables,
+    encode_groups,
+)
+from gateway.audit.store import (
+    OUTCOME,
+    SUBMITTED,
+    AuditStore,
+    Entry,
+    MissingLeaf,
+    StoredCheckpoint,
+    now,
+)
+from gateway.errors import AuditUnavailable
+
+# Where the rest of the product has always found these.
+__all__ = [
+    "OUTCOME",
+    "SUBMITTED",
+    "AuditStore",
+    "Entry",
+    "GroupCommitStore",
+    "MissingLeaf",
+    "SQLiteStore",
+    "SqlTables",
+    "StoredCheckpoint",
+    "encode_groups",
+    "key_from_row",
+    "now",
+]
+_MAX_RACES = 100
+
+_SCHEMA = LOG_TABLES.format(integer="INTEGER", blob="BLOB", rowless=" WITHOUT ROWID")
+# Records below the pruned mark (exported, checkpointed, past retention, named by a
+# log.pruned record) may be deleted; their leaf hashes stay, so every checkpoint verifies.
+_REFUSE = "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+_LOG_TRIGGERS = f"""
+CREATE TRIGGER IF NOT EXISTS records_no_update BEFORE UPDATE ON records {_REFUSE}
+CREATE TRIGGER IF NOT EXISTS records_no_delete BEFORE DELETE ON records
+    WHEN OLD.idx >= (SELECT coalesce(max(end_idx), 0) FROM pruned) {_REFUSE}
+CREATE TRIGGER IF NOT EXISTS records_in_order BEFORE INSERT ON records
+    WHEN NEW.idx != coalesce((SELECT max(idx) + 1 FROM records),
+                             (SELECT max(end_idx) FROM pruned), 0) {_REFUSE}
+CREATE TRIGGER IF NOT EXISTS leaves_in_order BEFORE INSERT ON leaves
+    WHEN NOT ({INSERT_IN_ORDER["leaves"]}) {_REFUSE}
+CREATE TRIGGER IF NOT EXISTS nodes_of_leaves BEFORE INSERT ON nodes
+    WHEN NOT ({INSERT_IN_ORDER["nodes"]}) {_REFUSE}
+CREATE TRIGGER IF NOT EXISTS checkpoints_of_leaves BEFORE INSERT ON checkpoints
+    WHEN NOT ({INSERT_IN_ORDER["checkpoints"]}) {_REFUSE}
+CREATE TRIGGER IF NOT EXISTS pruned_by_record BEFORE INSERT ON pruned
+    WHEN NOT EXISTS (SELECT 1 FROM records WHERE kind = 'log.pruned'
+        AND json_extract(CAST(data AS TEXT), '$.body.to_index') = NEW.end_idx) {_REFUSE}
+"""
+_APPEND_ONLY = (
+    "CREATE TRIGGER IF NOT EXISTS {table}_no_update BEFORE UPDATE ON {table} "
+    + _REFUSE
+    + "\nCREATE TRIGGER IF NOT EXISTS {table}_no_delete BEFORE DELETE ON {table} "
+    + _REFUSE
+)
+
+
+class SQLiteStore(SqlTables):
+    def __init__(self, path: Path | str, durability: Literal["normal", "full"] = "normal") -> None:
+        self.path = Path(path)
+        self._display = str(self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={durability.upper()}")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.executescript(_SCHEMA + SIDE_TABLES)
+            prepare_call_state(self._db.execute, "sqlite")
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(records)")}
+            if "seq" in columns:
+                raise AuditUnavailable(
+                    f"{self.path} holds a hash-chained record of an earlier version, not a "
+                    "Merkle log: move it aside (it stays readable with that version)"
+                )
+            self._db.executescript(_LOG_TRIGGERS)
+            for table in ("leaves", "nodes", "checkpoints", "pruned"):
+                self._db.executescript(_APPEND_ONLY.format(table=table))
+        except (OSError, sqlite3.Error) as exc:
+            raise AuditUnavailable(f"cannot open the audit store {self.path}: {exc}") from exc
+        self._lock = threading.Lock()  # the connection: one statement at a time
+        self._next: int | None = None
+        super().__init__()
+
+    # ------------------------------------------------------------------ appending
+
+    def _write(
+        self, groups: list[tuple[list[Entry], RecordContext | None]]
+    ) -> list[list[StoredRecord] | BaseException]:
+        with self._lock:
+            # Optimistic: the next index is cached, and an index is a primary key. If another
+            # process (a CLI call beside `serve`) appended meanwhile, ours is taken, the insert
+            # fails, and we read the end of the log again: no index is ever used twice.
+            for _ in range(_MAX_RACES):
+                if self._next is None:
+                    self._next = self._read_count()
+                stored, rows = encode_groups(groups, self._next)
+                if not rows:
+                    return stored
+                try:
+                    if len(rows) == 1:
+                        self._db.execute("INSERT INTO records VALUES (?, ?, ?, ?, ?)", rows[0])
+                    else:
+                        self._db.execute("BEGIN")
+                        self._db.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?)", rows)
+                        self._db.execute("COMMIT")
+                except sqlite3.IntegrityError:
+                    self._rollback()
+                    self._next = None
+                    continue
+                except sqlite3.Error as exc:
+                    self._rollback()
+                    self._next = None
+                    raise AuditUnavailable(
+                        f"cannot write the audit store {self.path}: {exc}"
+                    ) from exc
+                self._next = rows[-1][0] + 1
+                return stored
+        raise AuditUnavailable(f"the audit store {self.path} is contended; try again")
+
+    def append_outcome(
+        self, call_id: str, entries: list[Entry], context: RecordContext | None = None
+    ) -> list[StoredRecord] | None:
+        # BEGIN IMMEDIATE takes the database's write lock first, so the check and the insert
+        # are one step for every process writing this file.
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                ended = self._db.execute(
+                    f"SELECT 1 FROM records WHERE call_id = ? AND kind = '{OUTCOME}' LIMIT 1",
+                    (call_id,),
+                ).fetchone()
+                rows: list[Row] = []
+                if ended is None:
+                    stored, rows = encode_groups([(entries, context)], self._read_count())
+                    self._db.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?)", rows)
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                self._next = None
+                raise AuditUnavailable(f"cannot write the audit store {self.path}: {exc}") from exc
+            if rows:
+                self._next = rows[-1][0] + 1
+        if ended is not None:
+            return None
+        result = stored[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    @property
+    def display(self) -> str:
+        return self._display
+
+    def _read_count(self) -> int:
+        try:
+            row = self._db.execute(
+                "SELECT max(m) FROM (SELECT max(idx) + 1 AS m FROM records "
+                "UNION ALL SELECT max(end_idx) FROM pruned)"
+            ).fetchone()
+        except sqlite3.Error as exc:
+            raise AuditUnavailable(f"cannot read the audit store {self.path}: {exc}") from exc
+        return int(row[0] or 0)
+
+    def _rollback(self) -> None:
+        # The connection itself may be the broken part (closed, disk gone): a failed
+        # rollback must not hide the error that made the write fail.
+        try:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+    # ------------------------------------------------------------------ reading
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                yield self._db
+            except sqlite3.Error as exc:
+                raise AuditUnavailable(f"cannot read the audit store {self.path}: {exc}") from exc
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._reading() as db:
+            db.execute("BEGIN")
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+
+    def count(self) -> int:
+        with self._reading():
+            return self._read_count()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
