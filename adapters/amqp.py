@@ -29,6 +29,10 @@ record (``request: record``) its bytes; replies are read back by the tool's cont
 Each publish and each reply is an interaction of the call, with exchange, routing key,
 properties, headers and body; sensitive fields are commitments in JSON and XML bodies, and a record
 carrying one is not kept at all.
+
+Why one module of this size: the I/O thread, the connection it owns and the calls waiting on
+it share pika's callbacks and state; apart they would reach into each other. Tool settings
+(``amqp_settings``), TLS (``amqp_tls``) and reply handling (``amqp_replies``) live apart.
 """
 
 from __future__ import annotations

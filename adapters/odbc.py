@@ -14,6 +14,10 @@ SQLSTATEs become the gateway's errors in one place (``translate_error``): class 
 connection) is a retryable 503 and the connection is dropped, 23 (integrity) a 409, 42
 (syntax, unknown table) a statement error that ``validate --connect`` finds before agents do,
 HYT00 a timeout.
+
+Why one module of this size: the connection pool, the statement rewriting, paging and the
+SQLSTATE translation all act on the same pooled connections and their failure states; the
+row building lives in ``gateway.mapping.rows``.
 """
 
 from __future__ import annotations

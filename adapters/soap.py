@@ -25,6 +25,10 @@ Config::
         headers: {X-Api-Key: ${CRM_KEY}}
         timeout_s: 5
         max_concurrency: 4
+
+Why one module of this size: loading the WSDL, building, sending and reading an operation's
+envelope share the prepared operation; compiled envelopes (``soap_envelope``), answer paths
+(``soap_paths``), WS-Security (``soap_security``) and the HTTP client (``http11``) live apart.
 """
 
 from __future__ import annotations

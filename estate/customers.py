@@ -29,6 +29,9 @@ on them:
 CUSTNOs run from ``10000001`` to ``10001200`` for the default 1,200 customers; at least
 five names start with ``SMITH``; a share of customers have negative balances, blank
 LAST_ORD_DT and blank ADDR_LINE2.
+
+Why one module of this size: it is fixture data for the demo (generated and pinned records),
+not product code.
 """
 
 from __future__ import annotations

@@ -8,6 +8,11 @@ argument; the output mapper runs one getter and one converter per field and reco
 Mistakes found while compiling (a JMESPath that does not parse, an undeclared XML prefix)
 raise ``MappingConfigError`` with the key's location, which the loader reports as a config
 issue with file and line.
+
+Why one module of this size: the input and output mappers are compiled from the same specs
+by closures that share their helpers (paths, nested records, lists); the value converters
+live in ``converters/``, the YAML shape in ``spec.py``, the generated fast path in
+``fastrecord.py``.
 """
 
 from __future__ import annotations

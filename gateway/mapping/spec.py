@@ -9,6 +9,10 @@ directions, so that a code table or a unit is declared once and applied both way
 Everything here is checked when the config loads: a unit pint cannot convert, a date format
 that cannot round-trip, a copybook that does not parse, an unknown code table are config
 errors naming the file, line and key.
+
+Why one module of this size: it is the whole YAML shape of a mapping, whose validators refer
+to each other (a record's fields are value specs, a request names input fields); the
+conversions themselves live in ``converters/`` and ``units.py``.
 """
 
 from __future__ import annotations
