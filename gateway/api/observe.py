@@ -77,10 +77,12 @@ def summary(view: dict[str, Any]) -> dict[str, Any]:
 
 class CallFilter:
     def __init__(self, caller: Principal, session: str | None, agent: str | None,
-                 tool: str | None, since: str | None) -> None:  # fmt: skip
+                 tool: str | None, since: str | None,
+                 trace: str | None = None) -> None:  # fmt: skip
         self.caller, self.session, self.agent, self.tool, self.since = (
             caller, session, agent, tool, since
         )  # fmt: skip
+        self.trace = trace.lower() if trace else None
 
     def matches(self, record: StoredRecord) -> bool:
         if record.kind not in STARTS or record.call_id is None:
@@ -94,6 +96,11 @@ class CallFilter:
         if self.agent is not None and principal != self.agent:
             return False
         if self.tool is not None and body.get("tool") != self.tool:
+            return False
+        if (
+            self.trace is not None
+            and (record.context.trace_id or body.get("trace_id")) != self.trace
+        ):
             return False
         if self.session is not None:
             context = body.get("context")
@@ -144,6 +151,9 @@ async def list_calls(
     ),
     since: str | None = Query(None, max_length=40, description="ISO time, included"),
     until: str | None = Query(None, max_length=40, description="ISO time, excluded"),
+    trace: str | None = Query(
+        None, pattern="^[0-9a-fA-F]{32}$", description="The W3C trace id of the calls"
+    ),
     cursor: str | None = Query(None, max_length=20, description="next_cursor of a page"),
     limit: int = Query(50, ge=1, le=200),
 ) -> JSON:
@@ -154,7 +164,7 @@ async def list_calls(
         if not cursor.isdigit():
             raise InvalidArguments([{"field": "cursor", "message": "not a cursor of this API"}])
         before = int(cursor)
-    wanted = CallFilter(caller, session, agent, tool, _time(since, "since"))
+    wanted = CallFilter(caller, session, agent, tool, _time(since, "since"), trace)
     page = await asyncio.to_thread(
         scan_calls, gateway_of(request).store, wanted, status, _time(until, "until"), before,
         limit,

@@ -116,6 +116,24 @@ def test_calls_filter_by_session_status_tool_and_time_and_page_by_cursor(desk: D
     ]
 
 
+def test_calls_are_found_by_their_trace_id(desk: Desk) -> None:
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    traced = desk.client.post(
+        "/v1/tools/get_customer/call",
+        json={"arguments": {"customer_number": ANNA}},
+        headers={**bearer(desk.bot), "traceparent": f"00-{trace}-00f067aa0ba902b7-01"},
+    ).json()["call_id"]
+    desk.call(desk.bot, session="untraced")
+
+    found = desk.get("/v1/calls", desk.bot, trace=trace.upper())["calls"]
+    assert [c["call_id"] for c in found] == [traced]
+    assert found[0]["trace_id"] == trace
+    # Another agent's call is not found by its trace either.
+    assert desk.get("/v1/calls", desk.other, trace=trace)["calls"] == []
+    bad = desk.client.get("/v1/calls", params={"trace": "not-a-trace"}, headers=bearer(desk.bot))
+    assert bad.status_code == 422
+
+
 def test_a_session_is_its_steps_with_reasoning_interactions_and_feedback(desk: Desk) -> None:
     first = desk.call(desk.bot, session="sess-9")
     second = desk.call(desk.bot, session="sess-9", customer="12345678")

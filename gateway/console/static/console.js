@@ -387,10 +387,13 @@
   $("call-filter").addEventListener("submit", (event) => {
     event.preventDefault();
     const form = new FormData(event.target);
-    const call = form.get("call");
-    if (call) return openCall(String(call).trim());
+    const call = String(form.get("call") || "").trim();
+    // A W3C trace id (32 hex digits) lists the calls of that trace; anything else is a call id.
+    const trace = /^[0-9a-fA-F]{32}$/.test(call) ? call : "";
+    if (call && !trace) return openCall(call);
     state.query = {};
     for (const [k, v] of form.entries()) if (v && k !== "call") state.query[k] = String(v);
+    if (trace) state.query.trace = trace;
     loadCalls(true);
   });
   $("more").addEventListener("click", () => loadCalls(false));
