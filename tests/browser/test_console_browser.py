@@ -64,6 +64,8 @@ class Site:
     controller: str
     ledger: Path
     estate: EstateServer
+    # Two agents of the exchange rate, on either side of its A/B split (sticky per agent).
+    rates_agents: dict[str, str]
 
     def call(self, customer: str = ANNA, session: str | None = None) -> httpx.Response:
         context = {"session_id": session, "reasoning": "the customer asked for their address"}
@@ -82,6 +84,11 @@ class Site:
         return int(count)
 
 
+# The variant each agent lands on: the split's hash of ("get_exchange_rate", "agent:key:NAME")
+# is 0.78 for rates-bot-a (past explicit_codes' weight of 0.5) and 0.16 for rates-bot-b.
+RATES_AGENTS = {"baseline": "rates-bot-a", "explicit_codes": "rates-bot-b"}
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     tmp = tmp_path_factory.mktemp("console")
@@ -90,6 +97,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     audit_db = tmp / "audit.sqlite"
     agent = create_key(audit_db, "booking-bot", "get_customer,book_adjustment,get_account")
     controller = create_key(audit_db, "controller", "approve,audit,metrics")
+    rates_agents = {
+        variant: create_key(audit_db, name, "get_exchange_rate")
+        for variant, name in RATES_AGENTS.items()
+    }
     estate = EstateServer().start()  # this test's own: it stops it
     env = {
         "LEGACY_GATEWAY_AUTH": "keys",
@@ -102,7 +113,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     }
     try:
         with serve_process(config, env) as (base, _):
-            yield Site(base, agent, controller, ledger, estate)
+            yield Site(base, agent, controller, ledger, estate, rates_agents)
     finally:
         estate.stop()
 
@@ -137,6 +148,7 @@ def test_an_operator_watches_acts_and_sees_an_alert(browser: WebDriver, site: Si
     approve_a_write(browser, site)
     see_the_data_flow_and_feedback_trend(browser)
     read_the_audit_and_config_panel(browser)
+    compare_the_variants(browser, site)
     see_an_alert(browser, site)
     errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     assert errors == []
@@ -253,6 +265,34 @@ def read_the_audit_and_config_panel(driver: WebDriver) -> None:
     assert loaded and "tools" in loaded[-1].text
     assert "the first configuration on the record" in loaded[-1].text
     shoot(driver, "7-audit")
+
+
+def compare_the_variants(driver: WebDriver, site: Site) -> None:
+    """Calls of the demo's A/B test of get_exchange_rate's description, per variant."""
+    made = {"baseline": 3, "explicit_codes": 2}
+    for variant, calls in made.items():
+        for _ in range(calls):
+            answer = httpx.post(
+                f"{site.base}/v1/tools/get_exchange_rate/call",
+                json={"arguments": {"from_currency": "EUR", "to_currency": "USD"}},
+                headers=bearer(site.rates_agents[variant]), timeout=30,
+            )  # fmt: skip
+            assert answer.status_code == 200, answer.text
+    find(driver, 'nav button[data-view="experiments"]').click()
+    card = '.experiment[data-tool="get_exchange_rate"]'
+    wait_for(driver, lambda: find(driver, card).is_displayed(), "the experiments report")
+    rows = driver.find_elements(By.CSS_SELECTOR, f"{card} tr.variant")
+    shown = {row.get_attribute("data-variant"): row.get_attribute("data-calls") for row in rows}
+    assert shown == {variant: str(calls) for variant, calls in made.items()}
+    assert rows[0].get_attribute("data-variant") == "baseline"
+    assert "baseline (baseline)" in rows[0].text
+    versus = find(driver, f'{card} tr[data-variant="explicit_codes"]')
+    assert versus.get_attribute("data-verdict") == "too_few_calls"
+    assert "0.0% [0.0%," in versus.text  # no errors, with the interval's bounds
+    assert "baseline: baseline · window: 7d" in find(driver, card).text
+    assert "Newcomb interval" in find(driver, "#decision-rule").text
+    assert find(driver, "#experiments-note").text == ""
+    shoot(driver, "8-experiments")
 
 
 def see_an_alert(driver: WebDriver, site: Site) -> None:

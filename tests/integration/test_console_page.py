@@ -147,3 +147,20 @@ def test_in_open_mode_the_demo_operator_approves_what_an_anonymous_agent_asked(
         record = client.get(f"/v1/calls/{asked.json()['call_id']}").json()
         assert record["approval"]["decided_by"] == "key:demo-operator"
         assert record["principal"] == "anonymous"
+
+
+def test_the_experiments_tab_reads_the_report_a_key_with_the_audit_scope_may_read(
+    keyed: tuple[TestClient, Path],
+) -> None:
+    client, audit_db = keyed
+    page = client.get("/console").text
+    assert 'data-view="experiments"' in page
+    assert 'id="view-experiments"' in page
+    script = client.get("/console/static/console.js").text
+    assert '"/v1/experiments"' in script
+    assert "needs a key with the review or audit scope" in script
+    auditor = create_key(audit_db, "auditor", "audit")
+    agent = create_key(audit_db, "rates-bot", "get_exchange_rate")
+    refused = client.get("/v1/experiments", headers=bearer(agent))
+    assert refused.status_code == 403  # the tab says which scope it needs
+    assert client.get("/v1/experiments", headers=bearer(auditor)).json()["tools"] == []

@@ -103,6 +103,7 @@
     if (view === "calls") loadCalls(true);
     if (view === "flow") loadFlow();
     if (view === "audit") loadAudit();
+    if (view === "experiments") loadExperiments();
   }
   const showing = (view) => !$(`view-${view}`).hidden;
 
@@ -380,6 +381,58 @@
         : pre(entry.issues);
       return el("div", { class: `card config-${entry.kind}`, dataset: { version: entry.version || "" } }, el("h3", {}, head), body);
     }));
+  }
+
+  // ------------------------------------------------------------------ experiments
+
+  const pct = (v) => `${(v * 100).toFixed(1)}%`;
+  const signedPct = (v) => `${v >= 0 ? "+" : ""}${(v * 100).toFixed(1)}%`;
+  // A rate as the report gives it: count of total, the rate and its 95 % interval.
+  const rateText = (r) => (!r || r.rate === null ? "–" : `${pct(r.rate)} [${pct(r.ci95[0])}, ${pct(r.ci95[1])}] (${r.count}/${r.of})`);
+  const meanText = (m) => (!m || !m.n ? "–" : `${m.mean}${m.ci95 ? ` [${m.ci95[0]}, ${m.ci95[1]}]` : ""} (n ${m.n})`);
+
+  async function loadExperiments() {
+    let answer;
+    try {
+      answer = await api("GET", "/v1/experiments");
+    } catch (e) {
+      $("experiments-note").textContent = e.status === 403
+        ? "The experiments report needs a key with the review or audit scope." : e.message;
+      $("decision-rule").textContent = "";
+      return $("experiments").replaceChildren();
+    }
+    $("experiments-note").textContent = answer.tools.length ? "" : "No calls of any tool in the report's window yet.";
+    $("decision-rule").textContent = `Decision rule: ${answer.decision_rule}`;
+    $("experiments").replaceChildren(...answer.tools.map(experimentCard));
+  }
+
+  function experimentCard(t) {
+    const head = el("tr", {}, ...["variant", "calls", "error rate [95 %]", "invalid arguments", "latency p50 / p95 / mean",
+      "feedback score", "shadow disagreements", "fields that disagree", "error rate vs baseline", "verdict"].map((h) => el("th", {}, h)));
+    const rows = t.groups.map((g) => {
+      const l = g.latency_ms || {};
+      const s = g.shadow || { runs: 0, fields: {} };
+      const v = g.error_rate_versus_baseline;
+      const versus = !v ? (g.name === t.baseline ? "baseline" : "–")
+        : v.difference === null ? "–" : `${signedPct(v.difference)}${v.ci95 ? ` [${signedPct(v.ci95[0])}, ${signedPct(v.ci95[1])}]` : ""}`;
+      return el("tr", { class: "variant", dataset: { variant: g.name, calls: String(g.calls), verdict: v ? v.verdict : "" } },
+        el("td", {}, g.name === t.baseline ? `${g.name} (baseline)` : g.name),
+        el("td", { class: "calls" }, g.calls),
+        el("td", {}, rateText(g.error_rate)),
+        el("td", {}, rateText(g.invalid_argument_rate)),
+        el("td", {}, `${fmt(l.p50, " ms")} / ${fmt(l.p95, " ms")} / ${fmt(l.mean, " ms")}`),
+        el("td", {}, meanText(g.feedback_score)),
+        el("td", {}, s.runs ? `${rateText(s.disagreement_rate)} of ${s.runs} runs` : "–"),
+        el("td", {}, Object.entries(s.fields || {}).map(([f, n]) => `${f} (${n})`).join(", ") || "–"),
+        el("td", {}, versus),
+        el("td", { class: v ? `verdict-${v.verdict}` : "" }, v ? v.verdict : ""));
+    });
+    const stops = (t.stopped || []).map((s) => el("p", { class: "error" },
+      `stopped ${s.variant} at ${time(s.at)}: error rate ${pct(s.error_rate)} over ${s.calls} calls`));
+    return el("div", { class: "card experiment", dataset: { tool: t.tool } },
+      el("h3", {}, t.tool),
+      el("p", { class: "quiet" }, `by ${t.by} · baseline: ${t.baseline}${t.window ? ` · window: ${t.window}` : ""}`),
+      el("table", {}, el("thead", {}, head), el("tbody", {}, ...rows)), ...stops);
   }
 
   // ------------------------------------------------------------------ calls and sessions
