@@ -413,10 +413,10 @@
       const l = g.latency_ms || {};
       const s = g.shadow || { runs: 0, fields: {} };
       const v = g.error_rate_versus_baseline;
-      const versus = !v ? (g.name === t.baseline ? "baseline" : "–")
+      const versus = !v ? (g.name === t.baseline ? "the baseline" : "–")
         : v.difference === null ? "–" : `${signedPct(v.difference)}${v.ci95 ? ` [${signedPct(v.ci95[0])}, ${signedPct(v.ci95[1])}]` : ""}`;
       return el("tr", { class: "variant", dataset: { variant: g.name, calls: String(g.calls), verdict: v ? v.verdict : "" } },
-        el("td", {}, g.name === t.baseline ? `${g.name} (baseline)` : g.name),
+        el("td", {}, g.name === t.baseline && g.name !== "baseline" ? `${g.name} (baseline)` : g.name),
         el("td", { class: "calls" }, g.calls),
         el("td", {}, rateText(g.error_rate)),
         el("td", {}, rateText(g.invalid_argument_rate)),
