@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Protocol
 
@@ -158,7 +158,7 @@ class Page:
     agent's result says how to ask for more.
     """
 
-    records: list[Any]
+    records: Sequence[Any]
     next_cursor: str | None
     reason: str = ""
 

@@ -17,7 +17,7 @@ HYT00 a timeout.
 
 Why one module of this size: the connection pool, the statement rewriting, paging and the
 SQLSTATE translation all act on the same pooled connections and their failure states; the
-row building lives in ``gateway.mapping.rows``.
+rows go to the mapping as fetched (``gateway.mapping.rows.FetchedRows``).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ from gateway.errors import (
     UnexpectedRowCount,
 )
 from gateway.mapping.redaction import Commitments
-from gateway.mapping.rows import records_builder, rows_within
+from gateway.mapping.rows import FetchedRows, rows_within
 
 WRITE_VERBS = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE", "CALL", "EXEC", "EXECUTE"})
 READ_VERBS = frozenset({"SELECT", "WITH", "VALUES"})
@@ -531,13 +531,13 @@ class OdbcAdapter(Adapter[OdbcBackendConfig, PreparedStatement]):
 
     def _read(
         self, prepared: PreparedStatement, values: list[Any], offset: int
-    ) -> tuple[list[dict[str, Any]], bool, list[str]]:
+    ) -> tuple[FetchedRows, bool, list[str]]:
         case = self.config.column_case
         fold: Callable[[str], str] = (
             str.upper if case == "upper" else str.lower if case == "lower" else str
         )
 
-        def work(connection: Any) -> tuple[list[dict[str, Any]], bool, list[str]]:
+        def work(connection: Any) -> tuple[FetchedRows, bool, list[str]]:
             cursor = connection.cursor()
             try:
                 cursor.execute(prepared.sql, values)
@@ -548,8 +548,7 @@ class OdbcAdapter(Adapter[OdbcBackendConfig, PreparedStatement]):
                     if not batch:
                         break
                     skipped += len(batch)
-                rows: list[dict[str, Any]] = []
-                records = records_builder(columns)
+                rows: list[Any] = []
                 size = 0
                 more = False
                 while True:
@@ -561,16 +560,16 @@ class OdbcAdapter(Adapter[OdbcBackendConfig, PreparedStatement]):
                     fits, size = rows_within(
                         batch, len(rows), size, prepared.max_rows, prepared.max_bytes
                     )
-                    rows += records(batch if fits == len(batch) else batch[:fits])
+                    rows += batch if fits == len(batch) else batch[:fits]
                     if fits < len(batch):
                         more = True
                         break
-                return rows, more, columns
+                return FetchedRows(columns, rows), more, columns
             finally:
                 cursor.close()
                 connection.rollback()  # a read changes nothing, and holds no locks after
 
-        result: tuple[list[dict[str, Any]], bool, list[str]] = self._with_connection(work)
+        result: tuple[FetchedRows, bool, list[str]] = self._with_connection(work)
         return result
 
     def _write(self, prepared: PreparedStatement, values: list[Any]) -> int:

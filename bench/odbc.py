@@ -38,7 +38,6 @@ from gateway.mapping.redaction import Commitments
 from gateway.runtime import Gateway
 from gateway.tools import build_registry
 
-TABLE = "BENCH_ACCOUNTS"
 CONFIG = """\
 backends:
   books:
@@ -74,17 +73,17 @@ tools:
       list: true
       fields: *row
 """
-SELECT_ALL = f"SELECT ACCT_NO, HOLDER, ADDR2, BAL, OPENED, HEIGHT_IN, STATUS FROM {TABLE}"
+COLUMNS = "ACCT_NO, HOLDER, ADDR2, BAL, OPENED, HEIGHT_IN, STATUS"
 
 
-def fill(connection_string: str, rows: int) -> None:
+def fill(connection_string: str, rows: int, table: str) -> None:
     rng = random.Random(7)
     connection = pyodbc.connect(connection_string, autocommit=True)
     cursor = connection.cursor()
     with contextlib.suppress(pyodbc.Error):  # not there yet
-        cursor.execute(f"DROP TABLE {TABLE}")
+        cursor.execute(f"DROP TABLE {table}")
     cursor.execute(
-        f"CREATE TABLE {TABLE} (ACCT_NO CHAR(10) PRIMARY KEY, HOLDER CHAR(30), ADDR2 CHAR(30),"
+        f"CREATE TABLE {table} (ACCT_NO CHAR(10) PRIMARY KEY, HOLDER CHAR(30), ADDR2 CHAR(30),"
         " BAL DECIMAL(13,2), OPENED CHAR(8), HEIGHT_IN DECIMAL(4,1), STATUS CHAR(1))"
     )
     data = [
@@ -101,7 +100,7 @@ def fill(connection_string: str, rows: int) -> None:
     ]
     cursor.fast_executemany = "SQLite" not in connection_string
     connection.autocommit = False
-    cursor.executemany(f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?, ?)", data)
+    cursor.executemany(f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?, ?, ?)", data)
     connection.commit()
     connection.close()
 
@@ -124,12 +123,15 @@ async def alternate(
     return a, b
 
 
-async def measure(name: str, connection_string: str, rows: int, calls: int, rounds: int) -> None:
-    fill(connection_string, rows)
+async def measure(
+    name: str, connection_string: str, rows: int, calls: int, rounds: int, table: str
+) -> None:
+    fill(connection_string, rows, table)
+    select_all = f"SELECT {COLUMNS} FROM {table}"
     with tempfile.TemporaryDirectory() as scratch:
         directory = Path(scratch)
         (directory / "books.yaml").write_text(
-            CONFIG.format(connection=connection_string, table=TABLE)
+            CONFIG.format(connection=connection_string, table=table)
         )
         gateway = Gateway(
             build_registry(load_config(directory, INSTALLED), Commitments.throwaway()),
@@ -147,7 +149,7 @@ async def measure(name: str, connection_string: str, rows: int, calls: int, roun
 
             async def direct() -> Any:
                 for _ in range(calls):
-                    cursor.execute(f"{SELECT_ALL} WHERE ACCT_NO = ?", key)
+                    cursor.execute(f"{select_all} WHERE ACCT_NO = ?", key)
                     cursor.fetchall()
                     bare.rollback()
 
@@ -166,7 +168,7 @@ async def measure(name: str, connection_string: str, rows: int, calls: int, roun
                 return tool.output(page.records)
 
             async def fetch() -> Any:
-                cursor.execute(SELECT_ALL)
+                cursor.execute(select_all)
                 fetched = cursor.fetchall()
                 bare.rollback()
                 return fetched
@@ -186,7 +188,7 @@ async def measure(name: str, connection_string: str, rows: int, calls: int, roun
             await gateway.stop()
             gateway.store.close()
             drop = pyodbc.connect(connection_string, autocommit=True)
-            drop.cursor().execute(f"DROP TABLE {TABLE}")
+            drop.cursor().execute(f"DROP TABLE {table}")
             drop.close()
 
 
@@ -220,6 +222,9 @@ def main() -> None:
         "--postgresql",
         default="DRIVER={PostgreSQL Unicode};Server=127.0.0.1;Port=5432;Database=test;Uid=root;",
     )
+    parser.add_argument(
+        "--table", default="BENCH_ACCOUNTS", help="runs sharing a database each need their own"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         databases = {
@@ -227,7 +232,7 @@ def main() -> None:
             "sqlite": f"DRIVER={{SQLite3}};Database={Path(scratch) / 'bench.db'}",
         }
         for name, connection in databases.items():
-            asyncio.run(measure(name, connection, args.rows, args.calls, args.rounds))
+            asyncio.run(measure(name, connection, args.rows, args.calls, args.rounds, args.table))
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ are the same.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -108,21 +108,18 @@ def compile_fast_record(
         label = f"N{index}"
         namespace[label] = name
         keys = _plain_path(spec, name)
-        simple = (
-            keys is not None
-            and not spec.list
-            and spec.fields is None
-            and spec.default is None
-            and not spec.required
-            and spec.const is None
-        )
-        if not simple:
+        if keys is None or not _simple(spec):
             namespace[f"M{index}"] = general[name]
             entries.append(f"{label}: M{index}(raw, '')")
             continue
-        assert keys is not None
         inlined += 1
-        expression = _expression(index, spec, keys, namespace)
+        if len(keys) == 1:
+            namespace[f"K{index}"] = keys[0]
+            get = f"(v := get(K{index}))"
+        else:
+            namespace[f"P{index}"] = _dotted(keys)
+            get = f"(v := P{index}(raw))"
+        expression = _expression(index, spec, get, namespace)
         entries.append(f"{label}: ({expression})")
     if not inlined:
         return None
@@ -133,17 +130,64 @@ def compile_fast_record(
     return fast
 
 
-def _expression(
-    index: int, spec: OutputField, keys: tuple[str, ...], namespace: dict[str, Any]
-) -> str:
-    """The inlined source of one field's value; binds what it uses in ``namespace``."""
+def compile_row_mapper(
+    fields: dict[str, OutputField], columns: tuple[str, ...]
+) -> Callable[[Sequence[Sequence[Any]]], list[dict[str, Any]]] | None:
+    """A function mapping database rows (tuples in ``columns`` order) to records, or None
+    when a field needs more than one column's value (a nested record, a default, a JMESPath)
+    or the rows' absence (a required field).
+
+    It computes what the record function above computes from the dicts of the same rows:
+    each field's value is its column's (the last of a repeated name; None when there is no
+    such column) through the same inlined expression. Like that function it raises on
+    anything unusual, and the caller maps the rows as dicts on the general path.
+    """
+    position = {column: index for index, column in enumerate(columns)}
+    namespace: dict[str, Any] = {}
+    entries: list[str] = []
+    for index, (name, spec) in enumerate(fields.items()):
+        namespace[f"N{index}"] = name
+        if spec.const is not None:
+            namespace[f"V{index}"] = spec.const
+            entries.append(f"N{index}: V{index}")
+            continue
+        keys = _plain_path(spec, name)
+        if keys is None or len(keys) != 1 or not _simple(spec):
+            return None
+        column = position.get(keys[0])
+        get = "(v := None)" if column is None else f"(v := c{column})"
+        entries.append(f"N{index}: ({_expression(index, spec, get, namespace)})")
+    # The row is unpacked into locals once: cheaper than indexing it per field.
+    names = "".join(f"c{index}, " for index in range(len(columns)))
+    body = ",\n            ".join(entries)
+    source = (
+        "def rows(rows):\n"
+        "    out = []\n"
+        "    append = out.append\n"
+        f"    for ({names}) in rows:\n"
+        f"        append({{\n            {body},\n        }})\n"
+        "    return out\n"
+    )
+    exec(compile(source, "<mapping row path>", "exec"), namespace)
+    mapper: Callable[[Sequence[Sequence[Any]]], list[dict[str, Any]]] = namespace["rows"]
+    return mapper
+
+
+def _simple(spec: OutputField) -> bool:
+    """A field whose value is one converted value read from one place."""
+    return (
+        not spec.list
+        and spec.fields is None
+        and spec.default is None
+        and not spec.required
+        and spec.const is None
+    )
+
+
+def _expression(index: int, spec: OutputField, get: str, namespace: dict[str, Any]) -> str:
+    """The inlined source of one field's value, ``get`` binding the raw value to ``v``;
+    binds what it uses in ``namespace``."""
     namespace[f"C{index}"] = convert = legacy_to_agent(spec)
-    if len(keys) == 1:
-        namespace[f"K{index}"] = keys[0]
-        get = f"(v := get(K{index}))"
-    else:
-        namespace[f"P{index}"] = _dotted(keys)
-        get = f"(v := P{index}(raw))"
     if spec.type == "string" and _is_passthrough(spec):
         return f"v if {get}.__class__ is str else C{index}(v)"
     if spec.type == "string" and _is_trim_only(spec):

@@ -28,8 +28,9 @@ from lxml import etree
 
 from gateway.errors import InvalidArguments, MappingFailed
 from gateway.mapping.choices import choice_errors, choices_of
-from gateway.mapping.fastrecord import compile_fast_record
+from gateway.mapping.fastrecord import compile_fast_record, compile_row_mapper
 from gateway.mapping.redaction import Commitments
+from gateway.mapping.rows import FetchedRows
 from gateway.mapping.spec import InputField, OutputField, OutputSpec, RecordSpec, RequestSpec
 from gateway.mapping.values import (
     Converter,
@@ -52,6 +53,7 @@ _PLAIN_PATH = re.compile(rf"^{_NAME}(\.{_NAME})*(\.(@{_NAME}|#text))?$|^(@{_NAME
 
 Loc = tuple[str | int, ...]
 Getter = Callable[[Any], Any]
+RowsMapper = Callable[[list[Any]], list[dict[str, Any]]]
 
 
 class MappingConfigError(ValueError):
@@ -335,6 +337,9 @@ class RecordMapper:
         ]
         plain = not mode.xml and not mode.attributes
         self.fast = compile_fast_record(fields, dict(self.mappers)) if plain else None
+        self.fields = fields if plain else None
+        # Column list -> the compiled row function (None: the rows are mapped as dicts).
+        self.row_mappers: dict[tuple[str, ...], RowsMapper | None] = {}
         # A record of an element's attributes and text: an answer whose element carries
         # none of its (optional) attributes has only the text.
         self.text_record = mode.attributes and any(
@@ -359,6 +364,22 @@ class RecordMapper:
                 # exact error (field path, raw value), or the same result when there is none.
                 pass
         return self.general(raw, where)
+
+    def rows(self, fetched: FetchedRows) -> list[dict[str, Any]]:
+        """Every row of a fetched batch: from the tuples when every field reads one column."""
+        columns = fetched.columns
+        if columns in self.row_mappers:
+            mapper = self.row_mappers[columns]
+        else:
+            mapper = None if self.fields is None else compile_row_mapper(self.fields, columns)
+            if len(self.row_mappers) < 64:  # a statement has one column list
+                self.row_mappers[columns] = mapper
+        if mapper is not None:
+            try:
+                return mapper(fetched.rows)
+            except Exception:
+                pass  # mapped again as dicts below, for the exact error
+        return self.each(fetched.dicts(), "items")
 
     def each(self, items: list[Any], where: str) -> list[Any]:
         """Every record of a list; ``where[i].`` names an item in errors."""
@@ -415,6 +436,14 @@ class OutputMapper:
         self.record = RecordMapper(spec.fields, field_mode, (*loc, "fields"))
         self.fields = spec.fields
         self.has_sensitive = _any_sensitive(spec.fields)
+        # Database rows are the list itself: each one is a record of the fields.
+        self.maps_rows = (
+            self.many
+            and not self.wants_xml
+            and not spec.source
+            and self.decode is None
+            and not self.passthrough
+        )
 
     def redact(self, result: Any, commitments: Commitments) -> Any:
         """The result as it may be recorded: sensitive values as their commitments."""
@@ -431,6 +460,10 @@ class OutputMapper:
         return _shown_result(result, self.fields, commitments)
 
     def __call__(self, answer: Any) -> Any:
+        if answer.__class__ is FetchedRows:
+            if self.maps_rows:
+                return {"items": self.record.rows(answer)}
+            answer = answer.dicts()
         try:
             node = self.root(answer)
         except Unmappable as exc:

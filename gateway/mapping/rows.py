@@ -1,7 +1,10 @@
-"""Database rows into records, at the cost of a dict display per row.
+"""Database rows into records: mapped from the tuples, or read as dicts when asked.
 
-A database adapter hands the output mapping one dict per row, keyed by column name. Building
-them with ``dict(zip(columns, row))`` costs about as much again as mapping them; a function
+A database adapter hands the output mapping its rows as fetched, with their column names
+(``FetchedRows``). An output mapping of plain columns maps them straight from the tuples by a
+function compiled once per column list (``fastrecord.compile_row_mapper``); anything else
+reads them as one dict per row, keyed by column name, built on first use. Building those
+dicts with ``dict(zip(columns, row))`` costs about as much again as mapping them; a function
 generated once per column list, whose body is one dict display indexing the row, costs a
 third of that. The generated code only names variables bound in its namespace: column names
 never become source text.
@@ -13,9 +16,9 @@ fifteen after it) and so the same cut.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, overload
 
 RowsToRecords = Callable[[Sequence[Sequence[Any]]], list[dict[str, Any]]]
 #: Rows sized per sample: one row's printed length stands for this many.
@@ -35,6 +38,49 @@ def _builder(columns: tuple[str, ...]) -> RowsToRecords:
 def records_builder(columns: Sequence[str]) -> RowsToRecords:
     """rows -> one dict per row, column name -> value (a repeated name keeps its last)."""
     return _builder(tuple(columns))
+
+
+class FetchedRows(Sequence[dict[str, Any]]):
+    """Rows as the database returned them, with their column names (folded as configured).
+
+    Read as a sequence, it is one dict per row, column name -> value (a repeated name keeps
+    its last), built on first use; an output mapping that can map the tuples never builds them.
+    """
+
+    __slots__ = ("_dicts", "columns", "rows")
+
+    def __init__(self, columns: Sequence[str], rows: list[Sequence[Any]]) -> None:
+        self.columns = tuple(columns)
+        self.rows = rows
+        self._dicts: list[dict[str, Any]] | None = None
+
+    def dicts(self) -> list[dict[str, Any]]:
+        if self._dicts is None:
+            self._dicts = records_builder(self.columns)(self.rows)
+        return self._dicts
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        return self.dicts()[index]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.dicts())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, FetchedRows):
+            other = other.dicts()
+        return isinstance(other, list) and self.dicts() == other
+
+    __hash__ = None  # type: ignore[assignment]  # equal to a list, so unhashable as one
+
+    def __repr__(self) -> str:
+        return f"FetchedRows({list(self.columns)!r}, {len(self.rows)} rows)"
 
 
 def size_of(row: Any) -> int:
