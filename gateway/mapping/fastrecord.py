@@ -142,6 +142,8 @@ def compile_row_mapper(
     such column) through the same inlined expression. Like that function it raises on
     anything unusual, and the caller maps the rows as dicts on the general path.
     """
+    if not fields:
+        return None
     position = {column: index for index, column in enumerate(columns)}
     namespace: dict[str, Any] = {}
     entries: list[str] = []
@@ -155,13 +157,15 @@ def compile_row_mapper(
         if keys is None or len(keys) != 1 or not _simple(spec):
             return None
         column = position.get(keys[0])
-        get = "(v := None)" if column is None else f"(v := c{column})"
-        entries.append(f"N{index}: ({_expression(index, spec, get, namespace)})")
-    # The row is unpacked into locals once: cheaper than indexing it per field.
+        local = "None" if column is None else f"c{column}"
+        entries.append(f"N{index}: ({_expression(index, spec, local, namespace, local)})")
+    # The row is unpacked into locals once: cheaper than indexing it per field. What the
+    # expressions use is bound as keyword defaults: locals, the cheapest names to read.
     names = "".join(f"c{index}, " for index in range(len(columns)))
+    bound = "".join(f", {name}={name}" for name in namespace)
     body = ",\n            ".join(entries)
     source = (
-        "def rows(rows):\n"
+        f"def rows(rows, *{bound}):\n"
         "    out = []\n"
         "    append = out.append\n"
         f"    for ({names}) in rows:\n"
@@ -184,28 +188,32 @@ def _simple(spec: OutputField) -> bool:
     )
 
 
-def _expression(index: int, spec: OutputField, get: str, namespace: dict[str, Any]) -> str:
-    """The inlined source of one field's value, ``get`` binding the raw value to ``v``;
-    binds what it uses in ``namespace``."""
+def _expression(
+    index: int, spec: OutputField, get: str, namespace: dict[str, Any], v: str = "v"
+) -> str:
+    """The inlined source of one field's value; binds what it uses in ``namespace``.
+
+    ``get`` is evaluated first and leaves the raw value in the variable ``v`` (it assigns it,
+    or ``v`` already holds it)."""
     namespace[f"C{index}"] = convert = legacy_to_agent(spec)
     if spec.type == "string" and _is_passthrough(spec):
-        return f"v if {get}.__class__ is str else C{index}(v)"
+        return f"{v} if {get}.__class__ is str else C{index}({v})"
     if spec.type == "string" and _is_trim_only(spec):
         if spec.blank_is_null:
-            return f"((s := v.strip()) or None) if {get}.__class__ is str else C{index}(v)"
-        return f"v.strip() if {get}.__class__ is str else C{index}(v)"
+            return f"({v}.strip() or None) if {get}.__class__ is str else C{index}({v})"
+        return f"{v}.strip() if {get}.__class__ is str else C{index}({v})"
     if _integer_shift(spec):
         # Integer cents and the like: the same exact arithmetic as the converter's own
         # fast case (values.py), without the calls.
         namespace[f"S{index}"] = 10 ** -(spec.scale or 0)
         namespace["EXACT"] = EXACT_INT
-        shifted = f"(v // S{index} if not v % S{index} else v / S{index})"
+        shifted = f"({v} // S{index} if not {v} % S{index} else {v} / S{index})"
         # Cents that arrive as text (XML) are remembered by their spelling, as dates are.
         cents: dict[str, Any] = {}
         namespace[f"D{index}"] = cents
         namespace[f"F{index}"] = _memo(convert, cents, {})
-        by_text = f"D{index}[v] if v in D{index} else F{index}(v)"  # texts are its only keys
-        return f"{shifted} if {get}.__class__ is int and -EXACT < v < EXACT else {by_text}"
+        by_text = f"D{index}[{v}] if {v} in D{index} else F{index}({v})"  # texts: its only keys
+        return f"{shifted} if {get}.__class__ is int and -EXACT < {v} < EXACT else {by_text}"
     if spec.type in _MEMOISED or spec.code_table is not None:
         texts: dict[str, Any] = {}
         decimals: dict[str, Any] = {}
@@ -215,18 +223,18 @@ def _expression(index: int, spec: OutputField, get: str, namespace: dict[str, An
         namespace[f"I{index}"] = integers
         namespace[f"F{index}"] = _memo(convert, texts, decimals, integers)
         namespace["Decimal"] = Decimal
-        # Decimals (database NUMERIC columns) are told apart first: hashing one costs more
-        # than its spelling, and it is never a key of D. Only texts are keys of D: nothing
-        # else equals one, so no further type test is needed (an unhashable value raises
-        # and goes to the general path).
-        by_decimal = f"(E{index}[k] if (k := str(v)) in E{index} else F{index}(v))"
-        by_text = f"D{index}[v] if v in D{index}"
-        by_int = f"I{index}[v] if v.__class__ is int and v in I{index}"
+        # Decimals (database NUMERIC columns) are told apart first and remembered by their
+        # spelling: equal decimals of other spellings may map differently. Only texts are
+        # keys of D: nothing else equals one, so no further type test is needed (an
+        # unhashable value raises and goes to the general path).
+        by_decimal = f"(E{index}[k] if (k := str({v})) in E{index} else F{index}({v}))"
+        by_text = f"D{index}[{v}] if {v} in D{index}"
+        by_int = f"I{index}[{v}] if {v}.__class__ is int and {v} in I{index}"
         return (
             f"{by_decimal} if {get}.__class__ is Decimal"
-            f" else {by_text} else {by_int} else F{index}(v)"
+            f" else {by_text} else {by_int} else F{index}({v})"
         )
-    return f"C{index}{get}"
+    return f"(C{index}({get}))"
 
 
 def _integer_shift(spec: OutputField) -> bool:
