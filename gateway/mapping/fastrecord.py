@@ -119,12 +119,22 @@ def compile_fast_record(
         else:
             namespace[f"P{index}"] = _dotted(keys)
             get = f"(v := P{index}(raw))"
+            if len(keys) == 2:
+                # A field of a group (GROUP.FIELD): two lookups inline; anything but a
+                # record in between is the reader's to judge.
+                namespace[f"K{index}"], namespace[f"L{index}"] = keys
+                inner = f"g.get(L{index}) if (g := get(K{index})).__class__ is dict"
+                get = f"(v := {inner} else P{index}(raw))"
         expression = _expression(index, spec, get, namespace)
         entries.append(f"{label}: ({expression})")
     if not inlined:
         return None
     body = ",\n        ".join(entries)
-    source = f"def fast(raw):\n    get = raw.get\n    return {{\n        {body},\n    }}\n"
+    # What the expressions use is bound as keyword defaults: locals, the cheapest to read.
+    bound = "".join(f", {name}={name}" for name in namespace)
+    source = (
+        f"def fast(raw, *{bound}):\n    get = raw.get\n    return {{\n        {body},\n    }}\n"
+    )
     exec(compile(source, "<mapping fast path>", "exec"), namespace)
     fast: Callable[[dict[str, Any]], dict[str, Any]] = namespace["fast"]
     return fast
