@@ -132,6 +132,21 @@ class RecordSpec(StrictModel):
         description="An RDW's length includes its own 4 bytes, as z/OS writes it; false for "
         "files whose RDW holds only the data's length (GnuCOBOL's default).",
     )
+    rdw_byte_order: Literal["big", "little"] = Field(
+        "big",
+        description="Byte order of an RDW's length: big as z/OS writes it; little for files "
+        "written by PC transfer tools (Cobrix's is_rdw_big_endian false).",
+    )
+    bdw_counts_header: bool = Field(
+        True,
+        description="A BDW's length includes its own 4 bytes, as z/OS writes it; false for "
+        "files whose BDW holds only the block's records (Cobrix's default).",
+    )
+    bdw_byte_order: Literal["big", "little"] = Field(
+        "big",
+        description="Byte order of a BDW's length: big as z/OS writes it; little for files "
+        "whose BDW holds it little-endian in bytes 2-3 (Cobrix's default).",
+    )
     record: str | None = Field(
         None, description="The 01 record to use, when the copybook declares several."
     )

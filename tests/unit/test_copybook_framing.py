@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from gateway.errors import InvalidArguments, MappingFailed
-from gateway.mapping.copybook import RecordError, framed, unframed
+from gateway.mapping.copybook import DescriptorWords, RecordError, framed, unframed
 from gateway.mapping.records import InputMapper, OutputMapper
 from gateway.mapping.spec import InputField, OutputSpec
 
@@ -159,23 +159,37 @@ def test_a_framed_request_is_one_record_behind_its_rdw() -> None:
 records = st.lists(st.binary(min_size=0, max_size=600), max_size=80)
 
 
+words = st.builds(
+    DescriptorWords,
+    rdw_counts_header=st.booleans(),
+    rdw_little_endian=st.booleans(),
+    bdw_counts_header=st.booleans(),
+    bdw_little_endian=st.booleans(),
+)
+
+
 @settings(max_examples=150, deadline=None)
 @given(
     records,
     st.sampled_from(["rdw", "bdw+rdw"]),
-    st.booleans(),
+    words,
     st.integers(min_value=700, max_value=32760),
 )
 def test_framing_round_trips(
-    items: list[bytes], framing: str, counts_header: bool, block_size: int
+    items: list[bytes], framing: str, descriptors: DescriptorWords, block_size: int
 ) -> None:
-    data = framed(items, framing, block_size, counts_header)
-    assert list(unframed(data, framing, counts_header)) == items
+    data = framed(items, framing, block_size, descriptors)
+    assert list(unframed(data, framing, descriptors)) == items
     if framing == "bdw+rdw":
-        # No block is longer than the block size, and every BDW counts its own block.
+        # No block is longer than the block size, and every BDW declares its own block.
         at = 0
         while at < len(data):
-            length = int.from_bytes(data[at : at + 2], "big")
+            if descriptors.bdw_little_endian:
+                length = int.from_bytes(data[at + 2 : at + 4], "little")
+            else:
+                length = int.from_bytes(data[at : at + 2], "big")
+            if not descriptors.bdw_counts_header:
+                length += 4
             assert 4 < length <= block_size
             at += length
         assert at == len(data)
@@ -206,8 +220,42 @@ def test_rdws_read_as_cobrix_reads_record_format_v() -> None:
     # length only (its is_rdw_part_of_record_length=false), records '12', '345', '6789'.
     data = bytes.fromhex("00020000F1F200030000F3F4F500040000F6F7F8F9")
     records = [bytes.fromhex("F1F2"), bytes.fromhex("F3F4F5"), bytes.fromhex("F6F7F8F9")]
-    assert list(unframed(data, "rdw", counts_header=False)) == records
-    assert framed(records, "rdw", counts_header=False) == data
+    data_only = DescriptorWords(rdw_counts_header=False)
+    assert list(unframed(data, "rdw", data_only)) == records
+    assert framed(records, "rdw", words=data_only) == data
     # Read as z/OS RDWs (length including the RDW), the same bytes are refused at once.
     with pytest.raises(RecordError, match="the RDW at byte 0 declares 2 bytes"):
         list(unframed(data, "rdw"))
+
+
+def test_blocks_read_as_cobrix_reads_record_format_vb() -> None:
+    # The same spec's VB file: Cobrix's default BDW, little-endian in bytes 2-3 and holding
+    # the length of the block's records only (13 and 8 bytes), around big-endian RDWs.
+    data = bytes.fromhex("00000D0000020000F1F200030000F3F4F50000080000040000F6F7F8F9")
+    records = [bytes.fromhex("F1F2"), bytes.fromhex("F3F4F5"), bytes.fromhex("F6F7F8F9")]
+    cobrix = DescriptorWords(
+        rdw_counts_header=False, bdw_counts_header=False, bdw_little_endian=True
+    )
+    assert list(unframed(data, "bdw+rdw", cobrix)) == records
+    assert framed(records[:2], "bdw+rdw", words=cobrix) == data[:17]
+    # Read with z/OS's words, the first BDW's reserved bytes hold its length.
+    with pytest.raises(RecordError, match="the BDW at byte 0 has non-zero reserved bytes 0D00"):
+        list(unframed(data, "bdw+rdw"))
+
+
+def test_a_mapping_declares_the_words_of_a_file_from_a_pc() -> None:
+    # Little-endian RDWs in bytes 0-1, as a PC transfer tool writes them.
+    data = b"".join((len(line) + 4).to_bytes(2, "little") + b"\0\0" + line for line in LINES)
+    assert _output("rdw", rdw_byte_order="little")(data) == {"items": EXPECTED}
+    # Cobrix also reads the length from bytes 2-3 when bytes 0-1 are zero.
+    swapped = b"".join(b"\0\0" + (len(line) + 4).to_bytes(2, "little") + line for line in LINES)
+    assert _output("rdw", rdw_byte_order="little")(swapped) == {"items": EXPECTED}
+    with pytest.raises(MappingFailed, match="non-zero bytes in both halves"):
+        _output("rdw", rdw_byte_order="little")(b"\x05\x00\x01\x00" + LINES[0])
+
+
+def test_a_bdw_with_little_endian_length_is_read_from_a_mapping() -> None:
+    body = b"".join((len(line) + 4).to_bytes(2, "big") + b"\0\0" + line for line in LINES)
+    data = b"\0\0" + len(body).to_bytes(2, "little") + body
+    output = _output("bdw+rdw", bdw_byte_order="little", bdw_counts_header=False)
+    assert output(data) == {"items": EXPECTED}

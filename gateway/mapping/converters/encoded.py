@@ -12,11 +12,16 @@ from gateway.mapping.spec import RecordSpec
 
 def record_codec(spec: RecordSpec) -> tuple[Converter, Converter]:
     """(legacy value -> dict of the record's fields, dict -> legacy value) for a record."""
-    from gateway.mapping.copybook import RecordError, framed, unframed
+    from gateway.mapping.copybook import DescriptorWords, RecordError, framed, unframed
 
     layout = spec.compiled
     transport, encoding, framing = spec.transport, layout.encoding, spec.framing
-    counts_header = spec.rdw_counts_header
+    words = DescriptorWords(
+        rdw_counts_header=spec.rdw_counts_header,
+        rdw_little_endian=spec.rdw_byte_order == "little",
+        bdw_counts_header=spec.bdw_counts_header,
+        bdw_little_endian=spec.bdw_byte_order == "little",
+    )
 
     def unwrap(raw: Any) -> bytes:
         if isinstance(raw, bytes | bytearray | memoryview):
@@ -45,7 +50,7 @@ def record_codec(spec: RecordSpec) -> tuple[Converter, Converter]:
         if framing == "none":
             return decode_one(data, None)
         try:
-            records = list(unframed(data, framing, counts_header=counts_header))
+            records = list(unframed(data, framing, words))
         except RecordError as exc:
             raise Unmappable(f"{framing} framing: {exc}") from None
         return [decode_one(record, index) for index, record in enumerate(records)]
@@ -67,7 +72,7 @@ def record_codec(spec: RecordSpec) -> tuple[Converter, Converter]:
             many = values if isinstance(values, list) else [values]
             try:
                 records = [encode_one(v, i) for i, v in enumerate(many)]
-                data = framed(records, framing, counts_header=counts_header)
+                data = framed(records, framing, words=words)
             except RecordError as exc:
                 raise Unmappable(f"{framing} framing: {exc}") from None
         if transport == "base64":

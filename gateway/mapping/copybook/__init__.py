@@ -28,6 +28,8 @@ Modules: ``errors`` (CopybookError, RecordError), ``codepages`` (the EBCDIC page
 """
 
 from gateway.mapping.copybook.blocks import (
+    IBM,
+    DescriptorWords,
     framed,
     split_bdw,
     split_rdw,
@@ -53,8 +55,10 @@ from gateway.mapping.copybook.record import (
 
 __all__ = [
     "EBCDIC_PAGES",
+    "IBM",
     "SUPPORTED_ENCODINGS",
     "CopybookError",
+    "DescriptorWords",
     "FieldInfo",
     "RecordError",
     "RecordLayout",
