@@ -12,6 +12,10 @@ field's conversion inlined:
   size so that memory stays flat under any load;
 - everything else calls the field's compiled converter or general mapper.
 
+``compile_row_mapper`` writes the same expressions over a database's rows instead of dicts,
+one function per column list: each row is unpacked into locals once, and no dict is built
+for it.
+
 The generated code only ever names variables bound in its namespace (no YAML text is put
 into source code). The fast path is an optimisation only: when it meets anything unusual
 (a missing record, a value of the wrong type, a value that cannot be converted) it raises,
