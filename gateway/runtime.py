@@ -244,14 +244,24 @@ class Gateway:
     def call_record(self, call_id: str, caller: Principal | None = None) -> dict[str, Any]:
         return call_view(call_id, readable_records(self.store, call_id, caller))
 
-    def visible_tools(self, caller: Principal) -> list[Tool]:
-        """The tools ``caller`` may call, each as the variant its calls get (per agent)."""
+    def visible_tools(self, caller: Principal, context: dict[str, Any] | None = None) -> list[Tool]:
+        """The tools ``caller`` may call, each as the variant its calls get: the listing
+        names the session (``context.session_id``) its calls will send, so that a tool
+        sticky per session is listed as the variant that session's calls run."""
         tools, version = self.tools.values(), self.config.version
         return [
-            self.experiments.variant_for(tool, caller.name, None, version)
+            self.experiments.variant_for(tool, caller.name, context, version)
             for tool in tools
             if caller.may_call(tool.name, tool.config.tags)
         ]
+
+    def visible_tool(
+        self, name: str, caller: Principal, context: dict[str, Any] | None = None
+    ) -> Tool:
+        """One tool as ``caller`` (in that session) sees it, if it may call it."""
+        tool = self.tool(name)
+        caller.require_tool(name, tool.config.tags)
+        return self.experiments.variant_for(tool, caller.name, context, self.config.version)
 
     async def readiness(self) -> dict[str, Health]:
         names = list(self.registry.adapters)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from adapters.installed import INSTALLED
+from gateway.audit.sqlite_store import SQLiteStore
 from gateway.config.loader import load_config
 from gateway.errors import GatewayError, InvalidArguments, LegacyFault
 from gateway.experiments.live import Experiments
@@ -18,7 +19,9 @@ from gateway.experiments.split import choose
 from gateway.mapping.redaction import Commitments
 from gateway.pipeline.protection import Generation
 from gateway.pipeline.run import CallPipeline
+from gateway.policy.auth import Principal
 from gateway.replay import KeyedCalls
+from gateway.runtime import Gateway
 from gateway.tools import Tool, build_registry
 from tests.unit.pipeline.fakes import FakeAdapter, MemoryStore, metrics, new_call, synchronously
 
@@ -198,3 +201,24 @@ async def test_the_guard_waits_for_its_minimum_of_calls(tmp_path: Path) -> None:
     [plain] = tool["groups"]
     assert plain["name"] == "plain"
     assert plain["invalid_argument_rate"]["count"] == 3
+
+
+def test_a_session_is_listed_as_the_variant_its_calls_run(tmp_path: Path) -> None:
+    """Sticky per session: the listing an agent reads in a session shows the description of
+    the variant that session's calls get, not the variant of the agent's own key."""
+    registry = generation_of(tmp_path).registry
+    gateway = Gateway(registry, SQLiteStore(tmp_path / "audit.sqlite"))
+    tool = registry.tools["lookup"]
+    caller = Principal("key:bot", ("lookup",))
+    agent_variant = choose(tool.name, tool.config, "agent:key:bot")
+    other = "plain" if agent_variant == "baseline" else "baseline"
+    session = session_on(tool, other)
+    called = gateway.experiments.variant_for(
+        tool, caller.name, {"session_id": session}, registry.config.version
+    )
+    assert (called.variant or "baseline") == other
+    [listed] = gateway.visible_tools(caller, {"session_id": session})
+    assert listed.config.description == called.config.description
+    assert listed.config.description != gateway.visible_tools(caller)[0].config.description
+    one = gateway.visible_tool("lookup", caller, {"session_id": session})
+    assert one.listing["description"] == called.config.description
