@@ -125,6 +125,7 @@ class Gateway:
         config directory whenever its files change (checked at that interval). ``backends``
         opens only those (a one-shot call needs its tool's backend alone)."""
         await self.generations.open(self.registry, backends)
+        await asyncio.to_thread(self.experiments.restore, self.registry)
         self.source.record_start(self.store)
         if self.recovery is not None:
             self.recovery.config_version = lambda: self.config.version
@@ -134,12 +135,17 @@ class Gateway:
             self.audit_log.start()
         self.completions.start()
         if watch_config_s:
-            watch = self.source.watch(self.store, self.generations.serve, watch_config_s)
+            watch = self.source.watch(self.store, self._serve, watch_config_s)
             self._tasks.append(asyncio.create_task(watch))
 
     async def reload(self) -> str | None:
         """Serve the config directory again if it changed; see ``ConfigDirectory.reload``."""
-        return await self.source.reload(self.store, self.generations.serve)
+        return await self.source.reload(self.store, self._serve)
+
+    async def _serve(self, registry: Registry) -> None:
+        """Serve a reloaded config, its guards' counts read back first."""
+        await asyncio.to_thread(self.experiments.restore, registry)
+        await self.generations.serve(registry)
 
     async def stop(self) -> None:
         for task in self._tasks:
