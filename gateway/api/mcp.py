@@ -24,7 +24,7 @@ answer any request, and the API key is checked on every one.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -134,10 +134,12 @@ def _query_of(ctx: Any) -> ToolQuery:
 def _meta_of(ctx: Any) -> dict[str, Any]:
     """The request's ``_meta`` (where an agent sends its session id and other context)."""
     meta = ctx.meta
-    if meta is None or not hasattr(meta, "model_dump"):
-        return {}
-    dumped: dict[str, Any] = meta.model_dump(exclude_none=True)
-    return dumped
+    if isinstance(meta, Mapping):  # the SDK's RequestParamsMeta is a TypedDict
+        return {key: value for key, value in meta.items() if value is not None}
+    if meta is not None and hasattr(meta, "model_dump"):
+        dumped: dict[str, Any] = meta.model_dump(exclude_none=True)
+        return dumped
+    return {}
 
 
 def _text(value: Any) -> list[types.TextContent]:
