@@ -17,6 +17,10 @@ An agent meant for part of a large catalogue connects to ``/mcp?tag=billing`` (o
 and containing those words. The query narrows the listing only; what a key may call is
 what its scopes say.
 
+A request's ``_meta`` is the agent's context: on ``tools/call`` it is recorded with the call,
+and its ``session_id`` (on ``tools/list`` too) picks the variant of a tool sticky per
+session, so that a session is listed as the variant its calls run.
+
 The endpoint is stateless (a fresh transport per request, JSON responses): any replica can
 answer any request, and the API key is checked on every one.
 """
