@@ -10,19 +10,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway.audit.store import now
-from gateway.policy.auth import new_key
 from tests.integration.amqp_support import wait_until
-from tests.integration.support import ANNA, DEMO_CONFIG, bearer, gateway_client, gateway_of
+from tests.integration.support import ANNA, DEMO_CONFIG, bearer, gateway_client, key_for
 
 TOOL_ALERT = "anomaly:tool:get_customer_profile:error_rate"
 BACKEND_ALERT = "anomaly:backend:crm:error_rate"
-
-
-def key_for(client: TestClient, agent: str, scopes: list[str]) -> str:
-    made = new_key(agent, scopes, now())
-    gateway_of(client).store.add_key(made.stored)
-    return made.key
 
 
 def flagged(client: TestClient, reviewer: str) -> dict[str, dict[str, Any]]:

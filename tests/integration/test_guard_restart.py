@@ -8,10 +8,8 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from gateway.audit.store import now
 from gateway.experiments.split import choose
-from gateway.policy.auth import new_key
-from tests.integration.support import DEMO_CONFIG, bearer, gateway_client, gateway_of
+from tests.integration.support import DEMO_CONFIG, bearer, gateway_client, gateway_of, key_for
 
 TOOL = "get_exchange_rate"
 NAMES = {"from_currency": "euro", "to_currency": "USD"}  # refused: names, not codes
@@ -35,18 +33,17 @@ def test_a_restart_does_not_reset_a_variant_heading_for_a_stop(
             for n in range(1000)
             if choose(TOOL, tool.config, f"agent:key:agent-{n}") == "explicit_codes"
         )
-        made = new_key(agent, [TOOL], now())
-        gateway_of(client).store.add_key(made.stored)
+        key = key_for(client, agent, [TOOL])
         for _ in range(19):  # the guard: more than 30 % of at least 20 calls
-            failing_call(client, made.key)
+            failing_call(client, key)
         assert gateway_of(client).store.records_of_kind("experiment.stopped") == []
 
     with gateway_client(config, audit_db, auth="keys") as client:  # the restart
-        failing_call(client, made.key)
+        failing_call(client, key)
         [stop] = gateway_of(client).store.records_of_kind("experiment.stopped")
         assert stop.body["variant"] == "explicit_codes"
         assert (stop.body["calls"], stop.body["errors"]) == (20, 20)
         # Its traffic is back on the baseline.
-        failing_call(client, made.key)
+        failing_call(client, key)
         last = gateway_of(client).store.records_of_kind("call.rejected")[-1]
         assert last.body["variant"] == "baseline"
