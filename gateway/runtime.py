@@ -125,7 +125,10 @@ class Gateway:
         config directory whenever its files change (checked at that interval). ``backends``
         opens only those (a one-shot call needs its tool's backend alone)."""
         await self.generations.open(self.registry, backends)
-        await asyncio.to_thread(self.experiments.restore, self.registry)
+        if backends is None:
+            # A serving gateway carries on its guards' counts; a one-shot call (its backend
+            # alone) does not read the log for them.
+            await asyncio.to_thread(self.experiments.restore, self.registry)
         self.source.record_start(self.store)
         if self.recovery is not None:
             self.recovery.config_version = lambda: self.config.version
