@@ -125,6 +125,10 @@ class Gateway:
         config directory whenever its files change (checked at that interval). ``backends``
         opens only those (a one-shot call needs its tool's backend alone)."""
         await self.generations.open(self.registry, backends)
+        if backends is None:
+            # A serving gateway carries on its guards' counts; a one-shot call (its backend
+            # alone) does not read the log for them.
+            await asyncio.to_thread(self.experiments.restore, self.registry)
         self.source.record_start(self.store)
         if self.recovery is not None:
             self.recovery.config_version = lambda: self.config.version
@@ -134,12 +138,17 @@ class Gateway:
             self.audit_log.start()
         self.completions.start()
         if watch_config_s:
-            watch = self.source.watch(self.store, self.generations.serve, watch_config_s)
+            watch = self.source.watch(self.store, self._serve, watch_config_s)
             self._tasks.append(asyncio.create_task(watch))
 
     async def reload(self) -> str | None:
         """Serve the config directory again if it changed; see ``ConfigDirectory.reload``."""
-        return await self.source.reload(self.store, self.generations.serve)
+        return await self.source.reload(self.store, self._serve)
+
+    async def _serve(self, registry: Registry) -> None:
+        """Serve a reloaded config, its guards' counts read back first."""
+        await asyncio.to_thread(self.experiments.restore, registry)
+        await self.generations.serve(registry)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -244,14 +253,24 @@ class Gateway:
     def call_record(self, call_id: str, caller: Principal | None = None) -> dict[str, Any]:
         return call_view(call_id, readable_records(self.store, call_id, caller))
 
-    def visible_tools(self, caller: Principal) -> list[Tool]:
-        """The tools ``caller`` may call, each as the variant its calls get (per agent)."""
+    def visible_tools(self, caller: Principal, context: dict[str, Any] | None = None) -> list[Tool]:
+        """The tools ``caller`` may call, each as the variant its calls get: the listing
+        names the session (``context.session_id``) its calls will send, so that a tool
+        sticky per session is listed as the variant that session's calls run."""
         tools, version = self.tools.values(), self.config.version
         return [
-            self.experiments.variant_for(tool, caller.name, None, version)
+            self.experiments.variant_for(tool, caller.name, context, version)
             for tool in tools
             if caller.may_call(tool.name, tool.config.tags)
         ]
+
+    def visible_tool(
+        self, name: str, caller: Principal, context: dict[str, Any] | None = None
+    ) -> Tool:
+        """One tool as ``caller`` (in that session) sees it, if it may call it."""
+        tool = self.tool(name)
+        caller.require_tool(name, tool.config.tags)
+        return self.experiments.variant_for(tool, caller.name, context, self.config.version)
 
     async def readiness(self) -> dict[str, Health]:
         names = list(self.registry.adapters)

@@ -15,9 +15,11 @@ from gateway.api.fastpath import FastCallPath
 from gateway.api.mcp import McpEndpoint
 from gateway.api.openapi import install as install_openapi
 from gateway.api.responses import JSON, error_response
+from gateway.config.models import ReviewPolicy
 from gateway.console import page as console_page
 from gateway.console.live import Console
 from gateway.errors import GatewayError, InvalidArguments, MethodNotAllowed, RouteNotFound
+from gateway.experiments.flagged import AlertReviews
 from gateway.runtime import Gateway
 
 
@@ -39,7 +41,13 @@ def create_app(
             app.state.startup_error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
             raise
         app.state.gateway = gateway
-        app.state.console = Console(gateway.store, gateway.metrics.registry)
+
+        def policy_of(name: str) -> ReviewPolicy | None:
+            served = gateway.tools.get(name)
+            return served.config.review if served is not None else None
+
+        flagged = AlertReviews(gateway.store, policy_of, lambda: gateway.config.version)
+        app.state.console = Console(gateway.store, gateway.metrics.registry, reviews=flagged)
         app.state.console.start()
         try:
             async with mcp.running():

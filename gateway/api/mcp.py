@@ -17,6 +17,10 @@ An agent meant for part of a large catalogue connects to ``/mcp?tag=billing`` (o
 and containing those words. The query narrows the listing only; what a key may call is
 what its scopes say.
 
+A request's ``_meta`` is the agent's context: on ``tools/call`` it is recorded with the call,
+and its ``session_id`` (on ``tools/list`` too) picks the variant of a tool sticky per
+session, so that a session is listed as the variant its calls run.
+
 The endpoint is stateless (a fresh transport per request, JSON responses): any replica can
 answer any request, and the API key is checked on every one.
 """
@@ -24,7 +28,7 @@ answer any request, and the API key is checked on every one.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -131,6 +135,17 @@ def _query_of(ctx: Any) -> ToolQuery:
     return ToolQuery(tag, q)
 
 
+def _meta_of(ctx: Any) -> dict[str, Any]:
+    """The request's ``_meta`` (where an agent sends its session id and other context)."""
+    meta = ctx.meta
+    if isinstance(meta, Mapping):  # the SDK's RequestParamsMeta is a TypedDict
+        return {key: value for key, value in meta.items() if value is not None}
+    if meta is not None and hasattr(meta, "model_dump"):
+        dumped: dict[str, Any] = meta.model_dump(exclude_none=True)
+        return dumped
+    return {}
+
+
 def _text(value: Any) -> list[types.TextContent]:
     return [types.TextContent(type="text", text=orjson.dumps(value, default=str).decode())]
 
@@ -189,8 +204,13 @@ class McpEndpoint:
     async def _list_tools(self, ctx: Any, params: Any) -> types.ListToolsResult:
         gateway, caller, _ = self._caller(ctx)
         cursor = getattr(params, "cursor", None)
+        # The request's _meta.session_id, as a call sends it: the listing shows the variant
+        # that session's calls run.
+        session = _meta_of(ctx).get("session_id")
+        context = {"session_id": session} if isinstance(session, str | int) else None
         try:
-            page = page_of(gateway.visible_tools(caller), _query_of(ctx), page_size(), cursor)
+            visible = gateway.visible_tools(caller, context)
+            page = page_of(visible, _query_of(ctx), page_size(), cursor)
         except GatewayError as exc:
             raise MCPError(INVALID_PARAMS, str(exc), exc.to_dict()) from None
         return types.ListToolsResult(
@@ -202,11 +222,7 @@ class McpEndpoint:
     ) -> types.CallToolResult:
         gateway, caller, headers = self._caller(ctx)
         context: dict[str, Any] = {"transport": "mcp"}
-        if ctx.meta is not None:
-            extra = (
-                ctx.meta.model_dump(exclude_none=True) if hasattr(ctx.meta, "model_dump") else {}
-            )
-            context.update({k: v for k, v in extra.items() if isinstance(v, str | int | float)})
+        context.update({k: v for k, v in _meta_of(ctx).items() if isinstance(v, str | int | float)})
         try:
             check_context(context)
             result = await gateway.call(

@@ -62,9 +62,15 @@ async def list_tools(
         max_length=MAX_CURSOR,
         description="next_cursor of the previous page; the same tag and q as that page.",
     ),
+    session_id: str | None = Query(
+        None,
+        max_length=200,
+        description="The context.session_id the agent's calls send: a tool whose variants "
+        "are sticky per session is listed as that session's variant.",
+    ),
 ) -> JSON:
     gateway = gateway_of(request)
-    visible = gateway.visible_tools(caller_of(request))
+    visible = gateway.visible_tools(caller_of(request), _session(session_id))
     page = page_of(visible, ToolQuery(tag, q), limit, cursor)
     if format == "openai":
         # A bare list of functions has no room for the cursor: it travels in a header.
@@ -80,10 +86,19 @@ async def list_tools(
 
 
 @router.get("/tools/{name}")
-async def get_tool(name: str, request: Request) -> JSON:
-    tool = gateway_of(request).tool(name)
-    caller_of(request).require_tool(name, tool.config.tags)
+async def get_tool(
+    name: str,
+    request: Request,
+    session_id: str | None = Query(
+        None, max_length=200, description="As for the listing: that session's variant."
+    ),
+) -> JSON:
+    tool = gateway_of(request).visible_tool(name, caller_of(request), _session(session_id))
     return JSON(tool.listing)
+
+
+def _session(session_id: str | None) -> dict[str, Any] | None:
+    return {"session_id": session_id} if session_id else None
 
 
 @router.post(

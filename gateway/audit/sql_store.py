@@ -44,6 +44,8 @@ CREATE TABLE IF NOT EXISTS records (
 );
 CREATE INDEX IF NOT EXISTS records_call ON records (call_id);
 CREATE INDEX IF NOT EXISTS records_kind ON records (kind);
+-- A window of one kind (the experiments report, the guard at start) reads this range alone.
+CREATE INDEX IF NOT EXISTS records_kind_at ON records (kind, at);
 CREATE TABLE IF NOT EXISTS leaves (
     idx  {integer} PRIMARY KEY,
     hash {blob} NOT NULL
@@ -196,6 +198,13 @@ class SqlTables(GroupCommitStore, SqlCallState, SqlIdempotency, SqlApprovals, Sq
             rows = db.execute(
                 self._sql(f"SELECT data FROM records WHERE kind IN ({marks}) ORDER BY idx"), kinds
             ).fetchall()
+        return [decode(bytes(row[0])) for row in rows]
+
+    def records_since(self, since: str, *kinds: str) -> list[StoredRecord]:
+        marks = ", ".join("?" for _ in kinds)
+        query = f"SELECT data FROM records WHERE kind IN ({marks}) AND at >= ? ORDER BY idx"
+        with self._reading() as db:
+            rows = db.execute(self._sql(query), (*kinds, since)).fetchall()
         return [decode(bytes(row[0])) for row in rows]
 
     def read(self, start: int, stop: int) -> list[tuple[int, bytes]]:

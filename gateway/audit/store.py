@@ -79,6 +79,11 @@ class AuditStore(CallStateStore, IdempotencyStore, ApprovalStore, ApiKeyStore, A
     def records_of_kind(self, *kinds: str) -> list[StoredRecord]:
         """Every record of these kinds (configurations loaded...), in log order."""
 
+    def records_since(self, since: str, *kinds: str) -> list[StoredRecord]:
+        """The records of these kinds written at or after ``since`` (an ISO time in UTC, as
+        ``now()`` writes them), in log order: what a window reads without the whole log."""
+        return [record for record in self.records_of_kind(*kinds) if record.at >= since]
+
     @abstractmethod
     def count(self) -> int:
         """How many records the log holds."""

@@ -137,6 +137,11 @@ class ReviewPolicy(StrictModel):
     slower_than_ms: float | None = Field(
         None, gt=0, description="Every call that took longer than this."
     )
+    every_anomaly: bool = Field(
+        False,
+        description="Every call an anomaly alert on the tool or its backend covers: the calls "
+        "of the window that raised it, and the tool's calls while it stays open.",
+    )
 
 
 class ToolConfig(StrictModel):

@@ -3,7 +3,9 @@
 Records are folded in a worker thread (off the event loop that serves calls); events are
 handed to the loop for the listeners. A lock keeps readers (the API) and the folding apart.
 Memory is bounded: ``Stats`` (see there), the last ``MAX_CALLS`` calls' names and the call
-ids of the last ``MAX_SESSIONS`` sessions (``MAX_SESSION_CALLS`` each).
+ids of the last ``MAX_SESSIONS`` sessions (``MAX_SESSION_CALLS`` each), and, for tools
+whose review policy queues the calls an anomaly flagged, the last minutes' calls of each tool
+and backend (``MAX_COVERED`` each): those an alert covers when it fires.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import logging
 import os
 import threading
 import time
-from collections import Counter, OrderedDict
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,18 +26,21 @@ from prometheus_client import CollectorRegistry, Gauge
 
 from gateway.audit.records import StoredRecord
 from gateway.audit.store import AuditStore
-from gateway.console.anomalies import Alert, Detector
+from gateway.console.anomalies import FEEDBACK_RECENT_MINUTES, RECENT_MINUTES, Alert, Detector
 from gateway.console.events import Event, EventHub
 from gateway.console.signals import Signals
 from gateway.console.stats import Stats, minute_of
 from gateway.console.tail import BATCH, Tailer
 from gateway.console.webhook import AlertWebhook
+from gateway.experiments.flagged import AlertReviews, Covered
 
 log = logging.getLogger("legacy_gateway.console")
 
 MAX_CALLS = 100_000
 MAX_SESSIONS = 20_000
 MAX_SESSION_CALLS = 1_000
+# Calls an alert can cover per tool or backend (the calls of its window).
+MAX_COVERED = 10_000
 STARTS = ("call.intent", "call.rejected", "call.forbidden", "approval.requested")
 ENDS = ("call.outcome", "call.rejected", "call.forbidden")
 
@@ -47,6 +52,7 @@ class CallInfo:
     principal: str | None
     session_id: str | None
     trace_id: str | None
+    variant: str | None = None
 
 
 def _epoch(at: str) -> float:
@@ -67,8 +73,15 @@ class Console:
         poll_s: float = 0.25,
         backfill: int | None = None,
         clock: Callable[[], float] = time.time,
+        reviews: AlertReviews | None = None,
     ) -> None:
         self.store = store
+        # Calls an alert covers go to the review queue (tools whose policy asks for it).
+        self.reviews = reviews
+        # The last minutes' ended (and scored) calls of each tool and backend, of tools that
+        # want them reviewed: what an alert, when it fires, covers.
+        self.recent: dict[tuple[str, str], deque[tuple[int, Covered]]] = {}
+        self._to_review: list[tuple[dict[str, Any], list[Covered]]] = []
         self.clock = clock
         self.poll_s = poll_s
         if backfill is None:
@@ -132,6 +145,11 @@ class Console:
                 self._last_judged = now
                 for alert in self.detector.evaluate(minute_of(now), now):
                     self._alert(alert)
+            to_review, self._to_review = self._to_review, []
+        # Written outside the lock: readers of the live state do not wait for the store.
+        if self.reviews is not None:
+            for flagged, calls in to_review:
+                self.reviews.request(flagged, calls)
         return len(records)
 
     def _publish(self, event: Event) -> None:
@@ -164,6 +182,8 @@ class Console:
             data = {"call_id": call_id, "tool": info.tool, "at": record.at,
                     **{k: body.get(k) for k in ("score", "label", "principal")}}  # fmt: skip
             self.signals.feedback_given(minute, info.tool, body.get("score"))
+            if isinstance(body.get("score"), int | float):
+                self._remember(("feedback", info.tool), minute, call_id, info)
             self._publish(Event("feedback", data, info.principal))
         elif kind.startswith("approval."):
             data = {"call_id": call_id, "tool": info.tool, "kind": kind, "at": record.at,
@@ -181,6 +201,7 @@ class Console:
             record.context.principal or body.get("principal"),
             str(session) if session is not None else None,
             record.context.trace_id,
+            body.get("variant"),
         )
         if call_id not in self.calls and session is not None:
             calls = self.sessions.setdefault(str(session), [])
@@ -211,6 +232,10 @@ class Console:
         self.stats.record("agent", info.principal or "anonymous", minute, duration, error)
         self.signals.call_ended(minute, record.at, info.principal or "anonymous", info.tool,
                                 info.backend, error, body)  # fmt: skip
+        self._covered_while_open(call_id, info)
+        self._remember(("tool", info.tool), minute, call_id, info)
+        if info.backend:
+            self._remember(("backend", info.backend), minute, call_id, info)
         status = "ok" if error is None else "error"
         if record.kind != "call.outcome":
             status = record.kind.removeprefix("call.")
@@ -230,7 +255,48 @@ class Console:
             "duration_ms": record.body.get("duration_ms"),
         }
 
+    # ------------------------------------------------------------------ reviews
+
+    def _remember(self, key: tuple[str, str], minute: int, call_id: str, info: CallInfo) -> None:
+        if self.reviews is None or not self.reviews.wants(info.tool):
+            return
+        calls = self.recent.get(key)
+        if calls is None:
+            calls = self.recent[key] = deque(maxlen=MAX_COVERED)
+        calls.append((minute, self._covered(call_id, info)))
+        while calls and calls[0][0] < minute - FEEDBACK_RECENT_MINUTES:
+            calls.popleft()
+
+    @staticmethod
+    def _covered(call_id: str, info: CallInfo) -> Covered:
+        return Covered(call_id, info.tool, info.variant, info.principal, info.trace_id)
+
+    def _covered_while_open(self, call_id: str, info: CallInfo) -> None:
+        """A call that ends while an alert on its tool or backend is open is covered by it."""
+        if self.reviews is None or not self.detector.active or not self.reviews.wants(info.tool):
+            return
+        for alert in self.detector.active.values():
+            if (alert.group, alert.name) in (("tool", info.tool), ("backend", info.backend)):
+                self._to_review.append((alert.as_dict(), [self._covered(call_id, info)]))
+
+    def _covered_by_window(self, alert: Alert) -> list[Covered]:
+        """The calls of the window that raised ``alert``: ended calls for the call rules,
+        scored ones for falling feedback."""
+        feedback = alert.kind == "feedback_falling"
+        key = ("feedback", alert.name) if feedback else (alert.group, alert.name)
+        minutes = FEEDBACK_RECENT_MINUTES if feedback else RECENT_MINUTES
+        first = minute_of(alert.since) - minutes + 1
+        seen: dict[str, Covered] = {}
+        for minute, covered in self.recent.get(key, ()):
+            if minute >= first:
+                seen.setdefault(covered.call_id, covered)
+        return list(seen.values())
+
     def _alert(self, alert: Alert) -> None:
+        if self.reviews is not None and alert.state == "firing":
+            covered = self._covered_by_window(alert)
+            if covered:
+                self._to_review.append((alert.as_dict(), covered))
         firing = 1 if alert.state == "firing" else 0
         self.anomaly.labels(alert.group, alert.name, alert.kind).set(firing)
         self._publish(Event("alert", alert.as_dict()))

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from gateway.experiments.report import RecordReader, since_of
+from gateway.experiments.reading import RecordReader
+from gateway.experiments.report import since_of
 
 KINDS = ("call.intent", "call.rejected", "call.outcome", "call.feedback")
 

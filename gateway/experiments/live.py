@@ -14,15 +14,16 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from gateway.answers import CallResult
 from gateway.audit.records import RecordContext
 from gateway.config.models import BASELINE
 from gateway.errors import GatewayError
+from gateway.experiments import guard as guard_counts
 from gateway.experiments import reviews
 from gateway.experiments.compare import MAX_DIFFERENCES, differences, field_of
+from gateway.experiments.reading import RecordReader
 from gateway.experiments.split import choose, sticky_key
 from gateway.metrics import Metrics
 from gateway.pipeline.answer import result_of
@@ -30,18 +31,12 @@ from gateway.pipeline.call import Call
 from gateway.pipeline.invoke import attempt_of
 from gateway.pipeline.protection import protected
 from gateway.pipeline.store import CallStore
-from gateway.tools import Tool
+from gateway.tools import Registry, Tool
 
 log = logging.getLogger("legacy_gateway")
 
 STOPPED = "experiment.stopped"
 SHADOW = "call.shadow"
-
-
-@dataclass
-class Tally:
-    calls: int = 0
-    errors: int = 0
 
 
 class Experiments:
@@ -51,7 +46,7 @@ class Experiments:
         self.store = store
         self.metrics = metrics
         # (config version, tool, variant): a guard judges a variant under one config.
-        self._tallies: dict[tuple[str, str, str], Tally] = {}
+        self._tallies: dict[tuple[str, str, str], guard_counts.Tally] = {}
         self._stopped: dict[str, set[tuple[str, str]]] = {}
         self._shadows: set[asyncio.Task[None]] = set()
 
@@ -67,6 +62,21 @@ class Experiments:
                 if record.context.config_version == config_version
             }
         return known
+
+    def restore(self, registry: Registry) -> None:
+        """Before ``registry`` is served: its guards' counts so far, from the record (a
+        restart or a reload back to a config carries on where its calls left off)."""
+        guarded = any(
+            tool.variants and tool.config.experiment.guard is not None
+            for tool in registry.tools.values()
+        )
+        version = registry.config.version
+        readable = hasattr(self.store, "records_of_kind")
+        if not guarded or not readable or any(key[0] == version for key in self._tallies):
+            return
+        reader = cast(RecordReader, self.store)
+        for (tool, variant), tally in guard_counts.rebuild(reader, version).items():
+            self._tallies[(version, tool, variant)] = tally
 
     def variant_for(
         self, tool: Tool, principal: str, context: dict[str, Any] | None, version: str
@@ -125,7 +135,7 @@ class Experiments:
         guard = base.config.experiment.guard
         if variant == BASELINE or guard is None:
             return
-        tally = self._tallies.setdefault((version, base.name, variant), Tally())
+        tally = self._tallies.setdefault((version, base.name, variant), guard_counts.Tally())
         tally.calls += 1
         tally.errors += failed
         if tally.calls < guard.min_calls or tally.errors / tally.calls <= guard.max_error_rate:

@@ -14,13 +14,14 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from gateway.audit.records import StoredRecord
 from gateway.config.models import BASELINE
 from gateway.errors import InvalidArguments
 from gateway.experiments import stats
 from gateway.experiments.live import SHADOW, STOPPED
+from gateway.experiments.reading import RecordReader, records_since, stamp
 
 KINDS = (
     "call.intent",
@@ -31,12 +32,10 @@ KINDS = (
     SHADOW,
     STOPPED,
 )
+STARTS = ("call.intent", "call.rejected")
+CLOCK_MARGIN = timedelta(minutes=5)
 _RELATIVE = re.compile(r"^(\d+)([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-class RecordReader(Protocol):
-    def records_of_kind(self, *kinds: str) -> list[StoredRecord]: ...
 
 
 @dataclass
@@ -142,6 +141,23 @@ def collect(
     return calls, stops
 
 
+def read(store: RecordReader, start: datetime | None) -> list[StoredRecord]:
+    """The records a report from ``start`` needs, in log order, read by time where the store
+    keeps an index: the calls begun since ``start``, their later records from the first of
+    those calls on, and every stop (a stop is rare and its report names it whenever it was).
+    Without ``start``, every record of the report's kinds."""
+    if start is None:
+        return store.records_of_kind(*KINDS)
+    begun = records_since(store, stamp(start), *STARTS)
+    if not begun:
+        return store.records_of_kind(STOPPED)
+    # A call's later records are written after its intent; the margin covers the clocks of
+    # other processes that may write them (a reply on another replica, a reviewer's score).
+    first = datetime.fromisoformat(min(record.at for record in begun)) - CLOCK_MARGIN
+    later = records_since(store, stamp(first), *(kind for kind in KINDS if kind not in STARTS))
+    return sorted([*begun, *later], key=lambda record: record.index)
+
+
 def _summary(group: str, facts: list[CallFacts]) -> dict[str, Any]:
     ended = [f for f in facts if f.status is not None]
     errors = Counter(f.code or "unknown" for f in ended if f.status == "error")
@@ -192,10 +208,10 @@ def report(
     ``since``, a tool in ``windows`` (its ``experiment.window``) is read over its window."""
     now = datetime.now(UTC)
     starts = {name: since_of(text, now) for name, text in (windows or {}).items()}
-    calls, stops = collect(
-        store.records_of_kind(*KINDS), by, tool, since_of(since, now),
-        {name: start for name, start in starts.items() if start is not None},
-    )  # fmt: skip
+    start = since_of(since, now)
+    windowed = {name: start for name, start in starts.items() if start is not None}
+    calls, stops = collect(read(store, start or windowed.get(tool or "")), by, tool, start,
+                           windowed)  # fmt: skip
     grouped: dict[str, dict[str, list[CallFacts]]] = defaultdict(dict)
     for facts in calls.values():
         grouped[facts.tool].setdefault(facts.group, []).append(facts)

@@ -55,14 +55,22 @@ def queue(store: RecordReader, tool: str | None = None) -> list[dict[str, Any]]:
     }
     waiting: dict[str | None, dict[str, Any]] = {}
     for record in store.records_of_kind(REQUESTED):
-        # A call is asked for once in the queue (a parked write may be picked again when it
-        # runs after its approval).
-        if record.call_id in reviewed or record.call_id in waiting:
+        if record.call_id in reviewed:
             continue
         if tool is not None and record.body.get("tool") != tool:
             continue
-        waiting[record.call_id] = {"call_id": record.call_id, "requested_at": record.at,
-                                   **record.body}  # fmt: skip
+        # A call is in the queue once, with every reason it was asked for (a parked write
+        # may be picked again when it runs after its approval; an anomaly flags calls the
+        # policy picked already).
+        entry = waiting.get(record.call_id)
+        if entry is None:
+            waiting[record.call_id] = {"call_id": record.call_id, "requested_at": record.at,
+                                       **record.body}  # fmt: skip
+            continue
+        for key, value in record.body.items():
+            entry.setdefault(key, value)
+        had = list(entry.get("reasons", ()))
+        entry["reasons"] = had + [r for r in record.body.get("reasons", ()) if r not in had]
     return list(waiting.values())
 
 

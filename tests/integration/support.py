@@ -22,8 +22,8 @@ from estate.soap_service import ReceivedRequest
 from gateway.api import create_app
 from gateway.audit.log import AuditLog, AuditSettings
 from gateway.audit.sqlite_store import SQLiteStore
-from gateway.audit.store import AuditStore
-from gateway.policy.auth import Mode
+from gateway.audit.store import AuditStore, now
+from gateway.policy.auth import Mode, new_key
 from gateway.runtime import Gateway
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,6 +111,13 @@ def gateway_client(
 def gateway_of(client: TestClient) -> Gateway:
     gateway: Gateway = client.app.state.gateway  # type: ignore[attr-defined]
     return gateway
+
+
+def key_for(client: TestClient, agent: str, scopes: list[str]) -> str:
+    """A new API key of ``agent`` in the served gateway's store (``key:<agent>``)."""
+    made = new_key(agent, scopes, now())
+    gateway_of(client).store.add_key(made.stored)
+    return made.key
 
 
 def committed(client: TestClient, value: Any) -> str:

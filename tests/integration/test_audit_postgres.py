@@ -73,6 +73,20 @@ def test_appends_from_many_threads_get_contiguous_indexes(store_url: str, tmp_pa
         store.close()
 
 
+def test_a_window_of_one_kind_is_read_by_time(store_url: str) -> None:
+    store = PostgresStore(store_url)
+    try:
+        early = store.append("call.intent", "a", {})
+        time.sleep(0.002)
+        later = store.append_many([("call.intent", "b", {}), ("call.outcome", "b", {})])
+        assert early.at < later[0].at
+        since = store.records_since(later[0].at, "call.intent", "call.outcome")
+        assert [(r.kind, r.call_id) for r in since] == [("call.intent", "b"), ("call.outcome", "b")]
+        assert [r.call_id for r in store.records_since(early.at, "call.intent")] == ["a", "b"]
+    finally:
+        store.close()
+
+
 def test_the_tables_are_append_only_and_tampering_is_found(store_url: str, tmp_path: Path) -> None:
     store = PostgresStore(store_url)
     try:

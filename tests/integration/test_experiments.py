@@ -15,23 +15,15 @@ from fastapi.testclient import TestClient
 
 from adapters.installed import INSTALLED
 from estate.customers import CustomerStore
-from gateway.audit.store import now
 from gateway.config.loader import load_config
-from gateway.policy.auth import new_key
 from tests.integration.amqp_support import wait_until
-from tests.integration.support import DEMO_CONFIG, bearer, gateway_client, gateway_of, run
+from tests.integration.support import DEMO_CONFIG, bearer, gateway_client, gateway_of, key_for, run
 
 CODES = ["EUR", "USD", "GBP", "CHF"]
 NAMES = {"EUR": "euro", "USD": "dollar", "GBP": "pound", "CHF": "franc"}
 AGENTS = 24
 CALLS_EACH = 15
 READS = 120
-
-
-def key_for(client: TestClient, agent: str, scopes: list[str]) -> str:
-    made = new_key(agent, scopes, now())
-    gateway_of(client).store.add_key(made.stored)
-    return made.key
 
 
 def description_seen(client: TestClient, key: str, tool: str) -> str:

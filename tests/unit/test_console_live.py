@@ -13,6 +13,7 @@ import pytest
 
 from gateway.audit.records import RecordContext
 from gateway.audit.sqlite_store import SQLiteStore
+from gateway.config.models import ReviewPolicy
 from gateway.console.anomalies import Detector
 from gateway.console.events import Event, EventHub
 from gateway.console.live import Console
@@ -27,6 +28,8 @@ from gateway.console.stats import (
     percentile,
 )
 from gateway.console.tail import GAP_GRACE_S, Tailer
+from gateway.experiments import reviews
+from gateway.experiments.flagged import AlertReviews
 from gateway.policy.auth import Principal
 
 NOW = dt.datetime(2026, 11, 29, 12, 0, 30, tzinfo=dt.UTC).timestamp()
@@ -251,3 +254,45 @@ def test_the_tailer_waits_at_a_gap_then_passes_it(store: SQLiteStore) -> None:
     assert tailer.read() == []
     clock.now = GAP_GRACE_S + 1  # it never came: a rolled-back insert
     assert [r.body["n"] for r in tailer.read()] == [2]
+
+
+def test_the_calls_an_alert_covers_go_to_the_review_queue(store: SQLiteStore) -> None:
+    """With ``every_anomaly``, the calls of the window that raised an alert, and those that
+    end while it is open, are queued for review with the alert named as the reason."""
+    policies = {"get_customer": ReviewPolicy(every_anomaly=True), "other": ReviewPolicy()}
+    flagged = AlertReviews(store, policies.get, lambda: "sha256:x")
+    clock = Clock(time.time())
+    console = Console(store, clock=clock, reviews=flagged)
+    for number in range(5):
+        call(store, f"bad-{number}", ok=False)
+    call(store, "other-1", tool="other", ok=False)  # same backend; its policy does not ask
+    console.step()
+    tool_alert = "anomaly:tool:get_customer:error_rate"
+    backend_alert = "anomaly:backend:customer_master:error_rate"
+    waiting = {entry["call_id"]: entry for entry in reviews.queue(store)}
+    assert sorted(waiting) == [f"bad-{n}" for n in range(5)]
+    assert all(set(e["reasons"]) == {tool_alert, backend_alert} for e in waiting.values())
+    assert waiting["bad-0"]["alert"]["kind"] == "error_rate"
+    assert waiting["bad-0"]["tool"] == "get_customer"
+
+    # A call of the tool that ends while the alert is open is covered too.
+    call(store, "late-1", ok=True)
+    clock.now += 1
+    console.step()
+    assert set(reviews.queue(store, "get_customer")[-1]["reasons"]) == {tool_alert, backend_alert}
+    assert reviews.queue(store)[-1]["call_id"] == "late-1"
+
+    # A console started again over the same log raises the same alerts, queues nothing twice.
+    requested = len(store.records_of_kind(reviews.REQUESTED))
+    Console(store, clock=clock, reviews=flagged).step()
+    assert len(store.records_of_kind(reviews.REQUESTED)) == requested == 12
+
+
+def test_without_every_anomaly_an_alert_queues_nothing(store: SQLiteStore) -> None:
+    flagged = AlertReviews(store, {"get_customer": ReviewPolicy(share=0.0)}.get, lambda: "v")
+    console = Console(store, clock=Clock(time.time()), reviews=flagged)
+    for number in range(5):
+        call(store, f"bad-{number}", ok=False)
+    console.step()
+    assert console.alerts() != []
+    assert reviews.queue(store) == []

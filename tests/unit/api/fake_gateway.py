@@ -118,8 +118,17 @@ class FakeGateway:
             raise ToolNotFound(f"no tool named '{name}'")
         return self.tools[name]
 
-    def visible_tools(self, caller: Principal) -> list[FakeTool]:
+    def visible_tools(
+        self, caller: Principal, context: dict[str, Any] | None = None
+    ) -> list[FakeTool]:
         return [t for t in self.tools.values() if caller.may_call(t.name, t.tags)]
+
+    def visible_tool(
+        self, name: str, caller: Principal, context: dict[str, Any] | None = None
+    ) -> FakeTool:
+        tool = self.tool(name)
+        caller.require_tool(name, tool.tags)
+        return tool
 
     async def call(
         self, name: str, arguments: dict[str, Any], context: Any = None, **kw: Any

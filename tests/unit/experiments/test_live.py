@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from adapters.installed import INSTALLED
+from gateway.audit.records import RecordContext
+from gateway.audit.sqlite_store import SQLiteStore
 from gateway.config.loader import load_config
 from gateway.errors import GatewayError, InvalidArguments, LegacyFault
 from gateway.experiments.live import Experiments
@@ -18,7 +20,9 @@ from gateway.experiments.split import choose
 from gateway.mapping.redaction import Commitments
 from gateway.pipeline.protection import Generation
 from gateway.pipeline.run import CallPipeline
+from gateway.policy.auth import Principal
 from gateway.replay import KeyedCalls
+from gateway.runtime import Gateway
 from gateway.tools import Tool, build_registry
 from tests.unit.pipeline.fakes import FakeAdapter, MemoryStore, metrics, new_call, synchronously
 
@@ -73,9 +77,15 @@ def session_on(tool: Tool, variant: str) -> str:
 
 
 class Harness:
-    def __init__(self, generation: Generation, live: FakeAdapter, shadow: FakeAdapter) -> None:
+    def __init__(
+        self,
+        generation: Generation,
+        live: FakeAdapter,
+        shadow: FakeAdapter,
+        store: MemoryStore | SQLiteStore | None = None,
+    ) -> None:
         self.generation = generation
-        self.store = MemoryStore()
+        self.store = store if store is not None else MemoryStore()
         self.experiments = Experiments(self.store, metrics())
         self.pipeline = CallPipeline(self.store, KeyedCalls(self.store), metrics())
         self.tool = faked(generation.registry.tools["lookup"], live, shadow)
@@ -183,6 +193,38 @@ async def test_the_guard_stops_a_failing_variant_on_the_record(tmp_path: Path) -
     assert again.stopped(harness.generation.registry.config.version) == {("lookup", "plain")}
 
 
+@pytest.mark.parametrize("stored", ["memory", "sqlite"])
+@synchronously
+async def test_the_guards_counts_survive_a_restart(tmp_path: Path, stored: str) -> None:
+    """Three failed calls of four before a restart: the fourth after it stops the variant."""
+    generation = generation_of(tmp_path)
+    version = generation.registry.config.version
+    store = MemoryStore() if stored == "memory" else SQLiteStore(tmp_path / "audit.sqlite")
+    if isinstance(store, SQLiteStore):
+        # An older config's calls, before this one was loaded, count for nothing.
+        store.append("config.loaded", None, {"config_version": "sha256:old"})
+        store.append("call.rejected", "old-1", {"tool": "lookup", "variant": "plain"},
+                     RecordContext(config_version="sha256:old"))  # fmt: skip
+        store.append("config.loaded", None, {"config_version": version})
+    harness = Harness(generation, FakeAdapter(LegacyFault("H", "down")), FakeAdapter(), store)
+    session = session_on(harness.tool, "plain")
+    for _ in range(3):
+        with pytest.raises(GatewayError):
+            await harness.call(session)
+    # One success of a baseline session and a dry run count for nothing.
+    harness.tool = replace(harness.tool, adapter=FakeAdapter({"NAME": "A"}))
+    await harness.call(session_on(harness.tool, "baseline"))
+    assert harness.store.records_of_kind("experiment.stopped") == []
+
+    harness.tool = replace(harness.tool, adapter=FakeAdapter(LegacyFault("H", "down")))
+    harness.experiments = Experiments(harness.store, metrics())  # a restarted process
+    harness.experiments.restore(generation.registry)
+    with pytest.raises(GatewayError):
+        await harness.call(session)
+    [stop] = harness.store.records_of_kind("experiment.stopped")
+    assert (stop.body["variant"], stop.body["calls"], stop.body["errors"]) == ("plain", 4, 4)
+
+
 @synchronously
 async def test_the_guard_waits_for_its_minimum_of_calls(tmp_path: Path) -> None:
     harness = Harness(generation_of(tmp_path), FakeAdapter({"NAME": "A"}), FakeAdapter())
@@ -198,3 +240,24 @@ async def test_the_guard_waits_for_its_minimum_of_calls(tmp_path: Path) -> None:
     [plain] = tool["groups"]
     assert plain["name"] == "plain"
     assert plain["invalid_argument_rate"]["count"] == 3
+
+
+def test_a_session_is_listed_as_the_variant_its_calls_run(tmp_path: Path) -> None:
+    """Sticky per session: the listing an agent reads in a session shows the description of
+    the variant that session's calls get, not the variant of the agent's own key."""
+    registry = generation_of(tmp_path).registry
+    gateway = Gateway(registry, SQLiteStore(tmp_path / "audit.sqlite"))
+    tool = registry.tools["lookup"]
+    caller = Principal("key:bot", ("lookup",))
+    agent_variant = choose(tool.name, tool.config, "agent:key:bot")
+    other = "plain" if agent_variant == "baseline" else "baseline"
+    session = session_on(tool, other)
+    called = gateway.experiments.variant_for(
+        tool, caller.name, {"session_id": session}, registry.config.version
+    )
+    assert (called.variant or "baseline") == other
+    [listed] = gateway.visible_tools(caller, {"session_id": session})
+    assert listed.config.description == called.config.description
+    assert listed.config.description != gateway.visible_tools(caller)[0].config.description
+    one = gateway.visible_tool("lookup", caller, {"session_id": session})
+    assert one.listing["description"] == called.config.description

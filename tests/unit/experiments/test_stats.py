@@ -83,14 +83,16 @@ def call(records: Records, n: int, variant: str, outcome: str, **extra: Any) -> 
         error = {"code": InvalidArguments.code}
         records.add("call.rejected", cid, {**intent, "error": error})
         return
-    records.add("call.intent", cid, intent, extra.pop("at", ""))
+    # A call's records are written as it goes: none before its intent.
+    at = extra.pop("at", "")
+    records.add("call.intent", cid, intent, at)
     for attempt in range(extra.pop("attempts", 1)):
-        records.add("interaction", cid, {"attempt": attempt + 1})
+        records.add("interaction", cid, {"attempt": attempt + 1}, at)
     body: dict[str, Any] = {"status": "ok" if outcome == "ok" else "error",
                             "duration_ms": extra.pop("ms", 10.0)}  # fmt: skip
     if outcome != "ok":
         body["error"] = {"code": outcome}
-    records.add("call.outcome", cid, body)
+    records.add("call.outcome", cid, body, at)
 
 
 def known_record() -> Records:
@@ -175,3 +177,38 @@ def test_a_tools_window_applies_when_no_since_is_given() -> None:
     assert (tool["window"], tool["groups"][0]["calls"]) == (None, 2)
     [tool] = report(records)["tools"]
     assert tool["groups"][0]["calls"] == 2
+
+
+class IndexedRecords(Records):
+    """A store that reads a window by time, as the SQL stores do from their index."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[tuple[str, tuple[str, ...]]] = []
+
+    def records_since(self, since: str, *kinds: str) -> list[StoredRecord]:
+        self.asked.append((since, kinds))
+        return [r for r in self.records if r.kind in kinds and r.at >= since]
+
+    def records_of_kind(self, *kinds: str) -> list[StoredRecord]:
+        assert kinds == ("experiment.stopped",), "a windowed report reads no call in full"
+        return super().records_of_kind(*kinds)
+
+
+def test_a_window_is_read_from_the_index_and_reports_the_same() -> None:
+    indexed, plain = IndexedRecords(), Records()
+    for records in (indexed, plain):
+        for n in range(40):
+            day = 1 + n % 28
+            at = f"2026-11-{day:02d}T10:00:00+00:00"
+            call(records, n, "b" if n % 2 else "baseline", "ok" if n % 5 else "legacy_fault", at=at)
+            records.add("call.feedback", f"{'b' if n % 2 else 'baseline'}-{n}", {"score": 3}, at)
+    answer = report(indexed, since="2026-11-20")
+    assert answer == report(plain, since="2026-11-20")
+    assert sum(g["calls"] for g in answer["tools"][0]["groups"]) == 9  # days 20 to 28
+    [(intents_from, starts), (later_from, later)] = indexed.asked
+    assert intents_from == "2026-11-20T00:00:00.000000+00:00"
+    assert starts == ("call.intent", "call.rejected")
+    # The later records from the first call in the window on, less a margin for clocks.
+    assert later_from == "2026-11-20T09:55:00.000000+00:00"
+    assert "call.outcome" in later and "call.intent" not in later
