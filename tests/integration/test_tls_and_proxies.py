@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from adapters.installed import INSTALLED
@@ -26,6 +23,7 @@ from tests.integration.support import (
     get_customer_tool,
 )
 from tests.integration.tls_estate import ConnectProxy, Issued, MutualTLSHost, PrivateCA
+from tests.services import pg_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 WSDL = ROOT / "mappings" / "demo" / "wsdl" / "customer_master.wsdl"
@@ -257,15 +255,10 @@ def test_the_audit_store_url_passes_sslmode_through_to_postgresql() -> None:
 
     The test server speaks no TLS, so requiring it must fail, and say why; disabling it works.
     """
-    server = os.environ.get("TEST_PG_URL", "postgresql://root@127.0.0.1:5432/test")
-    schema = f"lgw_sslmode_{uuid.uuid4().hex[:10]}"
-    with pytest.raises(AuditUnavailable) as caught:
-        PostgresStore(f"{server}?schema={schema}&sslmode=require")
-    assert "SSL was required" in caught.value.message
-    try:
-        store = PostgresStore(f"{server}?schema={schema}&sslmode=disable")
+    with pg_schema("lgw_sslmode") as url:
+        with pytest.raises(AuditUnavailable) as caught:
+            PostgresStore(f"{url}&sslmode=require")
+        assert "SSL was required" in caught.value.message
+        store = PostgresStore(f"{url}&sslmode=disable")
         assert store.count() == 0
         store.close()
-    finally:
-        with psycopg.connect(server, autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

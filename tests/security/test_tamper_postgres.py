@@ -5,8 +5,6 @@ TRUNCATE), refused by the triggers or caught and located by ``audit verify``."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,8 +31,9 @@ from tests.security.tamper_store import (
     refused_or_located,
     verify,
 )
+from tests.services import PG_SERVER as SERVER
+from tests.services import pg_schema
 
-SERVER = os.environ.get("TEST_PG_URL", "postgresql://root@127.0.0.1:5432/test")
 LOG_TABLES = ("records", "leaves", "nodes", "checkpoints", "pruned", "log_head")
 
 
@@ -74,14 +73,12 @@ class Log:
 
 @pytest.fixture
 def log(tmp_path: Path) -> Iterator[Log]:
-    schema = f"tamper_{uuid.uuid4().hex[:10]}"
-    store = PostgresStore(f"{SERVER}?schema={schema}")
-    try:
-        yield Log(store, fill(store, tmp_path / "keys"), RawPostgres(schema))
-    finally:
-        store.close()
-        with psycopg.connect(SERVER, autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    with pg_schema("tamper") as url:
+        store = PostgresStore(url)
+        try:
+            yield Log(store, fill(store, tmp_path / "keys"), RawPostgres(url.rsplit("=", 1)[1]))
+        finally:
+            store.close()
 
 
 @pytest.fixture
