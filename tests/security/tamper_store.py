@@ -30,6 +30,7 @@ from gateway.audit.log import AuditLog, AuditSettings
 from gateway.audit.merkle import MerkleTree
 from gateway.audit.pruning import PruneStatement
 from gateway.audit.records import RecordContext, record_leaf
+from gateway.audit.retention import prune
 from gateway.audit.store import AuditStore
 from gateway.audit.tree_store import STRIDE
 from gateway.audit.verify import Report
@@ -56,6 +57,15 @@ def fill(store: AuditStore, key_dir: Path) -> AuditLog:
     audit.sync()
     assert [c.size for c in store.checkpoints()] == SIZES
     return audit
+
+
+def prune_to_18(store: AuditStore, audit: AuditLog, archive: Path) -> None:
+    """Prunes a filled log by age up to record 20: the first 18 (the checkpoint below) go."""
+    ((_, data),) = store.read(20, 21)
+    cutoff = dt.datetime.fromisoformat(orjson.loads(data)["at"])
+    pruned = prune(store, audit, archive, cutoff, minimum_days=0)
+    assert pruned is not None and (pruned.start, pruned.end) == (0, 18)
+    audit.sync()
 
 
 class Raw(ABC):

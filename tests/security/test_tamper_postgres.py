@@ -4,13 +4,11 @@ TRUNCATE), refused by the triggers or caught and located by ``audit verify``."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
 import psycopg
 import pytest
 
@@ -18,7 +16,6 @@ from gateway.audit.bundle import verify_store
 from gateway.audit.checkpoint import Signer
 from gateway.audit.log import AuditLog
 from gateway.audit.postgres_store import PostgresStore
-from gateway.audit.retention import prune
 from gateway.audit.verdict import checked_range
 from tests.security.tamper_store import (
     ATTACKS,
@@ -27,6 +24,7 @@ from tests.security.tamper_store import (
     Raw,
     Statement,
     fill,
+    prune_to_18,
     q,
     refused_or_located,
     verify,
@@ -112,11 +110,7 @@ def test_the_head_counter_cannot_be_moved_back(log: Log) -> None:
 
 
 def test_a_legitimate_prune_verifies_and_a_hand_made_one_does_not(log: Log, tmp_path: Path) -> None:
-    ((_, data),) = log.store.read(20, 21)
-    cutoff = dt.datetime.fromisoformat(orjson.loads(data)["at"])
-    pruned = prune(log.store, log.audit, tmp_path / "gone", cutoff, minimum_days=0)
-    assert pruned is not None and (pruned.start, pruned.end) == (0, 18)
-    log.audit.sync()
+    prune_to_18(log.store, log.audit, tmp_path / "gone")
     key = log.audit.signer.verifier
     report = verify_store(log.store, key, minimum_days=0)
     assert report.ok, report.problems
