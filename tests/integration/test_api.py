@@ -283,25 +283,22 @@ def test_a_malformed_call_body_is_422_naming_the_key(
     assert field in [e["field"] for e in error["details"]["errors"]]
 
 
-def test_an_unknown_endpoint_is_404_in_the_error_shape(demo_client: TestClient) -> None:
-    response = demo_client.get("/v1/nothing-here")
+@pytest.mark.parametrize(
+    ("path", "status", "code"),
+    [
+        ("/v1/nothing-here", 404, "not_found"),
+        ("/v1/tools/get_customer/call", 405, "method_not_allowed"),  # a GET where POST goes
+        ("/v1/calls/00000000-0000-0000-0000-000000000000", 404, "call_not_found"),
+    ],
+    ids=["unknown-endpoint", "wrong-method", "unknown-call-id"],
+)
+def test_a_get_that_finds_nothing_answers_in_the_error_shape(
+    demo_client: TestClient, path: str, status: int, code: str
+) -> None:
+    response = demo_client.get(path)
 
-    assert response.status_code == 404, response.text
-    assert error_of(response)["code"] == "not_found"
-
-
-def test_a_wrong_method_is_405_in_the_error_shape(demo_client: TestClient) -> None:
-    response = demo_client.get("/v1/tools/get_customer/call")
-
-    assert response.status_code == 405, response.text
-    assert error_of(response)["code"] == "method_not_allowed"
-
-
-def test_an_unknown_call_id_is_404(demo_client: TestClient) -> None:
-    response = demo_client.get("/v1/calls/00000000-0000-0000-0000-000000000000")
-
-    assert response.status_code == 404, response.text
-    assert error_of(response)["code"] == "call_not_found"
+    assert response.status_code == status, response.text
+    assert error_of(response)["code"] == code
 
 
 def test_liveness_reports_the_config_version(demo_client: TestClient) -> None:
