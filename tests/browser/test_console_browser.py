@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from selenium.webdriver.remote.webelement import WebElement
 
 from estate.ledger import create_ledger
 from estate.server import EstateServer
-from tests.integration.support import ANNA, DEMO_CONFIG, ROOT, serve_process
+from tests.integration.support import ANNA, DEMO_CONFIG, ROOT, postings_with, serve_process
 from tests.integration.test_auth import bearer, create_key
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -77,11 +76,7 @@ class Site:
         )  # fmt: skip
 
     def postings(self, reference: str) -> int:
-        with sqlite3.connect(self.ledger) as db:
-            (count,) = db.execute(
-                "SELECT count(*) FROM POSTINGS WHERE trim(REF_NO) = ?", (reference,)
-            ).fetchone()
-        return int(count)
+        return postings_with(self.ledger, reference)
 
 
 # The variant each agent lands on: the split's hash of ("get_exchange_rate", "agent:key:NAME")

@@ -5,9 +5,27 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from fastapi.testclient import TestClient
 
 from estate.orders import OrderService
-from tests.integration.support import DEMO_CONFIG, create_key, serve_process
+from tests.integration.support import DEMO_CONFIG, create_key, gateway_client, serve_process
+
+
+def _module_name(request: pytest.FixtureRequest) -> str:
+    return str(request.module.__name__.rpartition(".")[2].removeprefix("test_"))
+
+
+@pytest.fixture(scope="module")
+def demo(
+    estate_env: dict[str, str],
+    order_service: OrderService,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> Iterator[TestClient]:
+    """The gateway on the demo config in process, one call record for the test module."""
+    audit_db = tmp_path_factory.mktemp(_module_name(request)) / "audit.sqlite"
+    with gateway_client(DEMO_CONFIG, audit_db) as client:
+        yield client
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +37,7 @@ def served(
 ) -> Iterator[tuple[str, str]]:
     """The base URL of a gateway serving the demo under API keys, and a key for every tool
     (the agent named after the test module: its records say which client called)."""
-    name = request.module.__name__.rpartition(".")[2].removeprefix("test_")
+    name = _module_name(request)
     audit_db = tmp_path_factory.mktemp(name) / "audit.sqlite"
     key = create_key(audit_db, f"{name}-agent", "*")
     env = {"LEGACY_GATEWAY_AUTH": "keys", "LEGACY_GATEWAY_AUDIT_DB": str(audit_db)}

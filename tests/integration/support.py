@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -263,3 +264,12 @@ def serve_process(
         if proc.poll() is None:
             proc.terminate()
         proc.wait(10)
+
+
+def postings_with(ledger_db: Path, reference: str) -> int:
+    """How many postings in the demo ledger carry this reference."""
+    with sqlite3.connect(ledger_db) as db:
+        (count,) = db.execute(
+            "SELECT count(*) FROM POSTINGS WHERE trim(REF_NO) = ?", (reference,)
+        ).fetchone()
+    return int(count)

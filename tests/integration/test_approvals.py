@@ -14,7 +14,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from estate.ledger import create_ledger
-from tests.integration.support import DEMO_CONFIG, bearer, create_key, error_of, gateway_client
+from tests.integration.support import (
+    DEMO_CONFIG,
+    bearer,
+    create_key,
+    error_of,
+    gateway_client,
+    postings_with,
+)
 
 POSTING = {"account_number": "DE00000007", "booked_on": "2024-06-11", "amount": "12.50",
            "direction": "credit", "text": "Refund 4711", "reference": "APPROVE1"}  # fmt: skip
@@ -38,11 +45,7 @@ class Desk:
         )  # fmt: skip
 
     def postings(self, reference: str) -> int:
-        with sqlite3.connect(self.ledger) as db:
-            (count,) = db.execute(
-                "SELECT count(*) FROM POSTINGS WHERE trim(REF_NO) = ?", (reference,)
-            ).fetchone()
-        return int(count)
+        return postings_with(self.ledger, reference)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator
 from adapters.installed import INSTALLED
 from estate.orders import OrderService
 from gateway.config.loader import load_config
-from tests.integration.support import DEMO_CONFIG, call_record, call_tool, error_of
+from tests.integration.support import DEMO_CONFIG, call_record, call_tool, error_of, postings_with
 
 LEDGER_TOOLS = sorted(
     name
@@ -215,11 +215,3 @@ def test_the_demo_operator_approves_an_adjustment_an_agent_asked_for(
     assert postings_with(ledger_db, "ADJTEST1") == 1
     record = call_record(demo_client, answer["call_id"])
     assert record["approval"]["decided_by"] == "key:demo-operator"
-
-
-def postings_with(ledger_db: Path, reference: str) -> int:
-    with sqlite3.connect(ledger_db) as db:
-        (count,) = db.execute(
-            "SELECT count(*) FROM POSTINGS WHERE trim(REF_NO) = ?", (reference,)
-        ).fetchone()
-    return int(count)

@@ -37,7 +37,7 @@ from gateway.audit.store import AuditStore
 from gateway.policy.auth import new_key
 from gateway.recovery import Lifetimes, Recovery, unresolved
 from gateway.runtime import Gateway
-from tests.integration.support import DEMO_CONFIG, EstateWatch, error_of, free_port
+from tests.integration.support import DEMO_CONFIG, EstateWatch, error_of, free_port, postings_with
 from tests.services import pg_schema
 
 POSTING = {"account_number": "DE00000007", "booked_on": "2024-06-11", "amount": "12.50",
@@ -99,11 +99,7 @@ class Desk:
         return approvals
 
     def postings(self, reference: str) -> int:
-        with sqlite3.connect(self.ledger) as db:
-            (count,) = db.execute(
-                "SELECT count(*) FROM POSTINGS WHERE trim(REF_NO) = ?", (reference,)
-            ).fetchone()
-        return int(count)
+        return postings_with(self.ledger, reference)
 
     def edit_ledger_tools(self, old: str, new: str) -> None:
         path = self.config / "ledger.yaml"
