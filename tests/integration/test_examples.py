@@ -23,11 +23,15 @@ def served(
         yield base, key
 
 
-def example(name: str, *args: str) -> str:
-    result = subprocess.run(
+def run_example(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, str(ROOT / "examples" / name), *args],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
+
+
+def example(name: str, *args: str) -> str:
+    result = run_example(name, *args)
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -56,10 +60,7 @@ def test_an_example_runs_against_the_gateway(
 
 
 def failing_example(name: str, *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / name), *args],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    result = run_example(name, *args)
     assert result.returncode == 1, result.stdout
     assert "Traceback" not in result.stderr, result.stderr
     return result.stderr

@@ -156,11 +156,16 @@ def test_a_minimum_tls_version_the_host_cannot_speak_is_refused(
         old_host.stop()
 
 
+def through(proxy: str, tmp_path: Path, mutual: str, tls_host: MutualTLSHost) -> Path:
+    """A config that reaches the mutual-TLS host through the proxy at ``proxy``."""
+    return write_config(tmp_path / "config", tls_host.base_url, mutual + f"    proxy: {proxy}\n")
+
+
 def test_mutual_tls_through_a_connect_proxy_with_credentials(
     tmp_path: Path, mutual: str, tls_host: MutualTLSHost, proxy: ConnectProxy
 ) -> None:
-    proxied = mutual + f"    proxy: http://agent:pr0xy@{proxy.url.removeprefix('http://')}\n"
-    config = write_config(tmp_path / "config", tls_host.base_url, proxied)
+    authorised = f"http://agent:pr0xy@{proxy.url.removeprefix('http://')}"
+    config = through(authorised, tmp_path, mutual, tls_host)
     with gateway_client(config, tmp_path / "audit.sqlite") as client:
         for key in ("one", "two"):
             response = call_tool(client, "lookup", {"key": key})
@@ -173,8 +178,7 @@ def test_mutual_tls_through_a_connect_proxy_with_credentials(
 def test_a_proxy_refusing_the_tunnel_is_named_in_the_error(
     tmp_path: Path, mutual: str, tls_host: MutualTLSHost, proxy: ConnectProxy
 ) -> None:
-    proxied = mutual + f"    proxy: {proxy.url}\n"
-    config = write_config(tmp_path / "config", tls_host.base_url, proxied)
+    config = through(proxy.url, tmp_path, mutual, tls_host)
     with gateway_client(config, tmp_path / "audit.sqlite") as client:
         error = error_of(call_tool(client, "lookup", {"key": "abc"}))
         assert error["code"] == "backend_unavailable"

@@ -33,6 +33,7 @@ from gateway.audit.records import RecordContext, record_leaf
 from gateway.audit.retention import prune
 from gateway.audit.store import AuditStore
 from gateway.audit.tree_store import STRIDE
+from gateway.audit.verdict import checked_range
 from gateway.audit.verify import Report
 
 ORIGIN = "example.org/log"
@@ -66,6 +67,15 @@ def prune_to_18(store: AuditStore, audit: AuditLog, archive: Path) -> None:
     pruned = prune(store, audit, archive, cutoff, minimum_days=0)
     assert pruned is not None and (pruned.start, pruned.end) == (0, 18)
     audit.sync()
+
+
+def pruned_and_verified(store: AuditStore, audit: AuditLog, archive: Path) -> Report:
+    """``prune_to_18``, then the store verified under no retention minimum: it checks out."""
+    prune_to_18(store, audit, archive)
+    report = verify_store(store, audit.signer.verifier, minimum_days=0)
+    assert report.ok, report.problems
+    assert checked_range(report).startswith("records 18\u201330 of a log of 31 signed by ")
+    return report
 
 
 class Raw(ABC):

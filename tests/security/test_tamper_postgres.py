@@ -16,7 +16,6 @@ from gateway.audit.bundle import verify_store
 from gateway.audit.checkpoint import Signer
 from gateway.audit.log import AuditLog
 from gateway.audit.postgres_store import PostgresStore
-from gateway.audit.verdict import checked_range
 from tests.security.tamper_store import (
     ATTACKS,
     ORIGIN,
@@ -24,7 +23,7 @@ from tests.security.tamper_store import (
     Raw,
     Statement,
     fill,
-    prune_to_18,
+    pruned_and_verified,
     q,
     refused_or_located,
     verify,
@@ -110,11 +109,8 @@ def test_the_head_counter_cannot_be_moved_back(log: Log) -> None:
 
 
 def test_a_legitimate_prune_verifies_and_a_hand_made_one_does_not(log: Log, tmp_path: Path) -> None:
-    prune_to_18(log.store, log.audit, tmp_path / "gone")
+    pruned_and_verified(log.store, log.audit, tmp_path / "gone")
     key = log.audit.signer.verifier
-    report = verify_store(log.store, key, minimum_days=0)
-    assert report.ok, report.problems
-    assert checked_range(report).startswith("records 18\u201330 of a log of 31 signed by ")
     with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
         log.raw.run(q("DELETE FROM records WHERE idx < 21"))
     log.raw.drop_triggers()
