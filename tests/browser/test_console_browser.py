@@ -11,7 +11,6 @@ page logs no JavaScript error. Screenshots go to ``$CONSOLE_SCREENSHOTS`` (defau
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,7 +26,13 @@ from selenium.webdriver.remote.webelement import WebElement
 
 from estate.ledger import create_ledger
 from estate.server import EstateServer
-from tests.integration.support import ANNA, DEMO_CONFIG, ROOT, postings_with, serve_process
+from tests.integration.support import (
+    ANNA,
+    ROOT,
+    demo_copy,
+    postings_with,
+    serve_process,
+)
 from tests.integration.test_auth import bearer, create_key
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -87,7 +92,7 @@ RATES_AGENTS = {"baseline": "rates-bot-a", "explicit_codes": "rates-bot-b"}
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     tmp = tmp_path_factory.mktemp("console")
-    config = shutil.copytree(DEMO_CONFIG, tmp / "config")
+    config = demo_copy(tmp)
     ledger = create_ledger(tmp / "ledger.sqlite")
     audit_db = tmp / "audit.sqlite"
     agent = create_key(audit_db, "booking-bot", "get_customer,book_adjustment,get_account")

@@ -9,7 +9,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from estate.orders import OrderService
-from tests.integration.support import DEMO_CONFIG, create_key, gateway_client, serve_process
+from tests.integration.support import (
+    DEMO_CONFIG,
+    create_key,
+    gateway_client,
+    served_demo_under_keys,
+)
 
 
 def _module_name(request: pytest.FixtureRequest) -> str:
@@ -39,6 +44,5 @@ def served(module_audit_db: Path, request: pytest.FixtureRequest) -> Iterator[tu
     """The base URL of a gateway serving the demo under API keys, and a key for every tool
     (the agent named after the test module: its records say which client called)."""
     key = create_key(module_audit_db, f"{_module_name(request)}-agent", "*")
-    env = {"LEGACY_GATEWAY_AUTH": "keys", "LEGACY_GATEWAY_AUDIT_DB": str(module_audit_db)}
-    with serve_process(DEMO_CONFIG, env) as (base, _):
+    with served_demo_under_keys(module_audit_db) as base:
         yield base, key

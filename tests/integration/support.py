@@ -4,6 +4,7 @@ tools, reading records, watching the estate."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -273,3 +274,16 @@ def postings_with(ledger_db: Path, reference: str) -> int:
             "SELECT count(*) FROM POSTINGS WHERE trim(REF_NO) = ?", (reference,)
         ).fetchone()
     return int(count)
+
+
+def demo_copy(tmp_path: Path) -> Path:
+    """A copy of the demo config at ``tmp_path``/config, for a test to change."""
+    return Path(shutil.copytree(DEMO_CONFIG, tmp_path / "config"))
+
+
+@contextmanager
+def served_demo_under_keys(audit_db: Path) -> Iterator[str]:
+    """The base URL of ``legacy-gateway serve`` on the demo config, API keys required."""
+    env = {"LEGACY_GATEWAY_AUTH": "keys", "LEGACY_GATEWAY_AUDIT_DB": str(audit_db)}
+    with serve_process(DEMO_CONFIG, env) as (base, _):
+        yield base

@@ -12,6 +12,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from fastapi.testclient import TestClient
@@ -472,13 +473,20 @@ def test_a_call_that_cannot_be_recorded_is_not_made(
     assert watch.new() == []
 
 
-def test_a_call_on_a_closed_store_is_refused_as_audit_unavailable(
+@pytest.fixture
+def on_a_closed_store(
     demo_client: TestClient, estate: EstateServer
-) -> None:
+) -> tuple[httpx.Response, EstateWatch]:
+    """A call made after the gateway's store was closed, and what reached the estate."""
     gateway_of(demo_client).store.close()
     watch = EstateWatch(estate)
+    return call_tool(demo_client, "get_customer", {"customer_number": ANNA}), watch
 
-    response = call_tool(demo_client, "get_customer", {"customer_number": ANNA})
+
+def test_a_call_on_a_closed_store_is_refused_as_audit_unavailable(
+    on_a_closed_store: tuple[httpx.Response, EstateWatch],
+) -> None:
+    response, watch = on_a_closed_store
 
     assert watch.new() == []
     assert response.status_code == 503, response.text
@@ -488,13 +496,10 @@ def test_a_call_on_a_closed_store_is_refused_as_audit_unavailable(
 
 
 def test_a_call_on_a_closed_store_reaches_no_legacy_system(
-    demo_client: TestClient, estate: EstateServer
+    on_a_closed_store: tuple[httpx.Response, EstateWatch],
 ) -> None:
     """Whatever the error code, no record means no call."""
-    gateway_of(demo_client).store.close()
-    watch = EstateWatch(estate)
-
-    response = call_tool(demo_client, "get_customer", {"customer_number": ANNA})
+    response, watch = on_a_closed_store
 
     assert response.status_code >= 500, response.text
     assert watch.new() == []

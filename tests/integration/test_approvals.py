@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,9 +14,9 @@ from fastapi.testclient import TestClient
 
 from estate.ledger import create_ledger
 from tests.integration.support import (
-    DEMO_CONFIG,
     bearer,
     create_key,
+    demo_copy,
     error_of,
     gateway_client,
     postings_with,
@@ -52,7 +51,7 @@ class Desk:
 def desk(
     estate_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Desk]:
-    config = shutil.copytree(DEMO_CONFIG, tmp_path / "config")
+    config = demo_copy(tmp_path)
     ledger_yaml = config / "ledger.yaml"
     text = ledger_yaml.read_text()
     marker = "    description: Book one posting on an account. This writes to the ledger.\n"

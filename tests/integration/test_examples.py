@@ -9,7 +9,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.support import DEMO_CONFIG, ROOT, create_key, serve_process
+from tests.integration.support import (
+    ROOT,
+    create_key,
+    served_demo_under_keys,
+)
 
 
 @pytest.fixture(scope="module")
@@ -18,8 +22,7 @@ def served(
 ) -> Iterator[tuple[str, str]]:
     audit_db = tmp_path_factory.mktemp("examples") / "audit.sqlite"
     key = create_key(audit_db, "example-agent", "get_customer,search_*,update_customer_address")
-    env = {"LEGACY_GATEWAY_AUTH": "keys", "LEGACY_GATEWAY_AUDIT_DB": str(audit_db)}
-    with serve_process(DEMO_CONFIG, env) as (base, _):
+    with served_demo_under_keys(audit_db) as base:
         yield base, key
 
 

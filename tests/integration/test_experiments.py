@@ -6,7 +6,6 @@ step on the record."""
 from __future__ import annotations
 
 import random
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,13 @@ from gateway.audit.store import now
 from gateway.config.loader import load_config
 from gateway.policy.auth import new_key
 from tests.integration.amqp_support import wait_until
-from tests.integration.support import DEMO_CONFIG, bearer, gateway_client, gateway_of, run
+from tests.integration.support import (
+    bearer,
+    demo_copy,
+    gateway_client,
+    gateway_of,
+    run,
+)
 
 CODES = ["EUR", "USD", "GBP", "CHF"]
 NAMES = {"EUR": "euro", "USD": "dollar", "GBP": "pound", "CHF": "franc"}
@@ -114,7 +119,7 @@ def shadowed_reads(client: TestClient) -> list[str]:
 def test_the_report_finds_the_better_description_and_the_shadows_disagreements(
     estate_env: dict[str, str], tmp_path: Path
 ) -> None:
-    config = shutil.copytree(DEMO_CONFIG, tmp_path / "config")
+    config = demo_copy(tmp_path)
     audit_db = tmp_path / "audit.sqlite"
     with gateway_client(config, audit_db, watch_config_s=0.1, auth="keys") as client:
         reviewer = key_for(client, "reviewer", ["review"])
@@ -194,7 +199,7 @@ def test_reviewers_work_the_queue_and_corrections_export_as_json_lines(
     estate_env: dict[str, str], tmp_path: Path
 ) -> None:
     audit_db = tmp_path / "audit.sqlite"
-    config = shutil.copytree(DEMO_CONFIG, tmp_path / "config")
+    config = demo_copy(tmp_path)
     with gateway_client(config, audit_db, auth="keys") as client:
         agent = key_for(client, "teller", ["get_exchange_rate"])
         reviewer = key_for(client, "expert", ["review"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from pathlib import Path
 
@@ -13,7 +12,14 @@ from jsonschema import Draft202012Validator
 from adapters.installed import INSTALLED
 from estate.orders import OrderService
 from gateway.config.loader import load_config
-from tests.integration.support import DEMO_CONFIG, call_record, call_tool, error_of, postings_with
+from tests.integration.support import (
+    DEMO_CONFIG,
+    call_record,
+    call_tool,
+    demo_copy,
+    error_of,
+    postings_with,
+)
 
 LEDGER_TOOLS = sorted(
     name
@@ -147,8 +153,7 @@ def test_validate_connect_tries_every_statement_against_the_database(
 
     from gateway.cli import app
 
-    config = tmp_path / "config"
-    shutil.copytree(DEMO_CONFIG, config)
+    config = demo_copy(tmp_path)
     assert CliRunner().invoke(app, ["validate", str(config), "--connect"]).exit_code == 0
 
     ledger = config / "ledger.yaml"

@@ -12,15 +12,19 @@ import pytest
 from mcp.client.session import ClientSession
 
 from estate.server import EstateServer
-from tests.integration.support import ANNA, DEMO_CONFIG, EstateWatch, create_key, serve_process
+from tests.integration.support import (
+    ANNA,
+    EstateWatch,
+    create_key,
+    served_demo_under_keys,
+)
 from tests.mcp_session import with_session
 
 
 @pytest.fixture
 def served(estate_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[str, Path]]:
     audit_db = tmp_path / "audit.sqlite"
-    env = {"LEGACY_GATEWAY_AUTH": "keys", "LEGACY_GATEWAY_AUDIT_DB": str(audit_db)}
-    with serve_process(DEMO_CONFIG, env) as (base, _):
+    with served_demo_under_keys(audit_db) as base:
         yield base, audit_db
 
 
