@@ -15,8 +15,10 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
@@ -29,6 +31,7 @@ from tests.integration.amqp_support import (
     declare_parking_queue,
     delete_queue,
 )
+from tests.integration.queue_support import declare_job_queue, delete_queues, unique
 from tests.integration.support import (
     AMQP_TEST_CONFIG,
     DEMO_CONFIG,
@@ -37,6 +40,43 @@ from tests.integration.support import (
     SOAP_TEST_CONFIG,
     gateway_client,
 )
+
+PG_SERVER = os.environ.get("TEST_PG_URL", "postgresql://root@127.0.0.1:5432/test")
+
+
+@contextmanager
+def pg_schema(prefix: str) -> Iterator[str]:
+    """A store URL on a schema of its own on the test PostgreSQL, dropped afterwards."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    try:
+        yield f"{PG_SERVER}?schema={schema}"
+    finally:
+        with psycopg.connect(PG_SERVER, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture
+def pg_store_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A PostgreSQL call record of the test's own, named after its module."""
+    with pg_schema(request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")) as url:
+        yield url
+
+
+@pytest.fixture
+def reply_queue() -> Iterator[str]:
+    """A reply queue on the real broker that no other run shares, deleted afterwards."""
+    name = unique("test.replies")
+    yield name
+    delete_queues(name)
+
+
+@pytest.fixture
+def job_queue() -> Iterator[str]:
+    """A declared job queue that nothing consumes but the test, deleted afterwards."""
+    name = unique("test.jobs")
+    declare_job_queue(name)
+    yield name
+    delete_queues(name)
 
 
 @pytest.fixture(scope="session")

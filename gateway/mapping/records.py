@@ -689,23 +689,49 @@ def _target(path: str, builder: XmlBuilder | None, loc: Loc) -> tuple[str, ...]:
     return parts
 
 
+def _check_items(
+    value: Any, low: int | None, high: int | None, one: Callable[[Any, str], Any]
+) -> list[Any]:
+    """Converts each item of an array, gathering every item's errors before raising them."""
+    if not isinstance(value, list):
+        raise Unmappable("expected an array")
+    if low is not None and len(value) < low:
+        raise Unmappable(f"needs at least {low} items")
+    if high is not None and len(value) > high:
+        raise Unmappable(f"takes at most {high} items")
+    errors: list[dict[str, str]] = []
+    result = []
+    for index, item in enumerate(value):
+        try:
+            result.append(one(item, f"[{index}]"))
+        except _NestedErrors as exc:
+            errors.extend(exc.errors)
+    if errors:
+        raise _NestedErrors(errors)
+    return result
+
+
+def _nested_fields(inner: InputMapper) -> Callable[[Any, str], Any]:
+    """One nested record's parameters; its errors are named under `where`."""
+
+    def fields(value: Any, where: str = "") -> Any:
+        errors: list[dict[str, str]] = []
+        params = inner.fields_of(value, where + ".", errors)
+        if errors:
+            raise _NestedErrors(errors)
+        return params
+
+    return fields
+
+
 def _framed_list(
     inner: InputMapper, encode: Converter, low: int | None, high: int | None
 ) -> Converter:
     """A list of records encoded together into one framed value (RDW or BDW+RDW)."""
+    fields = _nested_fields(inner)
 
     def many(value: Any) -> Any:
-        if not isinstance(value, list):
-            raise Unmappable("expected an array")
-        if low is not None and len(value) < low:
-            raise Unmappable(f"needs at least {low} items")
-        if high is not None and len(value) > high:
-            raise Unmappable(f"takes at most {high} items")
-        errors: list[dict[str, str]] = []
-        params = [inner.fields_of(item, f"[{i}].", errors) for i, item in enumerate(value)]
-        if errors:
-            raise _NestedErrors(errors)
-        return encode(params)
+        return encode(_check_items(value, low, high, fields))
 
     return many
 
@@ -725,11 +751,10 @@ def _input_converter(spec: InputField, loc: Loc, builder: XmlBuilder | None) -> 
         if encode is not None and spec.record is not None and spec.record.framing != "none":
             return _framed_list(inner, encode, spec.min_items, spec.max_items)
 
+        fields = _nested_fields(inner)
+
         def one(value: Any, where: str = "") -> Any:
-            errors: list[dict[str, str]] = []
-            params = inner.fields_of(value, where + ".", errors)
-            if errors:
-                raise _NestedErrors(errors)
+            params = fields(value, where)
             return encode(params) if encode is not None else params
 
     else:
@@ -748,21 +773,6 @@ def _input_converter(spec: InputField, loc: Loc, builder: XmlBuilder | None) -> 
     low, high = spec.min_items, spec.max_items
 
     def many(value: Any) -> Any:
-        if not isinstance(value, list):
-            raise Unmappable("expected an array")
-        if low is not None and len(value) < low:
-            raise Unmappable(f"needs at least {low} items")
-        if high is not None and len(value) > high:
-            raise Unmappable(f"takes at most {high} items")
-        errors: list[dict[str, str]] = []
-        result = []
-        for index, item in enumerate(value):
-            try:
-                result.append(one(item, f"[{index}]"))
-            except _NestedErrors as exc:
-                errors.extend(exc.errors)
-        if errors:
-            raise _NestedErrors(errors)
-        return result
+        return _check_items(value, low, high, one)
 
     return many

@@ -11,8 +11,6 @@ page logs no JavaScript error. Screenshots go to ``$CONSOLE_SCREENSHOTS`` (defau
 from __future__ import annotations
 
 import os
-import shutil
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -28,7 +26,13 @@ from selenium.webdriver.remote.webelement import WebElement
 
 from estate.ledger import create_ledger
 from estate.server import EstateServer
-from tests.integration.support import ANNA, DEMO_CONFIG, ROOT, serve_process
+from tests.integration.support import (
+    ANNA,
+    ROOT,
+    demo_copy,
+    postings_with,
+    serve_process,
+)
 from tests.integration.test_auth import bearer, create_key
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -77,11 +81,7 @@ class Site:
         )  # fmt: skip
 
     def postings(self, reference: str) -> int:
-        with sqlite3.connect(self.ledger) as db:
-            (count,) = db.execute(
-                "SELECT count(*) FROM POSTINGS WHERE trim(REF_NO) = ?", (reference,)
-            ).fetchone()
-        return int(count)
+        return postings_with(self.ledger, reference)
 
 
 # The variant each agent lands on: the split's hash of ("get_exchange_rate", "agent:key:NAME")
@@ -92,7 +92,7 @@ RATES_AGENTS = {"baseline": "rates-bot-a", "explicit_codes": "rates-bot-b"}
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     tmp = tmp_path_factory.mktemp("console")
-    config = shutil.copytree(DEMO_CONFIG, tmp / "config")
+    config = demo_copy(tmp)
     ledger = create_ledger(tmp / "ledger.sqlite")
     audit_db = tmp / "audit.sqlite"
     agent = create_key(audit_db, "booking-bot", "get_customer,book_adjustment,get_account")

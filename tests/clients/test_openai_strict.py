@@ -11,7 +11,6 @@ out), is accepted by the definition and answered by the gateway.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,10 +18,9 @@ from fastapi.testclient import TestClient
 from jsonschema import Draft202012Validator
 
 from adapters.installed import INSTALLED
-from estate.orders import OrderService
 from gateway.config.loader import load_config
 from gateway.mapping.openai import SUPPORTED_FORMATS, SUPPORTED_KEYWORDS
-from tests.integration.support import DEMO_CONFIG, gateway_client
+from tests.integration.support import DEMO_CONFIG
 
 DEMO_TOOLS = sorted(load_config(DEMO_CONFIG, INSTALLED).tools)
 STRUCTURAL = {"type", "properties", "required", "additionalProperties", "items", "anyOf"}
@@ -59,17 +57,6 @@ def strict_problems(node: dict[str, Any], where: str = "$") -> list[str]:
 def as_a_strict_model_sends(arguments: dict[str, Any], parameters: dict[str, Any]) -> Any:
     """Every property present: what the example leaves out is null."""
     return {name: arguments.get(name) for name in parameters["properties"]}
-
-
-@pytest.fixture(scope="module")
-def demo(
-    estate_env: dict[str, str],
-    order_service: OrderService,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Any:
-    audit_db: Path = tmp_path_factory.mktemp("openai") / "audit.sqlite"
-    with gateway_client(DEMO_CONFIG, audit_db) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")

@@ -7,19 +7,17 @@ text is the gateway's error object, with no structured content.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
 import httpx
-import httpx2
 from jsonschema import Draft202012Validator
 from mcp.client.session import ClientSession
-from mcp.client.streamable_http import streamable_http_client
 
 from adapters.installed import INSTALLED
 from gateway.config.loader import load_config
 from tests.integration.support import DEMO_CONFIG
+from tests.mcp_session import with_session
 
 FORMATS = Draft202012Validator.FORMAT_CHECKER
 
@@ -32,25 +30,18 @@ def every_call(base: str, key: str) -> dict[str, Any]:
         ).json()["tools"]
     }
 
-    async def run() -> dict[str, Any]:
-        headers = {"authorization": f"Bearer {key}"}
-        async with (
-            httpx2.AsyncClient(headers=headers, timeout=30) as http,
-            streamable_http_client(f"{base}/mcp", http_client=http) as streams,
-            ClientSession(streams[0], streams[1]) as session,
-        ):
-            await session.initialize()
-            tools = {tool.name: tool for tool in (await session.list_tools()).tools}
-            results: dict[str, Any] = {}
-            for name, tool in tools.items():
-                results[name] = [
-                    (tool.output_schema, await session.call_tool(name, arguments))
-                    for arguments in examples[name]
-                ]
-            refused = await session.call_tool("get_customer", {"customer_number": "1"})
-            return {"results": results, "refused": refused}
+    async def run(session: ClientSession) -> dict[str, Any]:
+        tools = {tool.name: tool for tool in (await session.list_tools()).tools}
+        results: dict[str, Any] = {}
+        for name, tool in tools.items():
+            results[name] = [
+                (tool.output_schema, await session.call_tool(name, arguments))
+                for arguments in examples[name]
+            ]
+        refused = await session.call_tool("get_customer", {"customer_number": "1"})
+        return {"results": results, "refused": refused}
 
-    return asyncio.run(run())
+    return with_session(base, key, run)
 
 
 def test_the_python_sdk_calls_every_demo_tool_with_its_examples(

@@ -9,7 +9,6 @@ local time published as ``format: time``, which RFC 3339 says carries an offset)
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,10 +16,9 @@ from fastapi.testclient import TestClient
 from jsonschema import Draft202012Validator
 
 from adapters.installed import INSTALLED
-from estate.orders import OrderService
 from gateway.api.mcp import APPROVAL_SCHEMA, PENDING_SCHEMA, mcp_tool
 from gateway.config.loader import load_config
-from tests.integration.support import DEMO_CONFIG, gateway_client, gateway_of
+from tests.integration.support import DEMO_CONFIG, gateway_of
 
 FORMATS = Draft202012Validator.FORMAT_CHECKER
 DEMO_TOOLS = sorted(load_config(DEMO_CONFIG, INSTALLED).tools)
@@ -35,17 +33,6 @@ def strict_errors(schema: dict[str, Any], value: Any) -> list[str]:
 def test_every_format_the_schemas_use_is_asserted() -> None:
     # Without the optional libraries jsonschema skips these formats silently.
     assert {"date", "date-time", "time", "duration", "regex"} <= set(FORMATS.checkers)
-
-
-@pytest.fixture(scope="module")
-def demo(
-    estate_env: dict[str, str],
-    order_service: OrderService,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Any:
-    audit_db: Path = tmp_path_factory.mktemp("strict") / "audit.sqlite"
-    with gateway_client(DEMO_CONFIG, audit_db) as client:
-        yield client
 
 
 @pytest.mark.parametrize("name", DEMO_TOOLS)

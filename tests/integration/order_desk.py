@@ -3,12 +3,12 @@ it receives and answers every PlaceOrder with order 42."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http.server import ThreadingHTTPServer
+
+from tests.http_hosts import QuietHandler, serving
 
 ANSWER = (
     b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
@@ -27,24 +27,12 @@ class OrderDesk:
 def order_desk() -> Iterator[OrderDesk]:
     desk = OrderDesk("")
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             desk.received.append(self.rfile.read(int(self.headers["Content-Length"])))
-            self.send_response(200)
-            self.send_header("Content-Type", "text/xml; charset=utf-8")
-            self.send_header("Content-Length", str(len(ANSWER)))
-            self.end_headers()
-            self.wfile.write(ANSWER)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
+            self.answer(ANSWER, "text/xml; charset=utf-8")
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     desk.url = f"http://127.0.0.1:{server.server_address[1]}/orders"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield desk
-    finally:
-        server.shutdown()
-        server.server_close()

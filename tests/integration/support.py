@@ -4,7 +4,9 @@ tools, reading records, watching the estate."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -270,3 +272,25 @@ def serve_process(
         if proc.poll() is None:
             proc.terminate()
         proc.wait(10)
+
+
+def postings_with(ledger_db: Path, reference: str) -> int:
+    """How many postings in the demo ledger carry this reference."""
+    with sqlite3.connect(ledger_db) as db:
+        (count,) = db.execute(
+            "SELECT count(*) FROM POSTINGS WHERE trim(REF_NO) = ?", (reference,)
+        ).fetchone()
+    return int(count)
+
+
+def demo_copy(tmp_path: Path) -> Path:
+    """A copy of the demo config at ``tmp_path``/config, for a test to change."""
+    return Path(shutil.copytree(DEMO_CONFIG, tmp_path / "config"))
+
+
+@contextmanager
+def served_demo_under_keys(audit_db: Path) -> Iterator[str]:
+    """The base URL of ``legacy-gateway serve`` on the demo config, API keys required."""
+    env = {"LEGACY_GATEWAY_AUTH": "keys", "LEGACY_GATEWAY_AUDIT_DB": str(audit_db)}
+    with serve_process(DEMO_CONFIG, env) as (base, _):
+        yield base

@@ -4,7 +4,6 @@ reply queue's consumer held by the replaced adapter is this gateway, not another
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,29 +12,11 @@ from fastapi.testclient import TestClient
 from tests.integration.amqp_support import connect, wait_until
 from tests.integration.queue_support import (
     consumers,
-    declare_job_queue,
-    delete_queues,
     gateway_on,
     job_config,
     sqlite_at,
-    unique,
 )
 from tests.integration.support import gateway_of
-
-
-@pytest.fixture
-def reply_queue() -> Iterator[str]:
-    name = unique("test.reload.replies")
-    yield name
-    delete_queues(name)
-
-
-@pytest.fixture
-def job_queue() -> Iterator[str]:
-    name = unique("test.reload.jobs")
-    declare_job_queue(name)
-    yield name
-    delete_queues(name)
 
 
 def reload_changed(client: TestClient, config: Path) -> None:

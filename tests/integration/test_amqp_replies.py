@@ -10,16 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import os
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -31,7 +28,6 @@ from gateway.cli import app
 from tests.integration.amqp_support import wait_until
 from tests.integration.queue_support import (
     consumers,
-    declare_job_queue,
     delete_queues,
     gateway_on,
     job_config,
@@ -39,7 +35,6 @@ from tests.integration.queue_support import (
     reply,
     sqlite_at,
     take_jobs,
-    unique,
     unmatched,
 )
 from tests.integration.support import (
@@ -48,8 +43,6 @@ from tests.integration.support import (
     gateway_of,
     serve_process,
 )
-
-PG_SERVER = os.environ.get("TEST_PG_URL", "postgresql://root@127.0.0.1:5432/test")
 
 
 def place(client: TestClient, n: int) -> str:
@@ -74,29 +67,6 @@ def run_job(client: TestClient, job: int) -> str:
     assert response.status_code == 202, response.text
     call_id: str = response.json()["call_id"]
     return call_id
-
-
-@pytest.fixture
-def reply_queue() -> Iterator[str]:
-    name = unique("test.replies")
-    yield name
-    delete_queues(name)
-
-
-@pytest.fixture
-def job_queue() -> Iterator[str]:
-    name = unique("test.jobs")
-    declare_job_queue(name)
-    yield name
-    delete_queues(name)
-
-
-@pytest.fixture
-def pg_store_url() -> Iterator[str]:
-    schema = f"replies_{uuid.uuid4().hex[:10]}"
-    yield f"{PG_SERVER}?schema={schema}"
-    with psycopg.connect(PG_SERVER, autocommit=True) as connection:
-        connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 # ---------------------------------------------------------------- two installations

@@ -12,6 +12,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from fastapi.testclient import TestClient
@@ -283,25 +284,22 @@ def test_a_malformed_call_body_is_422_naming_the_key(
     assert field in [e["field"] for e in error["details"]["errors"]]
 
 
-def test_an_unknown_endpoint_is_404_in_the_error_shape(demo_client: TestClient) -> None:
-    response = demo_client.get("/v1/nothing-here")
+@pytest.mark.parametrize(
+    ("path", "status", "code"),
+    [
+        ("/v1/nothing-here", 404, "not_found"),
+        ("/v1/tools/get_customer/call", 405, "method_not_allowed"),  # a GET where POST goes
+        ("/v1/calls/00000000-0000-0000-0000-000000000000", 404, "call_not_found"),
+    ],
+    ids=["unknown-endpoint", "wrong-method", "unknown-call-id"],
+)
+def test_a_get_that_finds_nothing_answers_in_the_error_shape(
+    demo_client: TestClient, path: str, status: int, code: str
+) -> None:
+    response = demo_client.get(path)
 
-    assert response.status_code == 404, response.text
-    assert error_of(response)["code"] == "not_found"
-
-
-def test_a_wrong_method_is_405_in_the_error_shape(demo_client: TestClient) -> None:
-    response = demo_client.get("/v1/tools/get_customer/call")
-
-    assert response.status_code == 405, response.text
-    assert error_of(response)["code"] == "method_not_allowed"
-
-
-def test_an_unknown_call_id_is_404(demo_client: TestClient) -> None:
-    response = demo_client.get("/v1/calls/00000000-0000-0000-0000-000000000000")
-
-    assert response.status_code == 404, response.text
-    assert error_of(response)["code"] == "call_not_found"
+    assert response.status_code == status, response.text
+    assert error_of(response)["code"] == code
 
 
 def test_liveness_reports_the_config_version(demo_client: TestClient) -> None:
@@ -475,13 +473,20 @@ def test_a_call_that_cannot_be_recorded_is_not_made(
     assert watch.new() == []
 
 
-def test_a_call_on_a_closed_store_is_refused_as_audit_unavailable(
+@pytest.fixture
+def on_a_closed_store(
     demo_client: TestClient, estate: EstateServer
-) -> None:
+) -> tuple[httpx.Response, EstateWatch]:
+    """A call made after the gateway's store was closed, and what reached the estate."""
     gateway_of(demo_client).store.close()
     watch = EstateWatch(estate)
+    return call_tool(demo_client, "get_customer", {"customer_number": ANNA}), watch
 
-    response = call_tool(demo_client, "get_customer", {"customer_number": ANNA})
+
+def test_a_call_on_a_closed_store_is_refused_as_audit_unavailable(
+    on_a_closed_store: tuple[httpx.Response, EstateWatch],
+) -> None:
+    response, watch = on_a_closed_store
 
     assert watch.new() == []
     assert response.status_code == 503, response.text
@@ -491,13 +496,10 @@ def test_a_call_on_a_closed_store_is_refused_as_audit_unavailable(
 
 
 def test_a_call_on_a_closed_store_reaches_no_legacy_system(
-    demo_client: TestClient, estate: EstateServer
+    on_a_closed_store: tuple[httpx.Response, EstateWatch],
 ) -> None:
     """Whatever the error code, no record means no call."""
-    gateway_of(demo_client).store.close()
-    watch = EstateWatch(estate)
-
-    response = call_tool(demo_client, "get_customer", {"customer_number": ANNA})
+    response, watch = on_a_closed_store
 
     assert response.status_code >= 500, response.text
     assert watch.new() == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,7 +13,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from estate.ledger import create_ledger
-from tests.integration.support import DEMO_CONFIG, bearer, create_key, error_of, gateway_client
+from tests.integration.support import (
+    bearer,
+    create_key,
+    demo_copy,
+    error_of,
+    gateway_client,
+    postings_with,
+)
 
 POSTING = {"account_number": "DE00000007", "booked_on": "2024-06-11", "amount": "12.50",
            "direction": "credit", "text": "Refund 4711", "reference": "APPROVE1"}  # fmt: skip
@@ -38,18 +44,14 @@ class Desk:
         )  # fmt: skip
 
     def postings(self, reference: str) -> int:
-        with sqlite3.connect(self.ledger) as db:
-            (count,) = db.execute(
-                "SELECT count(*) FROM POSTINGS WHERE trim(REF_NO) = ?", (reference,)
-            ).fetchone()
-        return int(count)
+        return postings_with(self.ledger, reference)
 
 
 @pytest.fixture
 def desk(
     estate_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Desk]:
-    config = shutil.copytree(DEMO_CONFIG, tmp_path / "config")
+    config = demo_copy(tmp_path)
     ledger_yaml = config / "ledger.yaml"
     text = ledger_yaml.read_text()
     marker = "    description: Book one posting on an account. This writes to the ledger.\n"

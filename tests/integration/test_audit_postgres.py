@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import itertools
-import os
 import subprocess
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -25,22 +22,15 @@ from gateway.audit.merkle import MerkleTree
 from gateway.audit.postgres_store import PostgresStore
 from gateway.errors import AuditUnavailable
 from tests.integration.support import ANNA, DEMO_CONFIG, ROOT, serve_process
+from tests.services import PG_SERVER as SERVER
 
-SERVER = os.environ.get("TEST_PG_URL", "postgresql://root@127.0.0.1:5432/test")
 COMMAND = Path(sys.executable).parent / "legacy-gateway"
 
 
-@pytest.fixture
-def store_url() -> Iterator[str]:
-    """A schema of its own on the test PostgreSQL, dropped afterwards."""
-    schema = f"audit_{uuid.uuid4().hex[:10]}"
-    yield f"{SERVER}?schema={schema}"
-    with psycopg.connect(SERVER, autocommit=True) as connection:
-        connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-
-def test_appends_from_many_threads_get_contiguous_indexes(store_url: str, tmp_path: Path) -> None:
-    store = PostgresStore(store_url)
+def test_appends_from_many_threads_get_contiguous_indexes(
+    pg_store_url: str, tmp_path: Path
+) -> None:
+    store = PostgresStore(pg_store_url)
     try:
 
         def work(worker: int) -> None:
@@ -73,8 +63,8 @@ def test_appends_from_many_threads_get_contiguous_indexes(store_url: str, tmp_pa
         store.close()
 
 
-def test_a_window_of_one_kind_is_read_by_time(store_url: str) -> None:
-    store = PostgresStore(store_url)
+def test_a_window_of_one_kind_is_read_by_time(pg_store_url: str) -> None:
+    store = PostgresStore(pg_store_url)
     try:
         early = store.append("call.intent", "a", {})
         time.sleep(0.002)
@@ -87,14 +77,16 @@ def test_a_window_of_one_kind_is_read_by_time(store_url: str) -> None:
         store.close()
 
 
-def test_the_tables_are_append_only_and_tampering_is_found(store_url: str, tmp_path: Path) -> None:
-    store = PostgresStore(store_url)
+def test_the_tables_are_append_only_and_tampering_is_found(
+    pg_store_url: str, tmp_path: Path
+) -> None:
+    store = PostgresStore(pg_store_url)
     try:
         for n in range(10):
             store.append("call.intent", f"c{n}", {"amount": 100 + n})
         log = AuditLog(store, AuditSettings(tmp_path / "signing.key"))
         log.sync()
-        schema = store_url.rsplit("=", 1)[1]
+        schema = pg_store_url.rsplit("=", 1)[1]
         with psycopg.connect(SERVER, autocommit=True) as raw:
             raw.execute(f'SET search_path TO "{schema}"')
             with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
@@ -114,10 +106,10 @@ def test_the_tables_are_append_only_and_tampering_is_found(store_url: str, tmp_p
 
 
 def test_three_replicas_on_one_store_lose_nothing_and_the_log_verifies(
-    estate_env: dict[str, str], estate: EstateServer, store_url: str, tmp_path: Path
+    estate_env: dict[str, str], estate: EstateServer, pg_store_url: str, tmp_path: Path
 ) -> None:
     env = {
-        "LEGACY_GATEWAY_AUDIT_STORE": store_url,
+        "LEGACY_GATEWAY_AUDIT_STORE": pg_store_url,
         "LEGACY_GATEWAY_AUDIT_KEY": str(tmp_path / "shared" / "audit-signing.key"),
     }
     acknowledged: list[str] = []
@@ -149,7 +141,7 @@ def test_three_replicas_on_one_store_lose_nothing_and_the_log_verifies(
         checkpoint = httpx.get(f"{bases[0]}/v1/audit/checkpoint").json()
 
     assert len(acknowledged) > 60
-    store = PostgresStore(store_url)
+    store = PostgresStore(pg_store_url)
     try:
         total = store.count()
         assert [index for index, _ in store.read(0, total)] == list(range(total))
@@ -164,7 +156,7 @@ def test_three_replicas_on_one_store_lose_nothing_and_the_log_verifies(
     finally:
         store.close()
     verified = subprocess.run(
-        [str(COMMAND), "audit", "verify", "--store", store_url, "--key",
+        [str(COMMAND), "audit", "verify", "--store", pg_store_url, "--key",
          str(tmp_path / "shared" / "audit-signing.key.pub")],
         cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
@@ -173,10 +165,10 @@ def test_three_replicas_on_one_store_lose_nothing_and_the_log_verifies(
 
 
 def test_proofs_come_from_subtree_hashes_stored_as_records_join(
-    store_url: str, tmp_path: Path
+    pg_store_url: str, tmp_path: Path
 ) -> None:
-    store = PostgresStore(store_url)
-    again = PostgresStore(store_url)
+    store = PostgresStore(pg_store_url)
+    again = PostgresStore(pg_store_url)
     try:
         log = AuditLog(store, AuditSettings(tmp_path / "signing.key"))
         total = 0
@@ -186,7 +178,7 @@ def test_proofs_come_from_subtree_hashes_stored_as_records_join(
             log.sync()
         full = MerkleTree(store.leaves())
         assert len(full) == total == 201
-        schema = store_url.rsplit("=", 1)[1]
+        schema = pg_store_url.rsplit("=", 1)[1]
         with psycopg.connect(SERVER, autocommit=True) as raw:
             raw.execute(f'SET search_path TO "{schema}"')
             stored = raw.execute("SELECT level, count(*) FROM nodes GROUP BY level").fetchall()

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import orjson
 from jsonschema import Draft202012Validator
 
-from tests.integration.support import DEMO_CONFIG, call_tool, gateway_client
+from tests.integration.support import call_tool, demo_copy, gateway_client
 
 
 def test_lists_are_cut_to_their_budget_with_a_notice(
     estate_env: dict[str, str], tmp_path: Path
 ) -> None:
-    config = shutil.copytree(DEMO_CONFIG, tmp_path / "config")
+    config = demo_copy(tmp_path)
     customers = config / "customers.yaml"
     text = customers.read_text()
     text = text.replace("    operation: SearchCustomers\n",

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from estate.server import EstateServer
 from gateway.audit.open_store import open_store
-from tests.integration.support import ANNA, DEMO_CONFIG, json_out, run
+from tests.integration.support import ANNA, demo_copy, json_out, run
 
 
 def test_repeated_cli_calls_record_the_config_once_and_a_changed_config_again(
     estate: EstateServer, tmp_path: Path
 ) -> None:
-    config = tmp_path / "config"
-    shutil.copytree(DEMO_CONFIG, config)
+    config = demo_copy(tmp_path)
     audit_db = tmp_path / "audit.sqlite"
     env = {"CUSTOMER_MASTER_URL": estate.customer_master_url}
     arguments = f'{{"customer_number":"{ANNA}"}}'

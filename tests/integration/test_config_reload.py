@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
 from tests.integration.amqp_support import wait_until
-from tests.integration.support import ANNA, DEMO_CONFIG, call_tool, gateway_client, gateway_of, run
+from tests.integration.support import (
+    ANNA,
+    call_tool,
+    demo_copy,
+    gateway_client,
+    gateway_of,
+    run,
+)
 
 
 def description(client: TestClient) -> str:
@@ -19,7 +25,7 @@ def description(client: TestClient) -> str:
 def test_a_valid_change_is_served_and_a_broken_one_refused(
     estate_env: dict[str, str], tmp_path: Path
 ) -> None:
-    config = shutil.copytree(DEMO_CONFIG, tmp_path / "config")
+    config = demo_copy(tmp_path)
     customers = config / "customers.yaml"
     audit_db = tmp_path / "audit.sqlite"
     with gateway_client(config, audit_db, watch_config_s=0.1) as client:

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import time
 from pathlib import Path
 
-from tests.integration.support import DEMO_CONFIG, create_key, error_of, gateway_client
+from tests.integration.support import create_key, demo_copy, error_of, gateway_client
 from tests.integration.test_auth import bearer
 
 
 def test_the_overview_shows_the_checkpoint_the_log_and_each_config_change(
     estate_env: dict[str, str], tmp_path: Path
 ) -> None:
-    config = tmp_path / "config"
-    shutil.copytree(DEMO_CONFIG, config)
+    config = demo_copy(tmp_path)
     audit_db = tmp_path / "audit.sqlite"
     auditor = create_key(audit_db, "auditor", "audit")
     bot = create_key(audit_db, "teller-bot", "get_customer")

@@ -4,7 +4,6 @@ sent there from ``/``, and the sign-in cookie with its CSRF token."""
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from estate.ledger import create_ledger
 from gateway.demo import operator_key
-from tests.integration.support import ANNA, DEMO_CONFIG, error_of, gateway_client
+from tests.integration.support import ANNA, DEMO_CONFIG, demo_copy, error_of, gateway_client
 from tests.integration.test_auth import bearer, create_key
 
 
@@ -115,7 +114,7 @@ def test_sign_in_holds_the_key_in_a_strict_cookie_and_actions_need_the_csrf_toke
 def test_in_open_mode_the_demo_operator_approves_what_an_anonymous_agent_asked(
     estate_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = shutil.copytree(DEMO_CONFIG, tmp_path / "config")
+    config = demo_copy(tmp_path)
     ledger_yaml = config / "ledger.yaml"
     marker = "    description: Book one posting on an account. This writes to the ledger.\n"
     ledger_yaml.write_text(

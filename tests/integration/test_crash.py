@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -32,7 +31,15 @@ import yaml
 from estate.server import EstateServer
 from gateway.audit.sqlite_store import SQLiteStore
 from gateway.audit.views import call_view
-from tests.integration.support import ANNA, DEMO_CONFIG, EstateWatch, create_key, run, serve_process
+from tests.integration.support import (
+    ANNA,
+    DEMO_CONFIG,
+    EstateWatch,
+    create_key,
+    postings_with,
+    run,
+    serve_process,
+)
 
 SLOW_CUSTOMER = "99999408"  # the hostile estate answers it after 3 s
 POSTING = {"account_number": "DE00000007", "booked_on": "2024-06-11", "amount": "3.10",
@@ -101,11 +108,7 @@ class Estate:
         return record
 
     def postings(self, ref: str) -> int:
-        with sqlite3.connect(self.ledger) as db:
-            (count,) = db.execute(
-                "SELECT count(*) FROM POSTINGS WHERE trim(REF_NO) = ?", (ref,)
-            ).fetchone()
-        return int(count)
+        return postings_with(self.ledger, ref)
 
     def unresolved(self) -> list[dict[str, Any]]:
         listed = run("calls", "unresolved", "--audit-db", str(self.audit_db))

@@ -6,11 +6,14 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.integration.support import DEMO_CONFIG, ROOT, create_key, serve_process
+from tests.integration.support import (
+    ROOT,
+    create_key,
+    served_demo_under_keys,
+)
 
 
 @pytest.fixture(scope="module")
@@ -19,53 +22,48 @@ def served(
 ) -> Iterator[tuple[str, str]]:
     audit_db = tmp_path_factory.mktemp("examples") / "audit.sqlite"
     key = create_key(audit_db, "example-agent", "get_customer,search_*,update_customer_address")
-    env = {"LEGACY_GATEWAY_AUTH": "keys", "LEGACY_GATEWAY_AUDIT_DB": str(audit_db)}
-    with serve_process(DEMO_CONFIG, env) as (base, _):
+    with served_demo_under_keys(audit_db) as base:
         yield base, key
 
 
-def example(name: str, *args: str) -> str:
-    result = subprocess.run(
+def run_example(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, str(ROOT / "examples" / name), *args],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
+
+
+def example(name: str, *args: str) -> str:
+    result = run_example(name, *args)
     assert result.returncode == 0, result.stderr
     return result.stdout
 
 
-def test_the_http_agent_loop(served: tuple[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("name", "args", "expected"),
+    [
+        ("http_agent.py", [], ["3 tool(s) visible to this key", "- get_customer -> 200 ok",
+            "MULLER, ANNA", "update_customer_address: a write; previewing only (dry run)"]),
+        ("mcp_client.py", ["--call", "get_customer", '{"customer_number": "10000001"}'],
+            ["tool get_customer (read)", "tool update_customer_address (write)",
+             "call get_customer: ok", "MULLER, ANNA"]),
+        ("openai_tools.py", [], ['"type": "function"',
+            '"role": "tool", "tool_call_id": "call_1"', "1234.56"]),
+    ],
+    ids=["http-agent-loop", "mcp-client", "openai-function-calling-round-trip"],
+)  # fmt: skip
+def test_an_example_runs_against_the_gateway(
+    served: tuple[str, str], name: str, args: list[str], expected: list[str]
+) -> None:
     base, key = served
-    out = example("http_agent.py", "--base", base, "--key", key)
-    assert "3 tool(s) visible to this key" in out
-    assert "- get_customer -> 200 ok" in out
-    assert "MULLER, ANNA" in out
-    assert "update_customer_address: a write; previewing only (dry run)" in out
-
-
-def test_the_mcp_client(served: tuple[str, str]) -> None:
-    base, key = served
-    out = example("mcp_client.py", "--base", base, "--key", key,
-                  "--call", "get_customer", '{"customer_number": "10000001"}')  # fmt: skip
-    assert "tool get_customer (read)" in out
-    assert "tool update_customer_address (write)" in out
-    assert "call get_customer: ok" in out
-    assert "MULLER, ANNA" in out
-
-
-def test_the_openai_function_calling_round_trip(served: tuple[str, str]) -> None:
-    base, key = served
-    out = example("openai_tools.py", "--base", base, "--key", key)
-    assert '"type": "function"' in out
-    assert '"role": "tool", "tool_call_id": "call_1"' in out
-    assert "1234.56" in out
-    assert Path(ROOT / "examples").is_dir()
+    out = example(name, "--base", base, "--key", key, *args)
+    for line in expected:
+        assert line in out
+    assert (ROOT / "examples").is_dir()
 
 
 def failing_example(name: str, *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / name), *args],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    result = run_example(name, *args)
     assert result.returncode == 1, result.stdout
     assert "Traceback" not in result.stderr, result.stderr
     return result.stderr

@@ -6,7 +6,6 @@ step on the record."""
 from __future__ import annotations
 
 import random
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,14 @@ from adapters.installed import INSTALLED
 from estate.customers import CustomerStore
 from gateway.config.loader import load_config
 from tests.integration.amqp_support import wait_until
-from tests.integration.support import DEMO_CONFIG, bearer, gateway_client, gateway_of, key_for, run
+from tests.integration.support import (
+    bearer,
+    demo_copy,
+    gateway_client,
+    gateway_of,
+    key_for,
+    run,
+)
 
 CODES = ["EUR", "USD", "GBP", "CHF"]
 NAMES = {"EUR": "euro", "USD": "dollar", "GBP": "pound", "CHF": "franc"}
@@ -106,7 +112,7 @@ def shadowed_reads(client: TestClient) -> list[str]:
 def test_the_report_finds_the_better_description_and_the_shadows_disagreements(
     estate_env: dict[str, str], tmp_path: Path
 ) -> None:
-    config = shutil.copytree(DEMO_CONFIG, tmp_path / "config")
+    config = demo_copy(tmp_path)
     audit_db = tmp_path / "audit.sqlite"
     with gateway_client(config, audit_db, watch_config_s=0.1, auth="keys") as client:
         reviewer = key_for(client, "reviewer", ["review"])
@@ -186,7 +192,7 @@ def test_reviewers_work_the_queue_and_corrections_export_as_json_lines(
     estate_env: dict[str, str], tmp_path: Path
 ) -> None:
     audit_db = tmp_path / "audit.sqlite"
-    config = shutil.copytree(DEMO_CONFIG, tmp_path / "config")
+    config = demo_copy(tmp_path)
     with gateway_client(config, audit_db, auth="keys") as client:
         agent = key_for(client, "teller", ["get_exchange_rate"])
         reviewer = key_for(client, "expert", ["review"])

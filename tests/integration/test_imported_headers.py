@@ -5,10 +5,9 @@ call record only as commitments."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from http.cookies import SimpleCookie
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import orjson
 import pytest
 
 from gateway.importers.run import openapi_to_config
+from tests.http_hosts import QuietHandler, serving
 from tests.integration.support import call_record, call_tool, gateway_client, sole_interaction
 
 DOCUMENT = """\
@@ -51,20 +51,12 @@ paths:
 """
 
 
-class _Ledger(BaseHTTPRequestHandler):
+class _Ledger(QuietHandler):
     received: list[dict[str, Any]]
 
     def do_GET(self) -> None:
         self.received.append({"path": self.path, "headers": self.headers})
-        body = orjson.dumps({"id": 7, "amount": 12.5})
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
+        self.answer(orjson.dumps({"id": 7, "amount": 12.5}))
 
 
 @pytest.fixture
@@ -72,11 +64,8 @@ def ledger() -> Iterator[tuple[int, list[dict[str, Any]]]]:
     received: list[dict[str, Any]] = []
     handler = type("Ledger", (_Ledger,), {"received": received})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1], received
-    server.shutdown()
-    server.server_close()
+    with serving(server):
+        yield server.server_address[1], received
 
 
 def test_header_and_cookie_arguments_reach_the_service(

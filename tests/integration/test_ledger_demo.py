@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from pathlib import Path
 
@@ -13,7 +12,14 @@ from jsonschema import Draft202012Validator
 from adapters.installed import INSTALLED
 from estate.orders import OrderService
 from gateway.config.loader import load_config
-from tests.integration.support import DEMO_CONFIG, call_record, call_tool, error_of
+from tests.integration.support import (
+    DEMO_CONFIG,
+    call_record,
+    call_tool,
+    demo_copy,
+    error_of,
+    postings_with,
+)
 
 LEDGER_TOOLS = sorted(
     name
@@ -147,8 +153,7 @@ def test_validate_connect_tries_every_statement_against_the_database(
 
     from gateway.cli import app
 
-    config = tmp_path / "config"
-    shutil.copytree(DEMO_CONFIG, config)
+    config = demo_copy(tmp_path)
     assert CliRunner().invoke(app, ["validate", str(config), "--connect"]).exit_code == 0
 
     ledger = config / "ledger.yaml"
@@ -215,11 +220,3 @@ def test_the_demo_operator_approves_an_adjustment_an_agent_asked_for(
     assert postings_with(ledger_db, "ADJTEST1") == 1
     record = call_record(demo_client, answer["call_id"])
     assert record["approval"]["decided_by"] == "key:demo-operator"
-
-
-def postings_with(ledger_db: Path, reference: str) -> int:
-    with sqlite3.connect(ledger_db) as db:
-        (count,) = db.execute(
-            "SELECT count(*) FROM POSTINGS WHERE trim(REF_NO) = ?", (reference,)
-        ).fetchone()
-    return int(count)

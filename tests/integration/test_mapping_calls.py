@@ -27,6 +27,7 @@ from tests.integration.support import (
     call_record,
     call_tool,
     committed,
+    demo_copy,
     error_of,
     gateway_client,
 )
@@ -249,8 +250,7 @@ def test_a_page_of_customers_maps_every_record_of_the_estate(demo_client: Any) -
 def test_sensitive_fields_are_starred_in_every_record_of_a_soap_call(
     estate_env: dict[str, str], tmp_path: Path
 ) -> None:
-    config = tmp_path / "config"
-    shutil.copytree(DEMO_CONFIG, config)
+    config = demo_copy(tmp_path)
     customers = config / "customers.yaml"
     text = customers.read_text()
     text = text.replace("to: CUSTNO,\n", "to: CUSTNO, sensitive: true,\n", 1)

@@ -2,44 +2,30 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
-import httpx2
 import pytest
 from mcp.client.session import ClientSession
-from mcp.client.streamable_http import streamable_http_client
 
 from estate.server import EstateServer
-from tests.integration.support import ANNA, DEMO_CONFIG, EstateWatch, create_key, serve_process
-
-T = TypeVar("T")
+from tests.integration.support import (
+    ANNA,
+    EstateWatch,
+    create_key,
+    served_demo_under_keys,
+)
+from tests.mcp_session import with_session
 
 
 @pytest.fixture
 def served(estate_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[str, Path]]:
     audit_db = tmp_path / "audit.sqlite"
-    env = {"LEGACY_GATEWAY_AUTH": "keys", "LEGACY_GATEWAY_AUDIT_DB": str(audit_db)}
-    with serve_process(DEMO_CONFIG, env) as (base, _):
+    with served_demo_under_keys(audit_db) as base:
         yield base, audit_db
-
-
-def with_session(base: str, key: str, work: Callable[[ClientSession], Awaitable[T]]) -> T:
-    async def run() -> T:
-        headers = {"authorization": f"Bearer {key}"}
-        async with (
-            httpx2.AsyncClient(headers=headers, timeout=30) as http,
-            streamable_http_client(f"{base}/mcp", http_client=http) as streams,
-            ClientSession(streams[0], streams[1]) as session,
-        ):
-            await session.initialize()
-            return await work(session)
-
-    return asyncio.run(run())
 
 
 def test_an_mcp_client_sees_its_tools_with_schemas_and_hints(served: tuple[str, Path]) -> None:

@@ -12,7 +12,6 @@ import shutil
 import socketserver
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import httpx
 import orjson
 import pytest
 
+from tests.http_hosts import serving
 from tests.integration.support import ROOT, served_gateway
 
 PLUGIN = ROOT / "tests" / "plugins" / "fixedwidth_adapter"
@@ -53,14 +53,8 @@ class _Handler(socketserver.StreamRequestHandler):
 
 @pytest.fixture
 def host() -> Iterator[FixedWidthHost]:
-    server = FixedWidthHost()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(FixedWidthHost()) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def install_plugin(site: Path) -> Path:

@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import threading
-import uuid
-from collections.abc import Iterator
 
-import psycopg
 import pytest
 
 from gateway.audit.postgres_store import PostgresStore
 
-SERVER = os.environ.get("TEST_PG_URL", "postgresql://root@127.0.0.1:5432/test")
 
-
-@pytest.fixture
-def store_url() -> Iterator[str]:
-    schema = f"outcomes_{uuid.uuid4().hex[:10]}"
-    yield f"{SERVER}?schema={schema}"
-    with psycopg.connect(SERVER, autocommit=True) as connection:
-        connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-
-def test_replicas_racing_to_end_the_same_calls_write_one_outcome_each(store_url: str) -> None:
-    replicas = [PostgresStore(store_url) for _ in range(3)]
+def test_replicas_racing_to_end_the_same_calls_write_one_outcome_each(pg_store_url: str) -> None:
+    replicas = [PostgresStore(pg_store_url) for _ in range(3)]
     try:
         for n in range(15):
             replicas[0].append("call.intent", f"c{n}", {"n": n})
@@ -66,8 +52,8 @@ def test_replicas_racing_to_end_the_same_calls_write_one_outcome_each(store_url:
             store.close()
 
 
-def test_an_outcome_that_cannot_be_encoded_gives_its_indexes_back(store_url: str) -> None:
-    store = PostgresStore(store_url)
+def test_an_outcome_that_cannot_be_encoded_gives_its_indexes_back(pg_store_url: str) -> None:
+    store = PostgresStore(pg_store_url)
     try:
         store.append("call.intent", "c", {})
         with pytest.raises(Exception, match="cannot be written"):

@@ -10,7 +10,8 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from contextlib import contextmanager
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -18,6 +19,7 @@ import pytest
 
 from gateway.audit.open_store import open_store
 from gateway.audit.store import AuditStore
+from tests.http_hosts import QuietHandler, serving
 from tests.integration.support import serve_process
 
 CONFIG = """\
@@ -62,39 +64,33 @@ class SlowHost(ThreadingHTTPServer):
             time.sleep(0.02)
 
 
-class _SlowHandler(BaseHTTPRequestHandler):
+class _SlowHandler(QuietHandler):
     server: SlowHost
 
     def do_GET(self) -> None:
         self.server.paths.append(self.path)
         self.server.arrived.set()
         time.sleep(self.server.delay_s)
-        body = json.dumps({"VALUE": self.path.rsplit("/", 1)[-1].upper()}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        return
+        self.answer(json.dumps({"VALUE": self.path.rsplit("/", 1)[-1].upper()}).encode())
 
 
 @pytest.fixture
 def slow_host(request: pytest.FixtureRequest) -> Iterator[SlowHost]:
-    host = SlowHost(getattr(request, "param", 2.0))
-    thread = threading.Thread(target=host.serve_forever, daemon=True)
-    thread.start()
-    yield host
-    host.shutdown()
-    host.server_close()
+    with serving(SlowHost(getattr(request, "param", 2.0))) as host:
+        yield host
 
 
-def _config(tmp_path: Path, host: SlowHost) -> Path:
+@contextmanager
+def _serving(
+    tmp_path: Path, host: SlowHost, audit_db: Path, **env: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`legacy-gateway serve` in front of the slow host, with LEGACY_GATEWAY_<NAME> settings."""
     directory = tmp_path / "config"
     directory.mkdir()
     (directory / "slow.yaml").write_text(CONFIG.format(base_url=host.base_url))
-    return directory
+    settings = {f"LEGACY_GATEWAY_{name.upper()}": value for name, value in env.items()}
+    with serve_process(directory, {"LEGACY_GATEWAY_AUDIT_DB": str(audit_db), **settings}) as served:
+        yield served
 
 
 def _call_in_background(base: str, key: str) -> Future[httpx.Response]:
@@ -109,27 +105,29 @@ def _call_in_background(base: str, key: str) -> Future[httpx.Response]:
     return future
 
 
-def _store(audit_db: Path) -> AuditStore:
-    return open_store(audit_db, None)
-
-
-def _verify(audit_db: Path) -> subprocess.CompletedProcess[str]:
+@contextmanager
+def _verified_store(audit_db: Path) -> Iterator[AuditStore]:
+    """The call record the gateway left, read, closed, then verified by `audit verify`."""
+    store = open_store(audit_db, None)
+    try:
+        yield store
+    finally:
+        store.close()
     command = Path(sys.executable).parent / "legacy-gateway"
-    return subprocess.run(
+    verified = subprocess.run(
         [str(command), "audit", "verify", "--audit-db", str(audit_db)],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
 def test_sigterm_drains_the_call_in_flight_refuses_new_ones_and_exits_0(
-    tmp_path: Path, slow_host: SlowHost
+    tmp_path: Path, slow_host: SlowHost, audit_db: Path
 ) -> None:
-    audit_db = tmp_path / "audit.sqlite"
-    env = {"LEGACY_GATEWAY_AUDIT_DB": str(audit_db), "LEGACY_GATEWAY_DRAIN_GRACE_S": "15"}
-    with serve_process(_config(tmp_path, slow_host), env) as (base, proc):
+    with _serving(tmp_path, slow_host, audit_db, drain_grace_s="15") as (base, proc):
         assert httpx.get(f"{base}/readyz").status_code == 200
         in_flight = _call_in_background(base, "abc")
         assert slow_host.arrived.wait(10), "the call never reached the legacy host"
@@ -153,26 +151,21 @@ def test_sigterm_drains_the_call_in_flight_refuses_new_ones_and_exits_0(
         assert answered.json()["result"] == {"value": "ABC"}
         assert proc.wait(30) == 0
 
-    store = _store(audit_db)
-    records = store.records_of(answered.json()["call_id"])
-    assert [r.kind for r in records] == ["call.intent", "interaction", "call.outcome"]
-    assert records[-1].body["status"] == "ok"
-    # The last checkpoint was signed on the way out: it covers every record.
-    latest = store.latest_checkpoint()
-    assert latest is not None
-    assert latest.size == store.count()
-    store.close()
-    verified = _verify(audit_db)
-    assert verified.returncode == 0, verified.stdout + verified.stderr
+    with _verified_store(audit_db) as store:
+        records = store.records_of(answered.json()["call_id"])
+        assert [r.kind for r in records] == ["call.intent", "interaction", "call.outcome"]
+        assert records[-1].body["status"] == "ok"
+        # The last checkpoint was signed on the way out: it covers every record.
+        latest = store.latest_checkpoint()
+        assert latest is not None
+        assert latest.size == store.count()
 
 
 @pytest.mark.parametrize("slow_host", [8.0], indirect=True)
 def test_a_call_outlasting_the_grace_is_recorded_as_interrupted(
-    tmp_path: Path, slow_host: SlowHost
+    tmp_path: Path, slow_host: SlowHost, audit_db: Path
 ) -> None:
-    audit_db = tmp_path / "audit.sqlite"
-    env = {"LEGACY_GATEWAY_AUDIT_DB": str(audit_db), "LEGACY_GATEWAY_DRAIN_GRACE_S": "0.5"}
-    with serve_process(_config(tmp_path, slow_host), env) as (base, proc):
+    with _serving(tmp_path, slow_host, audit_db, drain_grace_s="0.5") as (base, proc):
         in_flight = _call_in_background(base, "abc")
         assert slow_host.arrived.wait(10), "the call never reached the legacy host"
         proc.send_signal(signal.SIGTERM)
@@ -180,24 +173,19 @@ def test_a_call_outlasting_the_grace_is_recorded_as_interrupted(
 
     with pytest.raises(httpx.HTTPError):
         in_flight.result(timeout=10).raise_for_status()
-    store = _store(audit_db)
-    (outcome,) = store.records_of_kind("call.outcome")
-    assert outcome.body["status"] == "error"
-    assert outcome.body["error"]["code"] == "call_interrupted"
-    kinds = [r.kind for r in store.records_of(str(outcome.call_id))]
-    assert kinds == ["call.intent", "interaction", "call.outcome"]
-    store.close()
-    verified = _verify(audit_db)
-    assert verified.returncode == 0, verified.stdout + verified.stderr
+    with _verified_store(audit_db) as store:
+        (outcome,) = store.records_of_kind("call.outcome")
+        assert outcome.body["status"] == "error"
+        assert outcome.body["error"]["code"] == "call_interrupted"
+        kinds = [r.kind for r in store.records_of(str(outcome.call_id))]
+        assert kinds == ["call.intent", "interaction", "call.outcome"]
 
 
 @pytest.mark.parametrize("slow_host", [0.5], indirect=True)
 def test_workers_share_the_port_and_the_record_and_all_drain_on_sigterm(
-    tmp_path: Path, slow_host: SlowHost
+    tmp_path: Path, slow_host: SlowHost, audit_db: Path
 ) -> None:
-    audit_db = tmp_path / "audit.sqlite"
-    env = {"LEGACY_GATEWAY_AUDIT_DB": str(audit_db), "LEGACY_GATEWAY_WORKERS": "2"}
-    with serve_process(_config(tmp_path, slow_host), env) as (base, proc):
+    with _serving(tmp_path, slow_host, audit_db, workers="2") as (base, proc):
         calls = [_call_in_background(base, f"k{n}") for n in range(4)]
         assert slow_host.arrived.wait(10)
         answers = [call.result(timeout=30) for call in calls]
@@ -208,11 +196,8 @@ def test_workers_share_the_port_and_the_record_and_all_drain_on_sigterm(
         assert in_flight.result(timeout=30).json()["result"] == {"value": "LAST"}
         assert proc.wait(30) == 0
 
-    store = _store(audit_db)
-    # Two workers starting on one config: it is recorded once, or twice when both start
-    # at the same instant; never once per call.
-    assert 1 <= len(store.records_of_kind("config.loaded")) <= 2
-    assert len(store.records_of_kind("call.outcome")) == 5
-    store.close()
-    verified = _verify(audit_db)
-    assert verified.returncode == 0, verified.stdout + verified.stderr
+    with _verified_store(audit_db) as store:
+        # Two workers starting on one config: it is recorded once, or twice when both start
+        # at the same instant; never once per call.
+        assert 1 <= len(store.records_of_kind("config.loaded")) <= 2
+        assert len(store.records_of_kind("call.outcome")) == 5

@@ -3,11 +3,9 @@ real answer over HTTP, and handed to the agent as its published output schema sa
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -15,6 +13,7 @@ from fastapi.testclient import TestClient
 from jsonschema import Draft202012Validator
 
 from gateway.importers.run import wsdl_to_config
+from tests.http_hosts import QuietHandler, serving
 from tests.integration.support import call_tool, gateway_client
 
 WSDL = Path(__file__).parent.parent / "fixtures" / "wsdl" / "attributes" / "prices.wsdl"
@@ -35,32 +34,20 @@ ANSWER = b"""<?xml version="1.0" encoding="UTF-8"?>
 </soap:Body></soap:Envelope>"""
 
 
-class _Prices(BaseHTTPRequestHandler):
+class _Prices(QuietHandler):
     requests: list[bytes] = []
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         self.requests.append(self.rfile.read(length))
-        self.send_response(200)
-        self.send_header("Content-Type", "text/xml; charset=utf-8")
-        self.send_header("Content-Length", str(len(ANSWER)))
-        self.end_headers()
-        self.wfile.write(ANSWER)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
+        self.answer(ANSWER, "text/xml; charset=utf-8")
 
 
 @pytest.fixture
 def prices_url() -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Prices)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield f"http://127.0.0.1:{server.server_address[1]}/prices"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from adapters.installed import INSTALLED
@@ -26,6 +23,7 @@ from tests.integration.support import (
     get_customer_tool,
 )
 from tests.integration.tls_estate import ConnectProxy, Issued, MutualTLSHost, PrivateCA
+from tests.services import pg_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 WSDL = ROOT / "mappings" / "demo" / "wsdl" / "customer_master.wsdl"
@@ -92,11 +90,16 @@ def mutual_tls(ca: PrivateCA, cert: Issued, password_file: Path) -> str:
     )
 
 
+@pytest.fixture
+def mutual(tmp_path: Path, ca: PrivateCA, gateway_cert: Issued) -> str:
+    """The connection settings for the gateway's certificate, its passphrase in a file."""
+    return mutual_tls(ca, gateway_cert, tmp_path / "key.pass")
+
+
 def test_mutual_tls_with_a_private_ca_and_a_key_passphrase_from_a_secret_file(
-    tmp_path: Path, ca: PrivateCA, gateway_cert: Issued, tls_host: MutualTLSHost
+    tmp_path: Path, mutual: str, tls_host: MutualTLSHost
 ) -> None:
-    connection = mutual_tls(ca, gateway_cert, tmp_path / "key.pass")
-    config = write_config(tmp_path / "config", tls_host.base_url, connection)
+    config = write_config(tmp_path / "config", tls_host.base_url, mutual)
     with gateway_client(config, tmp_path / "audit.sqlite") as client:
         response = call_tool(client, "lookup", {"key": "abc"})
         assert response.status_code == 200, response.text
@@ -135,35 +138,34 @@ def test_the_system_trust_store_does_not_vouch_for_a_private_ca(
 
 
 def test_a_minimum_tls_version_the_host_cannot_speak_is_refused(
-    tmp_path: Path, ca: PrivateCA, gateway_cert: Issued
+    tmp_path: Path, ca: PrivateCA, mutual: str
 ) -> None:
     old_host = MutualTLSHost(ca.issue("old-host", server=True), ca.bundle, max_version="1.2")
     old_host.start()
     try:
-        connection = mutual_tls(ca, gateway_cert, tmp_path / "key.pass")
-        newest_only = connection + '      min_version: "1.3"\n'
+        newest_only = mutual + '      min_version: "1.3"\n'
         config = write_config(tmp_path / "strict", old_host.base_url, newest_only)
         with gateway_client(config, tmp_path / "a.sqlite") as client:
             error = error_of(call_tool(client, "lookup", {"key": "abc"}))
             assert error["code"] == "backend_unavailable"
             assert "VERSION" in error["message"].upper()
-        config = write_config(tmp_path / "lenient", old_host.base_url, connection)
+        config = write_config(tmp_path / "lenient", old_host.base_url, mutual)
         with gateway_client(config, tmp_path / "b.sqlite") as client:
             assert call_tool(client, "lookup", {"key": "abc"}).status_code == 200
     finally:
         old_host.stop()
 
 
+def through(proxy: str, tmp_path: Path, mutual: str, tls_host: MutualTLSHost) -> Path:
+    """A config that reaches the mutual-TLS host through the proxy at ``proxy``."""
+    return write_config(tmp_path / "config", tls_host.base_url, mutual + f"    proxy: {proxy}\n")
+
+
 def test_mutual_tls_through_a_connect_proxy_with_credentials(
-    tmp_path: Path,
-    ca: PrivateCA,
-    gateway_cert: Issued,
-    tls_host: MutualTLSHost,
-    proxy: ConnectProxy,
+    tmp_path: Path, mutual: str, tls_host: MutualTLSHost, proxy: ConnectProxy
 ) -> None:
-    connection = mutual_tls(ca, gateway_cert, tmp_path / "key.pass")
-    proxied = connection + f"    proxy: http://agent:pr0xy@{proxy.url.removeprefix('http://')}\n"
-    config = write_config(tmp_path / "config", tls_host.base_url, proxied)
+    authorised = f"http://agent:pr0xy@{proxy.url.removeprefix('http://')}"
+    config = through(authorised, tmp_path, mutual, tls_host)
     with gateway_client(config, tmp_path / "audit.sqlite") as client:
         for key in ("one", "two"):
             response = call_tool(client, "lookup", {"key": key})
@@ -174,16 +176,9 @@ def test_mutual_tls_through_a_connect_proxy_with_credentials(
 
 
 def test_a_proxy_refusing_the_tunnel_is_named_in_the_error(
-    tmp_path: Path,
-    ca: PrivateCA,
-    gateway_cert: Issued,
-    tls_host: MutualTLSHost,
-    proxy: ConnectProxy,
+    tmp_path: Path, mutual: str, tls_host: MutualTLSHost, proxy: ConnectProxy
 ) -> None:
-    connection = mutual_tls(ca, gateway_cert, tmp_path / "key.pass")
-    config = write_config(
-        tmp_path / "config", tls_host.base_url, connection + f"    proxy: {proxy.url}\n"
-    )
+    config = through(proxy.url, tmp_path, mutual, tls_host)
     with gateway_client(config, tmp_path / "audit.sqlite") as client:
         error = error_of(call_tool(client, "lookup", {"key": "abc"}))
         assert error["code"] == "backend_unavailable"
@@ -257,15 +252,10 @@ def test_the_audit_store_url_passes_sslmode_through_to_postgresql() -> None:
 
     The test server speaks no TLS, so requiring it must fail, and say why; disabling it works.
     """
-    server = os.environ.get("TEST_PG_URL", "postgresql://root@127.0.0.1:5432/test")
-    schema = f"lgw_sslmode_{uuid.uuid4().hex[:10]}"
-    with pytest.raises(AuditUnavailable) as caught:
-        PostgresStore(f"{server}?schema={schema}&sslmode=require")
-    assert "SSL was required" in caught.value.message
-    try:
-        store = PostgresStore(f"{server}?schema={schema}&sslmode=disable")
+    with pg_schema("lgw_sslmode") as url:
+        with pytest.raises(AuditUnavailable) as caught:
+            PostgresStore(f"{url}&sslmode=require")
+        assert "SSL was required" in caught.value.message
+        store = PostgresStore(f"{url}&sslmode=disable")
         assert store.count() == 0
         store.close()
-    finally:
-        with psycopg.connect(server, autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

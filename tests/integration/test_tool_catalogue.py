@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,11 +20,11 @@ from mcp.shared.exceptions import MCPError
 from estate.server import EstateServer
 from tests.integration.support import (
     ANNA,
-    DEMO_CONFIG,
     EstateWatch,
     bearer,
     call_as,
     create_key,
+    demo_copy,
     error_of,
     gateway_client,
     run,
@@ -38,8 +37,7 @@ LEDGER_TOOLS = ["get_account", "list_postings"]
 
 def tagged_demo(tmp_path: Path) -> Path:
     """The demo config with customer tools tagged ``customers`` and two ledger tools ``ledger``."""
-    config = tmp_path / "config"
-    shutil.copytree(DEMO_CONFIG, config)
+    config = demo_copy(tmp_path)
     for file, tag, tools in (
         ("customers.yaml", "customers", CUSTOMER_TOOLS),
         ("ledger.yaml", "ledger_desk", LEDGER_TOOLS),

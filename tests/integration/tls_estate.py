@@ -15,7 +15,7 @@ import socket
 import ssl
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from socketserver import StreamRequestHandler, ThreadingTCPServer
 from typing import Any
@@ -24,6 +24,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from tests.http_hosts import InBackground, QuietHandler
 
 
 @dataclass
@@ -98,7 +100,7 @@ class PrivateCA:
         return paths
 
 
-class MutualTLSHost(ThreadingHTTPServer):
+class MutualTLSHost(InBackground, ThreadingHTTPServer):
     """HTTPS on 127.0.0.1 that refuses any client without a certificate from ``client_ca``.
 
     ``GET /lookup/KEY`` answers ``{"VALUE": KEY, "CLIENT": <the client certificate's CN>}``.
@@ -124,16 +126,8 @@ class MutualTLSHost(ThreadingHTTPServer):
     def handle_error(self, request: object, client_address: object) -> None:
         return  # a refused client is what some tests are about
 
-    def start(self) -> MutualTLSHost:
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-        return self
 
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
-
-
-class _LookupHandler(BaseHTTPRequestHandler):
+class _LookupHandler(QuietHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
@@ -142,17 +136,10 @@ class _LookupHandler(BaseHTTPRequestHandler):
         body = json.dumps(
             {"VALUE": self.path.rsplit("/", 1)[-1], "CLIENT": subject.get("commonName")}
         ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        return
+        self.answer(body)
 
 
-class ConnectProxy(ThreadingTCPServer):
+class ConnectProxy(InBackground, ThreadingTCPServer):
     """A forward proxy that only tunnels (CONNECT), optionally demanding Basic credentials.
 
     ``tunnels`` lists the authorities it connected to, in order.
@@ -169,14 +156,6 @@ class ConnectProxy(ThreadingTCPServer):
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def start(self) -> ConnectProxy:
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
 
 
 class _TunnelHandler(StreamRequestHandler):

@@ -30,8 +30,10 @@ from gateway.audit.log import AuditLog, AuditSettings
 from gateway.audit.merkle import MerkleTree
 from gateway.audit.pruning import PruneStatement
 from gateway.audit.records import RecordContext, record_leaf
+from gateway.audit.retention import prune
 from gateway.audit.store import AuditStore
 from gateway.audit.tree_store import STRIDE
+from gateway.audit.verdict import checked_range
 from gateway.audit.verify import Report
 
 ORIGIN = "example.org/log"
@@ -56,6 +58,24 @@ def fill(store: AuditStore, key_dir: Path) -> AuditLog:
     audit.sync()
     assert [c.size for c in store.checkpoints()] == SIZES
     return audit
+
+
+def prune_to_18(store: AuditStore, audit: AuditLog, archive: Path) -> None:
+    """Prunes a filled log by age up to record 20: the first 18 (the checkpoint below) go."""
+    ((_, data),) = store.read(20, 21)
+    cutoff = dt.datetime.fromisoformat(orjson.loads(data)["at"])
+    pruned = prune(store, audit, archive, cutoff, minimum_days=0)
+    assert pruned is not None and (pruned.start, pruned.end) == (0, 18)
+    audit.sync()
+
+
+def pruned_and_verified(store: AuditStore, audit: AuditLog, archive: Path) -> Report:
+    """``prune_to_18``, then the store verified under no retention minimum: it checks out."""
+    prune_to_18(store, audit, archive)
+    report = verify_store(store, audit.signer.verifier, minimum_days=0)
+    assert report.ok, report.problems
+    assert checked_range(report).startswith("records 18\u201330 of a log of 31 signed by ")
+    return report
 
 
 class Raw(ABC):

@@ -48,31 +48,24 @@ def answer_files(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_map_given_json_for_a_soap_tool_names_the_file_and_the_tool(answer_files: Path) -> None:
+@pytest.mark.parametrize(
+    ("option", "file", "message"),
+    [
+        # JSON for a SOAP tool: the file and the tool are named.
+        ("--output-from", "answer.json",
+         "answer.json is not an answer that soap tool 'get_customer' can read"),
+        ("--input-from", "args.txt", "args.txt is not JSON"),
+        ("--output-from", "missing.xml", "cannot read"),
+    ],
+    ids=["json-for-a-soap-tool", "arguments-that-are-not-json", "a-missing-file"],
+)  # fmt: skip
+def test_map_given_a_file_it_cannot_use(
+    answer_files: Path, option: str, file: str, message: str
+) -> None:
     line = one_line_error(
-        run(
-            "map",
-            "mappings/demo",
-            "get_customer",
-            "--output-from",
-            str(answer_files / "answer.json"),
-        )
+        run("map", "mappings/demo", "get_customer", option, str(answer_files / file))
     )
-    assert "answer.json is not an answer that soap tool 'get_customer' can read" in line
-
-
-def test_map_given_arguments_that_are_not_json(answer_files: Path) -> None:
-    line = one_line_error(
-        run("map", "mappings/demo", "get_customer", "--input-from", str(answer_files / "args.txt"))
-    )
-    assert "args.txt is not JSON" in line
-
-
-def test_map_given_a_missing_file(tmp_path: Path) -> None:
-    line = one_line_error(
-        run("map", "mappings/demo", "get_customer", "--output-from", str(tmp_path / "missing.xml"))
-    )
-    assert "cannot read" in line
+    assert message in line
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
@@ -38,9 +37,9 @@ from gateway.audit.store import AuditStore
 from gateway.policy.auth import new_key
 from gateway.recovery import Lifetimes, Recovery, unresolved
 from gateway.runtime import Gateway
-from tests.integration.support import DEMO_CONFIG, EstateWatch, error_of, free_port
+from tests.integration.support import DEMO_CONFIG, EstateWatch, error_of, free_port, postings_with
+from tests.services import pg_schema
 
-PG_SERVER = "postgresql://root@127.0.0.1:5432/test"
 POSTING = {"account_number": "DE00000007", "booked_on": "2024-06-11", "amount": "12.50",
            "direction": "credit", "text": "Refund 4711", "reference": "ONCE1"}  # fmt: skip
 ADDRESS = {"customer_number": "10000078", "address_line1": "Hauptstrasse 5",
@@ -100,11 +99,7 @@ class Desk:
         return approvals
 
     def postings(self, reference: str) -> int:
-        with sqlite3.connect(self.ledger) as db:
-            (count,) = db.execute(
-                "SELECT count(*) FROM POSTINGS WHERE trim(REF_NO) = ?", (reference,)
-            ).fetchone()
-        return int(count)
+        return postings_with(self.ledger, reference)
 
     def edit_ledger_tools(self, old: str, new: str) -> None:
         path = self.config / "ledger.yaml"
@@ -420,10 +415,8 @@ def shared_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield str(tmp_path / "audit.sqlite")
         return
-    schema = f"once_{uuid.uuid4().hex[:10]}"
-    yield f"{PG_SERVER}?schema={schema}"
-    with psycopg.connect(PG_SERVER, autocommit=True) as connection:
-        connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    with pg_schema("once") as url:
+        yield url
 
 
 def start_call(store: AuditStore, owner: Recovery, effect: str, key: str | None = None) -> str:

@@ -448,7 +448,7 @@ class HostileHost:
                 self.end_headers()
                 self.wfile.write(host.payload)
 
-            do_GET = do_POST  # noqa: N815
+            do_GET = do_POST
 
             def log_message(self, *args: Any) -> None:
                 pass

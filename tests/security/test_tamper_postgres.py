@@ -4,15 +4,11 @@ TRUNCATE), refused by the triggers or caught and located by ``audit verify``."""
 
 from __future__ import annotations
 
-import datetime as dt
-import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
 import psycopg
 import pytest
 
@@ -20,8 +16,6 @@ from gateway.audit.bundle import verify_store
 from gateway.audit.checkpoint import Signer
 from gateway.audit.log import AuditLog
 from gateway.audit.postgres_store import PostgresStore
-from gateway.audit.retention import prune
-from gateway.audit.verdict import checked_range
 from tests.security.tamper_store import (
     ATTACKS,
     ORIGIN,
@@ -29,12 +23,14 @@ from tests.security.tamper_store import (
     Raw,
     Statement,
     fill,
+    pruned_and_verified,
     q,
     refused_or_located,
     verify,
 )
+from tests.services import PG_SERVER as SERVER
+from tests.services import pg_schema
 
-SERVER = os.environ.get("TEST_PG_URL", "postgresql://root@127.0.0.1:5432/test")
 LOG_TABLES = ("records", "leaves", "nodes", "checkpoints", "pruned", "log_head")
 
 
@@ -74,14 +70,12 @@ class Log:
 
 @pytest.fixture
 def log(tmp_path: Path) -> Iterator[Log]:
-    schema = f"tamper_{uuid.uuid4().hex[:10]}"
-    store = PostgresStore(f"{SERVER}?schema={schema}")
-    try:
-        yield Log(store, fill(store, tmp_path / "keys"), RawPostgres(schema))
-    finally:
-        store.close()
-        with psycopg.connect(SERVER, autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    with pg_schema("tamper") as url:
+        store = PostgresStore(url)
+        try:
+            yield Log(store, fill(store, tmp_path / "keys"), RawPostgres(url.rsplit("=", 1)[1]))
+        finally:
+            store.close()
 
 
 @pytest.fixture
@@ -115,15 +109,8 @@ def test_the_head_counter_cannot_be_moved_back(log: Log) -> None:
 
 
 def test_a_legitimate_prune_verifies_and_a_hand_made_one_does_not(log: Log, tmp_path: Path) -> None:
-    ((_, data),) = log.store.read(20, 21)
-    cutoff = dt.datetime.fromisoformat(orjson.loads(data)["at"])
-    pruned = prune(log.store, log.audit, tmp_path / "gone", cutoff, minimum_days=0)
-    assert pruned is not None and (pruned.start, pruned.end) == (0, 18)
-    log.audit.sync()
+    pruned_and_verified(log.store, log.audit, tmp_path / "gone")
     key = log.audit.signer.verifier
-    report = verify_store(log.store, key, minimum_days=0)
-    assert report.ok, report.problems
-    assert checked_range(report).startswith("records 18\u201330 of a log of 31 signed by ")
     with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
         log.raw.run(q("DELETE FROM records WHERE idx < 21"))
     log.raw.drop_triggers()

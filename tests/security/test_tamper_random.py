@@ -17,7 +17,21 @@ from gateway.audit.checkpoint import VerifierKey
 from gateway.audit.sqlite_store import SQLiteStore
 from tests.security.tamper_store import fill, verify
 
-BYTES = st.integers(0, 255)
+# A record (of the 30), a place in it (a fraction of its length) and the byte to put there.
+one_byte_changed = given(st.integers(0, 29), st.floats(0, 1, exclude_max=True), st.integers(0, 255))
+examples = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+def changed(data: bytes, where: float, value: int) -> tuple[bytes, int]:
+    """``data`` with the byte at ``where`` set to ``value`` (or the next one, if it held it)."""
+    out = bytearray(data)
+    position = int(where * len(out))
+    if out[position] == value:
+        value = (value + 1) % 256
+    out[position] = value
+    return bytes(out), value
 
 
 @pytest.fixture(scope="module")
@@ -30,10 +44,8 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Verifier
     return base / "audit.sqlite", base / "bundle", audit.signer.verifier
 
 
-@settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(st.integers(0, 29), st.floats(0, 1, exclude_max=True), BYTES)
+@examples
+@one_byte_changed
 def test_one_byte_changed_in_a_bundle_record_is_caught_there(
     made: tuple[Path, Path, VerifierKey], record: int, where: float, value: int
 ) -> None:
@@ -41,12 +53,7 @@ def test_one_byte_changed_in_a_bundle_record_is_caught_there(
     with tempfile.TemporaryDirectory() as tmp:
         bundle = Path(shutil.copytree(original, Path(tmp) / "bundle"))
         lines = (bundle / "records.jsonl").read_bytes().split(b"\n")
-        line = bytearray(lines[record])
-        position = int(where * len(line))
-        if line[position] == value:
-            value = (value + 1) % 256
-        line[position] = value
-        lines[record] = bytes(line)
+        lines[record], value = changed(lines[record], where, value)
         (bundle / "records.jsonl").write_bytes(b"\n".join(lines))
         report = verify_bundle(bundle, key)
     assert not report.ok
@@ -54,10 +61,8 @@ def test_one_byte_changed_in_a_bundle_record_is_caught_there(
         assert report.first_bad_index == record, report.problems
 
 
-@settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(st.integers(0, 29), st.floats(0, 1, exclude_max=True), BYTES)
+@examples
+@one_byte_changed
 def test_one_byte_changed_in_a_stored_record_is_caught_there(
     made: tuple[Path, Path, VerifierKey], record: int, where: float, value: int
 ) -> None:
@@ -67,14 +72,9 @@ def test_one_byte_changed_in_a_stored_record_is_caught_there(
         raw = sqlite3.connect(path)
         for (name,) in raw.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"):
             raw.execute(f"DROP TRIGGER {name}")
-        data = bytearray(
-            raw.execute("SELECT data FROM records WHERE idx = ?", (record,)).fetchone()[0]
-        )
-        position = int(where * len(data))
-        if data[position] == value:
-            value = (value + 1) % 256
-        data[position] = value
-        raw.execute("UPDATE records SET data = ? WHERE idx = ?", (bytes(data), record))
+        data = raw.execute("SELECT data FROM records WHERE idx = ?", (record,)).fetchone()[0]
+        data, value = changed(data, where, value)
+        raw.execute("UPDATE records SET data = ? WHERE idx = ?", (data, record))
         raw.commit()
         raw.close()
         store = SQLiteStore(path)

@@ -3,19 +3,16 @@ refuse it, and caught and located by ``audit verify`` once they are dropped."""
 
 from __future__ import annotations
 
-import datetime as dt
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import orjson
 import pytest
 
 from gateway.audit.bundle import verify_store
 from gateway.audit.checkpoint import Signer
 from gateway.audit.log import AuditLog
-from gateway.audit.retention import prune
 from gateway.audit.sqlite_store import SQLiteStore
 from gateway.audit.verdict import checked_range
 from tests.security.tamper_store import (
@@ -24,6 +21,8 @@ from tests.security.tamper_store import (
     Attack,
     RawSQLite,
     fill,
+    prune_to_18,
+    pruned_and_verified,
     q,
     refused_or_located,
     verify,
@@ -63,20 +62,9 @@ def test_a_mutation_is_refused_or_caught_and_located(
     refused_or_located(attack, log.store, log.audit, log.raw, other, sqlite3.DatabaseError)
 
 
-def _prune_to_18(log: Log, tmp_path: Path) -> None:
-    ((_, data),) = log.store.read(20, 21)
-    cutoff = dt.datetime.fromisoformat(orjson.loads(data)["at"])
-    pruned = prune(log.store, log.audit, tmp_path / "gone", cutoff, minimum_days=0)
-    assert pruned is not None and (pruned.start, pruned.end) == (0, 18)
-    log.audit.sync()
-
-
 def test_a_legitimate_prune_verifies_and_names_its_range(log: Log, tmp_path: Path) -> None:
-    _prune_to_18(log, tmp_path)
+    report = pruned_and_verified(log.store, log.audit, tmp_path / "gone")
     key = log.audit.signer.verifier
-    report = verify_store(log.store, key, minimum_days=0)
-    assert report.ok, report.problems
-    assert checked_range(report).startswith("records 18\u201330 of a log of 31 signed by ")
     (statement,) = report.prunes
     assert statement.body["to_index"] == 18 and "statement" in statement.body
     # A verifier that demands the 183-day minimum refuses a prune made under 0 days.
@@ -92,7 +80,7 @@ def test_a_legitimate_prune_verifies_and_names_its_range(log: Log, tmp_path: Pat
 def test_deleting_past_a_legitimate_prune_is_caught_where_it_starts(
     log: Log, tmp_path: Path
 ) -> None:
-    _prune_to_18(log, tmp_path)
+    prune_to_18(log.store, log.audit, tmp_path / "gone")
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
         log.raw.run(q("DELETE FROM records WHERE idx < 21"))
     log.raw.drop_triggers()
@@ -131,7 +119,7 @@ def test_a_record_appended_by_hand_is_shown_unsigned(log: Log) -> None:
 
 
 def test_the_triggers_guard_every_log_table(log: Log, tmp_path: Path) -> None:
-    _prune_to_18(log, tmp_path)
+    prune_to_18(log.store, log.audit, tmp_path / "gone")
     for sql in (
         "UPDATE pruned SET end_idx = 1",
         "DELETE FROM pruned",
@@ -154,7 +142,7 @@ def test_a_prune_interrupted_after_its_statement_still_verifies(
 
     monkeypatch.setattr(log.store, "prune", crash)
     with pytest.raises(OSError, match="killed"):
-        _prune_to_18(log, tmp_path)
+        prune_to_18(log.store, log.audit, tmp_path / "gone")
     monkeypatch.undo()
     (statement,) = log.store.records_of_kind("log.pruned")
     assert statement.body["to_index"] == 18 and log.store.read(0, 1) != []

@@ -20,12 +20,13 @@ import pytest
 
 from gateway.audit.bundle import export_bundle, verify_bundle, verify_store
 from gateway.audit.checkpoint import Checkpoint, Signer, VerifierKey
-from gateway.audit.log import AuditLog, AuditSettings
+from gateway.audit.log import AuditLog
 from gateway.audit.merkle import MerkleTree, verify_inclusion
-from gateway.audit.records import RecordContext, canonical, record_leaf
+from gateway.audit.records import canonical, record_leaf
 from gateway.audit.retention import prune
 from gateway.audit.sqlite_store import SQLiteStore
 from gateway.audit.verify import Report
+from tests.security.tamper_store import fill
 
 
 @dataclass
@@ -67,20 +68,7 @@ class Log:
 def log(tmp_path: Path) -> Iterator[Log]:
     path = tmp_path / "audit.sqlite"
     store = SQLiteStore(path)
-    audit = AuditLog(store, AuditSettings(tmp_path / "keys" / "signing.key", "example.org/log"))
-    for call in range(10):
-        context = RecordContext(f"{call:032x}", f"{call:016x}", "agent", "sha256:v1")
-        store.append("call.intent", f"call-{call}", {"tool": "t", "n": call}, context)
-        store.append_many(
-            [
-                ("interaction", f"call-{call}", {"request": {"x": call * 1.5}}),
-                ("call.outcome", f"call-{call}", {"status": "ok", "result": {"n": call}}),
-            ],
-            context,
-        )
-        if call % 3 == 2:
-            audit.sync()  # checkpoints at 9, 18, 27 records...
-    audit.sync()  # ...and 30
+    audit = fill(store, tmp_path / "keys")  # checkpoints at 9, 18, 27 and 30 records
     yield Log(path, store, audit)
     store.close()
 

@@ -4,7 +4,6 @@ feedback trends and the feedback-falling anomaly, and the alert webhook."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from gateway.console.anomalies import FEEDBACK_RECENT_MINUTES, Detector
 from gateway.console.live import Console
 from gateway.console.signals import ENTRY_BYTES, MAX_ENTRIES, MinuteCounts, Signals
 from gateway.console.stats import MINUTES, Stats, minute_of
+from tests.http_hosts import serving
 
 
 def ended(store: SQLiteStore, call_id: str, *, tool: str, backend: str, agent: str,
@@ -166,11 +166,8 @@ class Receiver(BaseHTTPRequestHandler):
 def receiver() -> Iterator[str]:
     Receiver.posted = []
     server = HTTPServer(("127.0.0.1", 0), Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hooks/alerts"
-    server.shutdown()
-    server.server_close()
+    with serving(server):
+        yield f"http://127.0.0.1:{server.server_address[1]}/hooks/alerts"
 
 
 def test_alerts_are_posted_to_the_webhook_when_raised_and_cleared(

@@ -170,29 +170,23 @@ def test_a_malformed_call_body_names_the_field_and_reaches_no_gateway(
     assert gateway.calls == []
 
 
-def test_a_cursor_for_a_tool_that_does_not_page_is_refused() -> None:
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({"cursor": "c2"}, "cursor", "tool 'get_customer' does not page its answers"),
+        ({"context": {"reasoning": "x" * 17_000}}, "context", "larger than 16384 bytes"),
+    ],
+    ids=["a-cursor-for-a-tool-that-does-not-page", "a-context-over-16-kib"],
+)
+def test_a_well_formed_body_the_tool_cannot_take_is_refused(
+    body: dict[str, object], field: str, message: str
+) -> None:
     gateway = FakeGateway(demo_tools())
     with serve(gateway) as client:
-        answer = client.post("/v1/tools/get_customer/call", json={"cursor": "c2"})
+        answer = client.post("/v1/tools/get_customer/call", json=body)
 
     assert answer.status_code == 422
-    assert error_of(answer)["details"]["errors"] == [
-        {"field": "cursor", "message": "tool 'get_customer' does not page its answers"}
-    ]
-    assert gateway.calls == []
-
-
-def test_a_context_over_16_kib_is_refused() -> None:
-    gateway = FakeGateway(demo_tools())
-    with serve(gateway) as client:
-        answer = client.post(
-            "/v1/tools/get_customer/call", json={"context": {"reasoning": "x" * 17_000}}
-        )
-
-    assert answer.status_code == 422
-    assert error_of(answer)["details"]["errors"] == [
-        {"field": "context", "message": "larger than 16384 bytes"}
-    ]
+    assert error_of(answer)["details"]["errors"] == [{"field": field, "message": message}]
     assert gateway.calls == []
 
 
