@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 import time
 import tracemalloc
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from gateway.audit.records import RecordContext
+from gateway.audit.records import RecordContext, StoredRecord
 from gateway.audit.sqlite_store import SQLiteStore
 from gateway.console.anomalies import Detector
 from gateway.console.events import Event, EventHub
-from gateway.console.live import Console
+from gateway.console.live import CALL_ENTRY_BYTES, Console
 from gateway.console.stats import (
     BOUNDS_MS,
     GROUPS,
@@ -251,3 +253,74 @@ def test_the_tailer_waits_at_a_gap_then_passes_it(store: SQLiteStore) -> None:
     assert tailer.read() == []
     clock.now = GAP_GRACE_S + 1  # it never came: a rolled-back insert
     assert [r.body["n"] for r in tailer.read()] == [2]
+
+
+def test_a_call_in_flight_outlives_the_recent_calls_and_still_comes_down(
+    store: SQLiteStore,
+) -> None:
+    # Room for about ten recent calls: the long one is pushed out by the calls after it.
+    console = Console(store, calls_bytes=10 * (CALL_ENTRY_BYTES + 60))
+    context = RecordContext("a" * 32, "b" * 16, "key:bot", "sha256:x")
+    store.append("call.intent", "long", {"tool": "slow", "backend": "b", "principal": "key:bot"},
+                 context)  # fmt: skip
+    console.step()
+    assert console.in_flight["slow"] == 1
+    for number in range(40):
+        call(store, f"quick-{number}", tool="slow", backend="b")
+    console.step()
+    assert "long" not in console.calls and len(console.calls) < 40
+    assert console.in_flight["slow"] == 1 and console.in_flight_backends["b"] == 1
+    store.append("call.outcome", "long", {"status": "ok", "duration_ms": 900.0}, context)
+    console.step()
+    assert console.in_flight["slow"] == 0 and console.in_flight_backends["b"] == 0
+    tile = console.snapshot(5, ("tool",))["tool"]["slow"]
+    assert tile["calls"] == 41 and tile["in_flight"] == 0
+
+
+class Generated:
+    """A tailer of made-up calls: an intent and an outcome each, half in sessions of ten."""
+
+    def __init__(self) -> None:
+        self.made = 0
+        self.batch = 0
+
+    def read(self) -> list[StoredRecord]:
+        records = []
+        for number in range(self.made, self.made + self.batch):
+            call_id = str(uuid.uuid4())
+            context = RecordContext(uuid.uuid4().hex, "s" * 16, f"key:bot-{number % 5}", "x")
+            session = {"session_id": f"session-{number // 10}"} if number % 2 else {}
+            body = {"tool": f"tool-{number % 20}", "backend": "customer_master",
+                    "principal": f"key:bot-{number % 5}", "context": session}  # fmt: skip
+            at = dt.datetime.fromtimestamp(NOW, dt.UTC).isoformat()
+            records.append(StoredRecord(2 * number, at, "call.intent", call_id, body, context))
+            outcome = {"status": "ok", "duration_ms": 3.0}
+            records.append(StoredRecord(2 * number + 1, at, "call.outcome", call_id, outcome,
+                                        context))  # fmt: skip
+        self.made += self.batch
+        return records
+
+
+def test_recent_calls_and_sessions_stay_within_their_bytes(store: SQLiteStore) -> None:
+    calls_bytes, sessions_bytes = 2**20, 2**19
+    console = Console(store, clock=Clock(NOW), calls_bytes=calls_bytes,
+                      sessions_bytes=sessions_bytes)  # fmt: skip
+    generated = Generated()
+    console.tailer = generated  # type: ignore[assignment]
+    generated.batch = 200  # every series made: what follows is only the calls kept
+    console.step()
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    generated.batch = 1000
+    for _ in range(30):  # 30,000 calls, several times what fits
+        console.step()
+    gc.collect()
+    used = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert 3000 < len(console.calls) < 20_000
+    assert console.session_calls(f"session-{(generated.made - 1) // 10}")
+    assert console.session_calls("session-1") == []  # the oldest went
+    # The count of bytes is an upper bound of what the kept calls and sessions hold.
+    assert used <= calls_bytes + sessions_bytes
+    assert used >= 0.6 * (calls_bytes + sessions_bytes)
