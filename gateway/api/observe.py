@@ -3,7 +3,8 @@ and ``/v1/events``. Scoped by the caller's key: an agent sees its own calls, the
 scope sees all.
 
 ``/v1/calls`` reads the log itself, newest first, so it pages through any age; the others
-come from the console's live state (``gateway.console``), which tails the log.
+come from the console's live state (``gateway.console``), which tails the log (a session it
+no longer keeps is read from the log too).
 """
 
 from __future__ import annotations
