@@ -47,7 +47,8 @@ MAX_OPEN = 50_000  # calls in flight at once: beyond, the oldest is no longer co
 MAX_SESSION_CALLS = 1_000
 MAX_SUMMARIES = 10_000  # (tool, backend, agent) summaries shared by calls
 # What an entry costs beyond its id string: an OrderedDict slot with its link (calls), or
-# a list slot (sessions); a session's list and entry. ``test_console_memory`` measures them.
+# a list slot (sessions); a session's list and entry. Upper bounds: tests/unit/
+# test_console_live.py measures what the kept calls and sessions hold against them.
 CALL_ENTRY_BYTES = 112
 INFO_BYTES = 72  # a CallInfo of its own (a call not ended yet)
 SESSION_ENTRY_BYTES = 8
@@ -223,8 +224,10 @@ class Console:
     def _cost(self, call_id: str, info: CallInfo) -> int:
         """Bytes a recent call holds: its entry and id, and what it does not share."""
         cost = CALL_ENTRY_BYTES + sys.getsizeof(call_id)
-        if info.session_id is not None or info.trace_id is not None:
-            cost += INFO_BYTES + sys.getsizeof(info.trace_id) + sys.getsizeof(info.session_id)
+        if self._summaries.get((info.tool, info.backend, info.principal)) is not info:
+            cost += INFO_BYTES
+            cost += sys.getsizeof(info.trace_id) if info.trace_id is not None else 0
+            cost += sys.getsizeof(info.session_id) if info.session_id is not None else 0
         return cost
 
     def _remember(self, call_id: str, info: CallInfo) -> None:
