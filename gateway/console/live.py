@@ -110,6 +110,7 @@ class Console:
         self.lock = threading.Lock()
         self.tailed = 0
         self._open: OrderedDict[str, CallInfo] = OrderedDict()
+        self._events: list[Event] = []  # published at the end of the step that made them
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._last_judged = 0.0
@@ -156,12 +157,21 @@ class Console:
                 self._last_judged = now
                 for alert in self.detector.evaluate(minute_of(now), now):
                     self._alert(alert)
+            events, self._events = self._events, []
+        if events:
+            # The batch's events reach the loop in one hand-over: one wake-up of the loop
+            # that serves calls per batch, not one per event.
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.call_soon_threadsafe(self._deliver, events)
+            else:
+                self._deliver(events)
         return len(records)
 
     def _publish(self, event: Event) -> None:
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self.hub.publish, event)
-        else:
+        self._events.append(event)
+
+    def _deliver(self, events: list[Event]) -> None:
+        for event in events:
             self.hub.publish(event)
 
     # ------------------------------------------------------------------ folding
