@@ -154,6 +154,12 @@ class NullStore(AuditStore):
     def list_keys(self) -> list[Any]:
         return []
 
+    def add_verification(self, verification: Any) -> None:
+        return None
+
+    def latest_verification(self) -> Any:
+        return None
+
     def close(self) -> None:
         return None
 

@@ -21,6 +21,11 @@ same run) is divided by the calls each answered: ``P7 gateway-cpu/bare-asgi-cpu 
 both figures in µs a call. ``--profile`` samples the gateway meanwhile with py-spy (as root)
 and prints the share of its samples by component.
 
+P4-console: the same 10 concurrent callers with the console open (a process reading
+``/v1/events``, as a browser tab does) and without, in interleaved rounds of the same run
+(``--console-rounds``, ``--console-seconds``): both medians, and
+``P4-console open/closed = X``, with the median of each round's own ratio.
+
 P4-cores: ``serve --workers N`` (``--workers``, 0 skips) against the single process, with
 10 callers a worker: ``P4-cores workersN/(N*workers1) = X``, and the CPU each party spent
 (client, backend, gateway) in that run, which is what bounds it on a shared machine.
@@ -39,7 +44,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +55,7 @@ from _procs import BIN, PIDS, ROOT, cpu_seconds, estate_process, free_port, wait
 from _profile import Shares, print_profile, profile
 
 CUSTNO = "10000001"
+SETTLE_S = 1.0  # P4-console: the pause before each round
 CONFIG = """\
 backends:
   crm:
@@ -272,20 +278,59 @@ def peer_gateway(backend: str, directory: Path, venv: Path) -> Iterator[Target]:
 
 
 @contextmanager
-def watching(target: Target) -> Iterator[None]:
-    """A console open on ``target``: its live event stream read, in a thread, as a browser
-    would (every call the load makes is an event on it)."""
+def watching(target: Target) -> Iterator[list[int]]:
+    """A console open on ``target``: its live event stream read by a process of its own, as
+    a browser tab would (every call the load makes is an event on it). Yields a list that
+    holds, once the block ends, how many call events the stream carried."""
     base = target.url.split("/v1/")[0]
-    events = [0]
+    token = target.headers["authorization"].removeprefix("Bearer ")
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).parent / "_watch_events.py"), base, token],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    seen: list[int] = []
+    try:
+        assert proc.stdout is not None
+        if proc.stdout.readline().strip() != "open":
+            raise RuntimeError("the console's event stream did not open")
+        yield seen
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=10)
+        seen.append(int(out.strip() or 0))
 
-    def read() -> None:
-        with httpx.stream("GET", f"{base}/v1/events", headers=target.headers, timeout=None) as s:
-            for line in s.iter_lines():
-                events[0] += line.startswith("event: call")
 
-    threading.Thread(target=read, daemon=True).start()
-    yield
-    print(f"the console's stream carried {events[0]} call events", flush=True)
+def console_cost(target: Target, seconds: float, rounds: int) -> None:
+    """P4-console: 10 concurrent callers with the console open and streaming ``/v1/events``
+    against none open, in interleaved rounds (open first in every other round, so drift on a
+    shared machine falls on both); the medians, and the median of each round's ratio."""
+    figures: dict[bool, list[float]] = {True: [], False: []}
+    events = 0
+    asyncio.run(load(target, 10, 1.0))
+    for number in range(rounds):
+        for streaming in (True, False) if number % 2 else (False, True):
+            with watching(target) if streaming else nullcontext([]) as seen:
+                # Both states start alike: the console done folding the round before (it
+                # tails the log whether anyone watches), the stream subscribed.
+                time.sleep(SETTLE_S)
+                result = asyncio.run(load(target, 10, seconds))
+                time.sleep(0.5)  # the events of the last calls reach the stream
+            if streaming:
+                events += seen[0] if seen else 0
+                if seen and seen[0] < result.calls:
+                    print(f"  round {number}: the stream carried {seen[0]} of "
+                          f"{result.calls} call events", flush=True)  # fmt: skip
+            figures[streaming].append(result.calls_per_s)
+    opened, closed = statistics.median(figures[True]), statistics.median(figures[False])
+    paired = statistics.median(o / c for o, c in zip(figures[True], figures[False], strict=True))
+    print(
+        f"console open   (streaming /v1/events): {opened:8.1f}/s median of {rounds} rounds "
+        f"({', '.join(f'{v:.0f}' for v in figures[True])}); {events} call events streamed"
+    )
+    print(f"console closed:                        {closed:8.1f}/s median of {rounds} rounds "
+          f"({', '.join(f'{v:.0f}' for v in figures[False])})")  # fmt: skip
+    print(f"P4-console open/closed = {opened / closed:.3f} (median of the rounds' ratios "
+          f"{paired:.3f})", flush=True)  # fmt: skip
 
 
 def report(name: str, sequential: Result, concurrent: Result) -> None:
@@ -315,7 +360,12 @@ def profiled(target: Target, seconds: float) -> None:
 
 
 def cores(backend: str, directory: Path, seconds: float, workers: int, one: Result) -> None:
-    """P4-cores: ``serve --workers N`` against one process, and who spent the CPU meanwhile."""
+    """P4-console: the same 10 concurrent callers with the console open (a process reading
+    ``/v1/events``, as a browser tab does) and without, in interleaved rounds of the same run
+    (``--console-rounds``, ``--console-seconds``): both medians, and
+    ``P4-console open/closed = X``, with the median of each round's own ratio.
+
+    P4-cores: ``serve --workers N`` against one process, and who spent the CPU meanwhile."""
     callers = 10 * workers  # as many per worker as the single process had
     estate = PIDS[backend]
     with our_gateway(backend, directory, workers) as many:
@@ -345,7 +395,14 @@ def main() -> None:
     parser.add_argument("--no-peer", action="store_true")
     parser.add_argument("--peer-venv", type=Path, default=Path("/tmp/peer"))
     parser.add_argument(
-        "--console", action="store_true", help="with the console's event stream open meanwhile"
+        "--console-rounds", type=int, default=7,
+        help="P4-console: rounds of console open / closed, interleaved (0: skip)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--console-seconds", type=float, default=3.0, help="P4-console: seconds of each round"
+    )
+    parser.add_argument(
+        "--only-console", action="store_true", help="measure P4-console alone (no P4, P7, peer)"
     )
     parser.add_argument("--workers", type=int, default=2, help="P4-cores: N workers (0: skip)")
     parser.add_argument("--profile", action="store_true", help="sample the gateway with py-spy")
@@ -355,11 +412,14 @@ def main() -> None:
         direct = Target("direct", f"{backend}/crm/lookup", {"CUSTNO": CUSTNO}, {})
         bare = stack.enter_context(bare_asgi())
         ours = stack.enter_context(our_gateway(backend, Path(tmp)))
-        if args.console:
-            stack.enter_context(watching(ours))
+        if args.only_console:
+            console_cost(ours, args.console_seconds, max(1, args.console_rounds))
+            return
         results = {
             t.name: asyncio.run(measure(t, args.seconds, load)) for t in (direct, bare, ours)
         }
+        if args.console_rounds:
+            console_cost(ours, args.console_seconds, args.console_rounds)
         if args.profile:
             profiled(ours, args.seconds)
         if args.workers:

@@ -3,7 +3,8 @@ and ``/v1/events``. Scoped by the caller's key: an agent sees its own calls, the
 scope sees all.
 
 ``/v1/calls`` reads the log itself, newest first, so it pages through any age; the others
-come from the console's live state (``gateway.console``), which tails the log.
+come from the console's live state (``gateway.console``), which tails the log (a session it
+no longer keeps is read from the log too).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from gateway.api.responses import JSON
 from gateway.audit.records import StoredRecord, decode
 from gateway.audit.store import AuditStore
 from gateway.audit.views import call_view
-from gateway.console.live import STARTS, Console
+from gateway.console.live import MAX_SESSION_CALLS, STARTS, Console
 from gateway.console.stats import GROUPS, MINUTES
 from gateway.errors import CallNotFound, GatewayError, InvalidArguments
 from gateway.policy.auth import Principal
@@ -29,6 +30,7 @@ router = APIRouter(prefix="/v1")
 
 CHUNK = 500
 SCAN_BUDGET = 20_000  # records one page may read before it answers with what it found
+SESSION_SCAN_PAGES = 25  # a session the console no longer keeps: its last 500,000 records
 
 
 class ConsoleUnavailable(GatewayError):
@@ -183,6 +185,21 @@ def _step(view: dict[str, Any]) -> dict[str, Any]:
     return step
 
 
+def session_from_store(store: AuditStore, caller: Principal, session_id: str) -> list[str]:
+    """The calls of a session the console no longer keeps, oldest first: the log read
+    backwards like ``/v1/calls?session=``, up to ``SESSION_SCAN_PAGES`` pages."""
+    wanted = CallFilter(caller, session_id, None, None, None)
+    found: list[str] = []
+    before: int | None = None
+    for _ in range(SESSION_SCAN_PAGES):
+        page = scan_calls(store, wanted, None, None, before, MAX_SESSION_CALLS - len(found))
+        found += [call["call_id"] for call in page["calls"]]
+        if page["next_cursor"] is None or len(found) >= MAX_SESSION_CALLS:
+            break
+        before = int(page["next_cursor"])
+    return list(reversed(found))
+
+
 @router.get("/sessions/{session_id}")
 async def session(session_id: str, request: Request) -> JSON:
     """An agent session (``context.session_id``) as its steps in order: reasoning, tool and
@@ -192,7 +209,7 @@ async def session(session_id: str, request: Request) -> JSON:
 
     def steps() -> list[dict[str, Any]]:
         found = []
-        for call_id in call_ids:
+        for call_id in call_ids or session_from_store(store, caller, session_id):
             records = store.records_of(call_id)
             if records and (caller.has("audit") or caller.owns(records[0].context.principal)):
                 found.append(_step(call_view(call_id, records)))

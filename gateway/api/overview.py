@@ -1,10 +1,10 @@
 """``GET /v1/audit/overview``: the console's Audit and config panel, for the ``audit`` scope.
 
-The log's latest signed checkpoint and its age, how many records it holds, the last
-verification on the record (``legacy-gateway audit prune`` verifies an export before it
-deletes, and writes a ``log.pruned`` statement), and the configurations served with what
-changed from one to the next (the same history and diff as ``legacy-gateway config
-history`` and ``config diff``).
+The log's latest signed checkpoint and its age, how many records it holds and the last prune
+(``log.pruned``), the last ``legacy-gateway audit verify`` of the store (its result, what it
+covered, who ran it and how long ago), and the configurations served with what changed from
+one to the next (the same history and diff as ``legacy-gateway config history`` and
+``config diff``).
 """
 
 from __future__ import annotations
@@ -75,13 +75,21 @@ def overview(store: AuditStore, limit: int) -> dict[str, Any]:
     if checkpoint is not None:
         signed = {"size": checkpoint.size, "signed_at": checkpoint.at,
                   "age_s": _age_s(checkpoint.at, now)}  # fmt: skip
-    verified = None
+    pruned_last = None
     if last is not None:
-        verified = {"at": last.at, "age_s": _age_s(last.at, now), "record": last.index}
-        verified |= {key: last.body.get(key) for key in ("from_index", "to_index", "bundle")}
+        pruned_last = {"at": last.at, "age_s": _age_s(last.at, now), "record": last.index}
+        pruned_last |= {key: last.body.get(key) for key in ("from_index", "to_index", "bundle")}
+    verification = store.latest_verification()
+    verified = None
+    if verification is not None:
+        verified = verification.as_dict() | {
+            "ok": verification.result == "ok",
+            "age_s": _age_s(verification.at, now),
+        }
     return {
         "checkpoint": signed,
         "log": {"records": store.count(), "first_index": store.first_index()},
+        "last_prune": pruned_last,
         "last_verification": verified,
         "config": config_versions(history(store), limit),
     }
@@ -91,8 +99,9 @@ def overview(store: AuditStore, limit: int) -> dict[str, Any]:
 async def audit_overview(
     request: Request, versions: int = Query(20, ge=1, le=200, description="Newest N configs")
 ) -> JSON:
-    """The latest signed checkpoint and its age, the log's size, the last verification on
-    the record, and the configurations served (newest first) with what each changed, when,
+    """The latest signed checkpoint and its age, the log's size and last prune, the last
+    ``audit verify`` of the store (``result``: ok, failed or untrusted), and the
+    configurations served (newest first) with what each changed, when,
     and by whom. Needs the ``audit`` scope."""
     caller_of(request).require("audit", "read the log's overview")
     return JSON(await asyncio.to_thread(overview, gateway_of(request).store, versions))

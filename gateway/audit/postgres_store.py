@@ -89,6 +89,7 @@ _GUARDS = {
     "checkpoints": ("INSERT OR UPDATE OR DELETE", "audit_checkpoints_guard"),
     "pruned": ("INSERT OR UPDATE OR DELETE", "audit_pruned_guard"),
     "log_head": ("UPDATE OR DELETE", "audit_head_guard"),
+    "verifications": ("UPDATE OR DELETE", "audit_append_only"),
 }
 # Made once (a store made by an earlier version gets them replaced): creating a trigger locks
 # its table, and a replica starting beside running ones must not take locks their appends

@@ -29,10 +29,11 @@ from gateway.audit.store import (
     now,
 )
 from gateway.audit.tree_store import Node, Range
+from gateway.audit.verifications_store import VERIFICATIONS_SCHEMA, SqlVerifications
 from gateway.errors import AuditUnavailable
 
 # The tables kept beside the log, the same on both stores.
-SIDE_TABLES = KEYS_SCHEMA + APPROVALS_SCHEMA + IDEMPOTENCY_SCHEMA
+SIDE_TABLES = KEYS_SCHEMA + APPROVALS_SCHEMA + IDEMPOTENCY_SCHEMA + VERIFICATIONS_SCHEMA
 # The log's tables, in a dialect's types ({rowless}: a keyed table that needs no row id).
 LOG_TABLES = """
 CREATE TABLE IF NOT EXISTS records (
@@ -178,7 +179,9 @@ class GroupCommitStore(AuditStore):
         """Write the groups in one transaction; a group that cannot be encoded fails alone."""
 
 
-class SqlTables(GroupCommitStore, SqlCallState, SqlIdempotency, SqlApprovals, SqlApiKeys):
+class SqlTables(
+    GroupCommitStore, SqlCallState, SqlIdempotency, SqlApprovals, SqlApiKeys, SqlVerifications
+):
     """The log's SQL both stores share, and the side tables' (through their mixins)."""
 
     @abstractmethod

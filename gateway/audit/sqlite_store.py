@@ -115,7 +115,7 @@ class SQLiteStore(SqlTables):
                     "Merkle log: move it aside (it stays readable with that version)"
                 )
             self._db.executescript(_LOG_TRIGGERS)
-            for table in ("leaves", "nodes", "checkpoints", "pruned"):
+            for table in ("leaves", "nodes", "checkpoints", "pruned", "verifications"):
                 self._db.executescript(_APPEND_ONLY.format(table=table))
         except (OSError, sqlite3.Error) as exc:
             raise AuditUnavailable(f"cannot open the audit store {self.path}: {exc}") from exc

@@ -1,5 +1,6 @@
 """What every audit store offers: the append-only log, its Merkle tree and checkpoints, and
-the tables kept beside the log (API keys, approvals, Idempotency-Keys, call state).
+the tables kept beside the log (API keys, approvals, Idempotency-Keys, call state, the
+outcomes of ``audit verify``).
 
 The log keeps four append-only parts: the records as written (the record's position in the
 log is its index), the Merkle leaf hashes of the records integrated into the tree so far with
@@ -21,6 +22,7 @@ from gateway.audit.idempotency_store import IdempotencyStore
 from gateway.audit.keys_store import ApiKeyStore
 from gateway.audit.records import RecordContext, StoredRecord
 from gateway.audit.tree_store import Node, Range
+from gateway.audit.verifications_store import VerificationStore
 from gateway.errors import AuditUnavailable
 
 Entry = tuple[str, str | None, dict[str, Any]]
@@ -48,7 +50,9 @@ def now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
 
 
-class AuditStore(CallStateStore, IdempotencyStore, ApprovalStore, ApiKeyStore, ABC):
+class AuditStore(
+    CallStateStore, IdempotencyStore, ApprovalStore, ApiKeyStore, VerificationStore, ABC
+):
     """Where calls are recorded; every implementation is append-only and durable."""
 
     @property

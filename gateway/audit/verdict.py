@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from gateway.audit.store import now
+from gateway.audit.verifications_store import Verification
 from gateway.audit.verify import Report
 
 EXIT_OK = 0
@@ -72,4 +74,21 @@ def verdict(report: Report, what: str) -> Verdict:
     return Verdict(
         EXIT_OK,
         out=[f"ok: {what}: {checked_range(report)}: {summary}; trusted key: {report.anchor}"],
+    )
+
+
+def verification(report: Report, status: int, checked_by: str) -> Verification:
+    """What the store keeps of this verification (``audit verify`` on a store)."""
+    result = {EXIT_OK: "ok", EXIT_UNTRUSTED: "untrusted"}.get(status, "failed")
+    return Verification(
+        at=now(),
+        result=result,
+        first_index=report.first_index,
+        end_index=report.end,
+        checkpoint_size=report.latest_size,
+        checkpoints=report.checkpoints,
+        first_bad_index=report.first_bad_index,
+        problem=report.problems[0] if report.problems else None,
+        checked_by=checked_by,
+        anchor=report.anchor,
     )

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from gateway.cli.common import DEFAULT_AUDIT_DB, AuditDb, StoreUrl, audit_app, bad_input, fail
 from gateway.cli.store import audit_store, signed_log
 from gateway.errors import GatewayError
+
+if TYPE_CHECKING:
+    from gateway.audit.store import AuditStore
+    from gateway.audit.verifications_store import Verification
 
 KeyFile = Annotated[
     Path | None,
@@ -61,13 +66,15 @@ def audit_verify(
     retention_days: VerifyRetention = None,
 ) -> None:
     """Recompute every leaf and root, check every checkpoint against a trusted key; name the
-    first record that fails. Exit 0 ok, 1 failed, 3 consistent but no trusted key given."""
+    first record that fails. Exit 0 ok, 1 failed, 3 consistent but no trusted key given.
+    A store's verification is recorded in it (when, the range, the result, by whom): the
+    console shows the last one."""
     from gateway.audit.bundle import BundleError, verify_bundle, verify_store
     from gateway.audit.checkpoint import CheckpointError, VerifierKey
     from gateway.audit.log import AuditSettings
     from gateway.audit.retention import retention_days as default_retention
     from gateway.audit.trust import choose_anchor, pinned_keys
-    from gateway.audit.verdict import verdict
+    from gateway.audit.verdict import verdict, verification
 
     kept = [path.read_text() for path in checkpoint or []]
     minimum = default_retention() if retention_days is None else retention_days
@@ -94,6 +101,7 @@ def audit_verify(
             with audit_store(audit_db, store_url) as store:
                 report = verify_store(store, anchor.key, kept, anchor=source, minimum_days=minimum)
                 what = store.display
+                _record(store, verification(report, verdict(report, what).status, operator()))
     except (BundleError, CheckpointError, OSError) as exc:
         raise fail(GatewayError(str(exc))) from None
     answer = verdict(report, what)
@@ -103,6 +111,27 @@ def audit_verify(
         typer.echo(line, err=True)
     if answer.status:
         raise typer.Exit(answer.status)
+
+
+def operator() -> str:
+    """Who runs the command, as ``user@host``."""
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # a container's uid without a passwd entry
+        user = f"uid {os.getuid()}"
+    return f"{user}@{socket.gethostname()}"
+
+
+def _record(store: AuditStore, outcome: Verification) -> None:
+    """Keep the outcome in the store; the verdict stands even when that write fails (a
+    store damaged enough to refuse it is what the verdict is about)."""
+    try:
+        store.add_verification(outcome)
+    except GatewayError as exc:
+        typer.echo(f"this verification could not be recorded in the store: {exc}", err=True)
 
 
 @audit_app.command("trust")

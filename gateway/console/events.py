@@ -16,6 +16,7 @@ import orjson
 from gateway.policy.auth import Principal
 
 QUEUE = 1000
+COALESCE = 100  # events a listener is sent in one write at most
 
 
 @dataclass
@@ -79,12 +80,22 @@ class EventHub:
                 except TimeoutError:
                     yield b": heartbeat\n\n"
                     continue
-                if event is None:
-                    return
-                if listener.dropped:
-                    yield _frame("dropped", {"events": listener.dropped})
-                    listener.dropped = 0
-                yield _frame(event.kind, event.data)
+                # What else is waiting goes in the same write: one send per wake-up, not
+                # one per event, so a console open costs the serving loop little.
+                events = [event]
+                while len(events) < COALESCE and not listener.queue.empty():
+                    events.append(listener.queue.get_nowait())
+                frames: list[bytes] = []
+                for waiting in events:
+                    if waiting is None:
+                        if frames:
+                            yield b"".join(frames)
+                        return
+                    if listener.dropped:
+                        frames.append(_frame("dropped", {"events": listener.dropped}))
+                        listener.dropped = 0
+                    frames.append(_frame(waiting.kind, waiting.data))
+                yield b"".join(frames)
         finally:
             self.listeners.discard(listener)
 

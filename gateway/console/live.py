@@ -2,10 +2,17 @@
 
 Records are folded in a worker thread (off the event loop that serves calls); events are
 handed to the loop for the listeners. A lock keeps readers (the API) and the folding apart.
-Memory is bounded: ``Stats`` (see there), the last ``MAX_CALLS`` calls' names and the call
-ids of the last ``MAX_SESSIONS`` sessions (``MAX_SESSION_CALLS`` each), and, for tools
-whose review policy queues the calls an anomaly flagged, the last minutes' calls of each tool
-and backend (``MAX_COVERED`` each): those an alert covers when it fires.
+
+Memory is bounded by bytes, not by traffic (ARCHITECTURE.md, "The console's memory"):
+``Stats`` and ``Signals`` are fixed (see there); of each recent call the console keeps its
+id and a summary shared by every call of the same tool, backend and agent, within
+``CALLS_BYTES``, for the records that come after a call ended (feedback, approvals, late
+interactions); calls in flight are kept apart until they end, so their in-flight counts
+come down even when they outlive the recent calls (at most ``MAX_OPEN``); and the call ids
+of recent sessions, within ``SESSIONS_BYTES`` (``MAX_SESSION_CALLS`` a session). A session
+no longer kept is read from the store (``/v1/sessions/{id}``). For tools whose review
+policy queues the calls an anomaly flagged, the last minutes' calls of each tool and backend
+(``MAX_COVERED`` each): those an alert covers when it fires.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import contextlib
 import datetime as dt
 import logging
 import os
+import sys
 import threading
 import time
 from collections import Counter, OrderedDict, deque
@@ -36,11 +44,20 @@ from gateway.experiments.flagged import AlertReviews, Covered
 
 log = logging.getLogger("legacy_gateway.console")
 
-MAX_CALLS = 100_000
-MAX_SESSIONS = 20_000
+CALLS_BYTES = 16 * 2**20  # about 85,000 recent calls (ids of 36 characters)
+SESSIONS_BYTES = 8 * 2**20  # about 70,000 call ids of sessions
+MAX_OPEN = 50_000  # calls in flight at once: beyond, the oldest is no longer counted
 MAX_SESSION_CALLS = 1_000
+MAX_SUMMARIES = 10_000  # (tool, backend, agent, variant) summaries shared by calls
 # Calls an alert can cover per tool or backend (the calls of its window).
 MAX_COVERED = 10_000
+# What an entry costs beyond its id string: an OrderedDict slot with its link (calls), or
+# a list slot (sessions); a session's list and entry. Upper bounds: tests/unit/
+# test_console_live.py measures what the kept calls and sessions hold against them.
+CALL_ENTRY_BYTES = 112
+INFO_BYTES = 72  # a CallInfo of its own (a call not ended yet)
+SESSION_ENTRY_BYTES = 8
+SESSION_BYTES = 200
 STARTS = ("call.intent", "call.rejected", "call.forbidden", "approval.requested")
 ENDS = ("call.outcome", "call.rejected", "call.forbidden")
 
@@ -53,6 +70,11 @@ class CallInfo:
     session_id: str | None
     trace_id: str | None
     variant: str | None = None
+
+
+def _names(info: CallInfo) -> tuple[str, str | None, str | None, str | None]:
+    """What calls that share a summary have in common."""
+    return (info.tool, info.backend, info.principal, info.variant)
 
 
 def _epoch(at: str) -> float:
@@ -73,6 +95,8 @@ class Console:
         poll_s: float = 0.25,
         backfill: int | None = None,
         clock: Callable[[], float] = time.time,
+        calls_bytes: int = CALLS_BYTES,
+        sessions_bytes: int = SESSIONS_BYTES,
         reviews: AlertReviews | None = None,
     ) -> None:
         self.store = store
@@ -92,13 +116,19 @@ class Console:
         self.signals = Signals()
         self.detector = Detector(self.stats, self.signals)
         self.webhook = AlertWebhook.from_environment()
+        self.calls_bytes, self.sessions_bytes = calls_bytes, sessions_bytes
+        # Recent calls (ended ones by their shared summary), oldest first, and their cost.
         self.calls: OrderedDict[str, CallInfo] = OrderedDict()
+        self._calls_used = 0
+        self._summaries: dict[tuple[str, str | None, str | None, str | None], CallInfo] = {}
         self.sessions: OrderedDict[str, list[str]] = OrderedDict()
+        self._sessions_used = 0
         self.in_flight: Counter[str] = Counter()
         self.in_flight_backends: Counter[str] = Counter()
         self.lock = threading.Lock()
         self.tailed = 0
-        self._open: set[str] = set()
+        self._open: OrderedDict[str, CallInfo] = OrderedDict()
+        self._events: list[Event] = []  # published at the end of the step that made them
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._last_judged = 0.0
@@ -145,17 +175,26 @@ class Console:
                 self._last_judged = now
                 for alert in self.detector.evaluate(minute_of(now), now):
                     self._alert(alert)
+            events, self._events = self._events, []
             to_review, self._to_review = self._to_review, []
         # Written outside the lock: readers of the live state do not wait for the store.
         if self.reviews is not None:
             for flagged, calls in to_review:
                 self.reviews.request(flagged, calls)
+        if events:
+            # The batch's events reach the loop in one hand-over: one wake-up of the loop
+            # that serves calls per batch, not one per event.
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.call_soon_threadsafe(self._deliver, events)
+            else:
+                self._deliver(events)
         return len(records)
 
     def _publish(self, event: Event) -> None:
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self.hub.publish, event)
-        else:
+        self._events.append(event)
+
+    def _deliver(self, events: list[Event]) -> None:
+        for event in events:
             self.hub.publish(event)
 
     # ------------------------------------------------------------------ folding
@@ -166,7 +205,7 @@ class Console:
             return
         if kind in STARTS:
             self._started(record)
-        info = self.calls.get(call_id)
+        info = self._open.get(call_id) or self.calls.get(call_id)
         if info is None:
             return
         minute = minute_of(_epoch(record.at))
@@ -183,7 +222,7 @@ class Console:
                     **{k: body.get(k) for k in ("score", "label", "principal")}}  # fmt: skip
             self.signals.feedback_given(minute, info.tool, body.get("score"))
             if isinstance(body.get("score"), int | float):
-                self._remember(("feedback", info.tool), minute, call_id, info)
+                self._keep_for_review(("feedback", info.tool), minute, call_id, info)
             self._publish(Event("feedback", data, info.principal))
         elif kind.startswith("approval."):
             data = {"call_id": call_id, "tool": info.tool, "kind": kind, "at": record.at,
@@ -195,35 +234,82 @@ class Console:
         call_id, body = str(record.call_id), record.body
         context = body.get("context") if isinstance(body.get("context"), dict) else {}
         session = context.get("session_id") if context else None
-        info = CallInfo(
-            str(body.get("tool")),
-            body.get("backend"),
-            record.context.principal or body.get("principal"),
-            str(session) if session is not None else None,
-            record.context.trace_id,
-            body.get("variant"),
-        )
-        if call_id not in self.calls and session is not None:
-            calls = self.sessions.setdefault(str(session), [])
-            self.sessions.move_to_end(str(session))
-            if len(calls) < MAX_SESSION_CALLS:
-                calls.append(call_id)
-            while len(self.sessions) > MAX_SESSIONS:
-                self.sessions.popitem(last=False)
-        self.calls[call_id] = info
-        while len(self.calls) > MAX_CALLS:
-            self._open.discard(self.calls.popitem(last=False)[0])
+        names = self._summary(
+            str(body.get("tool")), body.get("backend"),
+            record.context.principal or body.get("principal"), body.get("variant"),
+        )  # fmt: skip
+        info = CallInfo(names.tool, names.backend, names.principal,
+                        str(session) if session is not None else None,
+                        record.context.trace_id, names.variant)  # fmt: skip
+        if info.session_id is not None and call_id not in self.calls:
+            self._note_session(info.session_id, call_id)
+        self._remember(call_id, info)
         if record.kind == "call.intent" and call_id not in self._open:
-            self._open.add(call_id)
+            self._open[call_id] = info
             self.in_flight[info.tool] += 1
             self.in_flight_backends[info.backend or "-"] += 1
+            if len(self._open) > MAX_OPEN:  # its end would come too late to be told apart
+                self._close(self._open.popitem(last=False)[1])
+
+    def _close(self, info: CallInfo) -> None:
+        """A call in flight no more: its end came (or it was given up)."""
+        self.in_flight[info.tool] -= 1
+        self.in_flight_backends[info.backend or "-"] -= 1
+
+    def _cost(self, call_id: str, info: CallInfo) -> int:
+        """Bytes a recent call holds: its entry and id, and what it does not share."""
+        cost = CALL_ENTRY_BYTES + sys.getsizeof(call_id)
+        if self._summaries.get(_names(info)) is not info:
+            cost += INFO_BYTES
+            cost += sys.getsizeof(info.trace_id) if info.trace_id is not None else 0
+            cost += sys.getsizeof(info.session_id) if info.session_id is not None else 0
+        return cost
+
+    def _remember(self, call_id: str, info: CallInfo) -> None:
+        """Keep the call among the recent ones; the oldest go past ``calls_bytes``."""
+        before = self.calls.get(call_id)
+        if before is not None:
+            self._calls_used -= self._cost(call_id, before)
+        self.calls[call_id] = info
+        self._calls_used += self._cost(call_id, info)
+        while self._calls_used > self.calls_bytes and self.calls:
+            self._calls_used -= self._cost(*self.calls.popitem(last=False))
+
+    def _summary(
+        self, tool: str, backend: str | None, principal: str | None, variant: str | None
+    ) -> CallInfo:
+        """What an ended call needs kept (its names): one object, and one string of each
+        name, for all calls alike."""
+        key = (tool, backend, principal, variant)
+        shared = self._summaries.get(key)
+        if shared is None:
+            shared = CallInfo(tool, backend, principal, None, None, variant)
+            if len(self._summaries) < MAX_SUMMARIES:
+                self._summaries[key] = shared
+        return shared
+
+    def _note_session(self, session: str, call_id: str) -> None:
+        """Add the call to its session's; the oldest sessions go past ``sessions_bytes``."""
+        calls = self.sessions.get(session)
+        if calls is None:
+            calls = self.sessions[session] = []
+            self._sessions_used += SESSION_BYTES + sys.getsizeof(session)
+        else:
+            self.sessions.move_to_end(session)
+        if len(calls) < MAX_SESSION_CALLS:
+            calls.append(call_id)
+            self._sessions_used += SESSION_ENTRY_BYTES + sys.getsizeof(call_id)
+        while self._sessions_used > self.sessions_bytes and len(self.sessions) > 1:
+            gone, ids = self.sessions.popitem(last=False)
+            self._sessions_used -= SESSION_BYTES + sys.getsizeof(gone)
+            self._sessions_used -= sum(SESSION_ENTRY_BYTES + sys.getsizeof(i) for i in ids)
 
     def _ended(self, record: StoredRecord, info: CallInfo, minute: int) -> None:
         call_id, body = str(record.call_id), record.body
         if call_id in self._open:
-            self._open.discard(call_id)
-            self.in_flight[info.tool] -= 1
-            self.in_flight_backends[info.backend or "-"] -= 1
+            self._close(self._open.pop(call_id))
+        if call_id in self.calls:
+            self._remember(call_id, self._summary(*_names(info)))
         error = _error_code(body) if body.get("status") != "ok" else None
         duration = body.get("duration_ms")
         self.stats.record("tool", info.tool, minute, duration, error)
@@ -233,9 +319,9 @@ class Console:
         self.signals.call_ended(minute, record.at, info.principal or "anonymous", info.tool,
                                 info.backend, error, body)  # fmt: skip
         self._covered_while_open(call_id, info)
-        self._remember(("tool", info.tool), minute, call_id, info)
+        self._keep_for_review(("tool", info.tool), minute, call_id, info)
         if info.backend:
-            self._remember(("backend", info.backend), minute, call_id, info)
+            self._keep_for_review(("backend", info.backend), minute, call_id, info)
         status = "ok" if error is None else "error"
         if record.kind != "call.outcome":
             status = record.kind.removeprefix("call.")
@@ -257,7 +343,9 @@ class Console:
 
     # ------------------------------------------------------------------ reviews
 
-    def _remember(self, key: tuple[str, str], minute: int, call_id: str, info: CallInfo) -> None:
+    def _keep_for_review(
+        self, key: tuple[str, str], minute: int, call_id: str, info: CallInfo
+    ) -> None:
         if self.reviews is None or not self.reviews.wants(info.tool):
             return
         calls = self.recent.get(key)

@@ -10,7 +10,10 @@ page logs no JavaScript error. Screenshots go to ``$CONSOLE_SCREENSHOTS`` (defau
 
 from __future__ import annotations
 
+import getpass
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,6 +29,9 @@ from selenium.webdriver.remote.webelement import WebElement
 
 from estate.ledger import create_ledger
 from estate.server import EstateServer
+from gateway.audit.sqlite_store import SQLiteStore
+from gateway.audit.store import now
+from gateway.audit.verifications_store import Verification
 from tests.integration.support import (
     ANNA,
     ROOT,
@@ -35,6 +41,7 @@ from tests.integration.support import (
 )
 from tests.integration.test_auth import bearer, create_key
 
+COMMAND = Path(sys.executable).parent / "legacy-gateway"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SHOTS = Path(os.environ.get("CONSOLE_SCREENSHOTS", ROOT / "artifacts" / "console"))
@@ -70,6 +77,7 @@ class Site:
     estate: EstateServer
     # Two agents of the exchange rate, on either side of its A/B split (sticky per agent).
     rates_agents: dict[str, str]
+    audit_db: Path
 
     def call(self, customer: str = ANNA, session: str | None = None) -> httpx.Response:
         context = {"session_id": session, "reasoning": "the customer asked for their address"}
@@ -113,7 +121,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     }
     try:
         with serve_process(config, env) as (base, _):
-            yield Site(base, agent, controller, ledger, estate, rates_agents)
+            yield Site(base, agent, controller, ledger, estate, rates_agents, audit_db)
     finally:
         estate.stop()
 
@@ -147,7 +155,7 @@ def test_an_operator_watches_acts_and_sees_an_alert(browser: WebDriver, site: Si
     read_a_session_and_a_call(browser)
     approve_a_write(browser, site)
     see_the_data_flow_and_feedback_trend(browser)
-    read_the_audit_and_config_panel(browser)
+    read_the_audit_and_config_panel(browser, site)
     compare_the_variants(browser, site)
     see_an_alert(browser, site)
     errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
@@ -255,16 +263,51 @@ def see_the_data_flow_and_feedback_trend(driver: WebDriver) -> None:
     assert find(driver, trend).get_attribute("data-mean") == "1"
 
 
-def read_the_audit_and_config_panel(driver: WebDriver) -> None:
+def read_the_audit_and_config_panel(driver: WebDriver, site: Site) -> None:
     find(driver, 'nav button[data-view="audit"]').click()
     wait_for(driver, lambda: "records" in find(driver, "#audit-checkpoint").text, "the checkpoint")
     assert "signed" in find(driver, "#audit-checkpoint").text
     assert "nothing pruned" in find(driver, "#audit-log").text
-    assert "none on the record" in find(driver, "#audit-verification").text
+    verification = "#audit-verification"
+    assert "none on the record" in find(driver, verification).text
     loaded = driver.find_elements(By.CSS_SELECTOR, "#config-versions .config-loaded")
     assert loaded and "tools" in loaded[-1].text
     assert "the first configuration on the record" in loaded[-1].text
     shoot(driver, "7-audit")
+
+    # The operator verifies the store beside the running gateway; the panel shows the result.
+    verified = subprocess.run(
+        [str(COMMAND), "audit", "verify", "--audit-db", str(site.audit_db)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert verified.returncode == 0, verified.stderr
+    reopen_audit(driver)
+    wait_for(driver, lambda: find(driver, verification).get_attribute("data-result") == "ok",
+             "the verification")  # fmt: skip
+    text = find(driver, verification).text
+    assert text.splitlines()[1] == "ok" and "s ago: records 0 to " in text
+    assert f"by {getpass.getuser()}@" in text
+    assert "bad" not in (find(driver, verification).get_attribute("class") or "")
+
+    # A later verification that found the log changed stands out, naming the record.
+    store = SQLiteStore(site.audit_db)
+    store.add_verification(Verification(now(), "failed", 0, 40, 40, 3, 7,
+                                        "record 7 was changed after it was logged", "ops@host",
+                                        "pinned"))  # fmt: skip
+    store.close()
+    reopen_audit(driver)
+    wait_for(driver, lambda: find(driver, verification).get_attribute("data-result") == "failed",
+             "the failed verification")  # fmt: skip
+    assert "bad" in (find(driver, verification).get_attribute("class") or "").split()
+    text = find(driver, verification).text
+    assert "FAILED at record 7" in text and "record 7 was changed after it was logged" in text
+    assert find(driver, f"{verification} strong.error").text == "FAILED at record 7"
+    shoot(driver, "7-audit-verification-failed")
+
+
+def reopen_audit(driver: WebDriver) -> None:
+    find(driver, 'nav button[data-view="health"]').click()
+    find(driver, 'nav button[data-view="audit"]').click()
 
 
 def compare_the_variants(driver: WebDriver, site: Site) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import subprocess
 import sys
 import threading
@@ -196,3 +197,35 @@ def test_proofs_come_from_subtree_hashes_stored_as_records_join(
     finally:
         store.close()
         again.close()
+
+
+def test_audit_verify_records_its_outcome_in_the_store(store_url: str, tmp_path: Path) -> None:
+    store = PostgresStore(store_url)
+    try:
+        for n in range(5):
+            store.append("call.intent", f"c{n}", {"amount": 100 + n})
+        AuditLog(store, AuditSettings(tmp_path / "signing.key")).sync()
+    finally:
+        store.close()
+    env = {**os.environ, "LEGACY_GATEWAY_AUDIT_KEY": str(tmp_path / "signing.key"),
+           "LEGACY_GATEWAY_TRUSTED_KEYS": str(tmp_path / "trusted-keys")}  # fmt: skip
+    verified = subprocess.run(
+        [str(COMMAND), "audit", "verify", "--store", store_url, "--audit-db",
+         str(tmp_path / "audit.sqlite")],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert verified.returncode == 0, verified.stderr
+    store = PostgresStore(store_url)
+    try:
+        latest = store.latest_verification()
+        assert latest is not None
+        assert (latest.result, latest.end_index, latest.checkpoint_size) == ("ok", 5, 5)
+        schema = store_url.rsplit("=", 1)[1]
+        with psycopg.connect(SERVER, autocommit=True) as raw:
+            raw.execute(f'SET search_path TO "{schema}"')
+            with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+                raw.execute("UPDATE verifications SET result = 'failed'")
+            with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+                raw.execute("DELETE FROM verifications")
+    finally:
+        store.close()

@@ -163,6 +163,23 @@ def test_a_session_is_its_steps_with_reasoning_interactions_and_feedback(desk: D
     assert desk.get("/v1/sessions/sess-9", desk.auditor)["steps"][0]["call_id"] == first
 
 
+def test_a_session_the_console_no_longer_keeps_is_read_from_the_log(desk: Desk) -> None:
+    console = desk.client.app.state.console  # type: ignore[attr-defined]
+    console.sessions_bytes = 1  # only the newest session is kept
+    early = [desk.call(desk.bot, session="early"), desk.call(desk.bot, session="early")]
+    desk.call(desk.other, session="early")  # another agent's, with the same session id
+    late = desk.call(desk.bot, session="late")
+    eventually(lambda: console.session_calls("late") == [late])
+    assert console.session_calls("early") == []
+
+    steps = desk.get("/v1/sessions/early", desk.bot)["steps"]
+    assert [step["call_id"] for step in steps] == early
+    assert steps[0]["reasoning"] == f"look up {ANNA}"
+    assert len(desk.get("/v1/sessions/early", desk.auditor)["steps"]) == 3
+    missing = desk.client.get("/v1/sessions/never", headers=bearer(desk.bot))
+    assert missing.status_code == 404
+
+
 def test_stats_are_windowed_aggregates_and_scoped(desk: Desk) -> None:
     for _ in range(4):
         desk.call(desk.bot)

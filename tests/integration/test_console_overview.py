@@ -6,7 +6,10 @@ import datetime as dt
 import time
 from pathlib import Path
 
-from tests.integration.support import create_key, demo_copy, error_of, gateway_client
+from gateway.audit.sqlite_store import SQLiteStore
+from gateway.audit.store import now
+from gateway.audit.verifications_store import Verification
+from tests.integration.support import DEMO_CONFIG, create_key, demo_copy, error_of, gateway_client
 from tests.integration.test_auth import bearer
 
 
@@ -41,7 +44,8 @@ def test_the_overview_shows_the_checkpoint_the_log_and_each_config_change(
     assert signed_at <= dt.datetime.now(dt.UTC)
     assert body["log"]["records"] >= body["checkpoint"]["size"]
     assert body["log"]["first_index"] == 0
-    assert body["last_verification"] is None  # nothing pruned, so nothing verified on record
+    assert body["last_verification"] is None  # audit verify never ran on this store
+    assert body["last_prune"] is None
 
     newest, first = body["config"][0], body["config"][-1]
     assert first["kind"] == newest["kind"] == "loaded"
@@ -52,3 +56,24 @@ def test_the_overview_shows_the_checkpoint_the_log_and_each_config_change(
     assert change.startswith("~ tools.get_exchange_rate.description: Today's exchange rate")
     assert change.endswith("-> The exchange rate between two currencies (ISO 4217 codes).")
     assert newest["files"] and newest["tools"] >= 10 and newest["backends"] >= 4
+
+
+def test_the_overview_shows_the_last_audit_verify_and_a_failure_as_such(
+    estate_env: dict[str, str], tmp_path: Path
+) -> None:
+    audit_db = tmp_path / "audit.sqlite"
+    auditor = create_key(audit_db, "auditor", "audit")
+    store = SQLiteStore(audit_db)
+    problem = "record 3 was changed after it was logged"
+    failed = Verification(now(), "failed", 0, 12, 9, 2, 3, problem, "ops@host", "pinned")
+    store.add_verification(failed)
+    store.close()
+    with gateway_client(DEMO_CONFIG, audit_db, auth="keys") as client:
+        body = client.get("/v1/audit/overview", headers=bearer(auditor)).json()
+    shown = body["last_verification"]
+    assert shown["result"] == "failed" and shown["ok"] is False
+    assert shown["at"] == failed.at and shown["age_s"] >= 0
+    assert (shown["first_index"], shown["end_index"], shown["checkpoint_size"]) == (0, 12, 9)
+    assert shown["first_bad_index"] == 3
+    assert shown["problem"] == "record 3 was changed after it was logged"
+    assert shown["checked_by"] == "ops@host"

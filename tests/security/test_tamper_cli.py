@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.api.overview import overview
 from gateway.audit.checkpoint import Signer
 from gateway.audit.sqlite_store import SQLiteStore
 from tests.security.tamper_store import ORIGIN, RawSQLite, fill, resign
@@ -122,3 +124,47 @@ def test_a_store_re_signed_with_a_replaced_key_fails_against_the_pinned_one(
     assert unpinned.returncode == 0
     assert f"signed by {other.verifier.key_id}" in unpinned.stdout
     assert f"trusted key: the configured signing key's public half, {public}" in unpinned.stdout
+
+
+def test_each_verification_of_a_store_is_recorded_in_it_failures_too(
+    env: dict[str, str], audit_db: Path, tmp_path: Path
+) -> None:
+    store = SQLiteStore(audit_db)
+    assert store.latest_verification() is None
+    assert overview(store, 5)["last_verification"] is None
+    store.close()
+
+    verified = run(env, "verify", "--audit-db", str(audit_db))
+    assert verified.returncode == 0, verified.stderr
+    store = SQLiteStore(audit_db)
+    ok = store.latest_verification()
+    store.close()
+    assert ok is not None
+    assert (ok.result, ok.first_index, ok.end_index) == ("ok", 0, 30)
+    assert (ok.checkpoint_size, ok.checkpoints) == (30, 4)
+    assert ok.first_bad_index is None and ok.problem is None
+    assert ok.checked_by.endswith(f"@{socket.gethostname()}")
+    assert str(tmp_path / "keys" / "signing.key.pub") in ok.anchor
+
+    # Record 4 rewritten behind the triggers' back: the verification that finds it is kept.
+    raw = RawSQLite(audit_db)
+    raw.drop_triggers()
+    changed = raw.data(4).replace(b'"x":1.5', b'"x":2.5')
+    assert changed != raw.data(4)
+    raw.run(("UPDATE records SET data = ? WHERE idx = 4", (changed,)))
+    tampered = run(env, "verify", "--audit-db", str(audit_db))
+    assert tampered.returncode == 1
+    assert tampered.stderr.startswith("FAILED at record 4: ")
+    store = SQLiteStore(audit_db)
+    try:
+        failed = store.latest_verification()
+        shown = overview(store, 5)["last_verification"]
+    finally:
+        store.close()
+    assert failed is not None and failed.at > ok.at
+    assert (failed.result, failed.first_bad_index) == ("failed", 4)
+    assert failed.problem is not None and "record 4" in failed.problem
+    assert failed.problem in tampered.stderr
+    assert shown["result"] == "failed" and shown["ok"] is False
+    assert shown["first_bad_index"] == 4 and shown["age_s"] >= 0
+    assert raw.one("SELECT count(*) FROM verifications") == 2

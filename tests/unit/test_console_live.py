@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 import time
 import tracemalloc
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from gateway.audit.records import RecordContext
+from gateway.audit.records import RecordContext, StoredRecord
 from gateway.audit.sqlite_store import SQLiteStore
 from gateway.config.models import ReviewPolicy
 from gateway.console.anomalies import Detector
 from gateway.console.events import Event, EventHub
-from gateway.console.live import Console
+from gateway.console.live import CALL_ENTRY_BYTES, Console
 from gateway.console.stats import (
     BOUNDS_MS,
     GROUPS,
@@ -191,14 +193,14 @@ def test_events_reach_only_those_who_may_see_them() -> None:
         auditor = Principal("key:auditor", ("audit",))
         got: dict[str, list[bytes]] = {"bot": [], "auditor": []}
 
-        async def listen(name: str, who: Principal) -> None:
-            async for frame in hub.stream(who):
-                got[name].append(frame)
-                if len(got[name]) == 3:
+        async def listen(name: str, who: Principal, frames: int) -> None:
+            async for chunk in hub.stream(who):  # waiting events come in one chunk
+                got[name] += [frame + b"\n\n" for frame in chunk.split(b"\n\n") if frame]
+                if len(got[name]) == frames:
                     return
 
-        tasks = [asyncio.create_task(listen("bot", bot)),
-                 asyncio.create_task(listen("auditor", auditor))]  # fmt: skip
+        tasks = [asyncio.create_task(listen("bot", bot, 3)),
+                 asyncio.create_task(listen("auditor", auditor, 5))]  # fmt: skip
         await asyncio.sleep(0.01)
         hub.publish(Event("call", {"call_id": "other"}, "key:other"))
         hub.publish(Event("alert", {"name": "cm"}))
@@ -212,7 +214,9 @@ def test_events_reach_only_those_who_may_see_them() -> None:
     assert bot[1:] == [b'event: call\ndata: {"call_id":"mine"}\n\n',
                        b'event: call\ndata: {"call_id":"mine2"}\n\n']  # fmt: skip
     assert auditor[1:] == [b'event: call\ndata: {"call_id":"other"}\n\n',
-                           b'event: alert\ndata: {"name":"cm"}\n\n']  # fmt: skip
+                           b'event: alert\ndata: {"name":"cm"}\n\n',
+                           b'event: call\ndata: {"call_id":"mine"}\n\n',
+                           b'event: call\ndata: {"call_id":"mine2"}\n\n']  # fmt: skip
 
 
 def test_minutes_are_utc_epoch_minutes() -> None:
@@ -296,3 +300,74 @@ def test_without_every_anomaly_an_alert_queues_nothing(store: SQLiteStore) -> No
     console.step()
     assert console.alerts() != []
     assert reviews.queue(store) == []
+
+
+def test_a_call_in_flight_outlives_the_recent_calls_and_still_comes_down(
+    store: SQLiteStore,
+) -> None:
+    # Room for about ten recent calls: the long one is pushed out by the calls after it.
+    console = Console(store, calls_bytes=10 * (CALL_ENTRY_BYTES + 60))
+    context = RecordContext("a" * 32, "b" * 16, "key:bot", "sha256:x")
+    store.append("call.intent", "long", {"tool": "slow", "backend": "b", "principal": "key:bot"},
+                 context)  # fmt: skip
+    console.step()
+    assert console.in_flight["slow"] == 1
+    for number in range(40):
+        call(store, f"quick-{number}", tool="slow", backend="b")
+    console.step()
+    assert "long" not in console.calls and len(console.calls) < 40
+    assert console.in_flight["slow"] == 1 and console.in_flight_backends["b"] == 1
+    store.append("call.outcome", "long", {"status": "ok", "duration_ms": 900.0}, context)
+    console.step()
+    assert console.in_flight["slow"] == 0 and console.in_flight_backends["b"] == 0
+    tile = console.snapshot(5, ("tool",))["tool"]["slow"]
+    assert tile["calls"] == 41 and tile["in_flight"] == 0
+
+
+class Generated:
+    """A tailer of made-up calls: an intent and an outcome each, half in sessions of ten."""
+
+    def __init__(self) -> None:
+        self.made = 0
+        self.batch = 0
+
+    def read(self) -> list[StoredRecord]:
+        records = []
+        for number in range(self.made, self.made + self.batch):
+            call_id = str(uuid.uuid4())
+            context = RecordContext(uuid.uuid4().hex, "s" * 16, f"key:bot-{number % 5}", "x")
+            session = {"session_id": f"session-{number // 10}"} if number % 2 else {}
+            body = {"tool": f"tool-{number % 20}", "backend": "customer_master",
+                    "principal": f"key:bot-{number % 5}", "context": session}  # fmt: skip
+            at = dt.datetime.fromtimestamp(NOW, dt.UTC).isoformat()
+            records.append(StoredRecord(2 * number, at, "call.intent", call_id, body, context))
+            outcome = {"status": "ok", "duration_ms": 3.0}
+            records.append(StoredRecord(2 * number + 1, at, "call.outcome", call_id, outcome,
+                                        context))  # fmt: skip
+        self.made += self.batch
+        return records
+
+
+def test_recent_calls_and_sessions_stay_within_their_bytes(store: SQLiteStore) -> None:
+    calls_bytes, sessions_bytes = 2**20, 2**19
+    console = Console(store, clock=Clock(NOW), calls_bytes=calls_bytes,
+                      sessions_bytes=sessions_bytes)  # fmt: skip
+    generated = Generated()
+    console.tailer = generated  # type: ignore[assignment]
+    generated.batch = 200  # every series made: what follows is only the calls kept
+    console.step()
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    generated.batch = 1000
+    for _ in range(30):  # 30,000 calls, several times what fits
+        console.step()
+    gc.collect()
+    used = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert 3000 < len(console.calls) < 20_000
+    assert console.session_calls(f"session-{(generated.made - 1) // 10}")
+    assert console.session_calls("session-1") == []  # the oldest went
+    # The count of bytes is an upper bound of what the kept calls and sessions hold.
+    assert used <= calls_bytes + sessions_bytes
+    assert used >= 0.6 * (calls_bytes + sessions_bytes)

@@ -363,13 +363,17 @@
     $("audit-note").textContent = "";
     const ago = (s) => (s === null || s === undefined ? "–" : s < 120 ? `${Math.round(s)} s ago` : s < 7200 ? `${Math.round(s / 60)} min ago` : `${Math.round(s / 3600)} h ago`);
     const card = (id, title, ...lines) => el("div", { class: "tile", id }, el("h3", {}, title), ...lines.map((l) => el("div", {}, l)));
-    const c = o.checkpoint, v = o.last_verification;
+    const c = o.checkpoint, v = o.last_verification, p = o.last_prune;
+    const verification = card("audit-verification", "Last verification", ...(v ? verificationLines(v, ago)
+      : ["none on the record: run legacy-gateway audit verify"]));
+    verification.dataset.result = v ? v.result : "none";
+    if (v && v.result !== "ok") verification.classList.add("bad");
     $("audit-tiles").replaceChildren(
       card("audit-checkpoint", "Latest signed checkpoint",
         c ? `${c.size} records` : "none yet", c ? `signed ${ago(c.age_s)} (${c.signed_at})` : ""),
-      card("audit-log", "The log", `${o.log.records} records`, o.log.first_index ? `pruned before record ${o.log.first_index}` : "nothing pruned"),
-      card("audit-verification", "Last verification",
-        v ? `${ago(v.age_s)}: records ${v.from_index} to ${v.to_index} exported and verified` : "none on the record (legacy-gateway audit verify / prune)"));
+      card("audit-log", "The log", `${o.log.records} records`, o.log.first_index ? `pruned before record ${o.log.first_index}` : "nothing pruned",
+        p ? `last prune ${ago(p.age_s)}: records ${p.from_index} to ${p.to_index}, exported and verified` : ""),
+      verification);
     $("config-versions").replaceChildren(...o.config.map((entry) => {
       const head = entry.kind === "loaded"
         ? `${time(entry.at)} · ${entry.version.slice(0, 19)}… · ${entry.tools} tools, ${entry.backends} backends from ${entry.directory}${entry.by ? ` · by ${entry.by}` : ""}`
@@ -381,6 +385,16 @@
         : pre(entry.issues);
       return el("div", { class: `card config-${entry.kind}`, dataset: { version: entry.version || "" } }, el("h3", {}, head), body);
     }));
+  }
+
+  // What the last `audit verify` of the store found; a failure first, with its record.
+  function verificationLines(v, ago) {
+    const span = v.end_index > v.first_index ? `records ${v.first_index} to ${v.end_index - 1}` : "no records";
+    const lines = v.result === "ok" ? [el("strong", {}, "ok"), `${ago(v.age_s)}: ${span}, signed up to ${v.checkpoint_size}`]
+      : v.result === "failed" ? [el("strong", { class: "error" }, `FAILED${v.first_bad_index === null ? "" : ` at record ${v.first_bad_index}`}`),
+        `${ago(v.age_s)}: ${v.problem}`]
+      : [el("strong", { class: "error" }, "untrusted"), `${ago(v.age_s)}: ${span} consistent, but checked without a trusted key`];
+    return [...lines, `by ${v.checked_by} (${v.at})`];
   }
 
   // ------------------------------------------------------------------ experiments
