@@ -199,8 +199,8 @@ def test_proofs_come_from_subtree_hashes_stored_as_records_join(
         again.close()
 
 
-def test_audit_verify_records_its_outcome_in_the_store(store_url: str, tmp_path: Path) -> None:
-    store = PostgresStore(store_url)
+def test_audit_verify_records_its_outcome_in_the_store(pg_store_url: str, tmp_path: Path) -> None:
+    store = PostgresStore(pg_store_url)
     try:
         for n in range(5):
             store.append("call.intent", f"c{n}", {"amount": 100 + n})
@@ -210,17 +210,17 @@ def test_audit_verify_records_its_outcome_in_the_store(store_url: str, tmp_path:
     env = {**os.environ, "LEGACY_GATEWAY_AUDIT_KEY": str(tmp_path / "signing.key"),
            "LEGACY_GATEWAY_TRUSTED_KEYS": str(tmp_path / "trusted-keys")}  # fmt: skip
     verified = subprocess.run(
-        [str(COMMAND), "audit", "verify", "--store", store_url, "--audit-db",
+        [str(COMMAND), "audit", "verify", "--store", pg_store_url, "--audit-db",
          str(tmp_path / "audit.sqlite")],
         env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert verified.returncode == 0, verified.stderr
-    store = PostgresStore(store_url)
+    store = PostgresStore(pg_store_url)
     try:
         latest = store.latest_verification()
         assert latest is not None
         assert (latest.result, latest.end_index, latest.checkpoint_size) == ("ok", 5, 5)
-        schema = store_url.rsplit("=", 1)[1]
+        schema = pg_store_url.rsplit("=", 1)[1]
         with psycopg.connect(SERVER, autocommit=True) as raw:
             raw.execute(f'SET search_path TO "{schema}"')
             with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
