@@ -29,7 +29,7 @@ from gateway.audit.sql_store import (
     SqlTables,
     encode_groups,
 )
-from gateway.audit.store import OUTCOME, Entry
+from gateway.audit.store import Entry
 from gateway.errors import AuditUnavailable, DependencyMissing
 
 # An insert into one of the tree's tables in order (``INSERT_IN_ORDER``), and nothing else.
@@ -188,35 +188,25 @@ class PostgresStore(SqlTables):
                 ) from exc
         return stored
 
-    def append_outcome(
-        self, call_id: str, entries: list[Entry], context: RecordContext | None = None
-    ) -> list[StoredRecord] | None:
+    @contextlib.contextmanager
+    def _appending_alone(self) -> Iterator[Any]:
         with self._write_lock:
             try:
                 with self._writer.transaction():
                     # The log head's row lock orders this after every append in flight, on
-                    # every replica: an outcome committed before is seen by the check.
+                    # every replica: what they committed before is seen by what follows.
                     self._writer.execute("SELECT next FROM log_head FOR UPDATE")
-                    ended = self._writer.execute(
-                        f"SELECT 1 FROM records WHERE call_id = %s AND kind = '{OUTCOME}' LIMIT 1",
-                        (call_id,),
-                    ).fetchone()
-                    if ended is not None:
-                        return None
-                    (end,) = self._writer.execute(
-                        "UPDATE log_head SET next = next + %s RETURNING next", (len(entries),)
-                    ).fetchone()
-                    stored, rows = encode_groups([(entries, context)], end - len(entries))
-                    result = stored[0]
-                    if isinstance(result, BaseException):
-                        raise result  # rolls the head back too
-                    with self._writer.cursor() as cursor:
-                        cursor.executemany("INSERT INTO records VALUES (%s, %s, %s, %s, %s)", rows)
+                    yield self._writer
             except self._psycopg.Error as exc:
                 raise AuditUnavailable(
                     f"cannot write the audit store {self.display}: {exc}"
                 ) from exc
-        return result
+
+    def _claim(self, db: Any, count: int) -> int:
+        (end,) = db.execute(
+            "UPDATE log_head SET next = next + %s RETURNING next", (count,)
+        ).fetchone()
+        return int(end) - count
 
     # ------------------------------------------------------------------ reading
 

@@ -2,7 +2,8 @@
 log's reads and of its tree, checkpoint and prune writes, written once.
 
 Subclasses give ``_write`` (appending records, which differs: an optimistic index on SQLite,
-a locked counter on PostgreSQL), ``_reading()``, ``_transaction()`` and their parameter mark.
+a locked counter on PostgreSQL), ``_reading()``, ``_transaction()``, ``_appending_alone()``
+and ``_claim`` (the log's write lock, and indexes under it) and their parameter mark.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from gateway.audit.records import RecordContext, StoredRecord, decode, encode
 from gateway.audit.store import (
     OUTCOME,
     SUBMITTED,
+    Already,
     AuditStore,
     Entry,
     MissingLeaf,
     StoredCheckpoint,
+    any_record,
     now,
 )
 from gateway.audit.tree_store import Node, Range
@@ -187,6 +190,38 @@ class SqlTables(
     @abstractmethod
     def _transaction(self) -> contextlib.AbstractContextManager[Any]:
         """``_reading()``'s connection inside one transaction, rolled back on an error."""
+
+    @abstractmethod
+    def _appending_alone(self) -> contextlib.AbstractContextManager[Any]:
+        """The writer's connection in a transaction that holds the log's write lock from its
+        start, for every process sharing the store: what it reads stays true until it
+        commits. Rolled back on an error; store errors become ``AuditUnavailable``."""
+
+    @abstractmethod
+    def _claim(self, db: Any, count: int) -> int:
+        """The index of the first of ``count`` records appended in ``_appending_alone()``."""
+
+    def append_unless(
+        self,
+        call_id: str,
+        kind: str,
+        entries: list[Entry],
+        context: RecordContext | None = None,
+        already: Already = any_record,
+    ) -> list[StoredRecord] | None:
+        with self._appending_alone() as db:
+            found = db.execute(
+                self._sql("SELECT data FROM records WHERE call_id = ? AND kind = ? ORDER BY idx"),
+                (call_id, kind),
+            ).fetchall()
+            if already([decode(bytes(row[0])) for row in found]):
+                return None
+            stored, rows = encode_groups([(entries, context)], self._claim(db, len(entries)))
+            result = stored[0]
+            if isinstance(result, BaseException):
+                raise result  # rolls the claim back too
+            _insert_many(db, self._sql("INSERT INTO records VALUES (?, ?, ?, ?, ?)"), rows)
+        return result
 
     def records_of(self, call_id: str) -> list[StoredRecord]:
         with self._reading() as db:

@@ -35,7 +35,6 @@ from gateway.audit.sql_store import (
     LOG_TABLES,
     SIDE_TABLES,
     GroupCommitStore,
-    Row,
     SqlTables,
     encode_groups,
 )
@@ -159,35 +158,26 @@ class SQLiteStore(SqlTables):
                 return stored
         raise AuditUnavailable(f"the audit store {self.path} is contended; try again")
 
-    def append_outcome(
-        self, call_id: str, entries: list[Entry], context: RecordContext | None = None
-    ) -> list[StoredRecord] | None:
-        # BEGIN IMMEDIATE takes the database's write lock first, so the check and the insert
-        # are one step for every process writing this file.
+    @contextlib.contextmanager
+    def _appending_alone(self) -> Iterator[sqlite3.Connection]:
+        # BEGIN IMMEDIATE takes the database's write lock first, so what the transaction
+        # reads and what it inserts are one step for every process writing this file.
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
-                ended = self._db.execute(
-                    f"SELECT 1 FROM records WHERE call_id = ? AND kind = '{OUTCOME}' LIMIT 1",
-                    (call_id,),
-                ).fetchone()
-                rows: list[Row] = []
-                if ended is None:
-                    stored, rows = encode_groups([(entries, context)], self._read_count())
-                    self._db.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?)", rows)
+                yield self._db
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
                 self._rollback()
-                self._next = None
                 raise AuditUnavailable(f"cannot write the audit store {self.path}: {exc}") from exc
-            if rows:
-                self._next = rows[-1][0] + 1
-        if ended is not None:
-            return None
-        result = stored[0]
-        if isinstance(result, BaseException):
-            raise result
-        return result
+            except BaseException:
+                self._rollback()
+                raise
+            finally:
+                self._next = None  # read the end of the log again at the next append
+
+    def _claim(self, db: sqlite3.Connection, count: int) -> int:
+        return self._read_count()
 
     @property
     def display(self) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,12 @@ from gateway.errors import AuditUnavailable
 Entry = tuple[str, str | None, dict[str, Any]]
 OUTCOME = "call.outcome"
 SUBMITTED = "call.submitted"
+# Does a call's records of one kind, in log order, make the records to append redundant?
+Already = Callable[[list[StoredRecord]], bool]
+
+
+def any_record(records: list[StoredRecord]) -> bool:
+    return bool(records)
 
 
 class MissingLeaf(AuditUnavailable):
@@ -147,16 +153,30 @@ class AuditStore(
         names the range; see ``gateway.audit.retention``."""
 
     # A submitted call ends once, whoever ends it first: its reply, or its deadline passing,
-    # on any replica. Stores that processes share make these two atomic.
+    # on any replica; a call is queued for review once for a reason, whichever console
+    # queues it. Stores that processes share make the check and the write one step.
+
+    def append_unless(
+        self,
+        call_id: str,
+        kind: str,
+        entries: list[Entry],
+        context: RecordContext | None = None,
+        already: Already = any_record,
+    ) -> list[StoredRecord] | None:
+        """Write ``entries`` (all or none) unless ``already`` says the call's records of
+        ``kind`` make them redundant (by default: there is one); None then, and nothing is
+        written."""
+        if already([r for r in self.records_of(call_id) if r.kind == kind]):
+            return None
+        return self.append_many(entries, context)
 
     def append_outcome(
         self, call_id: str, entries: list[Entry], context: RecordContext | None = None
     ) -> list[StoredRecord] | None:
         """Write a call's last records (its ``call.outcome`` among them) unless the call has
         an outcome already; None then, and nothing is written."""
-        if any(record.kind == OUTCOME for record in self.records_of(call_id)):
-            return None
-        return self.append_many(entries, context)
+        return self.append_unless(call_id, OUTCOME, entries, context)
 
     def open_submissions(self, since: int = 0) -> list[StoredRecord]:
         """``call.submitted`` records from index ``since`` on whose call has no outcome."""

@@ -12,23 +12,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from gateway.audit.records import RecordContext, StoredRecord
+from gateway.audit.records import RecordContext
 from gateway.config.models import ReviewPolicy
 from gateway.errors import GatewayError
-from gateway.experiments.reviews import REQUESTED
+from gateway.experiments import reviews
 
 log = logging.getLogger("legacy_gateway")
-
-
-class ReviewStore(Protocol):
-    def append(
-        self, kind: str, call_id: str | None, body: dict[str, Any],
-        context: RecordContext | None = None,
-    ) -> StoredRecord: ...  # fmt: skip
-
-    def records_of(self, call_id: str) -> list[StoredRecord]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +42,7 @@ class AlertReviews:
 
     def __init__(
         self,
-        store: ReviewStore,
+        store: reviews.RequestStore,
         policy_of: Callable[[str], ReviewPolicy | None],
         config_version: Callable[[], str],
     ) -> None:
@@ -68,7 +59,9 @@ class AlertReviews:
         """Queue ``calls`` (those of tools that want it) for ``alert``; how many were.
 
         A call already queued for this alert is left alone: the console reads the log again
-        after a restart, and its detector raises the same alert over the same calls.
+        after a restart, and with ``serve --workers N`` each worker's console raises the same
+        alert over the same calls. The store checks and appends in one step, so however the
+        consoles race, each call is queued once for the alert.
         """
         reason = reason_of(alert)
         version = self.config_version()
@@ -77,18 +70,13 @@ class AlertReviews:
         for call in calls:
             if not self.wants(call.tool):
                 continue
+            body = {"tool": call.tool, "variant": call.variant, "reasons": [reason],
+                    "alert": summary}  # fmt: skip
+            context = RecordContext(call.trace_id, None, call.principal, version)
             try:
-                if any(
-                    record.kind == REQUESTED and reason in record.body.get("reasons", ())
-                    for record in self.store.records_of(call.call_id)
-                ):
-                    continue
-                body = {"tool": call.tool, "variant": call.variant, "reasons": [reason],
-                        "alert": summary}  # fmt: skip
-                context = RecordContext(call.trace_id, None, call.principal, version)
-                self.store.append(REQUESTED, call.call_id, body, context)
+                written = reviews.request(self.store, call.call_id, body, context)
             except GatewayError:
                 log.exception("call %s could not be queued for review", call.call_id)
                 continue
-            queued += 1
+            queued += written is not None
         return queued

@@ -1,9 +1,12 @@
 """The review queue: calls a tool's ``review`` policy picks, for people with the ``review``
 scope, who give a score, a label and a correction (the value the result should have had).
 
-A picked call gets a ``review.requested`` record; a review is a ``call.feedback`` record
-with ``review: true`` by the reviewer's name. The queue is the requested calls without a
-review yet. The sample is a stable hash of the call id, so it needs no state.
+A picked call gets a ``review.requested`` record, once for each reason: the store checks
+and appends in one step, so neither a parked write run again after its approval nor two
+workers' consoles raising the same alert queue it twice for the same reason. A review is a
+``call.feedback`` record with ``review: true`` by the reviewer's name. The queue is the
+requested calls without a review yet. The sample is a stable hash of the call id, so it
+needs no state.
 """
 
 from __future__ import annotations
@@ -11,10 +14,11 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from gateway.audit.records import RecordContext, StoredRecord
+from gateway.audit.store import Already
 from gateway.config.models import ReviewPolicy
 from gateway.errors import CallNotFound
 from gateway.experiments.split import bucket
-from gateway.pipeline.store import CallStore
+from gateway.pipeline.store import CallStore, Entry
 
 REQUESTED = "review.requested"
 FEEDBACK = "call.feedback"
@@ -40,10 +44,27 @@ def reasons(
     return found
 
 
+class RequestStore(Protocol):
+    def append_unless(
+        self, call_id: str, kind: str, entries: list[Entry],
+        context: RecordContext | None = None, already: Already = ...,
+    ) -> list[StoredRecord] | None: ...  # fmt: skip
+
+
 def request(
-    store: CallStore, call_id: str, body: dict[str, Any], context: RecordContext
-) -> StoredRecord:
-    return store.append(REQUESTED, call_id, body, context)
+    store: RequestStore, call_id: str, body: dict[str, Any], context: RecordContext
+) -> StoredRecord | None:
+    """Queue the call for ``body["reasons"]``, unless it is queued for each of them already
+    (None then: nothing is written)."""
+    wanted = body["reasons"]
+
+    def already(requests: list[StoredRecord]) -> bool:
+        queued = {reason for record in requests for reason in record.body.get("reasons", ())}
+        return all(reason in queued for reason in wanted)
+
+    written = store.append_unless(call_id, REQUESTED, [(REQUESTED, call_id, body)], context,
+                                  already)  # fmt: skip
+    return None if written is None else written[-1]
 
 
 def queue(store: RecordReader, tool: str | None = None) -> list[dict[str, Any]]:

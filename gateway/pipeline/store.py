@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from gateway.audit.records import RecordContext, StoredRecord
+from gateway.audit.store import Already
 from gateway.policy.approvals import Approval
 
 Entry = tuple[str, str | None, dict[str, Any]]
@@ -27,6 +28,15 @@ class CallStore(Protocol):
     def append_many(
         self, entries: list[Entry], context: RecordContext | None = None
     ) -> list[StoredRecord]: ...
+
+    def append_unless(
+        self,
+        call_id: str,
+        kind: str,
+        entries: list[Entry],
+        context: RecordContext | None = None,
+        already: Already = ...,
+    ) -> list[StoredRecord] | None: ...
 
     def records_of(self, call_id: str) -> list[StoredRecord]: ...
 

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from gateway.audit.log import AuditLog, AuditSettings
-from gateway.audit.records import RecordContext
+from gateway.audit.records import RecordContext, StoredRecord
 from gateway.audit.sqlite_store import SQLiteStore
 from gateway.errors import AuditUnavailable
 
@@ -105,3 +105,59 @@ def test_a_closed_store_refuses_to_record(tmp_path: Path) -> None:
     store.close()
     with pytest.raises(AuditUnavailable, match="cannot"):
         store.append("call.intent", "c", {})
+
+
+def test_append_unless_writes_only_what_the_calls_records_do_not_hold(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "a.sqlite")
+    store.append("call.intent", "c", {})
+    first = store.append_unless("c", "review.requested", [("review.requested", "c", {"r": 1})])
+    assert first is not None and [r.index for r in first] == [1]
+    assert store.append_unless("c", "review.requested", [("review.requested", "c", {})]) is None
+
+    # ``already`` reads the call's records of that kind, in log order.
+    def holds_two(records: list[StoredRecord]) -> bool:
+        return [r.body.get("r") for r in records] == [1, 2]
+
+    second = store.append_unless("c", "review.requested", [("review.requested", "c", {"r": 2})],
+                                 None, holds_two)  # fmt: skip
+    assert second is not None and [r.index for r in second] == [2]
+    assert store.append_unless("c", "review.requested", [], None, holds_two) is None
+    # A record of another call, or of another kind, is not a reason to skip.
+    assert store.append_unless("d", "review.requested", [("review.requested", "d", {})])
+    assert store.append_unless("c", "call.outcome", [("call.outcome", "c", {})])
+
+    # A record that cannot be encoded writes nothing and takes no index.
+    with pytest.raises(AuditUnavailable, match="cannot be written"):
+        store.append_unless("e", "review.requested", [("review.requested", "e", {"x": object()})])
+    assert store.append("x", None, {}).index == 5
+    assert [index for index, _ in store.read(0, 100)] == list(range(6))
+
+
+def test_two_writers_racing_to_append_unless_write_once_per_call(tmp_path: Path) -> None:
+    # Two connections on one file stand for two processes (workers) racing.
+    stores = [SQLiteStore(tmp_path / "a.sqlite") for _ in range(2)]
+    won: list[str] = []
+    lock = threading.Lock()
+    start = threading.Barrier(6)
+
+    def race(who: int) -> None:
+        store = stores[who % 2]
+        start.wait()
+        for n in range(30):
+            entries = [("review.requested", f"c{n}", {"by": who})]
+            if store.append_unless(f"c{n}", "review.requested", entries) is not None:
+                with lock:
+                    won.append(f"c{n}")
+            store.append("call.feedback", f"c{n}", {"by": who})  # plain appends meanwhile
+
+    threads = [threading.Thread(target=race, args=(who,)) for who in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(won) == sorted(f"c{n}" for n in range(30))
+    requested = stores[1].records_of_kind("review.requested")
+    assert sorted(r.call_id or "" for r in requested) == sorted(won)
+    rows = stores[0].read(0, 10_000)
+    assert [index for index, _ in rows] == list(range(30 + 6 * 30))
+    assert [orjson.loads(data)["index"] for _, data in rows] == list(range(30 + 6 * 30))

@@ -16,6 +16,7 @@ from typing import Any
 from adapters.base import CallContext, Interaction
 from adapters.installed import INSTALLED
 from gateway.audit.records import RecordContext, StoredRecord
+from gateway.audit.store import Already, any_record
 from gateway.config.loader import load_config
 from gateway.mapping.redaction import Commitments
 from gateway.metrics import Metrics
@@ -101,6 +102,17 @@ class MemoryStore:
         ]
         self.records.extend(written)
         return written
+
+    def append_unless(
+        self,
+        call_id: str,
+        kind: str,
+        entries: list[Entry],
+        context: RecordContext | None = None,
+        already: Already = any_record,
+    ) -> list[StoredRecord] | None:
+        mine = [r for r in self.records if r.call_id == call_id and r.kind == kind]
+        return None if already(mine) else self.append_many(entries, context)
 
     def records_of(self, call_id: str) -> list[StoredRecord]:
         return [record for record in self.records if record.call_id == call_id]
