@@ -31,8 +31,15 @@ def test_the_queue_holds_requested_calls_until_reviewed() -> None:
     store.append("call.intent", "c1", {"tool": "lookup"}, context)
     reviews.request(store, "c1", {"tool": "lookup", "variant": None, "reasons": ["write"]}, context)
     reviews.request(store, "c2", {"tool": "other", "variant": None, "reasons": ["slow"]}, context)
-    reviews.request(store, "c1", {"tool": "lookup", "variant": None, "reasons": ["write"]}, context)
+    # Asked again for a reason it is queued for (a parked write run after its approval): the
+    # request writes nothing; a new reason is recorded, and the queue holds the call once.
+    again = {"tool": "lookup", "variant": None, "reasons": ["write"]}
+    assert reviews.request(store, "c1", again, context) is None
+    more = {"tool": "lookup", "variant": None, "reasons": ["write", "error:legacy_fault"]}
+    assert reviews.request(store, "c1", more, context) is not None
+    assert len(store.records_of_kind(reviews.REQUESTED)) == 3
     assert [e["call_id"] for e in reviews.queue(store)] == ["c1", "c2"]
+    assert reviews.queue(store)[0]["reasons"] == ["write", "error:legacy_fault"]
     assert [e["call_id"] for e in reviews.queue(store, "other")] == ["c2"]
     # Feedback that is not a review leaves the call in the queue.
     store.append("call.feedback", "c1", {"score": 3}, context)
