@@ -102,6 +102,11 @@ class MemoryStore:
         self.records.extend(written)
         return written
 
+    async def commit_many(
+        self, entries: list[Entry], context: RecordContext | None = None
+    ) -> list[StoredRecord]:
+        return self.append_many(entries, context)
+
     def records_of(self, call_id: str) -> list[StoredRecord]:
         return [record for record in self.records if record.call_id == call_id]
 
