@@ -56,14 +56,31 @@ class Metrics:
             "Records covered by the latest signed checkpoint this process has seen.",
             registry=self.registry,
         )
+        # Each call and interaction counts in two series: their children are looked up here
+        # (``labels()`` checks and converts its values and takes a lock every time).
+        self._calls: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
+        self._interactions: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
 
     def call(self, tool: str, outcome: str, seconds: float) -> None:
-        self.calls.labels(tool, outcome).inc()
-        self.call_seconds.labels(tool).observe(seconds)
+        series = self._calls.get((tool, outcome))
+        if series is None:
+            series = self._calls[(tool, outcome)] = (
+                self.calls.labels(tool, outcome),
+                self.call_seconds.labels(tool),
+            )
+        series[0].inc()
+        series[1].observe(seconds)
 
     def interaction(self, backend: str, adapter: str, error: str | None, seconds: float) -> None:
-        self.interactions.labels(backend, adapter, error or "ok").inc()
-        self.interaction_seconds.labels(backend).observe(seconds)
+        key = (backend, adapter, error or "ok")
+        series = self._interactions.get(key)
+        if series is None:
+            series = self._interactions[key] = (
+                self.interactions.labels(*key),
+                self.interaction_seconds.labels(backend),
+            )
+        series[0].inc()
+        series[1].observe(seconds)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -100,7 +100,10 @@ class CallSpan:
     span_id: str
 
     def interaction(self, adapter: Adapter[Any], interaction: Interaction) -> None:
-        interaction_span(adapter, interaction, trace.set_span_in_context(self.span))
+        # A child of a span nobody records (tracing off, or the call not sampled) would not
+        # be recorded either: its attributes are not worth making on every call.
+        if self.span.is_recording():
+            interaction_span(adapter, interaction, trace.set_span_in_context(self.span))
 
     def end(self, error_code: str | None = None, message: str = "") -> None:
         if error_code is not None:

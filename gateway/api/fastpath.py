@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.api.responses import challenge
 from gateway.api.tools import handle_call, status_of
 from gateway.errors import GatewayError, RequestTooLarge
-from gateway.limits import limits
+from gateway.limits import Limits, limits
 
 PREFIX, SUFFIX = "/v1/tools/", "/call"
 _JSON = [(b"content-type", b"application/json")]
@@ -54,8 +54,9 @@ class FastCallPath:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        cap = limits()  # read once a request: the environment is slow to read
         try:
-            receive = await _bounded(scope, receive)
+            receive = await _bounded(scope, receive, cap)
         except GatewayError as exc:
             await _answer(send, exc.status, {"error": exc.to_dict()})
             return
@@ -68,7 +69,7 @@ class FastCallPath:
             if path.startswith(PREFIX) and path.endswith(SUFFIX):
                 name = path[len(PREFIX) : -len(SUFFIX)]
                 if name and "/" not in name:
-                    await self._call(scope, receive, send, name)
+                    await self._call(scope, receive, send, name, cap)
                     return
         await self.app(scope, receive, send)
 
@@ -83,7 +84,9 @@ class FastCallPath:
 
         return reported
 
-    async def _call(self, scope: Scope, receive: Receive, send: Send, name: str) -> None:
+    async def _call(
+        self, scope: Scope, receive: Receive, send: Send, name: str, cap: Limits
+    ) -> None:
         traceparent = idempotency_key = authorization = None
         for key, value in scope["headers"]:
             if key == b"traceparent":
@@ -96,8 +99,10 @@ class FastCallPath:
         try:
             gateway = self.app.state.gateway
             caller = gateway.auth.principal(authorization)
-            body = await _read_body(receive, limits().body)
-            payload = await handle_call(gateway, name, body, traceparent, idempotency_key, caller)
+            body = await _read_body(receive, cap.body)
+            payload = await handle_call(
+                gateway, name, body, traceparent, idempotency_key, caller, cap.body
+            )
             status = status_of(payload)
         except GatewayError as exc:
             status, payload = exc.status, {"error": exc.to_dict()}
@@ -117,10 +122,9 @@ async def _answer(
     await send({"type": "http.response.body", "body": data})
 
 
-async def _bounded(scope: Scope, receive: Receive) -> Receive:
+async def _bounded(scope: Scope, receive: Receive, cap: Limits) -> Receive:
     """Judges the request's headers and reads its whole body within the caps; the routes get
     the body replayed from memory (it is at most the body cap)."""
-    cap = limits()
     headers: list[tuple[bytes, bytes]] = scope["headers"]
     size = sum(len(key) + len(value) for key, value in headers)
     if size > cap.headers:

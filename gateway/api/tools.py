@@ -157,10 +157,12 @@ async def handle_call(
     traceparent: str | None,
     idempotency_key: str | None = None,
     caller: Principal | None = None,
+    body_cap: int | None = None,
 ) -> dict[str, Any]:
-    """One tool call from its raw request body; shared by the route and ``FastCallPath``."""
+    """One tool call from its raw request body; shared by the route and ``FastCallPath``
+    (which read the body cap, ``body_cap``, already)."""
     tool = gateway.tool(name)  # an unknown tool is a 404 before the body is judged
-    cap = limits().body
+    cap = limits().body if body_cap is None else body_cap
     if len(body) > cap:
         raise RequestTooLarge(f"the request body is larger than {cap} bytes")
     try:

@@ -82,6 +82,13 @@ class AuditStore(
     ) -> list[StoredRecord]:
         """Write records in order, durably and all or none (one commit for all of them)."""
 
+    async def commit_many(
+        self, entries: list[Entry], context: RecordContext | None = None
+    ) -> list[StoredRecord]:
+        """``append_many`` for a caller on an event loop: durable when it returns, as there.
+        Stores that can share one commit among the calls of a turn of the loop do so."""
+        return self.append_many(entries, context)
+
     @abstractmethod
     def records_of(self, call_id: str) -> list[StoredRecord]: ...
 

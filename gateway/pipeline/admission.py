@@ -33,7 +33,7 @@ class Keys(Protocol):
     ) -> CallResult | None: ...
 
 
-def admit(call: Call, store: CallStore, keys: Keys) -> CallResult | None:
+async def admit(call: Call, store: CallStore, keys: Keys) -> CallResult | None:
     """None when the call may go on (its intent is on the record); else the answer that
     ends it here."""
     approval = call.approval
@@ -59,7 +59,7 @@ def admit(call: Call, store: CallStore, keys: Keys) -> CallResult | None:
     try:
         if needs_approval and approval is None:
             return park(call, store)
-        store.append("call.intent", call.call_id, call.intent, call.record)
+        await store.commit_many([("call.intent", call.call_id, call.intent)], call.record)
     except BaseException:
         if claimed:
             assert key is not None

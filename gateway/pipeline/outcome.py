@@ -20,7 +20,7 @@ from gateway.pipeline.call import Call
 from gateway.pipeline.store import CallStore, Entry
 
 
-def finish(call: Call, store: CallStore, outcome: dict[str, Any]) -> StoredRecord:
+async def finish(call: Call, store: CallStore, outcome: dict[str, Any]) -> StoredRecord:
     """Write the call's interactions and its ``call.outcome``; the outcome record."""
     outcome["duration_ms"] = round((time.perf_counter() - call.started) * 1000, 3)
     call_id = call.call_id
@@ -28,12 +28,12 @@ def finish(call: Call, store: CallStore, outcome: dict[str, Any]) -> StoredRecor
         ("interaction", call_id, interaction.as_record()) for interaction in call.interactions
     ]
     entries.append(("call.outcome", call_id, outcome))
-    return store.append_many(entries, call.record)[-1]
+    return (await store.commit_many(entries, call.record))[-1]
 
 
-def succeeded(call: Call, store: CallStore, result: Any) -> CallResult:
+async def succeeded(call: Call, store: CallStore, result: Any) -> CallResult:
     """The call's ``ok`` outcome (secrets of the result redacted on the record)."""
-    stored = finish(
+    stored = await finish(
         call,
         store,
         {"status": "ok", "result": call.tool.output.redact(result, call.tool.commitments)},
@@ -41,15 +41,15 @@ def succeeded(call: Call, store: CallStore, result: Any) -> CallResult:
     return CallResult(call.call_id, call.trace_id, "ok", result, receipt_of(stored))
 
 
-def failed(call: Call, store: CallStore, error: GatewayError) -> None:
+async def failed(call: Call, store: CallStore, error: GatewayError) -> None:
     """The call's ``error`` outcome; ``error`` then names the call."""
     error.call_id = call.call_id
-    finish(call, store, {"status": "error", "error": error.to_dict()})
+    await finish(call, store, {"status": "error", "error": error.to_dict()})
 
 
-def interrupted(call: Call, store: CallStore) -> None:
+async def interrupted(call: Call, store: CallStore) -> None:
     """A stop whose drain grace ran out: the call still ends on the record."""
-    failed(
+    await failed(
         call,
         store,
         CallInterrupted(

@@ -61,7 +61,7 @@ class CallPipeline:
         call.started = time.perf_counter()
         call.intent = intent_of(call, self.instance)
         map_in(call, store)
-        ended = admit(call, store, self.keys)
+        ended = await admit(call, store, self.keys)
         if ended is not None:
             return ended
         crash_point("after_intent")
@@ -88,15 +88,15 @@ class CallPipeline:
                 crash_point("before_outcome")
                 result = result_of(tool, answer)
         except GatewayError as exc:
-            outcome.failed(call, store, exc)
+            await outcome.failed(call, store, exc)
             raise
         except Exception as exc:
             error = GatewayError(f"internal error: {type(exc).__name__}: {exc}")
-            outcome.failed(call, store, error)
+            await outcome.failed(call, store, error)
             raise error from exc
         except asyncio.CancelledError:
-            outcome.interrupted(call, store)
+            await outcome.interrupted(call, store)
             raise
-        answered = outcome.succeeded(call, store, result)
+        answered = await outcome.succeeded(call, store, result)
         crash_point("after_outcome")
         return answered

@@ -38,6 +38,12 @@ class CallStore(Protocol):
         already: Already = ...,
     ) -> list[StoredRecord] | None: ...
 
+    async def commit_many(
+        self, entries: list[Entry], context: RecordContext | None = None
+    ) -> list[StoredRecord]:
+        """``append_many`` from the event loop: the calls of one turn may share a commit."""
+        ...
+
     def records_of(self, call_id: str) -> list[StoredRecord]: ...
 
     def claim_key(

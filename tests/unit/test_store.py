@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 from pathlib import Path
@@ -91,6 +92,63 @@ def test_concurrent_appends_share_commits_and_keep_order(tmp_path: Path) -> None
     assert every == list(range(1600))
     for indexes in results.values():  # a call's records are adjacent, in order
         assert all(b == a + 1 for a, b in zip(indexes[::2], indexes[1::2], strict=True))
+
+
+def test_the_calls_of_one_loop_turn_share_one_commit(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "a.sqlite")
+    commits: list[int] = []
+    write = store._write
+    store._write = lambda groups: commits.append(len(groups)) or write(groups)  # type: ignore[method-assign]
+
+    async def calls() -> list[list[int] | str]:
+        async def one(n: int) -> list[int]:
+            records = await store.commit_many(
+                [("interaction", f"c{n}", {}), ("call.outcome", f"c{n}", {"n": n})]
+            )
+            return [r.index for r in records]
+
+        async def bad() -> str:
+            with pytest.raises(AuditUnavailable, match="a record cannot be written"):
+                await store.commit_many([("call.intent", "bad", {"bad": object()})])
+            return "refused"
+
+        return await asyncio.gather(one(0), bad(), one(1), one(2))
+
+    answers = asyncio.run(calls())
+    assert commits == [4]  # one transaction for the turn; the bad group failed alone
+    assert answers == [[0, 1], "refused", [2, 3], [4, 5]]
+    assert [(r.kind, r.call_id) for r in store.records_of("c1")] == [
+        ("interaction", "c1"), ("call.outcome", "c1")
+    ]  # fmt: skip
+    # Committed when answered: another connection reads them.
+    with sqlite3.connect(tmp_path / "a.sqlite") as other:
+        assert other.execute("SELECT count(*) FROM records").fetchone()[0] == 6
+
+
+def test_a_call_cancelled_while_its_records_commit_learns_they_were_written(
+    tmp_path: Path,
+) -> None:
+    """As with a synchronous append: the records are written, the caller is told so, and
+    the cancellation reaches it at its next wait."""
+    store = SQLiteStore(tmp_path / "a.sqlite")
+    seen: list[object] = []
+
+    async def call() -> None:
+        records = await store.commit_many([("call.intent", "c", {})])
+        seen.append([r.index for r in records])
+        await asyncio.sleep(0)
+        seen.append("went on")
+
+    async def main() -> None:
+        task = asyncio.create_task(call())
+        await asyncio.sleep(0)  # the call is waiting for its commit
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert seen == [[0]]
+    assert store.count() == 1
 
 
 def test_a_record_that_cannot_be_encoded_fails_alone(tmp_path: Path) -> None:

@@ -114,6 +114,11 @@ class MemoryStore:
         mine = [r for r in self.records if r.call_id == call_id and r.kind == kind]
         return None if already(mine) else self.append_many(entries, context)
 
+    async def commit_many(
+        self, entries: list[Entry], context: RecordContext | None = None
+    ) -> list[StoredRecord]:
+        return self.append_many(entries, context)
+
     def records_of(self, call_id: str) -> list[StoredRecord]:
         return [record for record in self.records if record.call_id == call_id]
 

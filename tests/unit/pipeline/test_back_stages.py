@@ -174,7 +174,7 @@ async def test_a_success_writes_interactions_and_outcome_in_one_commit(
     )
     call = finished_call(generation)
     await attempt_of(call, 1.0, metrics())(1)
-    answered = outcome.succeeded(call, store, {"name": "Ada"})
+    answered = await outcome.succeeded(call, store, {"name": "Ada"})
     assert commits == [["interaction", "call.outcome"]]
     ending = store.records[-1]
     assert ending.body["status"] == "ok"
@@ -189,7 +189,7 @@ def test_a_failure_ends_the_call_with_its_error(generation: Generation) -> None:
     store = MemoryStore()
     call = finished_call(generation)
     error = LegacyFault("HOST", "the host said no")
-    outcome.failed(call, store, error)
+    asyncio.run(outcome.failed(call, store, error))
     assert error.call_id == "call-1"
     [ending] = store.records
     assert ending.body["status"] == "error"
@@ -198,7 +198,7 @@ def test_a_failure_ends_the_call_with_its_error(generation: Generation) -> None:
 
 def test_an_interrupted_call_ends_as_call_interrupted(generation: Generation) -> None:
     store = MemoryStore()
-    outcome.interrupted(finished_call(generation), store)
+    asyncio.run(outcome.interrupted(finished_call(generation), store))
     [ending] = store.records
     assert ending.body["error"]["code"] == "call_interrupted"
     assert ending.body["error"]["call_id"] == "call-1"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -134,7 +135,7 @@ def test_admission_writes_the_intent_and_lets_the_call_go_on(
 ) -> None:
     call = prepared(generation, "lookup", {"customer_id": "42"})
     map_in(call, store)
-    assert admit(call, store, KeyedCalls(store)) is None
+    assert asyncio.run(admit(call, store, KeyedCalls(store))) is None
     [record] = store.records
     assert (record.kind, record.call_id, record.body) == ("call.intent", "call-1", call.intent)
 
@@ -145,14 +146,14 @@ def test_a_repeated_key_answers_from_the_first_call_and_writes_no_intent(
     keys = KeyedCalls(store)
     first = prepared(generation, "lookup", {"customer_id": "42"}, idempotency_key="k-1")
     map_in(first, store)
-    assert admit(first, store, keys) is None
+    assert asyncio.run(admit(first, store, keys)) is None
     store.append("call.outcome", "call-1", {"status": "ok", "result": {"name": "Ada"}}, RECORD)
 
     again = prepared(
         generation, "lookup", {"customer_id": "42"}, idempotency_key="k-1", call_id="call-2"
     )
     map_in(again, store)
-    answer = admit(again, store, keys)
+    answer = asyncio.run(admit(again, store, keys))
     assert answer is not None and answer.replayed
     assert (answer.call_id, answer.status, answer.result) == ("call-1", "ok", {"name": "Ada"})
     assert store.kinds() == ["call.intent", "call.outcome", "call.replayed"]
@@ -164,12 +165,12 @@ def test_a_key_reused_for_other_arguments_is_refused(
 ) -> None:
     keys = KeyedCalls(store)
     first = prepared(generation, "lookup", {"customer_id": "42"}, idempotency_key="k-1")
-    assert admit(first, store, keys) is None
+    assert asyncio.run(admit(first, store, keys)) is None
     other = prepared(
         generation, "lookup", {"customer_id": "43"}, idempotency_key="k-1", call_id="call-2"
     )
     with pytest.raises(IdempotencyKeyReused):
-        admit(other, store, keys)
+        asyncio.run(admit(other, store, keys))
 
 
 def test_a_key_is_given_back_when_the_intent_cannot_be_written(
@@ -182,7 +183,7 @@ def test_a_key_is_given_back_when_the_intent_cannot_be_written(
     failing = Failing()
     call = prepared(generation, "lookup", {"customer_id": "42"}, idempotency_key="k-1")
     with pytest.raises(OSError):
-        admit(call, failing, KeyedCalls(failing))
+        asyncio.run(admit(call, failing, KeyedCalls(failing)))
     assert failing.released == [("anonymous", "k-1", "call-1")]
     assert failing.keys == {}
 
@@ -197,7 +198,7 @@ def test_a_write_needing_approval_is_parked_with_its_preview(
         principal="key:teller", fake=tool,
     )  # fmt: skip
     map_in(call, store)
-    answer = admit(call, store, KeyedCalls(store))
+    answer = asyncio.run(admit(call, store, KeyedCalls(store)))
     assert answer is not None and answer.status == "awaiting_approval"
     [approval] = store.approvals
     assert approval.call_id == "call-1"
@@ -231,7 +232,7 @@ def test_an_approved_call_writes_its_intent_with_the_grant_and_claims_no_key(
         idempotency_key="k-1",
     )  # fmt: skip
     map_in(call, store)
-    assert admit(call, store, KeyedCalls(store)) is None
+    assert asyncio.run(admit(call, store, KeyedCalls(store))) is None
     assert store.keys == {}
     [record] = store.records
     assert record.kind == "call.intent"
@@ -246,6 +247,6 @@ def test_a_dry_run_of_a_write_needing_approval_is_not_parked(
 ) -> None:
     call = prepared(generation, "update", {"customer_id": "42", "name": "Bo"}, dry_run=True)
     map_in(call, store)
-    assert admit(call, store, KeyedCalls(store)) is None
+    assert asyncio.run(admit(call, store, KeyedCalls(store))) is None
     assert store.kinds() == ["call.intent"]
     assert store.approvals == []
