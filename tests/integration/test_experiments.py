@@ -256,6 +256,8 @@ def test_reviewers_work_the_queue_and_corrections_export_as_json_lines(
                   "--audit-db", str(audit_db))  # fmt: skip
     assert refused.returncode == 1, refused.stderr
     assert "result_examples" in refused.stderr
+    # The issue names the file the example was meant for, not the scratch copy checked.
+    assert f"{config / 'rates.yaml'}:" in refused.stderr, refused.stderr
     assert (config / "rates.yaml").read_text() == before
 
 
