@@ -136,6 +136,12 @@ def test_in_open_mode_the_demo_operator_approves_what_an_anonymous_agent_asked(
             refused = client.post(f"/v1/approvals/{approval}", json={"decision": "approve"},
                                   headers=headers)  # fmt: skip
             assert refused.status_code == 403, refused.text
+        # Signing in with the previous start's key, or a mistyped one, is refused, not
+        # taken as anonymous.
+        for stale in (first, "lgw_nope"):
+            wrong = client.post("/console/session", json={"key": stale})
+            assert wrong.status_code == 401, wrong.text
+            assert "set-cookie" not in wrong.headers
         signed = client.post("/console/session", json={"key": operator})
         assert signed.json()["principal"] == "key:demo-operator"
         assert signed.json()["scopes"] == ["approve", "audit", "metrics"]
