@@ -180,3 +180,15 @@ def test_the_readme_tour_shows_what_it_says(demo: Demo) -> None:
     assert "<ns0:CUSTNO>10000001</ns0:CUSTNO>" in interaction["request"]["envelope"]
     assert read["context"]["reasoning"] == "check the balance"
     assert json.loads(run(shown, demo, None, call_id)) == read
+
+
+def test_an_unknown_order_is_not_found_with_nothing_else_filled_in(demo: Demo) -> None:
+    # The README's order_status example names a known order; an unknown one is answered
+    # "not_found", and the reply's zeroed fields are nulls, the amount included.
+    answer = httpx.post(f"{demo.base}/v1/tools/order_status/call",
+                        json={"arguments": {"order_number": 999}}, timeout=30)  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    result = answer.json()["result"]
+    assert result["result"] == "not_found"
+    assert result["message"] == "ORDER NOT FOUND"
+    assert {key for key, value in result.items() if value is not None} == {"result", "message"}
