@@ -49,8 +49,11 @@ def quiet_protocol_libraries() -> None:
 
     The AMQP adapter logs the state changes of its links itself, once each, and readiness
     and every call's error say the rest; pika's own account would bury the operator's log.
+    The MCP SDK's stateless transport logs "Terminating session: None" at INFO after every
+    request to /mcp, which says nothing (there are no sessions) once per agent message.
     """
     logging.getLogger("pika").setLevel(logging.CRITICAL)
+    logging.getLogger("mcp.server.streamable_http").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.api.deps import caller_of, gateway_of
+from gateway.api.deps import authorization, caller_of, gateway_of
 from gateway.api.responses import JSON
 
 router = APIRouter(prefix="/v1")
@@ -29,6 +29,12 @@ async def pending(request: Request) -> JSON:
 async def decide(approval_id: str, decision: Decision, request: Request) -> JSON:
     """Approve (the call runs now, as previewed; its answer comes back) or reject."""
     gateway, caller = gateway_of(request), caller_of(request)
+    sent = authorization(request)
+    if sent is not None and gateway.auth.mode == "open":
+        # A decision is a person's act under their key: one that does not check (the
+        # previous demo start's, revoked; a typo) is a 401 saying so, not a decision by
+        # ``anonymous``, refused as the requester's own.
+        gateway.auth.holder(sent)
     answer = await gateway.decide(
         approval_id, decision.decision == "approve", caller, decision.comment
     )

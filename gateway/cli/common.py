@@ -57,7 +57,9 @@ app = _Command(
     pretty_exceptions_enable=False,
 )
 calls_app = typer.Typer(help="Read recorded calls.", no_args_is_help=True)
-config_app = typer.Typer(help="The config format.", no_args_is_help=True)
+config_app = typer.Typer(
+    help="The config format, and the configurations the log has served.", no_args_is_help=True
+)
 audit_app = typer.Typer(help="Check the call record.", no_args_is_help=True)
 app.add_typer(calls_app, name="calls")
 app.add_typer(config_app, name="config")

@@ -88,7 +88,8 @@ def feedback_export(
     store_url: StoreUrl = None,
 ) -> None:
     """JSON Lines, one judgement a line: tool, variant, arguments, context, result,
-    score, label, correction, reviewer, time (sensitive values as their commitments)."""
+    score, label, correction, reviewer, claimed author, time (sensitive values as their
+    commitments)."""
     import orjson
 
     from gateway.experiments.export import corrections

@@ -104,19 +104,21 @@ def tools(
 ) -> None:
     """Print the tools a config defines, as agents see them."""
     registry = registry_of(config)
+    # In name order, as GET /v1/tools and MCP tools/list give them, not in file order.
+    listed = [registry.tools[name] for name in sorted(registry.tools)]
     if format == "openai":
-        print_json([tool.openai() for tool in registry.tools.values()])
+        print_json([tool.openai() for tool in listed])
     elif format == "mcp":
         from gateway.api.mcp import mcp_tool
 
         print_json(
             [
                 mcp_tool(tool).model_dump(mode="json", by_alias=True, exclude_none=True)
-                for tool in registry.tools.values()
+                for tool in listed
             ]
         )
     elif format == "json":
-        print_json([tool.listing for tool in registry.tools.values()])
+        print_json([tool.listing for tool in listed])
     else:
         raise bad_input(f"--format must be json, openai or mcp, not {format!r}")
 

@@ -76,7 +76,11 @@ def _who(request: Request, header: str | None) -> dict[str, object]:
 @router.post("/console/session")
 async def sign_in(body: SignIn, request: Request) -> JSON:
     """Check the key and hold it in the console's cookie; answer with the CSRF token."""
-    who = _who(request, f"Bearer {body.key}")  # 401 for a wrong key
+    # 401 for a wrong or revoked key, in open mode too: there a bad key would otherwise sign
+    # the person in as anonymous, who then may not approve what the agent (also anonymous)
+    # asked for, with nothing saying that the key was the problem.
+    gateway_of(request).auth.holder(f"Bearer {body.key}")
+    who = _who(request, f"Bearer {body.key}")
     answer = JSON({**who, "csrf": csrf_token(body.key)})
     answer.set_cookie(COOKIE, body.key, httponly=True, samesite="strict",
                       secure=request.url.scheme == "https", path="/")  # fmt: skip

@@ -25,7 +25,7 @@ def corrections(
     only_corrections: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """One row per feedback record, oldest first: (tool, variant, arguments, context,
-    result, score, label, correction, reviewer, time)."""
+    result, score, label, correction, reviewer, claimed author, time)."""
     start = since_of(since)
     calls: dict[str, dict[str, Any]] = {}
     for record in store.records_of_kind(*KINDS):
@@ -68,5 +68,7 @@ def corrections(
                 "comment": body.get("comment"),
                 "review": body.get("review") is True,
                 "reviewer": record.context.principal,
+                # Who the feedback says gave it (``author``): a claim, never checked.
+                "claimed_author": body.get("claimed_author"),
                 "time": record.at,
             }

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -23,7 +24,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from adapters.installed import INSTALLED
 from gateway.audit.records import StoredRecord
 from gateway.config.loader import load_config
-from gateway.errors import CallNotFound, GatewayError, InvalidArguments
+from gateway.errors import CallNotFound, ConfigError, GatewayError, InvalidArguments
 from gateway.experiments.reviews import FEEDBACK, RecordReader
 
 Kind = Literal["result", "arguments"]
@@ -89,4 +90,23 @@ def _check(config_dir: Path, path: Path, text: str) -> None:
         else:
             shutil.copytree(config_dir, root)
             (root / path.relative_to(config_dir)).write_text(text)
-        load_config(root, INSTALLED)
+        try:
+            load_config(root, INSTALLED)
+        except ConfigError as error:
+            # The issues name the copy's files, which are gone when the user reads them:
+            # point them at the files of the directory the example would go into.
+            copy = root / config_dir.name if config_dir.is_file() else root
+            raise ConfigError(
+                [
+                    replace(issue, file=_original(issue.file, copy, config_dir))
+                    for issue in error.issues
+                ]
+            ) from None
+
+
+def _original(file: str, copy: Path, config_dir: Path) -> str:
+    """``file`` of the scratch copy as the same file of ``config_dir``."""
+    try:
+        return str(config_dir / Path(file).resolve().relative_to(copy.resolve()))
+    except ValueError:
+        return file

@@ -192,6 +192,11 @@ class Authenticator:
                 return OPEN
         return self._key_holder(authorization)
 
+    def holder(self, authorization: str | bytes | None) -> Principal:
+        """The holder of a key or token, in open mode too: 401 for one that is not valid.
+        For signing in, where a wrong or revoked key must not pass as ``anonymous``."""
+        return self._key_holder(authorization)
+
     def _key_holder(self, authorization: str | bytes | None) -> Principal:
         token = bearer_token(authorization)
         match = KEY_PATTERN.fullmatch(token)

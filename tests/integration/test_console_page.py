@@ -131,11 +131,19 @@ def test_in_open_mode_the_demo_operator_approves_what_an_anonymous_agent_asked(
         asked = client.post("/v1/tools/record_posting/call", json={"arguments": posting})
         assert asked.status_code == 202, asked.text
         approval = asked.json()["result"]["approval_id"]
-        # Anonymous cannot approve its own request; a revoked key is just anonymous again.
-        for headers in ({}, bearer(first)):
-            refused = client.post(f"/v1/approvals/{approval}", json={"decision": "approve"},
-                                  headers=headers)  # fmt: skip
-            assert refused.status_code == 403, refused.text
+        # Anonymous cannot approve its own request; a revoked key is refused as such.
+        refused = client.post(f"/v1/approvals/{approval}", json={"decision": "approve"})
+        assert refused.status_code == 403, refused.text
+        revoked = client.post(f"/v1/approvals/{approval}", json={"decision": "approve"},
+                              headers=bearer(first))  # fmt: skip
+        assert revoked.status_code == 401, revoked.text
+        assert "revoked" in error_of(revoked)["message"]
+        # Signing in with the previous start's key, or a mistyped one, is refused, not
+        # taken as anonymous.
+        for stale in (first, "lgw_nope"):
+            wrong = client.post("/console/session", json={"key": stale})
+            assert wrong.status_code == 401, wrong.text
+            assert "set-cookie" not in wrong.headers
         signed = client.post("/console/session", json={"key": operator})
         assert signed.json()["principal"] == "key:demo-operator"
         assert signed.json()["scopes"] == ["approve", "audit", "metrics"]

@@ -236,7 +236,7 @@ def test_reviewers_work_the_queue_and_corrections_export_as_json_lines(
     assert row["context"] == {"session_id": "s-1"}
     assert row["error"]["code"] == "invalid_arguments"
     assert (row["correction"], row["label"], row["score"]) == (correction, "currency_name", 1)
-    assert (row["reviewer"], row["review"]) == ("key:expert", True)
+    assert (row["reviewer"], row["review"], row["claimed_author"]) == ("key:expert", True, None)
     assert row["time"] >= row["called_at"]
 
     # The correction becomes an example of the tool, in its YAML file, checked first.
@@ -256,4 +256,29 @@ def test_reviewers_work_the_queue_and_corrections_export_as_json_lines(
                   "--audit-db", str(audit_db))  # fmt: skip
     assert refused.returncode == 1, refused.stderr
     assert "result_examples" in refused.stderr
+    # The issue names the file the example was meant for, not the scratch copy checked.
+    assert f"{config / 'rates.yaml'}:" in refused.stderr, refused.stderr
     assert (config / "rates.yaml").read_text() == before
+
+
+def test_feedback_export_keeps_the_author_a_caller_claims(
+    estate_env: dict[str, str], tmp_path: Path
+) -> None:
+    audit_db = tmp_path / "audit.sqlite"
+    with gateway_client(demo_copy(tmp_path), audit_db, auth="keys") as client:
+        agent = key_for(client, "teller", ["get_exchange_rate"])
+        called = client.post(
+            "/v1/tools/get_exchange_rate/call", headers=bearer(agent),
+            json={"arguments": {"from_currency": "EUR", "to_currency": "USD"}},
+        )  # fmt: skip
+        assert called.status_code == 200, called.text
+        noted = client.post(
+            f"/v1/calls/{called.json()['call_id']}/feedback", headers=bearer(agent),
+            json={"score": 0, "label": "agent_note", "author": "teller@example.com"},
+        )  # fmt: skip
+        assert noted.status_code == 201, noted.text
+    exported = run("feedback", "export", "--label", "agent_note", "--audit-db", str(audit_db))
+    assert exported.returncode == 0, exported.stderr
+    [row] = [orjson.loads(line) for line in exported.stdout.splitlines()]
+    assert (row["reviewer"], row["review"]) == ("key:teller", False)
+    assert row["claimed_author"] == "teller@example.com"

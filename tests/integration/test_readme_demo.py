@@ -24,21 +24,24 @@ from tests.integration.support import ROOT, free_port
 
 COMMAND = Path(sys.executable).parent / "legacy-gateway"
 MARKER = "<!-- These commands are run against `legacy-gateway demo` by tests/integration/test_readme_demo.py. -->"  # noqa: E501
+TOUR = "<!-- These two blocks are run against `legacy-gateway demo` by tests/integration/test_readme_demo.py. -->"  # noqa: E501
 
 
-def readme_commands() -> list[str]:
-    """The block after the marker, one command per entry (continuation lines joined)."""
+def readme_commands(marker: str = MARKER, blocks: int = 1) -> list[str]:
+    """The blocks after the marker, one command per entry (continuation lines joined)."""
     text = (ROOT / "README.md").read_text()
-    assert MARKER in text
-    block = text.split(MARKER, 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    assert marker in text
+    rest = text.split(marker, 1)[1]
     commands: list[str] = []
-    for line in block.splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        if line.startswith(("curl ", "OPERATOR=")):
-            commands.append(line)
-        else:
-            commands[-1] += "\n" + line
+    for _ in range(blocks):
+        block, rest = rest.split("```sh\n", 1)[1].split("```", 1)
+        for line in block.splitlines():
+            if not line.strip() or line.startswith("#"):
+                continue
+            if line.startswith(("curl ", "OPERATOR=", ".venv/bin/")):
+                commands.append(line)
+            else:
+                commands[-1] += "\n" + line
     return commands
 
 
@@ -47,6 +50,7 @@ class Demo:
     base: str
     operator: str
     ledger: Path
+    audit: Path
     output: list[str]
 
 
@@ -83,7 +87,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             time.sleep(0.2)
         (key,) = re.findall(r"operator's key:\s+(lgw_\S+)", "".join(output))
         assert f"operator console:     {base}/console" in "".join(output)
-        yield Demo(base, key, state / "ledger.sqlite", output)
+        yield Demo(base, key, state / "ledger.sqlite", state / "audit.sqlite", output)
     finally:
         process.terminate()
         process.wait(30)
@@ -96,13 +100,17 @@ def _answers(url: str) -> bool:
         return False
 
 
-def run(command: str, demo: Demo, approval_id: str | None) -> str:
+def run(command: str, demo: Demo, approval_id: str | None, call_id: str | None = None) -> str:
     command = command.replace("http://127.0.0.1:8080", demo.base)
+    command = command.replace(".venv/bin/legacy-gateway", str(COMMAND))
     if approval_id is not None:
         command = command.replace("<result.approval_id of the 202>", approval_id)
+    if call_id is not None:
+        command = command.replace("<call_id>", call_id)
     assert "<" not in command.split("-d", 1)[0], f"a placeholder is left: {command}"
+    env = {**os.environ, "OPERATOR": demo.operator, "LEGACY_GATEWAY_AUDIT_DB": str(demo.audit)}
     result = subprocess.run(
-        ["bash", "-c", command], env={**os.environ, "OPERATOR": demo.operator},
+        ["bash", "-c", command], env=env, cwd=ROOT,
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -145,3 +153,42 @@ def test_the_readme_console_commands_work_against_the_demo(demo: Demo) -> None:
 
     exposition = run(metrics, demo, None)
     assert 'legacy_gateway_calls_total{outcome="ok",tool="book_adjustment"} 1.0' in exposition
+
+
+def test_the_readme_tour_shows_what_it_says(demo: Demo) -> None:
+    listing, openai, call, record, shown = readme_commands(TOUR, blocks=2)
+
+    names = [tool["name"] for tool in json.loads(run(listing, demo, None))["tools"]]
+    assert names == sorted(names)
+    assert "get_customer" in names
+    functions = json.loads(run(openai, demo, None))
+    assert [f["function"]["name"] for f in functions] == names
+
+    answer = json.loads(run(call, demo, None))
+    assert set(answer) >= {"call_id", "trace_id", "status", "result", "receipt"}
+    assert answer["status"] == "ok"
+    result = answer["result"]
+    said = {"balance_eur": 1234.56, "opened_on": "1987-03-15", "status": "active",
+            "height_cm": 168.9}  # fmt: skip
+    assert {key: result[key] for key in said} == said
+    call_id = answer["call_id"]
+    assert answer["receipt"]["proof"] == f"/v1/audit/proof/{call_id}"
+    assert set(answer["receipt"]) == {"record", "at", "proof"}
+
+    read = json.loads(run(record, demo, None, call_id))
+    (interaction,) = read["interactions"]
+    assert "<ns0:CUSTNO>10000001</ns0:CUSTNO>" in interaction["request"]["envelope"]
+    assert read["context"]["reasoning"] == "check the balance"
+    assert json.loads(run(shown, demo, None, call_id)) == read
+
+
+def test_an_unknown_order_is_not_found_with_nothing_else_filled_in(demo: Demo) -> None:
+    # The README's order_status example names a known order; an unknown one is answered
+    # "not_found", and the reply's zeroed fields are nulls, the amount included.
+    answer = httpx.post(f"{demo.base}/v1/tools/order_status/call",
+                        json={"arguments": {"order_number": 999}}, timeout=30)  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    result = answer.json()["result"]
+    assert result["result"] == "not_found"
+    assert result["message"] == "ORDER NOT FOUND"
+    assert {key for key, value in result.items() if value is not None} == {"result", "message"}
