@@ -34,6 +34,7 @@ import asyncio
 import itertools
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -242,7 +243,7 @@ def drop_queue(url: str, queue: str) -> None:
 
 @contextmanager
 def gateway(
-    estate: str, directory: Path, workers: int, orders: dict[str, str]
+    estate: str, directory: Path, args: argparse.Namespace, orders: dict[str, str]
 ) -> Iterator[tuple[str, str, int]]:
     config = directory / "config"
     shutil.copytree(ROOT / "mappings" / "demo", config)
@@ -259,9 +260,12 @@ def gateway(
         capture_output=True, text=True, check=True, env=env,
     ).stdout.strip()  # fmt: skip
     port = free_port()
+    command = [str(BIN / "legacy-gateway")]
+    if args.trace:
+        command = [sys.executable, str(Path(__file__).parent / "_traced_serve.py"), str(args.trace)]
     proc = subprocess.Popen(
-        [str(BIN / "legacy-gateway"), "serve", "--config", str(config), "--port", str(port),
-         "--log-level", "warning", *(["--workers", str(workers)] if workers else [])],
+        [*command, "serve", "--config", str(config), "--port", str(port),
+         "--log-level", "warning", *(["--workers", str(args.workers)] if args.workers else [])],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
     )  # fmt: skip
     try:
@@ -282,6 +286,7 @@ async def soak(base: str, key: str, pid: int, args: argparse.Namespace) -> tuple
     window: list[float] = []
     samples: list[Sample] = []
     done = finished = 0
+    warm_up, traced = min(WARM_UP, args.calls // 5), args.traced
     headers = {"authorization": f"Bearer {key}"}
     limits = httpx.Limits(max_connections=args.concurrency)
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30, limits=limits) as c:
@@ -303,6 +308,9 @@ async def soak(base: str, key: str, pid: int, args: argparse.Namespace) -> tuple
                 finished += 1
                 if finished % args.every == 0:
                     samples.append(sample(pid, finished, window))
+                    if args.trace and finished > warm_up:
+                        os.kill(pid, signal.SIGUSR1)
+                        traced.append(finished)
                     window = []
                     latest = samples[-1]
                     print(
@@ -355,15 +363,38 @@ def logged(audit_db: Path, acknowledged: set[str]) -> list[str]:
     return problems
 
 
+def grown(directory: Path, traced: list[int]) -> None:
+    """What the heap gained between the first snapshot after the warm-up and the last (the
+    first signal after the warm-up starts tracing; each later one takes a snapshot)."""
+    import tracemalloc
+
+    files = sorted(directory.glob("*.snapshot"))
+    if len(files) < 2:
+        print("too few heap snapshots to compare: lower --every")
+        return
+    span = traced[len(files)] - traced[1]
+    before, after = (tracemalloc.Snapshot.load(str(f)) for f in (files[0], files[-1]))
+    print(f"heap growth from call {traced[1]} to {traced[len(files)]}:")
+    for stat in after.compare_to(before, "lineno")[:15]:
+        print(f"  {stat.size_diff / span:+9.1f} B/call {stat.count_diff:+8d} blocks  "
+              f"{stat.traceback[0]}")  # fmt: skip
+    for stat in after.compare_to(before, "traceback")[:5]:
+        print(f"  {stat.size_diff / span:+9.1f} B/call from:")
+        for line in stat.traceback.format()[-16:]:
+            print(f"    {line}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--every", type=int, help="calls between samples (default 10,000)")
     parser.add_argument("--workers", type=int, default=0, help="serve --workers N")
+    parser.add_argument("--trace", type=Path, help="tracemalloc snapshots here; top growth")
     parser.add_argument("--amqp-url", default=os.environ.get("ORDERS_AMQP_URL", DEFAULT_URL))
     args = parser.parse_args()
     args.every = args.every or min(10_000, max(500, args.calls // 10))
+    args.traced = []  # the calls done at each signal to a traced gateway
     exchange = f"soak.orders.{uuid.uuid4().hex[:8]}"
     orders = {"ORDERS_AMQP_URL": args.amqp_url, "ORDERS_EXCHANGE": exchange,
               "ORDERS_REPLY_QUEUE": f"{exchange}.replies"}  # fmt: skip
@@ -371,7 +402,7 @@ def main() -> None:
         try:
             with (
                 order_host(args.amqp_url, exchange),
-                gateway(estate, Path(tmp), args.workers, orders) as (base, key, pid),
+                gateway(estate, Path(tmp), args, orders) as (base, key, pid),
             ):
                 started = time.perf_counter()
                 samples, acknowledged, errors = asyncio.run(soak(base, key, pid, args))
@@ -382,6 +413,8 @@ def main() -> None:
         problems = errors[:3] + judge(samples, args.calls)
         problems += logged(Path(tmp) / "audit.sqlite", acknowledged)
     problems += p6(samples, args.calls)
+    if args.trace:
+        grown(args.trace, args.traced)
     for problem in problems:
         print(f"FAIL: {problem}")
     sys.exit(1 if problems else 0)
