@@ -416,6 +416,8 @@ def main() -> None:
     args = parser.parse_args()
     args.every = args.every or min(10_000, max(500, args.calls // 10))
     args.traced = []  # the calls done at each signal to a traced gateway
+    # A soak stopped early still stops the processes it started and drops its reply queue.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     exchange = f"soak.orders.{uuid.uuid4().hex[:8]}"
     orders = {"ORDERS_AMQP_URL": args.amqp_url, "ORDERS_EXCHANGE": exchange,
               "ORDERS_REPLY_QUEUE": f"{exchange}.replies"}  # fmt: skip
