@@ -8,6 +8,11 @@
 - checkpoint latency: records appended at a steady 2,000 a second while the checkpointer
   runs; for each, the time from its append to the first signed checkpoint covering it.
 
+- across processes (``bench/audit_replicas.py``): ``--processes`` workers appending to one
+  SQLite log and ``--replicas`` replicas to one PostgreSQL log, each with its checkpointer;
+  their records/s, time an append takes on a call's path, append->checkpoint p99, and the
+  resulting log verified.
+
 Prints ``audit records/s = X``, ``audit on-path p50 = X ms`` and
 ``audit append->checkpoint p99 = X s`` last.
 """
@@ -27,6 +32,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+import audit_replicas  # noqa: E402
+
 from adapters.installed import INSTALLED  # noqa: E402
 from gateway.audit.log import AuditLog, AuditSettings  # noqa: E402
 from gateway.audit.records import RecordContext, StoredRecord  # noqa: E402
@@ -275,6 +283,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--calls", type=int, default=500)
     parser.add_argument("--postgres", default="postgresql://root@127.0.0.1:5432/test")
+    parser.add_argument("--processes", type=int, default=2, help="workers on one SQLite log")
+    parser.add_argument("--replicas", type=int, default=3, help="replicas on one PostgreSQL log")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
@@ -286,9 +296,14 @@ def main() -> None:
             print(f"audit records/s on PostgreSQL (one replica) = {shared:,.0f}")
         cost = asyncio.run(on_path(directory, args.rounds, args.calls))
         p99 = checkpoint_latency(directory, args.seconds, 2000)
+    across = audit_replicas.run(
+        args.processes, args.replicas, args.seconds, args.threads // 4 or 1, args.postgres
+    )
     print(f"audit records/s = {rate:,.0f}")
     print(f"audit on-path p50 = {cost:.3f} ms")
     print(f"audit append->checkpoint p99 = {p99:.3f} s")
+    if across:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -91,6 +91,13 @@ _GUARDS = {
     "log_head": ("UPDATE OR DELETE", "audit_head_guard"),
     "verifications": ("UPDATE OR DELETE", "audit_append_only"),
 }
+_HEAD_FIRST = """
+DO $$ BEGIN
+  IF to_regclass('log_head') IS NOT NULL THEN
+    LOCK TABLE log_head IN SHARE ROW EXCLUSIVE MODE;
+  END IF;
+END $$;
+"""
 # Made once (a store made by an earlier version gets them replaced): creating a trigger locks
 # its table, and a replica starting beside running ones must not take locks their appends
 # wait on.
@@ -129,11 +136,17 @@ class PostgresStore(SqlTables):
             self._writer = self._connect()
             self._reader = self._connect()
             with self._writer.transaction():
+                # Replicas starting together must not race on creating the schema or the
+                # tables (IF NOT EXISTS does not stop two creating at once).
+                self._writer.execute("SELECT pg_advisory_xact_lock(7011207)")
                 if self.schema:
                     self._writer.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
                     self._use_schema(self._writer)
-                # Replicas starting together must not race on creating the tables.
-                self._writer.execute("SELECT pg_advisory_xact_lock(7011207)")
+                # Appends take the head's row, then the records table; CREATE INDEX IF NOT
+                # EXISTS below locks the records table before the head's row is reached. The
+                # head first, as appends take it, so a replica starting beside running ones
+                # waits for their appends instead of deadlocking with one.
+                self._writer.execute(_HEAD_FIRST)
                 self._writer.execute(_SCHEMA + SIDE_TABLES)
                 prepare_call_state(self._writer.execute, "pg")
                 for table, (events, guard) in _GUARDS.items():

@@ -78,6 +78,48 @@ def test_a_window_of_one_kind_is_read_by_time(pg_store_url: str) -> None:
         store.close()
 
 
+def test_replicas_opening_the_store_while_others_append_all_open(pg_store_url: str) -> None:
+    """Opening takes the log head before the tables' locks, as appends do: a replica starting
+    beside running ones waits for their appends instead of deadlocking with one."""
+    PostgresStore(pg_store_url).close()
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def append() -> None:
+        store = PostgresStore(pg_store_url)
+        try:
+            while not stop.is_set():
+                store.append_many([("call.intent", "c", {}), ("call.outcome", "c", {})])
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            store.close()
+
+    def open_and_close() -> None:
+        try:
+            for _ in range(15):
+                PostgresStore(pg_store_url).close()
+        except BaseException as exc:
+            failures.append(exc)
+
+    appenders = [threading.Thread(target=append) for _ in range(3)]
+    openers = [threading.Thread(target=open_and_close) for _ in range(3)]
+    for thread in appenders + openers:
+        thread.start()
+    for thread in openers:
+        thread.join()
+    stop.set()
+    for thread in appenders:
+        thread.join()
+    assert failures == []
+    store = PostgresStore(pg_store_url)
+    try:
+        assert [index for index, _ in store.read(0, 1_000_000)] == list(range(store.count()))
+        assert store.count() > 0
+    finally:
+        store.close()
+
+
 def test_the_tables_are_append_only_and_tampering_is_found(
     pg_store_url: str, tmp_path: Path
 ) -> None:

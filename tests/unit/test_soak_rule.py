@@ -1,0 +1,55 @@
+"""The soak's rule for "grows without bound" (bench/soak.py): a trend after the warm-up."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+@pytest.fixture(scope="module")
+def soak() -> ModuleType:
+    sys.path.insert(0, str(BENCH))
+    try:
+        spec = importlib.util.spec_from_file_location("soak_bench", BENCH / "soak.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # its dataclasses look their module up
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+def samples(soak: ModuleType, rss: list[float], every: int = 10_000) -> list[object]:
+    return [soak.Sample((n + 1) * every, mb, mb, 40, 20, 10.0, 50.0) for n, mb in enumerate(rss)]
+
+
+def test_memory_that_levels_off_after_the_warm_up_passes(soak: ModuleType) -> None:
+    # Caches fill in the first 10,000 calls; one late collection spike does not tip the trend.
+    rss = [150.0, 160.0, 160.2, 160.1, 168.0, 160.3, 160.2, 160.4, 160.3, 160.5]
+    assert soak.judge(samples(soak, rss), 100_000) == []
+
+
+def test_memory_that_keeps_growing_fails_even_with_a_drop_at_the_end(soak: ModuleType) -> None:
+    # 0.5 KB a call, and a last sample back at the start: first-vs-last would pass it.
+    rss = [150.0 + 5.0 * n for n in range(9)] + [150.0]
+    failures = soak.judge(samples(soak, rss), 100_000)
+    assert len(failures) == 1 and failures[0].startswith("rss_mb grows +")
+
+
+def test_too_few_samples_after_the_warm_up_are_said_so(soak: ModuleType) -> None:
+    failures = soak.judge(samples(soak, [150.0, 151.0], every=5_000), 10_000)
+    assert failures == ["too few samples after the warm-up to judge (2): lower --every"]
+
+
+def test_p6_as_stated_is_judged_from_a_million_calls(soak: ModuleType) -> None:
+    grown = samples(soak, [150.0] * 99 + [175.0])
+    assert soak.p6(grown, 1_000_000) == ["P6: RSS grew +25.0 MB from 10000 calls"]
+    assert soak.p6(samples(soak, [150.0] * 99 + [165.0]), 1_000_000) == []
+    assert soak.p6(samples(soak, [150.0] * 9 + [175.0]), 100_000) == []
