@@ -107,3 +107,22 @@ def cpu_seconds(pid: int) -> float:
         total += times.get(current, 0.0)
         pending.extend(children.get(current, []))
     return total
+
+
+@contextmanager
+def order_host(url: str, exchange: str) -> Iterator[None]:
+    """The order-processing host on the broker, answering at once, on an exchange of its own."""
+    host = subprocess.Popen(
+        [sys.executable, "-m", "estate.orders", "--url", url, "--exchange", exchange,
+         "--delay", "0", "--transient"],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert host.stdout is not None
+        line = host.stdout.readline()
+        if "consuming" not in line:
+            raise SystemExit(f"the order host did not start: {line.strip()}")
+        yield
+    finally:
+        host.terminate()
+        host.wait(10)

@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,13 +28,13 @@ import uuid
 from pathlib import Path
 
 import pika
+from _procs import ROOT, order_host
 
-ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from estate.orders import DEFAULT_URL  # noqa: E402
-from gateway.audit.sqlite_store import SQLiteStore  # noqa: E402
-from gateway.runtime import Gateway  # noqa: E402
-from gateway.serving import quiet_protocol_libraries  # noqa: E402
+from estate.orders import DEFAULT_URL
+from gateway.audit.sqlite_store import SQLiteStore
+from gateway.runtime import Gateway
+from gateway.serving import quiet_protocol_libraries
 
 DEMO = ROOT / "mappings" / "demo"
 ORDERS = [1000000001 + n for n in range(400)]
@@ -83,16 +82,7 @@ class DirectClient:
 
 async def measure(rounds: int, calls: int, url: str) -> None:
     exchange = f"bench.orders.{uuid.uuid4().hex[:6]}"
-    host = subprocess.Popen(
-        [sys.executable, "-m", "estate.orders", "--url", url, "--exchange", exchange,
-         "--delay", "0", "--transient"],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert host.stdout is not None
-        line = host.stdout.readline()
-        if "consuming" not in line:
-            raise SystemExit(f"the order host did not start: {line.strip()}")
+    with order_host(url, exchange):
         os.environ.update(
             ORDERS_AMQP_URL=url,
             ORDERS_EXCHANGE=exchange,
@@ -108,9 +98,6 @@ async def measure(rounds: int, calls: int, url: str) -> None:
                 direct.close()
                 await gateway.stop()
                 gateway.store.close()
-    finally:
-        host.terminate()
-        host.wait(10)
 
 
 async def run_rounds(gateway: Gateway, direct: DirectClient, rounds: int, calls: int) -> None:

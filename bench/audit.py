@@ -46,15 +46,7 @@ from gateway.runtime import Gateway  # noqa: E402
 from gateway.tools import build_registry  # noqa: E402
 
 DEMO = ROOT / "mappings" / "demo"
-BODY = {
-    "adapter": "soap",
-    "backend": "customer_master",
-    "operation": "GetCustomer",
-    "attempt": 1,
-    "request": {"envelope": "<soap:Envelope>" + "x" * 600 + "</soap:Envelope>"},
-    "response": {"status": 200, "body": "<r>" + "y" * 1200 + "</r>"},
-    "duration_ms": 1.234,
-}
+BODY = audit_replicas.BODY  # one record body for every P5 figure
 
 
 class NullStore(AuditStore):

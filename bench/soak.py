@@ -52,7 +52,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _procs import BIN, ROOT, estate_process, free_port, wait_http
+from _procs import BIN, ROOT, estate_process, free_port, order_host, wait_http
 
 sys.path.insert(0, str(ROOT))
 from estate.ledger import create_ledger
@@ -212,25 +212,6 @@ def p6(samples: list[Sample], calls: int) -> list[str]:
     if last.largest_mb >= P6_PROCESS_MB:
         problems.append(f"P6: a process holds {last.largest_mb:.1f} MB")
     return problems
-
-
-@contextmanager
-def order_host(url: str, exchange: str) -> Iterator[None]:
-    """The order-processing host on the broker, answering at once, on an exchange of its own."""
-    host = subprocess.Popen(
-        [sys.executable, "-m", "estate.orders", "--url", url, "--exchange", exchange,
-         "--delay", "0", "--transient"],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert host.stdout is not None
-        line = host.stdout.readline()
-        if "consuming" not in line:
-            raise SystemExit(f"the order host did not start: {line.strip()}")
-        yield
-    finally:
-        host.terminate()
-        host.wait(10)
 
 
 def drop_queue(url: str, queue: str) -> None:
