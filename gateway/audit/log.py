@@ -165,7 +165,7 @@ class AuditLog:
         total = self.store.count()
         while self.frontier.size < total:
             start = self.frontier.size
-            rows = self.store.read(start, min(total, start + READ_CHUNK))
+            rows = self.store.read_new(start, min(total, start + READ_CHUNK))
             hashes = []
             for expected, (index, data) in enumerate(rows, start):
                 if index != expected:

@@ -199,6 +199,7 @@ class PostgresStore(SqlTables):
                 raise AuditUnavailable(
                     f"cannot write the audit store {self.display}: {exc}"
                 ) from exc
+            self._committed(rows)
         return stored
 
     @contextlib.contextmanager

@@ -34,6 +34,7 @@ from gateway.audit.store import (
 )
 from gateway.audit.tree_store import Node, Range
 from gateway.audit.verifications_store import VERIFICATIONS_SCHEMA, SqlVerifications
+from gateway.audit.written import Written
 from gateway.errors import AuditUnavailable
 
 # The tables kept beside the log, the same on both stores.
@@ -145,6 +146,12 @@ class GroupCommitStore(AuditStore):
         self._writing = False
         # The appends of the current turn of each event loop serving calls on this store.
         self._turns: dict[asyncio.AbstractEventLoop, list[_Queued]] = {}
+        # What this process committed, for its readers of the log (``read``).
+        self._written = Written()
+
+    def _committed(self, rows: Sequence[Row]) -> None:
+        """Rows this process has just committed: its own readers need not read them back."""
+        self._written.add((row[0], row[4]) for row in rows)
 
     def append_many(
         self, entries: list[Entry], context: RecordContext | None = None
@@ -276,6 +283,7 @@ class SqlTables(
             if isinstance(result, BaseException):
                 raise result  # rolls the claim back too
             _insert_many(db, self._sql("INSERT INTO records VALUES (?, ?, ?, ?, ?)"), rows)
+        self._committed(rows)
         return result
 
     def records_of(self, call_id: str) -> list[StoredRecord]:
@@ -307,6 +315,21 @@ class SqlTables(
                 (start, stop),
             ).fetchall()
         return [(int(index), bytes(data)) for index, data in rows]
+
+    def read_new(self, start: int, stop: int) -> list[tuple[int, bytes]]:
+        # Records this process committed come from memory; the store is read for the span of
+        # the others (another worker's or replica's, or evicted), whatever it holds there.
+        held = self._written.get(start, stop)
+        if len(held) == stop - start:
+            return list(held.items())
+        first = next(i for i in range(start, stop) if i not in held)
+        last = next(i for i in range(stop - 1, start - 1, -1) if i not in held)
+        rows = self.read(first, last + 1)
+        if not held:
+            return rows
+        found = dict(held)
+        found.update(rows)
+        return sorted(found.items())
 
     def leaves(self, start: int = 0) -> list[bytes]:
         with self._reading() as db:
@@ -438,6 +461,7 @@ class SqlTables(
         return self.count() if row[0] is None else int(row[0])
 
     def prune(self, end: int) -> None:
+        self._written.clear()
         with self._transaction() as db:
             db.execute(
                 self._sql("INSERT INTO pruned VALUES (?, ?) ON CONFLICT DO NOTHING"), (end, now())

@@ -155,6 +155,7 @@ class SQLiteStore(SqlTables):
                         f"cannot write the audit store {self.path}: {exc}"
                     ) from exc
                 self._next = rows[-1][0] + 1
+                self._committed(rows)
                 return stored
         raise AuditUnavailable(f"the audit store {self.path} is contended; try again")
 

@@ -109,6 +109,12 @@ class AuditStore(
     def read(self, start: int, stop: int) -> list[tuple[int, bytes]]:
         """Records ``start`` to ``stop - 1`` as stored: (index, bytes)."""
 
+    def read_new(self, start: int, stop: int) -> list[tuple[int, bytes]]:
+        """``read`` for this process's followers of the growing log (the tree builder, the
+        console): records it committed itself may come from memory, as written. Whoever
+        checks the log against its tree (verify, exports) reads the store: ``read``."""
+        return self.read(start, stop)
+
     @abstractmethod
     def leaves(self, start: int = 0) -> list[bytes]:
         """Leaf hashes integrated into the tree, from index ``start`` on."""

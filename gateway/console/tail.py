@@ -40,7 +40,7 @@ class Tailer:
             self.position = max(self.store.first_index(), end - self.backfill)
         if end <= self.position:
             return []
-        rows = self.store.read(self.position, min(end, self.position + BATCH))
+        rows = self.store.read_new(self.position, min(end, self.position + BATCH))
         records: list[StoredRecord] = []
         for index, data in rows:
             if index != self.position:

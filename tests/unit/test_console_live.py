@@ -238,6 +238,8 @@ class GappyStore:
     def read(self, start: int, stop: int) -> list[tuple[int, bytes]]:
         return [(i, self.rows[i]) for i in range(start, stop) if i in self.rows]
 
+    read_new = read
+
 
 def test_the_tailer_waits_at_a_gap_then_passes_it(store: SQLiteStore) -> None:
     for number in range(3):

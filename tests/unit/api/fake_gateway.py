@@ -84,6 +84,8 @@ class FakeStore:
     def read(self, start: int, stop: int) -> list[tuple[int, bytes]]:
         return []
 
+    read_new = read
+
 
 @dataclass
 class FakeGateway:
