@@ -23,6 +23,12 @@ CREATE TABLE IF NOT EXISTS api_keys (
     created_at  TEXT NOT NULL,
     revoked_at  TEXT
 );
+-- One row, bumped by every revocation: a serving process that keeps the keys it verified
+-- in memory reads it to learn that one was revoked (``policy.auth.VerifiedKeys``).
+CREATE TABLE IF NOT EXISTS api_keys_revocations (
+    one        INTEGER PRIMARY KEY CHECK (one = 1),
+    generation INTEGER NOT NULL
+);
 """
 
 
@@ -38,6 +44,11 @@ class ApiKeyStore(ABC):
 
     @abstractmethod
     def list_keys(self) -> list[StoredKey]: ...
+
+    def key_generation(self) -> int | None:
+        """How many revocations the store has seen; None: it cannot say, so verified keys
+        are not kept in memory."""
+        return None
 
 
 class SqlApiKeys(ApiKeyStore, SqlAccess):
@@ -63,10 +74,21 @@ class SqlApiKeys(ApiKeyStore, SqlAccess):
                 ),
                 (at, key_id),
             )
+            db.execute(
+                self._sql(
+                    "INSERT INTO api_keys_revocations VALUES (1, 1) ON CONFLICT (one) "
+                    "DO UPDATE SET generation = api_keys_revocations.generation + 1"
+                )
+            )
             row = db.execute(
                 self._sql("SELECT * FROM api_keys WHERE key_id = ?"), (key_id,)
             ).fetchone()
         return key_from_row(row) if row else None
+
+    def key_generation(self) -> int | None:
+        with self._reading() as db:
+            row = db.execute(self._sql("SELECT generation FROM api_keys_revocations")).fetchone()
+        return int(row[0]) if row else 0
 
     def list_keys(self) -> list[StoredKey]:
         with self._reading() as db:

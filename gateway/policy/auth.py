@@ -33,7 +33,9 @@ import hmac
 import os
 import re
 import secrets
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -168,6 +170,59 @@ def new_key(agent: str, scopes: list[str], created_at: str) -> NewKey:
     return NewKey(f"lgw_{key_id}_{secret}", stored)
 
 
+# How often a serving process asks the store whether a key was revoked: the bound within
+# which a revocation (``keys revoke``, from any process) is refused by every worker.
+REVOCATION_CHECK_S = 0.5
+KEPT_KEYS = 10_000
+
+
+class VerifiedKeys:
+    """The stored keys this process found valid, so that a call needs no key lookup.
+
+    Every revocation bumps a counter in the store (``key_generation``); at most every
+    ``every_s`` the first call to ask reads it (one small row), and when it moved every kept
+    key is forgotten and read again. So a key revoked by any process is refused by every
+    worker once ``every_s`` has passed since its revocation was committed. A key's row never
+    changes otherwise (its scopes and secret are fixed when it is made). The secret is still
+    compared with the kept hash on every call, as with a stored key.
+    """
+
+    def __init__(
+        self,
+        generation: Callable[[], int | None],
+        every_s: float = REVOCATION_CHECK_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._generation, self.every_s, self._clock = generation, every_s, clock
+        self._keys: dict[str, StoredKey] = {}
+        self._seen: int | None = None
+        self._checked_at = -float("inf")
+        self._lock = threading.Lock()
+
+    def get(self, key_id: str) -> tuple[StoredKey | None, int | None]:
+        """The kept key, and the generation to hand back to ``keep`` after a lookup."""
+        now = self._clock()
+        if now - self._checked_at >= self.every_s:
+            generation = self._generation()
+            with self._lock:
+                self._checked_at = now
+                if generation is None or generation != self._seen:
+                    self._keys.clear()
+                self._seen = generation
+        with self._lock:
+            return self._keys.get(key_id), self._seen
+
+    def keep(self, key: StoredKey, generation: int | None) -> None:
+        """A key read from the store while ``generation`` was current (not revoked): kept
+        unless a revocation was seen since the read began."""
+        with self._lock:
+            if generation is None or generation != self._seen:
+                return
+            if len(self._keys) >= KEPT_KEYS:
+                self._keys.clear()
+            self._keys[key.key_id] = key
+
+
 @dataclass
 class Authenticator:
     """Turns an ``Authorization`` header into a principal, or refuses with 401.
@@ -177,8 +232,14 @@ class Authenticator:
     """
 
     mode: Mode
-    lookup: object = field(repr=False)  # AuditStore: has find_key(key_id)
+    lookup: object = field(repr=False)  # AuditStore: has find_key(key_id), key_generation()
     jwt: JwtVerifier | None = None
+    verified: VerifiedKeys | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        generation = getattr(self.lookup, "key_generation", None)
+        if self.verified is None and generation is not None:
+            self.verified = VerifiedKeys(generation)
 
     def principal(self, authorization: str | bytes | None) -> Principal:
         if self.mode == "open":
@@ -205,11 +266,16 @@ class Authenticator:
                 return self.jwt.principal(token)
             raise Unauthorized("that is not an API key of this gateway")
         key_id, secret = match.groups()
-        stored = self.lookup.find_key(key_id)  # type: ignore[attr-defined]
+        stored, generation = (None, None) if self.verified is None else self.verified.get(key_id)
+        kept = stored is not None
+        if not kept:
+            stored = self.lookup.find_key(key_id)  # type: ignore[attr-defined]
         if stored is None or not hmac.compare_digest(stored.secret_hash, hash_secret(secret)):
             raise Unauthorized("unknown API key")
         if stored.revoked_at is not None:
             raise Unauthorized(f"this API key was revoked at {stored.revoked_at}")
+        if not kept and self.verified is not None:
+            self.verified.keep(stored, generation)
         return Principal(key_principal(stored.agent), stored.scopes, key_id)
 
 

@@ -244,9 +244,10 @@ def served_gateway(config: Path, env: dict[str, str]) -> Iterator[str]:
 
 @contextmanager
 def serve_process(
-    config: Path, env: dict[str, str]
+    config: Path, env: dict[str, str], start_s: float = 30
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Like ``served_gateway``, with the process itself (to kill it)."""
+    """Like ``served_gateway``, with the process itself (to kill it); ``start_s``: how long
+    it may take to answer (spawned workers each import the gateway)."""
     port = free_port()
     command = Path(sys.executable).parent / "legacy-gateway"
     proc = subprocess.Popen(
@@ -257,7 +258,7 @@ def serve_process(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + start_s
         while True:
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
@@ -265,7 +266,7 @@ def serve_process(
             except httpx.TransportError:
                 pass
             assert proc.poll() is None, "serve exited during start-up"
-            assert time.monotonic() < deadline, "serve did not answer /healthz within 30 s"
+            assert time.monotonic() < deadline, f"serve did not answer /healthz within {start_s} s"
             time.sleep(0.1)
         yield base, proc
     finally:

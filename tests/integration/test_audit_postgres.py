@@ -22,6 +22,7 @@ from gateway.audit.log import AuditLog, AuditSettings
 from gateway.audit.merkle import MerkleTree
 from gateway.audit.postgres_store import PostgresStore
 from gateway.errors import AuditUnavailable
+from gateway.policy.auth import new_key
 from tests.integration.support import ANNA, DEMO_CONFIG, ROOT, serve_process
 from tests.services import PG_SERVER as SERVER
 
@@ -271,3 +272,14 @@ def test_audit_verify_records_its_outcome_in_the_store(pg_store_url: str, tmp_pa
                 raw.execute("DELETE FROM verifications")
     finally:
         store.close()
+
+
+def test_every_revocation_moves_the_key_generation_replicas_read(pg_store_url: str) -> None:
+    store, other = PostgresStore(pg_store_url), PostgresStore(pg_store_url)
+    created = new_key("teller-bot", ["get_*"], "2026-01-02T03:04:05Z")
+    store.add_key(created.stored)
+    assert other.key_generation() == 0
+    store.revoke_key(created.stored.key_id, "2026-01-03T00:00:00Z")
+    assert other.key_generation() == 1
+    store.close()
+    other.close()

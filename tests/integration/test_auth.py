@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from gateway.policy.auth import REVOCATION_CHECK_S
 from tests.integration.support import (
     ANNA,
     DEMO_CONFIG,
@@ -17,6 +20,7 @@ from tests.integration.support import (
     error_of,
     gateway_client,
     run,
+    serve_process,
 )
 
 
@@ -75,7 +79,7 @@ def test_a_key_reaches_only_its_tools_and_names_its_agent(keyed: tuple[TestClien
     assert client.get("/v1/audit/export", headers=bearer(auditor)).status_code == 200
 
 
-def test_a_revoked_key_stops_at_once_and_keys_are_on_the_record(
+def test_a_revoked_key_stops_within_the_bound_and_keys_are_on_the_record(
     keyed: tuple[TestClient, Path],
 ) -> None:
     client, audit_db = keyed
@@ -84,6 +88,7 @@ def test_a_revoked_key_stops_at_once_and_keys_are_on_the_record(
     key_id = key.split("_")[1]
     revoked = run("keys", "revoke", key_id, "--audit-db", str(audit_db))
     assert revoked.returncode == 0, revoked.stderr
+    time.sleep(REVOCATION_CHECK_S)  # the bound within which every process learns of it
     refused = call_as(client, "get_customer", {"customer_number": ANNA}, key)
     assert refused.status_code == 401
     assert "revoked" in error_of(refused)["message"]
@@ -94,6 +99,32 @@ def test_a_revoked_key_stops_at_once_and_keys_are_on_the_record(
     kinds = [r.kind for r in client.app.state.gateway.store.records_of_kind(  # type: ignore[attr-defined]
         "key.created", "key.revoked")]  # fmt: skip
     assert kinds == ["key.created", "key.revoked"]
+
+
+def test_a_key_revoked_while_two_workers_serve_is_refused_by_both_within_the_bound(
+    estate_env: dict[str, str], tmp_path: Path
+) -> None:
+    audit_db = tmp_path / "audit.sqlite"
+    key = create_key(audit_db, "temp-bot", "get_*")
+    env = {**estate_env, "LEGACY_GATEWAY_AUTH": "keys", "LEGACY_GATEWAY_AUDIT_DB": str(audit_db),
+           "LEGACY_GATEWAY_WORKERS": "2"}  # fmt: skip
+
+    def answers() -> list[int]:
+        # A new connection each time: the kernel spreads them over both workers, and each
+        # worker keeps the key it verified.
+        return [
+            httpx.get(f"{base}/v1/tools", headers=bearer(key), timeout=30).status_code
+            for _ in range(24)
+        ]
+
+    with serve_process(DEMO_CONFIG, env, start_s=120) as (base, _):
+        assert answers() == [200] * 24
+        revoked = run("keys", "revoke", key.split("_")[1], "--audit-db", str(audit_db))
+        assert revoked.returncode == 0, revoked.stderr
+        time.sleep(REVOCATION_CHECK_S)
+        assert answers() == [401] * 24
+        refused = httpx.get(f"{base}/v1/tools", headers=bearer(key), timeout=30)
+        assert "revoked" in error_of(refused)["message"]
 
 
 def test_scopes_are_checked_when_the_key_is_made(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from gateway.audit.log import AuditLog, AuditSettings
 from gateway.audit.records import RecordContext, StoredRecord
 from gateway.audit.sqlite_store import SQLiteStore
 from gateway.errors import AuditUnavailable
+from gateway.policy.auth import new_key
 
 
 def test_records_carry_their_index_and_context(tmp_path: Path) -> None:
@@ -219,3 +220,15 @@ def test_two_writers_racing_to_append_unless_write_once_per_call(tmp_path: Path)
     rows = stores[0].read(0, 10_000)
     assert [index for index, _ in rows] == list(range(30 + 6 * 30))
     assert [orjson.loads(data)["index"] for _, data in rows] == list(range(30 + 6 * 30))
+
+
+def test_every_revocation_moves_the_key_generation_other_processes_read(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "a.sqlite")
+    other = SQLiteStore(tmp_path / "a.sqlite")
+    created = new_key("teller-bot", ["get_*"], "2026-01-02T03:04:05Z")
+    store.add_key(created.stored)
+    assert other.key_generation() == 0
+    store.revoke_key(created.stored.key_id, "2026-01-03T00:00:00Z")
+    assert other.key_generation() == 1
+    store.revoke_key(created.stored.key_id, "2026-01-04T00:00:00Z")
+    assert other.key_generation() == 2

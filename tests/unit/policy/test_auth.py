@@ -15,6 +15,7 @@ from gateway.policy.auth import (
     Authenticator,
     Principal,
     StoredKey,
+    VerifiedKeys,
     bearer_token,
     check_scopes,
     jwt_principal,
@@ -284,3 +285,78 @@ def test_a_token_that_is_no_key_is_refused_without_a_lookup(token: str) -> None:
         Authenticator("keys", table).principal(f"Bearer {token}")
 
     assert table.asked == []
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class RevokingTable(KeyTable):
+    """A key table that counts revocations, as the stores do."""
+
+    def __init__(self, *keys: StoredKey) -> None:
+        super().__init__(*keys)
+        self.generation = 0
+        self.generation_read = 0
+
+    def key_generation(self) -> int:
+        self.generation_read += 1
+        return self.generation
+
+    def revoke(self, key_id: str) -> None:
+        self.keys[key_id] = replace(self.keys[key_id], revoked_at="2026-02-01T00:00:00Z")
+        self.generation += 1
+
+
+def test_a_verified_key_is_kept_and_its_secret_still_checked_on_every_call() -> None:
+    created = new_key("teller-bot", ["get_*"], NOW)
+    table = RevokingTable(created.stored)
+    clock = Clock()
+    auth = Authenticator("keys", table, verified=VerifiedKeys(table.key_generation, 0.5, clock))
+    for _ in range(5):
+        assert auth.principal(f"Bearer {created.key}").name == "key:teller-bot"
+    assert table.asked == [created.stored.key_id]
+    assert table.generation_read == 1  # once per interval, not once per call
+    forged = created.key[:-1] + ("A" if created.key[-1] != "A" else "B")
+    with pytest.raises(Unauthorized, match=r"^unknown API key$"):
+        auth.principal(f"Bearer {forged}")
+
+
+def test_a_revocation_is_seen_once_the_interval_has_passed() -> None:
+    created = new_key("teller-bot", ["get_*"], NOW)
+    table = RevokingTable(created.stored)
+    clock = Clock()
+    auth = Authenticator("keys", table, verified=VerifiedKeys(table.key_generation, 0.5, clock))
+    auth.principal(f"Bearer {created.key}")
+    table.revoke(created.stored.key_id)
+    clock.now = 0.5
+    with pytest.raises(Unauthorized, match="revoked at 2026-02-01"):
+        auth.principal(f"Bearer {created.key}")
+    clock.now = 0.7  # a revoked key is never kept
+    with pytest.raises(Unauthorized, match="revoked at 2026-02-01"):
+        auth.principal(f"Bearer {created.key}")
+
+
+def test_a_key_read_before_a_revocation_was_seen_is_not_kept_after_it() -> None:
+    created = new_key("teller-bot", ["get_*"], NOW)
+    table = RevokingTable(created.stored)
+    verified = VerifiedKeys(table.key_generation, 0.0, Clock())
+    _, generation = verified.get(created.stored.key_id)
+    table.revoke(created.stored.key_id)
+    verified.get(created.stored.key_id)  # another caller learns of the revocation
+    verified.keep(created.stored, generation)  # the first caller's read, from before it
+    assert verified.get(created.stored.key_id)[0] is None
+
+
+def test_a_store_that_counts_no_revocations_keeps_no_keys() -> None:
+    created = new_key("teller-bot", ["get_*"], NOW)
+    table = KeyTable(created.stored)
+    auth = Authenticator("keys", table)
+    assert auth.verified is None
+    auth.principal(f"Bearer {created.key}")
+    auth.principal(f"Bearer {created.key}")
+    assert table.asked == [created.stored.key_id] * 2
