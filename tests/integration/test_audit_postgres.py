@@ -21,6 +21,7 @@ from gateway.audit.checkpoint import VerifierKey
 from gateway.audit.log import AuditLog, AuditSettings
 from gateway.audit.merkle import MerkleTree
 from gateway.audit.postgres_store import PostgresStore
+from gateway.audit.records import record_leaf
 from gateway.errors import AuditUnavailable
 from gateway.policy.auth import new_key
 from tests.integration.support import ANNA, DEMO_CONFIG, ROOT, serve_process
@@ -283,3 +284,22 @@ def test_every_revocation_moves_the_key_generation_replicas_read(pg_store_url: s
     assert other.key_generation() == 1
     store.close()
     other.close()
+
+
+def test_replicas_follow_their_own_records_from_memory_and_the_others_in_log_order(
+    pg_store_url: str, tmp_path: Path
+) -> None:
+    ours, theirs = PostgresStore(pg_store_url), PostgresStore(pg_store_url)
+    log = AuditLog(ours, AuditSettings(tmp_path / "key"))
+    for number in range(30):
+        (theirs if number % 3 == 0 else ours).append("call.intent", f"c{number}", {"n": number})
+        if number % 7 == 0:
+            log.sync()
+    checkpoint = log.sync()
+    stored = theirs.read(0, 30)
+    assert ours.read_new(0, 30) == stored
+    assert [index for index, _ in stored] == list(range(30))
+    assert checkpoint is not None
+    assert MerkleTree([record_leaf(data) for _, data in stored]).root() == checkpoint.root
+    ours.close()
+    theirs.close()
