@@ -203,22 +203,38 @@ def _orjson_is_canonical(value: Any) -> bool:
     """Whether orjson's sorted output of ``value`` is its RFC 8785 form: integers a double
     carries, floats both write alike (not whole, at least 1e-5: orjson writes exponents below
     that, and ``5.0`` where RFC 8785 writes ``5``), strings with nothing to escape but quotes
-    and backslashes (escaped alike), and ASCII keys (sorted alike by code point and UTF-16)."""
-    kind = type(value)
-    if kind is str:
-        return bool(value.isprintable())
-    if kind is dict:
-        return all(
-            type(key) is str and key.isascii() and key.isprintable() and _orjson_is_canonical(item)
-            for key, item in value.items()
-        )
-    if kind is list:
-        return all(_orjson_is_canonical(item) for item in value)
-    if kind is int:
-        return bool(-_MAX_EXACT <= value <= _MAX_EXACT)
-    if kind is float:
-        return bool(1e-5 <= abs(value) < 1e15 and not value.is_integer())
-    return value is None or kind is bool
+    and backslashes (escaped alike), and ASCII keys (sorted alike by code point and UTF-16).
+
+    A loop over a stack, not a recursion: every record joining the tree is walked, and
+    this is about twice as fast."""
+    stack = [value]
+    push = stack.append
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            for key, child in item.items():
+                if type(key) is not str or not (key.isascii() and key.isprintable()):
+                    return False
+                if type(child) is str:
+                    if not child.isprintable():
+                        return False
+                else:
+                    push(child)
+        elif kind is str:
+            if not item.isprintable():
+                return False
+        elif kind is list:
+            stack.extend(item)
+        elif kind is int:
+            if not -_MAX_EXACT <= item <= _MAX_EXACT:
+                return False
+        elif kind is float:
+            if not (1e-5 <= abs(item) < 1e15 and not item.is_integer()):
+                return False
+        elif item is not None and kind is not bool:
+            return False
+    return True
 
 
 def _exact(value: Any) -> Any:
