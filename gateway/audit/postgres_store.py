@@ -251,7 +251,11 @@ class PostgresStore(SqlTables):
 
     def _can_flush(self) -> bool:
         """Whether this server lets ``_FLUSH`` write (it may be refused to a role); if not,
-        the writer's commits wait for the disk themselves, under the head's lock."""
+        the writer's commits wait for the disk themselves, under the head's lock. A server
+        whose commits do not wait for the disk (``synchronous_commit=off``) needs no flush."""
+        (setting,) = self._writer.execute("SHOW synchronous_commit").fetchone()
+        if setting == "off":
+            return False
         try:
             with self._writer.transaction(force_rollback=True):
                 self._writer.execute(_FLUSH)
