@@ -6,18 +6,20 @@ back, so the log has no gaps, and records become visible in index order. Each re
 batches its own appenders into one transaction (group commit).
 
 The lock is what every replica queues on, so it is held as briefly as the insert: a batch is
-one statement (claim, then every row), its records encoded beforehand but for their index
-and time, and its commit does not wait for the disk (``synchronous_commit=off`` on the
-writer). Nothing is acknowledged before it is on disk all the same: a transaction of the
-flusher connection then commits as the server is configured, which flushes the WAL up to
-itself, so every commit before it too; one flush serves every batch committed before it
-began, and the next batch writes meanwhile. Other replicas may read a record the moment
-before it is on disk (a server crash then loses it with everything after it, as the WAL
-ends there); what they store from it (leaf hashes, checkpoints) is written with commits
-that flush it first. Where the server refuses the flush statement, the writer's commits
-wait for the disk themselves, under the lock. Leaf hashes and checkpoints
-are inserted idempotently: replicas integrating the same records agree, or the insert fails
-loudly. Replicas that share a store must share the signing key too (mount one secret).
+one round trip (BEGIN, the claim, one INSERT of every row, COMMIT, pipelined), its records
+encoded beforehand but for their index and time, and its commit does not wait for the disk
+(``synchronous_commit=off`` on the writer). Nothing is acknowledged before it is on disk all
+the same: a transaction of the flusher connection then commits as the server is configured,
+which flushes the WAL up to itself, so every commit before it too; one flush serves every
+batch committed before it began, and the next batch writes meanwhile. Other replicas may
+read a record the moment before it is on disk (a server crash then loses it with everything
+after it, as the WAL ends there); what they store from it (leaf hashes, checkpoints) is
+written with commits that flush it first. Where the server refuses the flush statement, the
+writer's commits wait for the disk themselves, under the lock.
+
+Leaf hashes and checkpoints are inserted idempotently: replicas integrating the same records
+agree, or the insert fails loudly. Replicas that share a store must share the signing key too
+(mount one secret).
 
 The URL is a libpq URL; ``?schema=NAME`` keeps the tables in a schema of their own (made if
 missing). Triggers refuse every change to the log's tables but appending in order and the
