@@ -11,7 +11,8 @@ encoded beforehand but for their index and time, and its commit does not wait fo
 (``synchronous_commit=off`` on the writer). Nothing is acknowledged before it is on disk all
 the same: a transaction of the flusher connection then commits as the server is configured,
 which flushes the WAL up to itself, so every commit before it too; one flush serves every
-batch committed before it began, and the next batch writes meanwhile. Other replicas may
+batch committed before it began, a batch committed later flushes beside it at once (the
+server runs the two back to back), and the next batch writes meanwhile. Other replicas may
 read a record the moment before it is on disk (a server crash then loses it with everything
 after it, as the WAL ends there); what they store from it (leaf hashes, checkpoints) is
 written with commits that flush it first. Where the server refuses the flush statement, the
@@ -199,6 +200,8 @@ def _number_drafts(
 # commit flushes the WAL up to its own record, so every commit before it (the writer's, made
 # without waiting) is on disk too when it returns.
 _FLUSH = "SELECT pg_logical_emit_message(true, 'legacy-gateway', '')"
+# Flusher connections: one flushing, one to flush beside it what committed after it began.
+_FLUSHERS = 2
 
 
 def _split_schema(url: str) -> tuple[str, str | None]:
@@ -240,13 +243,16 @@ class PostgresStore(SqlTables):
                     self._writer.execute(_TRIGGER.format(table=table, events=events, guard=guard))
             self._flushing = self._can_flush()
             if self._flushing:
-                self._flusher = self._connect()
+                self._idle = [self._connect() for _ in range(_FLUSHERS)]
                 self._writer.execute("SET synchronous_commit TO off")
         except psycopg.Error as exc:
             raise AuditUnavailable(f"cannot open the audit store {self.display}: {exc}") from exc
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
-        self._flush_lock = threading.Lock()
+        self._flush_state = threading.Condition()
+        self._running: list[int] = []  # what each flush under way covers
+        if not self._flushing:
+            self._idle = []
         self._commits = 0  # the writer's commits so far
         self._flushed = 0  # how many of them are known to be on disk
         super().__init__()
@@ -339,17 +345,31 @@ class PostgresStore(SqlTables):
             return
         # Read after our commit: a flush that began once this many had committed covers ours.
         ours = self._commits
-        with self._flush_lock:
+        with self._flush_state:
+            # Wait for a running flush only if it covers ours; else flush at once beside it
+            # (the server queues the two fsyncs back to back, without a wait in between).
+            while self._flushed < ours and (
+                max(self._running, default=-1) >= ours or not self._idle
+            ):
+                self._flush_state.wait()
             if self._flushed >= ours:
                 return  # another batch's flush, begun after our commit, covered it
             covered = self._commits
-            try:
-                self._flusher.execute(_FLUSH)
-            except self._psycopg.Error as exc:
-                raise AuditUnavailable(
-                    f"cannot write the audit store {self.display}: {exc}"
-                ) from exc
-            self._flushed = covered
+            flusher = self._idle.pop()
+            self._running.append(covered)
+        flushed = False
+        try:
+            flusher.execute(_FLUSH)
+            flushed = True
+        except self._psycopg.Error as exc:
+            raise AuditUnavailable(f"cannot write the audit store {self.display}: {exc}") from exc
+        finally:
+            with self._flush_state:
+                self._idle.append(flusher)
+                self._running.remove(covered)
+                if flushed:
+                    self._flushed = max(self._flushed, covered)
+                self._flush_state.notify_all()
 
     @contextlib.contextmanager
     def _appending_alone(self) -> Iterator[Any]:
@@ -401,7 +421,6 @@ class PostgresStore(SqlTables):
         return int(row[0])
 
     def close(self) -> None:
-        flusher = [self._flusher] if self._flushing else []
-        for connection in (self._writer, self._reader, *flusher):
+        for connection in (self._writer, self._reader, *self._idle):
             with contextlib.suppress(Exception):
                 connection.close()
