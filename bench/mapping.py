@@ -165,11 +165,18 @@ def where_the_time_goes(tool: Any, payload: bytes, rounds: int) -> None:
     result = tool.output(answer)
     layout = OutputSpec.model_validate(MEASUREMENTS).fields["m"].record.compiled
     records = [base64.b64decode(c["MEASURE_REC"]) for c in answer["CUSTOMER"]]
+    # The customer's copybook field alone, mapped as the list maps it (base64, decode, map).
+    customer = tool.config.output.fields["customers"].fields
+    assert customer is not None
+    copybook_field = OutputMapper(
+        OutputSpec.model_validate({"list": True, "fields": {"m": customer["measurements"]}})
+    )
     stages = {
         "envelope parse and XML to values": lambda: tool.adapter.parse_answer(
             tool.prepared, payload
         ),
         "mapping": lambda: tool.output(answer),
+        "of which the copybook field": lambda: copybook_field(answer["CUSTOMER"]),
         "of which decoding the copybook records": lambda: [layout.decode(r) for r in records],
         "JSON": lambda: orjson.dumps(result),
     }

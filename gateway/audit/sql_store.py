@@ -2,8 +2,9 @@
 log's reads and of its tree, checkpoint and prune writes, written once.
 
 Subclasses give ``_write`` (appending records, which differs: an optimistic index on SQLite,
-a locked counter on PostgreSQL), ``_reading()``, ``_transaction()``, ``_appending_alone()``
-and ``_claim`` (the log's write lock, and indexes under it) and their parameter mark.
+a locked counter on PostgreSQL), ``_durable`` (where a commit does not wait for the disk
+itself), ``_reading()``, ``_transaction()``, ``_appending_alone()`` and ``_append_claimed``
+(the log's write lock, and appending under it) and their parameter mark.
 """
 
 from __future__ import annotations
@@ -131,7 +132,8 @@ class GroupCommitStore(AuditStore):
     """Group commit for stores with one writer connection.
 
     Appenders that arrive while a commit runs join the next batch; its first appender
-    writes the whole batch in one transaction (``_write``) once the running commit is done.
+    writes the whole batch in one transaction (``_write``) once the running commit is done,
+    or, where a commit's wait for the disk is apart (``_durable``), while it waits.
 
     On an event loop (``commit_many``) the calls of one turn of the loop share a commit too:
     the first to ask schedules the commit for the end of the turn, the others join it, and
@@ -150,7 +152,9 @@ class GroupCommitStore(AuditStore):
         self._written = Written()
 
     def _committed(self, rows: Sequence[Row]) -> None:
-        """Rows this process has just committed: its own readers need not read them back."""
+        """Rows this process has just committed: its own readers need not read them back.
+        (SQLite's appends; PostgreSQL's records are numbered and timed by the server, and
+        its followers read them from the store.)"""
         self._written.add((row[0], row[4]) for row in rows)
 
     def append_many(
@@ -225,23 +229,36 @@ class GroupCommitStore(AuditStore):
             if self._pending is batch:
                 self._pending = None  # later appenders start the next batch
         try:
-            batch.results = self._write(batch.groups)
+            results = self._write(batch.groups)
         except BaseException as exc:
-            batch.results = [exc] * len(batch.groups)
+            results = [exc] * len(batch.groups)
         finally:
-            batch.done.set()
+            # The next batch may write while this one waits for the disk: their waits for
+            # it overlap, and the store flushes once for both where it can.
             with self._batching:
                 following = self._pending
                 if following is not None:
                     following.turn.set()
                 else:
                     self._writing = False
+        try:
+            if any(not isinstance(result, BaseException) for result in results):
+                self._durable()
+        except BaseException as exc:
+            results = [r if isinstance(r, BaseException) else exc for r in results]
+        finally:
+            batch.results = results
+            batch.done.set()
 
     @abstractmethod
     def _write(
         self, groups: list[tuple[list[Entry], RecordContext | None]]
     ) -> list[list[StoredRecord] | BaseException]:
         """Write the groups in one transaction; a group that cannot be encoded fails alone."""
+
+    def _durable(self) -> None:
+        """Return once everything ``_write`` committed before the call is on disk; stores
+        whose commit waits for the disk themselves need nothing more."""
 
 
 class SqlTables(
@@ -260,8 +277,11 @@ class SqlTables(
         commits. Rolled back on an error; store errors become ``AuditUnavailable``."""
 
     @abstractmethod
-    def _claim(self, db: Any, count: int) -> int:
-        """The index of the first of ``count`` records appended in ``_appending_alone()``."""
+    def _append_claimed(
+        self, db: Any, entries: list[Entry], context: RecordContext | None
+    ) -> list[StoredRecord]:
+        """Append ``entries`` at the end of the log in ``_appending_alone()``; raises
+        ``AuditUnavailable`` (rolling back) if one cannot be encoded."""
 
     def append_unless(
         self,
@@ -278,13 +298,7 @@ class SqlTables(
             ).fetchall()
             if already([decode(bytes(row[0])) for row in found]):
                 return None
-            stored, rows = encode_groups([(entries, context)], self._claim(db, len(entries)))
-            result = stored[0]
-            if isinstance(result, BaseException):
-                raise result  # rolls the claim back too
-            _insert_many(db, self._sql("INSERT INTO records VALUES (?, ?, ?, ?, ?)"), rows)
-        self._committed(rows)
-        return result
+            return self._append_claimed(db, entries, context)
 
     def records_of(self, call_id: str) -> list[StoredRecord]:
         with self._reading() as db:

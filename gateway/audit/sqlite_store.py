@@ -177,8 +177,15 @@ class SQLiteStore(SqlTables):
             finally:
                 self._next = None  # read the end of the log again at the next append
 
-    def _claim(self, db: sqlite3.Connection, count: int) -> int:
-        return self._read_count()
+    def _append_claimed(
+        self, db: sqlite3.Connection, entries: list[Entry], context: RecordContext | None
+    ) -> list[StoredRecord]:
+        stored, rows = encode_groups([(entries, context)], self._read_count())
+        result = stored[0]
+        if isinstance(result, BaseException):
+            raise result  # rolls the transaction back
+        db.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?)", rows)
+        return result
 
     @property
     def display(self) -> str:

@@ -286,7 +286,7 @@ def test_every_revocation_moves_the_key_generation_replicas_read(pg_store_url: s
     other.close()
 
 
-def test_replicas_follow_their_own_records_from_memory_and_the_others_in_log_order(
+def test_replicas_follow_their_own_records_and_the_others_in_log_order(
     pg_store_url: str, tmp_path: Path
 ) -> None:
     ours, theirs = PostgresStore(pg_store_url), PostgresStore(pg_store_url)
