@@ -140,13 +140,22 @@ def _tree(pid: int) -> list[int]:
     return found
 
 
+def _link(fd: Path) -> str:
+    """Where a descriptor leads; one closed while the list is read leads nowhere, rather than
+    taking the whole process out of the sample (a window of RSS 0 MB)."""
+    try:
+        return os.readlink(fd)
+    except FileNotFoundError:
+        return ""
+
+
 def sample(pid: int, done: int, latencies: list[float], wal: Path | None = None) -> Sample:
     rss_kb = largest_kb = fds = sockets = 0
     for member in _tree(pid):
         try:
             status = Path(f"/proc/{member}/status").read_text()
-            links = [os.readlink(f) for f in Path(f"/proc/{member}/fd").iterdir()]
-        except OSError:
+            links = [_link(f) for f in Path(f"/proc/{member}/fd").iterdir()]
+        except OSError:  # the process ended
             continue
         member_kb = next(int(line.split()[1]) for line in status.splitlines()
                          if line.startswith("VmRSS:"))  # fmt: skip
