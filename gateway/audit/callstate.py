@@ -188,8 +188,8 @@ class SqlCallState(CallStateStore, SqlAccess):
             rows = db.execute(
                 self._sql(
                     f"SELECT data FROM records r WHERE r.idx >= ? AND r.kind IN ({started}) "
-                    "AND NOT EXISTS (SELECT 1 FROM records e WHERE e.call_id = r.call_id "
-                    f"AND e.kind IN ({ended})) ORDER BY r.idx"
+                    f"AND NOT EXISTS (SELECT 1 FROM records e{self._by_call} "
+                    f"WHERE e.call_id = r.call_id AND e.kind IN ({ended})) ORDER BY r.idx"
                 ),
                 (since,),
             ).fetchall()

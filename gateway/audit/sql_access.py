@@ -12,6 +12,11 @@ from typing import Any
 
 class SqlAccess(ABC):
     _mark = "?"
+    # What follows ``records`` in a query that looks a call's records up by its id. SQLite,
+    # without statistics, takes the kind's index for ``call_id = ? AND kind = ?`` and reads
+    # every record of that kind (every outcome ever written) under the log's write lock;
+    # its store names the call's index here. PostgreSQL's planner has statistics.
+    _by_call = ""
 
     def _sql(self, text: str) -> str:
         return text if self._mark == "?" else text.replace("?", self._mark)

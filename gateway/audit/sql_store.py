@@ -293,7 +293,10 @@ class SqlTables(
     ) -> list[StoredRecord] | None:
         with self._appending_alone() as db:
             found = db.execute(
-                self._sql("SELECT data FROM records WHERE call_id = ? AND kind = ? ORDER BY idx"),
+                self._sql(
+                    f"SELECT data FROM records{self._by_call} WHERE call_id = ? AND kind = ? "
+                    "ORDER BY idx"
+                ),
                 (call_id, kind),
             ).fetchall()
             if already([decode(bytes(row[0])) for row in found]):

@@ -96,6 +96,8 @@ _APPEND_ONLY = (
 
 
 class SQLiteStore(SqlTables):
+    _by_call = " INDEXED BY records_call"
+
     def __init__(self, path: Path | str, durability: Literal["normal", "full"] = "normal") -> None:
         self.path = Path(path)
         self._display = str(self.path)

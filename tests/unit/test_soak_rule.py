@@ -1,4 +1,4 @@
-"""The soak's rule for "grows without bound" (bench/soak.py): a trend after the warm-up."""
+"""The soak's rules (bench/soak.py): a trend after the warm-up, and latency that rises."""
 
 from __future__ import annotations
 
@@ -53,3 +53,43 @@ def test_p6_as_stated_is_judged_from_a_million_calls(soak: ModuleType) -> None:
     assert soak.p6(grown, 1_000_000) == ["P6: RSS grew +25.0 MB from 10000 calls"]
     assert soak.p6(samples(soak, [150.0] * 99 + [165.0]), 1_000_000) == []
     assert soak.p6(samples(soak, [150.0] * 9 + [175.0]), 100_000) == []
+
+
+def timed(soak: ModuleType, p50: list[float], p99: list[float]) -> list[object]:
+    """Flat memory and counts; the windows' latencies as given."""
+    return [
+        soak.Sample((n + 1) * 10_000, 160.0, 160.0, 40, 20, fast, slow)
+        for n, (fast, slow) in enumerate(zip(p50, p99, strict=True))
+    ]
+
+
+def test_a_p99_that_keeps_rising_fails_while_p50_stays_flat(soak: ModuleType) -> None:
+    # A lookup that reads more of the log as it grows, under the write lock: the calls that
+    # wait for it make the tail, the median does not move.
+    p99 = [294.0, 400.0, 650.0, 900.0, 1200.0, 1500.0, 1900.0, 2300.0, 2700.0]
+    assert soak.judge(timed(soak, [15.0] * 9, p99), 90_000) == [
+        "p99 latency rose from 294.00 ms to 1900.00 ms (limit 3x)"
+    ]
+
+
+def test_one_slow_window_late_does_not_fail_the_p99_rule(soak: ModuleType) -> None:
+    p99 = [300.0, 320.0, 310.0, 330.0, 300.0, 320.0, 310.0, 9000.0]
+    assert soak.judge(timed(soak, [15.0] * 8, p99), 80_000) == []
+    # Of two late windows the faster one counts: one slow window of two is not a trend.
+    assert soak.judge(timed(soak, [15.0] * 5, [300.0, 310.0, 320.0, 330.0, 9000.0]), 50_000) == []
+
+
+def test_a_p99_that_stays_within_the_factor_or_the_slack_passes(soak: ModuleType) -> None:
+    # Within 3x on a loaded machine; and a fast machine's few milliseconds that triple.
+    assert soak.judge(timed(soak, [15.0] * 6, [300.0, 500, 700, 850, 880, 890]), 60_000) == []
+    assert soak.judge(timed(soak, [2.0] * 6, [5.0, 9, 30, 60, 80, 90]), 60_000) == []
+
+
+def test_each_latency_rule_says_what_rose(soak: ModuleType) -> None:
+    failures = soak.judge(
+        timed(soak, [15.0, 15, 15, 60, 60, 60], [300.0, 300, 300, 1000, 1000, 1000]), 60_000
+    )
+    assert failures == [
+        "p50 latency rose from 15.00 ms to 60.00 ms",
+        "p99 latency rose from 300.00 ms to 1000.00 ms (limit 3x)",
+    ]

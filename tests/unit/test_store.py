@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import orjson
@@ -232,3 +234,40 @@ def test_every_revocation_moves_the_key_generation_other_processes_read(tmp_path
     assert other.key_generation() == 1
     store.revoke_key(created.stored.key_id, "2026-01-04T00:00:00Z")
     assert other.key_generation() == 2
+
+
+def _steps(store: SQLiteStore, work: Callable[[], object]) -> int:
+    """The SQLite VM instructions (in hundreds) that ``work()`` runs on the store's connection."""
+    steps = 0
+
+    def count() -> int:
+        nonlocal steps
+        steps += 1
+        return 0
+
+    store._db.set_progress_handler(count, 100)
+    try:
+        work()
+    finally:
+        store._db.set_progress_handler(None, 100)
+    return steps
+
+
+def test_a_calls_outcome_is_looked_up_by_its_id_not_among_every_outcome(tmp_path: Path) -> None:
+    # Outcomes of other calls pile up with the log; writing one call's outcome (a late AMQP
+    # reply, under the log's write lock) and finding the open submissions must not read them.
+    store = SQLiteStore(tmp_path / "a.sqlite")
+    costs = []
+    for round_ in range(3):
+        store.append_many([("call.outcome", f"done-{round_}-{n}", {}) for n in range(3_000)])
+        call_id = f"submitted-{round_}"
+        store.append("call.submitted", call_id, {"tool": "place_order"})
+        found = _steps(store, lambda: store.open_submissions(0))
+        written = _steps(
+            store, partial(store.append_outcome, call_id, [("call.outcome", call_id, {})])
+        )
+        costs.append((found, written))
+    (found_first, written_first), _, (found_last, written_last) = costs
+    # 3,000 and then 9,000 other outcomes: the cost of the call's own rows, and the index's depth.
+    assert written_last <= written_first + 5
+    assert found_last <= found_first * 2 + 5
