@@ -95,6 +95,10 @@ SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 RECORDED_HEADERS = ("content-type", "soapaction", "content-length")
 SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+# An answer's root tag -> (envelope namespace, Body tag, Fault tag), for both SOAP versions.
+_ENVELOPE_PARTS = {
+    f"{{{ns}}}Envelope": (ns, f"{{{ns}}}Body", f"{{{ns}}}Fault") for ns in (SOAP11, SOAP12)
+}
 
 
 class SoapHeaderSpec(StrictModel):
@@ -415,23 +419,26 @@ class SoapAdapter(Adapter[SoapBackendConfig, PreparedSoap]):
 
         Faults and HTTP errors are raised.
         """
-        if root is None and payload.lstrip()[:1] == b"<":
+        if root is None and (payload[:1] == b"<" or payload.lstrip()[:1] == b"<"):
             try:
                 root = parse_untrusted(payload, self._parser)
             except etree.XMLSyntaxError:
                 if status < 400:
                     raise
-        ns = etree.QName(root).namespace if root is not None else None
-        if root is None or local_name(root.tag) != "Envelope" or ns not in (SOAP11, SOAP12):
+        # The envelope's parts by their Clark names, compared as strings: lxml's find() and
+        # QName() parse a path and build objects on every answer.
+        parts = _ENVELOPE_PARTS.get(root.tag) if root is not None else None
+        if root is None or parts is None:
             if status >= 400:
                 raise LegacyHTTPError(status, payload[:500].decode("utf-8", errors="replace"))
-            tag = local_name(root.tag) if root is not None else "none"
-            raise LegacyBadResponse(f"the response is not a SOAP envelope (root <{tag}>)")
-        body = root.find(f"{{{ns}}}Body")
+            name = local_name(root.tag) if root is not None else "none"
+            raise LegacyBadResponse(f"the response is not a SOAP envelope (root <{name}>)")
+        ns, body_tag, fault_tag = parts
+        body = next((child for child in root if child.tag == body_tag), None)
         if body is None:
             raise LegacyBadResponse("the SOAP envelope has no Body")
-        content = next((child for child in body if isinstance(child.tag, str)), None)
-        if content is not None and content.tag == f"{{{ns}}}Fault":
+        content = next((child for child in body if child.tag.__class__ is str), None)
+        if content is not None and content.tag == fault_tag:
             raise _fault(content, ns)
         if status >= 400:
             raise LegacyHTTPError(status, payload[:500].decode("utf-8", errors="replace"))

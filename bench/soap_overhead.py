@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -20,7 +21,8 @@ import requests
 import zeep
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _procs import ROOT, estate_process, gateway_process
+from _procs import PIDS, ROOT, cpu_seconds, estate_process, gateway_process
+from _profile import Shares, print_profile, profile
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -33,6 +35,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=2000, help="calls per path")
     parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument(
+        "--profile", action="store_true", help="sample the gateway with py-spy during the run"
+    )
     args = parser.parse_args()
 
     with estate_process() as estate:
@@ -59,12 +64,34 @@ def main() -> None:
             for _ in range(args.warmup):
                 via_zeep()
                 via_gateway()
+            # CPU per call: the gateway process's own, and this process's around the zeep
+            # call (zeep's serialiser and parser, its requests transport).
+            found: list[Shares | str] = []
+            if args.profile:
+                seconds = max(1.0, args.calls * 0.004)
+                sampler = threading.Thread(
+                    target=lambda: found.append(profile(PIDS[gateway], seconds))
+                )
+                sampler.start()
             times: dict[str, list[float]] = {"direct": [], "gateway": []}
+            direct_cpu, gateway_cpu = 0.0, cpu_seconds(PIDS[gateway])
             for _ in range(args.calls):
                 for name, fn in (("direct", via_zeep), ("gateway", via_gateway)):
-                    started = time.perf_counter()
+                    cpu, started = time.process_time(), time.perf_counter()
                     fn()
                     times[name].append((time.perf_counter() - started) * 1000)
+                    if name == "direct":
+                        direct_cpu += time.process_time() - cpu
+            gateway_cpu = cpu_seconds(PIDS[gateway]) - gateway_cpu
+            if args.profile:
+                sampler.join()
+
+    print(
+        f"CPU per call: gateway process {gateway_cpu / args.calls * 1e6:6.0f} us, "
+        f"zeep direct (client side) {direct_cpu / args.calls * 1e6:6.0f} us"
+    )
+    if found:
+        print_profile(found[0])
 
     for name, samples in times.items():
         p50, p99 = percentile(samples, 50), percentile(samples, 99)

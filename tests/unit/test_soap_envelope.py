@@ -68,3 +68,21 @@ def test_soap12_and_rpc_templates(monkeypatch: pytest.MonkeyPatch) -> None:
     body, _ = rpc.adapter._build(rpc.prepared, {"FROM_CCY": "EUR", "TO_CCY": "USD"})
     # rpc/literal: the wrapper is qualified, the parts are not.
     assert b'<ns0:GetRate xmlns:ns0="urn:legacy:fx-rates:v1"><FROM_CCY>EUR</FROM_CCY>' in body
+
+
+TEXTS = ["", "a & <b> > 'c' \"d\"", "Zürich €", "\U0001f600", "tab\there", "line\nbreak", "cr\r"]
+
+
+def test_joined_envelopes_equal_lxmls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fixed bytes joined with escaped texts are lxml's tree serialised, for any text;
+    texts lxml refuses are refused the same way."""
+    tools = registry(ROOT / "mappings/demo", monkeypatch).tools
+    template = tools["search_customers"].prepared.template
+    assert template is not None and template.pieces is not None
+    for text in TEXTS:
+        for params in ({"NAME_PREFIX": text}, {"NAME_PREFIX": text, "STAT_CD": "A"}):
+            assert template.build(params) == template.build_tree(params), repr(text)
+    assert template.build({}) == template.build_tree({})  # no parameter: <ns0:X/>
+    for refused in ("nul\x00", "bell\x07", "\ufffe"):
+        with pytest.raises(ValueError):
+            template.build({"NAME_PREFIX": refused})
