@@ -62,26 +62,24 @@ def estate_process() -> Iterator[str]:
 
 
 @contextmanager
-def gateway_process(config: Path, env: dict[str, str]) -> Iterator[str]:
+def gateway_process(config: Path, env: dict[str, str], scopes: str) -> Iterator[tuple[str, str]]:
+    """``serve`` as a user runs it by default (API keys, full log on SQLite): its base URL,
+    and a key for ``scopes``."""
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
-        command = [
-            str(BIN / "legacy-gateway"),
-            "serve",
-            "--config",
-            str(config),
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ]
-        # Open mode: P1 measures the SOAP path; bench/throughput.py measures with API keys.
+        audit_db = f"{tmp}/audit.sqlite"
         environment = {
-            **os.environ, "LEGACY_GATEWAY_AUTH": "open", **env,
-            "LEGACY_GATEWAY_AUDIT_DB": f"{tmp}/audit.sqlite",
+            **os.environ, "LEGACY_GATEWAY_AUTH": "keys", **env, "LEGACY_GATEWAY_AUDIT_DB": audit_db,
         }  # fmt: skip
+        key = subprocess.run(
+            [str(BIN / "legacy-gateway"), "keys", "create", "--agent", "bench", "--scopes", scopes,
+             "--audit-db", audit_db],
+            capture_output=True, text=True, check=True, env=environment,
+        ).stdout.strip()  # fmt: skip
+        command = [str(BIN / "legacy-gateway"), "serve", "--config", str(config),
+                   "--port", str(port), "--log-level", "warning"]  # fmt: skip
         with _running(command, f"http://127.0.0.1:{port}", environment) as base:
-            yield base
+            yield base, key
 
 
 def cpu_seconds(pid: int) -> float:

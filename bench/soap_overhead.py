@@ -3,7 +3,8 @@
 Both paths hit the same demo SOAP service (its own process) and run alternately in one run,
 so machine noise hits both alike. The gateway path is the full one an agent takes: an HTTP
 POST to /v1/tools/get_customer/call, argument validation, intent record, SOAP call, output
-mapping, interaction and outcome records (SQLite, committed), JSON answer.
+mapping, interaction and outcome records (SQLite, committed), JSON answer, with an API key
+as ``serve`` runs by default.
 
 Prints p50 and p99 of each and, last, ``P1 gateway/direct = X`` (p50 over p50; target <= 1.0).
 """
@@ -45,11 +46,13 @@ def main() -> None:
             "CUSTOMER_MASTER_URL": f"{estate}/customer-master",
             "FX_RATES_URL": f"{estate}/fx-rates",
         }
-        with gateway_process(ROOT / "mappings" / "demo", env) as gateway:
+        demo = ROOT / "mappings" / "demo"
+        with gateway_process(demo, env, scopes="get_customer") as (gateway, key):
             direct = zeep.Client(f"{estate}/customer-master?wsdl")
             # The agent's HTTP client is requests, the library zeep itself sends with:
             # both paths pay for the same client.
             agent = requests.Session()
+            agent.headers["authorization"] = f"Bearer {key}"
             url = f"{gateway}/v1/tools/get_customer/call"
             body = {"arguments": {"customer_number": "10000001"}}
 

@@ -7,6 +7,8 @@ from typing import Any
 import orjson
 import pytest
 import rfc8785
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gateway.audit.records import _orjson_is_canonical, canonical
 
@@ -34,7 +36,8 @@ RECORD: dict[str, Any] = {
         ({"small": 3.4e-6}, False),  # orjson writes an exponent, RFC 8785 does not
         ({"big": 1e16}, False),
         ({"key": 2**53 + 10}, False),  # past a double: a decimal string (RFC 8785's domain)
-        ({"text": "tab\\there\\n, control \x01 and \x7f, line sep \u2028"}, False),
+        ({"text": "tab\there\n, control \x01 and \x7f, line sep \u2028, \ufeff"}, True),
+        ({"envelope": '<?xml version="1.0"?>\n<soap:Envelope/>'}, True),
         ({"\ue000": 1, "\U0001f600": 2, "a": 3}, False),  # UTF-16 and code point orders differ
         ({"nested": [{"y": 1, "x": [{"d": 4, "c": 3}]}]}, True),
     ],
@@ -62,3 +65,25 @@ def test_nan_and_infinity_are_left_to_rfc8785_to_refuse() -> None:
 def test_keys_are_sorted_at_every_depth() -> None:
     data = canonical(orjson.dumps({"b": {"z": 1, "a": [{"y": 2, "x": 3}]}, "a": 0}))
     assert data == b'{"a":0,"b":{"a":[{"x":3,"y":2}],"z":1}}'
+
+
+def test_every_character_is_written_as_rfc8785_writes_it() -> None:
+    """Why strings need no check: orjson and RFC 8785 agree on every scalar value."""
+    differ = [
+        hex(point)
+        for point in range(0x110000)
+        if not 0xD800 <= point <= 0xDFFF
+        and orjson.dumps(f"a{chr(point)}b") != rfc8785.dumps(f"a{chr(point)}b")
+    ]
+    assert differ == []
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+        max_leaves=20,
+    )
+)
+def test_any_record_of_text_and_integers_is_rfc8785s(body: Any) -> None:
+    assert canonical(orjson.dumps({"body": body})) == rfc8785.dumps({"body": body})
