@@ -59,7 +59,7 @@ def quiet_protocol_libraries() -> None:
 
 
 M_ARENA_MAX = -8  # glibc's mallopt parameter (malloc.h)
-ARENA_MAX = 2  # LEGACY_GATEWAY's default; MALLOC_ARENA_MAX, when set, is glibc's to apply
+ARENA_MAX = 2  # the main thread's arena and one the other threads share
 
 
 def limit_malloc_arenas() -> int | None:
@@ -69,8 +69,9 @@ def limit_malloc_arenas() -> int | None:
     core, and frees memory back to the system only from an arena's top: the threads that run
     blocking backend calls, the console's folding and the store's writes each fragment their
     own, and a worker's RSS creeps up for hours after its Python heap has stopped growing
-    (P6). Two arenas keep the contention low at the cost of that creep. A MALLOC_ARENA_MAX the
-    operator set is glibc's own setting and wins; other C libraries have no such knob.
+    (P6). Under the GIL few threads allocate at once, so two arenas cost little contention.
+    A MALLOC_ARENA_MAX the operator set is glibc's own setting and wins; other C libraries
+    have no such knob.
     """
     if "MALLOC_ARENA_MAX" in os.environ or not sys.platform.startswith("linux"):
         return None
