@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import os
 import socket
@@ -54,6 +56,33 @@ def quiet_protocol_libraries() -> None:
     """
     logging.getLogger("pika").setLevel(logging.CRITICAL)
     logging.getLogger("mcp.server.streamable_http").setLevel(logging.WARNING)
+
+
+M_ARENA_MAX = -8  # glibc's mallopt parameter (malloc.h)
+ARENA_MAX = 2  # the main thread's arena and one the other threads share
+
+
+def limit_malloc_arenas() -> int | None:
+    """Cap glibc's malloc arenas at ``ARENA_MAX``; the cap set, or None where it does not apply.
+
+    glibc gives each thread that allocates under contention an arena of its own, up to 8 per
+    core, and frees memory back to the system only from an arena's top: the threads that run
+    blocking backend calls, the console's folding and the store's writes each fragment their
+    own, and a worker's RSS creeps up for hours after its Python heap has stopped growing
+    (P6). Under the GIL few threads allocate at once, so two arenas cost little contention.
+    A MALLOC_ARENA_MAX the operator set is glibc's own setting and wins; other C libraries
+    have no such knob.
+    """
+    if "MALLOC_ARENA_MAX" in os.environ or not sys.platform.startswith("linux"):
+        return None
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError, TypeError):  # musl (no mallopt) or no libc found
+        return None
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return ARENA_MAX if mallopt(M_ARENA_MAX, ARENA_MAX) == 1 else None
 
 
 @dataclass(frozen=True)
@@ -118,6 +147,8 @@ def serve(
     is loaded (its registry built) once, here at the start unless ``loaded`` is given, and
     that is what the first gateway serves and watches.
     """
+    # Before the serving threads start: arenas already made are not given back.
+    limit_malloc_arenas()
     config, audit_db, store_url, mode = (
         options.config, options.audit_db, options.store_url, options.auth
     )  # fmt: skip

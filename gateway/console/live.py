@@ -44,8 +44,11 @@ from gateway.experiments.flagged import AlertReviews, Covered
 
 log = logging.getLogger("legacy_gateway.console")
 
-CALLS_BYTES = 16 * 2**20  # about 85,000 recent calls (ids of 36 characters)
-SESSIONS_BYTES = 8 * 2**20  # about 70,000 call ids of sessions
+# The live view needs the recent calls only (older ones are read from the store): caps that
+# fill within the first 10,000 calls, so a worker's memory stops growing early, not after
+# hours of traffic. LEGACY_GATEWAY_CONSOLE_CALLS_MIB and ..._SESSIONS_MIB raise them.
+CALLS_BYTES = 2 * 2**20  # about 10,000 recent calls (ids of 36 characters)
+SESSIONS_BYTES = 1 * 2**20  # about 8,500 call ids of sessions
 MAX_OPEN = 50_000  # calls in flight at once: beyond, the oldest is no longer counted
 MAX_SESSION_CALLS = 1_000
 MAX_SUMMARIES = 10_000  # (tool, backend, agent, variant) summaries shared by calls
@@ -77,6 +80,20 @@ def _names(info: CallInfo) -> tuple[str, str | None, str | None, str | None]:
     return (info.tool, info.backend, info.principal, info.variant)
 
 
+def _mib_from_environment(name: str, default: int) -> int:
+    """A cap in MiB (fractions allowed) from the environment, in bytes."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} takes MiB, not {raw!r}") from None
+    if not value > 0:
+        raise ValueError(f"{name} takes MiB > 0, not {raw!r}")
+    return int(value * 2**20)
+
+
 def _epoch(at: str) -> float:
     return dt.datetime.fromisoformat(at).timestamp()
 
@@ -95,8 +112,8 @@ class Console:
         poll_s: float = 0.25,
         backfill: int | None = None,
         clock: Callable[[], float] = time.time,
-        calls_bytes: int = CALLS_BYTES,
-        sessions_bytes: int = SESSIONS_BYTES,
+        calls_bytes: int | None = None,
+        sessions_bytes: int | None = None,
         reviews: AlertReviews | None = None,
     ) -> None:
         self.store = store
@@ -116,7 +133,14 @@ class Console:
         self.signals = Signals()
         self.detector = Detector(self.stats, self.signals)
         self.webhook = AlertWebhook.from_environment()
-        self.calls_bytes, self.sessions_bytes = calls_bytes, sessions_bytes
+        self.calls_bytes = (
+            calls_bytes if calls_bytes is not None
+            else _mib_from_environment("LEGACY_GATEWAY_CONSOLE_CALLS_MIB", CALLS_BYTES)
+        )  # fmt: skip
+        self.sessions_bytes = (
+            sessions_bytes if sessions_bytes is not None
+            else _mib_from_environment("LEGACY_GATEWAY_CONSOLE_SESSIONS_MIB", SESSIONS_BYTES)
+        )  # fmt: skip
         # Recent calls (ended ones by their shared summary), oldest first, and their cost.
         self.calls: OrderedDict[str, CallInfo] = OrderedDict()
         self._calls_used = 0

@@ -373,3 +373,15 @@ def test_recent_calls_and_sessions_stay_within_their_bytes(store: SQLiteStore) -
     # The count of bytes is an upper bound of what the kept calls and sessions hold.
     assert used <= calls_bytes + sessions_bytes
     assert used >= 0.6 * (calls_bytes + sessions_bytes)
+
+
+def test_recent_calls_caps_come_from_the_environment(
+    store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert (Console(store).calls_bytes, Console(store).sessions_bytes) == (2 * 2**20, 2**20)
+    monkeypatch.setenv("LEGACY_GATEWAY_CONSOLE_CALLS_MIB", "16")
+    monkeypatch.setenv("LEGACY_GATEWAY_CONSOLE_SESSIONS_MIB", "0.5")
+    assert (Console(store).calls_bytes, Console(store).sessions_bytes) == (16 * 2**20, 2**19)
+    monkeypatch.setenv("LEGACY_GATEWAY_CONSOLE_CALLS_MIB", "lots")
+    with pytest.raises(ValueError, match="LEGACY_GATEWAY_CONSOLE_CALLS_MIB takes MiB"):
+        Console(store)
