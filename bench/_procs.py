@@ -40,17 +40,19 @@ def wait_http(url: str, seconds: float = 30) -> None:
 
 
 @contextmanager
-def _running(command: list[str], base: str, env: dict[str, str] | None = None) -> Iterator[str]:
+def _running(
+    command: list[str], base: str, env: dict[str, str] | None = None, seconds: float = 30
+) -> Iterator[str]:
     """Run a server process until the block ends; yield its base URL once /healthz answers."""
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
     PIDS[base] = proc.pid
     try:
-        wait_http(f"{base}/healthz")
+        wait_http(f"{base}/healthz", seconds)
         yield base
     finally:
         PIDS.pop(base, None)
         proc.terminate()
-        proc.wait(10)
+        proc.wait(30)  # a stopping gateway drains its calls in flight (20 s at most)
 
 
 @contextmanager
@@ -62,23 +64,35 @@ def estate_process() -> Iterator[str]:
 
 
 @contextmanager
-def gateway_process(config: Path, env: dict[str, str], scopes: str) -> Iterator[tuple[str, str]]:
+def gateway_process(
+    config: Path,
+    env: dict[str, str],
+    scopes: str,
+    *,
+    workers: int = 0,
+    audit_db: Path | None = None,
+    launcher: list[str] | None = None,
+) -> Iterator[tuple[str, str]]:
     """``serve`` as a user runs it by default (API keys, full log on SQLite): its base URL,
-    and a key for ``scopes``."""
+    and a key for ``scopes``; its process id is ``PIDS[base]``. The log is ``audit_db`` (a
+    file in a directory of its own otherwise); ``launcher`` replaces the ``legacy-gateway``
+    command (the soak's traced one); ``workers`` is ``serve --workers``."""
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
-        audit_db = f"{tmp}/audit.sqlite"
+        log = str(audit_db or Path(tmp) / "audit.sqlite")
         environment = {
-            **os.environ, "LEGACY_GATEWAY_AUTH": "keys", **env, "LEGACY_GATEWAY_AUDIT_DB": audit_db,
+            **os.environ, "LEGACY_GATEWAY_AUTH": "keys", **env, "LEGACY_GATEWAY_AUDIT_DB": log,
         }  # fmt: skip
         key = subprocess.run(
             [str(BIN / "legacy-gateway"), "keys", "create", "--agent", "bench", "--scopes", scopes,
-             "--audit-db", audit_db],
+             "--audit-db", log],
             capture_output=True, text=True, check=True, env=environment,
         ).stdout.strip()  # fmt: skip
-        command = [str(BIN / "legacy-gateway"), "serve", "--config", str(config),
-                   "--port", str(port), "--log-level", "warning"]  # fmt: skip
-        with _running(command, f"http://127.0.0.1:{port}", environment) as base:
+        command = [*(launcher or [str(BIN / "legacy-gateway")]), "serve", "--config", str(config),
+                   "--port", str(port), "--log-level", "warning",
+                   *(["--workers", str(workers)] if workers else [])]  # fmt: skip
+        # Spawned workers import slowly.
+        with _running(command, f"http://127.0.0.1:{port}", environment, 90) as base:
             yield base, key
 
 

@@ -33,6 +33,11 @@ when a rule fails, when a call fails (retryable refusals, legacy timeouts on a l
 machine, are counted, and fail it past 0.1% of the calls), or when, after every submitted
 call has its outcome and the gateway stopped, ``legacy-gateway audit verify`` fails or an
 acknowledged call has no outcome record in the log.
+
+Where memory goes: each sample splits RSS into anonymous memory (the heap, thread arenas,
+stacks) and the rest (mapped files); ``--maps DIR`` keeps each process's smaps at every
+sample and prints what each mapping gained after the warm-up (``[heap]``, unnamed, a
+library), ``--trace DIR`` the Python heap's growth by line (tracemalloc: about 10x slower).
 """
 
 from __future__ import annotations
@@ -59,7 +64,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _procs import BIN, ROOT, estate_process, free_port, order_host, wait_http
+from _procs import BIN, PIDS, ROOT, estate_process, gateway_process, order_host
 
 sys.path.insert(0, str(ROOT))
 from estate.ledger import create_ledger
@@ -118,6 +123,9 @@ class Sample:
     p50_ms: float
     p99_ms: float
     wal_mb: float = 0.0  # the audit log's write-ahead file: bounded while checkpoints run
+    # Anonymous memory: the heap, the malloc arenas of threads, the stacks. The rest of RSS
+    # is mapped files (libraries, the log's shared-memory index).
+    anon_mb: float = 0.0
 
 
 def _tree(pid: int) -> list[int]:
@@ -149,17 +157,27 @@ def _link(fd: Path) -> str:
         return ""
 
 
-def sample(pid: int, done: int, latencies: list[float], wal: Path | None = None) -> Sample:
-    rss_kb = largest_kb = fds = sockets = 0
+def _kb(text: str, field: str) -> int:
+    return next(int(line.split()[1]) for line in text.splitlines() if line.startswith(field))
+
+
+def sample(
+    pid: int, done: int, latencies: list[float], wal: Path | None = None, maps: Path | None = None
+) -> Sample:
+    rss_kb = largest_kb = anon_kb = fds = sockets = 0
     for member in _tree(pid):
         try:
             status = Path(f"/proc/{member}/status").read_text()
+            rollup = Path(f"/proc/{member}/smaps_rollup").read_text()
             links = [_link(f) for f in Path(f"/proc/{member}/fd").iterdir()]
+            if maps is not None:
+                smaps = Path(f"/proc/{member}/smaps").read_text()
+                (maps / f"{done:09d}-{member}.smaps").write_text(smaps)
         except OSError:  # the process ended
             continue
-        member_kb = next(int(line.split()[1]) for line in status.splitlines()
-                         if line.startswith("VmRSS:"))  # fmt: skip
+        member_kb = _kb(status, "VmRSS:")
         rss_kb += member_kb
+        anon_kb += _kb(rollup, "Anonymous:")
         largest_kb = max(largest_kb, member_kb)
         fds += len(links)
         sockets += sum(link.startswith("socket:") for link in links)
@@ -172,7 +190,7 @@ def sample(pid: int, done: int, latencies: list[float], wal: Path | None = None)
         done, rss_kb / 1024, largest_kb / 1024, fds, sockets,
         statistics.median(latencies) * 1000 if latencies else 0.0,
         latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000 if latencies else 0.0,
-        wal_mb,
+        wal_mb, anon_kb / 1024,
     )  # fmt: skip
 
 
@@ -264,31 +282,17 @@ def gateway(
     for name in LEFT_OUT:
         (config / name).unlink()
     audit_db = directory / "audit.sqlite"
-    env = {**os.environ, "LEGACY_GATEWAY_AUDIT_DB": str(audit_db), "LEGACY_GATEWAY_AUTH": "keys",
-           "CUSTOMER_MASTER_URL": f"{estate}/customer-master",
-           "FX_RATES_URL": f"{estate}/fx-rates", "CRM_URL": f"{estate}/crm",
+    env = {"CUSTOMER_MASTER_URL": f"{estate}/customer-master", "FX_RATES_URL": f"{estate}/fx-rates",
+           "CRM_URL": f"{estate}/crm",
            "LEDGER_DB": str(create_ledger(directory / "ledger.sqlite")), **orders}  # fmt: skip
-    key = subprocess.run(
-        [str(BIN / "legacy-gateway"), "keys", "create", "--agent", "soak", "--scopes",
-         ",".join(TOOLS), "--audit-db", str(audit_db)],
-        capture_output=True, text=True, check=True, env=env,
-    ).stdout.strip()  # fmt: skip
-    port = free_port()
-    command = [str(BIN / "legacy-gateway")]
-    if args.trace:
-        command = [sys.executable, str(Path(__file__).parent / "_traced_serve.py"), str(args.trace)]
-    proc = subprocess.Popen(
-        [*command, "serve", "--config", str(config), "--port", str(port),
-         "--log-level", "warning", *(["--workers", str(args.workers)] if args.workers else [])],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+    traced = [sys.executable, str(Path(__file__).parent / "_traced_serve.py"), str(args.trace)]
+    served = gateway_process(
+        config, env, ",".join(TOOLS), workers=args.workers, audit_db=audit_db,
+        launcher=traced if args.trace else None,
     )  # fmt: skip
-    try:
-        wait_http(f"http://127.0.0.1:{port}/healthz", 90)  # spawned workers import slowly
+    with served as (base, key):
         args.wal = audit_db.with_name(audit_db.name + "-wal")
-        yield f"http://127.0.0.1:{port}", key, proc.pid
-    finally:
-        proc.terminate()
-        proc.wait(30)
+        yield base, key, PIDS[base]
 
 
 async def soak(base: str, key: str, pid: int, args: argparse.Namespace) -> tuple[
@@ -326,16 +330,17 @@ async def soak(base: str, key: str, pid: int, args: argparse.Namespace) -> tuple
                     errors.append(f"{tool}: HTTP {answer.status_code} {answer.text[:200]}")
                 finished += 1
                 if finished % args.every == 0:
-                    samples.append(sample(pid, finished, window, args.wal))
+                    samples.append(sample(pid, finished, window, args.wal, args.maps))
                     if args.trace and finished > warm_up:
                         os.kill(pid, signal.SIGUSR1)
                         traced.append(finished)
                     window = []
                     latest = samples[-1]
                     print(
-                        f"{latest.calls:>9} calls  rss {latest.rss_mb:7.1f} MB  fds "
-                        f"{latest.fds:4}  sockets {latest.sockets:4}  p50 {latest.p50_ms:7.2f} "
-                        f"ms  p99 {latest.p99_ms:7.2f} ms  wal {latest.wal_mb:5.1f} MB",
+                        f"{latest.calls:>9} calls  rss {latest.rss_mb:7.1f} MB (anon "
+                        f"{latest.anon_mb:6.1f})  fds {latest.fds:4}  sockets {latest.sockets:4}"
+                        f"  p50 {latest.p50_ms:7.2f} ms  p99 {latest.p99_ms:7.2f} ms  wal "
+                        f"{latest.wal_mb:5.1f} MB",
                         flush=True,
                     )
 
@@ -417,6 +422,41 @@ def grown(directory: Path, traced: list[int]) -> None:
             print(f"    {line}")
 
 
+def _mappings(smaps: str) -> Counter[str]:
+    """Resident KB by what is mapped: a file's path, ``[heap]``, ``[stack]``, or ``anon`` for
+    the unnamed mappings (thread arenas, mmap'd allocations, thread stacks)."""
+    resident: Counter[str] = Counter()
+    name = ""
+    for line in smaps.splitlines():
+        fields = line.split()
+        if "-" in fields[0] and not fields[0].endswith(":"):
+            name = fields[5] if len(fields) > 5 else "anon"
+        elif fields[0] == "Rss:":
+            resident[name] += int(fields[1])
+    return resident
+
+
+def mapped(directory: Path, samples: list[Sample], calls: int) -> None:
+    """What each kind of mapping gained from the first sample after the warm-up to the last."""
+    _, late = warmed(samples, calls)
+    if len(late) < 2:
+        print("too few samples after the warm-up to compare mappings: lower --every")
+        return
+    first, last = late[0].calls, late[-1].calls
+
+    def total(done: int) -> Counter[str]:
+        resident: Counter[str] = Counter()
+        for file in directory.glob(f"{done:09d}-*.smaps"):
+            resident.update(_mappings(file.read_text()))
+        return resident
+
+    before, after = total(first), total(last)
+    print(f"resident memory gained from call {first} to {last}, by mapping:")
+    gained = {name: after[name] - before[name] for name in before.keys() | after.keys()}
+    for name, kb in sorted(gained.items(), key=lambda item: -abs(item[1]))[:10]:
+        print(f"  {kb / (last - first) * 1024:+9.1f} B/call {kb / 1024:+8.1f} MB  {name}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=20_000)
@@ -424,9 +464,12 @@ def main() -> None:
     parser.add_argument("--every", type=int, help="calls between samples (default 10,000)")
     parser.add_argument("--workers", type=int, default=0, help="serve --workers N")
     parser.add_argument("--trace", type=Path, help="tracemalloc snapshots here; top growth")
+    parser.add_argument("--maps", type=Path, help="each process's smaps here; growth by mapping")
     parser.add_argument("--amqp-url", default=os.environ.get("ORDERS_AMQP_URL", DEFAULT_URL))
     args = parser.parse_args()
     args.every = args.every or min(10_000, max(500, args.calls // 10))
+    if args.maps:
+        args.maps.mkdir(parents=True, exist_ok=True)
     args.traced = []  # the calls done at each signal to a traced gateway
     # A soak stopped early still stops the processes it started and drops its reply queue.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
@@ -450,6 +493,8 @@ def main() -> None:
     problems += p6(samples, args.calls)
     if args.trace:
         grown(args.trace, args.traced)
+    if args.maps:
+        mapped(args.maps, samples, args.calls)
     for problem in problems:
         print(f"FAIL: {problem}")
     sys.exit(1 if problems else 0)

@@ -51,7 +51,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _procs import BIN, PIDS, ROOT, cpu_seconds, estate_process, free_port, wait_http
+from _procs import PIDS, cpu_seconds, estate_process, free_port, gateway_process, wait_http
 from _profile import Shares, print_profile, profile
 
 CUSTNO = "10000001"
@@ -166,31 +166,17 @@ def our_gateway(backend: str, directory: Path, workers: int = 0) -> Iterator[Tar
     config = directory / "config"
     config.mkdir()
     (config / "bench.yaml").write_text(CONFIG.format(base=backend))
-    audit_db = directory / "audit.sqlite"
-    env = {**os.environ, "LEGACY_GATEWAY_AUDIT_DB": str(audit_db), "LEGACY_GATEWAY_AUTH": "keys"}
-    created = subprocess.run(
-        [str(BIN / "legacy-gateway"), "keys", "create", "--agent", "bench", "--scopes",
-         "lookup_customer", "--audit-db", str(audit_db)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(BIN / "legacy-gateway"), "serve", "--config", str(config), "--port", str(port),
-         "--log-level", "warning", *(["--workers", str(workers)] if workers else [])],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        wait_http(f"http://127.0.0.1:{port}/healthz", 90)  # spawned workers import slowly
+    served = gateway_process(
+        config, {}, "lookup_customer", workers=workers, audit_db=directory / "audit.sqlite"
+    )
+    with served as (base, key):
         yield Target(
             f"ours x{workers}" if workers else "ours",
-            f"http://127.0.0.1:{port}/v1/tools/lookup_customer/call",
+            f"{base}/v1/tools/lookup_customer/call",
             {"arguments": {"customer_number": CUSTNO}},
-            {"authorization": f"Bearer {created.stdout.strip()}"},
-            proc.pid,
+            {"authorization": f"Bearer {key}"},
+            PIDS[base],
         )
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def _peer_python(venv: Path) -> Path:

@@ -3,6 +3,7 @@ store: the answer is the store's either way, in log order, and the tree over it 
 
 from __future__ import annotations
 
+import tracemalloc
 from pathlib import Path
 
 from gateway.audit.log import AuditLog, AuditSettings
@@ -51,3 +52,21 @@ def test_pruning_empties_it_and_it_stays_within_its_bounds() -> None:
     assert sorted(written.get(0, 11)) == [10]
     written.clear()
     assert written.get(0, 11) == {}
+
+
+def test_records_held_cost_about_their_length_in_memory(tmp_path: Path) -> None:
+    """The buffer is bounded by the records' lengths; the memory they hold must be about
+    that too (orjson hands back bytes in an allocation of many times their length)."""
+    store = SQLiteStore(tmp_path / "a.sqlite")
+    body = {"answer": "x" * 5_000}
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for number in range(200):
+            store.append("call.outcome", f"c{number}", body)
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    recorded = store._written._bytes
+    assert len(store._written.get(0, 200)) == 200 and recorded > 200 * 5_000
+    assert held < 1.5 * recorded, f"{held} bytes of memory for {recorded} bytes of records"
