@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import os
 import socket
@@ -20,6 +18,7 @@ from gateway.audit.open_store import open_store
 from gateway.config.directory import ConfigDirectory
 from gateway.lifecycle import Drain, DrainGuard, DrainingServer, grace_from_environment
 from gateway.limits import limits
+from gateway.memory import limit_malloc_arenas, start_trimming
 from gateway.policy.auth import Mode
 from gateway.recovery import Lifetimes, Recovery, instance_name
 from gateway.runtime import Gateway
@@ -56,33 +55,6 @@ def quiet_protocol_libraries() -> None:
     """
     logging.getLogger("pika").setLevel(logging.CRITICAL)
     logging.getLogger("mcp.server.streamable_http").setLevel(logging.WARNING)
-
-
-M_ARENA_MAX = -8  # glibc's mallopt parameter (malloc.h)
-ARENA_MAX = 2  # the main thread's arena and one the other threads share
-
-
-def limit_malloc_arenas() -> int | None:
-    """Cap glibc's malloc arenas at ``ARENA_MAX``; the cap set, or None where it does not apply.
-
-    glibc gives each thread that allocates under contention an arena of its own, up to 8 per
-    core, and frees memory back to the system only from an arena's top: the threads that run
-    blocking backend calls, the console's folding and the store's writes each fragment their
-    own, and a worker's RSS creeps up for hours after its Python heap has stopped growing
-    (P6). Under the GIL few threads allocate at once, so two arenas cost little contention.
-    A MALLOC_ARENA_MAX the operator set is glibc's own setting and wins; other C libraries
-    have no such knob.
-    """
-    if "MALLOC_ARENA_MAX" in os.environ or not sys.platform.startswith("linux"):
-        return None
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError, TypeError):  # musl (no mallopt) or no libc found
-        return None
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return ARENA_MAX if mallopt(M_ARENA_MAX, ARENA_MAX) == 1 else None
 
 
 @dataclass(frozen=True)
@@ -149,6 +121,10 @@ def serve(
     """
     # Before the serving threads start: arenas already made are not given back.
     limit_malloc_arenas()
+    try:
+        start_trimming()
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
     config, audit_db, store_url, mode = (
         options.config, options.audit_db, options.store_url, options.auth
     )  # fmt: skip

@@ -206,6 +206,7 @@ def test_serve_with_an_audit_database_it_cannot_create(tmp_path: Path) -> None:
     ("variable", "value"),
     [
         ("LEGACY_GATEWAY_WATCH_CONFIG_S", "soon"),
+        ("LEGACY_GATEWAY_MALLOC_TRIM_S", "often"),
         ("LEGACY_GATEWAY_MAX_BODY_BYTES", "lots"),
         ("LEGACY_GATEWAY_JWT_JWKS", "/nowhere/jwks.json"),
     ],
