@@ -124,7 +124,7 @@ def serve(
     try:
         start_trimming()
     except ValueError as exc:
-        raise SystemExit(str(exc)) from None
+        raise SystemExit(f"legacy-gateway cannot start: {exc}") from None
     config, audit_db, store_url, mode = (
         options.config, options.audit_db, options.store_url, options.auth
     )  # fmt: skip

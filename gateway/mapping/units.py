@@ -36,6 +36,7 @@ def unit_transform(legacy_unit: str, agent_unit: str) -> tuple[Decimal, Decimal]
     """(factor, offset) such that agent = legacy * factor + offset. Raises ValueError."""
     registry = _unit_registry()
     import pint  # after the registry, which imports it first
+
     try:
         legacy, agent = registry.Unit(legacy_unit), registry.Unit(agent_unit)
     except (pint.UndefinedUnitError, AttributeError, ValueError) as exc:
