@@ -33,6 +33,18 @@ KIB = 1024
 MIB = 1024 * KIB
 
 
+def env_seconds(name: str, default: float) -> float:
+    """A duration setting: seconds, 0 or more (``default`` when unset)."""
+    raw = os.environ.get(name, str(default))
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} takes seconds, not {raw!r}") from None
+    if not value >= 0:  # NaN too
+        raise ValueError(f"{name} takes seconds >= 0, not {raw!r}")
+    return value
+
+
 def _env_bytes(name: str, default: int) -> int:
     raw = os.environ.get(name)
     if raw is None or not raw.strip():

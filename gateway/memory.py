@@ -11,8 +11,8 @@ free pages over 500,000 calls of the soak, on top of the 180 MB it holds). Two m
   under contention, each fragmented on its own); under the GIL few threads allocate at
   once, so two cost little contention;
 - ``malloc_trim(0)`` every ``LEGACY_GATEWAY_MALLOC_TRIM_S`` seconds (default 30; 0 turns it
-  off), which hands back the whole free pages inside every arena, not only its top. It
-  walks the arenas' free lists under their locks: about a millisecond for a worker's heap.
+  off), which hands back the whole free pages inside every arena, not only its top (it
+  walks each arena's free chunks under that arena's lock).
 
 Neither applies off glibc (musl, macOS): ``None`` then. A ``MALLOC_ARENA_MAX`` the operator
 set is glibc's own setting and wins.
@@ -28,6 +28,8 @@ import sys
 import threading
 import time
 from functools import cache
+
+from gateway.limits import env_seconds
 
 log = logging.getLogger("legacy_gateway.memory")
 
@@ -61,14 +63,7 @@ def limit_malloc_arenas() -> int | None:
 
 def trim_interval() -> float:
     """Seconds between trims, from the environment; 0 for none."""
-    raw = os.environ.get(TRIM_ENVIRONMENT, str(TRIM_EVERY_S))
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{TRIM_ENVIRONMENT} takes seconds, not {raw!r}") from None
-    if not value >= 0:
-        raise ValueError(f"{TRIM_ENVIRONMENT} takes seconds >= 0, not {raw!r}")
-    return value
+    return env_seconds(TRIM_ENVIRONMENT, TRIM_EVERY_S)
 
 
 class Trimmer:

@@ -17,7 +17,7 @@ from gateway.audit.log import AuditLog, AuditSettings
 from gateway.audit.open_store import open_store
 from gateway.config.directory import ConfigDirectory
 from gateway.lifecycle import Drain, DrainGuard, DrainingServer, grace_from_environment
-from gateway.limits import limits
+from gateway.limits import env_seconds, limits
 from gateway.memory import limit_malloc_arenas, start_trimming
 from gateway.policy.auth import Mode
 from gateway.recovery import Lifetimes, Recovery, instance_name
@@ -32,17 +32,6 @@ def _auth_mode() -> Mode:
     if value not in ("keys", "open"):
         raise SystemExit(f"LEGACY_GATEWAY_AUTH must be 'keys' or 'open', not {value!r}")
     return "open" if value == "open" else "keys"
-
-
-def _watch_interval() -> float:
-    raw = os.environ.get("LEGACY_GATEWAY_WATCH_CONFIG_S", "2")
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"LEGACY_GATEWAY_WATCH_CONFIG_S takes seconds, not {raw!r}") from None
-    if not value >= 0:
-        raise ValueError(f"LEGACY_GATEWAY_WATCH_CONFIG_S takes seconds >= 0, not {raw!r}")
-    return value
 
 
 def quiet_protocol_libraries() -> None:
@@ -172,7 +161,7 @@ def serve(
     # fails here, as one line, before uvicorn would wrap it in its own traceback.
     try:
         # A changed config directory is validated and served without a restart (0: never).
-        watch = _watch_interval()
+        watch = env_seconds("LEGACY_GATEWAY_WATCH_CONFIG_S", 2)
         limits()
         first: list[Gateway] = [build(loaded)]
     except Exception as exc:
