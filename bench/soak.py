@@ -31,8 +31,10 @@ It prints ``P6 rss +X KB/call`` (that trend) and, from 1,000,000 calls on, P6 as
 at the end within 20 MB of RSS after 10,000 calls and under 200 MB a process. It exits 1
 when a rule fails, when a call fails (retryable refusals, legacy timeouts on a loaded
 machine, are counted, and fail it past 0.1% of the calls), or when, after every submitted
-call has its outcome and the gateway stopped, ``legacy-gateway audit verify`` fails or an
-acknowledged call has no outcome record in the log.
+call has its outcome and the gateway stopped, ``legacy-gateway audit verify`` fails, an
+answered call has no outcome record in the log or a submitted one no record of its
+submission (one still awaiting its reply then, its message lost with a broker restart, say,
+is counted: the gateway's sweep ends it at its deadline).
 
 Where memory goes: each sample splits RSS into anonymous memory (the heap, thread arenas,
 stacks) and the rest (mapped files); ``--maps DIR`` keeps each process's smaps at every
@@ -296,10 +298,11 @@ def gateway(
 
 
 async def soak(base: str, key: str, pid: int, args: argparse.Namespace) -> tuple[
-    list[Sample], set[str], list[str]
+    list[Sample], set[str], list[str], list[str]
 ]:  # fmt: skip
+    """The samples, the calls answered (200), those submitted (202), what went wrong."""
     rotation = calls()
-    acknowledged: set[str] = set()
+    answered: set[str] = set()
     submitted: list[str] = []
     errors: list[str] = []
     retried: Counter[str] = Counter()  # retryable refusals (timeouts, 503s) by tool and code
@@ -320,10 +323,10 @@ async def soak(base: str, key: str, pid: int, args: argparse.Namespace) -> tuple
                 started = time.perf_counter()
                 answer = await c.post(f"/v1/tools/{tool}/call", json={"arguments": arguments})
                 window.append(time.perf_counter() - started)
-                if answer.status_code in (200, 202):
-                    acknowledged.add(answer.json()["call_id"])
-                    if answer.status_code == 202:
-                        submitted.append(answer.json()["call_id"])
+                if answer.status_code == 200:
+                    answered.add(answer.json()["call_id"])
+                elif answer.status_code == 202:
+                    submitted.append(answer.json()["call_id"])
                 elif _retryable(answer):
                     retried[f"{tool} {answer.json()['error']['code']}"] += 1
                 else:
@@ -351,7 +354,7 @@ async def soak(base: str, key: str, pid: int, args: argparse.Namespace) -> tuple
               + ", ".join(f"{n} {what}" for what, n in retried.most_common()))  # fmt: skip
     if sum(retried.values()) > tolerated:
         errors.append(f"more than {tolerated} retryable refusals ({TOLERATED:.1%} of the calls)")
-    return samples, acknowledged, errors
+    return samples, answered, submitted, errors
 
 
 def _retryable(answer: httpx.Response) -> bool:
@@ -376,10 +379,13 @@ async def settled(client: httpx.AsyncClient, call_ids: list[str], seconds: float
     return [f"{len(waiting)} submitted call(s) still pending after {seconds:.0f} s"] * bool(waiting)
 
 
-def logged(audit_db: Path, acknowledged: set[str]) -> list[str]:
-    """After the gateway stopped: the log verifies and holds every acknowledged call."""
+def logged(audit_db: Path, answered: set[str], submitted: list[str]) -> list[str]:
+    """After the gateway stopped: the log verifies, holds the outcome of every answered call
+    and the submission of every submitted one. A submission whose reply had not come back
+    when the gateway stopped (lost with a broker restart, say) is still open: the gateway's
+    sweep ends it with ``reply_overdue`` at its deadline; they are counted, not failed."""
     from gateway.audit.sqlite_store import SQLiteStore
-    from gateway.audit.store import OUTCOME
+    from gateway.audit.store import OUTCOME, SUBMITTED
 
     problems = []
     verified = subprocess.run(
@@ -392,12 +398,20 @@ def logged(audit_db: Path, acknowledged: set[str]) -> list[str]:
     store = SQLiteStore(audit_db)
     try:
         outcomes = {record.call_id for record in store.records_of_kind(OUTCOME)}
+        submissions = {record.call_id for record in store.records_of_kind(SUBMITTED)}
     finally:
         store.close()
-    missing = acknowledged - outcomes
+    missing = answered - outcomes
     if missing:
-        problems.append(f"{len(missing)} acknowledged call(s) have no outcome in the log")
-    print(f"{len(acknowledged)} acknowledged calls, {len(acknowledged) - len(missing)} in the log")
+        problems.append(f"{len(missing)} answered call(s) have no outcome in the log")
+    unrecorded = set(submitted) - submissions
+    if unrecorded:
+        problems.append(f"{len(unrecorded)} submitted call(s) have no submission in the log")
+    still_open = set(submitted) - outcomes - unrecorded
+    print(f"{len(answered) + len(submitted)} acknowledged calls: {len(answered)} answered, "
+          f"{len(answered) - len(missing)} of them with their outcome in the log; "
+          f"{len(submitted)} submitted, {len(submitted) - len(unrecorded)} of them in the log, "
+          f"{len(still_open)} still awaiting their reply when the gateway stopped")  # fmt: skip
     return problems
 
 
@@ -483,13 +497,13 @@ def main() -> None:
                 gateway(estate, Path(tmp), args, orders) as (base, key, pid),
             ):
                 started = time.perf_counter()
-                samples, acknowledged, errors = asyncio.run(soak(base, key, pid, args))
+                samples, answered, submitted, errors = asyncio.run(soak(base, key, pid, args))
                 elapsed = time.perf_counter() - started
         finally:
             drop_queue(args.amqp_url, orders["ORDERS_REPLY_QUEUE"])
         print(f"{sum(s.calls for s in samples[-1:])} calls in {elapsed:.0f} s")
         problems = errors[:3] + judge(samples, args.calls)
-        problems += logged(Path(tmp) / "audit.sqlite", acknowledged)
+        problems += logged(Path(tmp) / "audit.sqlite", answered, submitted)
     problems += p6(samples, args.calls)
     if args.trace:
         grown(args.trace, args.traced)
