@@ -22,13 +22,14 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from gateway.secret_files import create_once
 
 ED25519 = 0x01
 DASH = "\u2014"
@@ -127,26 +128,23 @@ class Signer:
 
     @classmethod
     def load_or_create(cls, path: Path, name: str) -> Signer:
-        """The key at ``path``, made there (mode 0600, public half in ``.pub``) if absent."""
-        if path.exists():
-            try:
-                private = serialization.load_pem_private_key(path.read_bytes(), password=None)
-            except (ValueError, TypeError, OSError) as exc:
-                raise CheckpointError(f"cannot read the audit signing key {path}: {exc}") from None
-            if not isinstance(private, Ed25519PrivateKey):
-                raise CheckpointError(f"the audit signing key {path} is not an Ed25519 key")
-            signer = cls(name, private)
-        else:
-            signer = cls(name, Ed25519PrivateKey.generate())
-            path.parent.mkdir(parents=True, exist_ok=True)
-            pem = signer._private.private_bytes(
+        """The key at ``path``, made there (mode 0600, public half in ``.pub``) if absent.
+        Processes starting together on one volume (workers, replicas) all load the one key
+        that the first of them made."""
+        if not path.exists():
+            pem = Ed25519PrivateKey.generate().private_bytes(
                 serialization.Encoding.PEM,
                 serialization.PrivateFormat.PKCS8,
                 serialization.NoEncryption(),
             )
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "wb") as handle:
-                handle.write(pem)
+            create_once(path, pem)
+        try:
+            private = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        except (ValueError, TypeError, OSError) as exc:
+            raise CheckpointError(f"cannot read the audit signing key {path}: {exc}") from None
+        if not isinstance(private, Ed25519PrivateKey):
+            raise CheckpointError(f"the audit signing key {path} is not an Ed25519 key")
+        signer = cls(name, private)
         public_file = path.with_name(path.name + ".pub")
         # A key mounted read-only (a Kubernetes secret) comes without its .pub: auditors then
         # take the verifier key from GET /v1/audit/checkpoint.

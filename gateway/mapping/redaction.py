@@ -14,7 +14,6 @@ give equal commitments, so records stay comparable without being readable.
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from lxml import etree
 
 from gateway.config.models import ToolConfig
 from gateway.mapping.xml import local_name
+from gateway.secret_files import create_once
 
 PREFIX = "sha256:"
 SALT_BYTES = 32
@@ -51,10 +51,7 @@ class Commitments:
     def load_or_create(cls, path: Path) -> Commitments:
         """With the salt at ``path``, made there (mode 0600) on first use."""
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "wb") as handle:
-                handle.write(secrets.token_bytes(SALT_BYTES))
+            create_once(path, secrets.token_bytes(SALT_BYTES))
         return cls(path.read_bytes())
 
     def installation_id(self) -> str:
