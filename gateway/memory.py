@@ -5,7 +5,7 @@ libraries (SQLite, libxml2, the ODBC driver) hand all of theirs to malloc. glibc
 memory back to the system only from the top of an arena: pages freed in the middle stay
 resident until something reuses them. A gateway allocates and frees records of every size
 all day, so its RSS crept up long after its live memory had stopped growing (about 7 MB of
-free pages over 500,000 calls of the soak, on top of the 180 MB it holds). Two measures:
+free pages every 200,000 calls of the soak, on top of the 180 MB it holds). Two measures:
 
 - at most ``ARENA_MAX`` arenas (glibc's default is 8 a core, one per thread that allocates
   under contention, each fragmented on its own); under the GIL few threads allocate at

@@ -12,7 +12,7 @@ from functools import cache
 from typing import Any
 
 # pint imports numpy and scipy whenever they are installed (statsmodels, for the experiments
-# report, brings them): some 30 MB of every serving process's memory for arrays it never
+# report, brings them): about 16 MB of every serving process's memory for arrays it never
 # converts, as unit fields convert one scalar at a time. They are hidden while pint is first
 # imported, normally at start-up before any call, and load as usual for whoever needs them.
 _NOT_FOR_PINT = ("numpy", "scipy")
