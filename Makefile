@@ -60,8 +60,16 @@ typecheck: setup
 test: lint typecheck
 	$(BIN)/pytest
 
-bench: setup
-	$(BIN)/python bench/soap_overhead.py
+# py-spy samples the gateway for the benchmarks' "where the time goes" (``--profile``); only
+# the benchmarks use it, so it is not one of the package's dependencies.
+BENCH_TOOLS := $(VENV)/.bench-tools
+
+$(BENCH_TOOLS): $(STAMP)
+	$(BIN)/python -m pip install --quiet 'py-spy>=0.3'
+	touch $@
+
+bench: setup $(BENCH_TOOLS)
+	$(BIN)/python bench/soap_overhead.py --profile
 	$(BIN)/python bench/mapping.py
 	$(BIN)/python bench/odbc.py
 	$(BIN)/python bench/amqp.py

@@ -16,8 +16,10 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-# The process id behind each base URL started here (benchmarks read their CPU time).
+# The process id behind each base URL started here (benchmarks read their CPU time), and
+# when it was launched (``time.perf_counter``; start-up times count from it).
 PIDS: dict[str, int] = {}
+LAUNCHED: dict[str, float] = {}
 
 
 def free_port() -> int:
@@ -35,7 +37,7 @@ def wait_http(url: str, seconds: float = 30) -> None:
                 return
         except httpx.TransportError:
             pass
-        time.sleep(0.1)
+        time.sleep(0.02)
     raise RuntimeError(f"{url} did not come up within {seconds} s")
 
 
@@ -44,6 +46,7 @@ def _running(
     command: list[str], base: str, env: dict[str, str] | None = None, seconds: float = 30
 ) -> Iterator[str]:
     """Run a server process until the block ends; yield its base URL once /healthz answers."""
+    LAUNCHED[base] = time.perf_counter()
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
     PIDS[base] = proc.pid
     try:
@@ -51,6 +54,7 @@ def _running(
         yield base
     finally:
         PIDS.pop(base, None)
+        LAUNCHED.pop(base, None)
         proc.terminate()
         proc.wait(30)  # a stopping gateway drains its calls in flight (20 s at most)
 
@@ -98,9 +102,15 @@ def gateway_process(
 
 def cpu_seconds(pid: int) -> float:
     """CPU time (user + system) spent so far by a process and every live descendant of it."""
+    return sum(cpu_times(pid))
+
+
+def cpu_times(pid: int) -> tuple[float, float]:
+    """User and system CPU time spent so far by a process and every live descendant of it:
+    system time is the kernel's work for it (socket and file syscalls, page faults)."""
     tick = os.sysconf("SC_CLK_TCK")
     children: dict[int, list[int]] = {}
-    times: dict[int, float] = {}
+    times: dict[int, tuple[float, float]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -112,13 +122,14 @@ def cpu_seconds(pid: int) -> float:
         fields = stat[stat.rindex(")") + 2 :].split()
         child = int(entry.name)
         children.setdefault(int(fields[1]), []).append(child)
-        times[child] = (int(fields[11]) + int(fields[12])) / tick
-    total, pending = 0.0, [pid]
+        times[child] = (int(fields[11]) / tick, int(fields[12]) / tick)
+    user, system, pending = 0.0, 0.0, [pid]
     while pending:
         current = pending.pop()
-        total += times.get(current, 0.0)
+        spent = times.get(current, (0.0, 0.0))
+        user, system = user + spent[0], system + spent[1]
         pending.extend(children.get(current, []))
-    return total
+    return user, system
 
 
 @contextmanager

@@ -25,7 +25,10 @@ COMPONENTS = (
     ("metrics (Prometheus)", ("/prometheus_client/", "/gateway/metrics.py")),
     ("audit store (append, commit, tree)", ("/gateway/audit/",)),
     ("mapping", ("/gateway/mapping/",)),
-    ("adapter HTTP client (httpx)", ("/httpx/", "/httpcore/", "/anyio/", "/h2/", "/adapters/")),
+    (
+        "adapters (their HTTP client, envelopes)",
+        ("/httpx/", "/httpcore/", "/anyio/", "/h2/", "/httptools/", "/adapters/"),
+    ),
     ("call pipeline", ("/gateway/pipeline/",)),
     ("API (fast path, auth)", ("/gateway/api/",)),
     ("gateway other", ("/gateway/",)),
@@ -85,15 +88,24 @@ def profile(pid: int, seconds: float) -> Shares | str:
         return shares, files
 
 
-def print_profile(found: Shares | str) -> None:
+def print_profile(found: Shares | str, us_per_call: float | None = None) -> None:
+    """The shares of the samples; with the CPU a call measured meanwhile, each share of it
+    in µs too."""
     if isinstance(found, str):
         print(f"profile: {found}")
         return
     shares, files = found
     total = sum(shares.values()) or 1
-    print(f"where the gateway's CPU goes ({total} samples):")
+    per_call = f", {us_per_call:.0f} µs of CPU a call" if us_per_call else ""
+    print(f"where the gateway's CPU goes ({total} samples{per_call}):")
+
+    def line(count: int, label: str) -> str:
+        share = count / total
+        spent = f"  {share * us_per_call:5.0f} µs" if us_per_call else ""
+        return f"  {share:6.1%}{spent}  {label}"
+
     for label, count in shares.most_common():
-        print(f"  {count / total:6.1%}  {label}")
+        print(line(count, label))
     print("  by file (innermost outside the standard library):")
     for where, count in files.most_common(12):
-        print(f"  {count / total:6.1%}  {where}")
+        print(line(count, where))

@@ -94,7 +94,7 @@ def main() -> None:
         f"zeep direct (client side) {direct_cpu / args.calls * 1e6:6.0f} us"
     )
     if found:
-        print_profile(found[0])
+        print_profile(found[0], gateway_cpu / args.calls * 1e6)
 
     for name, samples in times.items():
         p50, p99 = percentile(samples, 50), percentile(samples, 99)

@@ -51,7 +51,15 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _procs import PIDS, cpu_seconds, estate_process, free_port, gateway_process, wait_http
+from _procs import (
+    PIDS,
+    cpu_seconds,
+    cpu_times,
+    estate_process,
+    free_port,
+    gateway_process,
+    wait_http,
+)
 from _profile import Shares, print_profile, profile
 
 CUSTNO = "10000001"
@@ -106,10 +114,15 @@ class Result:
     calls: int = 0
     server_cpu_s: float = 0.0  # the target process's CPU time over the run
     client_cpu_s: float = 0.0
+    server_system_s: float = 0.0  # of which in the kernel (syscalls: sockets, files)
 
     @property
     def cpu_us_per_call(self) -> float:
         return self.server_cpu_s / max(1, self.calls) * 1e6
+
+    @property
+    def system_us_per_call(self) -> float:
+        return self.server_system_s / max(1, self.calls) * 1e6
 
 
 async def load(target: Target, workers: int, seconds: float) -> Result:
@@ -126,21 +139,22 @@ async def load(target: Target, workers: int, seconds: float) -> Result:
                     raise SystemExit(f"{target.name}: HTTP {response.status_code}: {response.text}")
                 latencies.append(time.perf_counter() - started)
 
-        cpu = cpu_seconds(target.pid) if target.pid else 0.0
+        cpu = cpu_times(target.pid) if target.pid else (0.0, 0.0)
         client_cpu = time.process_time()
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(workers)))
         elapsed = time.perf_counter() - started
         client_cpu = time.process_time() - client_cpu
-        cpu = (cpu_seconds(target.pid) - cpu) if target.pid else 0.0
+        after = cpu_times(target.pid) if target.pid else (0.0, 0.0)
     latencies.sort()
     return Result(
         len(latencies) / elapsed,
         statistics.median(latencies) * 1000,
         latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000,
         len(latencies),
-        cpu,
+        sum(after) - sum(cpu),
         client_cpu,
+        after[1] - cpu[1],
     )
 
 
@@ -340,9 +354,9 @@ def profiled(target: Target, seconds: float) -> None:
     found: list[Shares | str] = []
     sampler = threading.Thread(target=lambda: found.append(profile(target.pid, seconds)))
     sampler.start()
-    asyncio.run(load(target, 10, seconds + 1))
+    result = asyncio.run(load(target, 10, seconds + 1))
     sampler.join()
-    print_profile(found[0])
+    print_profile(found[0], result.cpu_us_per_call)
 
 
 def cores(backend: str, directory: Path, seconds: float, workers: int, one: Result) -> None:
@@ -427,8 +441,9 @@ def main() -> None:
         print(f"P4 ours/peer = {ours_c.calls_per_s / results['peer'][1].calls_per_s:.1f}")
     print(
         f"P7 gateway-cpu/bare-asgi-cpu = {ours_c.cpu_us_per_call / bare_c.cpu_us_per_call:.2f} "
-        f"(gateway {ours_c.cpu_us_per_call:.0f} µs a call, bare ASGI "
-        f"{bare_c.cpu_us_per_call:.0f} µs a request)"
+        f"(gateway {ours_c.cpu_us_per_call:.0f} µs a call, {ours_c.system_us_per_call:.0f} of "
+        f"them in the kernel; bare ASGI {bare_c.cpu_us_per_call:.0f} µs a request, "
+        f"{bare_c.system_us_per_call:.0f} in the kernel)"
     )
 
 

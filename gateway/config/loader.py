@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
 from pydantic import BaseModel, ValidationError
 
 from gateway.config.adapters import (
@@ -383,6 +381,12 @@ def _check_examples(
             loc: tuple[str | int, ...] = ("tools", entry.name, *under, "examples", index)
             found.append(_issue(entry, loc, f"example does not validate: {exc.message}"))
     if tool.result_examples:
+        # Imported here, as in ``checked_json_schema``: with its optional format checkers
+        # installed, importing jsonschema takes over a second (``rfc3987_syntax`` builds its
+        # grammar), which a gateway whose tools give no examples need not wait for at start.
+        from jsonschema import Draft202012Validator
+        from jsonschema.exceptions import best_match
+
         validator = Draft202012Validator(output_schema(tool.output, []))
         for index, example in enumerate(tool.result_examples):
             error = best_match(validator.iter_errors(example))
