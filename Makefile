@@ -68,12 +68,15 @@ $(BENCH_TOOLS): $(STAMP)
 	$(BIN)/python -m pip install --quiet 'py-spy>=0.3'
 	touch $@
 
+# audit_scale.py: P6 start-up and the proofs at size, on a generated log of 10,000,000
+# records (about 150 s and 5 GB in a temporary directory, removed afterwards).
 bench: setup $(BENCH_TOOLS)
 	$(BIN)/python bench/soap_overhead.py --profile
 	$(BIN)/python bench/mapping.py
 	$(BIN)/python bench/odbc.py
 	$(BIN)/python bench/amqp.py
 	$(BIN)/python bench/audit.py
+	$(BIN)/python bench/audit_scale.py --records 10000000
 	$(BIN)/python bench/throughput.py --profile
 
 # A mixed load watched for growth (memory, files, sockets, latency); `make soak SOAK_CALLS=1000000`.
