@@ -13,6 +13,10 @@ Printed for each setting:
   waits for the other processes' commits that it takes under contention).
 - append->checkpoint p99: for each append, the time from its record's timestamp to the first
   signed checkpoint that covers it, whichever process signed it.
+- where an append's time goes: the records of each batch (one transaction), the time of its
+  write (on PostgreSQL one round trip, with the wait for the log head's row lock that other
+  replicas hold), the time of its wait for the disk (the WAL flush), and the CPU the
+  appending processes and the database server spent meanwhile.
 - verify: ``legacy-gateway audit verify`` on the store with the shared key, and the log's
   indexes exactly the records the processes were told they appended, each once.
 
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -57,14 +62,56 @@ def _timestamp(at: str) -> float:
     return dt.datetime.fromisoformat(at).timestamp()
 
 
+def _timed(store: Any, stages: dict[str, list[float]]) -> None:
+    """Time the store's two stages of a batch (``_write``, ``_durable``) and count each
+    batch's records: a benchmark's look inside the group commit, not the store's API."""
+    write, durable = store._write, store._durable
+
+    def timed_write(groups: Any) -> Any:
+        stages["records"].append(sum(len(entries) for entries, _ in groups))
+        tick = time.perf_counter()
+        try:
+            return write(groups)
+        finally:
+            stages["write"].append(time.perf_counter() - tick)
+
+    def timed_durable() -> None:
+        tick = time.perf_counter()
+        try:
+            durable()
+        finally:
+            stages["durable"].append(time.perf_counter() - tick)
+
+    store._write, store._durable = timed_write, timed_durable
+
+
+def _server_cpu_s() -> float:
+    """CPU time spent so far by the local database server's processes (PostgreSQL's), with
+    the backends that have exited (their time is their parent's, the postmaster's, once it
+    reaps them)."""
+    tick, total = os.sysconf("SC_CLK_TCK"), 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # gone meanwhile
+            continue
+        if text[text.index("(") + 1 : text.rindex(")")] == "postgres":
+            fields = text[text.rindex(")") + 2 :].split()
+            total += sum(int(value) for value in fields[11:15]) / tick
+    return total
+
+
 def append_for(target: str, key: Path, start_at: float, seconds: float, threads: int) -> Any:
     """One process's share (run in a child): what it appended, when, and how long each took."""
     store = open_store(Path(target), target if "://" in target else None)
     log = AuditLog(store, AuditSettings(key))
     log.start()
+    stages: dict[str, list[float]] = {"records": [], "write": [], "durable": []}
+    _timed(store, stages)
     appends: list[tuple[int, int, float, float]] = []  # first index, last index, at, seconds
     lock = threading.Lock()
     time.sleep(max(0.0, start_at - time.time()))
+    cpu = time.process_time()
     deadline = time.perf_counter() + seconds
 
     def work(slot: int) -> None:
@@ -89,9 +136,11 @@ def append_for(target: str, key: Path, start_at: float, seconds: float, threads:
     for worker in workers:
         worker.join()
     done = time.time()
+    cpu = time.process_time() - cpu
     log.stop()
     store.close()
-    return {"appends": appends, "done": done, "error": log.last_error}
+    return {"appends": appends, "done": done, "error": log.last_error, "stages": stages,
+            "cpu_s": cpu}  # fmt: skip
 
 
 def measure(target: str, processes: int, seconds: float, threads: int, key: Path) -> list[str]:
@@ -103,7 +152,9 @@ def measure(target: str, processes: int, seconds: float, threads: int, key: Path
     children = [
         subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(processes)
     ]
+    server_cpu = _server_cpu_s()
     results = [json.loads(child.communicate()[0].splitlines()[-1]) for child in children]
+    server_cpu = _server_cpu_s() - server_cpu
     problems = [f"a process exited {c.returncode}" for c in children if c.returncode]
     problems += [f"checkpointer: {r['error']}" for r in results if r["error"]]
     appends = [tuple(a) for r in results for a in r["appends"]]
@@ -134,6 +185,7 @@ def measure(target: str, processes: int, seconds: float, threads: int, key: Path
           f"append p50 {statistics.median(took):.3f} ms, "
           f"p99 {took[int(len(took) * 0.99) - 1]:.3f} ms; {len(signed)} checkpoints, "
           f"append->checkpoint p50 {p50:.3f} s, p99 {p99:.3f} s")  # fmt: skip
+    _print_stages(results, server_cpu, elapsed)
     verified = subprocess.run(
         [str(BIN / "legacy-gateway"), "audit", "verify", "--store", target,
          "--key", str(key.with_suffix(".key.pub"))],
@@ -144,6 +196,28 @@ def measure(target: str, processes: int, seconds: float, threads: int, key: Path
     if verified.returncode != 0:
         problems.append(f"audit verify exited {verified.returncode}: {verified.stderr[-300:]}")
     return problems
+
+
+def _print_stages(results: list[Any], server_cpu: float, elapsed: float) -> None:
+    """Where the appends' time went: batch sizes, the write and the flush, and the CPU."""
+
+    def spread(values: list[float], scale: float = 1000.0) -> str:
+        ordered = sorted(values) or [float("nan")]
+        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+        return f"p50 {statistics.median(ordered) * scale:.2f}, p99 {p99 * scale:.2f}"
+
+    stages = {
+        name: [v for r in results for v in r["stages"][name]] for name in results[0]["stages"]
+    }
+    batches = stages["records"]
+    mean = sum(batches) / max(1, len(batches))
+    cores = os.cpu_count() or 1
+    appenders = sum(r["cpu_s"] for r in results)
+    print(f"  {len(batches):,} batches of {mean:.1f} records on average "
+          f"({spread(batches, 1.0)}); a batch's write {spread(stages['write'])} ms, "
+          f"its wait for the disk {spread(stages['durable'])} ms")  # fmt: skip
+    print(f"  CPU over the run: appending processes {appenders / elapsed:.2f} cores, "
+          f"database server {server_cpu / elapsed:.2f} cores, of {cores}")  # fmt: skip
 
 
 def run(processes: int, replicas: int, seconds: float, threads: int, postgres: str) -> list[str]:

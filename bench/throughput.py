@@ -18,8 +18,11 @@ Prints p50/p99 and calls a second of each, then ``P4 ours/direct = X`` and
 P7: while the 10 concurrent callers run, the CPU time (user + system, from /proc) of the
 gateway process and of a bare uvicorn ASGI endpoint answering a small JSON body (same client,
 same run) is divided by the calls each answered: ``P7 gateway-cpu/bare-asgi-cpu = X`` with
-both figures in µs a call. ``--profile`` samples the gateway meanwhile with py-spy (as root)
-and prints the share of its samples by component.
+both figures in µs a call and the part of each spent in the kernel. The floor beside it: a
+bare ASGI endpoint that forwards each body to the backend with the gateway's HTTP client
+(``_bare_proxy``), which pays for both hops and nothing else; what the gateway spends above
+it is its own work. ``--profile`` samples the gateway meanwhile with py-spy (as root) and
+prints the share of its samples by component, in µs a call too.
 
 P4-console: the same 10 concurrent callers with the console open (a process reading
 ``/v1/events``, as a browser tab does) and without, in interleaved rounds of the same run
@@ -159,16 +162,22 @@ async def load(target: Target, workers: int, seconds: float) -> Result:
 
 
 @contextmanager
-def bare_asgi() -> Iterator[Target]:
+def bare_asgi(backend: str | None = None) -> Iterator[Target]:
+    """The bare endpoint (``_bare_asgi``) or, given the backend, the bare forwarding proxy
+    (``_bare_proxy``) to its lookup."""
     port = free_port()
+    script, name, body = "_bare_asgi.py", "bare", {"customer_number": CUSTNO}
+    extra = []
+    if backend is not None:
+        script, name, body = "_bare_proxy.py", "proxy", {"CUSTNO": CUSTNO}
+        extra = [f"{backend}/crm/lookup"]
     proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).parent / "_bare_asgi.py"), str(port)],
+        [sys.executable, str(Path(__file__).parent / script), str(port), *extra],
         stdout=subprocess.DEVNULL,
     )
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz")
-        yield Target("bare", f"http://127.0.0.1:{port}/call", {"customer_number": CUSTNO}, {},
-                     proc.pid)  # fmt: skip
+        yield Target(name, f"http://127.0.0.1:{port}/call", body, {}, proc.pid)
     finally:
         proc.terminate()
         proc.wait(10)
@@ -411,12 +420,13 @@ def main() -> None:
         backend = stack.enter_context(estate_process())
         direct = Target("direct", f"{backend}/crm/lookup", {"CUSTNO": CUSTNO}, {})
         bare = stack.enter_context(bare_asgi())
+        proxy = stack.enter_context(bare_asgi(backend))
         ours = stack.enter_context(our_gateway(backend, Path(tmp)))
         if args.only_console:
             console_cost(ours, args.console_seconds, max(1, args.console_rounds))
             return
         results = {
-            t.name: asyncio.run(measure(t, args.seconds, load)) for t in (direct, bare, ours)
+            t.name: asyncio.run(measure(t, args.seconds, load)) for t in (direct, bare, proxy, ours)
         }
         if args.console_rounds:
             console_cost(ours, args.console_seconds, args.console_rounds)
@@ -434,7 +444,7 @@ def main() -> None:
         report(name, sequential, concurrent)
     ours_s, ours_c = results["ours"]
     direct_s, direct_c = results["direct"]
-    bare_c = results["bare"][1]
+    bare_c, proxy_c = results["bare"][1], results["proxy"][1]
     print(f"ours adds {ours_s.p50_ms - direct_s.p50_ms:.3f} ms at p50 (sequential)")
     print(f"P4 ours/direct = {ours_c.calls_per_s / direct_c.calls_per_s:.2f}")
     if "peer" in results:
@@ -444,6 +454,12 @@ def main() -> None:
         f"(gateway {ours_c.cpu_us_per_call:.0f} µs a call, {ours_c.system_us_per_call:.0f} of "
         f"them in the kernel; bare ASGI {bare_c.cpu_us_per_call:.0f} µs a request, "
         f"{bare_c.system_us_per_call:.0f} in the kernel)"
+    )
+    print(
+        f"P7 floor: a bare forwarding proxy spends {proxy_c.cpu_us_per_call:.0f} µs a call "
+        f"({proxy_c.system_us_per_call:.0f} in the kernel), "
+        f"{proxy_c.cpu_us_per_call / bare_c.cpu_us_per_call:.2f} x the bare endpoint; the "
+        f"gateway's own work above it: {ours_c.cpu_us_per_call - proxy_c.cpu_us_per_call:.0f} µs"
     )
 
 
