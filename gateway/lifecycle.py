@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import time
 from types import FrameType
 
@@ -27,6 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.console.events import end_streams
 from gateway.errors import ShuttingDown
+from gateway.memory import freeze_long_lived
 
 log = logging.getLogger("legacy_gateway")
 
@@ -130,6 +132,12 @@ class DrainingServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, drain: Drain) -> None:
         super().__init__(config)
         self.drain = drain
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            # The app, its gateway and config are built: keep them out of full collections.
+            freeze_long_lived()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if self.drain.draining:  # a second signal: stop now

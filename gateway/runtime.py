@@ -35,6 +35,7 @@ from gateway.errors import GatewayError, ToolNotFound
 from gateway.experiments.live import Experiments
 from gateway.generations import Generations
 from gateway.mapping.redaction import Commitments
+from gateway.memory import thaw
 from gateway.metrics import Metrics
 from gateway.pipeline.answer import result_of
 from gateway.pipeline.authorise import authorise
@@ -148,6 +149,7 @@ class Gateway:
     async def _serve(self, registry: Registry) -> None:
         """Serve a reloaded config, its guards' counts read back first."""
         await asyncio.to_thread(self.experiments.restore, registry)
+        thaw()  # the replaced config may be frozen (``freeze_long_lived``): let it be collected
         await self.generations.serve(registry)
 
     async def stop(self) -> None:
