@@ -9,7 +9,8 @@
   runs; for each, the time from its append to the first signed checkpoint covering it.
 
 - across processes (``bench/audit_replicas.py``): ``--processes`` workers appending to one
-  SQLite log and ``--replicas`` replicas to one PostgreSQL log, each with its checkpointer;
+  SQLite log and ``--replicas`` replicas to one PostgreSQL log, each with its checkpointer
+  and ``--threads`` appenders, as the one process had;
   their records/s, time an append takes on a call's path, append->checkpoint p99, and the
   resulting log verified.
 
@@ -288,8 +289,9 @@ def main() -> None:
             print(f"audit records/s on PostgreSQL (one replica) = {shared:,.0f}")
         cost = asyncio.run(on_path(directory, args.rounds, args.calls))
         p99 = checkpoint_latency(directory, args.seconds, 2000)
+    # Each process under the one process's load: a replica serves agents of its own.
     across = audit_replicas.run(
-        args.processes, args.replicas, args.seconds, args.threads // 4 or 1, args.postgres
+        args.processes, args.replicas, args.seconds, args.threads, args.postgres
     )
     print(f"audit records/s = {rate:,.0f}")
     print(f"audit on-path p50 = {cost:.3f} ms")
