@@ -112,7 +112,10 @@ echo "stopped in $(($(date +%s) - started)) s"
 [ "$(cat "$WORK/slow.status")" = 200 ] || fail "the call in flight answered $(cat "$WORK/slow.status")"
 answer_has "$WORK/answer.json" 'a["result"]["name"] == "SLOW, SAMUEL"' || fail "the call in flight: $(cat "$WORK/answer.json")"
 [ "$(docker inspect -f '{{.State.ExitCode}}' "$GATEWAY")" = 0 ] || fail "exit code $(docker inspect -f '{{.State.ExitCode}}' "$GATEWAY")"
-docker logs "$GATEWAY" 2>&1 | grep -q "stopping: draining 1 request" || fail "no drain in the log"
+# Read whole before searching: with pipefail, `docker logs | grep -q` fails when grep stops
+# reading at its match while docker is still writing (SIGPIPE).
+stopped_log=$(docker logs "$GATEWAY" 2>&1)
+grep -q "stopping: draining 1 request" <<<"$stopped_log" || fail "no drain in the log"
 
 step "restart on the same volume"
 docker rm "$GATEWAY" >/dev/null
