@@ -62,7 +62,7 @@ def _timestamp(at: str) -> float:
     return dt.datetime.fromisoformat(at).timestamp()
 
 
-def _timed(store: Any, stages: dict[str, list[float]]) -> None:
+def time_stages(store: Any, stages: dict[str, list[float]]) -> None:
     """Time the store's two stages of a batch (``_write``, ``_durable``) and count each
     batch's records: a benchmark's look inside the group commit, not the store's API."""
     write, durable = store._write, store._durable
@@ -107,7 +107,7 @@ def append_for(target: str, key: Path, start_at: float, seconds: float, threads:
     log = AuditLog(store, AuditSettings(key))
     log.start()
     stages: dict[str, list[float]] = {"records": [], "write": [], "durable": []}
-    _timed(store, stages)
+    time_stages(store, stages)
     appends: list[tuple[int, int, float, float]] = []  # first index, last index, at, seconds
     lock = threading.Lock()
     time.sleep(max(0.0, start_at - time.time()))
