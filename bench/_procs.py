@@ -105,12 +105,8 @@ def cpu_seconds(pid: int) -> float:
     return sum(cpu_times(pid))
 
 
-def cpu_times(pid: int) -> tuple[float, float]:
-    """User and system CPU time spent so far by a process and every live descendant of it:
-    system time is the kernel's work for it (socket and file syscalls, page faults)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    children: dict[int, list[int]] = {}
-    times: dict[int, tuple[float, float]] = {}
+def _process_stats() -> Iterator[tuple[int, str, list[str]]]:
+    """Every process's id, command name and the ``/proc/PID/stat`` fields after the name."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -118,9 +114,18 @@ def cpu_times(pid: int) -> tuple[float, float]:
             stat = (entry / "stat").read_text()
         except OSError:  # gone meanwhile
             continue
-        # Fields after the command name, which may itself hold spaces and parentheses.
-        fields = stat[stat.rindex(")") + 2 :].split()
-        child = int(entry.name)
+        # The command name may itself hold spaces and parentheses.
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        yield int(entry.name), name, stat[stat.rindex(")") + 2 :].split()
+
+
+def cpu_times(pid: int) -> tuple[float, float]:
+    """User and system CPU time spent so far by a process and every live descendant of it:
+    system time is the kernel's work for it (socket and file syscalls, page faults)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    children: dict[int, list[int]] = {}
+    times: dict[int, tuple[float, float]] = {}
+    for child, _, fields in _process_stats():
         children.setdefault(int(fields[1]), []).append(child)
         times[child] = (int(fields[11]) / tick, int(fields[12]) / tick)
     user, system, pending = 0.0, 0.0, [pid]
@@ -130,6 +135,18 @@ def cpu_times(pid: int) -> tuple[float, float]:
         user, system = user + spent[0], system + spent[1]
         pending.extend(children.get(current, []))
     return user, system
+
+
+def command_cpu_seconds(name: str) -> float:
+    """CPU time spent so far by every process running ``name`` (a server's, e.g.
+    ``postgres``), with its children that have exited: theirs is their parent's once it
+    reaps them."""
+    tick = os.sysconf("SC_CLK_TCK")
+    return sum(
+        sum(int(value) for value in fields[11:15]) / tick
+        for _, command, fields in _process_stats()
+        if command == name
+    )
 
 
 @contextmanager

@@ -41,6 +41,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from _procs import command_cpu_seconds  # noqa: E402
+
 from gateway.audit.log import AuditLog, AuditSettings  # noqa: E402
 from gateway.audit.open_store import open_store  # noqa: E402
 from gateway.audit.records import RecordContext  # noqa: E402
@@ -83,22 +86,6 @@ def time_stages(store: Any, stages: dict[str, list[float]]) -> None:
             stages["durable"].append(time.perf_counter() - tick)
 
     store._write, store._durable = timed_write, timed_durable
-
-
-def _server_cpu_s() -> float:
-    """CPU time spent so far by the local database server's processes (PostgreSQL's), with
-    the backends that have exited (their time is their parent's, the postmaster's, once it
-    reaps them)."""
-    tick, total = os.sysconf("SC_CLK_TCK"), 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:  # gone meanwhile
-            continue
-        if text[text.index("(") + 1 : text.rindex(")")] == "postgres":
-            fields = text[text.rindex(")") + 2 :].split()
-            total += sum(int(value) for value in fields[11:15]) / tick
-    return total
 
 
 def append_for(target: str, key: Path, start_at: float, seconds: float, threads: int) -> Any:
@@ -152,9 +139,9 @@ def measure(target: str, processes: int, seconds: float, threads: int, key: Path
     children = [
         subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(processes)
     ]
-    server_cpu = _server_cpu_s()
+    server_cpu = command_cpu_seconds("postgres")
     results = [json.loads(child.communicate()[0].splitlines()[-1]) for child in children]
-    server_cpu = _server_cpu_s() - server_cpu
+    server_cpu = command_cpu_seconds("postgres") - server_cpu
     problems = [f"a process exited {c.returncode}" for c in children if c.returncode]
     problems += [f"checkpointer: {r['error']}" for r in results if r["error"]]
     appends = [tuple(a) for r in results for a in r["appends"]]
