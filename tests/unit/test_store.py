@@ -271,3 +271,28 @@ def test_a_calls_outcome_is_looked_up_by_its_id_not_among_every_outcome(tmp_path
     # 3,000 and then 9,000 other outcomes: the cost of the call's own rows, and the index's depth.
     assert written_last <= written_first + 5
     assert found_last <= found_first * 2 + 5
+
+
+def test_a_log_of_an_earlier_version_loses_the_index_of_kind_alone(tmp_path: Path) -> None:
+    # Earlier versions indexed kind alone beside (kind, at): one more page written per append.
+    path = tmp_path / "a.sqlite"
+    store = SQLiteStore(path)
+    store.append_many([("call.intent", "a", {}), ("call.outcome", "a", {})])
+    store._db.execute("CREATE INDEX records_kind ON records (kind)")
+    store.close()
+    store = SQLiteStore(path)
+    try:
+        indexes = {row[0] for row in store._db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records'"
+        )}  # fmt: skip
+        assert "records_kind" not in indexes
+        assert {"records_call", "records_kind_at"} <= indexes
+        plan = " ".join(row[3] for row in store._db.execute(
+            "EXPLAIN QUERY PLAN SELECT data FROM records WHERE kind IN (?) ORDER BY idx",
+            ("call.outcome",),
+        ))  # fmt: skip
+        assert "records_kind_at" in plan
+        assert [r.call_id for r in store.records_of_kind("call.outcome")] == ["a"]
+        assert store.append("call.intent", "b", {}).index == 2
+    finally:
+        store.close()
