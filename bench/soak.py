@@ -17,7 +17,8 @@ window's p50/p99 latency. The rule for "grows without bound" judges the samples 
 warm-up (the first 10,000 calls, or the first fifth of a shorter run; at least three
 samples): their trend (Theil-Sen: the median of the slopes between every two samples, which
 one garbage collection or a burst of calls in flight cannot tip), projected over 1,000,000
-calls, must stay within RSS +20 MB, +50 file descriptors and +50 sockets (the two counts move
+calls, must stay within RSS +20 MB (for each of the gateway's processes: with ``--workers``,
+the supervisor and every worker), +50 file descriptors and +50 sockets (the two counts move
 with the calls in flight: they fail only when the lowest late sample is above every early
 one too); the late samples' median p50 latency must stay within 3x the early ones'; and
 their p99 latency too: the lower median of the p99s of the late samples' second half (one
@@ -28,7 +29,8 @@ log as it grows (under the log's write lock: the other calls wait) shows here fi
 p50 stays flat. Each sample also shows the size of the audit log's write-ahead file, which
 stays bounded while SQLite's checkpoints keep up.
 It prints ``P6 rss +X KB/call`` (that trend) and, from 1,000,000 calls on, P6 as stated: RSS
-at the end within 20 MB of RSS after 10,000 calls and under 200 MB a process. It exits 1
+at the end within 20 MB of RSS after 10,000 calls and under 200 MB, for each process (with
+``--workers``, each process's figures too). It exits 1
 when a rule fails, when a call fails (retryable refusals, legacy timeouts on a loaded
 machine, are counted, and fail it past 0.1% of the calls), or when, after every submitted
 call has its outcome and the gateway stopped, ``legacy-gateway audit verify`` fails, an
@@ -59,7 +61,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +130,18 @@ class Sample:
     # Anonymous memory: the heap, the malloc arenas of threads, the stacks. The rest of RSS
     # is mapped files (libraries, the log's shared-memory index).
     anon_mb: float = 0.0
+    # RSS of each of the gateway's processes (``serve --workers``: the supervisor and each
+    # worker), by pid: the memory rules hold for each process.
+    processes: dict[int, float] = field(default_factory=dict)
+
+
+def rss_series(samples: list[Sample]) -> dict[str, list[float]]:
+    """RSS over ``samples`` for each process sampled in all of them (``process PID``), or,
+    without a figure a process, for all of them together (``the gateway``)."""
+    common = set.intersection(*(set(s.processes) for s in samples)) if samples else set()
+    if not common:
+        return {"the gateway": [s.rss_mb for s in samples]}
+    return {f"process {pid}": [s.processes[pid] for s in samples] for pid in sorted(common)}
 
 
 def _tree(pid: int) -> list[int]:
@@ -167,6 +181,7 @@ def sample(
     pid: int, done: int, latencies: list[float], wal: Path | None = None, maps: Path | None = None
 ) -> Sample:
     rss_kb = largest_kb = anon_kb = fds = sockets = 0
+    processes: dict[int, float] = {}
     for member in _tree(pid):
         try:
             status = Path(f"/proc/{member}/status").read_text()
@@ -178,6 +193,7 @@ def sample(
         except OSError:  # the process ended
             continue
         member_kb = _kb(status, "VmRSS:")
+        processes[member] = member_kb / 1024
         rss_kb += member_kb
         anon_kb += _kb(rollup, "Anonymous:")
         largest_kb = max(largest_kb, member_kb)
@@ -192,8 +208,15 @@ def sample(
         done, rss_kb / 1024, largest_kb / 1024, fds, sockets,
         statistics.median(latencies) * 1000 if latencies else 0.0,
         latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000 if latencies else 0.0,
-        wal_mb, anon_kb / 1024,
+        wal_mb, anon_kb / 1024, processes,
     )  # fmt: skip
+
+
+def _each(latest: Sample) -> str:
+    """Each process's RSS, where the gateway is several (``--workers``)."""
+    if len(latest.processes) < 2:
+        return ""
+    return "  (" + " / ".join(f"{mb:.1f}" for _, mb in sorted(latest.processes.items())) + ")"
 
 
 def trend(xs: list[float], ys: list[float]) -> float:
@@ -217,13 +240,17 @@ def judge(samples: list[Sample], calls: int) -> list[str]:
     early = early or late[:1]
     failures = []
     xs = [float(s.calls) for s in late]
-    for name, limit in PER_MILLION.items():
+    for process, rss in rss_series(late).items():
+        growth = trend(xs, rss) * 1_000_000
+        if growth > PER_MILLION["rss_mb"]:
+            failures.append(f"rss_mb of {process} grows {growth:+.1f} per million calls "
+                            f"(limit {PER_MILLION['rss_mb']:+.0f})")  # fmt: skip
+    for name in ("fds", "sockets"):
+        limit = PER_MILLION[name]
         growth = trend(xs, [float(getattr(s, name)) for s in late]) * 1_000_000
         # Descriptors and sockets come and go with the calls in flight: a count grows only
         # when even its lowest late value is above every early one.
-        risen = name == "rss_mb" or min(getattr(s, name) for s in late) > max(
-            getattr(s, name) for s in early
-        )
+        risen = min(getattr(s, name) for s in late) > max(getattr(s, name) for s in early)
         if growth > limit and risen:
             failures.append(f"{name} grows {growth:+.1f} per million calls (limit {limit:+.0f})")
     early_p50 = statistics.median(s.p50_ms for s in early)
@@ -249,11 +276,17 @@ def p6(samples: list[Sample], calls: int) -> list[str]:
     print(f"P6 rss {first.rss_mb:.1f} MB after {first.calls} calls, {last.rss_mb:.1f} MB after "
           f"{last.calls} (largest process {last.largest_mb:.1f} MB): trend "
           f"{per_call * 1024:+.4f} KB/call")  # fmt: skip
+    series = rss_series([first, last])
+    if len(series) > 1:
+        for process, (before, after) in series.items():
+            print(f"  {process}: {before:.1f} MB after {first.calls} calls, {after:.1f} MB "
+                  f"after {last.calls}: {after - before:+.1f} MB")  # fmt: skip
     if last.calls < P6_CALLS:
         return []
-    grown = last.rss_mb - first.rss_mb
+    grown = max(after - before for before, after in series.values())
     verdict = "ok" if grown <= P6_GROWTH_MB and last.largest_mb < P6_PROCESS_MB else "FAILED"
     print(f"P6 rss after {last.calls} calls - after {first.calls} = {grown:+.1f} MB "
+          f"{'(the process that grew most) ' if len(series) > 1 else ''}"
           f"(limit +{P6_GROWTH_MB:.0f}), largest process {last.largest_mb:.1f} MB "
           f"(limit {P6_PROCESS_MB:.0f}): {verdict}")  # fmt: skip
     problems = []
@@ -343,7 +376,7 @@ async def soak(base: str, key: str, pid: int, args: argparse.Namespace) -> tuple
                         f"{latest.calls:>9} calls  rss {latest.rss_mb:7.1f} MB (anon "
                         f"{latest.anon_mb:6.1f})  fds {latest.fds:4}  sockets {latest.sockets:4}"
                         f"  p50 {latest.p50_ms:7.2f} ms  p99 {latest.p99_ms:7.2f} ms  wal "
-                        f"{latest.wal_mb:5.1f} MB",
+                        f"{latest.wal_mb:5.1f} MB{_each(latest)}",
                         flush=True,
                     )
 

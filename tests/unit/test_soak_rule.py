@@ -40,7 +40,7 @@ def test_memory_that_keeps_growing_fails_even_with_a_drop_at_the_end(soak: Modul
     # 0.5 KB a call, and a last sample back at the start: first-vs-last would pass it.
     rss = [150.0 + 5.0 * n for n in range(9)] + [150.0]
     failures = soak.judge(samples(soak, rss), 100_000)
-    assert len(failures) == 1 and failures[0].startswith("rss_mb grows +")
+    assert len(failures) == 1 and failures[0].startswith("rss_mb of the gateway grows +")
 
 
 def test_too_few_samples_after_the_warm_up_are_said_so(soak: ModuleType) -> None:
@@ -93,3 +93,35 @@ def test_each_latency_rule_says_what_rose(soak: ModuleType) -> None:
         "p50 latency rose from 15.00 ms to 60.00 ms",
         "p99 latency rose from 300.00 ms to 1000.00 ms (limit 3x)",
     ]
+
+
+def by_process(soak: ModuleType, rss: dict[int, list[float]]) -> list[object]:
+    """Samples of a gateway of several processes, each with its RSS as given."""
+    count = len(next(iter(rss.values())))
+    return [
+        soak.Sample(
+            (n + 1) * 10_000, sum(mb[n] for mb in rss.values()),
+            max(mb[n] for mb in rss.values()), 40, 20, 10.0, 50.0,
+            processes={pid: mb[n] for pid, mb in rss.items()},
+        )
+        for n in range(count)
+    ]  # fmt: skip
+
+
+def test_with_workers_each_process_is_held_to_the_limits(soak: ModuleType) -> None:
+    # Two workers each filling their own bounded caches: +15 MB each is +30 MB together,
+    # and each is within the limit.
+    each = {1: [140.0] * 100, 2: [160.0] * 99 + [175.0], 3: [165.0] * 99 + [180.0]}
+    assert soak.p6(by_process(soak, each), 1_000_000) == []
+    grown = {1: [140.0] * 100, 2: [160.0] * 99 + [181.0], 3: [165.0] * 100}
+    assert soak.p6(by_process(soak, grown), 1_000_000) == ["P6: RSS grew +21.0 MB from 10000 calls"]
+    large = {1: [140.0] * 100, 2: [185.0] * 99 + [201.0]}
+    assert soak.p6(by_process(soak, large), 1_000_000) == ["P6: a process holds 201.0 MB"]
+
+
+def test_with_workers_one_process_that_keeps_growing_fails_the_trend(soak: ModuleType) -> None:
+    steady = [150.0] * 10
+    growing = [150.0 + 5.0 * n for n in range(10)]
+    failures = soak.judge(by_process(soak, {7: steady, 8: growing}), 100_000)
+    assert len(failures) == 1 and failures[0].startswith("rss_mb of process 8 grows +")
+    assert soak.judge(by_process(soak, {7: steady, 8: steady}), 100_000) == []
