@@ -74,7 +74,7 @@ def run_server(
     options = ServeOptions(config, host, port, audit_db, log_level, store_url, auth or _auth_mode())
     workers = workers_from_environment()
     if workers == 1:
-        _check_port_free(host, port)
+        check_port_free(host, port)
         serve(options, loaded=loaded)
     else:
         from gateway.workers import run_workers
@@ -189,7 +189,7 @@ def serve(
         sys.exit(3)  # as uvicorn.run: the app failed to start (the log says why)
 
 
-def _check_port_free(host: str, port: int) -> None:
+def check_port_free(host: str, port: int) -> None:
     """Refuse to start when the port is taken: the instance name is host:port, and a second
     process of one name would take the first one's calls in flight for a crash's leftovers."""
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:

@@ -9,6 +9,7 @@ backend are refused quickly by its circuit breaker.
 from __future__ import annotations
 
 import asyncio
+import os
 
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
@@ -46,7 +47,11 @@ async def index(request: Request) -> Response:
 
 @router.get("/healthz")
 async def healthz(request: Request) -> JSON:
-    return JSON({"status": "ok", "config_version": gateway_of(request).config.version})
+    """Alive, with the config served and which process answered (``serve --workers``: each
+    worker is a process of its own, with its own queue consumers and caches)."""
+    return JSON(
+        {"status": "ok", "config_version": gateway_of(request).config.version, "pid": os.getpid()}
+    )
 
 
 @router.get("/metrics", include_in_schema=False)

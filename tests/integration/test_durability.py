@@ -11,21 +11,24 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from estate.server import EstateServer
 from gateway.audit.bundle import verify_store
 from gateway.audit.checkpoint import VerifierKey
 from gateway.audit.sqlite_store import SQLiteStore
-from tests.integration.support import ANNA, DEMO_CONFIG, ROOT, serve_process
+from tests.integration.support import ANNA, DEMO_CONFIG, ROOT, process_tree, serve_process
 
 COMMAND = Path(sys.executable).parent / "legacy-gateway"
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 def test_every_acknowledged_call_survives_a_sigkill_and_the_log_verifies(
-    estate_env: dict[str, str], estate: EstateServer, tmp_path: Path
+    estate_env: dict[str, str], estate: EstateServer, tmp_path: Path, workers: int
 ) -> None:
     audit_db = tmp_path / "audit.sqlite"
-    env = {"LEGACY_GATEWAY_AUDIT_DB": str(audit_db)}
+    env = {"LEGACY_GATEWAY_AUDIT_DB": str(audit_db), "LEGACY_GATEWAY_WORKERS": str(workers)}
+    answered_by: set[int] = set()
     acknowledged: list[str] = []
     lock = threading.Lock()
     stop = threading.Event()
@@ -34,6 +37,7 @@ def test_every_acknowledged_call_survives_a_sigkill_and_the_log_verifies(
 
         def agent() -> None:
             with httpx.Client(base_url=base, timeout=5) as client:
+                answered_by.add(client.get("/healthz", timeout=30).json()["pid"])
                 while not stop.is_set():
                     try:
                         response = client.post(
@@ -46,17 +50,21 @@ def test_every_acknowledged_call_survives_a_sigkill_and_the_log_verifies(
                         with lock:
                             acknowledged.append(response.json()["call_id"])
 
-        agents = [threading.Thread(target=agent) for _ in range(8)]
+        agents = [threading.Thread(target=agent) for _ in range(16)]
         for thread in agents:
             thread.start()
         time.sleep(2.0)
-        os.kill(proc.pid, signal.SIGKILL)
+        # As the kernel stops a container: every process of it at once, the workers too.
+        for pid in process_tree(proc.pid):
+            os.kill(pid, signal.SIGKILL)
         proc.wait(10)
         stop.set()
         for thread in agents:
             thread.join(10)
 
     assert len(acknowledged) > 50, "the load was too light to mean anything"
+    # Each worker was appending when it was killed (16 connections all on one: 1 in 30,000).
+    assert len(answered_by) == workers
     store = SQLiteStore(audit_db)
     try:
         for call_id in acknowledged:

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from gateway.serving import _check_port_free
+from gateway.serving import check_port_free
 
 
 def _listener() -> socket.socket:
@@ -21,7 +21,7 @@ def test_a_port_another_process_listens_on_is_refused_with_one_line() -> None:
     with _listener() as server:
         port = server.getsockname()[1]
         with pytest.raises(SystemExit) as refused:
-            _check_port_free("127.0.0.1", port)
+            check_port_free("127.0.0.1", port)
     assert str(refused.value).startswith(f"cannot listen on 127.0.0.1:{port}: ")
 
 
@@ -37,4 +37,4 @@ def test_a_port_whose_last_connections_wait_in_time_wait_is_free() -> None:
     client.recv(1)
     client.close()
     server.close()
-    _check_port_free("127.0.0.1", port)
+    check_port_free("127.0.0.1", port)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from adapters.base import Health
 from tests.unit.api.fake_gateway import CONFIG_VERSION, FakeGateway, demo_tools, serve
 
@@ -28,7 +30,9 @@ def test_liveness_names_the_config_version() -> None:
     with serve(FakeGateway(demo_tools())) as client:
         answer = client.get("/healthz")
 
-    assert answer.json() == {"status": "ok", "config_version": CONFIG_VERSION}
+    assert answer.json() == {
+        "status": "ok", "config_version": CONFIG_VERSION, "pid": os.getpid()
+    }  # fmt: skip
 
 
 def test_ready_when_the_store_answers() -> None:
