@@ -1,4 +1,9 @@
-"""Running the API under uvicorn."""
+"""Running the API under uvicorn.
+
+The gateway itself (the app, the adapters, the audit log) is imported by ``serve``, in the
+process that serves: the parent of ``serve --workers`` imports only this module and
+``gateway.workers``, and stays small while its workers run.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +13,12 @@ import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import uvicorn
-
-from adapters.installed import INSTALLED
-from gateway.api import create_app
-from gateway.audit.log import AuditLog, AuditSettings
-from gateway.audit.open_store import open_store
-from gateway.config.directory import ConfigDirectory
-from gateway.lifecycle import Drain, DrainGuard, DrainingServer, grace_from_environment
-from gateway.limits import env_seconds, limits
-from gateway.memory import limit_malloc_arenas, start_trimming
-from gateway.policy.auth import Mode
-from gateway.recovery import Lifetimes, Recovery, instance_name
-from gateway.runtime import Gateway
-from gateway.trace import configure_from_environment
+if TYPE_CHECKING:
+    from gateway.config.directory import ConfigDirectory
+    from gateway.policy.auth import Mode
+    from gateway.runtime import Gateway
 
 log = logging.getLogger("legacy_gateway")
 
@@ -70,16 +66,19 @@ def run_server(
     loaded: ConfigDirectory | None = None,
 ) -> None:
     """Serve ``config``; ``loaded``, when the caller has loaded it already (to fail fast),
-    is served as it is rather than loaded again (a single process only: workers load their own)."""
+    is served as it is rather than loaded again. Workers load their own: a caller that loaded
+    it becomes their supervisor afresh (``become_supervisor``) rather than keep it."""
     options = ServeOptions(config, host, port, audit_db, log_level, store_url, auth or _auth_mode())
     workers = workers_from_environment()
     if workers == 1:
         check_port_free(host, port)
         serve(options, loaded=loaded)
-    else:
-        from gateway.workers import run_workers
+        return
+    from gateway.workers import become_supervisor, run_workers
 
-        run_workers(options, workers)
+    if loaded is not None:
+        become_supervisor(options, workers)
+    run_workers(options, workers)
 
 
 def workers_from_environment() -> int:
@@ -108,12 +107,19 @@ def serve(
     is loaded (its registry built) once, here at the start unless ``loaded`` is given, and
     that is what the first gateway serves and watches.
     """
-    # Before the serving threads start: arenas already made are not given back.
-    limit_malloc_arenas()
-    try:
-        start_trimming()
-    except ValueError as exc:
-        raise SystemExit(f"legacy-gateway cannot start: {exc}") from None
+    import uvicorn
+
+    from adapters.installed import INSTALLED
+    from gateway.api import create_app
+    from gateway.audit.log import AuditLog, AuditSettings
+    from gateway.audit.open_store import open_store
+    from gateway.config.directory import ConfigDirectory
+    from gateway.lifecycle import Drain, DrainGuard, DrainingServer, grace_from_environment
+    from gateway.limits import env_seconds, limits
+    from gateway.recovery import Lifetimes, Recovery, instance_name
+    from gateway.runtime import Gateway
+
+    _prepare_process()
     config, audit_db, store_url, mode = (
         options.config, options.audit_db, options.store_url, options.auth
     )  # fmt: skip
@@ -152,11 +158,6 @@ def serve(
         )
         return gateway
 
-    configure_from_environment()  # OpenTelemetry export, when an OTLP endpoint is set
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    # Per-request client logs would drown the operator's log; calls are in the record.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    quiet_protocol_libraries()
     # Everything that can fail at start-up (the store, the keys, the config, the settings)
     # fails here, as one line, before uvicorn would wrap it in its own traceback.
     try:
@@ -187,6 +188,24 @@ def serve(
     server.run(sockets)
     if not server.started:
         sys.exit(3)  # as uvicorn.run: the app failed to start (the log says why)
+
+
+def _prepare_process() -> None:
+    """What a serving process sets up before its gateway: memory, tracing, logging."""
+    from gateway.memory import limit_malloc_arenas, start_trimming
+    from gateway.trace import configure_from_environment
+
+    # Before the serving threads start: arenas already made are not given back.
+    limit_malloc_arenas()
+    try:
+        start_trimming()
+    except ValueError as exc:
+        raise SystemExit(f"legacy-gateway cannot start: {exc}") from None
+    configure_from_environment()  # OpenTelemetry export, when an OTLP endpoint is set
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    # Per-request client logs would drown the operator's log; calls are in the record.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    quiet_protocol_libraries()
 
 
 def check_port_free(host: str, port: int) -> None:

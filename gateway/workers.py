@@ -14,16 +14,18 @@ of the CPU, on one of two workers). Elsewhere the workers share one listening so
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import multiprocessing
+import os
 import signal
 import socket
 import sys
 import time
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from types import FrameType
-
-import uvicorn
+from typing import NoReturn
 
 from gateway.serving import ServeOptions, check_port_free, serve
 
@@ -45,6 +47,8 @@ def run_workers(options: ServeOptions, count: int) -> None:
             raise SystemExit(f"cannot listen on {options.host}:{options.port}: {exc}") from None
         options = dataclasses.replace(options, port=sockets[0].getsockname()[1])
     else:
+        import uvicorn
+
         shared = uvicorn.Config(app="", host=options.host, port=options.port).bind_socket()
         sockets = [shared] * count
     context = multiprocessing.get_context("spawn")
@@ -105,3 +109,25 @@ def _listening_sockets(host: str, port: int, count: int) -> list[socket.socket]:
 
 def _worker(options: ServeOptions, listening: socket.socket, number: int) -> None:
     serve(options, [listening], number)
+
+
+def become_supervisor(options: ServeOptions, count: int) -> NoReturn:
+    """Replace this process (``os.execv``: the same pid, its environment) with a fresh
+    interpreter that runs ``run_workers`` and imports only this module: ``serve`` loaded the
+    whole gateway to check the config before starting, and the supervisor would otherwise
+    hold it (about 140 MB) for as long as the workers run."""
+    fields = {**dataclasses.asdict(options), "config": str(options.config)}
+    fields["audit_db"] = str(options.audit_db)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", __name__, json.dumps(fields), str(count)])
+
+
+def main() -> None:
+    fields = json.loads(sys.argv[1])
+    fields["config"], fields["audit_db"] = Path(fields["config"]), Path(fields["audit_db"])
+    run_workers(ServeOptions(**fields), int(sys.argv[2]))
+
+
+if __name__ == "__main__":
+    main()
