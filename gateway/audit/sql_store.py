@@ -50,12 +50,12 @@ CREATE TABLE IF NOT EXISTS records (
     data    {blob} NOT NULL
 );
 CREATE INDEX IF NOT EXISTS records_call ON records (call_id);
--- A window of one kind (the experiments report, the guard at start) reads this range alone;
--- a kind's records, whatever their time, read it too.
+-- Not a mere prefix of the next one: its entries end with the record's index, so "records of
+-- these kinds from index N on" (calls left unfinished, submissions open) reads that range
+-- alone. Through (kind, at) it would read every record of the kinds since the log began.
+CREATE INDEX IF NOT EXISTS records_kind ON records (kind);
+-- A window of one kind (the experiments report, the guard at start) reads this range alone.
 CREATE INDEX IF NOT EXISTS records_kind_at ON records (kind, at);
--- Earlier versions kept an index of kind alone: a prefix of the one above that every append
--- paid one more page write for. Dropped once, by the first process to open the log.
-DROP INDEX IF EXISTS records_kind;
 CREATE TABLE IF NOT EXISTS leaves (
     idx  {integer} PRIMARY KEY,
     hash {blob} NOT NULL

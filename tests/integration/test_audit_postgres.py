@@ -80,31 +80,6 @@ def test_a_window_of_one_kind_is_read_by_time(pg_store_url: str) -> None:
         store.close()
 
 
-def test_a_log_of_an_earlier_version_loses_the_index_of_kind_alone(pg_store_url: str) -> None:
-    # Earlier versions indexed kind alone beside (kind, at): one more page written per append.
-    store = PostgresStore(pg_store_url)
-    try:
-        store.append_many([("call.intent", "a", {}), ("call.outcome", "a", {})])
-        schema = pg_store_url.rsplit("=", 1)[1]
-        with psycopg.connect(store.url, autocommit=True) as raw:
-            raw.execute(f'CREATE INDEX records_kind ON "{schema}".records (kind)')
-    finally:
-        store.close()
-    store = PostgresStore(pg_store_url)
-    try:
-        with psycopg.connect(store.url, autocommit=True) as raw:
-            indexes = {row[0] for row in raw.execute(
-                "SELECT indexname FROM pg_indexes WHERE schemaname = %s AND tablename = 'records'",
-                (schema,),
-            )}  # fmt: skip
-        assert "records_kind" not in indexes
-        assert {"records_call", "records_kind_at"} <= indexes
-        assert [r.call_id for r in store.records_of_kind("call.outcome")] == ["a"]
-        assert store.append("call.intent", "b", {}).index == 2
-    finally:
-        store.close()
-
-
 def test_replicas_opening_the_store_while_others_append_all_open(pg_store_url: str) -> None:
     """Opening takes the log head before the tables' locks, as appends do: a replica starting
     beside running ones waits for their appends instead of deadlocking with one."""
