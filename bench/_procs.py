@@ -20,6 +20,8 @@ BIN = Path(sys.executable).parent
 # when it was launched (``time.perf_counter``; start-up times count from it).
 PIDS: dict[str, int] = {}
 LAUNCHED: dict[str, float] = {}
+# How long each stopped process took from SIGTERM to its exit, in seconds.
+STOPPED: dict[str, float] = {}
 
 
 def free_port() -> int:
@@ -55,8 +57,10 @@ def _running(
     finally:
         PIDS.pop(base, None)
         LAUNCHED.pop(base, None)
+        stopping = time.perf_counter()
         proc.terminate()
         proc.wait(30)  # a stopping gateway drains its calls in flight (20 s at most)
+        STOPPED[base] = time.perf_counter() - stopping
 
 
 @contextmanager

@@ -68,11 +68,12 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _procs import BIN, PIDS, ROOT, estate_process, gateway_process, order_host
+from _procs import BIN, PIDS, ROOT, STOPPED, estate_process, gateway_process, order_host
 
 sys.path.insert(0, str(ROOT))
 from estate.ledger import create_ledger
 from estate.orders import DEFAULT_URL, FIRST_ORDER, ORDER_COUNT
+from gateway.workers import process_tree
 
 TOOLS = ("get_customer", "search_customers", "list_customers", "get_exchange_rate",
          "get_customer_profile", "get_account", "accounts_of_customer", "list_postings",
@@ -144,26 +145,6 @@ def rss_series(samples: list[Sample]) -> dict[str, list[float]]:
     return {f"process {pid}": [s.processes[pid] for s in samples] for pid in sorted(common)}
 
 
-def _tree(pid: int) -> list[int]:
-    """``pid`` and its live descendants (the workers of ``serve --workers``)."""
-    parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents.setdefault(int(stat[stat.rindex(")") + 2 :].split()[1]), []).append(
-                int(entry.name)
-            )
-    found, pending = [], [pid]
-    while pending:
-        current = pending.pop()
-        found.append(current)
-        pending.extend(parents.get(current, []))
-    return found
-
-
 def _link(fd: Path) -> str:
     """Where a descriptor leads; one closed while the list is read leads nowhere, rather than
     taking the whole process out of the sample (a window of RSS 0 MB)."""
@@ -182,7 +163,7 @@ def sample(
 ) -> Sample:
     rss_kb = largest_kb = anon_kb = fds = sockets = 0
     processes: dict[int, float] = {}
-    for member in _tree(pid):
+    for member in process_tree(pid):
         try:
             status = Path(f"/proc/{member}/status").read_text()
             rollup = Path(f"/proc/{member}/smaps_rollup").read_text()
@@ -328,6 +309,8 @@ def gateway(
     with served as (base, key):
         args.wal = audit_db.with_name(audit_db.name + "-wal")
         yield base, key, PIDS[base]
+    # What a stop costs after a long life: draining, giving the lease back, closing the log.
+    print(f"gateway stopped in {STOPPED[base]:.2f} s")
 
 
 async def soak(base: str, key: str, pid: int, args: argparse.Namespace) -> tuple[

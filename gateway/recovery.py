@@ -97,18 +97,21 @@ class Recovery:
         self.instance_id = "gw_" + secrets.token_hex(8)
         self.lifetimes = lifetimes or Lifetimes()
         self.config_version = config_version
+        self._first_idx = 0
 
     # ------------------------------------------------------------------ life cycle
 
     def begin(self) -> int:
         """Take this process's lease and settle what earlier lives left; how many calls."""
         at = _stamp(_now())
-        self.store.register_lease(Lease(self.instance_id, self.name, self.store.count(), at, at))
+        self._first_idx = self.store.count()
+        self.store.register_lease(Lease(self.instance_id, self.name, self._first_idx, at, at))
         return self.recover(first_start=True)
 
     def sweep(self) -> None:
         """Renew the lease; settle dead replicas' calls, expired approvals and keys."""
-        if not self.store.renew_lease(self.instance_id, _stamp(_now())):
+        self._first_idx = self._open_from(self._first_idx)
+        if not self.store.renew_lease(self.instance_id, _stamp(_now()), self._first_idx):
             # Someone took us for dead (a stall longer than the lease): our calls in flight
             # were marked. Take a lease again so that what comes next is ours.
             log.error("this process's lease was retired by another replica; taking a new one")
@@ -130,11 +133,19 @@ class Recovery:
 
     def end(self) -> None:
         """A clean stop: give the lease back, unless a call of ours is still unfinished."""
-        lease = next((x for x in self.store.leases() if x.instance_id == self.instance_id), None)
-        if lease is None:
-            return
-        if not any(_owner(r) == self.instance_id for r in self.store.unfinished(lease.first_idx)):
+        unfinished = self.store.unfinished(self._first_idx)
+        if not any(_owner(r) == self.instance_id for r in unfinished):
             self.store.retire_lease(self.instance_id)
+
+    def _open_from(self, since: int) -> int:
+        """The index from which this process's calls may still be unfinished: its oldest
+        unfinished start, else the log's size. The lease keeps it, so that a stop, or the
+        replica that finds this process gone, reads the log from there and not from the
+        start of a long life. Calls started from here on get a larger index: the size is
+        read first, and appends are in order."""
+        size = self.store.count()
+        ours = (r.index for r in self.store.unfinished(since) if _owner(r) == self.instance_id)
+        return min(ours, default=size)
 
     # ------------------------------------------------------------------ recovering
 
@@ -182,13 +193,16 @@ class Recovery:
                 return 0
         try:
             before = _stamp(at - dt.timedelta(seconds=self.lifetimes.orphan_after_s))
-            orphans = [
-                start
-                for start in _latest_per_call(self.store.unfinished(0))
-                if _owner(start) is None and start.at < before
-            ]
+            size = self.store.count()
+            records = self.store.unfinished(self.store.recovery_mark(_ORPHANS))
+            starts = [start for start in _latest_per_call(records) if _owner(start) is None]
+            orphans = [start for start in starts if start.at < before]
             for start in orphans:
                 self._mark(start, None)
+            # The next start reads from the oldest call of no instance still too young.
+            young = {start.call_id for start in starts if start.at >= before}
+            mark = min((r.index for r in records if r.call_id in young), default=size)
+            self.store.set_recovery_mark(_ORPHANS, mark)
             return len(orphans)
         finally:
             self.store.retire_lease(_ORPHANS)

@@ -123,6 +123,26 @@ def become_supervisor(options: ServeOptions, count: int) -> NoReturn:
     os.execv(sys.executable, [sys.executable, "-m", __name__, json.dumps(fields), str(count)])
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its live descendants, read from /proc (Linux): a supervisor and its
+    workers, for what measures or stops them as one gateway."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue  # ended while the list was read
+            parent = int(stat[stat.rindex(")") + 2 :].split()[1])
+            children.setdefault(parent, []).append(int(entry.name))
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        pending.extend(children.get(current, []))
+    return found
+
+
 def main() -> None:
     fields = json.loads(sys.argv[1])
     fields["config"], fields["audit_db"] = Path(fields["config"]), Path(fields["audit_db"])

@@ -6,7 +6,11 @@ process stopped renewing it, or whose name a new process of the same name now ho
 same pod or host:port started again), marks that process as gone: the first live process
 to retire the row (a delete, so exactly one does) finds the calls it left unfinished.
 
-The table is not part of the log: a lease changes (its heartbeat), and losing it loses no
+A lease's ``first_idx`` moves forward as the process's calls end (each heartbeat), and
+``recovery_marks`` keeps how far the calls of no instance have been settled, so that what a
+stop, a crash or a start reads is the log since then, not the whole log.
+
+The tables are not part of the log: a lease changes (its heartbeat), and losing them loses no
 record, only the shortcut to a dead process's calls.
 """
 
@@ -35,6 +39,12 @@ CREATE TABLE IF NOT EXISTS instances (
     heartbeat_at TEXT NOT NULL
 )
 """
+_MARKS = """
+CREATE TABLE IF NOT EXISTS recovery_marks (
+    name TEXT PRIMARY KEY,
+    idx  BIGINT NOT NULL
+)
+"""
 
 
 def _now() -> str:
@@ -47,7 +57,7 @@ class Lease:
 
     instance_id: str
     name: str
-    first_idx: int  # the log's size when it started: its calls are all after this
+    first_idx: int  # its calls that may be unfinished are all from this index on
     started_at: str
     heartbeat_at: str
 
@@ -62,8 +72,9 @@ class ClaimedKey:
 
 
 def prepare_call_state(execute: Callable[[str], Any], dialect: Literal["sqlite", "pg"]) -> None:
-    """Create the lease table and add the claiming instance to Idempotency-Key rows."""
+    """Create the lease and mark tables; add the claiming instance to Idempotency-Key rows."""
     execute(_LEASES)
+    execute(_MARKS)
     # The expiry sweep asks for the oldest claims every few seconds.
     execute("CREATE INDEX IF NOT EXISTS idempotency_keys_at ON idempotency_keys (at)")
     if dialect == "pg":
@@ -94,8 +105,9 @@ class CallStateStore(ABC):
         """Take a lease row; False when one with that id exists."""
 
     @abstractmethod
-    def renew_lease(self, instance_id: str, at: str) -> bool:
-        """Say the instance is alive; False when its lease was retired meanwhile."""
+    def renew_lease(self, instance_id: str, at: str, first_idx: int) -> bool:
+        """Say the instance is alive, its unfinished calls from ``first_idx`` on; False when
+        its lease was retired meanwhile."""
 
     @abstractmethod
     def leases(self) -> list[Lease]: ...
@@ -107,6 +119,13 @@ class CallStateStore(ABC):
     @abstractmethod
     def unfinished(self, since: int = 0) -> list[StoredRecord]:
         """Intents (and approved decisions) from index ``since`` on with no ending record."""
+
+    @abstractmethod
+    def recovery_mark(self, name: str) -> int:
+        """The index ``name`` was settled up to (0 when never)."""
+
+    @abstractmethod
+    def set_recovery_mark(self, name: str, index: int) -> None: ...
 
 
 class SqlCallState(CallStateStore, SqlAccess):
@@ -155,11 +174,13 @@ class SqlCallState(CallStateStore, SqlAccess):
             ).rowcount  # fmt: skip
         return bool(added)
 
-    def renew_lease(self, instance_id: str, at: str) -> bool:
+    def renew_lease(self, instance_id: str, at: str, first_idx: int) -> bool:
         with self._reading() as db:
             changed = db.execute(
-                self._sql("UPDATE instances SET heartbeat_at = ? WHERE instance_id = ?"),
-                (at, instance_id),
+                self._sql(
+                    "UPDATE instances SET heartbeat_at = ?, first_idx = ? WHERE instance_id = ?"
+                ),
+                (at, first_idx, instance_id),
             ).rowcount
         return bool(changed)
 
@@ -177,6 +198,23 @@ class SqlCallState(CallStateStore, SqlAccess):
 
     def unfinished(self, since: int = 0) -> list[StoredRecord]:
         return self._records_without(since, STARTS, ENDINGS)
+
+    def recovery_mark(self, name: str) -> int:
+        with self._reading() as db:
+            row = db.execute(
+                self._sql("SELECT idx FROM recovery_marks WHERE name = ?"), (name,)
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def set_recovery_mark(self, name: str, index: int) -> None:
+        with self._reading() as db:
+            db.execute(
+                self._sql(
+                    "INSERT INTO recovery_marks VALUES (?, ?) "
+                    "ON CONFLICT (name) DO UPDATE SET idx = excluded.idx"
+                ),
+                (name, index),
+            )
 
     def _records_without(
         self, since: int, kinds: tuple[str, ...], endings: tuple[str, ...]

@@ -275,25 +275,6 @@ def serve_process(
         proc.wait(10)
 
 
-def process_tree(pid: int) -> list[int]:
-    """``pid`` and its live descendants (the workers of ``serve --workers``)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parent = int(stat[stat.rindex(")") + 2 :].split()[1])
-            children.setdefault(parent, []).append(int(entry.name))
-    found, pending = [], [pid]
-    while pending:
-        current = pending.pop()
-        found.append(current)
-        pending.extend(children.get(current, []))
-    return found
-
-
 def postings_with(ledger_db: Path, reference: str) -> int:
     """How many postings in the demo ledger carry this reference."""
     with sqlite3.connect(ledger_db) as db:

@@ -17,7 +17,8 @@ from estate.server import EstateServer
 from gateway.audit.bundle import verify_store
 from gateway.audit.checkpoint import VerifierKey
 from gateway.audit.sqlite_store import SQLiteStore
-from tests.integration.support import ANNA, DEMO_CONFIG, ROOT, process_tree, serve_process
+from gateway.workers import process_tree
+from tests.integration.support import ANNA, DEMO_CONFIG, ROOT, serve_process
 
 COMMAND = Path(sys.executable).parent / "legacy-gateway"
 

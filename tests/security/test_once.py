@@ -491,12 +491,80 @@ def test_only_a_gone_processs_calls_are_marked_and_its_keys_freed(shared_store: 
 def test_calls_of_no_instance_are_marked_only_when_old(shared_store: str) -> None:
     store = open_store(Path(shared_store), shared_store)
     try:
+        ended = str(uuid.uuid4())
+        store.append("call.intent", ended, {"tool": "t", "effect": "read"})
+        store.append("call.outcome", ended, {"status": "ok"})
         fresh = str(uuid.uuid4())  # a one-shot CLI call running right now
         store.append("call.intent", fresh, {"tool": "t", "effect": "write"})
+        (fresh_intent,) = store.records_of(fresh)
         assert Recovery(store, "h:1").begin() == 0
+        # The next start reads from the young call on, not from the start of the log.
+        assert store.recovery_mark("orphans") == fresh_intent.index
         time.sleep(0.01)
+        size = store.count()
+        reads = spy_on_unfinished(store)
         assert Recovery(store, "h:2", Lifetimes(orphan_after_s=0.001)).begin() == 1
+        assert reads == [fresh_intent.index]
         assert statuses(store, fresh) == ["outcome_unknown"]
+        assert store.recovery_mark("orphans") == size
+    finally:
+        store.close()
+
+
+def spy_on_unfinished(store: AuditStore) -> list[int]:
+    """The index each read of unfinished calls starts from, from now on."""
+    reads: list[int] = []
+    unfinished = store.unfinished
+
+    def reading(since: int = 0) -> list[Any]:
+        reads.append(since)
+        return unfinished(since)
+
+    store.unfinished = reading  # type: ignore[method-assign]
+    return reads
+
+
+def lease_of(store: AuditStore, owner: Recovery) -> Lease:
+    return next(lease for lease in store.leases() if lease.instance_id == owner.instance_id)
+
+
+def test_a_lease_moves_past_the_calls_that_ended_and_a_crash_is_still_found(
+    shared_store: str,
+) -> None:
+    """A long life's stop, or its crash, reads the log from its oldest unfinished call."""
+    store = open_store(Path(shared_store), shared_store)
+    try:
+        worker = Recovery(store, "host-a:8080")
+        worker.begin()
+        ended = start_call(store, worker, "read")
+        store.append("call.outcome", ended, {"status": "ok"})
+        running = start_call(store, worker, "write")
+        (running_intent,) = store.records_of(running)
+        store.append("call.intent", "other", {"tool": "t", "instance": "gw_someone_else"})
+        worker.sweep()
+        assert lease_of(store, worker).first_idx == running_intent.index
+        store.append("call.outcome", running, {"status": "ok"})
+        worker.sweep()
+        size = store.count()
+        assert lease_of(store, worker).first_idx == size
+
+        reads = spy_on_unfinished(store)
+        worker.end()  # a clean stop: nothing of its own unfinished, the lease goes
+        assert reads == [size]
+        assert worker.instance_id not in {lease.instance_id for lease in store.leases()}
+
+        worker = Recovery(store, "host-a:8080")
+        worker.begin()
+        for _ in range(3):
+            store.append("call.outcome", start_call(store, worker, "read"), {"status": "ok"})
+        worker.sweep()
+        mark = lease_of(store, worker).first_idx
+        assert mark == store.count()
+        lost = start_call(store, worker, "write")  # then the process is killed
+        reads.clear()
+        assert Recovery(store, "host-a:8080").begin() == 1
+        assert reads[0] == mark  # the settle, then the calls of no instance
+        assert statuses(store, lost, ended, running) == ["outcome_unknown", "ok", "ok"]
     finally:
         store.close()
 
