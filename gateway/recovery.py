@@ -97,7 +97,7 @@ class Recovery:
         self.instance_id = "gw_" + secrets.token_hex(8)
         self.lifetimes = lifetimes or Lifetimes()
         self.config_version = config_version
-        self._first_idx = 0
+        self._first_idx: int | None = None  # the lease's first index, once it is taken
 
     # ------------------------------------------------------------------ life cycle
 
@@ -110,12 +110,15 @@ class Recovery:
 
     def sweep(self) -> None:
         """Renew the lease; settle dead replicas' calls, expired approvals and keys."""
-        self._first_idx = self._open_from(self._first_idx)
-        if not self.store.renew_lease(self.instance_id, _stamp(_now()), self._first_idx):
-            # Someone took us for dead (a stall longer than the lease): our calls in flight
-            # were marked. Take a lease again so that what comes next is ours.
-            log.error("this process's lease was retired by another replica; taking a new one")
-            self.begin()
+        if self._first_idx is None:
+            self.begin()  # swept before it began: the lease is taken now
+        else:
+            self._first_idx = self._open_from(self._first_idx)
+            if not self.store.renew_lease(self.instance_id, _stamp(_now()), self._first_idx):
+                # Someone took us for dead (a stall longer than the lease): our calls in
+                # flight were marked. Take a lease again so that what comes next is ours.
+                log.error("this process's lease was retired by another replica; taking a new one")
+                self.begin()
         self.recover()
         context = RecordContext(principal="gateway", config_version=self.config_version())
         expire_approvals(self.store, _now(), context)
@@ -133,8 +136,7 @@ class Recovery:
 
     def end(self) -> None:
         """A clean stop: give the lease back, unless a call of ours is still unfinished."""
-        unfinished = self.store.unfinished(self._first_idx)
-        if not any(_owner(r) == self.instance_id for r in unfinished):
+        if self._first_idx is not None and not self._unfinished_ours(self._first_idx):
             self.store.retire_lease(self.instance_id)
 
     def _open_from(self, since: int) -> int:
@@ -144,8 +146,10 @@ class Recovery:
         start of a long life. Calls started from here on get a larger index: the size is
         read first, and appends are in order."""
         size = self.store.count()
-        ours = (r.index for r in self.store.unfinished(since) if _owner(r) == self.instance_id)
-        return min(ours, default=size)
+        return min((r.index for r in self._unfinished_ours(since)), default=size)
+
+    def _unfinished_ours(self, since: int) -> list[StoredRecord]:
+        return [r for r in self.store.unfinished(since) if _owner(r) == self.instance_id]
 
     # ------------------------------------------------------------------ recovering
 
