@@ -68,10 +68,14 @@ $(BENCH_TOOLS): $(STAMP)
 	$(BIN)/python -m pip install --quiet 'py-spy>=0.3'
 	touch $@
 
+# soap_overhead.py: P1 with the default log, then in the other durability modes (README,
+# "The call record"): SQLite with an fsync a commit, and PostgreSQL.
 # audit_scale.py: P6 start-up and the proofs at size, on a generated log of 10,000,000
 # records (about 150 s and 5 GB in a temporary directory, removed afterwards).
 bench: setup $(BENCH_TOOLS)
 	$(BIN)/python bench/soap_overhead.py --profile
+	$(BIN)/python bench/soap_overhead.py --calls 1000 --log sqlite-full
+	$(BIN)/python bench/soap_overhead.py --calls 1000 --log postgresql
 	$(BIN)/python bench/mapping.py
 	$(BIN)/python bench/odbc.py
 	$(BIN)/python bench/amqp.py

@@ -2,7 +2,11 @@
 ``_bare_asgi``) that sends each request's body on to the backend with the gateway's own
 HTTP client (``adapters.http11``) and answers with the backend's body. No API key, mapping,
 validation or log: the CPU a call of this is what any gateway in this stack pays for its two
-hops, and what the gateway spends above it is its own work."""
+hops, and what the gateway spends above it is its own work.
+
+``python bench/_bare_proxy.py PORT BACKEND [CONTENT-TYPE]``: the content type of what it
+forwards and answers (``application/json`` unless given; ``text/xml`` for SOAP, P1's floor).
+"""
 
 from __future__ import annotations
 
@@ -14,12 +18,11 @@ from starlette.types import Receive, Scope, Send
 
 from adapters.http11 import HTTPClient
 
-HEADERS = [(b"content-type", b"application/json")]
-FORWARDED = {"Content-Type": "application/json"}
 
-
-def proxy_to(backend: str) -> object:
+def proxy_to(backend: str, content_type: str = "application/json") -> object:
     client = HTTPClient(backend, max_connections=16)
+    forwarded = {"Content-Type": content_type}
+    answered = [(b"content-type", content_type.encode("latin-1"))]
     path = urlsplit(backend).path or "/"
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -34,8 +37,8 @@ def proxy_to(backend: str) -> object:
             message = await receive()
             body += message.get("body", b"")
             more = message.get("more_body", False)
-        answer = await client.request("POST", path, FORWARDED, body, timeout=10, max_bytes=1 << 20)
-        headers = [*HEADERS, (b"content-length", str(len(answer.body)).encode())]
+        answer = await client.request("POST", path, forwarded, body, timeout=10, max_bytes=1 << 20)
+        headers = [*answered, (b"content-length", str(len(answer.body)).encode())]
         await send({"type": "http.response.start", "status": answer.status, "headers": headers})
         await send({"type": "http.response.body", "body": answer.body})
 
@@ -44,6 +47,6 @@ def proxy_to(backend: str) -> object:
 
 if __name__ == "__main__":
     uvicorn.run(
-        proxy_to(sys.argv[2]), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
+        proxy_to(*sys.argv[2:4]), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
         access_log=False, server_header=False,
     )  # fmt: skip

@@ -72,6 +72,16 @@ def estate_process() -> Iterator[str]:
 
 
 @contextmanager
+def bench_server(script: str, *args: str) -> Iterator[str]:
+    """One of the benchmarks' own servers (``_bare_asgi.py``, ``_bare_proxy.py``) on a free
+    port, given its arguments after the port: its base URL; its process id is ``PIDS[base]``."""
+    port = free_port()
+    command = [sys.executable, str(Path(__file__).parent / script), str(port), *args]
+    with _running(command, f"http://127.0.0.1:{port}") as base:
+        yield base
+
+
+@contextmanager
 def gateway_process(
     config: Path,
     env: dict[str, str],

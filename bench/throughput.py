@@ -56,6 +56,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _procs import (
     PIDS,
+    bench_server,
     cpu_seconds,
     cpu_times,
     estate_process,
@@ -165,22 +166,14 @@ async def load(target: Target, workers: int, seconds: float) -> Result:
 def bare_asgi(backend: str | None = None) -> Iterator[Target]:
     """The bare endpoint (``_bare_asgi``) or, given the backend, the bare forwarding proxy
     (``_bare_proxy``) to its lookup."""
-    port = free_port()
-    script, name, body = "_bare_asgi.py", "bare", {"customer_number": CUSTNO}
-    extra = []
-    if backend is not None:
-        script, name, body = "_bare_proxy.py", "proxy", {"CUSTNO": CUSTNO}
-        extra = [f"{backend}/crm/lookup"]
-    proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).parent / script), str(port), *extra],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        wait_http(f"http://127.0.0.1:{port}/healthz")
-        yield Target(name, f"http://127.0.0.1:{port}/call", body, {}, proc.pid)
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    if backend is None:
+        server = bench_server("_bare_asgi.py")
+        name, body = "bare", {"customer_number": CUSTNO}
+    else:
+        server = bench_server("_bare_proxy.py", f"{backend}/crm/lookup")
+        name, body = "proxy", {"CUSTNO": CUSTNO}
+    with server as base:
+        yield Target(name, f"{base}/call", body, {}, PIDS[base])
 
 
 @contextmanager

@@ -214,6 +214,7 @@ def _split_schema(url: str) -> tuple[str, str | None]:
 
 class PostgresStore(SqlTables):
     _mark = "%s"
+    COMMITS_OFF_LOOP = True  # a commit is round trips to the server
 
     def __init__(self, url: str) -> None:
         try:
@@ -421,6 +422,7 @@ class PostgresStore(SqlTables):
         return int(row[0])
 
     def close(self) -> None:
+        self._stop_committing()
         for connection in (self._writer, self._reader, *self._idle):
             with contextlib.suppress(Exception):
                 connection.close()

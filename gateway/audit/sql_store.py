@@ -14,8 +14,9 @@ import contextlib
 import threading
 from abc import abstractmethod
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 from gateway.audit.approvals_store import APPROVALS_SCHEMA, SqlApprovals
 from gateway.audit.callstate import SqlCallState
@@ -131,6 +132,21 @@ def encode_groups(
     return stored, rows
 
 
+def _answer(
+    queued: list[_Queued], results: list[list[StoredRecord] | BaseException] | BaseException
+) -> None:
+    """Answer each appender of a turn with its records, or why they were not written."""
+    if isinstance(results, BaseException):
+        results = [results] * len(queued)
+    for (_, done), result in zip(queued, results, strict=True):
+        if done.done():
+            continue
+        if isinstance(result, BaseException):
+            done.set_exception(result)
+        else:
+            done.set_result(result)
+
+
 class GroupCommitStore(AuditStore):
     """Group commit for stores with one writer connection.
 
@@ -143,7 +159,19 @@ class GroupCommitStore(AuditStore):
     each is answered once it is done. The loop's calls never wait on each other's commits in
     a row, so this is what lets them share one; a commit's cost (its WAL pages, its
     transaction) is mostly the same for one record as for twenty.
+
+    Where a commit waits for another machine (``COMMITS_OFF_LOOP``: PostgreSQL), the loop
+    hands its appends to the store's own committing thread instead: a slow or stalled server
+    then holds the calls waiting for their records, not the event loop that serves every
+    other request of the process (health checks, metrics, calls of other tools). The thread
+    takes everything handed to it while its last commit ran, as one batch: the batches are
+    those a loop blocked by the commit would have gathered (on PostgreSQL each commit is two
+    round trips and most of a call's CPU, so smaller batches would cost more than the
+    hand-over). A local file's commit (SQLite) takes less than a hand-over, and stays on the
+    loop.
     """
+
+    COMMITS_OFF_LOOP: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self._batching = threading.Lock()
@@ -153,6 +181,14 @@ class GroupCommitStore(AuditStore):
         self._turns: dict[asyncio.AbstractEventLoop, list[_Queued]] = {}
         # What this process committed, for its readers of the log (``read``).
         self._written = Written()
+        # Off the loop: the appends handed to the committing thread and not yet taken, and
+        # whether a commit of them is queued.
+        self._committer: ThreadPoolExecutor | None = None
+        if self.COMMITS_OFF_LOOP:
+            self._committer = ThreadPoolExecutor(1, "audit-commit")
+        self._handed: list[_Queued] = []
+        self._handing = threading.Lock()
+        self._take_queued = False
 
     def _committed(self, rows: Sequence[Row]) -> None:
         """Rows this process has just committed: its own readers need not read them back.
@@ -172,12 +208,15 @@ class GroupCommitStore(AuditStore):
         self, entries: list[Entry], context: RecordContext | None = None
     ) -> list[StoredRecord]:
         loop = asyncio.get_running_loop()
-        queued = self._turns.get(loop)
-        if queued is None:
-            queued = self._turns[loop] = []
-            loop.call_soon(self._commit_turn, loop)
         done: asyncio.Future[list[StoredRecord]] = loop.create_future()
-        queued.append(((entries, context), done))
+        if self._committer is not None:
+            self._hand(((entries, context), done), self._committer)
+        else:
+            queued = self._turns.get(loop)
+            if queued is None:
+                queued = self._turns[loop] = []
+                loop.call_soon(self._commit_turn, loop)
+            queued.append(((entries, context), done))
         try:
             return await asyncio.shield(done)
         except asyncio.CancelledError:
@@ -194,17 +233,54 @@ class GroupCommitStore(AuditStore):
 
     def _commit_turn(self, loop: asyncio.AbstractEventLoop) -> None:
         queued = self._turns.pop(loop, [])
+        _answer(queued, self._commit_queued(queued))
+
+    def _commit_queued(
+        self, queued: list[_Queued]
+    ) -> list[list[StoredRecord] | BaseException] | BaseException:
         try:
-            results = self._append_groups([group for group, _ in queued])
+            return self._append_groups([group for group, _ in queued])
         except BaseException as exc:
-            results = [exc] * len(queued)
-        for (_, done), result in zip(queued, results, strict=True):
-            if done.done():
-                continue
-            if isinstance(result, BaseException):
-                done.set_exception(result)
-            else:
-                done.set_result(result)
+            return exc
+
+    def _hand(self, appended: _Queued, committer: ThreadPoolExecutor) -> None:
+        """Give the committing thread an append; queue a commit unless one is queued."""
+        with self._handing:
+            self._handed.append(appended)
+            if self._take_queued:
+                return
+            self._take_queued = True
+        try:
+            committer.submit(self._commit_handed)
+        except RuntimeError:  # the store was closed: nothing will commit what is handed
+            with self._handing:
+                refused, self._handed = self._handed, []
+                self._take_queued = False
+            _answer(refused, AuditUnavailable("the audit store is closed"))
+
+    def _commit_handed(self) -> None:
+        """(The committing thread.) Commit all that was handed over, answer on each loop."""
+        with self._handing:
+            queued, self._handed = self._handed, []
+            self._take_queued = False
+        results = self._commit_queued(queued)
+        if isinstance(results, BaseException):
+            results = [results] * len(queued)
+        by_loop: dict[asyncio.AbstractEventLoop, tuple[list[_Queued], list[Any]]] = {}
+        for appended, result in zip(queued, results, strict=True):
+            appends, outcomes = by_loop.setdefault(appended[1].get_loop(), ([], []))
+            appends.append(appended)
+            outcomes.append(result)
+        for loop, (appends, outcomes) in by_loop.items():
+            # A loop closed meanwhile has no one left waiting for its answers.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_answer, appends, outcomes)
+
+    def _stop_committing(self) -> None:
+        """Wait for the appends handed to the committing thread (``close``, before the
+        connections go)."""
+        if self._committer is not None:
+            self._committer.shutdown(wait=True)
 
     def _append_groups(
         self, groups: list[tuple[list[Entry], RecordContext | None]]

@@ -238,5 +238,6 @@ class SQLiteStore(SqlTables):
             return self._read_count()
 
     def close(self) -> None:
+        self._stop_committing()
         with self._lock:
             self._db.close()

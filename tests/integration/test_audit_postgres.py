@@ -303,3 +303,40 @@ def test_replicas_follow_their_own_records_and_the_others_in_log_order(
     assert MerkleTree([record_leaf(data) for _, data in stored]).root() == checkpoint.root
     ours.close()
     theirs.close()
+
+
+def test_a_commit_waiting_for_the_store_holds_its_call_not_the_gateway(
+    estate_env: dict[str, str], estate: EstateServer, pg_store_url: str
+) -> None:
+    """Another session holds the log's head, so the gateway's next commit waits in the
+    server: that call waits, but health, metrics and other requests of the process answer."""
+    schema = pg_store_url.rsplit("schema=", 1)[1]
+    call = {"arguments": {"customer_number": ANNA}}
+    with serve_process(DEMO_CONFIG, {"LEGACY_GATEWAY_AUDIT_STORE": pg_store_url}) as (base, _):
+        url = f"{base}/v1/tools/get_customer/call"
+        assert httpx.post(url, json=call, timeout=10).status_code == 200
+        answers: list[httpx.Response] = []
+        with psycopg.connect(SERVER) as holder:
+            holder.execute(f'SELECT next FROM "{schema}".log_head FOR UPDATE')
+            waiting = threading.Thread(
+                target=lambda: answers.append(httpx.post(url, json=call, timeout=60))
+            )
+            waiting.start()
+            with psycopg.connect(SERVER, autocommit=True) as watcher:
+                deadline = time.monotonic() + 20
+                while not watcher.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND query LIKE 'UPDATE log_head%'"
+                ).fetchone()[0]:  # type: ignore[index]
+                    assert time.monotonic() < deadline, "the call's commit never reached the lock"
+                    time.sleep(0.05)
+            health = httpx.get(f"{base}/healthz", timeout=5)
+            metrics = httpx.get(f"{base}/metrics", timeout=5)
+            tools = httpx.get(f"{base}/v1/tools", timeout=5)
+            assert waiting.is_alive() and not answers
+            holder.rollback()
+        waiting.join(30)
+    assert health.status_code == 200, health.text
+    assert metrics.status_code == 200 and "legacy_gateway" in metrics.text
+    assert tools.status_code == 200 and "get_customer" in tools.text
+    assert [answer.status_code for answer in answers] == [200]

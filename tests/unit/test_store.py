@@ -285,3 +285,73 @@ def test_records_of_a_kind_from_an_index_on_are_read_from_that_index_on(tmp_path
         assert "records_kind (kind=? AND rowid>?)" in plan, plan
     finally:
         store.close()
+
+
+class _OffTheLoop(SQLiteStore):
+    """The SQLite store committing as the network stores do, in its committing thread."""
+
+    COMMITS_OFF_LOOP = True
+
+
+def test_off_the_loop_a_commit_holds_its_calls_not_the_loop(tmp_path: Path) -> None:
+    """While a commit waits (here: for the test), the loop goes on serving, and what is
+    appended meanwhile is committed as one batch once the commit is done."""
+    store = _OffTheLoop(tmp_path / "a.sqlite")
+    entered, release = threading.Event(), threading.Event()
+    batches: list[int] = []
+    write = store._write
+
+    def held(groups: list) -> list:  # type: ignore[type-arg]
+        batches.append(len(groups))
+        if len(batches) == 1:
+            entered.set()
+            assert release.wait(10)
+        assert threading.current_thread() is not threading.main_thread()
+        return write(groups)
+
+    store._write = held  # type: ignore[method-assign]
+
+    async def one(n: int) -> list[int]:
+        records = await store.commit_many([("call.intent", f"c{n}", {"n": n})])
+        return [r.index for r in records]
+
+    async def main() -> list[list[int]]:
+        first = asyncio.create_task(one(0))
+        # The loop is free while the commit waits: this very wait runs on it.
+        assert await asyncio.to_thread(entered.wait, 10)
+        later = [asyncio.create_task(one(n)) for n in (1, 2, 3)]
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert not first.done() and not any(task.done() for task in later)
+        release.set()
+        return await asyncio.gather(first, *later)
+
+    assert asyncio.run(main()) == [[0], [1], [2], [3]]
+    assert batches == [1, 3]  # the three appended meanwhile shared one commit
+    store.close()
+
+
+def test_off_the_loop_a_refused_record_fails_alone_and_a_closed_store_refuses(
+    tmp_path: Path,
+) -> None:
+    store = _OffTheLoop(tmp_path / "a.sqlite")
+
+    async def main() -> list[object]:
+        async def bad() -> str:
+            with pytest.raises(AuditUnavailable, match="a record cannot be written"):
+                await store.commit_many([("call.intent", "bad", {"bad": object()})])
+            return "refused"
+
+        async def good() -> int:
+            return (await store.commit_many([("call.intent", "good", {})]))[0].index
+
+        return list(await asyncio.gather(bad(), good()))
+
+    assert asyncio.run(main()) == ["refused", 0]
+    store.close()
+
+    async def after_close() -> None:
+        await store.commit_many([("call.intent", "late", {})])
+
+    with pytest.raises(AuditUnavailable, match="the audit store is closed"):
+        asyncio.run(after_close())
