@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -69,6 +70,19 @@ def estate_process() -> Iterator[str]:
     command = [sys.executable, "-m", "estate", "--port", str(port)]
     with _running(command, f"http://127.0.0.1:{port}") as base:
         yield base
+
+
+@contextmanager
+def pg_schema(server: str, prefix: str) -> Iterator[str]:
+    """A store URL on a schema of its own on the PostgreSQL ``server``, dropped afterwards."""
+    import psycopg
+
+    schema = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    try:
+        yield f"{server}?schema={schema}"
+    finally:
+        with psycopg.connect(server, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 @contextmanager

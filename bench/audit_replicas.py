@@ -42,7 +42,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from _procs import command_cpu_seconds  # noqa: E402
+from _procs import command_cpu_seconds, pg_schema  # noqa: E402
 
 from gateway.audit.log import AuditLog, AuditSettings  # noqa: E402
 from gateway.audit.open_store import open_store  # noqa: E402
@@ -217,15 +217,9 @@ def run(processes: int, replicas: int, seconds: float, threads: int, postgres: s
             target = f"sqlite:///{tmp}/workers.sqlite"
             problems += measure(target, processes, seconds, threads, key)
         if replicas:
-            import psycopg
-
-            schema = f"bench_replicas_{uuid.uuid4().hex[:8]}"
             print(f"P5 with {replicas} replicas on one PostgreSQL log, {threads} threads each:")
-            try:
-                problems += measure(f"{postgres}?schema={schema}", replicas, seconds, threads, key)
-            finally:
-                with psycopg.connect(postgres, autocommit=True) as connection:
-                    connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            with pg_schema(postgres, "bench_replicas") as url:
+                problems += measure(url, replicas, seconds, threads, key)
     for problem in problems:
         print(f"FAIL: {problem}")
     return problems

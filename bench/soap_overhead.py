@@ -28,7 +28,6 @@ import statistics
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,7 +37,15 @@ import zeep
 from lxml import etree
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _procs import PIDS, ROOT, bench_server, cpu_seconds, estate_process, gateway_process
+from _procs import (
+    PIDS,
+    ROOT,
+    bench_server,
+    cpu_seconds,
+    estate_process,
+    gateway_process,
+    pg_schema,
+)
 from _profile import Shares, print_profile, profile
 
 
@@ -59,14 +66,8 @@ def log_settings(log: str, postgres: str) -> Iterator[dict[str, str]]:
     elif log == "sqlite-full":
         yield {"LEGACY_GATEWAY_AUDIT_DURABILITY": "full"}
     else:
-        import psycopg
-
-        schema = f"bench_p1_{uuid.uuid4().hex[:8]}"
-        try:
-            yield {"LEGACY_GATEWAY_AUDIT_STORE": f"{postgres}?schema={schema}"}
-        finally:
-            with psycopg.connect(postgres, autocommit=True) as connection:
-                connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        with pg_schema(postgres, "bench_p1") as url:
+            yield {"LEGACY_GATEWAY_AUDIT_STORE": url}
 
 
 def _paths(service: str, gateway: str, key: str, forwarder: str) -> dict[str, Callable[[], None]]:
