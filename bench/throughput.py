@@ -29,9 +29,18 @@ P4-console: the same 10 concurrent callers with the console open (a process read
 (``--console-rounds``, ``--console-seconds``): both medians, and
 ``P4-console open/closed = X``, with the median of each round's own ratio.
 
-P4-cores: ``serve --workers N`` (``--workers``, 0 skips) against the single process, with
-10 callers a worker: ``P4-cores workersN/(N*workers1) = X``, and the CPU each party spent
-(client, backend, gateway) in that run, which is what bounds it on a shared machine.
+At saturation: the same four servers under 10 concurrent callers of the lean client
+(``_http_load``: prepared requests on asyncio's protocol layer, about 50 µs of CPU a call
+against httpx's 1-2 ms), which leaves the cores to the servers: calls a second, p50 and CPU a
+call of each, ``P4 ours/direct`` and ``P7`` at saturation. With httpx the client takes about
+a core, and the servers' calls a second (and their CPU a call: fewer calls to a wake-up) are
+the client's.
+
+P4-cores: ``serve --workers N`` (``--workers``, 0 skips) against the single process, both with
+the lean client, 10 callers a worker: ``P4-cores workersN/(N*workers1) = X``, the CPU each
+party spent (client, backend, gateway) in that run, which is what bounds it on a shared
+machine, and ``P4-cores by CPU a call``: one process's CPU a call over the workers', what
+the calls a second would scale by with N cores to the gateway alone.
 """
 
 from __future__ import annotations
@@ -54,6 +63,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _http_load import LoadError, Request, run_callers
 from _procs import (
     PIDS,
     bench_server,
@@ -129,13 +139,13 @@ class Result:
         return self.server_system_s / max(1, self.calls) * 1e6
 
 
-async def load(target: Target, workers: int, seconds: float) -> Result:
+async def _httpx_callers(target: Target, callers: int, seconds: float) -> list[float]:
     latencies: list[float] = []
     deadline = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
+    limits = httpx.Limits(max_connections=callers, max_keepalive_connections=callers)
     async with httpx.AsyncClient(timeout=30, limits=limits) as client:
 
-        async def worker() -> None:
+        async def caller() -> None:
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
                 response = await client.post(target.url, json=target.body, headers=target.headers)
@@ -143,13 +153,29 @@ async def load(target: Target, workers: int, seconds: float) -> Result:
                     raise SystemExit(f"{target.name}: HTTP {response.status_code}: {response.text}")
                 latencies.append(time.perf_counter() - started)
 
-        cpu = cpu_times(target.pid) if target.pid else (0.0, 0.0)
-        client_cpu = time.process_time()
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(workers)))
-        elapsed = time.perf_counter() - started
-        client_cpu = time.process_time() - client_cpu
-        after = cpu_times(target.pid) if target.pid else (0.0, 0.0)
+        await asyncio.gather(*(caller() for _ in range(callers)))
+    return latencies
+
+
+async def _lean_callers(target: Target, callers: int, seconds: float) -> list[float]:
+    try:
+        request = Request.post_json(target.url, target.body, target.headers)
+        return await run_callers(request, callers, seconds)
+    except LoadError as exc:
+        raise SystemExit(f"{target.name}: {exc}") from None
+
+
+async def load(target: Target, callers: int, seconds: float, *, lean: bool = False) -> Result:
+    """``callers`` concurrent callers for ``seconds``, with httpx's async client (as P4 and P7
+    are defined) or, ``lean``, with the lean client (``_http_load``), which leaves the cores
+    to the server."""
+    cpu = cpu_times(target.pid) if target.pid else (0.0, 0.0)
+    client_cpu = time.process_time()
+    started = time.perf_counter()
+    latencies = await (_lean_callers if lean else _httpx_callers)(target, callers, seconds)
+    elapsed = time.perf_counter() - started
+    client_cpu = time.process_time() - client_cpu
+    after = cpu_times(target.pid) if target.pid else (0.0, 0.0)
     latencies.sort()
     return Result(
         len(latencies) / elapsed,
@@ -362,24 +388,21 @@ def profiled(target: Target, seconds: float) -> None:
 
 
 def cores(backend: str, directory: Path, seconds: float, workers: int, one: Result) -> None:
-    """P4-console: the same 10 concurrent callers with the console open (a process reading
-    ``/v1/events``, as a browser tab does) and without, in interleaved rounds of the same run
-    (``--console-rounds``, ``--console-seconds``): both medians, and
-    ``P4-console open/closed = X``, with the median of each round's own ratio.
-
-    P4-cores: ``serve --workers N`` against one process, and who spent the CPU meanwhile."""
+    """P4-cores: ``serve --workers N`` against one process (``one``), both with the lean
+    client, and who spent the CPU meanwhile: on a shared machine that is what bounds it."""
     callers = 10 * workers  # as many per worker as the single process had
     estate = PIDS[backend]
     with our_gateway(backend, directory, workers) as many:
-        asyncio.run(load(many, callers, 1.0))
+        asyncio.run(load(many, callers, 1.0, lean=True))
         backend_cpu = cpu_seconds(estate)
-        result = asyncio.run(load(many, callers, seconds))
+        result = asyncio.run(load(many, callers, seconds, lean=True))
         backend_cpu = cpu_seconds(estate) - backend_cpu
     per_call = 1e6 / max(1, result.calls)
     print(
         f"ours x{workers}: {result.calls_per_s:8.1f}/s with {callers} concurrent (one process: "
-        f"{one.calls_per_s:.1f}/s); CPU a call: gateway {result.server_cpu_s * per_call:.0f} µs, "
-        f"client {result.client_cpu_s * per_call:.0f} µs, backend {backend_cpu * per_call:.0f} µs",
+        f"{one.calls_per_s:.1f}/s); CPU a call: gateway {result.server_cpu_s * per_call:.0f} µs "
+        f"(one process: {one.cpu_us_per_call:.0f}), client {result.client_cpu_s * per_call:.0f} "
+        f"µs, backend {backend_cpu * per_call:.0f} µs",
         flush=True,
     )
     busy = (result.server_cpu_s + result.client_cpu_s + backend_cpu) / seconds
@@ -389,6 +412,13 @@ def cores(backend: str, directory: Path, seconds: float, workers: int, one: Resu
     )
     print(f"P4-cores workers{workers}/({workers}*workers1) = "
           f"{result.calls_per_s / (workers * one.calls_per_s):.2f}")  # fmt: skip
+    # What the workers would do with the cores to themselves: the CPU a call decides it.
+    print(
+        f"P4-cores by CPU a call: workers1/workers{workers} = "
+        f"{one.cpu_us_per_call * result.calls / max(1e-9, result.server_cpu_s) / 1e6:.2f}; "
+        f"{workers} cores to the gateway alone: {workers * result.calls / result.server_cpu_s:.0f} "
+        f"calls/s at this CPU a call"
+    )
 
 
 def main() -> None:
@@ -409,7 +439,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="P4-cores: N workers (0: skip)")
     parser.add_argument("--profile", action="store_true", help="sample the gateway with py-spy")
     args = parser.parse_args()
-    with ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
+    # The gateways stop before their directory goes: one that saw its config vanish says so.
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         backend = stack.enter_context(estate_process())
         direct = Target("direct", f"{backend}/crm/lookup", {"CUSTNO": CUSTNO}, {})
         bare = stack.enter_context(bare_asgi())
@@ -421,12 +452,17 @@ def main() -> None:
         results = {
             t.name: asyncio.run(measure(t, args.seconds, load)) for t in (direct, bare, proxy, ours)
         }
+        # The same servers at saturation: the lean client leaves them the cores.
+        saturated = {
+            t.name: asyncio.run(load(t, 10, args.seconds, lean=True))
+            for t in (direct, bare, proxy, ours)
+        }
         if args.console_rounds:
             console_cost(ours, args.console_seconds, args.console_rounds)
         if args.profile:
             profiled(ours, args.seconds)
         if args.workers:
-            cores(backend, Path(tmp), args.seconds, args.workers, results["ours"][1])
+            cores(backend, Path(tmp), args.seconds, args.workers, saturated["ours"])
         if not args.no_peer:
             try:
                 peer = stack.enter_context(peer_gateway(backend, Path(tmp), args.peer_venv))
@@ -453,6 +489,26 @@ def main() -> None:
         f"({proxy_c.system_us_per_call:.0f} in the kernel), "
         f"{proxy_c.cpu_us_per_call / bare_c.cpu_us_per_call:.2f} x the bare endpoint; the "
         f"gateway's own work above it: {ours_c.cpu_us_per_call - proxy_c.cpu_us_per_call:.0f} µs"
+    )
+    print("at saturation (the lean client, 10 concurrent: the servers, not httpx, the limit):")
+    for name, result in saturated.items():
+        cpu = (
+            f"CPU a call {result.cpu_us_per_call:5.0f} µs "
+            f"({result.system_us_per_call:.0f} in the kernel)"
+            if result.server_cpu_s
+            else "CPU not measured (the estate serves other routes too)"
+        )
+        print(
+            f"  {name:7} {result.calls_per_s:8.1f}/s  p50 {result.p50_ms:7.3f} ms  {cpu}, "
+            f"client {result.client_cpu_s / max(1, result.calls) * 1e6:.0f} µs"
+        )
+    lean_ours, lean_bare = saturated["ours"], saturated["bare"]
+    print(
+        f"P4 ours/direct at saturation = "
+        f"{lean_ours.calls_per_s / saturated['direct'].calls_per_s:.2f}; P7 at saturation = "
+        f"{lean_ours.cpu_us_per_call / lean_bare.cpu_us_per_call:.2f}; the gateway's own work "
+        f"above the forwarder: "
+        f"{lean_ours.cpu_us_per_call - saturated['proxy'].cpu_us_per_call:.0f} µs"
     )
 
 

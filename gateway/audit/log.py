@@ -7,8 +7,11 @@ records arrive. Before signing it checks that the tree still has the root of the
 checkpoint at that size, so it never signs two inconsistent checkpoints: a log changed
 behind its back stops being signed, and says why.
 
-Several processes may share one store (``serve`` beside a CLI call on SQLite, replicas on a
-shared database): leaf hashes are inserted idempotently and compared, so they agree or fail.
+Several processes may share one store (``serve`` beside a CLI call on SQLite, workers and
+replicas on a shared database): leaf hashes are inserted idempotently and compared, so they
+agree or fail. Each record is hashed once, not once by every process: a log behind the latest
+checkpoint that its own key signed takes that checkpoint's tree from the store (O(log n)
+stored hashes, which must fold to the signed root) and hashes only the records after it.
 
 The tree is not held in memory: only its compact range (``Frontier``, O(log n) hashes) is,
 loaded at start from O(log n) stored subtree hashes, and each integration stores the leaf
@@ -26,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway.audit.checkpoint import Checkpoint, Signer
+from gateway.audit.checkpoint import Checkpoint, CheckpointError, Signer, open_note
 from gateway.audit.records import record_leaf
 from gateway.audit.store import AuditStore, StoredCheckpoint, now
 from gateway.audit.tree_store import STRIDE, Frontier, StoredTree
@@ -163,6 +166,8 @@ class AuditLog:
 
     def _integrate(self) -> None:
         total = self.store.count()
+        if self.frontier.size < total:
+            self._take_signed()
         while self.frontier.size < total:
             start = self.frontier.size
             rows = self.store.read_new(start, min(total, start + READ_CHUNK))
@@ -176,6 +181,28 @@ class AuditLog:
             grown = Frontier(self.frontier.size, list(self.frontier.peaks))
             self.store.add_leaves(start, hashes, grown.extend(hashes))
             self.frontier = grown  # only once the store holds what it grew by
+
+    def _take_signed(self) -> None:
+        """Move to the latest checkpoint if another writer signed more than this log holds.
+
+        Its tree is read, not computed: the frontier at its size from the stored subtree
+        hashes, taken only if they fold to the root that this log's own key signed (the
+        writer that signed it hashed those records, or took them the same way). Anything
+        else is left to hashing the records, and to ``_sign``'s check of the stored tree.
+        """
+        latest = self.store.latest_checkpoint()
+        if latest is None or latest.size <= self.frontier.size:
+            return
+        try:
+            signed = open_note(latest.note, self.signer.verifier)
+        except CheckpointError:
+            return
+        if (signed.origin, signed.size, signed.root) != (self.origin, latest.size, latest.root):
+            return
+        taken = Frontier.load(StoredTree(self.store.node_ranges, latest.size))
+        if taken.root() == latest.root:
+            self.frontier = taken
+            self._checked = (latest.size, latest.root)
 
     def _sign(self) -> StoredCheckpoint | None:
         latest = self.store.latest_checkpoint()

@@ -98,6 +98,12 @@ class CountingStore(SQLiteStore):
     """Counts the leaf hashes the log reads back from the store."""
 
     leaves_read = 0
+    records_read = 0
+
+    def read_new(self, start: int, stop: int) -> list[tuple[int, bytes]]:
+        rows = super().read_new(start, stop)
+        self.records_read += len(rows)
+        return rows
 
     def node_ranges(self, ranges: Sequence[Range]) -> list[list[bytes]]:
         found = super().node_ranges(ranges)
@@ -178,6 +184,69 @@ def test_two_writers_on_one_file_integrate_one_tree(tmp_path: Path) -> None:
     assert len(leaves) == 12 * 23
     assert one.frontier.root() == two.frontier.root() == MerkleTree(leaves).root()
     assert verify_store(first, one.signer.verifier).ok
+
+
+def _two_logs(
+    directory: Path, other_key: str = "key"
+) -> tuple[SQLiteStore, CountingStore, AuditLog, AuditLog]:
+    """Two logs on one file, as two workers have: the second's store counts what it reads.
+    The first signs with ``other_key`` (the same key as the second's unless told)."""
+    path = directory / "audit.sqlite"
+    first, second = SQLiteStore(path), CountingStore(path)
+    one = AuditLog(first, AuditSettings(directory / other_key))
+    return first, second, one, AuditLog(second, AuditSettings(directory / "key"))
+
+
+def test_a_writer_behind_a_signed_checkpoint_hashes_only_the_records_after_it(
+    tmp_path: Path,
+) -> None:
+    first, second, one, two = _two_logs(tmp_path)
+    _append(first, 0, 50)
+    assert two.sync() is not None and second.records_read == 50
+    _append(first, 50, 300)
+    signed = one.sync()
+    assert signed is not None and signed.size == 350
+    _append(second, 350, 7)
+    second.records_read = 0
+    checkpoint = two.sync()
+    assert second.records_read == 7  # the other 300 came as the signed tree's peaks
+    assert checkpoint is not None and checkpoint.size == 357
+    leaves = first.leaves()
+    assert leaves == [record_leaf(data) for _, data in first.read(0, 357)]
+    assert two.frontier.root() == checkpoint.root == MerkleTree(leaves).root()
+    assert two.tree().inclusion_proof(123) == MerkleTree(leaves).inclusion_proof(123)
+    assert verify_store(first, one.signer.verifier).ok
+
+
+def test_a_checkpoint_of_another_key_is_not_taken_as_the_tree(tmp_path: Path) -> None:
+    first, second, stranger, ours = _two_logs(tmp_path, other_key="other")
+    _append(first, 0, 10)
+    ours.sync()
+    _append(first, 10, 90)
+    assert stranger.sync() is not None
+    second.records_read = 0
+    checkpoint = ours.sync()
+    assert second.records_read == 90  # hashed by this log, not read from the stranger's tree
+    assert checkpoint is not None and checkpoint.size == 100
+    assert ours.frontier.root() == MerkleTree(first.leaves()).root() == checkpoint.root
+
+
+def test_stored_hashes_that_do_not_fold_to_the_signed_root_are_not_taken(tmp_path: Path) -> None:
+    first, second, one, two = _two_logs(tmp_path)
+    _append(first, 0, 5)
+    two.sync()
+    second.records_read = 0
+    _append(first, 5, 59)
+    one.sync()
+    raw = sqlite3.connect(tmp_path / "audit.sqlite")
+    raw.execute("DROP TRIGGER nodes_no_update")
+    raw.execute("UPDATE nodes SET hash = zeroblob(32) WHERE level = 4 AND idx = 3")
+    raw.commit()
+    _append(first, 64, 1)
+    # It hashes the records itself, and the stored hash it computes again disagrees.
+    with pytest.raises(AuditUnavailable, match="level 4 were integrated differently before"):
+        two.sync()
+    assert second.records_read == 60
 
 
 def test_a_changed_subtree_hash_stops_the_signing(tmp_path: Path) -> None:
