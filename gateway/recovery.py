@@ -98,6 +98,8 @@ class Recovery:
         self.lifetimes = lifetimes or Lifetimes()
         self.config_version = config_version
         self._first_idx: int | None = None  # the lease's first index, once it is taken
+        # Whether this process posts the console's alerts (see ``_elect_poster``).
+        self.posts_alerts = True
 
     # ------------------------------------------------------------------ life cycle
 
@@ -167,7 +169,22 @@ class Recovery:
                 marked += self._settle(lease.instance_id, lease.first_idx)
         if first_start:
             marked += self._settle_orphans()
+        self._elect_poster()
         return marked
+
+    def _elect_poster(self) -> None:
+        """Every worker and replica judges the same anomalies from the same log; one of them,
+        the live one with the oldest lease, posts them to the alert webhook, so an alert
+        reaches the receiver once. Each process works it out from the shared leases at every
+        sweep: when the poster stops, the next oldest takes over within a lease's life."""
+        silent_since = _stamp(_now() - dt.timedelta(seconds=self.lifetimes.lease_s))
+        live = [
+            (lease.started_at, lease.instance_id)
+            for lease in self.store.leases()
+            if lease.instance_id != _ORPHANS
+            and (lease.heartbeat_at >= silent_since or lease.instance_id == self.instance_id)
+        ]
+        self.posts_alerts = not live or min(live)[1] == self.instance_id
 
     def _settle(self, dead: str, since: int) -> int:
         marked = 0

@@ -48,6 +48,9 @@ def create_app(
 
         flagged = AlertReviews(gateway.store, policy_of, lambda: gateway.config.version)
         app.state.console = Console(gateway.store, gateway.metrics.registry, reviews=flagged)
+        if gateway.recovery is not None:
+            recovery = gateway.recovery
+            app.state.console.posts_alerts = lambda: recovery.posts_alerts
         app.state.console.start()
         try:
             async with mcp.running():

@@ -133,6 +133,10 @@ class Console:
         self.signals = Signals()
         self.detector = Detector(self.stats, self.signals)
         self.webhook = AlertWebhook.from_environment()
+        # Whether this process posts alerts to the webhook: one of the processes that share
+        # the log does (``Recovery.posts_alerts``); one that takes over posts what fires.
+        self.posts_alerts: Callable[[], bool] = lambda: True
+        self._posting = True
         self.calls_bytes = (
             calls_bytes if calls_bytes is not None
             else _mib_from_environment("LEGACY_GATEWAY_CONSOLE_CALLS_MIB", CALLS_BYTES)
@@ -197,6 +201,7 @@ class Console:
             now = self.clock()
             if now - self._last_judged >= 1.0:
                 self._last_judged = now
+                self._take_over_posting()
                 for alert in self.detector.evaluate(minute_of(now), now):
                     self._alert(alert)
             events, self._events = self._events, []
@@ -412,8 +417,17 @@ class Console:
         firing = 1 if alert.state == "firing" else 0
         self.anomaly.labels(alert.group, alert.name, alert.kind).set(firing)
         self._publish(Event("alert", alert.as_dict()))
-        if self.webhook is not None:
+        if self.webhook is not None and self._posting:
             self.webhook.send(alert.as_dict())
+
+    def _take_over_posting(self) -> None:
+        """Follow who posts alerts; a process that becomes the poster posts the alerts that
+        fire now, which the one before it may have raised, or died before posting."""
+        posting = self.posts_alerts()
+        if posting and not self._posting and self.webhook is not None:
+            for alert in self.detector.active.values():
+                self.webhook.send(alert.as_dict())
+        self._posting = posting
 
     # ------------------------------------------------------------------ reading
 

@@ -3,15 +3,28 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.http_hosts import serving
 from tests.integration.amqp_support import wait_until
-from tests.integration.support import ANNA, DEMO_CONFIG, bearer, gateway_client, key_for
+from tests.integration.support import (
+    ANNA,
+    DEMO_CONFIG,
+    bearer,
+    gateway_client,
+    key_for,
+    serve_process,
+)
 
 TOOL_ALERT = "anomaly:tool:get_customer_profile:error_rate"
 BACKEND_ALERT = "anomaly:backend:crm:error_rate"
@@ -78,3 +91,46 @@ def test_the_calls_a_failing_backends_alert_covers_are_queued_for_review(
         )  # fmt: skip
         assert rate.status_code == 200, rate.text
         assert rate.json()["call_id"] not in flagged(client, reviewer)
+
+
+def test_two_workers_post_each_alert_to_the_webhook_once(
+    estate_env: dict[str, str], tmp_path: Path
+) -> None:
+    posted: list[dict[str, Any]] = []
+    lock = threading.Lock()
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+            with lock:
+                posted.append(body)
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), Receiver)) as receiver:
+        env = {
+            "LEGACY_GATEWAY_AUDIT_DB": str(tmp_path / "audit.sqlite"),
+            "LEGACY_GATEWAY_WORKERS": "2",
+            "LEGACY_GATEWAY_ALERT_WEBHOOK": f"http://127.0.0.1:{receiver.server_port}/alerts",
+            "CRM_URL": "http://127.0.0.1:9/crm",  # nothing listens there
+        }
+        with serve_process(DEMO_CONFIG, env) as (base, _):
+            answered_by = set()
+            for _ in range(8):  # a connection each: the kernel spreads them over the workers
+                with httpx.Client(base_url=base, timeout=10) as client:
+                    answered_by.add(client.get("/healthz").json()["pid"])
+                    response = client.post(
+                        "/v1/tools/get_customer_profile/call",
+                        json={"arguments": {"customer_number": ANNA}},
+                    )
+                    assert response.status_code == 503, response.text
+            wait_until(lambda: len(posted) >= 2, 20, "the alerts posted")
+            time.sleep(3.0)  # each worker's console judges once a second: both have by now
+            with httpx.Client(base_url=base, timeout=10) as client:
+                pids = {client.get("/healthz").json()["pid"] for _ in range(20)}
+    alerts = sorted((body["group"], body["name"], body["state"]) for body in posted)
+    assert alerts == [("backend", "crm", "firing"), ("tool", "get_customer_profile", "firing")]
+    assert len(answered_by | pids) == 2  # both workers served, and both judged the log

@@ -19,6 +19,7 @@ from gateway.console.anomalies import FEEDBACK_RECENT_MINUTES, Detector
 from gateway.console.live import Console
 from gateway.console.signals import ENTRY_BYTES, MAX_ENTRIES, MinuteCounts, Signals
 from gateway.console.stats import MINUTES, Stats, minute_of
+from gateway.recovery import Lifetimes, Recovery
 from tests.http_hosts import serving
 
 
@@ -192,6 +193,45 @@ def test_alerts_are_posted_to_the_webhook_when_raised_and_cleared(
     console.step()
     wait_for(lambda: len(Receiver.posted) >= 4)
     assert {p["body"]["state"] for p in Receiver.posted[2:]} == {"resolved"}
+
+
+def test_of_the_processes_on_one_log_one_posts_an_alert_and_the_next_takes_over(
+    store: SQLiteStore, receiver: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers and replicas each judge the same anomalies from the same log: the one with the
+    oldest live lease posts them; when it stops, the next one posts what fires."""
+    monkeypatch.setenv("LEGACY_GATEWAY_ALERT_WEBHOOK", receiver)
+    oldest, younger = Recovery(store, "gw-a"), Recovery(store, "gw-b", Lifetimes(lease_s=0.4))
+    oldest.begin()
+    younger.begin()
+    assert (oldest.posts_alerts, younger.posts_alerts) == (True, False)
+    first, second = Console(store), Console(store)
+    first.posts_alerts = lambda: oldest.posts_alerts
+    second.posts_alerts = lambda: younger.posts_alerts
+    for number in range(4):
+        ended(store, f"bad{number}", tool="get_customer", backend="cm", agent="key:t",
+              error="backend_unavailable")  # fmt: skip
+    first.step()
+    second.step()
+    wait_for(lambda: len(Receiver.posted) >= 2)
+    assert {(p["body"]["group"], p["body"]["state"]) for p in Receiver.posted} == {
+        ("tool", "firing"), ("backend", "firing"),
+    }  # fmt: skip
+    assert second.webhook is not None and second.webhook.queue.empty()
+    assert (second.webhook.sent, second.webhook.failed) == (0, 0)
+    assert {alert.kind for alert in second.detector.active.values()} == {"error_rate"}
+
+    time.sleep(0.5)  # the oldest goes silent (killed): its lease outlives the younger's wait
+    younger.sweep()
+    assert younger.posts_alerts
+    second._last_judged = 0.0
+    second.step()  # the new poster posts what fires now
+    wait_for(lambda: len(Receiver.posted) >= 4)
+    assert {(p["body"]["group"], p["body"]["state"]) for p in Receiver.posted[2:]} == {
+        ("tool", "firing"), ("backend", "firing"),
+    }  # fmt: skip
+    assert len(Receiver.posted) == 4
+    assert [lease.instance_id for lease in store.leases()] == [younger.instance_id]
 
 
 def test_a_webhook_that_is_not_a_url_is_refused(monkeypatch: pytest.MonkeyPatch,
