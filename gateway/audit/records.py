@@ -38,6 +38,7 @@ FIELDS = (
     "config_version",
     "body",
 )
+_FIELD_SET = frozenset(FIELDS)
 _MAX_EXACT = 2**53 - 1
 
 
@@ -82,12 +83,11 @@ class StoredRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StoredRecord:
-        missing = [name for name in FIELDS if name not in data]
-        if missing:
-            raise RecordError(f"missing field(s): {', '.join(missing)}")
-        extra = sorted(set(data) - set(FIELDS))
-        if extra:
-            raise RecordError(f"unknown field(s): {', '.join(extra)}")
+        if data.keys() != _FIELD_SET:  # one comparison for the well-formed (every follower's)
+            missing = [name for name in FIELDS if name not in data]
+            if missing:
+                raise RecordError(f"missing field(s): {', '.join(missing)}")
+            raise RecordError(f"unknown field(s): {', '.join(sorted(set(data) - _FIELD_SET))}")
         if not isinstance(data["index"], int) or isinstance(data["index"], bool):
             raise RecordError("index is not an integer")
         if not isinstance(data["body"], dict):
