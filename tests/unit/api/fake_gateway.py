@@ -97,6 +97,7 @@ class FakeGateway:
     error: Exception | None = None
     health: dict[str, Health] = field(default_factory=dict)
     audit_log: Any = None
+    recovery: Any = None  # no lease: its console posts alerts itself
     keys: KeyTable = field(default_factory=KeyTable)
     store: FakeStore = field(default_factory=FakeStore)
     calls: list[dict[str, Any]] = field(default_factory=list)
