@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
@@ -65,6 +66,26 @@ __all__ = [
     "now",
 ]
 _MAX_RACES = 100
+_BUSY_S = 5.0  # how long a statement waits for another process's lock
+_SQLITE_BUSY = 5
+
+
+def _enter_wal(db: sqlite3.Connection) -> None:
+    """Put the file in WAL mode, waiting for a process that holds it meanwhile.
+
+    Switching the journal mode does not call SQLite's busy handler: a second worker that
+    opens a new file while the first is creating it gets "database is locked" at once.
+    """
+    deadline = time.monotonic() + _BUSY_S
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != _SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)
+
 
 _SCHEMA = LOG_TABLES.format(integer="INTEGER", blob="BLOB", rowless=" WITHOUT ROWID")
 # Records below the pruned mark (exported, checkpointed, past retention, named by a
@@ -103,26 +124,49 @@ class SQLiteStore(SqlTables):
         self._display = str(self.path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db = sqlite3.connect(
+                self.path, timeout=_BUSY_S, check_same_thread=False, isolation_level=None
+            )
+            _enter_wal(self._db)
             self._db.execute(f"PRAGMA synchronous={durability.upper()}")
-            self._db.execute("PRAGMA busy_timeout=5000")
-            self._db.executescript(_SCHEMA + SIDE_TABLES)
-            prepare_call_state(self._db.execute, "sqlite")
-            columns = {row[1] for row in self._db.execute("PRAGMA table_info(records)")}
-            if "seq" in columns:
-                raise AuditUnavailable(
-                    f"{self.path} holds a hash-chained record of an earlier version, not a "
-                    "Merkle log: move it aside (it stays readable with that version)"
-                )
-            self._db.executescript(_LOG_TRIGGERS)
-            for table in ("leaves", "nodes", "checkpoints", "pruned", "verifications"):
-                self._db.executescript(_APPEND_ONLY.format(table=table))
+            # Workers starting together each prepare the file: under the write lock, so a
+            # migration's check and its change are one step (two ALTERs of one column fail).
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._prepare()
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
         except (OSError, sqlite3.Error) as exc:
             raise AuditUnavailable(f"cannot open the audit store {self.path}: {exc}") from exc
         self._lock = threading.Lock()  # the connection: one statement at a time
         self._next: int | None = None
         super().__init__()
+
+    def _prepare(self) -> None:
+        self._run_script(_SCHEMA + SIDE_TABLES)
+        prepare_call_state(self._db.execute, "sqlite")
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(records)")}
+        if "seq" in columns:
+            raise AuditUnavailable(
+                f"{self.path} holds a hash-chained record of an earlier version, not a "
+                "Merkle log: move it aside (it stays readable with that version)"
+            )
+        self._run_script(_LOG_TRIGGERS)
+        for table in ("leaves", "nodes", "checkpoints", "pruned", "verifications"):
+            self._run_script(_APPEND_ONLY.format(table=table))
+
+    def _run_script(self, script: str) -> None:
+        # Not executescript: it commits the transaction it is run in.
+        statement = ""
+        for piece in script.split(";"):
+            statement += piece + ";"
+            if sqlite3.complete_statement(statement):
+                if statement.strip(" \n;"):
+                    self._db.execute(statement)
+                statement = ""
 
     # ------------------------------------------------------------------ appending
 
