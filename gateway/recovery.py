@@ -159,32 +159,32 @@ class Recovery:
         """Mark the calls of every gone process; how many calls were marked."""
         silent_since = _stamp(_now() - dt.timedelta(seconds=self.lifetimes.lease_s))
         marked = 0
+        live: list[Lease] = []
         for lease in self.store.leases():
             if lease.instance_id == self.instance_id:
+                live.append(lease)
                 continue
             previous_life = lease.name == self.name
             if not previous_life and lease.heartbeat_at >= silent_since:
+                live.append(lease)
                 continue  # a live replica: its calls are its own
             if self.store.retire_lease(lease.instance_id):  # exactly one process goes on
                 marked += self._settle(lease.instance_id, lease.first_idx)
         if first_start:
             marked += self._settle_orphans()
-        self._elect_poster()
+        self._elect_poster(live)
         return marked
 
-    def _elect_poster(self) -> None:
+    def _elect_poster(self, live: list[Lease]) -> None:
         """Every worker and replica judges the same anomalies from the same log; one of them,
         the live one with the oldest lease, posts them to the alert webhook, so an alert
         reaches the receiver once. Each process works it out from the shared leases at every
-        sweep: when the poster stops, the next oldest takes over within a lease's life."""
-        silent_since = _stamp(_now() - dt.timedelta(seconds=self.lifetimes.lease_s))
-        live = [
-            (lease.started_at, lease.instance_id)
-            for lease in self.store.leases()
-            if lease.instance_id != _ORPHANS
-            and (lease.heartbeat_at >= silent_since or lease.instance_id == self.instance_id)
-        ]
-        self.posts_alerts = not live or min(live)[1] == self.instance_id
+        sweep: when the poster stops, the next oldest takes over within a lease's life.
+
+        ``live`` is this process's lease and the other live ones, as ``recover`` found them;
+        a previous life of this process's name is gone even when its heartbeat is fresh."""
+        posters = [(x.started_at, x.instance_id) for x in live if x.instance_id != _ORPHANS]
+        self.posts_alerts = not posters or min(posters)[1] == self.instance_id
 
     def _settle(self, dead: str, since: int) -> int:
         marked = 0

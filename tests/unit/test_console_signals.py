@@ -246,3 +246,26 @@ def wait_for(check: Any, seconds: float = 10) -> None:
     while not check():
         assert time.monotonic() < deadline, "the webhook never received the alert"
         time.sleep(0.02)
+
+
+def test_a_restarted_process_posts_though_its_previous_life_is_older_and_fresh(
+    store: SQLiteStore,
+) -> None:
+    """A process that comes back under its name (a pod restarted) retires the lease of its
+    previous life, whose heartbeat may still be fresh: that lease does not post any more."""
+    previous = Recovery(store, "gw-a")
+    previous.begin()
+    restarted = Recovery(store, "gw-a")
+    restarted.begin()
+    assert restarted.posts_alerts
+    assert [lease.instance_id for lease in store.leases()] == [restarted.instance_id]
+
+    replica = Recovery(store, "gw-b")
+    replica.begin()
+    assert (restarted.posts_alerts, replica.posts_alerts) == (True, False)
+    again = Recovery(store, "gw-a")
+    again.begin()
+    assert not again.posts_alerts  # gw-b is now the oldest live lease
+    replica.sweep()
+    assert replica.posts_alerts
+    assert [lease.name for lease in store.leases()] == ["gw-b", "gw-a"]
