@@ -120,9 +120,10 @@ def check_prunes(
 ) -> None:
     """Every ``log.pruned`` record must carry a valid statement of ``key``; and when the
     store's first records are missing (``first_present`` > 0), one of them must end there,
-    as must the store's own pruned mark (``marked``)."""
+    as must the store's own pruned mark (``marked``). A prune deletes its range a batch at a
+    time from the bottom up, so one stopped partway leaves the store starting inside it."""
     tree = MerkleTree(leaves)
-    ends: set[int] = set()
+    ranges: set[tuple[int, int]] = set()
     for record in report.prunes:
         where = f"record {record.index} (log.pruned)"
         try:
@@ -134,8 +135,9 @@ def check_prunes(
         if problem:
             report.fail(f"{where}: {problem}", record.index)
             continue
-        ends.add(statement.end)
-    if first_present and first_present not in ends:
+        ranges.add((statement.start, statement.end))
+    ends = {end for _, end in ranges}
+    if first_present and not any(start < first_present <= end for start, end in ranges):
         since = max((end for end in ends if end < first_present), default=0)
         report.fail(
             f"records {since} to {first_present - 1} are missing from the store and no prune "

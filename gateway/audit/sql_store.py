@@ -80,6 +80,7 @@ CREATE TABLE IF NOT EXISTS pruned (
 """
 # When an insert into the tree's tables is in order (both stores' triggers refuse others):
 # leaves go in without a gap, subtree hashes and checkpoints only over leaves there.
+PRUNE_BATCH = 2_000  # records deleted in one transaction
 _INTEGRATED = "coalesce((SELECT max(idx) + 1 FROM leaves), 0)"
 INSERT_IN_ORDER = {
     "leaves": f"NEW.idx <= {_INTEGRATED}",
@@ -557,12 +558,17 @@ class SqlTables(
         return self.count() if row[0] is None else int(row[0])
 
     def prune(self, end: int) -> None:
+        """Delete the records below ``end``, a batch a transaction: a gateway writing the log
+        meanwhile waits for one batch, not for the whole range (SQLite's lock is the file's).
+        Stopped halfway, the rest stays below the mark; the next prune deletes it."""
         self._written.clear()
         with self._transaction() as db:
             db.execute(
                 self._sql("INSERT INTO pruned VALUES (?, ?) ON CONFLICT DO NOTHING"), (end, now())
             )
-            db.execute(self._sql("DELETE FROM records WHERE idx < ?"), (end,))
+        for upto in range(self.first_index() + PRUNE_BATCH, end + PRUNE_BATCH, PRUNE_BATCH):
+            with self._transaction() as db:
+                db.execute(self._sql("DELETE FROM records WHERE idx < ?"), (min(upto, end),))
 
     def open_submissions(self, since: int = 0) -> list[StoredRecord]:
         return self._records_without(since, (SUBMITTED,), (OUTCOME,))

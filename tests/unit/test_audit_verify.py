@@ -14,10 +14,12 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 
+from gateway.audit import sql_store
 from gateway.audit.bundle import export_bundle, verify_bundle, verify_store
 from gateway.audit.checkpoint import Checkpoint, Signer, VerifierKey
 from gateway.audit.log import AuditLog
@@ -290,6 +292,43 @@ def test_old_records_leave_as_a_verified_checkpointed_range(log: Log, tmp_path: 
     assert prune(log.store, log.audit, tmp_path / "again", cutoff, minimum_days=0) is None
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
         sqlite3.connect(log.path).execute("DELETE FROM records WHERE idx = 20")
+
+
+def test_a_prune_deletes_a_batch_a_transaction_and_one_stopped_halfway_is_finished_later(
+    log: Log, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A gateway appending beside ``audit prune`` waits for one batch's lock, not the range's."""
+    monkeypatch.setattr(sql_store, "PRUNE_BATCH", 5)
+    statements: list[str] = []
+    log.store._db.set_trace_callback(statements.append)
+    ((_, data),) = log.store.read(20, 21)
+    cutoff = dt.datetime.fromisoformat(orjson.loads(data)["at"])
+    opened = log.store._transaction
+    transactions = iter(range(100))
+
+    def killed_in_the_third(*args: Any, **kwargs: Any) -> Any:
+        if next(transactions) == 2:  # the mark, one batch, then the process dies
+            raise KeyboardInterrupt
+        return opened(*args, **kwargs)
+
+    monkeypatch.setattr(log.store, "_transaction", killed_in_the_third)
+    with pytest.raises(KeyboardInterrupt):
+        prune(log.store, log.audit, tmp_path / "gone", cutoff, minimum_days=0)
+    assert log.store.pruned_before() == 18
+    assert log.store.first_index() == 5
+    log.audit.sync()
+    assert log.verify().ok
+
+    monkeypatch.setattr(log.store, "_transaction", opened)
+    statements.clear()
+    log.store.prune(18)
+    # SQLite traces a statement again for each row its triggers run on: one of each here.
+    deletes = list(dict.fromkeys(x for x in statements if x.startswith("DELETE")))
+    assert deletes == [f"DELETE FROM records WHERE idx < {end}" for end in (10, 15, 18)]
+    assert statements.count("COMMIT") == 4  # the mark, then each batch on its own
+    assert log.store.first_index() == 18
+    report = log.verify()
+    assert report.ok, report.problems
 
 
 def test_unicode_digits_are_not_indexes(log: Log, tmp_path: Path) -> None:
