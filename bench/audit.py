@@ -119,7 +119,7 @@ class NullStore(AuditStore):
     def register_lease(self, lease: Any) -> bool:
         return True
 
-    def renew_lease(self, instance_id: str, at: str) -> bool:
+    def renew_lease(self, instance_id: str, at: str, first_idx: int = 0) -> bool:
         return True
 
     def leases(self) -> list[Any]:
@@ -127,6 +127,12 @@ class NullStore(AuditStore):
 
     def retire_lease(self, instance_id: str) -> bool:
         return False
+
+    def recovery_mark(self, name: str) -> int:
+        return 0
+
+    def set_recovery_mark(self, name: str, index: int) -> None:
+        return None
 
     def unfinished(self, since: int = 0) -> list[Any]:
         return []
