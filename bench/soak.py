@@ -18,7 +18,9 @@ warm-up (the first 10,000 calls, or the first fifth of a shorter run; at least t
 samples): their trend (Theil-Sen: the median of the slopes between every two samples, which
 one garbage collection or a burst of calls in flight cannot tip), projected over 1,000,000
 calls, must stay within RSS +20 MB (for each of the gateway's processes: with ``--workers``,
-the supervisor and every worker), +50 file descriptors and +50 sockets (the two counts move
+the supervisor and every worker; judged from runs of ``TREND_CALLS``, 100,000 calls, on,
+since bounded caches fill for longer than a short run: under that, each process must stay
+under P6's 200 MB), +50 file descriptors and +50 sockets (the two counts move
 with the calls in flight: they fail only when the lowest late sample is above every early
 one too); the late samples' median p50 latency must stay within 3x the early ones'; and
 their p99 latency too: the lower median of the p99s of the late samples' second half (one
@@ -83,6 +85,11 @@ TOOLS = ("get_customer", "search_customers", "list_customers", "get_exchange_rat
 LEFT_OUT = ("approvals.yaml",)
 PER_MILLION = {"rss_mb": 20.0, "fds": 50.0, "sockets": 50.0}
 WARM_UP = 10_000
+# Below this many calls, caches that are bounded are still filling (the buffer of records just
+# written, 16 MB of record bytes; the console's recent calls; the ODBC drivers' page caches,
+# which fill for 400,000 calls): their RSS trend, projected over a million calls, would fail
+# a run where nothing leaks. A shorter run holds each process under P6's cap instead.
+TREND_CALLS = 100_000
 TOLERATED = 0.001
 P6_CALLS, P6_GROWTH_MB, P6_PROCESS_MB = 1_000_000, 20.0, 200.0
 P50_RISE, P99_RISE, P99_SLACK_MS = 3.0, 3.0, 100.0
@@ -221,7 +228,12 @@ def judge(samples: list[Sample], calls: int) -> list[str]:
     early = early or late[:1]
     failures = []
     xs = [float(s.calls) for s in late]
-    for process, rss in rss_series(late).items():
+    if calls < TREND_CALLS:
+        largest = max(s.largest_mb for s in late)
+        if largest >= P6_PROCESS_MB:
+            failures.append(f"a process holds {largest:.1f} MB (limit {P6_PROCESS_MB:.0f})")
+    trended = rss_series(late) if calls >= TREND_CALLS else {}
+    for process, rss in trended.items():
         growth = trend(xs, rss) * 1_000_000
         if growth > PER_MILLION["rss_mb"]:
             failures.append(f"rss_mb of {process} grows {growth:+.1f} per million calls "
@@ -262,6 +274,9 @@ def p6(samples: list[Sample], calls: int) -> list[str]:
         for process, (before, after) in series.items():
             print(f"  {process}: {before:.1f} MB after {first.calls} calls, {after:.1f} MB "
                   f"after {last.calls}: {after - before:+.1f} MB")  # fmt: skip
+    if last.calls < TREND_CALLS:
+        print(f"  RSS trend not judged under {TREND_CALLS:,} calls (bounded caches still fill); "
+              f"each process held under {P6_PROCESS_MB:.0f} MB")  # fmt: skip
     if last.calls < P6_CALLS:
         return []
     grown = max(after - before for before, after in series.values())

@@ -113,3 +113,19 @@ def test_with_workers_one_process_that_keeps_growing_fails_the_trend(soak: Modul
     failures = soak.judge(by_process(soak, {7: steady, 8: growing}), 100_000)
     assert len(failures) == 1 and failures[0].startswith("rss_mb of process 8 grows +")
     assert soak.judge(by_process(soak, {7: steady, 8: steady}), 100_000) == []
+
+
+def test_a_short_run_holds_each_process_under_the_cap_instead_of_judging_the_trend(
+    soak: ModuleType,
+) -> None:
+    # 20,000 calls sampled every 2,000: caches filling give +0.16 KB a call, which projected
+    # over a million calls is far past the limit; the same run at 100,000 calls fails it.
+    filling = [171.5 + 0.6 * n for n in range(10)]
+    assert soak.judge(samples(soak, filling, every=2_000), 20_000) == []
+    assert soak.judge(samples(soak, filling, every=10_000), 100_000)[0].startswith(
+        "rss_mb of the gateway grows +"
+    )
+    large = [190.0 + 2.0 * n for n in range(10)]
+    assert soak.judge(samples(soak, large, every=2_000), 20_000) == [
+        "a process holds 208.0 MB (limit 200)"
+    ]
