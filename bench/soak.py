@@ -232,12 +232,12 @@ def judge(samples: list[Sample], calls: int) -> list[str]:
         largest = max(s.largest_mb for s in late)
         if largest >= P6_PROCESS_MB:
             failures.append(f"a process holds {largest:.1f} MB (limit {P6_PROCESS_MB:.0f})")
-    trended = rss_series(late) if calls >= TREND_CALLS else {}
-    for process, rss in trended.items():
-        growth = trend(xs, rss) * 1_000_000
-        if growth > PER_MILLION["rss_mb"]:
-            failures.append(f"rss_mb of {process} grows {growth:+.1f} per million calls "
-                            f"(limit {PER_MILLION['rss_mb']:+.0f})")  # fmt: skip
+    else:
+        for process, rss in rss_series(late).items():
+            growth = trend(xs, rss) * 1_000_000
+            if growth > PER_MILLION["rss_mb"]:
+                failures.append(f"rss_mb of {process} grows {growth:+.1f} per million calls "
+                                f"(limit {PER_MILLION['rss_mb']:+.0f})")  # fmt: skip
     for name in ("fds", "sockets"):
         limit = PER_MILLION[name]
         growth = trend(xs, [float(getattr(s, name)) for s in late]) * 1_000_000

@@ -67,7 +67,6 @@ __all__ = [
 ]
 _MAX_RACES = 100
 _BUSY_S = 5.0  # how long a statement waits for another process's lock
-_SQLITE_BUSY = 5
 
 
 def _enter_wal(db: sqlite3.Connection) -> None:
@@ -82,7 +81,7 @@ def _enter_wal(db: sqlite3.Connection) -> None:
             db.execute("PRAGMA journal_mode=WAL")
             return
         except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode & 0xFF != _SQLITE_BUSY or time.monotonic() > deadline:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
                 raise
         time.sleep(0.01)
 
