@@ -36,10 +36,12 @@ def quiet_protocol_libraries() -> None:
     The AMQP adapter logs the state changes of its links itself, once each, and readiness
     and every call's error say the rest; pika's own account would bury the operator's log.
     The MCP SDK's stateless transport logs "Terminating session: None" at INFO after every
-    request to /mcp, which says nothing (there are no sessions) once per agent message.
+    request to /mcp, which says nothing (there are no sessions) once per agent message, and
+    its session manager that it started, when the first agent message loads it.
     """
     logging.getLogger("pika").setLevel(logging.CRITICAL)
     logging.getLogger("mcp.server.streamable_http").setLevel(logging.WARNING)
+    logging.getLogger("mcp.server.streamable_http_manager").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from gateway.api import approvals, audit, calls, experiments, health, observe, overview, tools
 from gateway.api.deps import authenticate
 from gateway.api.fastpath import FastCallPath
-from gateway.api.mcp import McpEndpoint
+from gateway.api.mcp_endpoint import McpEndpoint
 from gateway.api.openapi import install as install_openapi
 from gateway.api.responses import JSON, error_response
 from gateway.config.models import ReviewPolicy

@@ -27,7 +27,6 @@ answer any request, and the API key is checked on every one.
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -41,17 +40,14 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
 from starlette.types import Receive, Scope, Send
 
-from gateway.api.responses import challenge
+from gateway.api.mcp_endpoint import page_size
 from gateway.api.tools import check_context
 from gateway.errors import GatewayError
-from gateway.listing import MAX_PAGE, ToolQuery, page_of
+from gateway.listing import ToolQuery, page_of
 from gateway.policy.auth import Principal
 from gateway.runtime import Gateway
 from gateway.tools import Tool
 
-PATH = "/mcp"
-MCP_PAGE = 100
-PAGE_SIZE_ENV = "LEGACY_GATEWAY_MCP_PAGE_SIZE"
 MAX_QUERY = 200
 _SCHEMA_KEYS = ("$schema", "examples")
 
@@ -115,16 +111,6 @@ def _object_schema(schema: dict[str, Any]) -> dict[str, Any] | None:
     return {k: v for k, v in schema.items() if k not in _SCHEMA_KEYS}
 
 
-def page_size() -> int:
-    """Tools per ``tools/list`` page; read each time, like the other limits."""
-    raw = os.environ.get(PAGE_SIZE_ENV, "").strip()
-    if not raw:
-        return MCP_PAGE
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
-        raise ValueError(f"{PAGE_SIZE_ENV} must be a number from 1 to {MAX_PAGE}, not {raw!r}")
-    return int(raw)
-
-
 def _query_of(ctx: Any) -> ToolQuery:
     """``?tag=`` and ``?q=`` of the endpoint's URL, as the client was configured with it."""
     request = ctx.request
@@ -150,12 +136,12 @@ def _text(value: Any) -> list[types.TextContent]:
     return [types.TextContent(type="text", text=orjson.dumps(value, default=str).decode())]
 
 
-class McpEndpoint:
-    """``/mcp``: authenticates each request, then hands it to the SDK's session manager."""
+class McpServer:
+    """The SDK's server and its stateless session manager, answering with the gateway's tools
+    (``McpEndpoint`` checks the API key before a request reaches it)."""
 
     def __init__(self, gateway_of: Callable[[], Gateway]) -> None:
         self._gateway_of = gateway_of
-        page_size()  # a bad page size stops the start, not each listing
         self.server: Server[Any] = Server(
             "legacy-gateway",
             version="1",
@@ -176,23 +162,7 @@ class McpEndpoint:
         async with self.manager.run():
             yield
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = dict(scope.get("headers") or [])
-        try:
-            # The raw bytes: the authenticator refuses what is not ASCII with a 401.
-            self._gateway_of().auth.principal(headers.get(b"authorization"))
-        except GatewayError as exc:
-            body = orjson.dumps({"error": exc.to_dict()})
-            extra = [(k.encode(), v.encode()) for k, v in challenge(exc).items()]
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": exc.status,
-                    "headers": [(b"content-type", b"application/json"), *extra],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
-            return
+    async def handle_request(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.manager.handle_request(scope, receive, send)
 
     def _caller(self, ctx: Any) -> tuple[Gateway, Principal, Any]:

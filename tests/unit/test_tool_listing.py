@@ -159,7 +159,7 @@ def test_paging_lists_every_chosen_tool_once_in_order(
 
 
 def test_the_mcp_page_size_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from gateway.api.mcp import PAGE_SIZE_ENV, page_size
+    from gateway.api.mcp_endpoint import PAGE_SIZE_ENV, page_size
 
     monkeypatch.delenv(PAGE_SIZE_ENV, raising=False)
     assert page_size() == 100
