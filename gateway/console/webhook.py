@@ -15,8 +15,6 @@ import queue
 import threading
 from typing import Any
 
-import httpx
-
 log = logging.getLogger("legacy_gateway.console")
 
 ENV = "LEGACY_GATEWAY_ALERT_WEBHOOK"
@@ -55,6 +53,10 @@ class AlertWebhook:
             log.warning("the alert webhook is behind; an alert was not posted: %s", alert)
 
     def _run(self) -> None:
+        # Imported by the thread that posts: a gateway without a webhook never needs it, and
+        # httpx (with the CLI libraries its package imports) was a tenth of serve's start-up.
+        import httpx
+
         with httpx.Client(timeout=self.timeout_s) as client:
             while True:
                 body = self.queue.get()
