@@ -3,15 +3,28 @@
 Operators alert on these at 3 a.m.: a backend whose interactions start failing or slowing,
 a circuit that opened, agents being rate-limited, a log that stopped growing. Each gateway
 process has its own registry (tests run many gateways in one process).
+
+``serve --workers N`` answers ``/metrics`` for all its workers at once: they share one port,
+and a scraper that keeps its connection open would otherwise see one worker's counts for
+good. The supervisor gives the workers a directory of their own (``MULTIPROCESS_ENV``, set
+before they import ``prometheus_client``): each keeps its values there, and whichever worker
+answers a scrape adds up every worker's (``prometheus_client.multiprocess``). The gauges say
+what every worker sees alike (the log's checkpoint, an anomaly of the shared log): the
+largest value of any worker.
 """
 
 from __future__ import annotations
 
+import os
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.multiprocess import MultiProcessCollector
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+# prometheus_client's own setting: where the workers of one ``serve`` keep their values.
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class Metrics:
@@ -55,6 +68,7 @@ class Metrics:
             "legacy_gateway_audit_checkpoint_size",
             "Records covered by the latest signed checkpoint this process has seen.",
             registry=self.registry,
+            multiprocess_mode="max",
         )
         # Each call and interaction counts in two series: their children are looked up here
         # (``labels()`` checks and converts its values and takes a lock every time).
@@ -83,4 +97,10 @@ class Metrics:
         series[1].observe(seconds)
 
     def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+        """This process's metrics, or under ``serve --workers`` those of every worker."""
+        shared = os.environ.get(MULTIPROCESS_ENV)
+        if not shared:
+            return generate_latest(self.registry)
+        workers = CollectorRegistry()
+        MultiProcessCollector(workers, shared)  # type: ignore[no-untyped-call]
+        return generate_latest(workers)

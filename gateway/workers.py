@@ -18,9 +18,11 @@ import json
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -35,6 +37,9 @@ log = logging.getLogger("legacy_gateway")
 # macOS accept SO_REUSEPORT but give each connection to one socket.
 BALANCED = sys.platform == "linux"
 BACKLOG = 2048  # uvicorn's
+# prometheus_client's multiprocess directory (``gateway.metrics.MULTIPROCESS_ENV``; the
+# supervisor does not import the gateway's metrics, nor prometheus_client).
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def run_workers(options: ServeOptions, count: int) -> None:
@@ -51,6 +56,16 @@ def run_workers(options: ServeOptions, count: int) -> None:
 
         shared = uvicorn.Config(app="", host=options.host, port=options.port).bind_socket()
         sockets = [shared] * count
+    # Where the workers keep their metrics, for whichever answers a scrape to add them up
+    # (gateway.metrics): set before they start, so before they import prometheus_client.
+    os.environ[METRICS_DIR_ENV] = tempfile.mkdtemp(prefix="legacy-gateway-metrics-")
+    try:
+        _supervise(options, sockets, count)
+    finally:
+        shutil.rmtree(os.environ.pop(METRICS_DIR_ENV), ignore_errors=True)
+
+
+def _supervise(options: ServeOptions, sockets: list[socket.socket], count: int) -> None:
     context = multiprocessing.get_context("spawn")
     workers: list[BaseProcess] = [
         context.Process(target=_worker, args=(options, sockets[n], n), name=f"worker-{n}")

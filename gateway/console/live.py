@@ -166,6 +166,7 @@ class Console:
             "latency_p95 or feedback_falling) for a tool or backend, else 0.",
             ["group", "name", "kind"],
             registry=registry,
+            multiprocess_mode="max",  # every worker judges the same log
         )
 
     # ------------------------------------------------------------------ running

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.audit.open_store import open_store
 from gateway.audit.store import AuditStore
@@ -245,3 +246,40 @@ def test_workers_each_take_a_share_of_a_burst_of_keep_alive_connections(
     # Spread by the kernel over the connections' addresses: fewer than 5 of 32 on one worker
     # happens about once in 50,000 runs.
     assert min(shares.values()) >= 5, shares
+
+
+def _samples(exposition: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(exposition)
+        for sample in family.samples
+    }
+
+
+@pytest.mark.parametrize("slow_host", [0.0], indirect=True)
+def test_every_worker_answers_metrics_for_all_the_workers(
+    tmp_path: Path, slow_host: SlowHost, audit_db: Path
+) -> None:
+    """A scraper keeps its connection, so it keeps talking to one worker: that worker must
+    count every worker's calls."""
+    with _serving(tmp_path, slow_host, audit_db, workers="2") as (base, _):
+        served_by: Counter[int] = Counter()
+        for n in range(16):  # connections one after another, spread over the workers
+            with httpx.Client() as client:
+                pid = _answering_pid(client, base)
+                answer = client.post(f"{base}/v1/tools/slow_lookup/call",
+                                     json={"arguments": {"key": f"m{n}"}}, timeout=30)  # fmt: skip
+                assert answer.status_code == 200, answer.text
+                served_by[pid] += 1
+        with httpx.Client() as scraper:  # one kept connection, as Prometheus scrapes
+            kept = [_samples(scraper.get(f"{base}/metrics").text) for _ in range(3)]
+        fresh = [_samples(httpx.get(f"{base}/metrics").text) for _ in range(4)]
+
+    # Both workers served calls (all 16 on one: about once in 30,000 runs).
+    assert len(served_by) == 2, served_by
+    tool = (("tool", "slow_lookup"),)
+    for samples in kept + fresh:
+        assert samples[("legacy_gateway_calls_total", (("outcome", "ok"), *tool))] == 16
+        assert samples[("legacy_gateway_call_seconds_count", tool)] == 16
+        legacy = (("adapter", "http"), ("backend", "slow_host"), ("outcome", "ok"))
+        assert samples[("legacy_gateway_legacy_interactions_total", legacy)] == 16
