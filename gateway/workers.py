@@ -86,7 +86,11 @@ def _supervise(options: ServeOptions, sockets: list[socket.socket], count: int) 
     signal.signal(signal.SIGINT, on_signal)
     for worker in workers:
         worker.start()
-    log.warning("serving with %d worker processes on %s:%d", count, options.host, options.port)
+    log.warning(
+        "serving with %d worker processes on %s:%d; each keeps its own backends' "
+        "max_concurrency and rate_limit (up to %d times them in all)",
+        count, options.host, options.port, count,
+    )  # fmt: skip
     while not stopping and all(worker.is_alive() for worker in workers):
         time.sleep(0.2)
     if not stopping:
