@@ -30,6 +30,8 @@ MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        # Set by the supervisor before a worker starts, or never: read once.
+        self._shared = os.environ.get(MULTIPROCESS_ENV) or None
         self.calls = Counter(
             "legacy_gateway_calls",
             "Tool calls by tool and outcome (ok, pending, or the error code).",
@@ -98,9 +100,8 @@ class Metrics:
 
     def exposition(self) -> bytes:
         """This process's metrics, or under ``serve --workers`` those of every worker."""
-        shared = os.environ.get(MULTIPROCESS_ENV)
-        if not shared:
+        if self._shared is None:
             return generate_latest(self.registry)
         workers = CollectorRegistry()
-        MultiProcessCollector(workers, shared)  # type: ignore[no-untyped-call]
+        MultiProcessCollector(workers, self._shared)  # type: ignore[no-untyped-call]
         return generate_latest(workers)

@@ -32,7 +32,6 @@ from gateway.runtime import Gateway
 if TYPE_CHECKING:
     from gateway.api.mcp import McpServer
 
-PATH = "/mcp"
 MCP_PAGE = 100
 PAGE_SIZE_ENV = "LEGACY_GATEWAY_MCP_PAGE_SIZE"
 SDK = "mcp"
